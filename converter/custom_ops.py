@@ -1,0 +1,134 @@
+"""Writer of the bitlite custom-op format (cc/FORMAT.md is the spec; the delegate reads it).
+
+Everything that turns quantized layer parameters into the bytes of a bitlite op lives here,
+so the converter and the tests build ops the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from flatbuffers import flexbuffers
+
+FORMAT_VERSION = 1
+CONV2D = "BitliteConv2D"
+FULLY_CONNECTED = "BitliteFullyConnected"
+OP_NAMES = (CONV2D, FULLY_CONNECTED)
+SUPPORTED_BITS = (1, 2, 3, 4)
+ACTIVATIONS = ("NONE", "RELU", "RELU6")
+PADDINGS = ("SAME", "VALID")
+
+
+def weight_code_range(bits: int) -> tuple[int, int]:
+    """Smallest and largest signed weight code (1 bit is the {-1, +1} grid)."""
+    if bits == 1:
+        return -1, 1
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def activation_code_range(bits: int, signed: bool) -> tuple[int, int]:
+    """Smallest and largest input activation code (signed 1 bit is the {-1, +1} grid)."""
+    if not signed:
+        return 0, (1 << bits) - 1
+    return weight_code_range(bits)
+
+
+def pack_weights(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Packs signed weight codes [C_out, K] into the canonical uint8 rows [C_out, row_bytes].
+
+    Codes are stored offset-binary (1 bit: bit set means +1), LSB first, each row padded to
+    whole bytes.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"weight codes must be [C_out, K], got shape {codes.shape}")
+    if bits not in SUPPORTED_BITS:
+        raise ValueError(f"weight_bits must be one of {SUPPORTED_BITS}, got {bits}")
+    lo, hi = weight_code_range(bits)
+    if bits == 1:
+        if not np.isin(codes, (-1, 1)).all():
+            raise ValueError("1-bit weight codes must be -1 or +1")
+        stored = (codes.astype(np.int64) + 1) // 2
+    else:
+        if codes.min(initial=0) < lo or codes.max(initial=0) > hi:
+            raise ValueError(f"{bits}-bit weight codes must lie in [{lo}, {hi}]")
+        stored = codes.astype(np.int64) - lo
+    c_out, k = stored.shape
+    # Bit j of a code goes to stream bit k * bits + j; np.packbits with little bit order
+    # then lays the stream out LSB first, exactly as FORMAT.md says.
+    bit_planes = (stored[:, :, None] >> np.arange(bits)) & 1
+    stream = bit_planes.reshape(c_out, k * bits).astype(np.uint8)
+    return np.packbits(stream, axis=1, bitorder="little")
+
+
+def unpack_weights(packed: np.ndarray, bits: int, k: int) -> np.ndarray:
+    """Inverse of pack_weights: uint8 rows [C_out, row_bytes] -> signed codes [C_out, K]."""
+    packed = np.asarray(packed, dtype=np.uint8)
+    stream = np.unpackbits(packed, axis=1, bitorder="little")[:, : k * bits]
+    stored = (stream.reshape(packed.shape[0], k, bits).astype(np.int64) << np.arange(bits)).sum(-1)
+    if bits == 1:
+        return stored * 2 - 1
+    return stored + weight_code_range(bits)[0]
+
+
+def _float32_blob(values, length: int, name: str) -> bytes:
+    array = np.asarray(values, dtype=np.float32).reshape(-1)
+    if array.size != length:
+        raise ValueError(f"{name} must have {length} values, got {array.size}")
+    return array.astype("<f4").tobytes()
+
+
+def _common_options(
+    *, weight_bits, activation_bits, activation_signed, input_scale, in_channels, out_channels,
+    activation, multiplier, offset,
+) -> dict:
+    if weight_bits not in SUPPORTED_BITS or activation_bits not in SUPPORTED_BITS:
+        raise ValueError(
+            f"bit widths must be in {SUPPORTED_BITS}, got W{weight_bits}A{activation_bits}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    scale = float(np.float32(input_scale))
+    if not np.isfinite(scale) or scale <= 0:
+        raise ValueError(f"input_scale must be finite and > 0, got {input_scale}")
+    return {
+        "version": FORMAT_VERSION,
+        "weight_bits": int(weight_bits),
+        "activation_bits": int(activation_bits),
+        "activation_signed": bool(activation_signed),
+        "input_scale": scale,
+        "in_channels": int(in_channels),
+        "out_channels": int(out_channels),
+        "activation": activation,
+        "multiplier": _float32_blob(multiplier, out_channels, "multiplier"),
+        "offset": _float32_blob(offset, out_channels, "offset"),
+    }
+
+
+def conv2d_options(
+    *, kernel_h, kernel_w, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, padding="VALID",
+    **common,
+) -> bytes:
+    """FlexBuffer custom options of a BitliteConv2D op (keys as in FORMAT.md)."""
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    geometry = dict(kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
+                    dilation_h=dilation_h, dilation_w=dilation_w)
+    for key, value in geometry.items():
+        if int(value) < 1:
+            raise ValueError(f"{key} must be >= 1, got {value}")
+    options = _common_options(**common)
+    options.update({key: int(value) for key, value in geometry.items()}, padding=padding)
+    return bytes(flexbuffers.Dumps(options))
+
+
+def fully_connected_options(**common) -> bytes:
+    """FlexBuffer custom options of a BitliteFullyConnected op (keys as in FORMAT.md)."""
+    return bytes(flexbuffers.Dumps(_common_options(**common)))
+
+
+def decode_options(data: bytes) -> dict:
+    """Decodes custom options back to a dict (blobs become float32 arrays), for `bitlite info`."""
+    options = flexbuffers.Loads(bytearray(data))
+    for key in ("multiplier", "offset"):
+        if key in options:
+            options[key] = np.frombuffer(bytes(options[key]), dtype="<f4")
+    return options
