@@ -1,0 +1,183 @@
+#include "bitlite_op.h"
+
+#include <cstdint>
+#include <cstring>
+
+#include "error_message.h"
+#include "kernels/conv2d_reference.h"
+#include "kernels/weight_unpack_reference.h"
+#include "op_geometry.h"
+#include "tflite_tensors.h"
+
+namespace bitlite {
+namespace {
+
+const char* ActivationName(Activation activation) {
+  switch (activation) {
+    case Activation::kNone:
+      return "NONE";
+    case Activation::kRelu:
+      return "RELU";
+    case Activation::kRelu6:
+      return "RELU6";
+  }
+  return "?";
+}
+
+std::string DeclaredShape(const TfLiteContext* context, int index) {
+  std::vector<int> shape;
+  const TfLiteTensor* tensor = TensorAt(context, index);
+  if (tensor == nullptr || !TensorShape(*tensor, &shape)) return "(none)";
+  return ShapeToString(shape);
+}
+
+std::string TensorName(const char* role, int index) {
+  return std::string(role) + " (tensor " + std::to_string(index) + ")";
+}
+
+}  // namespace
+
+bool FindBitliteOp(const TfLiteRegistration& registration, OpKind* kind) {
+  if (registration.builtin_code != kTfLiteBuiltinCustom || registration.custom_name == nullptr) {
+    return false;
+  }
+  for (OpKind candidate : {OpKind::kConv2D, OpKind::kFullyConnected}) {
+    if (std::strcmp(registration.custom_name, OpName(candidate)) == 0) {
+      *kind = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+BitliteOp::BitliteOp(TfLiteContext* context, int node_index) : node_index_(node_index) {
+  TfLiteNode* node = nullptr;
+  TfLiteRegistration* registration = nullptr;
+  if (context->GetNodeAndRegistration(context, node_index, &node, &registration) != kTfLiteOk ||
+      node == nullptr || registration == nullptr || !FindBitliteOp(*registration, &kind_)) {
+    init_error_ = "is not a bitlite op";
+    return;
+  }
+  kind_known_ = true;
+  if (node->inputs == nullptr || node->inputs->size != 2 || node->outputs == nullptr ||
+      node->outputs->size != 1) {
+    init_error_ = "must have 2 inputs (x, w) and 1 output";
+    return;
+  }
+  input_ = node->inputs->data[0];
+  weights_ = node->inputs->data[1];
+  output_ = node->outputs->data[0];
+  if (node->custom_initial_data == nullptr || node->custom_initial_data_size <= 0) {
+    init_error_ = "has no custom options";
+    return;
+  }
+  if (!ParseOpOptions(kind_, static_cast<const uint8_t*>(node->custom_initial_data),
+                      static_cast<size_t>(node->custom_initial_data_size), &params_,
+                      &init_error_)) {
+    return;
+  }
+  grid_ = MakeActivationGrid(params_);
+}
+
+std::string BitliteOp::MessagePrefix() const {
+  return "bitlite: node " + std::to_string(node_index_) +
+         (kind_known_ ? std::string(" (") + OpName(kind_) + ")" : std::string()) + ": ";
+}
+
+std::string BitliteOp::Describe(const TfLiteContext* context) const {
+  std::string text = MessagePrefix() + "x " + DeclaredShape(context, input_) + " -> y " +
+                     DeclaredShape(context, output_);
+  if (!init_error_.empty()) return text + ", cannot run: " + init_error_;
+  text += ", W" + std::to_string(params_.weight_bits) + "A" +
+          std::to_string(params_.activation_bits) +
+          (params_.activation_signed ? " signed" : " unsigned");
+  if (kind_ == OpKind::kConv2D) {
+    text += ", kernel " + std::to_string(params_.kernel_h) + "x" +
+            std::to_string(params_.kernel_w) + ", stride " + std::to_string(params_.stride_h) +
+            "x" + std::to_string(params_.stride_w) + ", dilation " +
+            std::to_string(params_.dilation_h) + "x" + std::to_string(params_.dilation_w) +
+            (params_.padding == Padding::kSame ? ", SAME" : ", VALID");
+  }
+  return text + ", " + ActivationName(params_.activation);
+}
+
+bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& input_shape,
+                        std::vector<int>* output_shape, std::string* error) {
+  std::string message;
+  if (!init_error_.empty()) {
+    message = init_error_;
+  } else if (CheckTensors(context, &message) &&
+             (weights_unpacked_ || UnpackWeights(context, &message)) &&
+             ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
+    return true;
+  }
+  *error = MessagePrefix() + message;
+  return false;
+}
+
+bool BitliteOp::CheckTensors(const TfLiteContext* context, std::string* error) const {
+  const TfLiteTensor* x = TensorAt(context, input_);
+  const TfLiteTensor* y = TensorAt(context, output_);
+  const std::string x_name = TensorName("input x", input_);
+  const std::string y_name = TensorName("output", output_);
+  if (x == nullptr) return Fail(x_name + " is missing", error);
+  if (x->type != kTfLiteFloat32) {
+    return Fail(x_name + " must be float32, got " + TypeName(x->type), error);
+  }
+  if (y == nullptr) return Fail(y_name + " is missing", error);
+  if (y->type != kTfLiteFloat32) {
+    return Fail(y_name + " must be float32, got " + TypeName(y->type), error);
+  }
+  if (IsConstant(*y)) return Fail(y_name + " is a constant tensor", error);
+  return true;
+}
+
+bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::string* error) {
+  const TfLiteTensor* w = TensorAt(context, weights_);
+  const std::string name = TensorName("weights w", weights_);
+  if (w == nullptr) return Fail(name + " is missing", error);
+  if (w->type != kTfLiteUInt8) {
+    return Fail(name + " must be uint8, got " + TypeName(w->type), error);
+  }
+  if (!IsConstant(*w) || w->data.raw == nullptr) {
+    return Fail(name + " must be a constant tensor (MmapRo or PersistentRo)", error);
+  }
+  // The option checks bound k by the int32 accumulator, so row_bytes fits an int.
+  const int64_t k = params_.ReductionSize();
+  const int64_t row_bytes = params_.RowBytes();
+  const std::vector<int> expected = {params_.out_channels, static_cast<int>(row_bytes)};
+  std::vector<int> shape;
+  if (!TensorShape(*w, &shape) || shape != expected) {
+    return Fail(name + " must have shape " + ShapeToString(expected) + " ([out_channels, ceil(" +
+                    std::to_string(k) + " * " + std::to_string(params_.weight_bits) +
+                    " / 8)]), got " + ShapeToString(shape),
+                error);
+  }
+  const int64_t total_bytes = params_.out_channels * row_bytes;
+  if (w->bytes != static_cast<uint64_t>(total_bytes)) {
+    return Fail(name + " holds " + std::to_string(w->bytes) + " bytes, expected " +
+                    std::to_string(total_bytes),
+                error);
+  }
+  const int64_t codes = params_.out_channels * k;
+  if (codes > static_cast<int64_t>(PTRDIFF_MAX)) return Fail(name + " is too large", error);
+  weight_codes_.resize(static_cast<size_t>(codes));
+  if (!UnpackWeightsReference(w->data.uint8, params_.out_channels, k, params_.weight_bits,
+                              weight_codes_.data())) {
+    weight_codes_.clear();
+    return Fail(name +
+                    " sets unused padding bits: it was packed for another weight_bits or "
+                    "kernel size",
+                error);
+  }
+  weights_unpacked_ = true;
+  return true;
+}
+
+void BitliteOp::Run(const float* x, float* y, int8_t* codes, int32_t* acc) const {
+  QuantizeActivationsReference(x, static_cast<size_t>(geometry_.InputSize()), grid_, codes);
+  Conv2DReference(geometry_, codes, weight_codes_.data(), params_.multiplier.data(),
+                  params_.offset.data(), params_.activation, acc, y);
+}
+
+}  // namespace bitlite

@@ -1,0 +1,68 @@
+// One BitliteConv2D or BitliteFullyConnected node run by the delegate: its parsed options,
+// its tensors, its unpacked weights and the geometry of the current input shape.
+#ifndef BITLITE_SRC_BITLITE_OP_H_
+#define BITLITE_SRC_BITLITE_OP_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bitlite/tflite_c_abi.h"
+#include "kernels/activation_quantize_reference.h"
+#include "kernels/conv_geometry.h"
+#include "op_options.h"
+
+namespace bitlite {
+
+// Whether `registration` is a bitlite custom op, and which.
+bool FindBitliteOp(const TfLiteRegistration& registration, OpKind* kind);
+
+class BitliteOp {
+ public:
+  // Reads the node and parses its options. Kernel init cannot fail, so any problem is kept
+  // and returned by the first Prepare.
+  BitliteOp(TfLiteContext* context, int node_index);
+
+  // Why the node cannot run (empty if it can), as found when reading it.
+  const std::string& init_error() const { return init_error_; }
+  int input_tensor() const { return input_; }
+  int output_tensor() const { return output_; }
+  // "bitlite: node 5 (BitliteConv2D): ", the start of every message about this op.
+  std::string MessagePrefix() const;
+  // One line for verbose mode: op, tensor shapes as the model declares them, bits, geometry.
+  std::string Describe(const TfLiteContext* context) const;
+
+  // Validates tensors, unpacks the weights the first time, and computes the geometry and
+  // output shape for `input_shape`. On failure *error holds a message with the prefix.
+  bool Prepare(const TfLiteContext* context, const std::vector<int>& input_shape,
+               std::vector<int>* output_shape, std::string* error);
+
+  int64_t input_size() const { return geometry_.InputSize(); }
+  int64_t output_size() const { return geometry_.OutputSize(); }
+  int64_t out_channels() const { return geometry_.out_c; }
+
+  // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
+  // `acc` out_channels() elements of scratch.
+  void Run(const float* x, float* y, int8_t* codes, int32_t* acc) const;
+
+ private:
+  bool CheckTensors(const TfLiteContext* context, std::string* error) const;
+  bool UnpackWeights(const TfLiteContext* context, std::string* error);
+
+  int node_index_;
+  OpKind kind_ = OpKind::kConv2D;
+  bool kind_known_ = false;
+  std::string init_error_;
+  int input_ = -1;
+  int weights_ = -1;
+  int output_ = -1;
+  OpParams params_;
+  ActivationGrid grid_;
+  bool weights_unpacked_ = false;
+  std::vector<int8_t> weight_codes_;  // [out_channels][kernel_h * kernel_w * in_channels]
+  ConvGeometry geometry_;
+};
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_BITLITE_OP_H_

@@ -1,0 +1,60 @@
+#include "delegate_options.h"
+
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include "error_message.h"
+
+namespace bitlite {
+namespace {
+
+bool ParseNumThreads(const char* text, int* out) {
+  const char* end = text + std::strlen(text);
+  int value = 0;
+  const auto result = std::from_chars(text, end, value);
+  if (result.ec != std::errc() || result.ptr != end || (value < 1 && value != -1)) return false;
+  *out = value;
+  return true;
+}
+
+bool ParseBool(std::string_view text, bool* out) {
+  if (text == "true" || text == "1") {
+    *out = true;
+    return true;
+  }
+  if (text == "false" || text == "0") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ParseDelegateOptions(const char* const* keys, const char* const* values, size_t count,
+                          DelegateOptions* options, std::string* error) {
+  for (size_t i = 0; i < count; ++i) {
+    if (keys == nullptr || values == nullptr || keys[i] == nullptr || values[i] == nullptr) {
+      return Fail("option " + std::to_string(i) + " has no key or value", error);
+    }
+    const std::string key = keys[i];
+    const std::string value = values[i];
+    if (key == "num_threads") {
+      if (!ParseNumThreads(values[i], &options->num_threads)) {
+        return Fail(
+            "num_threads must be an integer >= 1, or -1 for the interpreter's, got '" + value + "'",
+            error);
+      }
+    } else if (key == "verbose") {
+      if (!ParseBool(values[i], &options->verbose)) {
+        return Fail("verbose must be true, false, 1 or 0, got '" + value + "'", error);
+      }
+    } else {
+      return Fail("unknown option '" + key + "' (known: num_threads, verbose)", error);
+    }
+  }
+  return true;
+}
+
+}  // namespace bitlite

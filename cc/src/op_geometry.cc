@@ -1,0 +1,112 @@
+#include "op_geometry.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+
+#include "error_message.h"
+
+namespace bitlite {
+namespace {
+
+// Element counts stay below this, so byte sizes and int64 indices never overflow, even for
+// the int32 accumulators and float outputs of a 32-bit build.
+constexpr int64_t kMaxElements = static_cast<int64_t>(PTRDIFF_MAX / 8);
+
+// Product of non-negative sizes, checked against kMaxElements at every step.
+bool CountElements(std::initializer_list<int64_t> sizes, int64_t* count) {
+  int64_t product = 1;
+  for (int64_t size : sizes) {
+    if (product != 0 && size > kMaxElements / product) return false;
+    product *= size;
+  }
+  *count = product;
+  return true;
+}
+
+// FORMAT.md "Output size" for one spatial axis.
+bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Padding padding,
+                int64_t* out, int64_t* pad_before) {
+  const int64_t extent = (kernel - 1) * dilation + 1;
+  if (padding == Padding::kValid) {
+    if (in < extent) return false;
+    *out = (in - extent) / stride + 1;
+    *pad_before = 0;
+    return true;
+  }
+  *out = (in + stride - 1) / stride;
+  const int64_t pad_total = (*out - 1) * stride + extent - in;
+  *pad_before = pad_total > 0 ? pad_total / 2 : 0;
+  return true;
+}
+
+}  // namespace
+
+std::string ShapeToString(const std::vector<int>& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape,
+                     ConvGeometry* geometry, std::vector<int>* output_shape, std::string* error) {
+  const bool is_conv = params.kind == OpKind::kConv2D;
+  const size_t rank = input_shape.size();
+  if (is_conv ? rank != 4 : rank < 2) {
+    return Fail(std::string("input must be ") +
+                    (is_conv ? "[N, H, W, C_in]" : "[..., K] (rank >= 2)") + ", got " +
+                    ShapeToString(input_shape),
+                error);
+  }
+  for (int d : input_shape) {
+    if (d < 0) return Fail("input shape " + ShapeToString(input_shape) + " is negative", error);
+  }
+  if (input_shape.back() != params.in_channels) {
+    return Fail("input shape " + ShapeToString(input_shape) +
+                    " does not end in in_channels = " + std::to_string(params.in_channels),
+                error);
+  }
+  ConvGeometry g;
+  g.in_c = params.in_channels;
+  g.out_c = params.out_channels;
+  g.batch = 1;
+  // A fully connected op folds every leading dimension into the batch.
+  const size_t batch_dims = is_conv ? 1 : rank - 1;
+  for (size_t i = 0; i < batch_dims; ++i) {
+    if (!CountElements({g.batch, input_shape[i]}, &g.batch)) {
+      return Fail("input shape " + ShapeToString(input_shape) + " is too large", error);
+    }
+  }
+  *output_shape = input_shape;
+  output_shape->back() = params.out_channels;
+  if (is_conv) {
+    g.in_h = input_shape[1];
+    g.in_w = input_shape[2];
+    g.kernel_h = params.kernel_h;
+    g.kernel_w = params.kernel_w;
+    g.stride_h = params.stride_h;
+    g.stride_w = params.stride_w;
+    g.dilation_h = params.dilation_h;
+    g.dilation_w = params.dilation_w;
+    if (!OutputSize(g.in_h, g.kernel_h, g.stride_h, g.dilation_h, params.padding, &g.out_h,
+                    &g.pad_top) ||
+        !OutputSize(g.in_w, g.kernel_w, g.stride_w, g.dilation_w, params.padding, &g.out_w,
+                    &g.pad_left)) {
+      return Fail("input " + ShapeToString(input_shape) + " is smaller than the dilated " +
+                      std::to_string(params.kernel_h) + "x" + std::to_string(params.kernel_w) +
+                      " kernel (VALID padding)",
+                  error);
+    }
+    (*output_shape)[1] = static_cast<int>(g.out_h);
+    (*output_shape)[2] = static_cast<int>(g.out_w);
+  }
+  int64_t unused = 0;
+  if (!CountElements({g.batch, g.in_h, g.in_w, g.in_c}, &unused) ||
+      !CountElements({g.batch, g.out_h, g.out_w, g.out_c}, &unused)) {
+    return Fail("input shape " + ShapeToString(input_shape) + " is too large", error);
+  }
+  *geometry = g;
+  return true;
+}
+
+}  // namespace bitlite

@@ -1,0 +1,285 @@
+#include "op_options.h"
+
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <utility>
+
+#include "flexbuffer_reader.h"
+
+namespace bitlite {
+namespace {
+
+enum KeyId {
+  kVersion,
+  kWeightBits,
+  kActivationBits,
+  kActivationSigned,
+  kInputScale,
+  kInChannels,
+  kOutChannels,
+  kActivationKey,
+  kMultiplier,
+  kOffset,
+  kKernelH,
+  kKernelW,
+  kStrideH,
+  kStrideW,
+  kDilationH,
+  kDilationW,
+  kPaddingKey,
+  kKeyCount,
+};
+
+// Keys from kKernelH on exist only in BitliteConv2D options.
+constexpr KeyId kFirstConvOnlyKey = kKernelH;
+
+constexpr const char* kKeyNames[kKeyCount] = {
+    "version",     "weight_bits",  "activation_bits", "activation_signed", "input_scale",
+    "in_channels", "out_channels", "activation",      "multiplier",        "offset",
+    "kernel_h",    "kernel_w",     "stride_h",        "stride_w",          "dilation_h",
+    "dilation_w",  "padding",
+};
+
+// Keys and strings come from an untrusted file: keep messages short and printable.
+std::string Printable(std::string_view text) {
+  constexpr size_t kMaxLength = 64;
+  std::string out;
+  for (char c : text.substr(0, kMaxLength)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (text.size() > kMaxLength) out += "...";
+  return out;
+}
+
+// The entries of one options map, indexed by key, after rejecting unknown and repeated keys.
+class OptionEntries {
+ public:
+  OptionEntries(OpKind kind, std::string* error) : kind_(kind), error_(error) {}
+
+  bool Collect(const uint8_t* data, size_t size) {
+    flexbuffer::Map map;
+    if (const char* problem = map.OpenRoot(data, size)) {
+      return Fail(std::string("custom options are not a valid FlexBuffer map (") + problem + ")");
+    }
+    std::optional<std::string> unknown_key;
+    for (size_t i = 0; i < map.size(); ++i) {
+      std::string_view key;
+      flexbuffer::Value value;
+      if (!map.Entry(i, &key, &value)) {
+        return Fail("custom options are not a valid FlexBuffer map (entry out of bounds)");
+      }
+      const int id = Find(key);
+      if (id < 0) {
+        if (!unknown_key) unknown_key = Printable(key);
+        continue;
+      }
+      if (present_[id]) return Fail("key '" + Printable(key) + "' appears twice");
+      present_[id] = true;
+      values_[id] = value;
+    }
+    // A newer format announces itself through `version`; say so before naming its new keys.
+    if (!present_[kVersion]) return Fail("missing key 'version'");
+    int64_t version = 0;
+    if (!ReadInt(kVersion, INT64_MIN, INT64_MAX, &version)) return false;
+    if (version != kFormatVersion) {
+      return Fail("this model needs bitlite format version " + std::to_string(version) +
+                  ", this delegate reads version " + std::to_string(kFormatVersion));
+    }
+    if (unknown_key) {
+      return Fail("unknown key '" + *unknown_key + "' (written by a newer converter?)");
+    }
+    for (int id = 0; id < LastKey(); ++id) {
+      if (!present_[id]) return Fail(std::string("missing key '") + kKeyNames[id] + "'");
+    }
+    return true;
+  }
+
+  bool ReadInt(KeyId id, int64_t min, int64_t max, int64_t* out) {
+    if (!CheckType(id, values_[id].IsInt(), "an int")) return false;
+    if (!values_[id].ReadInt(out)) return Malformed(id);
+    if (*out < min || *out > max) {
+      return Fail(std::string(kKeyNames[id]) + " = " + std::to_string(*out) + " is out of range [" +
+                  std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    return true;
+  }
+
+  bool ReadInt(KeyId id, int min, int max, int* out) {
+    int64_t value = 0;
+    if (!ReadInt(id, int64_t{min}, int64_t{max}, &value)) return false;
+    *out = static_cast<int>(value);
+    return true;
+  }
+
+  bool ReadBool(KeyId id, bool* out) {
+    if (!CheckType(id, values_[id].IsBool(), "a bool")) return false;
+    return values_[id].ReadBool(out) || Malformed(id);
+  }
+
+  // Reads a float32 that must be finite and > 0.
+  bool ReadPositiveFloat(KeyId id, float* out) {
+    double value = 0.0;
+    if (!CheckType(id, values_[id].IsFloat(), "a float")) return false;
+    if (!values_[id].ReadDouble(&value)) return Malformed(id);
+    // Converting a double outside float's range is undefined, so range-check it as a double.
+    if (!(std::fabs(value) <= FLT_MAX) || static_cast<float>(value) <= 0.0f) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.9g", value);
+      return Fail(std::string(kKeyNames[id]) + " = " + text +
+                  " is out of range (must be finite and > 0)");
+    }
+    *out = static_cast<float>(value);
+    return true;
+  }
+
+  // Reads a string that must be one of `choices`; *out gets the matching meaning.
+  template <typename Enum, size_t N>
+  bool ReadChoice(KeyId id, const char* const (&choices)[N], const Enum (&meanings)[N], Enum* out) {
+    flexbuffer::Bytes bytes;
+    if (!CheckType(id, values_[id].IsString(), "a string")) return false;
+    if (!values_[id].ReadBytes(&bytes)) return Malformed(id);
+    const std::string_view text(reinterpret_cast<const char*>(bytes.data), bytes.size);
+    std::string allowed;
+    for (size_t i = 0; i < N; ++i) {
+      if (text == choices[i]) {
+        *out = meanings[i];
+        return true;
+      }
+      allowed += std::string(i == 0 ? "" : ", ") + "\"" + choices[i] + "\"";
+    }
+    return Fail(std::string(kKeyNames[id]) + " = \"" + Printable(text) +
+                "\" is out of range (expected one of " + allowed + ")");
+  }
+
+  // Reads a blob of `count` little-endian float32 values.
+  bool ReadFloats(KeyId id, int count, std::vector<float>* out) {
+    flexbuffer::Bytes bytes;
+    if (!CheckType(id, values_[id].IsBlob(), "a blob")) return false;
+    if (!values_[id].ReadBytes(&bytes)) return Malformed(id);
+    const size_t expected = static_cast<size_t>(count) * 4;
+    if (bytes.size != expected) {
+      return Fail(std::string(kKeyNames[id]) + " must hold out_channels = " +
+                  std::to_string(count) + " float32 values (" + std::to_string(expected) +
+                  " bytes), got " + std::to_string(bytes.size) + " bytes");
+    }
+    out->resize(count);
+    for (int i = 0; i < count; ++i) {
+      const uint8_t* p = bytes.data + 4 * i;
+      const uint32_t bits = static_cast<uint32_t>(p[0]) | static_cast<uint32_t>(p[1]) << 8 |
+                            static_cast<uint32_t>(p[2]) << 16 | static_cast<uint32_t>(p[3]) << 24;
+      std::memcpy(&(*out)[i], &bits, sizeof(float));
+    }
+    return true;
+  }
+
+ private:
+  bool Fail(const std::string& message) {
+    *error_ = message;
+    return false;
+  }
+
+  int LastKey() const { return kind_ == OpKind::kConv2D ? kKeyCount : kFirstConvOnlyKey; }
+
+  int Find(std::string_view key) const {
+    for (int id = 0; id < LastKey(); ++id) {
+      if (key == kKeyNames[id]) return id;
+    }
+    return -1;
+  }
+
+  bool CheckType(KeyId id, bool matches, const char* expected) {
+    if (matches) return true;
+    return Fail(std::string("key '") + kKeyNames[id] + "' must be " + expected + ", got " +
+                flexbuffer::KindName(values_[id].type()));
+  }
+
+  bool Malformed(KeyId id) {
+    return Fail(std::string("value of key '") + kKeyNames[id] + "' is malformed");
+  }
+
+  OpKind kind_;
+  std::string* error_;
+  bool present_[kKeyCount] = {};
+  flexbuffer::Value values_[kKeyCount];
+};
+
+constexpr const char* kPaddingNames[] = {"SAME", "VALID"};
+constexpr Padding kPaddings[] = {Padding::kSame, Padding::kValid};
+constexpr const char* kActivationNames[] = {"NONE", "RELU", "RELU6"};
+constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kRelu6};
+
+int MaxMagnitude(CodeRange range) { return range.max > -range.min ? range.max : -range.min; }
+
+// FORMAT.md promises an exact int32 accumulator: K * max|qw| * max|qx| <= INT32_MAX.
+bool CheckAccumulatorBound(const OpParams& p, std::string* error) {
+  const int64_t per_tap = int64_t{MaxMagnitude(WeightCodeRange(p.weight_bits))} *
+                          MaxMagnitude(ActivationCodeRange(p.activation_bits, p.activation_signed));
+  const int64_t max_k = INT32_MAX / per_tap;
+  // Each factor is <= INT_MAX, so checking step by step never overflows int64.
+  if (p.kernel_h <= max_k && int64_t{p.kernel_h} * p.kernel_w <= max_k &&
+      p.ReductionSize() <= max_k) {
+    return true;
+  }
+  *error = "kernel_h * kernel_w * in_channels = " + std::to_string(p.kernel_h) + " * " +
+           std::to_string(p.kernel_w) + " * " + std::to_string(p.in_channels) +
+           " is too large for W" + std::to_string(p.weight_bits) + "A" +
+           std::to_string(p.activation_bits) + ": the int32 accumulator could overflow (at most " +
+           std::to_string(max_k) + ")";
+  return false;
+}
+
+}  // namespace
+
+const char* OpName(OpKind kind) {
+  return kind == OpKind::kConv2D ? "BitliteConv2D" : "BitliteFullyConnected";
+}
+
+CodeRange WeightCodeRange(int bits) {
+  if (bits == 1) return {-1, 1};
+  return {-(1 << (bits - 1)), (1 << (bits - 1)) - 1};
+}
+
+CodeRange ActivationCodeRange(int bits, bool is_signed) {
+  if (!is_signed) return {0, (1 << bits) - 1};
+  return WeightCodeRange(bits);
+}
+
+int64_t OpParams::ReductionSize() const { return int64_t{kernel_h} * kernel_w * in_channels; }
+
+int64_t OpParams::RowBytes() const { return (ReductionSize() * weight_bits + 7) / 8; }
+
+bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* params,
+                    std::string* error) {
+  OptionEntries entries(kind, error);
+  if (!entries.Collect(data, size)) return false;
+  OpParams p;
+  p.kind = kind;
+  if (!entries.ReadInt(kWeightBits, 1, 4, &p.weight_bits) ||
+      !entries.ReadInt(kActivationBits, 1, 4, &p.activation_bits) ||
+      !entries.ReadBool(kActivationSigned, &p.activation_signed) ||
+      !entries.ReadPositiveFloat(kInputScale, &p.input_scale) ||
+      !entries.ReadInt(kInChannels, 1, INT_MAX, &p.in_channels) ||
+      !entries.ReadInt(kOutChannels, 1, INT_MAX, &p.out_channels) ||
+      !entries.ReadChoice(kActivationKey, kActivationNames, kActivations, &p.activation) ||
+      !entries.ReadFloats(kMultiplier, p.out_channels, &p.multiplier) ||
+      !entries.ReadFloats(kOffset, p.out_channels, &p.offset)) {
+    return false;
+  }
+  if (kind == OpKind::kConv2D &&
+      (!entries.ReadInt(kKernelH, 1, INT_MAX, &p.kernel_h) ||
+       !entries.ReadInt(kKernelW, 1, INT_MAX, &p.kernel_w) ||
+       !entries.ReadInt(kStrideH, 1, INT_MAX, &p.stride_h) ||
+       !entries.ReadInt(kStrideW, 1, INT_MAX, &p.stride_w) ||
+       !entries.ReadInt(kDilationH, 1, INT_MAX, &p.dilation_h) ||
+       !entries.ReadInt(kDilationW, 1, INT_MAX, &p.dilation_w) ||
+       !entries.ReadChoice(kPaddingKey, kPaddingNames, kPaddings, &p.padding))) {
+    return false;
+  }
+  if (!CheckAccumulatorBound(p, error)) return false;
+  *params = std::move(p);
+  return true;
+}
+
+}  // namespace bitlite

@@ -1,0 +1,47 @@
+#include "delegate_options.h"
+
+#include <string>
+#include <vector>
+
+#include "test_harness.h"
+
+namespace bitlite {
+namespace testing {
+namespace {
+
+std::string Parse(const std::vector<const char*>& keys, const std::vector<const char*>& values,
+                  DelegateOptions* options) {
+  std::string error;
+  return ParseDelegateOptions(keys.data(), values.data(), keys.size(), options, &error) ? "ok"
+                                                                                        : error;
+}
+
+BITLITE_TEST(DefaultsAndValidValues) {
+  DelegateOptions options;
+  EXPECT_EQ(Parse({}, {}, &options), "ok");
+  EXPECT_EQ(options.num_threads, -1);
+  EXPECT_EQ(options.verbose, false);
+  EXPECT_EQ(Parse({"num_threads", "verbose"}, {"4", "true"}, &options), "ok");
+  EXPECT_EQ(options.num_threads, 4);
+  EXPECT_EQ(options.verbose, true);
+  EXPECT_EQ(Parse({"verbose", "num_threads"}, {"0", "-1"}, &options), "ok");
+  EXPECT_EQ(options.verbose, false);
+  EXPECT_EQ(options.num_threads, -1);
+}
+
+BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
+  DelegateOptions options;
+  EXPECT_EQ(Parse({"threads"}, {"2"}, &options),
+            "unknown option 'threads' (known: num_threads, verbose)");
+  for (const char* bad : {"0", "-2", "2x", "", " 2", "99999999999", "1.5"}) {
+    EXPECT_CONTAINS(Parse({"num_threads"}, {bad}, &options), "num_threads must be an integer >= 1");
+  }
+  for (const char* bad : {"yes", "True", ""}) {
+    EXPECT_CONTAINS(Parse({"verbose"}, {bad}, &options), "verbose must be true, false, 1 or 0");
+  }
+  EXPECT_CONTAINS(Parse({"verbose"}, {nullptr}, &options), "has no key or value");
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace bitlite

@@ -1,0 +1,171 @@
+#include "op_options.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "flexbuffer_test_writer.h"
+#include "python_golden_options.h"
+#include "test_harness.h"
+
+namespace bitlite {
+namespace testing {
+namespace {
+
+std::string ParseError(OpKind kind, const FlexMapWriter& writer) {
+  const std::vector<uint8_t> buffer = writer.Finish();
+  OpParams params;
+  std::string error;
+  return ParseOpOptions(kind, buffer.data(), buffer.size(), &params, &error) ? "ok" : error;
+}
+
+std::string ConvError(const FlexMapWriter& writer) { return ParseError(OpKind::kConv2D, writer); }
+
+void ExpectValidConv(const OpParams& p) {
+  EXPECT_TRUE(p.kind == OpKind::kConv2D);
+  EXPECT_EQ(p.weight_bits, 2);
+  EXPECT_EQ(p.activation_bits, 4);
+  EXPECT_EQ(p.activation_signed, false);
+  EXPECT_EQ(p.input_scale, 0.1f);
+  EXPECT_EQ(p.in_channels, 3);
+  EXPECT_EQ(p.out_channels, 2);
+  EXPECT_EQ(p.kernel_h, 3);
+  EXPECT_EQ(p.kernel_w, 3);
+  EXPECT_EQ(p.stride_h, 1);
+  EXPECT_EQ(p.stride_w, 2);
+  EXPECT_EQ(p.dilation_h, 1);
+  EXPECT_EQ(p.dilation_w, 1);
+  EXPECT_TRUE(p.padding == Padding::kSame);
+  EXPECT_TRUE(p.activation == Activation::kRelu);
+  EXPECT_TRUE(p.multiplier == std::vector<float>({0.5f, 0.25f}));
+  EXPECT_TRUE(p.offset == std::vector<float>({1.0f, -2.0f}));
+  EXPECT_EQ(p.ReductionSize(), 27);
+  EXPECT_EQ(p.RowBytes(), 7);
+}
+
+BITLITE_TEST(ParsesPythonAndTestWriterOptionsAlike) {
+  OpParams params;
+  std::string error;
+  ASSERT_TRUE(ParseOpOptions(OpKind::kConv2D, kPythonConv2DOptions, sizeof(kPythonConv2DOptions),
+                             &params, &error));
+  ExpectValidConv(params);
+  ASSERT_TRUE(ParseOpOptions(OpKind::kConv2D, kPythonConv2DOptionsFloat64,
+                             sizeof(kPythonConv2DOptionsFloat64), &params, &error));
+  ExpectValidConv(params);
+  for (unsigned width : {2u, 4u, 8u}) {
+    const std::vector<uint8_t> buffer =
+        ValidOptions(true, width, /*indirect_scalars=*/true).Finish();
+    params = OpParams();
+    ASSERT_TRUE(ParseOpOptions(OpKind::kConv2D, buffer.data(), buffer.size(), &params, &error));
+    ExpectValidConv(params);
+  }
+}
+
+BITLITE_TEST(ParsesFullyConnectedAsOneByOne) {
+  OpParams p;
+  std::string error;
+  ASSERT_TRUE(ParseOpOptions(OpKind::kFullyConnected, kPythonFullyConnectedOptions,
+                             sizeof(kPythonFullyConnectedOptions), &p, &error));
+  EXPECT_TRUE(p.kind == OpKind::kFullyConnected);
+  EXPECT_EQ(p.weight_bits, 1);
+  EXPECT_EQ(p.activation_signed, true);
+  EXPECT_EQ(p.in_channels, 4);
+  EXPECT_EQ(p.kernel_h * p.kernel_w * p.stride_h * p.stride_w * p.dilation_h * p.dilation_w, 1);
+  EXPECT_TRUE(p.padding == Padding::kValid);
+  EXPECT_EQ(p.ReductionSize(), 4);
+  EXPECT_EQ(p.RowBytes(), 1);
+}
+
+BITLITE_TEST(RejectsUnknownAndMissingKeys) {
+  EXPECT_EQ(ConvError(ValidOptions(true).Int("groups", 1)),
+            "unknown key 'groups' (written by a newer converter?)");
+  EXPECT_CONTAINS(ParseError(OpKind::kFullyConnected, ValidOptions(true)),
+                  "unknown key 'kernel_h'");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("offset")), "missing key 'offset'");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("version")), "missing key 'version'");
+  EXPECT_EQ(ParseError(OpKind::kFullyConnected, ValidOptions(false).Remove("activation")),
+            "missing key 'activation'");
+  EXPECT_EQ(ConvError(ValidOptions(true).Int("stride_h", 1)), "key 'stride_h' appears twice");
+  EXPECT_CONTAINS(ConvError(ValidOptions(true).String("bad\x01key", "")), "unknown key 'bad?key'");
+}
+
+BITLITE_TEST(RejectsOtherFormatVersionsFirst) {
+  const std::string expected =
+      "this model needs bitlite format version 2, this delegate reads version 1";
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("version").Int("version", 2)), expected);
+  // A newer format may add keys: the version is the message that helps.
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("version").Int("version", 2).Int("groups", 1)),
+            expected);
+  EXPECT_CONTAINS(ConvError(ValidOptions(true).Remove("version").Int("version", -1)),
+                  "needs bitlite format version -1");
+}
+
+BITLITE_TEST(RejectsWrongTypes) {
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("weight_bits").String("weight_bits", "2")),
+            "key 'weight_bits' must be an int, got string");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("version").Float("version", 1.0)),
+            "key 'version' must be an int, got float");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("activation_signed").Int("activation_signed", 0)),
+            "key 'activation_signed' must be a bool, got int");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("input_scale").Int("input_scale", 1)),
+            "key 'input_scale' must be a float, got int");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("padding").Null("padding")),
+            "key 'padding' must be a string, got null");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("multiplier").String("multiplier", "12345678")),
+            "key 'multiplier' must be a blob, got string");
+}
+
+BITLITE_TEST(RejectsValuesOutOfRange) {
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("weight_bits").Int("weight_bits", 5)),
+            "weight_bits = 5 is out of range [1, 4]");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("activation_bits").Int("activation_bits", 0)),
+            "activation_bits = 0 is out of range [1, 4]");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("stride_w").Int("stride_w", 0)),
+            "stride_w = 0 is out of range [1, 2147483647]");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("kernel_h").Int("kernel_h", int64_t{1} << 40)),
+            "kernel_h = 1099511627776 is out of range [1, 2147483647]");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("padding").String("padding", "FULL")),
+            "padding = \"FULL\" is out of range (expected one of \"SAME\", \"VALID\")");
+  EXPECT_EQ(
+      ConvError(ValidOptions(true).Remove("activation").String("activation", "relu")),
+      "activation = \"relu\" is out of range (expected one of \"NONE\", \"RELU\", \"RELU6\")");
+  for (double scale : {0.0, -1.0, 1e300, 1e-50, std::numeric_limits<double>::infinity(),
+                       std::numeric_limits<double>::quiet_NaN()}) {
+    EXPECT_CONTAINS(ConvError(ValidOptions(true).Remove("input_scale").Float("input_scale", scale)),
+                    "is out of range (must be finite and > 0)");
+  }
+}
+
+BITLITE_TEST(RejectsBlobsOfWrongLength) {
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("multiplier").Floats("multiplier", {1, 2, 3})),
+            "multiplier must hold out_channels = 2 float32 values (8 bytes), got 12 bytes");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("offset").Blob("offset", {0, 0, 0, 0, 0, 0, 0})),
+            "offset must hold out_channels = 2 float32 values (8 bytes), got 7 bytes");
+}
+
+FlexMapWriter W4A4Conv(int64_t kernel, int64_t in_channels) {
+  FlexMapWriter writer = ValidOptions(true);
+  for (const char* key :
+       {"weight_bits", "activation_bits", "kernel_h", "kernel_w", "in_channels"}) {
+    writer.Remove(key);
+  }
+  return writer.Int("weight_bits", 4)
+      .Int("activation_bits", 4)
+      .Int("kernel_h", kernel)
+      .Int("kernel_w", kernel)
+      .Int("in_channels", in_channels);
+}
+
+BITLITE_TEST(RejectsLayersThatCouldOverflowTheAccumulator) {
+  // W4A4 unsigned: |qw| <= 8, |qx| <= 15, so K may be at most floor((2^31 - 1) / 120).
+  EXPECT_EQ(ConvError(W4A4Conv(3, 1988410)), "ok");  // K = 17895690
+  EXPECT_EQ(ConvError(W4A4Conv(3, 1988411)),
+            "kernel_h * kernel_w * in_channels = 3 * 3 * 1988411 is too large for W4A4: the int32 "
+            "accumulator could overflow (at most 17895697)");
+  EXPECT_CONTAINS(ConvError(W4A4Conv(2147483647, 2147483647)), "could overflow");
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace bitlite
