@@ -1,0 +1,119 @@
+"""convert: a trained bitlite QAT model -> .tflite bytes whose sub-byte layers are bitlite ops.
+
+1. blocks.find_blocks picks the sub-byte layers (with the BatchNorm/ReLU they fold);
+2. export.build_export_model writes the float export model, each block and each fake
+   quantization between markers;
+3. the stock TFLiteConverter converts it (float, no optimizations, custom ops allowed);
+4. each marked region, markers included, is replaced: a block by one bitlite op (input: the
+   input marker's input and the packed weights; output: the output marker's output), a fake
+   quantization by exact builtin ops;
+5. orphan tensors, buffers and operator codes are dropped (the file size reflects the packed
+   weights), the description and format-version metadata are set, and the result is checked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+
+from . import custom_ops, markers, tflite_edit
+from .blocks import Block, find_blocks
+from .errors import ConversionError
+from .export import FakeQuant, build_export_model
+
+DESCRIPTION = "bitlite model: run with bitlite.delegate.load_delegate()"
+VERSION_METADATA = "bitlite_format_version"
+
+
+def convert(qat_model) -> bytes:
+    """Converts a QAT model made by quantize_model (trained, or at least run once) to .tflite.
+
+    Raises ConversionError naming the layer when a quantized layer cannot be expressed.
+    """
+    blocks = find_blocks(qat_model)
+    export_model, regions = build_export_model(qat_model, blocks)
+    converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
+    converter.allow_custom_ops = True  # the markers come out as custom ops
+    model = tflite_edit.read(converter.convert())
+    for index, region in enumerate(regions):
+        _replace_region(model, index, region)
+    tflite_edit.remove_unused(model)
+    model.description = DESCRIPTION
+    tflite_edit.set_metadata(model, VERSION_METADATA, str(custom_ops.FORMAT_VERSION).encode())
+    _verify(model, blocks)
+    return tflite_edit.write(model)
+
+
+def _replace_region(model, index: int, region):
+    subgraph = model.subgraphs[0]
+    found = markers.find(model, subgraph)
+    what = f"layer {region.name!r}"
+    try:
+        start = found[(markers.INPUT, index)]
+        end = found[(markers.OUTPUT, index)]
+    except KeyError:
+        raise ConversionError(f"{what}: the TFLite converter lost its region markers") from None
+    x, y = subgraph.operators[start].inputs[0], subgraph.operators[end].outputs[0]
+    try:
+        positions = tflite_edit.ops_between(model, subgraph, x, y)
+    except ValueError as error:
+        raise ConversionError(f"{what}: its converted region is not self-contained ({error})"
+                              ) from None
+    if start not in positions:
+        raise ConversionError(f"{what}: its converted region bypasses the input marker")
+    if isinstance(region, Block):
+        new_ops = [_bitlite_op(model, subgraph, region, x, y)]
+    else:
+        new_ops = _fake_quant_ops(model, subgraph, region, x, y)
+    tflite_edit.replace_ops(subgraph, positions, new_ops)
+    if y not in subgraph.outputs:  # model outputs keep the names callers look them up by
+        subgraph.tensors[y].name = f"{region.name}/output"
+
+
+def _bitlite_op(model, subgraph, block: Block, x: int, y: int):
+    weights = tflite_edit.add_constant(model, subgraph, block.packed_weights(),
+                                       name=f"{block.name}/packed_weights")
+    return tflite_edit.custom_op(model, block.op_code, inputs=[x, weights], outputs=[y],
+                                 options=block.options())
+
+
+def _fake_quant_ops(model, subgraph, fake_quant: FakeQuant, x: int, y: int) -> list:
+    """y = clip(round(x / s), qmin, qmax) * s as TFLite builtins, the division kept a DIV."""
+    quantizer = fake_quant.quantizer
+    if quantizer.binary:
+        raise ConversionError(f"layer {fake_quant.name!r}: a sign quantizer has no float form")
+
+    def scalar(value, suffix):
+        return tflite_edit.add_constant(model, subgraph, np.array(value, np.float32),
+                                        name=f"{fake_quant.name}/{suffix}")
+
+    step = scalar(fake_quant.step, "step")
+    divided, rounded, clipped_high, clipped = (
+        tflite_edit.add_tensor(subgraph, like=x, name=f"{fake_quant.name}/{suffix}")
+        for suffix in ("div", "round", "minimum", "clip"))
+    return [
+        tflite_edit.builtin_op(model, "DIV", [x, step], [divided], schema.DivOptionsT()),
+        tflite_edit.builtin_op(model, "ROUND", [divided], [rounded]),
+        tflite_edit.builtin_op(model, "MINIMUM", [rounded, scalar(quantizer.qmax, "qmax")],
+                               [clipped_high]),
+        tflite_edit.builtin_op(model, "MAXIMUM", [clipped_high, scalar(quantizer.qmin, "qmin")],
+                               [clipped]),
+        tflite_edit.builtin_op(model, "MUL", [clipped, step], [y], schema.MulOptionsT()),
+    ]
+
+
+def _verify(model, blocks: list[Block]):
+    left = markers.remaining(model)
+    if left:
+        raise ConversionError(f"{left} region marker op(s) left in the converted model")
+    weight_names = [f"{block.name}/packed_weights" for block in blocks]
+    found = []
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if tflite_edit.op_name(model, op) in custom_ops.OP_NAMES:
+                found.append(tflite_edit.tensor_name(subgraph, op.inputs[1]))
+    if sorted(found) != sorted(weight_names):
+        raise ConversionError(
+            f"expected one bitlite op per sub-byte layer {[b.name for b in blocks]}, got ops "
+            f"with weights {found}")

@@ -1,0 +1,130 @@
+"""Walking and re-creating the layer graph of a functional (or Sequential) tf_keras model.
+
+quantize_model and the converter both rebuild a model node by node, replacing some layers;
+this module holds the bookkeeping they share.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tf_keras as keras
+
+
+def tensor_key(tensor) -> tuple:
+    """Identifies a Keras tensor by the layer call that produced it."""
+    history = tensor._keras_history
+    return id(history.layer), history.node_index, history.tensor_index
+
+
+def producer(tensor):
+    """(layer, node) that produced a Keras tensor."""
+    history = tensor._keras_history
+    return history.layer, history.layer._inbound_nodes[history.node_index]
+
+
+def model_nodes(model) -> list:
+    """The layer calls of a model in execution order, input layers left out."""
+    if not getattr(model, "_is_graph_network", False):
+        raise ValueError(
+            f"model {model.name!r} is not a graph of layers: bitlite needs a built Sequential "
+            "or functional tf_keras model (give the first layer an input shape or use "
+            "keras.Input); subclassed models are not supported")
+    nodes = []
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        nodes.extend(node for node in model._nodes_by_depth[depth] if not node.is_input)
+    return nodes
+
+
+def output_tensors(node) -> list:
+    return tf.nest.flatten(node.outputs)
+
+
+class Consumers:
+    """Who reads each tensor of a model (layer calls, and whether it is a model output)."""
+
+    def __init__(self, model):
+        self._readers = {}
+        for node in model_nodes(model):
+            for tensor in node.keras_inputs:
+                self._readers.setdefault(tensor_key(tensor), []).append(node)
+        self._outputs = {tensor_key(t) for t in model.outputs}
+
+    def readers(self, tensor) -> list:
+        return self._readers.get(tensor_key(tensor), [])
+
+    def is_output(self, tensor) -> bool:
+        return tensor_key(tensor) in self._outputs
+
+    def sole_reader(self, tensor):
+        """The only layer call reading `tensor`, or None (several readers, or a model output)."""
+        readers = self.readers(tensor)
+        if len(readers) == 1 and not self.is_output(tensor):
+            return readers[0]
+        return None
+
+
+def clone_layer(layer):
+    """A fresh, unbuilt copy of `layer` (weights are copied once it is built)."""
+    return layer.__class__.from_config(layer.get_config())
+
+
+class Rebuild:
+    """Re-creates a model's graph: new inputs, then each node mapped by the caller.
+
+    The caller visits `model_nodes(model)` in order, reads the new tensors of a node's inputs
+    with `arguments(node)` / `new(tensor)`, calls whatever layers it likes and records the
+    result with `set(tensor, new_tensor)`.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self._new = {}
+        self.inputs = []
+        for tensor in model.inputs:
+            new_input = keras.Input(
+                shape=tensor.shape[1:], batch_size=tensor.shape[0], dtype=tensor.dtype,
+                name=tensor._keras_history.layer.name)
+            self.inputs.append(new_input)
+            self.set(tensor, new_input)
+
+    def new(self, tensor):
+        return self._new[tensor_key(tensor)]
+
+    def set(self, tensor, new_tensor):
+        self._new[tensor_key(tensor)] = new_tensor
+
+    def set_outputs(self, node, new_outputs):
+        for old, new in zip(output_tensors(node), tf.nest.flatten(new_outputs)):
+            self.set(old, new)
+
+    def arguments(self, node) -> tuple[list, dict]:
+        """The node's call arguments with every Keras tensor replaced by its new tensor."""
+        def swap(value):
+            return self.new(value) if keras.backend.is_keras_tensor(value) else value
+
+        return (tf.nest.map_structure(swap, node.call_args),
+                tf.nest.map_structure(swap, node.call_kwargs))
+
+    def model(self, name: str):
+        outputs = tf.nest.map_structure(self.new, self._model._nested_outputs)
+        inputs = self.inputs if len(self.inputs) > 1 else self.inputs[0]
+        return keras.Model(inputs, outputs, name=name)
+
+
+class LayerCopies:
+    """Clones each layer once (shared layers stay shared) and copies its weights after the
+    first call has built it."""
+
+    def __init__(self):
+        self._copies = {}
+
+    def call(self, layer, args, kwargs):
+        """Calls the copy of `layer` with the given (new) arguments."""
+        copy = self._copies.get(id(layer))
+        first_call = copy is None
+        if first_call:
+            copy = self._copies[id(layer)] = clone_layer(layer)
+        outputs = copy(*args, **kwargs)
+        if first_call:
+            copy.set_weights(layer.get_weights())
+        return outputs
