@@ -1,0 +1,212 @@
+"""The format writer (converter/custom_ops.py) against cc/FORMAT.md: packing and options."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flatbuffers import flexbuffers
+
+from bitlite.converter import custom_ops
+
+import reference as ref
+
+FORMAT_MD = Path(__file__).resolve().parent.parent / "cc" / "FORMAT.md"
+
+
+def _stream_pack(codes, bits):
+    """Straight from FORMAT.md: stored code k at stream bits k*b.., bit j -> byte j//8 bit j%8."""
+    codes = np.asarray(codes)
+    row_bytes = -(-codes.shape[1] * bits // 8)
+    out = np.zeros((codes.shape[0], row_bytes), np.uint8)
+    for r, row in enumerate(codes):
+        for k, code in enumerate(row):
+            stored = (code + 1) // 2 if bits == 1 else code + 2 ** (bits - 1)
+            for j in range(bits):
+                if (stored >> j) & 1:
+                    position = k * bits + j
+                    out[r, position // 8] |= 1 << (position % 8)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Packing
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+@pytest.mark.parametrize("k", [1, 3, 5, 7, 9, 13, 17, 31, 33, 65])
+def test_pack_unpack_round_trip(bits, k, rng):
+    codes = ref.random_weight_codes(rng, bits, (5, k))
+    packed = custom_ops.pack_weights(codes, bits)
+    assert packed.dtype == np.uint8
+    assert packed.shape == (5, -(-k * bits // 8))                 # row_bytes = ceil(K*b/8)
+    assert np.array_equal(custom_ops.unpack_weights(packed, bits, k), codes)
+    assert np.array_equal(ref.unpack_rows(packed, bits, k), codes)  # independent reader
+    assert np.array_equal(packed, _stream_pack(codes, bits))       # independent writer
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+def test_pack_unused_high_bits_are_zero(bits):
+    # The most positive code sets every stored bit, so any stray bit past K*b would show.
+    k = 5 if bits != 4 else 3                                       # K*b not a multiple of 8
+    codes = np.full((2, k), ref.weight_grid(bits)[1])
+    packed = custom_ops.pack_weights(codes, bits)
+    used = k * bits % 8
+    assert used != 0
+    assert (packed[:, -1] >> used == 0).all()
+
+
+# Hand-computed rows, byte by byte (stored code u: 1 bit u=(q+1)/2, else u=q+2^(b-1)).
+HAND_EXAMPLES = {
+    # 1 bit, K=10: u = 1 0 0 1 1 1 0 1 | 0 1 -> byte0 LSB first 0b10111001, byte1 0b10.
+    1: ([+1, -1, -1, +1, +1, +1, -1, +1, -1, +1], [0xB9, 0x02]),
+    # 2 bit, K=6: u = 0 1 2 3 | 3 2 -> 0 | 1<<2 | 2<<4 | 3<<6 = 0xE4; 3 | 2<<2 = 0x0B.
+    2: ([-2, -1, 0, 1, 1, 0], [0xE4, 0x0B]),
+    # 3 bit, K=4: u = 7 0 5 6 -> stream bits 0-2: 111, 3-5: 000, 6-8: 101 (code 2 spans the
+    # byte boundary: bits 6,7 in byte0, bit 8 in byte1), 9-11: 011 (u=6 is 0b110 LSB first).
+    # byte0 = 0b01000111 = 0x47; byte1 = bit0 1, bits1-3 0,1,1 = 0b1101 = 0x0D.
+    3: ([3, -4, 1, 2], [0x47, 0x0D]),
+    # 4 bit, K=5: u = 0 15 8 7 13 -> 0 | 15<<4 = 0xF0; 8 | 7<<4 = 0x78; 13 = 0x0D.
+    4: ([-8, 7, 0, -1, 5], [0xF0, 0x78, 0x0D]),
+}
+
+
+@pytest.mark.parametrize("bits", sorted(HAND_EXAMPLES))
+def test_pack_hand_computed_layout(bits):
+    codes, expected = HAND_EXAMPLES[bits]
+    packed = custom_ops.pack_weights(np.array([codes]), bits)
+    assert packed.tolist() == [expected]
+    # Rows are independent: each starts at bit 0 of its own first byte.
+    two = custom_ops.pack_weights(np.array([codes, codes]), bits)
+    assert two.tolist() == [expected, expected]
+    assert custom_ops.unpack_weights(packed, bits, len(codes)).tolist() == [codes]
+
+
+# ---------------------------------------------------------------------------------------------
+# Options
+# ---------------------------------------------------------------------------------------------
+
+def _common(**overrides):
+    common = dict(weight_bits=3, activation_bits=2, activation_signed=True,
+                  input_scale=0.1, in_channels=7, out_channels=3, activation="RELU6",
+                  multiplier=[0.5, -1.25, 3.0], offset=[0.0, 1.5, -2.0])
+    common.update(overrides)
+    return common
+
+
+def _format_md_keys():
+    """Key names of the FORMAT.md options table (`key` cells of its rows), per op."""
+    keys = {"BitliteConv2D": set(), "BitliteFullyConnected": set()}
+    for line in FORMAT_MD.read_text().splitlines():
+        match = re.match(r"\|\s*(`[a-z_]+`(?:,\s*`[a-z_]+`)*)\s*\|\s*\w+\s*\|\s*(\w+)\s*\|", line)
+        if not match:
+            continue
+        names = re.findall(r"`([a-z_]+)`", match.group(1))
+        ops = ["BitliteConv2D", "BitliteFullyConnected"] if match.group(2) == "both" else \
+            ["BitliteConv2D"]
+        for op in ops:
+            keys[op].update(names)
+    return keys
+
+
+def test_format_md_table_parsed():
+    keys = _format_md_keys()
+    assert {"version", "padding", "kernel_h", "multiplier"} <= keys["BitliteConv2D"]
+    assert "padding" not in keys["BitliteFullyConnected"]
+
+
+def test_conv2d_options_encode_decode():
+    blob = custom_ops.conv2d_options(kernel_h=3, kernel_w=5, stride_h=2, stride_w=1,
+                                     dilation_h=1, dilation_w=2, padding="SAME", **_common())
+    decoded = custom_ops.decode_options(blob)
+    assert set(decoded) == _format_md_keys()["BitliteConv2D"]
+    assert decoded["version"] == 1
+    assert (decoded["weight_bits"], decoded["activation_bits"]) == (3, 2)
+    assert decoded["activation_signed"] is True
+    assert decoded["input_scale"] == float(np.float32(0.1))        # float32 value, exactly
+    assert (decoded["in_channels"], decoded["out_channels"]) == (7, 3)
+    assert (decoded["kernel_h"], decoded["kernel_w"]) == (3, 5)
+    assert (decoded["stride_h"], decoded["stride_w"]) == (2, 1)
+    assert (decoded["dilation_h"], decoded["dilation_w"]) == (1, 2)
+    assert (decoded["padding"], decoded["activation"]) == ("SAME", "RELU6")
+    assert decoded["multiplier"].tolist() == [0.5, -1.25, 3.0]
+    assert decoded["offset"].tolist() == [0.0, 1.5, -2.0]
+
+
+def test_fully_connected_options_encode_decode():
+    decoded = custom_ops.decode_options(custom_ops.fully_connected_options(**_common()))
+    assert set(decoded) == _format_md_keys()["BitliteFullyConnected"]
+    assert decoded["in_channels"] == 7 and decoded["activation"] == "RELU6"
+
+
+def test_options_flexbuffer_types_match_format_md():
+    # The C++ reader checks types; these are the FlexBuffer types FORMAT.md promises.
+    blob = custom_ops.conv2d_options(kernel_h=1, kernel_w=1, **_common())
+    root = flexbuffers.GetRoot(bytearray(blob)).AsMap
+    kinds = {"int": "IsInt", "bool": "IsBool", "float": "IsFloat", "string": "IsString",
+             "blob": "IsBlob"}
+    for line in FORMAT_MD.read_text().splitlines():
+        match = re.match(r"\|\s*(`[a-z_]+`(?:,\s*`[a-z_]+`)*)\s*\|\s*(\w+)\s*\|", line)
+        if match and match.group(2) in kinds:
+            for name in re.findall(r"`([a-z_]+)`", match.group(1)):
+                assert getattr(root[name], kinds[match.group(2)]), (name, match.group(2))
+    # Blobs are little-endian float32 of exactly C_out entries.
+    assert len(bytes(root["multiplier"].AsBlob)) == 3 * 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Writer errors
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", [0, 5, 8])
+def test_pack_rejects_unsupported_bits(bits):
+    with pytest.raises(ValueError, match="weight_bits"):
+        custom_ops.pack_weights(np.zeros((1, 4), int), bits)
+
+
+@pytest.mark.parametrize("bits,codes", [
+    (1, [1, 0, -1]),            # 0 is not on the sign grid
+    (2, [1, 2]), (2, [-3]),
+    (3, [4]), (3, [-5]),
+    (4, [8]), (4, [-9]),
+])
+def test_pack_rejects_out_of_range_codes(bits, codes):
+    with pytest.raises(ValueError, match="codes"):
+        custom_ops.pack_weights(np.array([codes]), bits)
+
+
+def test_pack_rejects_wrong_rank():
+    with pytest.raises(ValueError, match="C_out, K"):
+        custom_ops.pack_weights(np.zeros(4, int), 2)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("weight_bits", 0, "bit widths"), ("weight_bits", 5, "bit widths"),
+    ("activation_bits", 8, "bit widths"),
+    ("activation", "TANH", "activation"),
+    ("input_scale", 0.0, "input_scale"), ("input_scale", -1.0, "input_scale"),
+    ("input_scale", float("nan"), "input_scale"), ("input_scale", float("inf"), "input_scale"),
+    ("input_scale", 1e-50, "input_scale"),          # underflows to 0 as a float32
+    ("multiplier", [1.0, 2.0], "multiplier"), ("offset", [1.0] * 4, "offset"),
+])
+def test_options_writer_rejects_bad_values(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        custom_ops.fully_connected_options(**_common(**{field: value}))
+    with pytest.raises(ValueError, match=message):
+        custom_ops.conv2d_options(kernel_h=1, kernel_w=1, **_common(**{field: value}))
+
+
+def test_options_writer_rejects_bad_padding():
+    with pytest.raises(ValueError, match="padding"):
+        custom_ops.conv2d_options(kernel_h=1, kernel_w=1, padding="FULL", **_common())
+
+
+@pytest.mark.parametrize("field", ["kernel_h", "kernel_w", "stride_h", "stride_w",
+                                   "dilation_h", "dilation_w"])
+def test_conv2d_options_writer_rejects_non_positive_geometry(field):
+    # FORMAT.md: these are >= 1. The writer should refuse to emit a model the delegate must
+    # reject anyway (a converter bug would otherwise surface only at load time on device).
+    geometry = dict(kernel_h=3, kernel_w=3, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1)
+    geometry[field] = 0
+    with pytest.raises(ValueError, match=field.split("_")[0]):
+        custom_ops.conv2d_options(**geometry, **_common())
