@@ -1,0 +1,191 @@
+"""The `bitlite` command line: `convert` a saved QAT model, `info` on the result, and bad input.
+
+Run in-process through converter.cli.main (fast), once as `python -m bitlite.converter.cli`
+and once through the installed console script (present under `make test`).
+"""
+
+import contextlib
+import io
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from bitlite.converter import cli, convert, quantize_model
+
+from conftest import RUNTIMES, assert_matches_keras, skip_or_fail
+from harness import run_model
+
+L = keras.layers
+# (layer name, weight bits, activation bits) of the sub-byte layers of the model below.
+SUB_BYTE = [("conv1", 2, 3), ("conv2", 2, 3), ("hidden", 2, 3)]
+
+
+def float_model():
+    keras.utils.set_random_seed(31)
+    inputs = keras.Input((8, 8, 1))
+    x = L.ReLU()(L.Conv2D(8, 3, padding="same", name="conv0")(inputs))
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same", name="conv1")(x)))
+    x = L.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
+    x = L.Dense(12, activation="relu", name="hidden")(L.Flatten()(x))
+    return keras.Model(inputs, L.Dense(4, name="logits")(x))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A QAT model run once (steps initialised) and saved; its Keras outputs on test data."""
+    directory = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(31)
+    qat = quantize_model(float_model(), 2, 3)
+    qat.predict(rng.uniform(0, 1, size=(32, 8, 8, 1)).astype(np.float32), verbose=0)
+    qat.save(directory / "qat.keras")
+    x = rng.uniform(0, 1, size=(20, 8, 8, 1)).astype(np.float32)
+    return directory, qat, x, qat.predict(x, verbose=0)
+
+
+def run_main(args, capsys):
+    """(exit status, stdout, stderr) of cli.main(args); an exception escaping main fails."""
+    try:
+        status = cli.main([str(a) for a in args])
+    except SystemExit as exit_:  # argparse usage errors
+        status = exit_.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def converted(saved):
+    """`bitlite convert qat.keras -o qat.tflite`, in-process: (output path, its stdout)."""
+    directory = saved[0]
+    out = directory / "qat.tflite"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert cli.main(["convert", str(directory / "qat.keras"), "-o", str(out)]) == 0
+    return out, stdout.getvalue()
+
+
+def test_convert_writes_what_convert_returns(saved, converted):
+    qat = saved[1]
+    out, stdout = converted
+    assert out.read_bytes() == convert(qat)
+    assert str(out) in stdout and str(out.stat().st_size) in stdout, stdout
+
+
+def test_converted_file_matches_keras(saved, converted, delegate_library):
+    _, qat, x, expected = saved
+    for runtime in RUNTIMES:
+        assert_matches_keras(qat, x, expected, run_model(converted[0], x, runtime))
+
+
+def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
+    out = converted[0]
+    status, stdout, _ = run_main(["info", out], capsys)
+    assert status == 0
+    lines = stdout.splitlines()
+    ops = [line for line in lines if "Bitlite" in line]
+    assert len(ops) == len(SUB_BYTE), stdout
+    model = float_model()
+    packed_total = float_total = 0
+    for line, (name, weight_bits, activation_bits) in zip(ops, SUB_BYTE):
+        kernel = model.get_layer(name).kernel.shape
+        k, c_out = int(np.prod(kernel[:-1])), int(kernel[-1])
+        packed = c_out * -(-k * weight_bits // 8)  # rows of ceil(K * bits / 8) bytes
+        packed_total += packed
+        float_total += 4 * c_out * k
+        op = "BitliteFullyConnected" if name == "hidden" else "BitliteConv2D"
+        assert op in line and f"W{weight_bits}A{activation_bits}" in line, line
+        assert f"packed weights {packed} B" in line, line
+    # The kept 8-bit layers are listed as builtin ops.
+    assert any(line.split()[-1] == "CONV_2D" for line in lines), stdout
+    assert any(line.split()[-1] == "FULLY_CONNECTED" for line in lines), stdout
+    size = out.stat().st_size
+    assert f"file size: {size} bytes" in stdout, stdout
+    # fp32 size: the same file with each op's packed weights replaced by float32 kernels.
+    assert f"same model in fp32: {size - packed_total + float_total} bytes" in stdout, stdout
+
+
+def test_console_script(saved, tmp_path, delegate_library):
+    script = shutil.which("bitlite")
+    if script is None:
+        skip_or_fail("the `bitlite` console script is not installed (pip install .)")
+    directory, qat, x, expected = saved
+    out = tmp_path / "script.tflite"
+    child = subprocess.run([script, "convert", str(directory / "qat.keras"), "-o", str(out)],
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "wrote" in child.stdout, child.stdout
+    assert_matches_keras(qat, x, expected, run_model(out, x, "litert"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: non-zero exit, one line saying what is wrong, no traceback
+# ---------------------------------------------------------------------------------------------
+
+def assert_one_line_error(status, stderr, *mentions):
+    """Failure exit; stderr ends with one `bitlite ...` line (progress lines may precede it)
+    naming what is wrong, and holds no traceback."""
+    assert status not in (0, None), status
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("bitlite"), stderr
+    for mention in mentions:
+        assert mention in lines[-1], lines[-1]
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("bad")
+    (directory / "text.tflite").write_text("not a flatbuffer\n")
+    (directory / "text.keras").write_text("not a model\n")
+    model = float_model()  # a float model: never went through quantize_model
+    model.save(directory / "float.keras")
+    untrained = quantize_model(float_model(), 2, 2)  # never ran: steps not initialised
+    untrained.save(directory / "never_ran.keras")
+    return directory
+
+
+@pytest.mark.parametrize("name", ["missing.keras", "text.keras", "text.tflite"])
+def test_convert_unreadable_model(bad_files, name, tmp_path, capsys):
+    status, _, stderr = run_main(
+        ["convert", bad_files / name, "-o", tmp_path / "out.tflite"], capsys)
+    assert_one_line_error(status, stderr, name)
+    assert not (tmp_path / "out.tflite").exists()
+
+
+def test_convert_float_model_is_not_a_qat_model(bad_files, tmp_path, capsys):
+    status, _, stderr = run_main(
+        ["convert", bad_files / "float.keras", "-o", tmp_path / "out.tflite"], capsys)
+    assert_one_line_error(status, stderr, "quantize_model")
+    assert not (tmp_path / "out.tflite").exists()
+
+
+def test_convert_model_that_never_ran(bad_files, tmp_path, capsys):
+    status, _, stderr = run_main(
+        ["convert", bad_files / "never_ran.keras", "-o", tmp_path / "out.tflite"], capsys)
+    assert_one_line_error(status, stderr)
+    assert "predict" in stderr or "fit" in stderr, stderr
+
+
+def test_convert_to_missing_directory(saved, tmp_path, capsys):
+    out = tmp_path / "no" / "such" / "dir" / "out.tflite"
+    status, _, stderr = run_main(["convert", saved[0] / "qat.keras", "-o", out], capsys)
+    assert_one_line_error(status, stderr, str(out))
+
+
+@pytest.mark.parametrize("name", ["missing.tflite", "text.tflite", "float.keras"])
+def test_info_unreadable_file(bad_files, name, capsys):
+    status, _, stderr = run_main(["info", bad_files / name], capsys)
+    assert_one_line_error(status, stderr, name)
+
+
+def test_python_dash_m_bad_input_has_no_traceback(tmp_path):
+    """What a shell user sees: TensorFlow's own log lines may come first, then one line."""
+    child = subprocess.run([sys.executable, "-m", "bitlite.converter.cli", "info",
+                            str(tmp_path / "missing.tflite")],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode != 0
+    assert "Traceback" not in child.stderr, child.stderr[-2000:]
+    assert child.stderr.strip().splitlines()[-1].startswith("bitlite"), child.stderr[-2000:]

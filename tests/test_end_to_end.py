@@ -1,0 +1,331 @@
+"""Acceptance test of the whole chain: Keras QAT model -> convert -> .tflite -> delegate.
+
+The converted model must compute what the QAT model computes in Keras (`qat.predict`) on every
+input, up to float32 rounding (conftest.assert_matches_keras says exactly what is allowed),
+under every runtime, from bytes and from a file, at batch 1 and batched. The trained digits CNN
+is the main case; small random-weight models cover every bit pair and the layer shapes the
+digits CNN lacks.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from bitlite import delegate
+from bitlite.converter import convert, quantize_model
+
+from conftest import (RUNTIMES, assert_matches_keras, bench_module, tflite_ops,
+                      tflite_runtime_python)
+from harness import run_model
+
+digits = bench_module("digits")
+tflite_run = bench_module("tflite_run")
+
+L = keras.layers
+BITLITE_OPS = ("BitliteConv2D", "BitliteFullyConnected")
+RUNNER = Path(__file__).resolve().parent / "run_in_tflite_runtime.py"
+
+# Short but real training: ~10 s on 2 cores, ~99% test accuracy float and QAT (W2A2).
+FLOAT_EPOCHS, QAT_EPOCHS = 15, 15
+
+
+def stock_fp32_size(float_model) -> int:
+    """Size of the float model converted by the stock TFLiteConverter, no optimizations."""
+    return len(tf.lite.TFLiteConverter.from_keras_model(float_model).convert())
+
+
+def quantized_layers(model):
+    return [layer for layer in model.layers if type(layer) in (L.Conv2D, L.Dense)]
+
+
+def check_ops(data: bytes, float_model, kept: set):
+    """Every sub-byte Conv2D/Dense of `float_model` became one bitlite op, in order, with its
+    kernel geometry; the kept (8-bit) ones and every other layer stayed builtin."""
+    ops = tflite_ops(data)
+    custom = [op for op in ops if "options" in op]
+    sub_byte = [layer for layer in quantized_layers(float_model) if layer.name not in kept]
+    assert [op["name"] for op in custom] == [
+        "BitliteConv2D" if isinstance(layer, L.Conv2D) else "BitliteFullyConnected"
+        for layer in sub_byte], [op["name"] for op in ops]
+    for op, layer in zip(custom, sub_byte):
+        kernel = layer.kernel.shape
+        k, c_out = int(np.prod(kernel[:-1])), int(kernel[-1])
+        options = op["options"]
+        assert (options["in_channels"], options["out_channels"]) == (kernel[-2], c_out)
+        # One row of ceil(K * bits / 8) bytes per output channel (FORMAT.md).
+        assert len(op["weights"]) == c_out * -(-k * options["weight_bits"] // 8), layer.name
+        if isinstance(layer, L.Conv2D):
+            assert (options["kernel_h"], options["kernel_w"]) == layer.kernel_size
+            assert (options["stride_h"], options["stride_w"]) == layer.strides
+            assert (options["dilation_h"], options["dilation_w"]) == layer.dilation_rate
+            assert options["padding"] == layer.padding.upper()
+    names = [op["name"] for op in ops]
+    kept_layers = [layer for layer in quantized_layers(float_model) if layer.name in kept]
+    assert names.count("CONV_2D") == sum(isinstance(layer, L.Conv2D) for layer in kept_layers)
+    assert names.count("FULLY_CONNECTED") == sum(
+        isinstance(layer, L.Dense) for layer in kept_layers)
+    return custom
+
+
+# ---------------------------------------------------------------------------------------------
+# The trained digits CNN at W2A2 (bench/digits.py)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    x_train, y_train, x_test, y_test = digits.load_data()
+    float_model = digits.build_cnn()  # seeds Keras itself: the run is reproducible
+    digits.compile_and_fit(float_model, x_train, y_train, FLOAT_EPOCHS, 3e-3)
+    qat = quantize_model(float_model, 2, 2)
+    digits.compile_and_fit(qat, x_train, y_train, QAT_EPOCHS, 1e-3)
+    data = convert(qat)
+    path = tmp_path_factory.mktemp("digits") / "digits_w2a2.tflite"
+    path.write_bytes(data)
+    return SimpleNamespace(float_model=float_model, qat=qat, data=data, path=path,
+                           x=x_test, y=y_test, expected=qat.predict(x_test, verbose=0))
+
+
+def test_digits_qat_is_trained(trained):
+    assert digits.accuracy(trained.expected, trained.y) > 0.9
+    # The logits reach |13| (float32 spacing 9.5e-7 there), so keras_tolerance = 1e-4 allows
+    # ~100 ulps; the float layers after the last quantizer (global average pool, the 8-bit
+    # dense layer's 64-term dot product) differ from Keras by a few ulps (measured 1.9e-6).
+    assert 4 < np.abs(trained.expected).max() < 16
+
+
+def test_digits_ops(trained):
+    first, last = "conv0", "logits"  # kept 8-bit by default
+    custom = check_ops(trained.data, trained.float_model, kept={first, last})
+    for op in custom:  # conv1 and conv2: W2A2, unsigned input (after ReLU), BN+ReLU fused
+        options = op["options"]
+        assert (options["weight_bits"], options["activation_bits"]) == (2, 2)
+        assert options["activation_signed"] is False
+        assert options["activation"] == "RELU"
+
+
+def test_digits_smaller_than_fp32(trained):
+    assert len(trained.data) < stock_fp32_size(trained.float_model)
+
+
+def batch_one_outputs(source: dict, x: np.ndarray, runtime: str) -> np.ndarray:
+    """One interpreter at the model's own input shape [1, ...], invoked once per image."""
+    interpreter = delegate.Interpreter(**source, runtime=runtime)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    assert list(detail["shape"]) == [1, *x.shape[1:]]
+    output = interpreter.get_output_details()[0]["index"]
+    outputs = []
+    for image in x:
+        interpreter.set_tensor(detail["index"], image[None])
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(output)[0].copy())
+    return np.stack(outputs)
+
+
+@pytest.mark.parametrize("batch", ["batch1", "full"])
+@pytest.mark.parametrize("source", ["model_content", "model_path"])
+def test_digits_matches_keras(trained, runtime, source, batch, delegate_library):
+    from_file = source == "model_path"
+    if batch == "full":  # harness.run_model: a Path means model_path, bytes model_content
+        actual = run_model(trained.path if from_file else trained.data, trained.x, runtime)
+    else:
+        model = str(trained.path) if from_file else trained.data
+        actual = batch_one_outputs({source: model}, trained.x, runtime)
+    assert_matches_keras(trained.qat, trained.x, trained.expected, actual)
+
+
+def test_digits_bench_predict_matches_keras(trained, delegate_library):
+    """bench/tflite_run.predict, what the demo and the accuracy benchmark use."""
+    actual = tflite_run.predict(delegate.Interpreter(model_content=trained.data), trained.x)
+    assert_matches_keras(trained.qat, trained.x, trained.expected, actual)
+
+
+def test_digits_in_tflite_runtime(trained, delegate_library, tmp_path):
+    python = tflite_runtime_python()
+    np.save(tmp_path / "all.npy", trained.x)
+    jobs = [{"model": str(trained.path), "input": str(tmp_path / "all.npy"),
+             "output": str(tmp_path / "all_out.npy"), "num_threads": None}]
+    picks = [0, 1, 2, 3]  # batch 1 at the model's own shape, with 1 and 2 threads
+    for i in picks:
+        np.save(tmp_path / f"one{i}.npy", trained.x[i:i + 1])
+        jobs.append({"model": str(trained.path), "input": str(tmp_path / f"one{i}.npy"),
+                     "output": str(tmp_path / f"one{i}_out.npy"), "num_threads": i % 2 + 1})
+    (tmp_path / "manifest.json").write_text(json.dumps(jobs))
+    child = subprocess.run(
+        [python, str(RUNNER), delegate_library, str(tmp_path / "manifest.json")],
+        capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert_matches_keras(trained.qat, trained.x, trained.expected,
+                         np.load(tmp_path / "all_out.npy"))
+    for i in picks:
+        assert_matches_keras(trained.qat, trained.x[i:i + 1], trained.expected[i:i + 1],
+                             np.load(tmp_path / f"one{i}_out.npy"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Random-weight models (untrained: one predict initialises the quantizer steps)
+# ---------------------------------------------------------------------------------------------
+
+def randomize(model, seed: int):
+    """Random biases and BatchNorm statistics (Keras starts them at 0 / identity).
+
+    Not only for variety: an untrained layer with zero bias and identity BN can produce an
+    accumulator of exactly 0, which the delegate keeps exactly 0 while Keras' float sum leaves
+    +-1e-8 noise; a following signed 1-bit quantizer then takes opposite signs (FORMAT.md: 0
+    is +1). A non-zero offset moves such outputs off 0, as trained biases and BN do.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            channels = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.3, channels),
+                               rng.normal(0, 0.3, channels), rng.uniform(0.5, 2.0, channels)])
+        elif getattr(layer, "bias", None) is not None:
+            layer.bias.assign(rng.normal(0, 0.3, layer.bias.shape))
+    return model
+
+
+def conversion(float_model, seed: int, *args, **kwargs):
+    """quantize_model(float_model, ...), run once on random data (lazy step init), converted;
+    with random test inputs and the Keras outputs on them."""
+    rng = np.random.default_rng(seed)
+    shape = float_model.input_shape[1:]
+    qat = quantize_model(float_model, *args, **kwargs)
+    qat.predict(rng.normal(size=(32, *shape)).astype(np.float32), verbose=0)
+    x = rng.normal(size=(16, *shape)).astype(np.float32)
+    return SimpleNamespace(qat=qat, data=convert(qat), x=x, expected=qat.predict(x, verbose=0))
+
+
+def check_every_runtime(converted):
+    for runtime in RUNTIMES:
+        actual = run_model(converted.data, converted.x, runtime)
+        assert_matches_keras(converted.qat, converted.x, converted.expected, actual)
+
+
+def small_cnn():
+    keras.utils.set_random_seed(11)
+    inputs = keras.Input((6, 6, 3))
+    x = inputs
+    for i in range(2):
+        x = L.Conv2D(16, 3, padding="same", name=f"conv{i}")(x)
+        x = L.ReLU()(L.BatchNormalization()(x))
+    outputs = L.Dense(8, name="dense")(L.Flatten()(x))
+    return randomize(keras.Model(inputs, outputs), seed=11)
+
+
+@pytest.fixture(scope="module")
+def small_cnn_model():
+    model = small_cnn()
+    return SimpleNamespace(model=model, fp32_size=stock_fp32_size(model))
+
+
+@pytest.mark.parametrize("weight_bits,activation_bits",
+                         [(w, a) for w in (1, 2, 3, 4) for a in (1, 2, 3, 4)],
+                         ids=lambda bits: str(bits))
+def test_every_bit_pair(small_cnn_model, weight_bits, activation_bits, delegate_library):
+    # All three layers sub-byte: conv0 reads the raw (signed) input, conv1 and dense read ReLU
+    # outputs (unsigned), so both grids of every activation width run.
+    converted = conversion(small_cnn_model.model, 100 * weight_bits + activation_bits,
+                           weight_bits, activation_bits, keep_first_last_8bit=False)
+    custom = check_ops(converted.data, small_cnn_model.model, kept=set())
+    assert [op["options"]["activation_signed"] for op in custom] == [True, False, False]
+    for op in custom:
+        assert (op["options"]["weight_bits"], op["options"]["activation_bits"]) == (
+            weight_bits, activation_bits)
+    check_every_runtime(converted)
+    assert len(converted.data) < small_cnn_model.fp32_size
+
+
+def signed_w1a1():
+    keras.utils.set_random_seed(12)
+    inputs = keras.Input((8, 8, 3))
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(inputs)))
+    x = L.BatchNormalization()(L.Conv2D(16, 3, padding="same", name="no_relu")(x))
+    # No ReLU in between: this layer's input quantizer is the signed 1-bit grid {-1, +1}.
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same", name="sign_in")(x)))
+    outputs = L.Dense(4)(L.GlobalAveragePooling2D()(x))
+    return randomize(keras.Model(inputs, outputs), seed=12)
+
+
+def dense_rank3():
+    keras.utils.set_random_seed(13)
+    inputs = keras.Input((6, 12))
+    x = L.Dense(16, activation="relu")(inputs)
+    x = L.ReLU()(L.BatchNormalization()(L.Dense(16, name="fc_bn")(x)))
+    x = L.Dense(16, activation="relu6", name="fc_relu6")(x)
+    outputs = L.Dense(3)(L.Flatten()(x))
+    return randomize(keras.Model(inputs, outputs), seed=13)
+
+
+def residual():
+    keras.utils.set_random_seed(14)
+    inputs = keras.Input((8, 8, 3))
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same")(inputs)))
+    a = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same", name="branch_a")(x)))
+    b = L.BatchNormalization()(L.Conv2D(16, 1, name="branch_b")(x))
+    x = L.ReLU()(L.Add()([a, b]))
+    c = L.ReLU()(L.Conv2D(8, 3, padding="same", name="branch_c")(x))
+    d = L.Conv2D(8, 1, activation="relu", name="branch_d")(x)
+    x = L.Concatenate()([c, d])
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same", name="merge")(x)))
+    outputs = L.Dense(5)(L.GlobalAveragePooling2D()(x))
+    return randomize(keras.Model(inputs, outputs), seed=14)
+
+
+def geometry():
+    keras.utils.set_random_seed(15)
+    inputs = keras.Input((13, 12, 3))
+    x = L.Conv2D(8, 3)(inputs)
+    x = L.ReLU(max_value=6.0)(L.Conv2D(8, 3, strides=2, padding="valid", name="stride2")(x))
+    x = L.Conv2D(8, 3, dilation_rate=2, padding="same", activation="relu6", name="dilated")(x)
+    x = L.BatchNormalization()(L.Conv2D(8, (1, 3), strides=(1, 2), padding="same",
+                                        name="asymmetric")(x))
+    x = L.ReLU()(L.Conv2D(8, (2, 2), dilation_rate=(2, 1), padding="valid", name="valid_d2")(x))
+    outputs = L.Dense(3)(L.Flatten()(x))
+    return randomize(keras.Model(inputs, outputs), seed=15)
+
+
+def first_last(model) -> set:
+    layers = quantized_layers(model)
+    return {layers[0].name, layers[-1].name}
+
+
+# name -> (builder, weight bits, activation bits, {bitlite op: (fused activation, signed
+# input)}, builtin ops that must remain: Add/Concatenate stay outside the bitlite ops).
+MODELS = {
+    # "no_relu" reads a ReLU output (unsigned 1 bit, {0, 1}); "sign_in" reads BN (sign grid).
+    "signed_w1a1": (signed_w1a1, 1, 1, {"no_relu": ("NONE", False), "sign_in": ("RELU", True)},
+                    []),
+    "dense_rank3": (dense_rank3, 3, 2, {"fc_bn": ("RELU", False),
+                                        "fc_relu6": ("RELU6", False)}, []),
+    "residual": (residual, 2, 3, {"branch_a": ("RELU", False), "branch_b": ("NONE", False),
+                                  "branch_c": ("RELU", False), "branch_d": ("RELU", False),
+                                  "merge": ("RELU", False)}, ["ADD", "CONCATENATION"]),
+    "geometry": (geometry, 4, 2, {"stride2": ("RELU6", True), "dilated": ("RELU6", False),
+                                  "asymmetric": ("NONE", False), "valid_d2": ("RELU", True)},
+                 []),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_random_model(name, delegate_library):
+    build, weight_bits, activation_bits, ops, builtins = MODELS[name]
+    float_model = build()
+    converted = conversion(float_model, 7, weight_bits, activation_bits)
+    custom = check_ops(converted.data, float_model, kept=first_last(float_model))
+    assert [(op["options"]["activation"], op["options"]["activation_signed"])
+            for op in custom] == list(ops.values())
+    for op in custom:
+        assert (op["options"]["weight_bits"], op["options"]["activation_bits"]) == (
+            weight_bits, activation_bits)
+    names = [op["name"] for op in tflite_ops(converted.data)]
+    for builtin in builtins:
+        assert builtin in names, names
+    check_every_runtime(converted)
+    assert len(converted.data) < stock_fp32_size(float_model)
