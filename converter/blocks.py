@@ -1,13 +1,14 @@
 """Which parts of a QAT model become one bitlite op, and the numbers that op carries.
 
-A block is a sub-byte QuantizeWrapperV2(Conv2D | Dense) with its input QuantizeLayer, plus the
-BatchNormalization and then the ReLU/ReLU6 that follow it when each is the sole reader of the
-tensor before it. BatchNorm folds only after a linear layer; a layer's own relu/relu6 is fused;
+A block is a sub-byte QuantizeWrapperV2(Conv2D | DepthwiseConv2D | Dense) with its input
+QuantizeLayer, plus the BatchNormalization and then the ReLU/ReLU6 that follow it when each is
+the sole reader of the tensor before it. BatchNorm folds only after a linear layer; a layer's own relu/relu6 is fused;
 another own activation (tanh, swish ...) stays outside the op as a float op.
 """
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,6 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
 from . import activations, custom_ops, graph
 from .errors import ConversionError
 from .quantizers import QUANTIZABLE_LAYERS, ActivationQuantizer, KernelQuantizeConfig
-
 
 
 @dataclass
@@ -42,23 +42,26 @@ class Block:
 
     @property
     def op_code(self) -> str:
-        if isinstance(self.wrapper.layer, keras.layers.Conv2D):
-            return custom_ops.CONV2D
-        return custom_ops.FULLY_CONNECTED
+        if isinstance(self.wrapper.layer, keras.layers.Dense):
+            return custom_ops.FULLY_CONNECTED
+        return custom_ops.CONV2D
 
     def packed_weights(self) -> np.ndarray:
         """uint8 [C_out, row_bytes] rows of the weight codes Keras uses (FORMAT.md order)."""
         codes = weight_codes(self.wrapper).numpy().astype(np.int64)
-        rows = codes.reshape(-1, codes.shape[-1]).T  # [C_out, (kh, kw, ci)]
+        _, out_channels, _ = channels(self.wrapper.layer)
+        # Conv/Dense [..., C_in / G, C_out] and depthwise [KH, KW, C_in, M] (output channel
+        # ci * M + m) both flatten to [(kh, kw, ci in group), C_out].
+        rows = codes.reshape(-1, out_channels).T
         return custom_ops.pack_weights(rows, self.wrapper.quantize_config.weight_bits)
 
     def options(self) -> bytes:
         """FlexBuffer custom options: grids, input step, folded multiplier/offset, geometry."""
         layer = self.wrapper.layer
-        kernel, _, weight_vars = self.wrapper._weight_vars[0]
+        _, _, weight_vars = self.wrapper._weight_vars[0]
         input_scale = np.float32(trained_step(self.input_quantizer.quantizer_vars, self.name))
-        weight_scale = trained_step(weight_vars, self.name)
-        out_channels = int(kernel.shape[-1])
+        weight_scale = trained_step(weight_vars, self.name).reshape(-1)
+        in_channels, out_channels, groups = channels(layer)
         bias = layer.bias.numpy() if layer.use_bias else np.zeros(out_channels, np.float32)
         if self.batch_norm is None:
             multiplier = input_scale * weight_scale
@@ -72,7 +75,7 @@ class Block:
             weight_bits=self.wrapper.quantize_config.weight_bits,
             activation_bits=self.input_quantizer.quantizer.num_bits,
             activation_signed=self.input_quantizer.quantizer.signed,
-            input_scale=input_scale, in_channels=int(kernel.shape[-2]),
+            input_scale=input_scale, in_channels=in_channels,
             out_channels=out_channels, activation=self.activation,
             multiplier=multiplier.astype(np.float32), offset=offset.astype(np.float32))
         if self.op_code == custom_ops.FULLY_CONNECTED:
@@ -81,7 +84,18 @@ class Block:
         return custom_ops.conv2d_options(
             kernel_h=kernel_h, kernel_w=kernel_w, stride_h=layer.strides[0],
             stride_w=layer.strides[1], dilation_h=layer.dilation_rate[0],
-            dilation_w=layer.dilation_rate[1], padding=layer.padding.upper(), **common)
+            dilation_w=layer.dilation_rate[1], padding=layer.padding.upper(), groups=groups,
+            **common)
+
+
+def channels(layer) -> tuple[int, int, int]:
+    """(C_in, C_out, groups) of a built Conv2D, DepthwiseConv2D or Dense (FORMAT.md "Groups")."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        _, _, in_channels, multiplier = layer.depthwise_kernel.shape
+        return int(in_channels), int(in_channels * multiplier), int(in_channels)
+    groups = getattr(layer, "groups", 1)
+    *_, group_in_channels, out_channels = layer.kernel.shape
+    return int(group_in_channels * groups), int(out_channels), int(groups)
 
 
 def trained_step(quantizer_vars: dict, layer_name: str) -> np.ndarray:
@@ -112,7 +126,9 @@ def find_blocks(model) -> list[Block]:
     layer that is quantized in a way the converter cannot express."""
     consumers = graph.Consumers(model)
     blocks = []
-    for node in graph.model_nodes(model):
+    nodes = graph.model_nodes(model)
+    calls = collections.Counter(id(node.layer) for node in nodes)
+    for node in nodes:
         layer = node.layer
         if isinstance(layer, QuantizeLayer):
             if not isinstance(layer.quantizer, ActivationQuantizer):
@@ -122,7 +138,7 @@ def find_blocks(model) -> list[Block]:
             continue
         if not isinstance(layer, QuantizeWrapper):
             continue
-        _check_wrapper(layer, node)
+        _check_wrapper(layer, node, calls[id(layer)])
         input_quantizer, input_quantizer_node = graph.producer(node.keras_inputs[0])
         bits = (layer.quantize_config.weight_bits, input_quantizer.quantizer.num_bits)
         if min(bits) > max(custom_ops.SUPPORTED_BITS):
@@ -132,11 +148,20 @@ def find_blocks(model) -> list[Block]:
                       input=input_quantizer_node.keras_inputs[0], output=node.outputs)
         _fuse_following_layers(block, consumers)
         blocks.append(block)
+    if not any(isinstance(node.layer, (QuantizeLayer, QuantizeWrapper)) for node in nodes):
+        raise ConversionError(
+            f"model {model.name!r} has no quantized layer: it is a float model; make the QAT "
+            "model with bitlite's quantize_model, train it (or predict once), then convert")
     return blocks
 
 
-def _check_wrapper(wrapper, node):
+def _check_wrapper(wrapper, node, calls: int):
     name = wrapper.layer.name
+    if calls > 1:
+        raise ConversionError(
+            f"layer {name!r} is called {calls} times; a bitlite op computes one call, so give "
+            f"each call its own layer (bitlite's quantize_model refuses shared layers, or "
+            f"leaves them float with skip=[{name!r}])")
     if not isinstance(wrapper.quantize_config, KernelQuantizeConfig):
         raise ConversionError(
             f"layer {name!r} is wrapped with {type(wrapper.quantize_config).__name__}, not "
@@ -144,8 +169,8 @@ def _check_wrapper(wrapper, node):
     if type(wrapper.layer) not in QUANTIZABLE_LAYERS:
         raise ConversionError(
             f"layer {name!r} ({type(wrapper.layer).__name__}) inside a quantize wrapper: bitlite "
-            f"converts Conv2D and Dense only; leave it float with quantize_model(..., "
-            f"skip=[{name!r}])")
+            f"converts Conv2D, DepthwiseConv2D and Dense only; leave it float with "
+            f"quantize_model(..., skip=[{name!r}])")
     producer, _ = graph.producer(node.keras_inputs[0])
     if not (isinstance(producer, QuantizeLayer)
             and isinstance(producer.quantizer, ActivationQuantizer)):
@@ -155,12 +180,10 @@ def _check_wrapper(wrapper, node):
 
 
 def sub_byte_problem(layer) -> str | None:
-    """Why a Conv2D/Dense layer cannot become a bitlite op, None if it can."""
-    if isinstance(layer, keras.layers.Conv2D):
-        if layer.groups != 1:
-            return f"grouped convolution (groups={layer.groups})"
-        if layer.data_format != "channels_last":
-            return f"data_format={layer.data_format!r} (bitlite ops are NHWC)"
+    """Why a quantizable layer cannot become a bitlite op, None if it can."""
+    data_format = getattr(layer, "data_format", "channels_last")
+    if data_format != "channels_last":
+        return f"data_format={data_format!r} (bitlite ops are NHWC)"
     return None
 
 

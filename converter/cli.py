@@ -1,6 +1,6 @@
 """`bitlite` command line: convert a saved QAT model, or describe a converted .tflite.
 
-    bitlite convert MODEL -o OUT.tflite
+    bitlite convert MODEL -o OUT.tflite   (progress on stderr; per-layer report on stdout)
     bitlite info OUT.tflite
 """
 
@@ -24,37 +24,64 @@ def main(argv=None) -> int:
     info_parser = commands.add_parser("info", help="list the ops of a converted .tflite")
     info_parser.add_argument("tflite", help=".tflite file")
     args = parser.parse_args(argv)
+    return _convert(args) if args.command == "convert" else _info(args)
 
-    if args.command == "convert":
-        from .convert import convert
-        from .errors import ConversionError
-        from .qat import load_qat_model
 
-        try:
-            data = convert(load_qat_model(args.model, compile=False))
-        except ConversionError as error:
-            print(f"bitlite convert: {error}", file=sys.stderr)
-            return 1
+def _convert(args) -> int:
+    from . import report, tflite_edit
+    from .convert import convert
+    from .errors import ConversionError
+    from .qat import load_qat_model
+
+    def progress(message):
+        # Indented: the one line starting with "bitlite" on stderr is the error, if any.
+        print(f"  {message}", file=sys.stderr, flush=True)
+
+    progress(f"loading {args.model}")
+    try:
+        model = load_qat_model(args.model, compile=False)
+    except (OSError, ValueError) as error:
+        return _fail("convert", f"cannot load {args.model} as a saved QAT model ({error})")
+    try:
+        data = convert(model, progress=progress)
+    except ConversionError as error:
+        return _fail("convert", str(error))
+    try:
         with open(args.output, "wb") as file:
             file.write(data)
-        print(f"wrote {args.output} ({len(data)} bytes)")
-        return 0
+    except OSError as error:
+        return _fail("convert", f"cannot write {args.output}: {error.strerror}")
+    layers = report.bitlite_layers(tflite_edit.read(data))
+    print(report.layer_table(layers))
+    print("\n".join(report.size_lines(len(data), layers)))
+    print(f"wrote {args.output} ({len(data)} bytes)")
+    return 0
 
-    with open(args.tflite, "rb") as file:
-        data = file.read()
+
+def _info(args) -> int:
+    try:
+        with open(args.tflite, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        return _fail("info", f"cannot read {args.tflite}: {error.strerror}")
+    if data[4:8] != b"TFL3":
+        return _fail("info", f"{args.tflite} is not a .tflite file (no TFL3 identifier)")
     print(describe(data))
     return 0
+
+
+def _fail(command: str, message: str) -> int:
+    """One line on stderr, exit status 1 (no traceback: the message says what to do)."""
+    print(f"bitlite {command}: {' '.join(message.split())}", file=sys.stderr)
+    return 1
 
 
 def describe(data: bytes) -> str:
     """Human-readable listing of a .tflite: ops in order (bitlite ops in detail) and sizes.
 
-    The fp32 size is the file size with each bitlite op's packed weights replaced by the
-    float32 kernel they encode (4 bytes x C_out x K); the op's per-channel multiplier/offset
-    stand for the bias and BatchNorm a float model would carry as well, so they are not
-    counted again.
+    The fp32 and int8 sizes: see report.size_lines.
     """
-    from . import custom_ops, tflite_edit
+    from . import report, tflite_edit
 
     model = tflite_edit.read(data)
     lines = []
@@ -63,28 +90,18 @@ def describe(data: bytes) -> str:
     for name, value in tflite_edit.metadata(model).items():
         if name.startswith("bitlite"):
             lines.append(f"{name}: {value.decode(errors='replace')}")
-    packed_total = float_total = 0
+    layers = {layer.position: layer for layer in report.bitlite_layers(model)}
     for index, subgraph in enumerate(model.subgraphs):
         lines.append(f"subgraph {index}: {len(subgraph.operators)} ops")
         for position, op in enumerate(subgraph.operators):
-            name = tflite_edit.op_name(model, op)
-            if name not in custom_ops.OP_NAMES:
-                lines.append(f"  {position:4d}  {name}")
+            layer = layers.get(position) if index == 0 else None
+            if layer is None:
+                lines.append(f"  {position:4d}  {tflite_edit.op_name(model, op)}")
                 continue
-            options = custom_ops.decode_options(bytes(op.customOptions))
-            weights = subgraph.tensors[op.inputs[1]]
-            packed = tflite_edit.buffer_data(model, weights)
-            packed_bytes = 0 if packed is None else packed.size
-            k = options["in_channels"] * options.get("kernel_h", 1) * options.get("kernel_w", 1)
-            packed_total += packed_bytes
-            float_total += 4 * options["out_channels"] * k
-            lines.append(f"  {position:4d}  {name}  {_bitlite_summary(options)}  "
-                         f"packed weights {packed_bytes} B  "
+            lines.append(f"  {position:4d}  {layer.op}  {_bitlite_summary(layer.options)}  "
+                         f"packed weights {layer.packed_bytes} B  "
                          f"({tflite_edit.tensor_name(subgraph, op.inputs[1])})")
-    fp32_size = len(data) - packed_total + float_total
-    lines.append(f"file size: {len(data)} bytes")
-    lines.append(f"same model in fp32: {fp32_size} bytes ({fp32_size / len(data):.1f}x; "
-                 f"bitlite packed weights {packed_total} B replaced by {float_total} B float32)")
+    lines.extend(report.size_lines(len(data), list(layers.values())))
     return "\n".join(lines)
 
 
@@ -97,6 +114,8 @@ def _bitlite_summary(options: dict) -> str:
         text += (f"  kernel {options['kernel_h']}x{options['kernel_w']}  stride "
                  f"{options['stride_h']}x{options['stride_w']}  dilation "
                  f"{options['dilation_h']}x{options['dilation_w']}  {options['padding']}")
+        if options["groups"] > 1:
+            text += f"  groups {options['groups']}"
     return f"{text}  activation {options['activation']}"
 
 

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
@@ -26,18 +28,26 @@ DESCRIPTION = "bitlite model: run with bitlite.delegate.load_delegate()"
 VERSION_METADATA = "bitlite_format_version"
 
 
-def convert(qat_model) -> bytes:
+def convert(qat_model, progress: Callable[[str], None] | None = None) -> bytes:
     """Converts a QAT model made by quantize_model (trained, or at least run once) to .tflite.
 
     Raises ConversionError naming the layer when a quantized layer cannot be expressed.
+    `progress`, if given, receives a line at each stage and every few replaced layers (the
+    bitlite CLI prints them: a large model takes a while).
     """
+    say = progress or (lambda message: None)
     blocks = find_blocks(qat_model)
+    say(f"{len(blocks)} sub-byte layers; building the export model")
     export_model, regions = build_export_model(qat_model, blocks)
+    say(f"running the TFLite converter on {len(export_model.layers)} layers")
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.allow_custom_ops = True  # the markers come out as custom ops
     model = tflite_edit.read(converter.convert())
+    every = max(1, len(regions) // 10)
     for index, region in enumerate(regions):
         _replace_region(model, index, region)
+        if (index + 1) % every == 0 or index + 1 == len(regions):
+            say(f"replaced {index + 1}/{len(regions)} regions (last: {region.name})")
     tflite_edit.remove_unused(model)
     model.description = DESCRIPTION
     tflite_edit.set_metadata(model, VERSION_METADATA, str(custom_ops.FORMAT_VERSION).encode())
@@ -80,9 +90,7 @@ def _bitlite_op(model, subgraph, block: Block, x: int, y: int):
 
 def _fake_quant_ops(model, subgraph, fake_quant: FakeQuant, x: int, y: int) -> list:
     """y = clip(round(x / s), qmin, qmax) * s as TFLite builtins, the division kept a DIV."""
-    quantizer = fake_quant.quantizer
-    if quantizer.binary:
-        raise ConversionError(f"layer {fake_quant.name!r}: a sign quantizer has no float form")
+    quantizer = fake_quant.quantizer  # never the sign grid: export refuses it
 
     def scalar(value, suffix):
         return tflite_edit.add_constant(model, subgraph, np.array(value, np.float32),

@@ -105,16 +105,24 @@ def _common_options(
 
 def conv2d_options(
     *, kernel_h, kernel_w, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1, padding="VALID",
-    **common,
+    groups=1, **common,
 ) -> bytes:
-    """FlexBuffer custom options of a BitliteConv2D op (keys as in FORMAT.md)."""
+    """FlexBuffer custom options of a BitliteConv2D op (keys as in FORMAT.md).
+
+    groups > 1 is a grouped convolution (depthwise: groups = in_channels); each weight row
+    then holds kernel_h * kernel_w * in_channels / groups codes.
+    """
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     geometry = dict(kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
-                    dilation_h=dilation_h, dilation_w=dilation_w)
+                    dilation_h=dilation_h, dilation_w=dilation_w, groups=groups)
     for key, value in geometry.items():
         if int(value) < 1:
             raise ValueError(f"{key} must be >= 1, got {value}")
+    in_channels, out_channels = int(common["in_channels"]), int(common["out_channels"])
+    if in_channels % int(groups) or out_channels % int(groups):
+        raise ValueError(f"groups = {groups} must divide in_channels = {in_channels} and "
+                         f"out_channels = {out_channels}")
     options = _common_options(**common)
     options.update({key: int(value) for key, value in geometry.items()}, padding=padding)
     return bytes(flexbuffers.Dumps(options))

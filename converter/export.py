@@ -25,13 +25,15 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
 
 from . import graph, markers
 from .blocks import Block, dequantized_kernel, trained_step
+from .errors import ConversionError
+from .quantizers import kernel_attribute
 
 
 class FakeQuant(keras.layers.Layer):
     """`codes(x) * step` with a constant trained step: an input QuantizeLayer as float ops."""
 
-    def __init__(self, quantize_layer: QuantizeLayer, **kwargs):
-        super().__init__(name=f"{quantize_layer.name}_fake_quant", **kwargs)
+    def __init__(self, quantize_layer: QuantizeLayer, name: str | None = None, **kwargs):
+        super().__init__(name=name or f"{quantize_layer.name}_fake_quant", **kwargs)
         self.quantizer = quantize_layer.quantizer
         self.step = float(trained_step(quantize_layer.quantizer_vars, quantize_layer.name))
 
@@ -55,6 +57,13 @@ def build_export_model(qat_model, blocks: list[Block]) -> tuple[keras.Model, lis
         layer = node.layer
         if isinstance(layer, QuantizeLayer):
             if _read_outside_blocks(node, consumers, block_of):
+                if layer.quantizer.binary:
+                    raise ConversionError(
+                        f"layer {layer.name!r}: its signed 1-bit (sign) output is read by "
+                        "something other than a quantized layer, and a sign quantizer has no "
+                        "exact float form in TFLite; build the model with bitlite's "
+                        "quantize_model, which puts input quantizers only in front of the "
+                        "layers it quantizes, or use 2 or more activation bits")
                 x = rebuild.new(node.keras_inputs[0])
                 rebuild.set_outputs(node, _marked(FakeQuant(layer), x, regions))
         elif id(layer) in block_of:
@@ -90,7 +99,8 @@ def _marked(compute, x, regions: list, region=None):
 
 def _export_block(block: Block, x, copies: graph.LayerCopies):
     """The float emulation of a block (replaced by a bitlite op in the .tflite)."""
-    y = FakeQuant(block.input_quantizer)(x)
+    # Named after the block: the same quantizer may also get a FakeQuant of its own outside.
+    y = FakeQuant(block.input_quantizer, name=f"{block.name}_input_fake_quant")(x)
     y = _call_dequantized(block.wrapper, [y], {}, linear=block.trailing_activation is not None)
     for layer in (block.batch_norm, block.activation_layer):
         if layer is not None:
@@ -106,7 +116,7 @@ def _call_dequantized(wrapper: QuantizeWrapper, args, kwargs, linear: bool = Fal
         config["activation"] = "linear"
     layer = type(wrapper.layer).from_config(config)
     outputs = layer(*args, **kwargs)
-    layer.kernel.assign(dequantized_kernel(wrapper))
+    getattr(layer, kernel_attribute(layer)).assign(dequantized_kernel(wrapper))
     if layer.use_bias:
         layer.bias.assign(wrapper.layer.bias)
     return outputs

@@ -1,17 +1,19 @@
 """quantize_model: a float tf_keras model -> a trainable bitlite quantization-aware model.
 
-Each quantized layer L (Conv2D or Dense) becomes
+Each quantized layer L (Conv2D, DepthwiseConv2D or Dense; a SeparableConv2D is split into a
+DepthwiseConv2D and a 1x1 Conv2D first) becomes
 
     QuantizeLayer(ActivationQuantizer)  ->  QuantizeWrapperV2(L, KernelQuantizeConfig)
 
-(tfmot classes, our LSQ quantizers): the input is quantized per tensor, the kernel per output
-channel; the output stays float. BatchNormalization and activations stay ordinary layers and
-train normally; the converter folds them into the bitlite op later.
+(tfmot classes, our LSQ or min/max quantizers): the input is quantized per tensor, the kernel
+per output channel; the output stays float. BatchNormalization and activations stay ordinary
+layers and train normally; the converter folds them into the bitlite op later.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+import collections
+from typing import Callable, Iterable, Mapping
 
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
@@ -22,11 +24,14 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
 
 from . import activations, custom_ops, graph
 from .blocks import sub_byte_problem, way_out
-from .quantizers import (QUANTIZABLE_LAYERS, ActivationQuantizer, KernelQuantizeConfig,
-                         custom_objects)
+from .quantizers import (QUANTIZABLE_LAYERS, KernelQuantizeConfig, custom_objects,
+                         kernel_attribute, output_channel_dims, quantizer_family)
+
+# What quantize_model quantizes: the wrapped layers, and SeparableConv2D as two of them.
+PLANNED_LAYERS = QUANTIZABLE_LAYERS + (keras.layers.SeparableConv2D,)
 
 SUB_BYTE_BITS = custom_ops.SUPPORTED_BITS
-KEPT_BITS = 8
+KEPT = (8, 8)  # weight and input bits of a layer kept 8-bit (it runs as float ops)
 
 # Layers whose output is non-negative whenever all their inputs are.
 _SIGN_PRESERVING = (
@@ -48,6 +53,8 @@ def quantize_model(
     keep_first_last_8bit: bool = True,
     keep_8bit: Iterable[str] = (),
     skip: Iterable[str] = (),
+    layer_bits: Mapping[str, tuple | None] | Callable[[keras.layers.Layer], tuple | None] = None,
+    quantizer: str = "lsq",
 ) -> keras.Model:
     """Returns a new QAT model; `model` itself is left untouched.
 
@@ -56,8 +63,18 @@ def quantize_model(
       weight_bits, activation_bits: 1..4, the grid of every quantized layer except the kept ones.
       keep_first_last_8bit: the first and last quantized layers (in execution order) use 8-bit
         weights and input; they run as float builtin ops after conversion.
-      keep_8bit: names of further Conv2D/Dense layers to keep at 8 bits.
-      skip: names of Conv2D/Dense layers to leave float (not quantized at all).
+      keep_8bit: names of further layers to keep at 8 bits (same as layer_bits (8, 8)).
+      skip: names of layers to leave float, not quantized at all (same as layer_bits None).
+      layer_bits: per-layer precision, for mixed-precision models (e.g. W2A4 beside W4A4).
+        A dict {layer name: bits} decides the layers it names; a callable(layer) -> bits is
+        asked for every quantizable layer and decides all of them. bits is (w, a) with both
+        in 1..4, (8, 8) to keep the layer 8-bit, or None to leave it float. A layer that
+        layer_bits decides is exempt from keep_first_last_8bit.
+      quantizer: "lsq" (learned step size) or "minmax" (steps from min/max statistics, as
+        tfmot's LastValueQuantizer / MovingAverageQuantizer; see quantizers.py).
+
+    Quantizable layers: Conv2D (grouped too), DepthwiseConv2D, SeparableConv2D and Dense (any
+    input rank). A SeparableConv2D is split into its two parts, see _split_separable.
 
     The input quantizer of a layer is unsigned when its input is known to be non-negative
     (produced by a ReLU, possibly through pooling/flatten/reshape/dropout/concat), else signed.
@@ -67,26 +84,13 @@ def quantize_model(
     for name, bits in (("weight_bits", weight_bits), ("activation_bits", activation_bits)):
         if isinstance(bits, bool) or bits not in SUB_BYTE_BITS:
             raise ValueError(f"{name} must be one of {SUB_BYTE_BITS}, got {bits!r}")
-    keep_8bit, skip = set(keep_8bit), set(skip)
+    quantizers = quantizer_family(quantizer)
     nodes = graph.model_nodes(model)
-    _check_names(nodes, keep_8bit, skip)
-
-    quantized = [node.layer for node in nodes
-                 if type(node.layer) in QUANTIZABLE_LAYERS and node.layer.name not in skip]
-    if not quantized:
-        raise ValueError(f"model {model.name!r} has no Conv2D or Dense layer to quantize")
-    bits = {}  # id(layer) -> (weight bits, activation bits)
-    for index, layer in enumerate(quantized):
-        if id(layer) in bits:
-            raise ValueError(
-                f"layer {layer.name!r} is called more than once; bitlite quantizes each call "
-                f"separately, so give each call its own layer or leave it float with "
-                f"quantize_model(..., skip=[{layer.name!r}])")
-        kept = layer.name in keep_8bit or (
-            keep_first_last_8bit and index in (0, len(quantized) - 1))
-        if not kept:
-            _check_sub_byte_layer(layer)
-        bits[id(layer)] = (KEPT_BITS, KEPT_BITS) if kept else (weight_bits, activation_bits)
+    plan = _plan_bits(nodes, (weight_bits, activation_bits), keep_first_last_8bit,
+                      set(keep_8bit), set(skip), layer_bits)
+    if not any(bits is not None for bits in plan.values()):
+        raise ValueError(f"model {model.name!r} has no Conv2D, DepthwiseConv2D, "
+                         f"SeparableConv2D or Dense layer to quantize")
 
     rebuild = graph.Rebuild(model)
     copies = graph.LayerCopies()
@@ -94,19 +98,63 @@ def quantize_model(
     for node in nodes:
         args, kwargs = rebuild.arguments(node)
         layer = node.layer
-        if id(layer) in bits:
-            layer_weight_bits, layer_activation_bits = bits[id(layer)]
-            signed = not _non_negative(node.keras_inputs[0], sign_memo)
-            x = QuantizeLayer(ActivationQuantizer(layer_activation_bits, signed),
-                              name=f"quant_input_{layer.name}")(args[0])
-            wrapper = QuantizeWrapperV2(graph.clone_layer(layer),
-                                        KernelQuantizeConfig(layer_weight_bits))
-            outputs = wrapper(x, *args[1:], **kwargs)
-            _copy_kernel_and_bias(layer, wrapper)
-        else:
+        bits = plan.get(id(layer))
+        if bits is None:
             outputs = copies.call(layer, args, kwargs)
+        else:
+            signed = not _non_negative(node.keras_inputs[0], sign_memo)
+            bias = layer.bias if layer.use_bias else None
+            parts = (_split_separable(layer) if isinstance(layer, keras.layers.SeparableConv2D)
+                     else [(layer, getattr(layer, kernel_attribute(layer)), bias)])
+            outputs = args[0]
+            for index, (part, kernel, part_bias) in enumerate(parts):
+                # A part after the first reads the previous part's linear output: signed.
+                outputs = _quantized_call(part, kernel, part_bias, bits, signed or index > 0,
+                                          quantizers, [outputs, *args[1:]], kwargs)
         rebuild.set_outputs(node, outputs)
     return rebuild.model(name=model.name)
+
+
+def _quantized_call(layer, kernel, bias, bits: tuple, signed: bool, quantizers, args, kwargs):
+    """input QuantizeLayer -> QuantizeWrapperV2(copy of layer) on new tensors; the copy gets
+    `kernel` and `bias` (None: it has none) once the wrapper has built it."""
+    layer_weight_bits, layer_activation_bits = bits
+    x = QuantizeLayer(quantizers.activation(layer_activation_bits, signed),
+                      name=f"quant_input_{layer.name}")(args[0])
+    wrapper = QuantizeWrapperV2(
+        graph.clone_layer(layer),
+        KernelQuantizeConfig(layer_weight_bits, output_channel_dims(layer), quantizers.name))
+    outputs = wrapper(x, *args[1:], **kwargs)
+    _copy_kernel_and_bias(kernel, bias, wrapper)
+    return outputs
+
+
+def _split_separable(layer) -> list:
+    """[(DepthwiseConv2D, kernel, None), (Conv2D 1x1, kernel, bias)]: what `layer` computes.
+
+    A SeparableConv2D is a depthwise convolution followed by a 1x1 convolution, with the
+    stride, padding and dilation in the depthwise part and the bias and activation in the
+    pointwise part. Quantizing it as one layer would quantize only its input, but the
+    depthwise result feeding the pointwise part is a real tensor of float values: a bitlite
+    op quantizes its own input, so the converter can represent it exactly only as two ops,
+    each with its own input quantizer. Splitting here makes Keras train with exactly those
+    two quantized inputs. The parts are unbuilt layers, given their float weights.
+    """
+    depthwise = keras.layers.DepthwiseConv2D(
+        layer.kernel_size, strides=layer.strides, padding=layer.padding,
+        depth_multiplier=layer.depth_multiplier, data_format=layer.data_format,
+        dilation_rate=layer.dilation_rate, use_bias=False,
+        depthwise_regularizer=layer.depthwise_regularizer,
+        depthwise_constraint=layer.depthwise_constraint, name=f"{layer.name}_depthwise")
+    pointwise = keras.layers.Conv2D(
+        layer.filters, 1, data_format=layer.data_format, activation=layer.activation,
+        use_bias=layer.use_bias, kernel_regularizer=layer.pointwise_regularizer,
+        bias_regularizer=layer.bias_regularizer,
+        activity_regularizer=layer.activity_regularizer,
+        kernel_constraint=layer.pointwise_constraint, bias_constraint=layer.bias_constraint,
+        name=f"{layer.name}_pointwise")
+    bias = layer.bias if layer.use_bias else None
+    return [(depthwise, layer.depthwise_kernel, None), (pointwise, layer.pointwise_kernel, bias)]
 
 
 def load_qat_model(path, **load_kwargs) -> keras.Model:
@@ -116,35 +164,92 @@ def load_qat_model(path, **load_kwargs) -> keras.Model:
         return keras.models.load_model(path, **load_kwargs)
 
 
-def _copy_kernel_and_bias(layer, wrapper):
-    """Copies the float layer's weights into the wrapped copy.
+def _copy_kernel_and_bias(kernel, bias, wrapper):
+    """Copies the float layer's `kernel` and `bias` (None: no bias) into the wrapped copy.
 
     The copy is built by the wrapper, not before: tfmot orders a wrapper's trainable weights
     differently when the inner layer arrives built, and a loaded model's never does, so
     optimizer state would not load back. Once called, the wrapper has replaced the inner
     layer's `kernel` attribute by the quantized tensor: the variable is in `_weight_vars`.
     """
-    kernel, _, _ = wrapper._weight_vars[0]
-    kernel.assign(layer.kernel)
-    if layer.use_bias:
-        wrapper.layer.bias.assign(layer.bias)
+    wrapped_kernel, _, _ = wrapper._weight_vars[0]
+    wrapped_kernel.assign(kernel)
+    if bias is not None:
+        wrapper.layer.bias.assign(bias)
 
 
-def _check_names(nodes, keep_8bit: set, skip: set):
+def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set, skip: set,
+               layer_bits) -> dict:
+    """id(layer) -> (weight bits, activation bits), or None for float, of every quantizable
+    layer. First match decides: keep_8bit / skip / a layer_bits dict entry / the layer_bits
+    callable; keep_first_last_8bit for the first and last layer not left float; `default`."""
     layers = {node.layer.name: node.layer for node in nodes}
-    for option, names in (("keep_8bit", keep_8bit), ("skip", skip)):
-        unknown = sorted(names - layers.keys())
-        if unknown:
-            raise ValueError(f"{option} names layers the model does not have: {unknown}")
-    for name in sorted(keep_8bit | skip):
-        layer = layers[name]
-        if type(layer) not in QUANTIZABLE_LAYERS:
-            raise ValueError(
-                f"layer {name!r} ({type(layer).__name__}) is not quantized by bitlite (only "
-                f"Conv2D and Dense are): remove it from keep_8bit/skip, it stays float anyway")
+    named = {name: KEPT for name in keep_8bit} | {name: None for name in skip}
+    sources = {name: "keep_8bit" for name in keep_8bit} | {name: "skip" for name in skip}
+    if isinstance(layer_bits, Mapping):
+        named_twice = sorted(set(layer_bits) & set(named))
+        if named_twice:
+            raise ValueError(f"layers named in layer_bits and in keep_8bit/skip: {named_twice}")
+        named |= dict(layer_bits)
+        sources |= {name: "layer_bits" for name in layer_bits}
+    elif layer_bits is not None and not callable(layer_bits):
+        raise ValueError(f"layer_bits must be a dict or a callable, got {layer_bits!r}")
     both = sorted(keep_8bit & skip)
     if both:
         raise ValueError(f"layers both in keep_8bit and skip: {both}")
+    for name in sorted(named):
+        if name not in layers:
+            candidates = [n for n, layer in layers.items() if isinstance(layer, PLANNED_LAYERS)]
+            raise ValueError(f"{sources[name]} names layers the model does not have: {[name]} "
+                             f"(its quantizable layers: {candidates})")
+        if not isinstance(layers[name], PLANNED_LAYERS):
+            raise ValueError(
+                f"layer {name!r} ({type(layers[name]).__name__}) is not quantized by bitlite "
+                f"(only {', '.join(t.__name__ for t in PLANNED_LAYERS)} are): remove it from "
+                f"{sources[name]}, it stays float anyway")
+
+    quantizable = list({id(n.layer): n.layer for n in nodes
+                        if type(n.layer) in PLANNED_LAYERS}.values())
+    plan = {}
+    for layer in quantizable:
+        if layer.name in named:
+            plan[id(layer)] = _checked_bits(layer.name, named[layer.name])
+        elif callable(layer_bits):
+            plan[id(layer)] = _checked_bits(layer.name, layer_bits(layer))
+    not_float = [layer for layer in quantizable if plan.get(id(layer), default) is not None]
+    ends = {id(not_float[0]), id(not_float[-1])} if keep_first_last_8bit and not_float else set()
+    for layer in quantizable:
+        if id(layer) not in plan:
+            plan[id(layer)] = KEPT if id(layer) in ends else default
+    calls = collections.Counter(id(node.layer) for node in nodes)
+    for layer in quantizable:
+        bits = plan[id(layer)]
+        if bits is not None and calls[id(layer)] > 1:
+            raise ValueError(
+                f"layer {layer.name!r} is called more than once; bitlite quantizes each call "
+                f"separately, so give each call its own layer or leave it float with "
+                f"quantize_model(..., skip=[{layer.name!r}])")
+        if bits is not None and bits != KEPT:
+            _check_sub_byte_layer(layer)
+    return plan
+
+
+def _checked_bits(name: str, bits):
+    """A layer's (weight bits, activation bits) as given by the user, validated."""
+    if bits is None:
+        return None
+    try:
+        weight, activation = bits
+    except (TypeError, ValueError):
+        weight = activation = None
+    if (weight, activation) == KEPT or (
+            weight in SUB_BYTE_BITS and activation in SUB_BYTE_BITS
+            and not isinstance(weight, bool) and not isinstance(activation, bool)):
+        return int(weight), int(activation)
+    raise ValueError(
+        f"layer {name!r}: bits {bits!r} are not supported; give (weight_bits, activation_bits) "
+        f"with both in {SUB_BYTE_BITS}, (8, 8) to keep the layer 8-bit, or None to leave it "
+        f"float")
 
 
 def _check_sub_byte_layer(layer):

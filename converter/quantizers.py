@@ -10,9 +10,14 @@ Step initialisation is lazy: the first call of the layer (the first training bat
 first inference batch if the model runs before it trains) sets `s = 2 * mean(|x|) / sqrt(qmax)`
 (per output channel for weights) and raises a non-trainable flag, so nothing has to be
 calibrated up front and loading a saved model keeps the trained steps.
+
+`quantize_model(quantizer="minmax")` uses MinMaxWeightQuantizer / MinMaxActivationQuantizer
+instead: the same grids and codes, with steps from min/max statistics (see _MinMaxStep).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
@@ -47,6 +52,8 @@ def _min_step(step):
 
 class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
     """Shared LSQ logic; subclasses choose the grid and the axis of the step."""
+
+    step_trainable = True  # LSQ learns the step by gradient descent
 
     def __init__(self, num_bits: int, signed: bool):
         if isinstance(num_bits, bool) or not isinstance(num_bits, int) or not (
@@ -83,7 +90,8 @@ class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
     def _add_weights(self, tensor_shape, name, layer):
         step = layer.add_weight(
             f"{name}_step", shape=self._step_shape(tensor_shape),
-            initializer=keras.initializers.Ones(), trainable=True, constraint=_min_step)
+            initializer=keras.initializers.Ones(), trainable=self.step_trainable,
+            constraint=_min_step)
         initialized = layer.add_weight(
             f"{name}_step_initialized", shape=(), dtype=tf.bool,
             initializer=keras.initializers.Zeros(), trainable=False)
@@ -129,19 +137,28 @@ class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
 
 @keras.utils.register_keras_serializable(package="bitlite")
 class WeightQuantizer(_LsqQuantizer):
-    """Signed LSQ quantizer of a kernel, one step per output channel (the last axis)."""
+    """Signed LSQ quantizer of a kernel, one step per output channel.
 
-    def __init__(self, num_bits: int):
+    The output channels are the last `channel_dims` axes: 1 for Conv2D/Dense kernels
+    [..., C_out], 2 for a DepthwiseConv2D kernel [KH, KW, C_in, M] (output channel ci * M + m).
+    """
+
+    def __init__(self, num_bits: int, channel_dims: int = 1):
         super().__init__(num_bits, signed=True)
+        self.channel_dims = int(channel_dims)
 
     def _step_shape(self, tensor_shape):
-        return (int(tensor_shape[-1]),)
+        return tuple(int(d) for d in tensor_shape[-self.channel_dims:])
 
     def _reduce_axes(self, x):
-        return list(range(x.shape.rank - 1))
+        return list(range(x.shape.rank - self.channel_dims))
 
     def _elements_per_step(self, x):
-        return tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+        channels = tf.reduce_prod(tf.shape(x)[-self.channel_dims:])
+        return tf.cast(tf.size(x) // channels, tf.float32)
+
+    def get_config(self):
+        return {"num_bits": self.num_bits, "channel_dims": self.channel_dims}
 
 
 @keras.utils.register_keras_serializable(package="bitlite")
@@ -162,30 +179,129 @@ class ActivationQuantizer(_LsqQuantizer):
         return {"num_bits": self.num_bits, "signed": self.signed}
 
 
+class _MinMaxStep:
+    """Mixin replacing LSQ's learned step by one computed from min/max statistics, tracked as
+    tfmot's LastValueQuantizer (weights: the current range, per output channel) and
+    MovingAverageQuantizer (activations: exponential moving average of the batch ranges,
+    decay 0.999) track them, with the range widened to include 0 as tfmot does.
+
+    The step is `M / qmax` on the zero-point-0 grid of FORMAT.md, M = max(|min|, |max|) for
+    signed grids and max for unsigned ones (tfmot's symmetric narrow-range scale; on the
+    1-bit grids the step is M itself). Codes are FORMAT.md's (divide, round half to even),
+    so the delegate computes exactly the codes Keras trains with. tfmot's own classes are not
+    used because FakeQuantWithMinMaxVars rounds half up after multiplying by 1/s around a
+    nudged zero point: near rounding ties its codes differ from any FORMAT.md op, and it
+    refuses 1 bit. Statistics update in training, and on the first call (as LSQ initialises
+    lazily) so a model run once can be converted.
+    """
+
+    step_trainable = False
+    ema_decay = 0.0  # 0: last value
+
+    def _add_weights(self, tensor_shape, name, layer):
+        weights = super()._add_weights(tensor_shape, name, layer)
+        for bound in ("min", "max"):
+            weights[bound] = layer.add_weight(
+                f"{name}_{bound}", shape=self._step_shape(tensor_shape),
+                initializer=keras.initializers.Zeros(), trainable=False)
+        return weights
+
+    def _tracked_step(self, x, weights):
+        axes = self._reduce_axes(x)
+        batch_min = tf.minimum(tf.reduce_min(x, axis=axes), 0.0)
+        batch_max = tf.maximum(tf.reduce_max(x, axis=axes), 0.0)
+        decay = tf.where(weights["initialized"], self.ema_decay, 0.0)
+        new_min = weights["min"] * decay + batch_min * (1.0 - decay)
+        new_max = weights["max"] * decay + batch_max * (1.0 - decay)
+        magnitude = tf.maximum(-new_min, new_max) if self.signed else new_max
+        step = _min_step(magnitude / float(self.qmax))
+        with tf.control_dependencies([weights["min"].assign(new_min),
+                                      weights["max"].assign(new_max),
+                                      weights["step"].assign(step),
+                                      weights["initialized"].assign(True)]):
+            return tf.identity(step)
+
+    def __call__(self, inputs, training, weights, **kwargs):
+        x = tf.convert_to_tensor(inputs)
+        update = tf.logical_or(tf.logical_not(weights["initialized"]),
+                               tf.cast(False if training is None else training, tf.bool))
+        step = tf.stop_gradient(tf.cond(update, lambda: self._tracked_step(x, weights),
+                                        lambda: tf.identity(weights["step"])))
+        # Straight-through estimator, zero outside the grid's range.
+        surrogate = tf.clip_by_value(x, self.qmin * step, self.qmax * step)
+        return _straight_through(tf.stop_gradient(self.codes(x, step) * step), surrogate)
+
+
+@keras.utils.register_keras_serializable(package="bitlite")
+class MinMaxWeightQuantizer(_MinMaxStep, WeightQuantizer):
+    """WeightQuantizer with the step from the kernel's current per-channel range."""
+
+
+@keras.utils.register_keras_serializable(package="bitlite")
+class MinMaxActivationQuantizer(_MinMaxStep, ActivationQuantizer):
+    """ActivationQuantizer with the step from a moving average of the batch ranges."""
+
+    ema_decay = 0.999  # tfmot's MovingAverageQuantizer default
+
+
+@dataclass(frozen=True)
+class QuantizerFamily:
+    """The weight and activation quantizer classes of one `quantize_model(quantizer=...)`."""
+
+    name: str
+    weight: type
+    activation: type
+
+
+QUANTIZER_FAMILIES = {
+    family.name: family for family in (
+        QuantizerFamily("lsq", WeightQuantizer, ActivationQuantizer),
+        QuantizerFamily("minmax", MinMaxWeightQuantizer, MinMaxActivationQuantizer))}
+
+
+def quantizer_family(name: str) -> QuantizerFamily:
+    if name not in QUANTIZER_FAMILIES:
+        raise ValueError(f"quantizer must be one of {sorted(QUANTIZER_FAMILIES)}, got {name!r}")
+    return QUANTIZER_FAMILIES[name]
+
+
 # The layers KernelQuantizeConfig handles (exact types: Conv2DTranspose subclasses Conv2D).
-QUANTIZABLE_LAYERS = (keras.layers.Conv2D, keras.layers.Dense)
+QUANTIZABLE_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+
+
+def kernel_attribute(layer) -> str:
+    """Name of the weight a quantizable layer multiplies its input with."""
+    return "depthwise_kernel" if isinstance(layer, keras.layers.DepthwiseConv2D) else "kernel"
+
+
+def output_channel_dims(layer) -> int:
+    """How many trailing kernel axes index the output channels (see WeightQuantizer)."""
+    return 2 if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
 
 
 @keras.utils.register_keras_serializable(package="bitlite")
 class KernelQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
-    """QuantizeConfig of a wrapped Conv2D/Dense: quantizes the kernel and nothing else.
+    """QuantizeConfig of a wrapped Conv2D/DepthwiseConv2D/Dense: quantizes the kernel and
+    nothing else (`channel_dims`: see WeightQuantizer).
 
     The layer's input is quantized by a QuantizeLayer in front of the wrapper; its output stays
     float (BatchNorm and activations follow as ordinary layers).
     """
 
-    def __init__(self, weight_bits: int):
+    def __init__(self, weight_bits: int, channel_dims: int = 1, quantizer: str = "lsq"):
         self.weight_bits = weight_bits
-        self.weight_quantizer = WeightQuantizer(weight_bits)
+        self.channel_dims = channel_dims
+        self.quantizer = quantizer
+        self.weight_quantizer = quantizer_family(quantizer).weight(weight_bits, channel_dims)
 
     def get_weights_and_quantizers(self, layer):
-        return [(layer.kernel, self.weight_quantizer)]
+        return [(getattr(layer, kernel_attribute(layer)), self.weight_quantizer)]
 
     def get_activations_and_quantizers(self, layer):
         return []
 
     def set_quantize_weights(self, layer, quantize_weights):
-        layer.kernel = quantize_weights[0]
+        setattr(layer, kernel_attribute(layer), quantize_weights[0])
 
     def set_quantize_activations(self, layer, quantize_activations):
         pass
@@ -194,10 +310,12 @@ class KernelQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
         return []
 
     def get_config(self):
-        return {"weight_bits": self.weight_bits}
+        return {"weight_bits": self.weight_bits, "channel_dims": self.channel_dims,
+                "quantizer": self.quantizer}
 
 
 def custom_objects() -> dict:
     """The classes a saved QAT model needs besides tfmot's own."""
     return {cls.__name__: cls for cls in (WeightQuantizer, ActivationQuantizer,
+                                          MinMaxWeightQuantizer, MinMaxActivationQuantizer,
                                           KernelQuantizeConfig)}

@@ -81,17 +81,19 @@ def _quant_spec(rng, weight_bits, activation_bits, signed, c_in, c_out, scale):
 def conv_case(rng: np.random.Generator, weight_bits: int, activation_bits: int, signed: bool,
               *, exact: bool, batch=1, height=6, width=5, c_in=3, c_out=3, kernel_h=3,
               kernel_w=3, stride_h=1, stride_w=1, dilation_h=1, dilation_w=1,
-              padding="SAME", scale=None) -> Case:
+              padding="SAME", groups=1, scale=None) -> Case:
     """A BitliteConv2D case with the given geometry and random weights/inputs."""
     spec = _quant_spec(rng, weight_bits, activation_bits, signed, c_in, c_out, scale)
     spec.update(kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
-                dilation_h=dilation_h, dilation_w=dilation_w, padding=padding)
-    qw = ref.random_weight_codes(rng, weight_bits, (c_out, kernel_h, kernel_w, c_in))
+                dilation_h=dilation_h, dilation_w=dilation_w, padding=padding, groups=groups)
+    qw = ref.random_weight_codes(rng, weight_bits,
+                                 (c_out, kernel_h, kernel_w, c_in // groups))
     x = make_input(rng, (batch, height, width, c_in), spec["input_scale"], activation_bits,
                    signed)
     qx = ref.quantize_input(x, spec["input_scale"], activation_bits, signed)
     acc = ref.conv2d_accumulator(qx, qw, stride_h=stride_h, stride_w=stride_w,
-                                 dilation_h=dilation_h, dilation_w=dilation_w, padding=padding)
+                                 dilation_h=dilation_h, dilation_w=dilation_w, padding=padding,
+                                 groups=groups)
     spec["multiplier"], spec["offset"], spec["activation"] = make_output_stage(
         rng, acc, c_out, exact)
     expected = ref.conv2d(x, qw, **spec)
@@ -101,7 +103,7 @@ def conv_case(rng: np.random.Generator, weight_bits: int, activation_bits: int, 
                                       custom_ops.conv2d_options(**spec))
     description = (f"conv W{weight_bits}A{activation_bits}{'s' if signed else 'u'} "
                    f"x{list(x.shape)} k{kernel_h}x{kernel_w} s{stride_h},{stride_w} "
-                   f"d{dilation_h},{dilation_w} {padding} C_out={c_out} "
+                   f"d{dilation_h},{dilation_w} {padding} C_out={c_out} groups={groups} "
                    f"scale={spec['input_scale']} act={spec['activation']}")
     return Case(model, x, expected, acc, qw, spec, description)
 

@@ -104,13 +104,20 @@ def output_size_and_pad(size: int, kernel: int, stride: int, dilation: int,
 
 
 def conv2d_accumulator(qx: np.ndarray, qw: np.ndarray, *, stride_h=1, stride_w=1,
-                       dilation_h=1, dilation_w=1, padding="VALID") -> np.ndarray:
-    """Integer convolution: qx [N, H, W, C_in], qw [C_out, KH, KW, C_in] -> acc int64."""
+                       dilation_h=1, dilation_w=1, padding="VALID", groups=1) -> np.ndarray:
+    """Integer convolution: qx [N, H, W, C_in], qw [C_out, KH, KW, C_in / groups] -> acc int64.
+
+    With groups G, output channel c reads the input channels of group c // (C_out / G).
+    """
     qx = np.asarray(qx, dtype=np.int64)
     qw = np.asarray(qw, dtype=np.int64)
     n, h, w, c_in = qx.shape
     c_out, kh_size, kw_size, wc_in = qw.shape
-    assert wc_in == c_in, (qw.shape, qx.shape)
+    assert c_in % groups == 0 and c_out % groups == 0 and wc_in == c_in // groups, \
+        (qw.shape, qx.shape, groups)
+    # Input channel that each (output channel, in-group channel) pair reads.
+    group_of_output = np.arange(c_out) // (c_out // groups)
+    channel = group_of_output[:, None] * wc_in + np.arange(wc_in)[None, :]     # [C_out, C_in/G]
     oh_size, pad_top = output_size_and_pad(h, kh_size, stride_h, dilation_h, padding)
     ow_size, pad_left = output_size_and_pad(w, kw_size, stride_w, dilation_w, padding)
     assert oh_size > 0 and ow_size > 0, "empty output"
@@ -125,7 +132,8 @@ def conv2d_accumulator(qx: np.ndarray, qw: np.ndarray, *, stride_h=1, stride_w=1
             # Gather with clamped indices, then zero what lies in the padding.
             patch = qx[:, np.clip(ih, 0, h - 1), np.clip(iw, 0, w - 1), :]   # [N, OH, OW, C_in]
             patch = patch * inside[None, :, :, None]
-            acc += np.einsum("nhwc,oc->nhwo", patch, qw[:, kh, kw, :])
+            per_output = patch[..., channel]                    # [N, OH, OW, C_out, C_in/G]
+            acc += np.einsum("nhwoc,oc->nhwo", per_output, qw[:, kh, kw, :])
     return acc
 
 
@@ -151,16 +159,17 @@ def output_stage(acc: np.ndarray, multiplier, offset, activation: str) -> np.nda
 
 def conv2d(x, qw, *, weight_bits, activation_bits, activation_signed, input_scale,
            in_channels, out_channels, kernel_h, kernel_w, stride_h=1, stride_w=1,
-           dilation_h=1, dilation_w=1, padding="VALID", activation="NONE", multiplier,
-           offset) -> np.ndarray:
-    """BitliteConv2D on float32 NHWC x with weight codes qw [C_out, KH, KW, C_in]."""
+           dilation_h=1, dilation_w=1, padding="VALID", groups=1, activation="NONE",
+           multiplier, offset) -> np.ndarray:
+    """BitliteConv2D on float32 NHWC x with weight codes qw [C_out, KH, KW, C_in / groups]."""
     qw = np.asarray(qw)
-    assert qw.shape == (out_channels, kernel_h, kernel_w, in_channels), qw.shape
+    assert qw.shape == (out_channels, kernel_h, kernel_w, in_channels // groups), qw.shape
     lo, hi = weight_grid(weight_bits)
     assert qw.min() >= lo and qw.max() <= hi and (weight_bits > 1 or not (qw == 0).any())
     qx = quantize_input(x, input_scale, activation_bits, activation_signed)
     acc = conv2d_accumulator(qx, qw, stride_h=stride_h, stride_w=stride_w,
-                             dilation_h=dilation_h, dilation_w=dilation_w, padding=padding)
+                             dilation_h=dilation_h, dilation_w=dilation_w, padding=padding,
+                             groups=groups)
     return output_stage(acc, multiplier, offset, activation)
 
 
@@ -178,7 +187,7 @@ def fully_connected(x, qw, *, in_channels, out_channels, **spec) -> np.ndarray:
 
 
 def conv_weight_matrix(qw: np.ndarray) -> np.ndarray:
-    """[C_out, KH, KW, C_in] codes -> [C_out, K] in the FORMAT.md order k=(kh*KW+kw)*C_in+ci."""
+    """[C_out, KH, KW, C_in/G] codes -> [C_out, K], FORMAT.md order k=(kh*KW+kw)*(C_in/G)+ci."""
     qw = np.asarray(qw)
     return qw.reshape(qw.shape[0], -1)
 

@@ -129,6 +129,7 @@ def test_conv2d_options_encode_decode():
     assert (decoded["stride_h"], decoded["stride_w"]) == (2, 1)
     assert (decoded["dilation_h"], decoded["dilation_w"]) == (1, 2)
     assert (decoded["padding"], decoded["activation"]) == ("SAME", "RELU6")
+    assert decoded["groups"] == 1
     assert decoded["multiplier"].tolist() == [0.5, -1.25, 3.0]
     assert decoded["offset"].tolist() == [0.0, 1.5, -2.0]
 

@@ -69,6 +69,7 @@ bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape
   ConvGeometry g;
   g.in_c = params.in_channels;
   g.out_c = params.out_channels;
+  g.groups = params.groups;
   g.batch = 1;
   // A fully connected op folds every leading dimension into the batch.
   const size_t batch_dims = is_conv ? 1 : rank - 1;

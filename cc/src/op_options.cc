@@ -31,6 +31,7 @@ enum KeyId {
   kDilationH,
   kDilationW,
   kPaddingKey,
+  kGroups,
   kKeyCount,
 };
 
@@ -41,7 +42,7 @@ constexpr const char* kKeyNames[kKeyCount] = {
     "version",     "weight_bits",  "activation_bits", "activation_signed", "input_scale",
     "in_channels", "out_channels", "activation",      "multiplier",        "offset",
     "kernel_h",    "kernel_w",     "stride_h",        "stride_w",          "dilation_h",
-    "dilation_w",  "padding",
+    "dilation_w",  "padding",      "groups",
 };
 
 // Keys and strings come from an untrusted file: keep messages short and printable.
@@ -222,9 +223,9 @@ bool CheckAccumulatorBound(const OpParams& p, std::string* error) {
       p.ReductionSize() <= max_k) {
     return true;
   }
-  *error = "kernel_h * kernel_w * in_channels = " + std::to_string(p.kernel_h) + " * " +
-           std::to_string(p.kernel_w) + " * " + std::to_string(p.in_channels) +
-           " is too large for W" + std::to_string(p.weight_bits) + "A" +
+  *error = "kernel_h * kernel_w * in_channels / groups = " + std::to_string(p.kernel_h) + " * " +
+           std::to_string(p.kernel_w) + " * " + std::to_string(p.in_channels) + " / " +
+           std::to_string(p.groups) + " is too large for W" + std::to_string(p.weight_bits) + "A" +
            std::to_string(p.activation_bits) + ": the int32 accumulator could overflow (at most " +
            std::to_string(max_k) + ")";
   return false;
@@ -246,7 +247,9 @@ CodeRange ActivationCodeRange(int bits, bool is_signed) {
   return WeightCodeRange(bits);
 }
 
-int64_t OpParams::ReductionSize() const { return int64_t{kernel_h} * kernel_w * in_channels; }
+int64_t OpParams::ReductionSize() const {
+  return int64_t{kernel_h} * kernel_w * (in_channels / groups);
+}
 
 int64_t OpParams::RowBytes() const { return (ReductionSize() * weight_bits + 7) / 8; }
 
@@ -274,7 +277,14 @@ bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* par
        !entries.ReadInt(kStrideW, 1, INT_MAX, &p.stride_w) ||
        !entries.ReadInt(kDilationH, 1, INT_MAX, &p.dilation_h) ||
        !entries.ReadInt(kDilationW, 1, INT_MAX, &p.dilation_w) ||
-       !entries.ReadChoice(kPaddingKey, kPaddingNames, kPaddings, &p.padding))) {
+       !entries.ReadChoice(kPaddingKey, kPaddingNames, kPaddings, &p.padding) ||
+       !entries.ReadInt(kGroups, 1, INT_MAX, &p.groups))) {
+    return false;
+  }
+  if (p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
+    *error = "groups = " + std::to_string(p.groups) + " must divide in_channels = " +
+             std::to_string(p.in_channels) + " and out_channels = " +
+             std::to_string(p.out_channels);
     return false;
   }
   if (!CheckAccumulatorBound(p, error)) return false;

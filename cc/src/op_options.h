@@ -44,11 +44,14 @@ struct OpParams {
   int dilation_h = 1;
   int dilation_w = 1;
   Padding padding = Padding::kValid;
+  // Channel groups (FORMAT.md `groups`): divides in_channels and out_channels; depthwise is
+  // groups = in_channels.
+  int groups = 1;
   Activation activation = Activation::kNone;
   std::vector<float> multiplier;  // [out_channels]
   std::vector<float> offset;      // [out_channels]
 
-  // Codes per output channel: kernel_h * kernel_w * in_channels.
+  // Codes per output channel: kernel_h * kernel_w * (in_channels / groups).
   int64_t ReductionSize() const;
   // Bytes of one packed weight row: ceil(ReductionSize() * weight_bits / 8).
   int64_t RowBytes() const;

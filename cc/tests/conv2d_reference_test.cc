@@ -1,6 +1,6 @@
 // The reference kernel path (quantize, unpack, convolve, output stage) against a deliberately
 // naive loop written straight from FORMAT.md, bit for bit, for all 16 weight x activation
-// bit widths, both activation grids, random shapes, strides, dilations and paddings.
+// bit widths, both activation grids, random shapes, strides, dilations, paddings and groups.
 #include "kernels/conv2d_reference.h"
 
 #include <cmath>
@@ -75,7 +75,8 @@ float NaiveActivation(float y, Activation activation) {
   return activation == Activation::kRelu6 && y > 6.0f ? 6.0f : y;
 }
 
-// x: [n, h, w, c_in]; w: [c_out][kh][kw][c_in] codes. Sizes per FORMAT.md "Output size".
+// x: [n, h, w, c_in]; w: [c_out][kh][kw][c_in / groups] codes. Sizes per FORMAT.md
+// "Output size"; channel c reads input channels g * c_in / G .. of its group g = c / (c_out / G).
 std::vector<float> NaiveConv(const OpParams& p, int n, int h, int w, const std::vector<float>& x,
                              const std::vector<int>& w_codes) {
   const ActivationGrid grid = MakeActivationGrid(p);
@@ -91,16 +92,18 @@ std::vector<float> NaiveConv(const OpParams& p, int n, int h, int w, const std::
     for (int oh = 0; oh < oh_size; ++oh) {
       for (int ow = 0; ow < ow_size; ++ow) {
         for (int c = 0; c < p.out_channels; ++c) {
+          const int group_in = p.in_channels / p.groups;
+          const int group = c / (p.out_channels / p.groups);
           int32_t acc = 0;
           for (int kh = 0; kh < p.kernel_h; ++kh) {
             for (int kw = 0; kw < p.kernel_w; ++kw) {
-              for (int ci = 0; ci < p.in_channels; ++ci) {
+              for (int ci = 0; ci < group_in; ++ci) {
                 const int ih = oh * p.stride_h - pad_top + kh * p.dilation_h;
                 const int iw = ow * p.stride_w - pad_left + kw * p.dilation_w;
                 if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;  // zero padding
-                const float xv = x[((b * h + ih) * w + iw) * p.in_channels + ci];
-                const int wv =
-                    w_codes[((c * p.kernel_h + kh) * p.kernel_w + kw) * p.in_channels + ci];
+                const int channel = group * group_in + ci;
+                const float xv = x[((b * h + ih) * w + iw) * p.in_channels + channel];
+                const int wv = w_codes[((c * p.kernel_h + kh) * p.kernel_w + kw) * group_in + ci];
                 acc += wv * ActivationCode(xv, grid);
               }
             }
@@ -168,6 +171,13 @@ OpParams RandomParams(std::mt19937& rng, int weight_bits, int activation_bits, b
   p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
   p.in_channels = std::uniform_int_distribution<int>(1, 19)(rng);
   p.out_channels = std::uniform_int_distribution<int>(1, 9)(rng);
+  if (conv && small(rng) == 1) {
+    // Grouped, a third of the time depthwise (one input channel per group).
+    p.groups = std::uniform_int_distribution<int>(2, 5)(rng);
+    const int group_in = small(rng) == 1 ? 1 : small(rng);
+    p.in_channels = p.groups * group_in;
+    p.out_channels = p.groups * small(rng);
+  }
   if (conv) {
     p.kernel_h = small(rng);
     p.kernel_w = small(rng);

@@ -52,9 +52,10 @@ std::string BytesAt(const Map& map, const std::string& key) {
 BITLITE_TEST(ReadsPythonConv2DOptions) {
   Map map;
   ASSERT_TRUE(map.OpenRoot(kPythonConv2DOptions, sizeof(kPythonConv2DOptions)) == nullptr);
-  EXPECT_EQ(map.size(), size_t{17});
+  EXPECT_EQ(map.size(), size_t{18});
   EXPECT_EQ(IntAt(map, "version"), 1);
   EXPECT_EQ(IntAt(map, "stride_w"), 2);
+  EXPECT_EQ(IntAt(map, "groups"), 1);
   EXPECT_EQ(static_cast<float>(DoubleAt(map, "input_scale")), 0.1f);
   EXPECT_EQ(BytesAt(map, "padding"), "SAME");
   const std::string multiplier = BytesAt(map, "multiplier");

@@ -188,7 +188,8 @@ FlexMapWriter ValidOptions(bool conv, unsigned value_width, bool indirect_scalar
         .Int("stride_w", 2, i)
         .Int("dilation_h", 1, i)
         .Int("dilation_w", 1, i)
-        .String("padding", "SAME");
+        .String("padding", "SAME")
+        .Int("groups", 1, i);
   }
   return writer;
 }

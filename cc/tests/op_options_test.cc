@@ -37,6 +37,7 @@ void ExpectValidConv(const OpParams& p) {
   EXPECT_EQ(p.dilation_h, 1);
   EXPECT_EQ(p.dilation_w, 1);
   EXPECT_TRUE(p.padding == Padding::kSame);
+  EXPECT_EQ(p.groups, 1);
   EXPECT_TRUE(p.activation == Activation::kRelu);
   EXPECT_TRUE(p.multiplier == std::vector<float>({0.5f, 0.25f}));
   EXPECT_TRUE(p.offset == std::vector<float>({1.0f, -2.0f}));
@@ -78,8 +79,11 @@ BITLITE_TEST(ParsesFullyConnectedAsOneByOne) {
 }
 
 BITLITE_TEST(RejectsUnknownAndMissingKeys) {
-  EXPECT_EQ(ConvError(ValidOptions(true).Int("groups", 1)),
+  EXPECT_EQ(ConvError(ValidOptions(true).Int("zero_point", 1)),
+            "unknown key 'zero_point' (written by a newer converter?)");
+  EXPECT_EQ(ParseError(OpKind::kFullyConnected, ValidOptions(false).Int("groups", 1)),
             "unknown key 'groups' (written by a newer converter?)");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("groups")), "missing key 'groups'");
   EXPECT_CONTAINS(ParseError(OpKind::kFullyConnected, ValidOptions(true)),
                   "unknown key 'kernel_h'");
   EXPECT_EQ(ConvError(ValidOptions(true).Remove("offset")), "missing key 'offset'");
@@ -95,8 +99,9 @@ BITLITE_TEST(RejectsOtherFormatVersionsFirst) {
       "this model needs bitlite format version 2, this delegate reads version 1";
   EXPECT_EQ(ConvError(ValidOptions(true).Remove("version").Int("version", 2)), expected);
   // A newer format may add keys: the version is the message that helps.
-  EXPECT_EQ(ConvError(ValidOptions(true).Remove("version").Int("version", 2).Int("groups", 1)),
-            expected);
+  EXPECT_EQ(
+      ConvError(ValidOptions(true).Remove("version").Int("version", 2).Int("zero_point", 1)),
+      expected);
   EXPECT_CONTAINS(ConvError(ValidOptions(true).Remove("version").Int("version", -1)),
                   "needs bitlite format version -1");
 }
@@ -161,9 +166,54 @@ BITLITE_TEST(RejectsLayersThatCouldOverflowTheAccumulator) {
   // W4A4 unsigned: |qw| <= 8, |qx| <= 15, so K may be at most floor((2^31 - 1) / 120).
   EXPECT_EQ(ConvError(W4A4Conv(3, 1988410)), "ok");  // K = 17895690
   EXPECT_EQ(ConvError(W4A4Conv(3, 1988411)),
-            "kernel_h * kernel_w * in_channels = 3 * 3 * 1988411 is too large for W4A4: the int32 "
-            "accumulator could overflow (at most 17895697)");
+            "kernel_h * kernel_w * in_channels / groups = 3 * 3 * 1988411 / 1 is too large for "
+            "W4A4: the int32 accumulator could overflow (at most 17895697)");
   EXPECT_CONTAINS(ConvError(W4A4Conv(2147483647, 2147483647)), "could overflow");
+  // The bound is per group: a row reads in_channels / groups channels.
+  FlexMapWriter grouped = W4A4Conv(3, 1988411 * 2);
+  grouped.Remove("groups").Remove("out_channels").Remove("multiplier").Remove("offset");
+  EXPECT_EQ(ConvError(grouped.Int("groups", 2)
+                          .Int("out_channels", 2)
+                          .Floats("multiplier", {1, 1})
+                          .Floats("offset", {0, 0})),
+            "kernel_h * kernel_w * in_channels / groups = 3 * 3 * 3976822 / 2 is too large for "
+            "W4A4: the int32 accumulator could overflow (at most 17895697)");
+  EXPECT_EQ(ConvError(grouped.Remove("in_channels").Int("in_channels", 1988410 * 2)), "ok");
+}
+
+// ValidOptions() with in_channels, out_channels and groups replaced.
+FlexMapWriter GroupedConv(int64_t in_channels, int64_t out_channels, int64_t groups) {
+  FlexMapWriter writer = ValidOptions(true);
+  writer.Remove("in_channels").Remove("out_channels").Remove("groups");
+  writer.Remove("multiplier").Remove("offset");
+  const std::vector<float> ones(static_cast<size_t>(out_channels), 1.0f);
+  return writer.Int("in_channels", in_channels)
+      .Int("out_channels", out_channels)
+      .Int("groups", groups)
+      .Floats("multiplier", ones)
+      .Floats("offset", ones);
+}
+
+BITLITE_TEST(ParsesGroupsAndSizesRowsPerGroup) {
+  // Depthwise 6 -> 12 (multiplier 2): each row reads 3 * 3 * 1 codes.
+  const std::vector<uint8_t> buffer = GroupedConv(6, 12, 6).Finish();
+  OpParams p;
+  std::string error;
+  ASSERT_TRUE(ParseOpOptions(OpKind::kConv2D, buffer.data(), buffer.size(), &p, &error));
+  EXPECT_EQ(p.groups, 6);
+  EXPECT_EQ(p.ReductionSize(), 9);
+  EXPECT_EQ(p.RowBytes(), 3);  // ceil(9 * 2 / 8)
+  EXPECT_EQ(ConvError(GroupedConv(6, 4, 2)), "ok");
+}
+
+BITLITE_TEST(RejectsGroupsThatDoNotDivideTheChannels) {
+  EXPECT_EQ(ConvError(GroupedConv(6, 4, 4)),
+            "groups = 4 must divide in_channels = 6 and out_channels = 4");
+  EXPECT_EQ(ConvError(GroupedConv(6, 9, 3)), "ok");
+  EXPECT_EQ(ConvError(GroupedConv(6, 8, 3)),
+            "groups = 3 must divide in_channels = 6 and out_channels = 8");
+  EXPECT_EQ(ConvError(GroupedConv(6, 6, 0)), "groups = 0 is out of range [1, 2147483647]");
+  EXPECT_EQ(ConvError(GroupedConv(6, 6, -2)), "groups = -2 is out of range [1, 2147483647]");
 }
 
 }  // namespace

@@ -11,7 +11,8 @@
 namespace bitlite {
 
 // x_codes: [batch, in_h, in_w, in_c] activation codes; w_codes: [out_c, kernel_h, kernel_w,
-// in_c] weight codes; acc: scratch for out_c accumulators; y: [batch, out_h, out_w, out_c].
+// in_c / groups] weight codes; acc: scratch for out_c accumulators; y: [batch, out_h, out_w,
+// out_c].
 // Taps outside the input are skipped rather than encoded, because zero padding must add 0
 // and signed 1-bit activations have no code for 0.
 void Conv2DReference(const ConvGeometry& g, const int8_t* x_codes, const int8_t* w_codes,

@@ -1,0 +1,194 @@
+"""Every quantizable layer type through quantize_model -> convert -> delegate, against Keras.
+
+The matrix: layer type (Conv2D, DepthwiseConv2D with multiplier 1-2, grouped Conv2D,
+SeparableConv2D, Dense on rank 2 and rank 3) x geometry (stride, padding, dilation) x fused
+activation (none, relu, relu6) x BatchNorm (with, without) x input grid (raw input: signed;
+after a ReLU: unsigned), with the bit pairs rotating through a representative subset of W1-4 x
+A1-4 so every pair meets several layer types. Each case is a tiny random model, run once (the
+lazy step initialisation), converted, and run at batch 1 (tf.lite) and batch 8 (LiteRT).
+
+Every layer has a random bias or a BatchNorm: with neither, outputs sit on a lattice of
+quantization steps and the next quantizer's rounding ties become common, where Keras' float
+noise and the delegate's exact integers legitimately round apart.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from bitlite.converter import convert, quantize_model
+
+from conftest import _near_quantizer_boundary, keras_tolerance, tflite_ops
+from harness import run_model
+
+L = keras.layers
+BIT_PAIRS = [(1, 1), (2, 2), (3, 3), (4, 4), (2, 4), (4, 2), (1, 3), (3, 1), (4, 1), (1, 4)]
+GEOMETRIES = [dict(strides=s, padding=p, dilation_rate=d)
+              for (s, d), p in itertools.product([(1, 1), (2, 1), (1, 2)], ["same", "valid"])]
+ACTIVATIONS = ["none", "relu", "relu6"]
+CONV_TYPES = ["conv2d", "depthwise", "grouped", "separable"]
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    layer_type: str
+    bits: tuple
+    geometry: dict
+    activation: str
+    batch_norm: bool
+    unsigned_input: bool
+    depth_multiplier: int = 1  # of the depthwise part
+
+    @property
+    def id(self) -> str:
+        g = self.geometry
+        shape = (f"-s{g['strides']}{g['padding']}d{g['dilation_rate']}" if g else "")
+        multiplier = f"-m{self.depth_multiplier}" if self.depth_multiplier > 1 else ""
+        return (f"{self.layer_type}{multiplier}-W{self.bits[0]}A{self.bits[1]}{shape}-"
+                f"{self.activation}{'-bn' if self.batch_norm else ''}"
+                f"{'-u' if self.unsigned_input else '-s'}")
+
+    @property
+    def seed(self) -> int:
+        return zlib.crc32(self.id.encode())
+
+
+def _matrix() -> list[LayerCase]:
+    """Each conv type meets every geometry x activation (BatchNorm, the input grid and the
+    depth multiplier rotate); Dense meets every activation x BatchNorm; the bit pairs rotate
+    throughout."""
+    cases = []
+    pairs = itertools.cycle(BIT_PAIRS)
+    for layer_type in CONV_TYPES:
+        for index, (geometry, activation) in enumerate(
+                itertools.product(GEOMETRIES, ACTIVATIONS)):
+            cases.append(LayerCase(layer_type, next(pairs), geometry, activation,
+                                   batch_norm=index % 2 == 0, unsigned_input=index % 4 < 2,
+                                   depth_multiplier=1 + index % 3 if layer_type in (
+                                       "depthwise", "separable") else 1))
+    for layer_type in ("dense2d", "dense3d"):
+        for index, (activation, batch_norm) in enumerate(
+                itertools.product(ACTIVATIONS, [False, True])):
+            cases.append(LayerCase(layer_type, next(pairs), {}, activation, batch_norm,
+                                   unsigned_input=index % 2 == 1))
+    return cases
+
+
+def _layer(case: LayerCase, own_activation: str | None):
+    bias = dict(use_bias=True,
+                bias_initializer=keras.initializers.RandomNormal(0.0, 0.3, seed=7))
+    conv = dict(kernel_size=3, activation=own_activation, **case.geometry, **bias)
+    if case.layer_type == "conv2d":
+        return L.Conv2D(6, **conv)
+    if case.layer_type == "grouped":
+        return L.Conv2D(6, groups=2, **conv)
+    if case.layer_type == "depthwise":
+        return L.DepthwiseConv2D(depth_multiplier=case.depth_multiplier, **conv)
+    if case.layer_type == "separable":
+        return L.SeparableConv2D(5, depth_multiplier=case.depth_multiplier, **conv)
+    return L.Dense(7, activation=own_activation, **bias)
+
+
+def _model(case: LayerCase) -> keras.Model:
+    """Input (ReLU for the unsigned grid) -> the layer -> [BatchNorm -> ReLU layer]."""
+    keras.utils.set_random_seed(case.seed)
+    shape = {"dense2d": (12,), "dense3d": (5, 12)}.get(case.layer_type, (7, 7, 4))
+    inputs = keras.Input(shape)
+    x = L.ReLU()(inputs) if case.unsigned_input else inputs
+    own = None if case.batch_norm or case.activation == "none" else case.activation
+    x = _layer(case, own)(x)
+    if case.batch_norm:
+        batch_norm = L.BatchNormalization()
+        x = batch_norm(x)
+        rng = np.random.default_rng(case.seed)
+        channels = batch_norm.gamma.shape[0]
+        batch_norm.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.3, channels),
+                                rng.normal(0, 0.3, channels), rng.uniform(0.5, 2, channels)])
+        if case.activation != "none":
+            x = L.ReLU(max_value=6.0 if case.activation == "relu6" else None)(x)
+    return keras.Model(inputs, x)
+
+
+def assert_close_to_keras(qat, x: np.ndarray, expected: np.ndarray, actual: np.ndarray):
+    """Every output within float32 rounding of Keras (conftest.keras_tolerance), except rows
+    where a quantizer input lies within float32 rounding of a rounding boundary (possible only
+    after the depthwise part of a SeparableConv2D: the input quantizer sees the raw input).
+    conftest.assert_matches_keras also compares arg-maxes, meant for classifiers: feature maps
+    on a quantization lattice have exact ties there."""
+    assert actual.shape == expected.shape and actual.dtype == np.float32
+    difference = np.abs(actual - expected).reshape(len(x), -1).max(axis=1)
+    off = np.flatnonzero(~(difference <= keras_tolerance(expected)))
+    if off.size:
+        assert _near_quantizer_boundary(qat, x[off]).all(), (
+            f"rows {off.tolist()} differ from Keras by up to {difference[off].max():.3g}")
+
+
+@pytest.mark.parametrize("case", _matrix(), ids=lambda case: case.id)
+def test_layer_converts_and_matches_keras(case, delegate_library):
+    float_model = _model(case)
+    qat = quantize_model(float_model, *case.bits, keep_first_last_8bit=False)
+    rng = np.random.default_rng(case.seed)
+    shape = float_model.input_shape[1:]
+    qat.predict(rng.normal(size=(16, *shape)).astype(np.float32), verbose=0)
+    data = convert(qat)
+    # The layer (both parts of a SeparableConv2D) and its BatchNorm/activation become bitlite
+    # ops, nothing else computes.
+    names = [op["name"] for op in tflite_ops(data)]
+    bitlite = [name for name in names if name.startswith("Bitlite")]
+    assert len(bitlite) == (2 if case.layer_type == "separable" else 1), names
+    assert set(names) - set(bitlite) <= {"RELU"}, names   # the unsigned input's ReLU
+    for batch, runtime in ((1, "tf"), (8, "litert")):
+        x = rng.normal(size=(batch, *shape)).astype(np.float32)
+        expected = qat.predict(x, verbose=0)
+        assert_close_to_keras(qat, x, expected, run_model(data, x, runtime))
+
+
+# ---------------------------------------------------------------------------------------------
+# What cannot become a bitlite op fails up front, naming the layer, the reason and a way out
+# ---------------------------------------------------------------------------------------------
+
+def _unsupported(case: str):
+    """(float model, quantize_model kwargs, layer name, reason) of one unsupported case."""
+    inputs = keras.Input((6, 6, 4))
+    x = L.ReLU()(inputs)
+    if case == "channels_first_conv":
+        layer = L.Conv2D(4, 3, data_format="channels_first", name="nchw")
+        return keras.Model(inputs, layer(x)), {}, "nchw", "data_format='channels_first'"
+    if case == "channels_first_separable":
+        layer = L.SeparableConv2D(4, 3, data_format="channels_first", name="nchw_sep")
+        return keras.Model(inputs, layer(x)), {}, "nchw_sep", "data_format='channels_first'"
+    if case == "conv1d_in_layer_bits":
+        y = L.Conv1D(4, 3, name="conv1d")(L.Reshape((36, 4))(x))
+        model = keras.Model(inputs, L.Dense(2, name="d")(L.Flatten()(y)))
+        return model, {"layer_bits": {"conv1d": (2, 2)}}, "conv1d", "is not quantized by bitlite"
+    if case == "mixed_8bit_and_sub_byte":
+        model = keras.Model(inputs, L.Conv2D(4, 3, name="c")(x))
+        return model, {"layer_bits": {"c": (8, 2)}}, "c", "bits (8, 2) are not supported"
+    shared = L.Conv2D(4, 3, padding="same", name="shared")
+    return keras.Model(inputs, shared(shared(x))), {}, "shared", "called more than once"
+
+
+@pytest.mark.parametrize("case", ["channels_first_conv", "channels_first_separable",
+                                  "conv1d_in_layer_bits", "mixed_8bit_and_sub_byte",
+                                  "shared_layer"])
+def test_unsupported_layer_fails_with_name_reason_and_way_out(case):
+    model, options, name, reason = _unsupported(case)
+    with pytest.raises(ValueError) as error:
+        quantize_model(model, 2, 2, keep_first_last_8bit=False, **options)
+    message = str(error.value)
+    assert f"'{name}'" in message and reason in message, message
+    assert any(way in message for way in ("keep_8bit=", "skip=", "remove it from",
+                                          "None to leave it float")), message
+
+
+def test_float_model_is_refused_by_convert():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, L.Dense(2, name="d")(inputs), name="plain")
+    with pytest.raises(ValueError, match="'plain' has no quantized layer.*quantize_model"):
+        convert(model)
