@@ -10,8 +10,9 @@ import argparse
 import os
 import sys
 
-# tfmot and the converter need Keras 2; must be set before TensorFlow is imported.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# A command line tool should print its own messages, not TensorFlow's start-up logging; this
+# works because the package imports TensorFlow only when a command needs it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None) -> int:
@@ -29,7 +30,7 @@ def main(argv=None) -> int:
 
 def _convert(args) -> int:
     from . import report, tflite_edit
-    from .convert import convert
+    from .conversion import convert
     from .errors import ConversionError
     from .qat import load_qat_model
 
