@@ -5,6 +5,7 @@
 
 #include "error_message.h"
 #include "kernels/conv2d_reference.h"
+#include "kernels/cpu_features.h"
 #include "kernels/weight_unpack_reference.h"
 #include "op_geometry.h"
 #include "tflite_tensors.h"
@@ -50,7 +51,8 @@ bool FindBitliteOp(const TfLiteRegistration& registration, OpKind* kind) {
   return false;
 }
 
-BitliteOp::BitliteOp(TfLiteContext* context, int node_index) : node_index_(node_index) {
+BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel)
+    : node_index_(node_index) {
   TfLiteNode* node = nullptr;
   TfLiteRegistration* registration = nullptr;
   if (context->GetNodeAndRegistration(context, node_index, &node, &registration) != kTfLiteOk ||
@@ -77,7 +79,25 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index) : node_index_(node_
     return;
   }
   grid_ = MakeActivationGrid(params_);
+  // Grouped convolutions (groups > 1, depthwise included) run on the reference kernel
+  // whatever `kernel` says: the fast kernels do not implement them.
+  use_bitserial_ = kernel != KernelChoice::kReference && params_.groups == 1;
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  switch (kernel) {
+    case KernelChoice::kAuto:
+    case KernelChoice::kReference:
+      isa_ = AutoIsa(cpu, params_.weight_bits, params_.activation_bits);
+      break;
+    case KernelChoice::kBitserial:
+      isa_ = BestBitserialIsa(cpu);
+      break;
+    case KernelChoice::kInt:
+      isa_ = cpu.avx512_vnni ? BitserialIsa::kAvx512Vnni : BestBitserialIsa(cpu);
+      break;
+  }
 }
+
+std::string BitliteOp::KernelName() const { return use_bitserial_ ? IsaName(isa_) : "reference"; }
 
 std::string BitliteOp::MessagePrefix() const {
   return "bitlite: node " + std::to_string(node_index_) +
@@ -98,17 +118,24 @@ std::string BitliteOp::Describe(const TfLiteContext* context) const {
             std::to_string(params_.dilation_h) + "x" + std::to_string(params_.dilation_w) +
             (params_.padding == Padding::kSame ? ", SAME" : ", VALID");
   }
-  return text + ", " + ActivationName(params_.activation);
+  return text + ", " + ActivationName(params_.activation) + ", kernel " + KernelName();
 }
 
 bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& input_shape,
-                        std::vector<int>* output_shape, std::string* error) {
+                        std::vector<int>* output_shape, std::string* error, int threads) {
   std::string message;
   if (!init_error_.empty()) {
     message = init_error_;
   } else if (CheckTensors(context, &message) &&
              (weights_unpacked_ || UnpackWeights(context, &message)) &&
              ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
+    if (use_bitserial_) {
+      if (bitserial_ == nullptr) {
+        bitserial_ = std::make_unique<Conv2DBitserial>(params_, weight_codes_.data(), isa_);
+        weight_codes_ = std::vector<int8_t>();
+      }
+      bitserial_->Prepare(geometry_, threads);
+    }
     return true;
   }
   *error = MessagePrefix() + message;
@@ -174,7 +201,8 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::string* error) 
   return true;
 }
 
-void BitliteOp::Run(const float* x, float* y, int8_t* codes, int32_t* acc) const {
+void BitliteOp::Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool) {
+  if (bitserial_ != nullptr) return bitserial_->Run(x, y, pool);
   QuantizeActivationsReference(x, static_cast<size_t>(geometry_.InputSize()), grid_, codes);
   Conv2DReference(geometry_, codes, weight_codes_.data(), params_.multiplier.data(),
                   params_.offset.data(), params_.activation, acc, y);

@@ -4,13 +4,18 @@
 #define BITLITE_SRC_BITLITE_OP_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bitlite/tflite_c_abi.h"
+#include "delegate_options.h"
 #include "kernels/activation_quantize_reference.h"
+#include "kernels/bitserial_isa.h"
+#include "kernels/conv2d_bitserial.h"
 #include "kernels/conv_geometry.h"
 #include "op_options.h"
+#include "threading/thread_pool.h"
 
 namespace bitlite {
 
@@ -19,9 +24,10 @@ bool FindBitliteOp(const TfLiteRegistration& registration, OpKind* kind);
 
 class BitliteOp {
  public:
-  // Reads the node and parses its options. Kernel init cannot fail, so any problem is kept
-  // and returned by the first Prepare.
-  BitliteOp(TfLiteContext* context, int node_index);
+  // Reads the node, parses its options and picks its kernel (`kernel` as the delegate
+  // option says, see KernelChoice). Kernel init cannot fail, so any problem is kept and
+  // returned by the first Prepare.
+  BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel = KernelChoice::kAuto);
 
   // Why the node cannot run (empty if it can), as found when reading it.
   const std::string& init_error() const { return init_error_; }
@@ -29,21 +35,26 @@ class BitliteOp {
   int output_tensor() const { return output_; }
   // "bitlite: node 5 (BitliteConv2D): ", the start of every message about this op.
   std::string MessagePrefix() const;
-  // One line for verbose mode: op, tensor shapes as the model declares them, bits, geometry.
+  // One line for verbose mode: op, tensor shapes as the model declares them, bits, geometry,
+  // kernel and ISA.
   std::string Describe(const TfLiteContext* context) const;
+  // "bitserial/avx512vpopcntdq", "reference", ...
+  std::string KernelName() const;
 
-  // Validates tensors, unpacks the weights the first time, and computes the geometry and
-  // output shape for `input_shape`. On failure *error holds a message with the prefix.
+  // Validates tensors, unpacks (and for the bitserial kernel packs) the weights the first
+  // time, and computes the geometry and output shape for `input_shape` and the scratch for
+  // up to `threads` threads. On failure *error holds a message with the prefix.
   bool Prepare(const TfLiteContext* context, const std::vector<int>& input_shape,
-               std::vector<int>* output_shape, std::string* error);
+               std::vector<int>* output_shape, std::string* error, int threads = 1);
 
   int64_t input_size() const { return geometry_.InputSize(); }
   int64_t output_size() const { return geometry_.OutputSize(); }
   int64_t out_channels() const { return geometry_.out_c; }
 
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
-  // `acc` out_channels() elements of scratch.
-  void Run(const float* x, float* y, int8_t* codes, int32_t* acc) const;
+  // `acc` out_channels() elements of scratch for the reference kernel; the bitserial kernel
+  // has its own and runs on `pool` (at most the `threads` of Prepare).
+  void Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool);
 
  private:
   bool CheckTensors(const TfLiteContext* context, std::string* error) const;
@@ -59,7 +70,12 @@ class BitliteOp {
   OpParams params_;
   ActivationGrid grid_;
   bool weights_unpacked_ = false;
-  std::vector<int8_t> weight_codes_;  // [out_channels][kernel_h * kernel_w * in_channels]
+  // [out_channels][kernel_h * kernel_w * in_channels]; released once the bitserial kernel
+  // has packed its own layout.
+  std::vector<int8_t> weight_codes_;
+  bool use_bitserial_ = false;
+  BitserialIsa isa_ = BitserialIsa::kScalar;
+  std::unique_ptr<Conv2DBitserial> bitserial_;
   ConvGeometry geometry_;
 };
 

@@ -35,7 +35,7 @@ TfLiteStatus PrepareDelegate(TfLiteContext* context, TfLiteDelegate* delegate) {
           options.num_threads == -1 ? context->recommended_num_threads : options.num_threads;
       std::fprintf(stderr,
                    "bitlite: taking over %zu of %d nodes (num_threads %d; the reference "
-                   "kernels run on 1)\n",
+                   "kernel runs on 1)\n",
                    claimed.size(), plan_size, threads);
     }
     if (claimed.empty()) return kTfLiteOk;

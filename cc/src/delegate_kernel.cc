@@ -13,6 +13,7 @@
 #include "delegate_options.h"
 #include "op_geometry.h"
 #include "tflite_tensors.h"
+#include "threading/thread_pool.h"
 
 namespace bitlite {
 namespace {
@@ -46,9 +47,12 @@ class DelegateKernel {
       if (list != nullptr) external.insert(list->data, list->data + list->size);
     }
     std::map<int, int> buffer_of_tensor;
+    const BitliteDelegate* delegate =
+        params.delegate ? static_cast<const BitliteDelegate*>(params.delegate->data_) : nullptr;
+    if (delegate != nullptr) options_ = delegate->options;
     const TfLiteIntArray* nodes = params.nodes_to_replace;
     for (int i = 0; nodes != nullptr && i < nodes->size; ++i) {
-      ops_.push_back({BitliteOp(context, nodes->data[i]), {}, {}, {}});
+      ops_.push_back({BitliteOp(context, nodes->data[i], options_.kernel), {}, {}, {}});
       WiredOp& wired = ops_.back();
       const int x = wired.op.input_tensor();
       const int y = wired.op.output_tensor();
@@ -71,9 +75,7 @@ class DelegateKernel {
         wired.y.buffer = inserted.first->second;
       }
     }
-    const BitliteDelegate* delegate =
-        params.delegate ? static_cast<const BitliteDelegate*>(params.delegate->data_) : nullptr;
-    if (delegate != nullptr && delegate->options.verbose) {
+    if (options_.verbose) {
       for (const WiredOp& wired : ops_) {
         std::fprintf(stderr, "%s\n", wired.op.Describe(context).c_str());
       }
@@ -84,10 +86,14 @@ class DelegateKernel {
     size_t max_input = 0;
     size_t max_channels = 0;
     std::string error;
+    const int threads = options_.num_threads > 0 ? options_.num_threads
+                        : context->recommended_num_threads > 0 ? context->recommended_num_threads
+                                                               : 1;
+    pool_.Resize(threads);
     for (WiredOp& wired : ops_) {
       std::vector<int> input_shape, output_shape;
       if (!InputShape(context, wired, &input_shape, &error) ||
-          !wired.op.Prepare(context, input_shape, &output_shape, &error) ||
+          !wired.op.Prepare(context, input_shape, &output_shape, &error, threads) ||
           !StoreOutputShape(context, wired, output_shape, &error)) {
         ReportError(context, error.c_str());
         return kTfLiteError;
@@ -111,7 +117,7 @@ class DelegateKernel {
                                  .c_str());
         return kTfLiteError;
       }
-      wired.op.Run(x, y, codes_.data(), acc_.data());
+      wired.op.Run(x, y, codes_.data(), acc_.data(), &pool_);
     }
     return kTfLiteOk;
   }
@@ -171,6 +177,8 @@ class DelegateKernel {
   std::vector<InternalBuffer> buffers_;
   std::vector<int8_t> codes_;
   std::vector<int32_t> acc_;
+  DelegateOptions options_;
+  ThreadPool pool_;
 };
 
 void* Init(TfLiteContext* context, const char* buffer, size_t) {

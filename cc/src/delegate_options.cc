@@ -30,6 +30,21 @@ bool ParseBool(std::string_view text, bool* out) {
   return false;
 }
 
+bool ParseKernel(std::string_view text, KernelChoice* out) {
+  if (text == "auto") {
+    *out = KernelChoice::kAuto;
+  } else if (text == "bitserial") {
+    *out = KernelChoice::kBitserial;
+  } else if (text == "int") {
+    *out = KernelChoice::kInt;
+  } else if (text == "reference") {
+    *out = KernelChoice::kReference;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 bool ParseDelegateOptions(const char* const* keys, const char* const* values, size_t count,
@@ -50,8 +65,13 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       if (!ParseBool(values[i], &options->verbose)) {
         return Fail("verbose must be true, false, 1 or 0, got '" + value + "'", error);
       }
+    } else if (key == "kernel") {
+      if (!ParseKernel(value, &options->kernel)) {
+        return Fail("kernel must be auto, bitserial, int or reference, got '" + value + "'",
+                    error);
+      }
     } else {
-      return Fail("unknown option '" + key + "' (known: num_threads, verbose)", error);
+      return Fail("unknown option '" + key + "' (known: kernel, num_threads, verbose)", error);
     }
   }
   return true;

@@ -10,10 +10,19 @@
 
 namespace bitlite {
 
+// Which kernel runs the ops (delegate option `kernel`; BitliteOp's constructor applies it).
+// kAuto: AutoIsa (kernels/bitserial_isa.h): the int8 kernel for wide codes where the CPU has
+// one, else the bitserial kernel on the widest ISA the CPU runs. kBitserial: always the
+// bitserial kernel; kInt: the int8 kernel where the CPU has one, else bitserial.
+// kReference: the scalar reference kernel (the specification, for comparisons). Grouped
+// convolutions (groups > 1) run on the reference kernel whatever the choice.
+enum class KernelChoice { kAuto, kBitserial, kInt, kReference };
+
 struct DelegateOptions {
-  // Threads for the kernels; -1 takes the interpreter's recommended_num_threads. Accepted
-  // now so models and scripts keep working once kernels run on several threads.
+  // Threads for the kernels; -1 takes the interpreter's recommended_num_threads (1 where
+  // that is not positive). The reference kernel runs on one.
   int num_threads = -1;
+  KernelChoice kernel = KernelChoice::kAuto;
   // Print to stderr which nodes the delegate takes over, with shapes and bit widths.
   bool verbose = false;
 };

@@ -125,11 +125,12 @@ class OptionEntries {
     if (!CheckType(id, values_[id].IsFloat(), "a float")) return false;
     if (!values_[id].ReadDouble(&value)) return Malformed(id);
     // Converting a double outside float's range is undefined, so range-check it as a double.
-    if (!(std::fabs(value) <= FLT_MAX) || static_cast<float>(value) <= 0.0f) {
+    // A denormal step would be flushed to 0 on CPUs running with flush-to-zero.
+    if (!(std::fabs(value) <= FLT_MAX) || static_cast<float>(value) < FLT_MIN) {
       char text[32];
       std::snprintf(text, sizeof(text), "%.9g", value);
       return Fail(std::string(kKeyNames[id]) + " = " + text +
-                  " is out of range (must be finite and > 0)");
+                  " is out of range (must be finite and >= FLT_MIN, a normal float)");
     }
     *out = static_cast<float>(value);
     return true;

@@ -2,6 +2,7 @@
 #ifndef BITLITE_SRC_KERNELS_ACTIVATION_QUANTIZE_REFERENCE_H_
 #define BITLITE_SRC_KERNELS_ACTIVATION_QUANTIZE_REFERENCE_H_
 
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -18,10 +19,15 @@ struct ActivationGrid {
 
 ActivationGrid MakeActivationGrid(const OpParams& params);
 
+// The binary grid's sign test: -1 only at or below the smallest normal float, so a CPU that
+// flushes denormals (TensorFlow's, or armv7 under tflite-runtime) decides like one that does
+// not, and NaN (unordered) gives +1.
+inline bool IsBinaryNegative(float x) { return x <= -FLT_MIN; }
+
 // One code. NaN never reaches the float-to-int conversion: it maps to 0 (to +1 on the
-// binary grid, where `x < 0` is false), and the clip happens on floats, so no value is UB.
+// binary grid), and the clip happens on floats, so no value is UB.
 inline int8_t ActivationCode(float x, const ActivationGrid& grid) {
-  if (grid.is_binary) return x < 0.0f ? -1 : 1;
+  if (grid.is_binary) return IsBinaryNegative(x) ? -1 : 1;
   const float scaled = x / grid.scale;
   if (std::isnan(scaled)) return 0;
   float code = std::nearbyint(scaled);

@@ -1,0 +1,187 @@
+"""Layer benchmark of the bitlite delegate's kernels against TFLite's XNNPACK fp32 and int8.
+
+For every layer shape below, builds one-layer models (a bitlite custom op per bit pair; the
+equivalent Keras layer converted to fp32 and to int8 with a representative data set), runs
+them in tf.lite.Interpreter with 1 and 2 threads and reports median invoke times.
+
+    make bench-kernels    (the installed bitlite; or, on a development build,
+    PYTHONPATH=build/pysrc BITLITE_DELEGATE_LIBRARY=build/cc/libbitlite_delegate.so \
+        TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/kernels/bench_conv.py)
+
+Writes bench/results/kernels_x86.json and prints a markdown table. The machine must be quiet
+for the numbers to mean anything; the JSON records the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # tflite_builder: one-op bitlite models
+
+# name, kind, input [H, W, C_in] (FC: [K]), C_out, kernel, stride
+LAYERS = [
+    ("resnet18_3x3_64_56", "conv", (56, 56, 64), 64, 3, 1),
+    ("resnet18_3x3_128_28", "conv", (28, 28, 128), 128, 3, 1),
+    ("vgg_small_3x3_128_32", "conv", (32, 32, 128), 128, 3, 1),
+    ("mobilenet_1x1_256_28", "conv", (28, 28, 256), 256, 1, 1),
+    ("dense_1024_1000", "fc", (1024,), 1000, 1, 1),
+]
+# weight bits, activation bits; 1-bit activations use the signed {-1, +1} grid (XNOR nets).
+BIT_PAIRS = [(1, 1), (2, 2), (3, 3), (4, 4), (2, 4)]
+THREADS = (1, 2)
+# Targets of the brief, for the headline layer at 1 thread: speed-up over XNNPACK fp32.
+TARGETS = {"W1A1": 8.0, "W2A2": 3.0, "W4A4": 1.5}
+
+
+def time_ms(interpreter, x: np.ndarray, runs: int) -> tuple[float, float]:
+    """Median and minimum of `runs` invokes: on a shared, busy machine the median includes
+    preemptions, the minimum shows what the kernel costs when it runs undisturbed."""
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))
+    for _ in range(5):  # warm caches, thread pools and lazily prepared kernels
+        interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times)), 1e3 * float(np.min(times))
+
+
+def bitlite_model(layer, weight_bits, activation_bits, rng) -> bytes:
+    from bitlite.converter import custom_ops
+    import tflite_builder
+
+    name, kind, shape, c_out, kernel, stride = layer
+    c_in = shape[-1]
+    codes_shape = (c_out, kernel, kernel, c_in) if kind == "conv" else (c_out, c_in)
+    low, high = custom_ops.weight_code_range(weight_bits)
+    codes = rng.integers(low, high + 1, size=codes_shape)
+    if weight_bits == 1:
+        codes = np.where(codes < 0, -1, 1)
+    packed = custom_ops.pack_weights(codes.reshape(c_out, -1), weight_bits)
+    spec = dict(weight_bits=weight_bits, activation_bits=activation_bits,
+                activation_signed=activation_bits == 1, input_scale=0.05, in_channels=c_in,
+                out_channels=c_out, activation="RELU",
+                multiplier=np.full(c_out, 0.01, np.float32),
+                offset=np.zeros(c_out, np.float32))
+    if kind == "fc":
+        return tflite_builder.fc_model([1, c_in], packed, spec,
+                                       custom_ops.fully_connected_options(**spec))
+    spec.update(kernel_h=kernel, kernel_w=kernel, stride_h=stride, stride_w=stride,
+                padding="SAME")
+    return tflite_builder.conv_model([1, *shape], packed, spec, custom_ops.conv2d_options(**spec))
+
+
+def keras_models(layer, rng) -> tuple[bytes, bytes]:
+    """The fp32 and int8 (representative data set, float input/output) TFLite models."""
+    import tensorflow as tf
+
+    name, kind, shape, c_out, kernel, stride = layer
+    inputs = tf.keras.Input(shape=shape, batch_size=1)
+    if kind == "conv":
+        outputs = tf.keras.layers.Conv2D(c_out, kernel, strides=stride, padding="same",
+                                         activation="relu")(inputs)
+    else:
+        outputs = tf.keras.layers.Dense(c_out, activation="relu")(inputs)
+    model = tf.keras.Model(inputs, outputs)
+    fp32 = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    samples = rng.normal(size=(8, *shape)).astype(np.float32)
+    converter.representative_dataset = lambda: ([s[None]] for s in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return fp32, converter.convert()
+
+
+def run_bitlite(model: bytes, x, threads, runs) -> tuple[float, float]:
+    from bitlite import delegate
+
+    interpreter = delegate.Interpreter(model_content=model, runtime="tf",
+                                       delegate_options={"num_threads": str(threads)})
+    interpreter.allocate_tensors()
+    return time_ms(interpreter, x, runs)
+
+
+def run_tflite(model: bytes, x, threads, runs) -> tuple[float, float]:
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=model, num_threads=threads)
+    interpreter.allocate_tensors()
+    return time_ms(interpreter, x, runs)
+
+
+def markdown(results, statistic: str) -> str:
+    columns = ["fp32", "int8"] + [f"W{w}A{a}" for w, a in BIT_PAIRS]
+    lines = ["| layer | threads | " + " | ".join(columns) + " | W1A1 / W2A2 / W4A4 vs fp32 |",
+             "|---" * (len(columns) + 3) + "|"]
+    for row in results["rows"]:
+        ms = row[statistic]
+        speedups = " / ".join(f"{ms['fp32'] / ms[k]:.1f}x" for k in ("W1A1", "W2A2", "W4A4"))
+        lines.append(f"| {row['layer']} | {row['threads']} | " +
+                     " | ".join(f"{ms[c]:.3f}" for c in columns) + f" | {speedups} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100, help="timed invokes per measurement")
+    parser.add_argument("--layers", nargs="*", default=[layer[0] for layer in LAYERS])
+    parser.add_argument("--output", type=Path,
+                        default=REPO / "bench" / "results" / "kernels_x86.json")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    rng = np.random.default_rng(0)
+    results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+               "load_average_before": os.getloadavg()[0], "runs": args.runs, "rows": []}
+    for layer in LAYERS:
+        if layer[0] not in args.layers:
+            continue
+        x = rng.normal(size=(1, *layer[2])).astype(np.float32)
+        fp32, int8 = keras_models(layer, rng)
+        bitlite = {f"W{w}A{a}": bitlite_model(layer, w, a, rng) for w, a in BIT_PAIRS}
+        for threads in THREADS:
+            times = {"fp32": run_tflite(fp32, x, threads, args.runs),
+                     "int8": run_tflite(int8, x, threads, args.runs)}
+            for key, model in bitlite.items():
+                times[key] = run_bitlite(model, x, threads, args.runs)
+            results["rows"].append({"layer": layer[0], "threads": threads,
+                                    "median_ms": {k: v[0] for k, v in times.items()},
+                                    "min_ms": {k: v[1] for k, v in times.items()}})
+            print(f"{layer[0]} threads={threads}: " +
+                  ", ".join(f"{k} {v[0]:.3f} ms (min {v[1]:.3f})" for k, v in times.items()),
+                  flush=True)
+    results["load_average_after"] = os.getloadavg()[0]
+    results["targets"] = {}
+    for statistic in ("median_ms", "min_ms"):
+        headline = {row["threads"]: row[statistic] for row in results["rows"]
+                    if row["layer"] == LAYERS[0][0]}
+        if 1 not in headline:
+            continue
+        targets = {key: {"target_speedup_vs_fp32": target,
+                         "speedup_vs_fp32": headline[1]["fp32"] / headline[1][key]}
+                   for key, target in TARGETS.items()}
+        if 2 in headline:
+            targets["two_threads_over_one"] = {
+                key: headline[1][key] / headline[2][key] for key in TARGETS}
+        results["targets"][statistic] = targets
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    for statistic in ("median_ms", "min_ms"):
+        print(f"\n{statistic} (ms per invoke)\n")
+        print(markdown(results, statistic))
+    print(json.dumps(results.get("targets", {}), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

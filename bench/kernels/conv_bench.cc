@@ -1,0 +1,87 @@
+// Times one bitlite convolution layer on the delegate's kernels, without TFLite around it:
+//   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA]
+// ISA: an IsaName ("bitserial/avx2", "int8/avx512vnni", ...) or auto (default: the
+// delegate's kernel=auto rule). Prints one JSON object with the median and minimum
+// milliseconds of Run (quantize + pack + GEMM + output stage).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/conv2d_bitserial.h"
+#include "kernels/cpu_features.h"
+#include "op_geometry.h"
+
+int main(int argc, char** argv) {
+  using namespace bitlite;
+  if (argc < 11) {
+    std::fprintf(stderr, "usage: %s H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA]\n",
+                 argv[0]);
+    return 2;
+  }
+  const int h = std::atoi(argv[1]), w = std::atoi(argv[2]);
+  OpParams p;
+  p.in_channels = std::atoi(argv[3]);
+  p.out_channels = std::atoi(argv[4]);
+  p.kernel_h = p.kernel_w = std::atoi(argv[5]);
+  p.stride_h = p.stride_w = std::atoi(argv[6]);
+  p.weight_bits = std::atoi(argv[7]);
+  p.activation_bits = std::atoi(argv[8]);
+  const int threads = std::atoi(argv[9]);
+  const int runs = std::atoi(argv[10]);
+  const std::vector<BitserialIsa> isas = SupportedIsas(DetectCpuFeatures());
+  BitserialIsa isa = AutoIsa(DetectCpuFeatures(), p.weight_bits, p.activation_bits);
+  if (argc > 11 && std::strcmp(argv[11], "auto") != 0) {
+    const auto found = std::find_if(isas.begin(), isas.end(), [&](BitserialIsa candidate) {
+      return std::strcmp(IsaName(candidate), argv[11]) == 0;
+    });
+    if (found == isas.end()) {
+      std::fprintf(stderr, "ISA %s is not available here\n", argv[11]);
+      return 2;
+    }
+    isa = *found;
+  }
+  p.padding = Padding::kSame;
+  p.activation_signed = p.activation_bits == 1;
+  p.input_scale = 0.1f;
+  p.activation = Activation::kRelu;
+  p.multiplier.assign(static_cast<size_t>(p.out_channels), 0.01f);
+  p.offset.assign(static_cast<size_t>(p.out_channels), 0.5f);
+
+  ConvGeometry g;
+  std::vector<int> output_shape;
+  std::string error;
+  if (!ComputeGeometry(p, {1, h, w, p.in_channels}, &g, &output_shape, &error)) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 2;
+  }
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  std::vector<float> x(static_cast<size_t>(g.InputSize()));
+  for (float& v : x) v = normal(rng);
+  const CodeRange range = WeightCodeRange(p.weight_bits);
+  std::uniform_int_distribution<int> code(range.min, range.max);
+  std::vector<int8_t> w_codes(static_cast<size_t>(p.out_channels * p.ReductionSize()));
+  for (int8_t& c : w_codes) c = static_cast<int8_t>(p.weight_bits == 1 ? (code(rng) < 0 ? -1 : 1) : code(rng));
+
+  Conv2DBitserial conv(p, w_codes.data(), isa);
+  conv.Prepare(g, threads);
+  ThreadPool pool;
+  pool.Resize(threads);
+  std::vector<float> y(static_cast<size_t>(g.OutputSize()));
+  for (int i = 0; i < 3; ++i) conv.Run(x.data(), y.data(), &pool);  // warm up caches and workers
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    conv.Run(x.data(), y.data(), &pool);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("{\"isa\": \"%s\", \"threads\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f}\n",
+              IsaName(isa), threads, ms[ms.size() / 2], ms.front());
+  return 0;
+}

@@ -1,0 +1,41 @@
+// First step of a bitserial convolution: quantize float activations to codes (FORMAT.md,
+// bit-identical to ActivationCode) and store their plane values (bitserial_planes.h) as bit
+// planes, in one pass over the input.
+#ifndef BITLITE_SRC_KERNELS_ACTIVATION_PACK_H_
+#define BITLITE_SRC_KERNELS_ACTIVATION_PACK_H_
+
+#include <cstdint>
+
+#include "kernels/activation_quantize_reference.h"
+#include "kernels/bitserial_planes.h"
+
+namespace bitlite {
+
+// x: [pixels][channels] floats; out: [pixels][WordsPerTap][planes.Planes()] words (the
+// bgemm.h x layout of one tap, so im2col copies taps whole). Bit planes: bit ci % 64 of word
+// ci / 64 of plane j is bit j of the plane value of channel ci. Bytes (planes.bytes): byte
+// ci of the pixel's words is its value v. Codes past `channels` are 0.
+// sums[p]: the sum of the plane values of pixel p (what 1-bit weights need).
+using ActivationPackFn = void (*)(const float* x, int64_t pixels, int64_t channels,
+                                  const ActivationGrid& grid, const PlaneGrid& planes,
+                                  uint64_t* out, int32_t* sums);
+
+void PackActivationsScalar(const float* x, int64_t pixels, int64_t channels,
+                           const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
+                           int32_t* sums);
+#if BITLITE_X86_KERNELS
+void PackActivationsAvx2(const float* x, int64_t pixels, int64_t channels,
+                         const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
+                         int32_t* sums);
+void PackActivationsAvx512(const float* x, int64_t pixels, int64_t channels,
+                           const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
+                           int32_t* sums);
+// Bytes only (planes.bytes), for the int8 kernels; the scalar packer does both encodings.
+void PackActivationBytesAvx512(const float* x, int64_t pixels, int64_t channels,
+                               const ActivationGrid& grid, const PlaneGrid& planes,
+                               uint64_t* out, int32_t* sums);
+#endif
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_ACTIVATION_PACK_H_

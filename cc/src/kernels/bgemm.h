@@ -1,0 +1,46 @@
+// Bitserial GEMM micro-kernels: core[p][c] = sum over words k, weight planes i, activation
+// planes j of 2^(i+j) * popcount(w[c][i][k] & x[p][j][k]), negated for a pair with one
+// two's complement top plane (bitserial_planes.h) among them.
+//
+// Vector lanes run over output channels: a kernel loads one word of `lanes` channels and
+// ANDs it with a broadcast word of one pixel, so the reduction is never padded to the vector
+// width, no horizontal sums are needed and a batch-1 fully connected layer uses every lane.
+// Layouts (64-bit words):
+//   w: [channels / lanes][words][weight_bits][lanes]   (BitserialWeights::planes)
+//   x: [pixels][words][activation_bits]                 (written by the im2col step)
+// core: [pixels][core_stride] int32, channels contiguous; channels is a multiple of
+// kChannelAlign (callers pad the weights with zero channels).
+// The sums are exact modulo 2^64, and |core| fits int32 because FORMAT.md bounds the
+// accumulator, so the stored low 32 bits are exact.
+#ifndef BITLITE_SRC_KERNELS_BGEMM_H_
+#define BITLITE_SRC_KERNELS_BGEMM_H_
+
+#include <cstdint>
+
+namespace bitlite {
+
+using BgemmFn = void (*)(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
+                         int64_t words, int32_t* core, int64_t core_stride);
+
+struct BgemmKernel {
+  BgemmFn run = nullptr;
+  int lanes = 1;  // channels per vector: the w layout's innermost dimension
+};
+
+// The micro-kernel for weight_bits x activation_bits, with the activations' top plane
+// negative when `activation_twos_complement` (weights of 2+ bits always are). One per ISA,
+// each in its own file compiled for that ISA; call only what CpuFeatures reports.
+BgemmKernel BgemmScalar(int weight_bits, int activation_bits, bool activation_twos_complement);
+#if BITLITE_X86_KERNELS
+BgemmKernel BgemmAvx2(int weight_bits, int activation_bits, bool activation_twos_complement);
+BgemmKernel BgemmAvx512(int weight_bits, int activation_bits, bool activation_twos_complement);
+// One byte per code (PlaneGrid::bytes), any bit widths: weights int8, activations uint8.
+BgemmKernel BgemmInt8Avx512Vnni();
+#endif
+#if BITLITE_NEON_KERNELS
+BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement);
+#endif
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_BGEMM_H_

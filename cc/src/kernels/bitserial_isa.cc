@@ -1,0 +1,88 @@
+#include "kernels/bitserial_isa.h"
+
+namespace bitlite {
+
+const char* IsaName(BitserialIsa isa) {
+  switch (isa) {
+    case BitserialIsa::kScalar:
+      return "bitserial/scalar";
+    case BitserialIsa::kAvx2:
+      return "bitserial/avx2";
+    case BitserialIsa::kAvx512:
+      return "bitserial/avx512vpopcntdq";
+    case BitserialIsa::kNeon:
+      return "bitserial/neon";
+    case BitserialIsa::kAvx512Vnni:
+      return "int8/avx512vnni";
+  }
+  return "?";
+}
+
+std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
+  std::vector<BitserialIsa> isas = {BitserialIsa::kScalar};
+#if BITLITE_X86_KERNELS
+  if (cpu.avx2) isas.push_back(BitserialIsa::kAvx2);
+  if (cpu.avx512_vpopcntdq) isas.push_back(BitserialIsa::kAvx512);
+  if (cpu.avx512_vnni) isas.push_back(BitserialIsa::kAvx512Vnni);
+#endif
+#if BITLITE_NEON_KERNELS
+  if (cpu.neon) isas.push_back(BitserialIsa::kNeon);
+#endif
+  static_cast<void>(cpu);
+  return isas;
+}
+
+BitserialIsa BestBitserialIsa(const CpuFeatures& cpu) {
+  BitserialIsa best = BitserialIsa::kScalar;
+  for (BitserialIsa isa : SupportedIsas(cpu)) {
+    if (isa != BitserialIsa::kAvx512Vnni) best = isa;
+  }
+  return best;
+}
+
+BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
+  if (weight_bits * activation_bits >= 9 && cpu.avx512_vnni) return BitserialIsa::kAvx512Vnni;
+  return BestBitserialIsa(cpu);
+}
+
+BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int activation_bits,
+                                         bool activation_twos_complement) {
+  BitserialFunctions functions;
+  functions.bgemm = BgemmScalar(weight_bits, activation_bits, activation_twos_complement);
+  functions.pack = PackActivationsScalar;
+  functions.epilogue = OutputEpilogueScalar;
+  switch (isa) {
+    case BitserialIsa::kScalar:
+      break;
+#if BITLITE_X86_KERNELS
+    case BitserialIsa::kAvx2:
+      functions.bgemm = BgemmAvx2(weight_bits, activation_bits, activation_twos_complement);
+      functions.pack = PackActivationsAvx2;
+      functions.epilogue = OutputEpilogueAvx2;
+      break;
+    case BitserialIsa::kAvx512:
+      functions.bgemm = BgemmAvx512(weight_bits, activation_bits, activation_twos_complement);
+      functions.pack = PackActivationsAvx512;
+      functions.epilogue = OutputEpilogueAvx512;
+      break;
+    case BitserialIsa::kAvx512Vnni:
+      functions.bgemm = BgemmInt8Avx512Vnni();
+      functions.pack = PackActivationBytesAvx512;
+      functions.epilogue = OutputEpilogueAvx512;
+      functions.bytes = true;
+      break;
+#endif
+#if BITLITE_NEON_KERNELS
+    // Activation packing and the output stage stay scalar: armv7 NEON has no float division
+    // and flushes denormals to zero, which FORMAT.md's arithmetic does not.
+    case BitserialIsa::kNeon:
+      functions.bgemm = BgemmNeon(weight_bits, activation_bits, activation_twos_complement);
+      break;
+#endif
+    default:
+      break;
+  }
+  return functions;
+}
+
+}  // namespace bitlite

@@ -1,0 +1,49 @@
+// The instruction sets the convolution driver (Conv2DBitserial) has kernels for, and the
+// runtime choice among them. Each is a bitserial (bit-plane popcount) kernel, except
+// kAvx512Vnni: the widened-int kernel, one int8 byte per code, multiplied with VPDPBUSD.
+#ifndef BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
+#define BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
+
+#include <vector>
+
+#include "kernels/activation_pack.h"
+#include "kernels/bgemm.h"
+#include "kernels/cpu_features.h"
+#include "kernels/output_epilogue.h"
+
+namespace bitlite {
+
+enum class BitserialIsa { kScalar, kAvx2, kAvx512, kNeon, kAvx512Vnni };
+
+// "bitserial/scalar", "bitserial/avx2", "bitserial/avx512vpopcntdq", "bitserial/neon",
+// "int8/avx512vnni".
+const char* IsaName(BitserialIsa isa);
+
+// Every ISA with kernels in this build that `cpu` can run (for tests and benchmarks).
+std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu);
+
+// The widest bitserial ISA `cpu` runs.
+BitserialIsa BestBitserialIsa(const CpuFeatures& cpu);
+
+// The rule of the delegate's kernel=auto: the int8 kernel where the CPU has one and the
+// codes are wide (weight_bits * activation_bits >= 9: W3A3, W3A4, W4A3, W4A4), else
+// BestBitserialIsa. The int8 kernel's cost does not depend on the bit widths, the bitserial
+// kernel's grows with weight_bits * activation_bits (popcounts per word). Measured on this
+// project's AVX-512 x86 (3x3 conv 64->64 56x56, 1 thread): int8 0.65 ms at every width;
+// bitserial W2A4 0.53, W3A3 0.99, W4A4 1.9 ms.
+BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits);
+
+struct BitserialFunctions {
+  BgemmKernel bgemm;
+  ActivationPackFn pack = nullptr;
+  EpilogueFn epilogue = nullptr;
+  bool bytes = false;  // codes as bytes (PlaneGrid::bytes), not bit planes
+};
+
+// The kernels of `isa` (one of SupportedIsas) for these bit widths and activation grid.
+BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int activation_bits,
+                                         bool activation_twos_complement);
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_

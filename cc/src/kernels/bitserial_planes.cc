@@ -1,0 +1,71 @@
+#include "kernels/bitserial_planes.h"
+
+#include <algorithm>
+
+namespace bitlite {
+
+PlaneGrid WeightPlaneGrid(int bits, bool bytes) {
+  PlaneGrid grid;
+  grid.bits = bits;
+  grid.bytes = bytes;
+  if (bytes) return grid;  // v = q as int8
+  grid.binary = bits == 1;
+  grid.twos_complement = bits >= 2;
+  grid.scale = grid.binary ? 2 : 1;
+  grid.shift = grid.binary ? -1 : 0;
+  return grid;
+}
+
+PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes) {
+  PlaneGrid grid;
+  grid.bits = bits;
+  grid.bytes = bytes;
+  grid.binary = is_signed && bits == 1;
+  grid.twos_complement = !bytes && is_signed && bits >= 2;
+  grid.scale = grid.binary ? 2 : 1;
+  grid.shift = grid.binary ? -1 : bytes && is_signed ? -(1 << (bits - 1)) : 0;
+  return grid;
+}
+
+TapRange ValidTaps(int64_t out, int64_t stride, int64_t pad, int64_t dilation, int64_t kernel,
+                   int64_t in) {
+  // Tap t reads input start + t * dilation, which must lie in [0, in).
+  const int64_t start = out * stride - pad;
+  TapRange range{0, 0};
+  if (start >= in) return range;
+  range.lo = start < 0 ? (-start + dilation - 1) / dilation : 0;
+  range.hi = std::min(kernel, (in - 1 - start) / dilation + 1);
+  range.hi = std::max(range.hi, range.lo);
+  return range;
+}
+
+void PackBitserialWeights(int64_t out_c, int64_t taps, int64_t in_c, const int8_t* w_codes,
+                          const PlaneGrid& grid, int lanes, bool need_tap_sums,
+                          BitserialWeights* out) {
+  const int code_bits = grid.CodeBits();
+  const int planes = grid.Planes();
+  const int64_t words_per_tap = WordsPerTap(in_c, code_bits);
+  out->grid = grid;
+  out->channels = (out_c + kChannelAlign - 1) / kChannelAlign * kChannelAlign;
+  out->words_per_plane = taps * words_per_tap;
+  out->planes.assign(static_cast<size_t>(out->channels * planes * out->words_per_plane), 0);
+  out->tap_sums.assign(need_tap_sums ? static_cast<size_t>(out_c * taps) : 0, 0);
+  for (int64_t c = 0; c < out_c; ++c) {
+    uint64_t* group = out->planes.data() + (c / lanes) * out->words_per_plane * planes * lanes;
+    for (int64_t t = 0; t < taps; ++t) {
+      for (int64_t ci = 0; ci < in_c; ++ci) {
+        const int code = w_codes[(c * taps + t) * in_c + ci];
+        const uint32_t v = grid.PlaneValue(code);
+        const int64_t bit = ci * code_bits;
+        const int64_t word = t * words_per_tap + bit / 64;
+        for (int i = 0; i < planes; ++i) {
+          const uint64_t field = grid.bytes ? v : (v >> i) & 1;  // a byte, or plane i's bit
+          group[(word * planes + i) * lanes + c % lanes] |= field << (bit % 64);
+        }
+        if (need_tap_sums) out->tap_sums[c * taps + t] += out->grid.Value(code);
+      }
+    }
+  }
+}
+
+}  // namespace bitlite

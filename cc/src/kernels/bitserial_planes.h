@@ -1,0 +1,87 @@
+// The bit-plane encoding of the bitserial kernels (DeepliteRT-style) and the weight layout
+// they read. A code q of a b-bit grid is written as q = scale * v + shift, with v an integer
+// whose b bits are stored in b planes (plane i holds bit i of every v of a row):
+//
+//   grid                         v                      scale  shift  top plane weight
+//   1-bit {-1, +1} (weights,     (q + 1) / 2 in {0, 1}   2      -1     +1
+//   signed 1-bit activations)
+//   signed b >= 2                q (two's complement)    1       0     -2^(b-1)
+//   unsigned activations         q                       1       0     +2^(b-1)
+//
+// so sum(qw * qx) = sw*sx*sum(vw*vx) + sw*hx*sum(vw) + hw*sx*sum(vx) + hw*hx*n over the taps
+// inside the input. v = 0 is code 0 on every grid but the 1-bit one, so padded taps are
+// stored as v = 0 and the 1-bit grids get their sums over valid taps corrected exactly.
+//
+// The widened-int (int8) kernels use the same scheme with one byte per code instead of bit
+// planes: weights v = q (int8), activations v = q - min code (uint8: shift -2^(b-1) on the
+// signed grids), so the same corrections make padded taps (v = 0) contribute nothing.
+#ifndef BITLITE_SRC_KERNELS_BITSERIAL_PLANES_H_
+#define BITLITE_SRC_KERNELS_BITSERIAL_PLANES_H_
+
+#include <cstdint>
+#include <vector>
+
+
+namespace bitlite {
+
+struct PlaneGrid {
+  int bits = 1;
+  bool twos_complement = false;  // signed b >= 2: the top plane counts -2^(b-1)
+  bool binary = false;           // the {-1, +1} grid: q = 2v - 1
+  bool bytes = false;            // one byte per code (int8 kernels), not bit planes
+  int scale = 1;                 // q = scale * v + shift
+  int shift = 0;
+
+  int Scale() const { return scale; }
+  int Shift() const { return shift; }
+  int Planes() const { return bytes ? 1 : bits; }
+  int CodeBits() const { return bytes ? 8 : 1; }  // bits of one code within a plane
+  // v of code q, and the bits the planes store (its low `bits` bits in two's complement).
+  int Value(int code) const { return (code - shift) / scale; }
+  uint32_t PlaneValue(int code) const {
+    return static_cast<uint32_t>(Value(code)) & (bytes ? 0xffu : (1u << bits) - 1);
+  }
+};
+
+// `bytes`: the int8 kernels' encoding, else bit planes.
+PlaneGrid WeightPlaneGrid(int bits, bool bytes);
+PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes);
+
+// Words (64 bits) per plane and tap: every tap starts a word, so im2col copies whole words;
+// the codes past in_c in a tap's last word are 0 in weights and activations alike.
+inline int64_t WordsPerTap(int64_t in_c, int code_bits) {
+  return (in_c * code_bits + 63) / 64;
+}
+
+// Taps of one kernel axis that land inside the input for output position `out`: [lo, hi).
+struct TapRange {
+  int64_t lo;
+  int64_t hi;
+};
+TapRange ValidTaps(int64_t out, int64_t stride, int64_t pad, int64_t dilation, int64_t kernel,
+                   int64_t in);
+
+// Weights in the kernels' layout, built once at Prepare from the weight codes.
+struct BitserialWeights {
+  PlaneGrid grid;
+  int64_t channels = 0;         // out_c rounded up to kChannelAlign; extra channels are 0
+  int64_t words_per_plane = 0;  // kernel_h * kernel_w * WordsPerTap(in_c, code bits)
+  // [channels / lanes][words_per_plane][grid.Planes()][lanes], the bgemm.h w layout
+  std::vector<uint64_t> planes;
+  // sum of v over each tap, [out_c][kernel_h * kernel_w]: what a binary activation grid
+  // needs to sum weights over the valid taps. Empty when the activations are not binary.
+  std::vector<int32_t> tap_sums;
+};
+
+// Every micro-kernel's channel tile divides this.
+constexpr int64_t kChannelAlign = 16;
+
+// w_codes: [out_c][taps][in_c] weight codes, as the reference unpacks them, encoded as
+// `grid` says; `lanes`: the micro-kernel's channels per vector.
+void PackBitserialWeights(int64_t out_c, int64_t taps, int64_t in_c, const int8_t* w_codes,
+                          const PlaneGrid& grid, int lanes, bool need_tap_sums,
+                          BitserialWeights* out);
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_BITSERIAL_PLANES_H_

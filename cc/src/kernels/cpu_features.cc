@@ -1,0 +1,65 @@
+#include "kernels/cpu_features.h"
+
+#if BITLITE_X86_KERNELS
+#include <cpuid.h>
+#endif
+#if BITLITE_NEON_KERNELS
+#include <sys/auxv.h>
+#endif
+
+#include <cstdint>
+
+namespace bitlite {
+namespace {
+
+#if BITLITE_X86_KERNELS
+// XCR0: which register states the OS saves on a context switch. Only valid with OSXSAVE.
+uint64_t ReadXcr0() {
+  uint32_t low = 0, high = 0;
+  __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+  return (uint64_t{high} << 32) | low;
+}
+
+CpuFeatures Detect() {
+  CpuFeatures features;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return features;
+  const bool popcnt = (ecx & (1u << 23)) != 0;  // the AVX kernels' scalar popcounts use it
+  const bool osxsave = (ecx & (1u << 27)) != 0;
+  const bool avx = (ecx & (1u << 28)) != 0;
+  if (!popcnt || !osxsave || !avx) return features;
+  const uint64_t xcr0 = ReadXcr0();
+  const bool ymm_state = (xcr0 & 0x6) == 0x6;      // SSE and AVX halves
+  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;    // plus opmask and both zmm halves
+  if (!ymm_state || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return features;
+  features.avx2 = (ebx & (1u << 5)) != 0;
+  const bool avx512f = (ebx & (1u << 16)) != 0;
+  const bool vpopcntdq = (ecx & (1u << 14)) != 0;
+  const bool vnni = (ecx & (1u << 11)) != 0;
+  features.avx512_vpopcntdq = zmm_state && avx512f && vpopcntdq;
+  features.avx512_vnni = zmm_state && avx512f && vnni;
+  return features;
+}
+#elif BITLITE_NEON_KERNELS
+CpuFeatures Detect() {
+  CpuFeatures features;
+#if defined(__aarch64__)
+  constexpr unsigned long kAsimd = 1ul << 1;  // HWCAP_ASIMD
+#else
+  constexpr unsigned long kAsimd = 1ul << 12;  // HWCAP_NEON
+#endif
+  features.neon = (getauxval(AT_HWCAP) & kAsimd) != 0;
+  return features;
+}
+#else
+CpuFeatures Detect() { return {}; }
+#endif
+
+}  // namespace
+
+const CpuFeatures& DetectCpuFeatures() {
+  static const CpuFeatures features = Detect();
+  return features;
+}
+
+}  // namespace bitlite

@@ -1,0 +1,20 @@
+// What the CPU running this process can execute, detected once: cpuid and xgetbv on x86
+// (an instruction set counts only if the OS also saves its registers), getauxval(AT_HWCAP)
+// on ARM. Kernels compiled for an ISA run only where its flag here is true.
+#ifndef BITLITE_SRC_KERNELS_CPU_FEATURES_H_
+#define BITLITE_SRC_KERNELS_CPU_FEATURES_H_
+
+namespace bitlite {
+
+struct CpuFeatures {
+  bool avx2 = false;  // with POPCNT
+  bool avx512_vpopcntdq = false;  // with AVX512F: what the AVX-512 kernels need
+  bool avx512_vnni = false;       // with AVX512F: the int8 kernel
+  bool neon = false;
+};
+
+const CpuFeatures& DetectCpuFeatures();
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_CPU_FEATURES_H_

@@ -1,0 +1,93 @@
+"""The delegate's kernels against each other: `kernel=bitserial` (the SIMD bitserial kernel
+on the widest ISA this CPU runs), `kernel=int` (the int8 kernel where the CPU has one) and
+`kernel=auto` must give bit-identical outputs to `kernel=reference` (the scalar
+specification) on every bit pair, and every thread count must give the same outputs.
+"""
+
+import numpy as np
+import pytest
+
+import cases
+from harness import run_model
+
+PAIRS = [(w, a, s) for w in (1, 2, 3, 4) for a in (1, 2, 3, 4) for s in (False, True)]
+
+
+def pair_id(pair):
+    w, a, s = pair
+    return f"W{w}A{a}{'s' if s else 'u'}"
+
+
+def run(case, runtime, **options):
+    options = {key: str(value) for key, value in options.items()}
+    return run_model(case.model, case.x, runtime, delegate_options=options)
+
+
+def assert_bitwise_equal(actual, expected, case, what):
+    # Bit patterns, so NaN payloads and signed zeros count too.
+    assert actual.shape == expected.shape, (what, case.description)
+    assert np.array_equal(actual.view(np.uint32), expected.view(np.uint32)), \
+        f"{what}: " + cases.mismatch_report(actual, expected, case)
+
+
+def wide_conv_geometry(rng):
+    """Random geometry with channel counts across the 64-bit words of the bitserial planes."""
+    geometry = cases.random_conv_geometry(rng)
+    geometry.update(c_in=int(rng.choice([1, 63, 64, 65, 130])),
+                    c_out=int(rng.choice([1, 5, 16, 17, 33])))
+    return geometry
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
+def test_conv_bitserial_matches_reference(pair, runtime, rng, delegate_library):
+    for geometry in (cases.random_conv_geometry(rng), wide_conv_geometry(rng)):
+        case = cases.conv_case(rng, *pair, exact=False, **geometry)
+        reference = run(case, runtime, kernel="reference")
+        assert_bitwise_equal(reference, case.expected, case, "reference vs NumPy")
+        # int: the int8 kernel where the CPU has one (AVX512-VNNI), else bitserial.
+        for kernel in ("bitserial", "int", "auto"):
+            fast = run(case, runtime, kernel=kernel)
+            assert_bitwise_equal(fast, reference, case, f"{kernel} vs reference")
+
+
+@pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
+def test_fully_connected_bitserial_matches_reference(pair, runtime, rng, delegate_library):
+    case = cases.fc_case(rng, *pair, exact=False, leading=(3, 2), k=int(rng.choice([17, 64, 200])),
+                         c_out=int(rng.choice([1, 9, 40])))
+    reference = run(case, runtime, kernel="reference")
+    for kernel in ("bitserial", "int"):
+        fast = run(case, runtime, kernel=kernel)
+        assert_bitwise_equal(fast, reference, case, f"{kernel} vs reference")
+
+
+@pytest.mark.parametrize("kernel", ["bitserial", "int"])
+@pytest.mark.parametrize("pair", [(1, 1, True), (2, 2, False), (4, 3, True)], ids=pair_id)
+def test_thread_counts_give_identical_outputs(pair, kernel, rng, delegate_library):
+    case = cases.conv_case(rng, *pair, exact=False, batch=2, height=13, width=11, c_in=70,
+                           c_out=37, kernel_h=3, kernel_w=3, padding="SAME")
+    one = run(case, "tf", kernel=kernel, num_threads=1)
+    assert_bitwise_equal(one, case.expected, case, "1 thread vs NumPy")
+    for threads in (2, 4):
+        several = run(case, "tf", kernel=kernel, num_threads=threads)
+        assert_bitwise_equal(several, one, case, f"{threads} threads vs 1")
+
+
+def test_grouped_conv_falls_back_to_reference(rng, delegate_library, capfd):
+    case = cases.conv_case(rng, 2, 2, True, exact=False, c_in=8, c_out=8, groups=4)
+    out = run(case, "tf", kernel="bitserial", verbose="true")
+    assert "kernel reference" in capfd.readouterr().err
+    assert_bitwise_equal(out, run(case, "tf", kernel="reference"), case, "grouped conv")
+
+
+def test_verbose_names_the_kernel_of_each_node(rng, delegate_library, capfd):
+    case = cases.conv_case(rng, 1, 1, True, exact=False)
+    run(case, "tf", verbose="true")
+    assert "kernel bitserial/" in capfd.readouterr().err
+    run(case, "tf", kernel="reference", verbose="true")
+    assert "kernel reference" in capfd.readouterr().err
+
+
+def test_unknown_kernel_is_rejected(rng, delegate_library):
+    case = cases.conv_case(rng, 1, 1, True, exact=False)
+    with pytest.raises(Exception, match="kernel must be auto, bitserial, int or reference"):
+        run(case, "tf", kernel="lut")
