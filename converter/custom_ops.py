@@ -87,8 +87,9 @@ def _common_options(
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     scale = float(np.float32(input_scale))
-    if not np.isfinite(scale) or scale <= 0:
-        raise ValueError(f"input_scale must be finite and > 0, got {input_scale}")
+    # Normal floats only: a denormal step would be flushed to 0 on flush-to-zero CPUs.
+    if not np.isfinite(scale) or scale < np.finfo(np.float32).tiny:
+        raise ValueError(f"input_scale must be finite and a normal float > 0, got {input_scale}")
     return {
         "version": FORMAT_VERSION,
         "weight_bits": int(weight_bits),

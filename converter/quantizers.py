@@ -1,7 +1,7 @@
 """Learned step size quantizers (LSQ, Esser et al. 2020) for tfmot quantization-aware training.
 
 Forward: codes `q = clip(round(x / s), qmin, qmax)` (round half to even, as `tf.round`), output
-`q * s`; on the signed 1-bit grid `q = +1 if x >= 0 else -1`. The grids are the ones of
+`q * s`; on the signed 1-bit grid `q = -1 if x <= -FLT_MIN else +1`. The grids are the ones of
 cc/FORMAT.md, so the codes Keras trains with are exactly the codes the delegate computes.
 Backward: straight-through estimator for the rounding, LSQ gradient for the step `s`, scaled by
 `1 / sqrt(numel * qmax)`.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
@@ -103,7 +104,9 @@ class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
         The converter calls this too, so the emitted codes are the ones Keras computes.
         """
         if self.binary:
-            return tf.where(x >= 0, tf.ones_like(x), -tf.ones_like(x))
+            # cc/FORMAT.md's sign rule: gives the same code with and without flush-to-zero.
+            negative = x <= -np.finfo(np.float32).tiny
+            return tf.where(negative, -tf.ones_like(x), tf.ones_like(x))
         return tf.clip_by_value(tf.round(x / step), self.qmin, self.qmax)
 
     def _initial_step(self, x):

@@ -49,8 +49,9 @@ def quantize_input(x, input_scale: float, activation_bits: int,
     x = np.asarray(x, dtype=np.float32)
     nan = np.isnan(x)
     if activation_signed and activation_bits == 1:
-        # Sign grid: x >= 0 (including -0.0 and +inf) is +1; NaN is +1 too.
-        return np.where(nan | (x >= 0), 1, -1).astype(np.int64)
+        # Sign grid: -1 only at or below -FLT_MIN; 0, -0, negative denormals and NaN are +1.
+        negative = ~nan & (x <= -np.finfo(np.float32).tiny)
+        return np.where(negative, -1, 1).astype(np.int64)
     lo, hi = activation_grid(activation_bits, activation_signed)
     # One IEEE float32 division, then round-half-to-even (np.rint is nearbyint).
     with np.errstate(over="ignore"):                 # huge x / small s is +-inf: fine, clips

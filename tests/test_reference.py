@@ -76,8 +76,10 @@ def test_reference_quantization_special_values():
     assert ref.quantize_input(x, 1.0, 3, True).tolist() == [0, 3, -4, 0, 0, 2, 2, 0]
     assert ref.quantize_input(x, 1.0, 1, True).tolist() == [1, 1, -1, 1, 1, 1, 1, -1]
     assert ref.quantize_input(x, 1.0, 1, False).tolist() == [0, 1, 0, 0, 0, 1, 1, 0]
-    # IEEE compare: a negative denormal is < 0 (a DAZ / -ffast-math build would say +1).
-    assert ref.quantize_input(np.float32([-1e-45, 1e-45]), 1.0, 1, True).tolist() == [-1, 1]
+    # FORMAT.md: a negative denormal is +1 (same answer with and without flush-to-zero);
+    # the smallest negative normal is -1.
+    tiny = np.finfo(np.float32).tiny
+    assert ref.quantize_input(np.float32([-1e-45, 1e-45, -tiny]), 1.0, 1, True).tolist() == [1, 1, -1]
 
 
 def test_reference_output_stage_rounds_twice():
