@@ -1,13 +1,16 @@
 # bitlite developer entry points. The two that matter:
 #   make demo   train a W2A2 CNN on bundled digits, convert, run with the delegate, print results
-#   make test   the whole test suite (C++ unit tests, Python tests, tflite-runtime env)
+#   make test   the whole test suite: C++ unit tests (x86, and aarch64/armv7 under qemu), Python
+#               tests, the tflite-runtime env, and the wheels run in emulated ARM Pythons
 PYTHON ?= python3
 VENV := .venv
 TFLRT_VENV := .venv-tflite-runtime
 PY := $(VENV)/bin/python
 BUILD := build
+ARM_ROOT := $(BUILD)/arm
 
-.PHONY: demo test test-cc test-py install wheel clean
+.PHONY: demo test test-cc test-py test-cc-arm test-arm arm-env install wheel wheel-aarch64 \
+	wheel-armv7 bench-accuracy bench-kernels clean
 
 # Heavy third-party packages, reinstalled only when the pins change.
 $(VENV)/.deps: requirements-dev.txt
@@ -36,12 +39,39 @@ test-cc:
 
 test-py: install $(TFLRT_VENV)/.deps
 	BITLITE_TFLITE_RUNTIME_PYTHON=$(abspath $(TFLRT_VENV))/bin/python \
-	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests
+	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q --ignore=tests/arm tests
 
-test: test-cc test-py
+# Cross-built unit tests under qemu (needs g++-aarch64-linux-gnu, g++-arm-linux-gnueabihf,
+# qemu-user). aarch64 skips the sanitizer copies: they take minutes under emulation.
+test-cc-arm:
+	BITLITE_ARM_SANITIZERS=0 tools/arm/ctest.sh aarch64
+	tools/arm/ctest.sh armv7l
+
+# Emulated aarch64 Python + LiteRT and armv7 Python + tflite-runtime with our wheels installed
+# (cached under build/arm, outside git).
+arm-env: wheel-aarch64 wheel-armv7
+	tools/arm/setup_emulated_python.sh aarch64 $(ARM_ROOT)/aarch64 dist/bitlite-*-py3-none-*_aarch64.whl
+	tools/arm/setup_emulated_python.sh armv7l $(ARM_ROOT)/armv7l dist/bitlite-*-py3-none-*_armv7l.whl
+
+test-arm: install arm-env
+	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
+
+test: test-cc test-py test-cc-arm test-arm
 
 wheel: $(VENV)/.deps
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+
+wheel-aarch64:
+	tools/arm/build_wheel.sh aarch64 dist
+
+wheel-armv7:
+	tools/arm/build_wheel.sh armv7l dist
+
+bench-accuracy: install
+	$(PY) bench/accuracy.py
+
+bench-kernels: install
+	TF_USE_LEGACY_KERAS=1 $(PY) bench/kernels/bench_conv.py --runs 200
 
 clean:
 	rm -rf $(BUILD) dist

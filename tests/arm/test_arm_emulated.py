@@ -1,0 +1,186 @@
+"""The cross-built bitlite wheels on Linux ARM, emulated with qemu-user: the same one-op models
+run on x86 with the host delegate, then inside emulated ARM Pythons with the ARM wheel
+installed, and the outputs must be bit-identical.
+
+    aarch64, -cpu cortex-a53 (no dotprod: Pi 3/Zero 2), ai-edge-litert 2.3.0
+    aarch64, -cpu cortex-a72 (no dotprod: Pi 4), ai-edge-litert 2.3.0
+    aarch64, -cpu cortex-a76 (dotprod: Pi 5), ai-edge-litert 2.3.0
+    aarch64, -cpu neoverse-n1 (dotprod, Arm servers), ai-edge-litert 2.3.0
+    armv7l,  -cpu cortex-a7 (NEON, VFPv4: Pi 2 / 32-bit OS), tflite-runtime 2.14.0
+
+BITLITE_ARM_ROOT is the directory holding aarch64/ and armv7l/, each made by
+tools/arm/setup_emulated_python.sh with the wheel from tools/arm/build_wheel.sh installed.
+Without it, or without qemu, these tests skip; with CI set they fail instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cases
+import harness
+from conftest import skip_or_fail
+
+ROOT_ENV = "BITLITE_ARM_ROOT"
+RUNNER = Path(__file__).resolve().parent / "arm_run_models.py"
+QEMU = {"aarch64": "qemu-aarch64", "armv7l": "qemu-arm"}
+# Linux HWCAP bits: aarch64 HWCAP_ASIMDDP (dotprod); arm HWCAP_NEON and HWCAP_VFPv4.
+HWCAP_ASIMDDP = 1 << 20
+HWCAP_NEON, HWCAP_VFPV4 = 1 << 12, 1 << 16
+NO_DOTPROD = ("cortex-a53", "cortex-a72")
+# Host variables that must not reach the emulated Python: a host PYTHONPATH (build/pysrc)
+# would shadow the installed wheel, a host BITLITE_DELEGATE_LIBRARY is an x86 library.
+HOST_ONLY_ENV = ("PYTHONPATH", "PYTHONHOME", "BITLITE_DELEGATE_LIBRARY")
+
+TARGETS = [
+    pytest.param("aarch64", "cortex-a53", id="aarch64-cortex-a53"),
+    pytest.param("aarch64", "cortex-a72", id="aarch64-cortex-a72"),
+    pytest.param("aarch64", "cortex-a76", id="aarch64-cortex-a76"),
+    pytest.param("aarch64", "neoverse-n1", id="aarch64-neoverse-n1"),
+    pytest.param("armv7l", "cortex-a7", id="armv7l-cortex-a7"),
+]
+
+
+def _cases() -> dict:
+    """name -> (Case, num_threads): every weight/activation width, both ops, channel counts
+    around SIMD widths (tails), strides, dilation, padding, batch > 1 (resize), 1-4 threads."""
+    rng = np.random.default_rng(2718)
+    built = {
+        "conv_W1A1s_c64_same": (cases.conv_case(rng, 1, 1, True, exact=False, c_in=64,
+                                                c_out=8, height=6, width=6), None),
+        "conv_W1A1s_c17_valid": (cases.conv_case(rng, 1, 1, True, exact=True, c_in=17,
+                                                 c_out=5, padding="VALID", height=7,
+                                                 width=6), 1),
+        "conv_W2A2u_stride2": (cases.conv_case(rng, 2, 2, False, exact=False, c_in=37, c_out=5,
+                                               stride_h=2, stride_w=2, padding="VALID",
+                                               height=9, width=8), 2),
+        "conv_W4A4s_dilation2_batch2": (cases.conv_case(
+            rng, 4, 4, True, exact=False, c_in=33, c_out=9, kernel_h=3, kernel_w=5,
+            dilation_h=2, batch=2, height=8, width=9), 4),
+        "conv_W3A3u_k5_exact": (cases.conv_case(rng, 3, 3, False, exact=True, c_in=20, c_out=7,
+                                                kernel_h=5, kernel_w=5, height=7,
+                                                width=7), None),
+        "conv_W2A4s_c128": (cases.conv_case(rng, 2, 4, True, exact=False, c_in=128, c_out=16,
+                                            kernel_h=1, kernel_w=1, height=5, width=5), 2),
+        "fc_W1A1s_k256_batch3": (cases.fc_case(rng, 1, 1, True, exact=False, leading=(3,),
+                                               k=256, c_out=16), None),
+        "fc_W3A4u_rank3": (cases.fc_case(rng, 3, 4, False, exact=False, leading=(2, 5), k=65,
+                                         c_out=9), 2),
+    }
+    for weight_bits in (1, 2, 3, 4):
+        for activation_bits in (1, 2, 3, 4):
+            signed = (weight_bits + activation_bits) % 2 == 0
+            name = f"fc_W{weight_bits}A{activation_bits}{'s' if signed else 'u'}_k77"
+            built[name] = (cases.fc_case(rng, weight_bits, activation_bits, signed,
+                                         exact=False, leading=(2,), k=77, c_out=11), 1)
+    return built
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """The cases written as files, with a manifest an emulated runner can read."""
+    directory = tmp_path_factory.mktemp("arm_models")
+    built = _cases()
+    jobs = {}
+    for name, (case, threads) in built.items():
+        (directory / f"{name}.tflite").write_bytes(case.model)
+        np.save(directory / f"{name}_x.npy", case.x)
+        jobs[name] = {"model": str(directory / f"{name}.tflite"),
+                      "input": str(directory / f"{name}_x.npy"), "num_threads": threads}
+    return directory, built, jobs
+
+
+@pytest.fixture(scope="module")
+def x86_outputs(models, delegate_library):
+    """Outputs of the host (x86) delegate under LiteRT, the baseline ARM must reproduce."""
+    directory, built, jobs = models
+    return {name: harness.run_model(Path(job["model"]), built[name][0].x, "litert",
+                                    num_threads=job["num_threads"])
+            for name, job in jobs.items()}
+
+
+def _bits(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
+
+
+def test_x86_baseline_matches_reference(models, x86_outputs):
+    """The baseline itself is right (else an ARM mismatch would be hard to read)."""
+    _, built, _ = models
+    failures = [cases.mismatch_report(x86_outputs[name], case.expected, case)
+                for name, (case, _) in built.items()
+                if not np.array_equal(x86_outputs[name], case.expected, equal_nan=True)]
+    assert not failures, "\n".join(failures)
+
+
+def _emulated_python(arch: str) -> Path:
+    root = os.environ.get(ROOT_ENV)
+    if not root:
+        skip_or_fail(f"{ROOT_ENV} is not set (directory of the emulated Pythons made by "
+                     f"tools/arm/setup_emulated_python.sh)")
+    if shutil.which(QEMU[arch]) is None:
+        skip_or_fail(f"{QEMU[arch]} not found (Debian: apt-get install qemu-user)")
+    python = Path(root) / arch / "python"
+    if not python.is_file():
+        skip_or_fail(f"{python} does not exist: run tools/arm/setup_emulated_python.sh "
+                     f"{arch} {Path(root) / arch} WHEEL")
+    return python
+
+
+def _check_cpu(report: dict, arch: str, cpu: str) -> None:
+    """The delegate ran on the machine and CPU features asked for."""
+    assert report["machine"] == arch, report
+    assert report["library"].endswith("site-packages/bitlite/delegate/libbitlite_delegate.so"), \
+        f"the emulated run did not use the installed wheel's library: {report['library']}"
+    features = report["cpuinfo_features"].split()
+    if arch == "aarch64":
+        dotprod = cpu not in NO_DOTPROD
+        assert bool(report["hwcap"] & HWCAP_ASIMDDP) == dotprod, report
+        assert ("asimddp" in features) == dotprod, report
+    else:
+        assert report["hwcap"] & HWCAP_NEON and report["hwcap"] & HWCAP_VFPV4, report
+        assert "neon" in features and "vfpv4" in features, report
+
+
+@pytest.mark.parametrize("arch, cpu", TARGETS)
+def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
+    python = _emulated_python(arch)
+    _, built, jobs = models
+    manifest = [dict(job, output=str(tmp_path / f"{name}_y.npy")) for name, job in jobs.items()]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    env = {key: value for key, value in os.environ.items() if key not in HOST_ONLY_ENV}
+    env["BITLITE_QEMU_CPU"] = cpu
+    child = subprocess.run([str(python), str(RUNNER), str(tmp_path / "manifest.json"),
+                            str(tmp_path / "report.json")],
+                           env=env, capture_output=True, text=True, timeout=900)
+    assert child.returncode == 0, f"exit {child.returncode}\n{child.stderr[-4000:]}"
+    report = json.loads((tmp_path / "report.json").read_text())
+    # The verbose line of each node ends with "kernel NAME".
+    report["kernels"] = sorted(set(re.findall(r"kernel (\S+)$", child.stderr, re.M)))
+    print(f"{arch} -cpu {cpu}: {report}")
+    _check_cpu(report, arch, cpu)
+
+    failures = []
+    for name, (case, _) in built.items():
+        out = np.load(tmp_path / f"{name}_y.npy")
+        x86 = x86_outputs[name]
+        if out.dtype != np.float32 or out.shape != x86.shape:
+            failures.append(f"{name}: {out.dtype}{out.shape} vs x86 {x86.dtype}{x86.shape}")
+        elif not np.array_equal(_bits(out), _bits(x86)):
+            differ = np.argwhere(_bits(out) != _bits(x86))
+            first = tuple(differ[0])
+            failures.append(f"{case.description}: {len(differ)}/{out.size} outputs not "
+                            f"bit-identical to x86; first at {first}: {out[first]!r} vs "
+                            f"x86 {x86[first]!r} (reference {case.expected[first]!r})")
+    hint = ("\nThis runtime runs with flush-to-zero on (denormal inputs read as 0): a float "
+            "comparison such as x >= 0 then differs from x86 for negative denormals."
+            if report["flushes_denormals"] else "")
+    assert not failures, (f"{arch} -cpu {cpu} ({report['runtime']}, kernels "
+                          f"{report['kernels']}):\n" + "\n".join(failures) + hint)
