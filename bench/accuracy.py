@@ -1,7 +1,7 @@
 """Accuracy of the digits CNN at each precision: float, and QAT W4A4 / W2A2 / W1A1 (LSQ) plus
 W4A4 / W2A2 with the min/max quantizers, each converted and run through the delegate.
 
-    PYTHONPATH=build/pysrc .venv/bin/python bench/accuracy.py [--out bench/results/accuracy.json]
+    make bench-accuracy   (or .venv/bin/python bench/accuracy.py [--out ...] after make install)
 
 Writes the JSON results and prints a markdown table. quantize_model runs with its defaults (the
 first conv and the classifier stay 8-bit; the two middle convs become bitlite ops). Targets:
