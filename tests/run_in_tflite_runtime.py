@@ -11,13 +11,20 @@ import json
 import sys
 
 import numpy as np
-from tflite_runtime.interpreter import Interpreter, load_delegate
 
 
 def run(library: str, job: dict) -> None:
+    # Imported here, not at the top: tests/arm/arm_run_models.py reuses invoke_job in Pythons
+    # that have another runtime.
+    from tflite_runtime.interpreter import Interpreter, load_delegate
+
     kwargs = {} if job.get("num_threads") is None else {"num_threads": job["num_threads"]}
-    interpreter = Interpreter(model_path=job["model"],
-                              experimental_delegates=[load_delegate(library)], **kwargs)
+    invoke_job(Interpreter(model_path=job["model"],
+                           experimental_delegates=[load_delegate(library)], **kwargs), job)
+
+
+def invoke_job(interpreter, job: dict) -> None:
+    """Resizes the input to the job's array, invokes, saves output 0 (any TFLite runtime)."""
     x = np.load(job["input"])
     detail = interpreter.get_input_details()[0]
     if tuple(detail["shape"]) != x.shape:

@@ -17,10 +17,12 @@ import json
 import platform
 import struct
 import sys
-
-import numpy as np
+from pathlib import Path
 
 import bitlite.delegate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared job runner
+from run_in_tflite_runtime import invoke_job  # noqa: E402
 
 AT_HWCAP = 16
 # Runtime module -> its distribution, for the version in the report.
@@ -31,17 +33,9 @@ RUNTIMES = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtim
 def run_job(job: dict, runtime=None) -> None:
     """One model: load from its file, resize the input to the array's shape, invoke, save."""
     # verbose: the delegate names the kernel it picked for each node on stderr.
-    interpreter = bitlite.delegate.Interpreter(model_path=job["model"], runtime=runtime,
-                                               num_threads=job.get("num_threads"),
-                                               delegate_options={"verbose": "true"})
-    x = np.load(job["input"])
-    detail = interpreter.get_input_details()[0]
-    if tuple(detail["shape"]) != x.shape:
-        interpreter.resize_tensor_input(detail["index"], list(x.shape))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(detail["index"], x)
-    interpreter.invoke()
-    np.save(job["output"], interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    invoke_job(bitlite.delegate.Interpreter(model_path=job["model"], runtime=runtime,
+                                            num_threads=job.get("num_threads"),
+                                            delegate_options={"verbose": "true"}), job)
 
 
 def cpu_features() -> str:
