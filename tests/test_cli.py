@@ -6,9 +6,11 @@ and once through the installed console script (present under `make test`).
 
 import contextlib
 import io
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -108,7 +110,9 @@ def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
 
 
 def test_console_script(saved, tmp_path, delegate_library):
-    script = shutil.which("bitlite")
+    # pip puts console scripts beside the interpreter; `make test` does not activate the venv.
+    search_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    script = shutil.which("bitlite", path=search_path)
     if script is None:
         skip_or_fail("the `bitlite` console script is not installed (pip install .)")
     directory, qat, x, expected = saved
