@@ -39,6 +39,53 @@ def output_tensors(node) -> list:
     return tf.nest.flatten(node.outputs)
 
 
+class FlatNodes:
+    """The layer calls of a model in execution order, as model_nodes gives them, except that
+    each call of a nested model (a Model used as a layer) is replaced by the calls of that
+    model's own layers, recursively: quantize_model rebuilds nested models flat.
+
+    The flat list reads tensors across the nesting: an input of a nested model holds the value
+    of the outer argument it was called on, and the output of the nested call the value of
+    the nested model's output. `resolve` follows these links to the tensor whose layer call
+    (in `nodes`, or an input of the outer model) computes the value.
+    """
+
+    def __init__(self, model):
+        self.nodes = []
+        self._same_as = {}
+        self._expand(model)
+
+    def resolve(self, tensor):
+        while tensor_key(tensor) in self._same_as:
+            tensor = self._same_as[tensor_key(tensor)]
+        return tensor
+
+    def _expand(self, model):
+        for node in model_nodes(model):
+            nested = node.layer
+            if not isinstance(nested, keras.Model):
+                self.nodes.append(node)
+                continue
+            # Flat, a nested model's layers exist once: a second call would need copies (new
+            # weights), and call arguments such as training=False would be lost.
+            if any(tensor_key(t) in self._same_as for t in nested.inputs) or node.call_kwargs:
+                how = ("is called more than once" if not node.call_kwargs
+                       else f"is called with {sorted(node.call_kwargs)}")
+                raise ValueError(
+                    f"nested model {nested.name!r} {how}; bitlite rebuilds nested models flat, "
+                    f"so call it once on its inputs alone or build the model without nesting")
+            outer_inputs = node.keras_inputs
+            if len(outer_inputs) != len(nested.inputs):
+                raise ValueError(f"nested model {nested.name!r} is called on "
+                                 f"{len(outer_inputs)} tensors but has {len(nested.inputs)} "
+                                 f"inputs")
+            for inner, outer in zip(nested.inputs, outer_inputs):
+                self._same_as[tensor_key(inner)] = outer
+            self._expand(nested)
+            for outer, inner in zip(output_tensors(node), nested.outputs):
+                self._same_as[tensor_key(outer)] = inner
+
+
 class Consumers:
     """Who reads each tensor of a model (layer calls, and whether it is a model output)."""
 
@@ -76,8 +123,10 @@ class Rebuild:
     result with `set(tensor, new_tensor)`.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, resolve=lambda tensor: tensor):
+        """resolve: FlatNodes.resolve when the caller visits FlatNodes(model).nodes."""
         self._model = model
+        self._resolve = resolve
         self._new = {}
         self.inputs = []
         for tensor in model.inputs:
@@ -88,10 +137,10 @@ class Rebuild:
             self.set(tensor, new_input)
 
     def new(self, tensor):
-        return self._new[tensor_key(tensor)]
+        return self._new[tensor_key(self._resolve(tensor))]
 
     def set(self, tensor, new_tensor):
-        self._new[tensor_key(tensor)] = new_tensor
+        self._new[tensor_key(self._resolve(tensor))] = new_tensor
 
     def set_outputs(self, node, new_outputs):
         for old, new in zip(output_tensors(node), tf.nest.flatten(new_outputs)):

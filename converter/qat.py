@@ -59,10 +59,15 @@ def quantize_model(
     """Returns a new QAT model; `model` itself is left untouched.
 
     Args:
-      model: built Sequential or functional tf_keras model.
+      model: built Sequential or functional tf_keras model, possibly with nested Sequential
+        or functional models (a Model used as a layer, at any depth). The QAT model is flat:
+        each nested model's layers take its place in the outer graph and are quantized like
+        any other, so layer names must be unique across the nesting, a nested model may be
+        called only once and without arguments besides its inputs (e.g. no training=False).
       weight_bits, activation_bits: 1..4, the grid of every quantized layer except the kept ones.
-      keep_first_last_8bit: the first and last quantized layers (in execution order) use 8-bit
-        weights and input; they run as float builtin ops after conversion.
+      keep_first_last_8bit: the first and last quantized layers (in execution order, nested
+        models' layers counted where they run) use 8-bit weights and input; they run as float
+        builtin ops after conversion.
       keep_8bit: names of further layers to keep at 8 bits (same as layer_bits (8, 8)).
       skip: names of layers to leave float, not quantized at all (same as layer_bits None).
       layer_bits: per-layer precision, for mixed-precision models (e.g. W2A4 beside W4A4).
@@ -78,21 +83,22 @@ def quantize_model(
 
     The input quantizer of a layer is unsigned when its input is known to be non-negative
     (produced by a ReLU, possibly through pooling/flatten/reshape/dropout/concat), else signed.
-    Step sizes initialise on the model's first call (see quantizers.py). Layers inside a nested
-    model (a Model used as a layer) are copied as they are, i.e. stay float.
+    Step sizes initialise on the model's first call (see quantizers.py), also when the model
+    is built, compiled and fit in a tf.distribute strategy's scope.
     """
     for name, bits in (("weight_bits", weight_bits), ("activation_bits", activation_bits)):
         if isinstance(bits, bool) or bits not in SUB_BYTE_BITS:
             raise ValueError(f"{name} must be one of {SUB_BYTE_BITS}, got {bits!r}")
     quantizers = quantizer_family(quantizer)
-    nodes = graph.model_nodes(model)
+    flat = graph.FlatNodes(model)
+    nodes = flat.nodes
     plan = _plan_bits(nodes, (weight_bits, activation_bits), keep_first_last_8bit,
                       set(keep_8bit), set(skip), layer_bits)
     if not any(bits is not None for bits in plan.values()):
         raise ValueError(f"model {model.name!r} has no Conv2D, DepthwiseConv2D, "
                          f"SeparableConv2D or Dense layer to quantize")
 
-    rebuild = graph.Rebuild(model)
+    rebuild = graph.Rebuild(model, flat.resolve)
     copies = graph.LayerCopies()
     sign_memo = {}
     for node in nodes:
@@ -102,7 +108,7 @@ def quantize_model(
         if bits is None:
             outputs = copies.call(layer, args, kwargs)
         else:
-            signed = not _non_negative(node.keras_inputs[0], sign_memo)
+            signed = not _non_negative(node.keras_inputs[0], flat.resolve, sign_memo)
             bias = layer.bias if layer.use_bias else None
             parts = (_split_separable(layer) if isinstance(layer, keras.layers.SeparableConv2D)
                      else [(layer, getattr(layer, kernel_attribute(layer)), bias)])
@@ -183,7 +189,12 @@ def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set
     """id(layer) -> (weight bits, activation bits), or None for float, of every quantizable
     layer. First match decides: keep_8bit / skip / a layer_bits dict entry / the layer_bits
     callable; keep_first_last_8bit for the first and last layer not left float; `default`."""
-    layers = {node.layer.name: node.layer for node in nodes}
+    layers = {}
+    for node in nodes:
+        if layers.setdefault(node.layer.name, node.layer) is not node.layer:
+            # Nested models have their own name scopes; the flat QAT model has one.
+            raise ValueError(f"two layers are named {node.layer.name!r} (inside and outside a "
+                             f"nested model): rename one, the QAT model is rebuilt flat")
     named = {name: KEPT for name in keep_8bit} | {name: None for name in skip}
     sources = {name: "keep_8bit" for name in keep_8bit} | {name: "skip" for name in skip}
     if isinstance(layer_bits, Mapping):
@@ -260,9 +271,11 @@ def _check_sub_byte_layer(layer):
             f"{reason}; {way_out(layer.name)}")
 
 
-def _non_negative(tensor, memo: dict) -> bool:
-    """Whether a tensor of the float model is >= 0 by construction (`memo` caches answers:
-    residual graphs reach the same tensor along many paths)."""
+def _non_negative(tensor, resolve, memo: dict) -> bool:
+    """Whether a tensor of the float model is >= 0 by construction (`resolve`: FlatNodes',
+    to see across nested models; `memo` caches answers: residual graphs reach the same
+    tensor along many paths)."""
+    tensor = resolve(tensor)
     key = graph.tensor_key(tensor)
     if key not in memo:
         layer, node = graph.producer(tensor)
@@ -272,5 +285,5 @@ def _non_negative(tensor, memo: dict) -> bool:
             memo[key] = True
         else:
             memo[key] = type(layer) in _SIGN_PRESERVING and all(
-                _non_negative(t, memo) for t in node.keras_inputs)
+                _non_negative(t, resolve, memo) for t in node.keras_inputs)
     return memo[key]

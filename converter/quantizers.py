@@ -9,7 +9,8 @@ Backward: straight-through estimator for the rounding, LSQ gradient for the step
 Step initialisation is lazy: the first call of the layer (the first training batch, or the
 first inference batch if the model runs before it trains) sets `s = 2 * mean(|x|) / sqrt(qmax)`
 (per output channel for weights) and raises a non-trainable flag, so nothing has to be
-calibrated up front and loading a saved model keeps the trained steps.
+calibrated up front and loading a saved model keeps the trained steps. Under a tf.distribute
+strategy the replicas average their statistics, so all copies of a step stay equal.
 
 `quantize_model(quantizer="minmax")` uses MinMaxWeightQuantizer / MinMaxActivationQuantizer
 instead: the same grids and codes, with steps from min/max statistics (see _MinMaxStep).
@@ -49,6 +50,22 @@ def _scale_gradient(x, scale):
 
 def _min_step(step):
     return tf.maximum(step, MIN_STEP)
+
+
+def _same_on_every_replica(compute):
+    """`compute` for a tf.cond branch; in a replica context of a tf.distribute strategy with
+    several replicas, a function returning the replicas' mean of compute() instead.
+
+    Each replica sees its own slice of the batch: statistics taken from it, and the steps
+    they set, would differ between the replicas' copies of the variables for good (the
+    synchronised gradient updates move all copies alike), while conversion reads one copy.
+    The all-reduce cannot run inside a tf.cond branch, so it runs here, on every call.
+    """
+    replica = tf.distribute.get_replica_context()
+    if replica is None or replica.num_replicas_in_sync == 1:
+        return compute
+    mean = replica.all_reduce(tf.distribute.ReduceOp.MEAN, compute())
+    return lambda: mean
 
 
 class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
@@ -115,10 +132,11 @@ class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
 
     def _initialized_step(self, x, weights):
         step, initialized = weights["step"], weights["initialized"]
+        initial_step = _same_on_every_replica(lambda: self._initial_step(x))
 
         def initialize():
             with tf.control_dependencies(
-                    [step.assign(self._initial_step(x)), initialized.assign(True)]):
+                    [step.assign(initial_step()), initialized.assign(True)]):
                 return tf.constant(True)
 
         done = tf.cond(initialized, lambda: tf.constant(True), initialize)
@@ -209,10 +227,13 @@ class _MinMaxStep:
                 initializer=keras.initializers.Zeros(), trainable=False)
         return weights
 
-    def _tracked_step(self, x, weights):
+    def _batch_range(self, x):
         axes = self._reduce_axes(x)
-        batch_min = tf.minimum(tf.reduce_min(x, axis=axes), 0.0)
-        batch_max = tf.maximum(tf.reduce_max(x, axis=axes), 0.0)
+        return (tf.minimum(tf.reduce_min(x, axis=axes), 0.0),
+                tf.maximum(tf.reduce_max(x, axis=axes), 0.0))
+
+    def _tracked_step(self, batch_range, weights):
+        batch_min, batch_max = batch_range
         decay = tf.where(weights["initialized"], self.ema_decay, 0.0)
         new_min = weights["min"] * decay + batch_min * (1.0 - decay)
         new_max = weights["max"] * decay + batch_max * (1.0 - decay)
@@ -228,7 +249,8 @@ class _MinMaxStep:
         x = tf.convert_to_tensor(inputs)
         update = tf.logical_or(tf.logical_not(weights["initialized"]),
                                tf.cast(False if training is None else training, tf.bool))
-        step = tf.stop_gradient(tf.cond(update, lambda: self._tracked_step(x, weights),
+        batch_range = _same_on_every_replica(lambda: self._batch_range(x))
+        step = tf.stop_gradient(tf.cond(update, lambda: self._tracked_step(batch_range(), weights),
                                         lambda: tf.identity(weights["step"])))
         # Straight-through estimator, zero outside the grid's range.
         surrogate = tf.clip_by_value(x, self.qmin * step, self.qmax * step)
