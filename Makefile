@@ -10,7 +10,7 @@ BUILD := build
 ARM_ROOT := $(BUILD)/arm
 
 .PHONY: demo test test-cc test-py test-cc-arm test-arm arm-env install wheel wheel-aarch64 \
-	wheel-armv7 bench-accuracy bench-kernels clean
+	wheel-armv7 bench-accuracy bench-kernels bench-arm clean
 
 # Heavy third-party packages, reinstalled only when the pins change.
 $(VENV)/.deps: requirements-dev.txt
@@ -69,6 +69,11 @@ wheel-armv7:
 
 bench-accuracy: install
 	$(PY) bench/accuracy.py
+
+# Instructions per inference under qemu (plugin built from Debian's qemu source package).
+bench-arm: install arm-env
+	bench/arm/build_plugin.sh
+	$(PY) bench/arm/bench_insns.py
 
 bench-kernels: install
 	TF_USE_LEGACY_KERAS=1 $(PY) bench/kernels/bench_conv.py --runs 200

@@ -1,0 +1,117 @@
+"""Where a bitlite op's ARM instructions go: per-function instruction counts of one invoke.
+
+Runs one bitlite layer of bench_insns.py in the emulated aarch64 Python under the plugin with
+profile=FILE, takes the blocks executed between the driver's markers (N invokes) and maps
+their addresses to functions of the unstripped delegate library (same build id as the
+installed, stripped one) or to the other mapped files (libc, LiteRT, Python).
+
+    PYTHONPATH=build/pysrc .venv/bin/python bench/arm/profile_op.py resnet18_3x3_64_56 W1A1
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+import bench_insns
+
+REPO = bench_insns.REPO
+SITE = "build/arm/aarch64/venv/lib/python3.11/site-packages/bitlite/delegate/"
+
+
+def build_id(library: Path) -> str:
+    notes = subprocess.run(["aarch64-linux-gnu-readelf", "-n", str(library)],
+                           capture_output=True, text=True, check=True).stdout
+    return re.search(r"Build ID: (\w+)", notes).group(1)
+
+
+def functions(library: Path) -> tuple[list[int], list[str]]:
+    """Sorted start addresses and demangled names of the library's code symbols."""
+    listing = subprocess.run(["aarch64-linux-gnu-nm", "-n", "-C", "--defined-only",
+                              str(library)], capture_output=True, text=True, check=True).stdout
+    starts, names = [], []
+    for line in listing.splitlines():
+        address, kind, name = line.split(" ", 2)
+        if kind in "tTwW":
+            starts.append(int(address, 16))
+            names.append(name)
+    return starts, names
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("layer", choices=[layer[0] for layer in bench_insns.LAYERS])
+    parser.add_argument("bits", help="e.g. W1A1")
+    parser.add_argument("--cpu", default=bench_insns.TARGET_CPU)
+    parser.add_argument("--invokes", type=int, default=1)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--python", type=Path, default=REPO / "build/arm/aarch64/python")
+    parser.add_argument("--plugin", type=Path,
+                        default=REPO / "build/arm/qemu-src/libinsn_count.so")
+    parser.add_argument("--unstripped", type=Path,
+                        default=REPO / "build/arm/aarch64/wheel-build/libbitlite_delegate.so",
+                        help="the delegate library before the wheel stripped it")
+    args = parser.parse_args()
+    installed = REPO / SITE / "libbitlite_delegate.so"
+    if build_id(installed) != build_id(args.unstripped):
+        sys.exit(f"{args.unstripped} is not the build installed in the emulated Python")
+    layer = next(layer for layer in bench_insns.LAYERS if layer[0] == args.layer)
+    w, a = int(args.bits[1]), int(args.bits[3])
+    with tempfile.TemporaryDirectory(prefix="bitlite_arm_profile_") as tmp:
+        model = Path(tmp) / "model.tflite"
+        model.write_bytes(bench_insns.bench_conv.bitlite_model(layer, w, a,
+                                                               np.random.default_rng(0)))
+        manifest, profile = Path(tmp) / "jobs.json", Path(tmp) / "profile.txt"
+        manifest.write_text(json.dumps([{"name": args.bits, "model": str(model),
+                                         "invokes": args.invokes, "bitlite": True}]))
+        env = {k: v for k, v in os.environ.items() if k not in bench_insns.HOST_ONLY_ENV}
+        env.update(BITLITE_QEMU_CPU=args.cpu,
+                   QEMU_PLUGIN=f"{args.plugin},out={Path(tmp) / 'counts'},profile={profile}")
+        child = subprocess.run([str(args.python), str(Path(__file__).parent / "insn_driver.py"),
+                                str(manifest)], env=env, capture_output=True, text=True)
+        if child.returncode != 0:
+            sys.exit(child.stderr[-3000:])
+        # The blocks dumped at marker 2 ran between markers 1 and 2: the N invokes (and one
+        # marker call, ~9k instructions of ctypes and Python).
+        dump = profile.read_text().split("marker 2\n", 1)[1].split("marker", 1)[0]
+    # "map START-END PERMS OFFSET DEV INODE PATH" of every executable mapping.
+    maps = []
+    for match in re.finditer(r"^map (\w+)-(\w+) \S+ (\w+) \S+ \S+\s+(.*)$", child.stderr, re.M):
+        start, end, offset, path = match.groups()
+        maps.append((int(start, 16), int(end, 16), int(offset, 16), path or "[anon]"))
+    starts, names = functions(args.unstripped)
+    per_function = collections.Counter()
+    for line in dump.splitlines():
+        pc, insns, execs = line.split()
+        pc, total = int(pc, 16), int(insns) * int(execs)
+        where = next((m for m in maps if m[0] <= pc < m[1]), None)
+        if where is None:
+            per_function["[unmapped]"] += total
+        elif where[3].endswith("libbitlite_delegate.so"):
+            # Shared libraries are linked at 0 with file offset == address in their text.
+            index = bisect.bisect_right(starts, pc - where[0] + where[2]) - 1
+            per_function[f"bitlite: {names[index] if index >= 0 else '?'}"] += total
+        else:
+            per_function[Path(where[3]).name] += total
+    grand = sum(per_function.values())
+    kernel = re.findall(r"kernel (\S+)$", child.stderr, re.M)
+    print(f"{args.layer} {args.bits} -cpu {args.cpu} (kernel {kernel}): "
+          f"{grand / args.invokes:,.0f} instructions per invoke\n")
+    print("| where | instructions per invoke | share |\n|---|---|---|")
+    for name, total in per_function.most_common(args.top):
+        print(f"| {name[:110]} | {total / args.invokes:,.0f} | {100 * total / grand:.1f}% |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
