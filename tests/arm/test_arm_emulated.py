@@ -27,7 +27,8 @@ import pytest
 
 import cases
 import harness
-from conftest import skip_or_fail
+from conftest import assert_matches_keras, skip_or_fail
+from converted_models import converted_cases
 
 ROOT_ENV = "BITLITE_ARM_ROOT"
 RUNNER = Path(__file__).resolve().parent / "arm_run_models.py"
@@ -89,6 +90,7 @@ def models(tmp_path_factory):
     """The cases written as files, with a manifest an emulated runner can read."""
     directory = tmp_path_factory.mktemp("arm_models")
     built = _cases()
+    built.update({name: (case, None) for name, case in converted_cases().items()})
     jobs = {}
     for name, (case, threads) in built.items():
         (directory / f"{name}.tflite").write_bytes(case.model)
@@ -115,9 +117,19 @@ def test_x86_baseline_matches_reference(models, x86_outputs):
     """The baseline itself is right (else an ARM mismatch would be hard to read)."""
     _, built, _ = models
     failures = [cases.mismatch_report(x86_outputs[name], case.expected, case)
-                for name, (case, _) in built.items()
+                for name, (case, _) in built.items() if isinstance(case, cases.Case)
                 if not np.array_equal(x86_outputs[name], case.expected, equal_nan=True)]
     assert not failures, "\n".join(failures)
+
+
+def test_x86_baseline_of_converted_models_matches_keras(models, x86_outputs):
+    """Converted models: the x86 baseline reproduces the Keras QAT model."""
+    _, built, _ = models
+    converted = [(name, case) for name, (case, _) in built.items()
+                 if not isinstance(case, cases.Case)]
+    assert len(converted) == 2
+    for name, case in converted:
+        assert_matches_keras(case.qat, case.x, case.expected, x86_outputs[name])
 
 
 def _emulated_python(arch: str) -> Path:
@@ -171,7 +183,14 @@ def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
     for name, (case, _) in built.items():
         out = np.load(tmp_path / f"{name}_y.npy")
         x86 = x86_outputs[name]
-        if out.dtype != np.float32 or out.shape != x86.shape:
+        if not isinstance(case, cases.Case):
+            # Converted models also hold float builtins (8-bit layers, adds), which XNNPACK
+            # sums in another order on ARM: compare them with Keras, as on x86.
+            try:
+                assert_matches_keras(case.qat, case.x, case.expected, out)
+            except AssertionError as error:
+                failures.append(f"{case.description}: {error}")
+        elif out.dtype != np.float32 or out.shape != x86.shape:
             failures.append(f"{name}: {out.dtype}{out.shape} vs x86 {x86.dtype}{x86.shape}")
         elif not np.array_equal(_bits(out), _bits(x86)):
             differ = np.argwhere(_bits(out) != _bits(x86))

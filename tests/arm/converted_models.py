@@ -1,0 +1,69 @@
+"""Models made by the real converter for the emulated ARM runs: the trained digits model and a
+representative mix of the layer matrix (grouped conv, depthwise, residual add, rank-3 dense,
+a dense head, 1-4 bit mixed), so ARM runs what users convert, not only hand-built one-op models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tf_keras as keras
+
+from bitlite.converter import convert, quantize_model
+from conftest import bench_module
+from test_end_to_end import randomize
+
+L = keras.layers
+
+
+@dataclass
+class ConvertedCase:
+    model: bytes
+    x: np.ndarray
+    expected: np.ndarray     # the Keras QAT model's output on x
+    qat: keras.Model
+    description: str
+
+
+def _digits_w2a2() -> ConvertedCase:
+    digits = bench_module("digits")
+    x_train, y_train, x_test, _ = digits.load_data()
+    float_model = digits.compile_and_fit(digits.build_cnn(width=8), x_train, y_train, epochs=4,
+                                         learning_rate=3e-3)
+    qat = quantize_model(float_model, weight_bits=2, activation_bits=2)
+    digits.compile_and_fit(qat, x_train, y_train, epochs=2, learning_rate=1e-3)
+    x = x_test[:32]
+    return ConvertedCase(convert(qat), x, qat.predict(x, verbose=0), qat,
+                         "digits CNN, W2A2 middle convs, trained")
+
+
+def _layer_mix() -> ConvertedCase:
+    keras.utils.set_random_seed(7)
+    inputs = keras.Input((9, 9, 6))
+    x = L.Conv2D(8, 3, padding="same", groups=2, name="grouped")(inputs)
+    x = L.ReLU(name="relu_grouped")(L.BatchNormalization(name="bn_grouped")(x))
+    y = L.DepthwiseConv2D(3, depth_multiplier=2, strides=2, name="depthwise")(x)
+    y = L.ReLU(max_value=6.0, name="relu6_depthwise")(L.BatchNormalization(name="bn_dw")(y))
+    y = L.Conv2D(16, 1, name="pointwise")(y)
+    shortcut = L.Conv2D(16, 1, strides=2, padding="valid", name="shortcut")(
+        L.Cropping2D(1)(x))
+    z = L.Add(name="residual")([y, shortcut])
+    z = L.Reshape((16, 16), name="tokens")(z)
+    z = L.Dense(5, name="dense_rank3")(z)
+    # A classifier head: arg-max over a rank-3 output of identical quantized tokens would tie.
+    outputs = L.Dense(10, name="head")(L.Flatten(name="flatten")(z))
+    float_model = keras.Model(inputs, outputs)
+    randomize(float_model, seed=11)
+    bits = {"grouped": (3, 2), "depthwise": (2, 2), "pointwise": (1, 1), "shortcut": (4, 4),
+            "dense_rank3": (4, 1), "head": (2, 4)}
+    qat = quantize_model(float_model, layer_bits=bits)
+    rng = np.random.default_rng(5)
+    qat.predict(rng.normal(size=(4, 9, 9, 6)).astype(np.float32), verbose=0)  # lazy step init
+    x = rng.normal(size=(3, 9, 9, 6)).astype(np.float32)
+    return ConvertedCase(convert(qat), x, qat.predict(x, verbose=0), qat,
+                         "grouped W3A2, depthwise W2A2, W1A1, W4A4 residual, rank-3 dense W4A1, "
+                         "head W2A4")
+
+
+def converted_cases() -> dict[str, ConvertedCase]:
+    return {"digits_w2a2": _digits_w2a2(), "layer_mix": _layer_mix()}
