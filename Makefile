@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV := .venv
 TFLRT_VENV := .venv-tflite-runtime
+LCE_VENV := .venv-lce
 PY := $(VENV)/bin/python
 BUILD := build
 ARM_ROOT := $(BUILD)/arm
@@ -23,6 +24,15 @@ $(VENV)/.deps: requirements-dev.txt
 $(TFLRT_VENV)/.deps:
 	$(PYTHON) -m venv $(TFLRT_VENV)
 	$(TFLRT_VENV)/bin/pip install -q "tflite-runtime==2.14.0" "numpy<2"
+	touch $@
+
+# Larq Compute Engine (the 1-bit peer in bench-kernels) pins its own TensorFlow and numpy<2;
+# tf_keras without its dependencies, as LCE's converter needs only its layers.
+$(LCE_VENV)/.deps:
+	$(PYTHON) -m venv $(LCE_VENV)
+	$(LCE_VENV)/bin/pip install -q "tensorflow-cpu==2.21.0" "larq==0.14.0" \
+		"larq-compute-engine==0.16.0" "numpy<2"
+	$(LCE_VENV)/bin/pip install -q --no-deps "tf_keras==2.21.0"
 	touch $@
 
 # bitlite itself (C++ delegate built by scikit-build-core), rebuilt incrementally every time.
@@ -75,7 +85,7 @@ bench-arm: install arm-env
 	bench/arm/build_plugin.sh
 	$(PY) bench/arm/bench_insns.py
 
-bench-kernels: install
+bench-kernels: install $(LCE_VENV)/.deps
 	TF_USE_LEGACY_KERAS=1 $(PY) bench/kernels/bench_conv.py --runs 200
 
 clean:

@@ -2,7 +2,9 @@
 
 For every layer shape below, builds one-layer models (a bitlite custom op per bit pair; the
 equivalent Keras layer converted to fp32 and to int8 with a representative data set), runs
-them in tf.lite.Interpreter with 1 and 2 threads and reports median invoke times.
+them in tf.lite.Interpreter with 1 and 2 threads and reports median invoke times. Binary
+convolutions also run in Larq Compute Engine (bench/kernels/lce_conv.py, in the separate
+environment .venv-lce that `make bench-kernels` creates; --no-lce skips it).
 
     make bench-kernels    (the installed bitlite; or, on a development build,
     PYTHONPATH=build/pysrc BITLITE_DELEGATE_LIBRARY=build/cc/libbitlite_delegate.so \
@@ -18,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,12 +30,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))  # tflite_builder: one-op bitlite models
 
-# name, kind, input [H, W, C_in] (FC: [K]), C_out, kernel, stride
+# name, kind (conv, depthwise or fc), input [H, W, C_in] (FC: [K]), C_out, kernel, stride
 LAYERS = [
     ("resnet18_3x3_64_56", "conv", (56, 56, 64), 64, 3, 1),
     ("resnet18_3x3_128_28", "conv", (28, 28, 128), 128, 3, 1),
     ("vgg_small_3x3_128_32", "conv", (32, 32, 128), 128, 3, 1),
     ("mobilenet_1x1_256_28", "conv", (28, 28, 256), 256, 1, 1),
+    ("mobilenet_dw3x3_128_56", "depthwise", (56, 56, 128), 128, 3, 1),
+    ("mobilenet_dw3x3_256_28_s2", "depthwise", (28, 28, 256), 256, 3, 2),
     ("dense_1024_1000", "fc", (1024,), 1000, 1, 1),
 ]
 # weight bits, activation bits; 1-bit activations use the signed {-1, +1} grid (XNOR nets).
@@ -40,6 +45,8 @@ BIT_PAIRS = [(1, 1), (2, 2), (3, 3), (4, 4), (2, 4)]
 THREADS = (1, 2)
 # Targets of the brief, for the headline layer at 1 thread: speed-up over XNNPACK fp32.
 TARGETS = {"W1A1": 8.0, "W2A2": 3.0, "W4A4": 1.5}
+TARGET_W1A1_VS_LCE = 5.0
+LCE_SCRIPT = Path(__file__).resolve().with_name("lce_conv.py")
 
 
 def time_ms(interpreter, x: np.ndarray, runs: int) -> tuple[float, float]:
@@ -63,7 +70,8 @@ def bitlite_model(layer, weight_bits, activation_bits, rng) -> bytes:
 
     name, kind, shape, c_out, kernel, stride = layer
     c_in = shape[-1]
-    codes_shape = (c_out, kernel, kernel, c_in) if kind == "conv" else (c_out, c_in)
+    groups = c_in if kind == "depthwise" else 1
+    codes_shape = (c_out, c_in) if kind == "fc" else (c_out, kernel, kernel, c_in // groups)
     low, high = custom_ops.weight_code_range(weight_bits)
     codes = rng.integers(low, high + 1, size=codes_shape)
     if weight_bits == 1:
@@ -78,7 +86,7 @@ def bitlite_model(layer, weight_bits, activation_bits, rng) -> bytes:
         return tflite_builder.fc_model([1, c_in], packed, spec,
                                        custom_ops.fully_connected_options(**spec))
     spec.update(kernel_h=kernel, kernel_w=kernel, stride_h=stride, stride_w=stride,
-                padding="SAME")
+                padding="SAME", groups=groups)
     return tflite_builder.conv_model([1, *shape], packed, spec, custom_ops.conv2d_options(**spec))
 
 
@@ -91,6 +99,10 @@ def keras_models(layer, rng) -> tuple[bytes, bytes]:
     if kind == "conv":
         outputs = tf.keras.layers.Conv2D(c_out, kernel, strides=stride, padding="same",
                                          activation="relu")(inputs)
+    elif kind == "depthwise":
+        outputs = tf.keras.layers.DepthwiseConv2D(
+            kernel, strides=stride, padding="same", depth_multiplier=c_out // shape[-1],
+            activation="relu")(inputs)
     else:
         outputs = tf.keras.layers.Dense(c_out, activation="relu")(inputs)
     model = tf.keras.Model(inputs, outputs)
@@ -120,15 +132,32 @@ def run_tflite(model: bytes, x, threads, runs) -> tuple[float, float]:
     return time_ms(interpreter, x, runs)
 
 
+def run_lce(python: Path, layers, runs: int) -> dict:
+    """{layer: {threads: (median_ms, min_ms)}} of LCE's binary convolution, from lce_conv.py
+    run in LCE's own environment (see its docstring)."""
+    command = [str(python), str(LCE_SCRIPT), "--runs", str(runs),
+               "--threads", *map(str, THREADS)]
+    for name, kind, shape, c_out, kernel, stride in layers:
+        if kind == "conv":
+            command += ["--layer", name, *map(str, (*shape, c_out, kernel, stride))]
+    if "--layer" not in command:
+        return {}
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def markdown(results, statistic: str) -> str:
-    columns = ["fp32", "int8"] + [f"W{w}A{a}" for w, a in BIT_PAIRS]
-    lines = ["| layer | threads | " + " | ".join(columns) + " | W1A1 / W2A2 / W4A4 vs fp32 |",
-             "|---" * (len(columns) + 3) + "|"]
+    columns = ["fp32", "int8", "lce_W1A1"] + [f"W{w}A{a}" for w, a in BIT_PAIRS]
+    lines = ["| layer | threads | " + " | ".join(columns) +
+             " | W1A1 / W2A2 / W4A4 vs fp32 | W1A1 vs LCE |",
+             "|---" * (len(columns) + 4) + "|"]
     for row in results["rows"]:
         ms = row[statistic]
         speedups = " / ".join(f"{ms['fp32'] / ms[k]:.1f}x" for k in ("W1A1", "W2A2", "W4A4"))
+        lce = f"{ms['lce_W1A1'] / ms['W1A1']:.1f}x" if "lce_W1A1" in ms else "-"
         lines.append(f"| {row['layer']} | {row['threads']} | " +
-                     " | ".join(f"{ms[c]:.3f}" for c in columns) + f" | {speedups} |")
+                     " | ".join(f"{ms[c]:.3f}" if c in ms else "-" for c in columns) +
+                     f" | {speedups} | {lce} |")
     return "\n".join(lines)
 
 
@@ -136,6 +165,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100, help="timed invokes per measurement")
     parser.add_argument("--layers", nargs="*", default=[layer[0] for layer in LAYERS])
+    parser.add_argument("--lce-python", type=Path, default=REPO / ".venv-lce" / "bin" / "python",
+                        help="Python of the Larq Compute Engine environment")
+    parser.add_argument("--no-lce", action="store_true", help="skip Larq Compute Engine")
     parser.add_argument("--output", type=Path,
                         default=REPO / "bench" / "results" / "kernels_x86.json")
     args = parser.parse_args()
@@ -143,15 +175,17 @@ def main() -> int:
     rng = np.random.default_rng(0)
     results = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                "load_average_before": os.getloadavg()[0], "runs": args.runs, "rows": []}
-    for layer in LAYERS:
-        if layer[0] not in args.layers:
-            continue
+    layers = [layer for layer in LAYERS if layer[0] in args.layers]
+    lce = {} if args.no_lce else run_lce(args.lce_python, layers, args.runs)
+    for layer in layers:
         x = rng.normal(size=(1, *layer[2])).astype(np.float32)
         fp32, int8 = keras_models(layer, rng)
         bitlite = {f"W{w}A{a}": bitlite_model(layer, w, a, rng) for w, a in BIT_PAIRS}
         for threads in THREADS:
             times = {"fp32": run_tflite(fp32, x, threads, args.runs),
                      "int8": run_tflite(int8, x, threads, args.runs)}
+            if layer[0] in lce:
+                times["lce_W1A1"] = tuple(lce[layer[0]][str(threads)])
             for key, model in bitlite.items():
                 times[key] = run_bitlite(model, x, threads, args.runs)
             results["rows"].append({"layer": layer[0], "threads": threads,
@@ -170,6 +204,9 @@ def main() -> int:
         targets = {key: {"target_speedup_vs_fp32": target,
                          "speedup_vs_fp32": headline[1]["fp32"] / headline[1][key]}
                    for key, target in TARGETS.items()}
+        if "lce_W1A1" in headline[1]:
+            targets["W1A1_vs_lce"] = {"target_speedup": TARGET_W1A1_VS_LCE,
+                                      "speedup": headline[1]["lce_W1A1"] / headline[1]["W1A1"]}
         if 2 in headline:
             targets["two_threads_over_one"] = {
                 key: headline[1][key] / headline[2][key] for key in TARGETS}
