@@ -1,0 +1,41 @@
+// NEON depthwise micro-kernel (aarch64 and armv7, plain NEON): 16 channels as int8 lanes;
+// VMLAL.S8 multiplies codes and weights and accumulates into two int16x8 sums, exact within a
+// chunk (dwconv.h), widened to int32 once per chunk.
+#include <arm_neon.h>
+
+#include "kernels/dwconv_row.h"
+
+namespace bitlite {
+namespace {
+
+struct NeonOps {
+  using Weights = int8x16_t;
+  using Acc = int16x8x2_t;
+  static Weights DecodeWeights(const uint8_t* packed) {
+    const int8x8_t bytes = vreinterpret_s8_u8(vld1_u8(packed));
+    // Arithmetic shifts: the signed high nibble, and the low one moved up and back.
+    return vcombine_s8(vshr_n_s8(vshl_n_s8(bytes, 4), 4), vshr_n_s8(bytes, 4));
+  }
+  static Acc Zero() { return {{vdupq_n_s16(0), vdupq_n_s16(0)}}; }
+  static Acc MultiplyAdd(Acc acc, const int8_t* x, Weights w) {
+    const int8x16_t codes = vld1q_s8(x);
+    acc.val[0] = vmlal_s8(acc.val[0], vget_low_s8(codes), vget_low_s8(w));
+    acc.val[1] = vmlal_s8(acc.val[1], vget_high_s8(codes), vget_high_s8(w));
+    return acc;
+  }
+  static void Store(Acc acc, int32_t* out, bool add) {
+    const int32x4_t sums[4] = {vmovl_s16(vget_low_s16(acc.val[0])),
+                               vmovl_s16(vget_high_s16(acc.val[0])),
+                               vmovl_s16(vget_low_s16(acc.val[1])),
+                               vmovl_s16(vget_high_s16(acc.val[1]))};
+    for (int i = 0; i < 4; ++i) {
+      vst1q_s32(out + 4 * i, add ? vaddq_s32(sums[i], vld1q_s32(out + 4 * i)) : sums[i]);
+    }
+  }
+};
+
+}  // namespace
+
+void DwconvRow16cNeon(const DwconvRowParams& params) { dwconv_row::Run<NeonOps>(params); }
+
+}  // namespace bitlite
