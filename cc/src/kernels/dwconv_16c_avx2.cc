@@ -12,6 +12,7 @@ namespace {
 struct Avx2Ops {
   using Weights = __m256i;
   using Acc = __m256i;
+  static constexpr int kPixels = 2;
   static Weights DecodeWeights(const uint8_t* packed) {
     // Sign-extended bytes: an arithmetic shift right by 4 leaves the signed high nibble, a
     // shift left by 12 and back the signed low nibble.

@@ -11,6 +11,11 @@ namespace {
 struct NeonOps {
   using Weights = int8x16_t;
   using Acc = int16x8x2_t;
+#if defined(__aarch64__)
+  static constexpr int kPixels = 4;  // 32 vector registers
+#else
+  static constexpr int kPixels = 2;  // 16 quad registers
+#endif
   static Weights DecodeWeights(const uint8_t* packed) {
     const int8x8_t bytes = vreinterpret_s8_u8(vld1_u8(packed));
     // Arithmetic shifts: the signed high nibble, and the low one moved up and back.

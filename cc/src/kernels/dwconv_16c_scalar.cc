@@ -9,6 +9,7 @@ struct ScalarOps {
   struct Weights {
     int32_t lane[kDwconvLanes];
   };
+  static constexpr int kPixels = 1;
   struct Acc {
     int32_t lane[kDwconvLanes];
   };

@@ -1,7 +1,8 @@
 // The loop nest shared by the depthwise micro-kernels (dwconv.h), written once over an ISA
 // policy `Ops` that each dwconv_16c_<isa>.cc file defines in an anonymous namespace and
 // instantiates in a translation unit compiled for that ISA:
-//   Weights (one tap's 16 decoded weight codes), Acc (16 sums);
+//   Weights (one tap's 16 decoded weight codes), Acc (16 sums), kPixels (output pixels per
+//   step: as many accumulators as the registers hold beside 9 taps' weights);
 //   DecodeWeights(packed) (8 bytes of nibbles, the dwconv.h layout); Zero();
 //   MultiplyAdd(acc, x, w) = acc + (the 16 codes at x) * w per lane;
 //   Store(acc, out, add): out[0..15] = (or +=) acc widened to int32.
@@ -17,24 +18,65 @@
 namespace bitlite {
 namespace dwconv_row {
 
-// Weights are decoded once per chunk of taps and row, then reused by every output pixel of
-// the row; the packed layout stays 4 bits per code in memory.
+// Calls f(t) for t in [0, n); with kTaps > 0, n == kTaps and the loop unrolls fully, so the
+// weights indexed by t can live in registers.
+template <int kTaps, class F>
+inline __attribute__((always_inline)) void ForTaps(int64_t n, F&& f) {
+  if constexpr (kTaps > 0) {
+#pragma GCC unroll 16
+    for (int t = 0; t < kTaps; ++t) f(t);
+  } else {
+    for (int64_t t = 0; t < n; ++t) f(t);
+  }
+}
+
+// kPixels output pixels (kPixels accumulators) over the n taps of one chunk: each tap's
+// offset and weights are loaded once for all of them.
+template <class Ops, int kTaps, int kPixels>
+inline __attribute__((always_inline)) void Pixels(const typename Ops::Weights* w,
+                                                  const int64_t* offsets, int64_t n,
+                                                  const int8_t* window, int64_t step,
+                                                  int32_t* out, int64_t out_stride, bool add) {
+  typename Ops::Acc acc[kPixels];
+  for (auto& a : acc) a = Ops::Zero();
+  ForTaps<kTaps>(n, [&](int64_t t) {
+    const int8_t* tap = window + offsets[t];
+    for (int i = 0; i < kPixels; ++i) acc[i] = Ops::MultiplyAdd(acc[i], tap + i * step, w[t]);
+  });
+  for (int i = 0; i < kPixels; ++i) Ops::Store(acc[i], out + i * out_stride, add);
+}
+
+// Taps [first, first + n) for every output pixel of the row. Weights are decoded once per
+// chunk and row and reused by every pixel; in memory they stay 4 bits per code.
+template <class Ops, int kTaps>
+inline __attribute__((always_inline)) void Chunk(const DwconvRowParams& p, int64_t first,
+                                                 int64_t n) {
+  typename Ops::Weights w[kTaps > 0 ? kTaps : kDwconvChunkTaps];
+  ForTaps<kTaps>(n, [&](int64_t t) {
+    w[t] = Ops::DecodeWeights(p.weights + (first + t) * (kDwconvLanes / 2));
+  });
+  const int64_t* offsets = p.tap_offsets + first;
+  const bool add = first > 0;
+  const int8_t* window = p.x;
+  int32_t* out = p.acc;
+  int64_t ow = 0;
+  for (; ow + Ops::kPixels <= p.out_w; ow += Ops::kPixels) {
+    Pixels<Ops, kTaps, Ops::kPixels>(w, offsets, n, window, p.pixel_step, out, p.acc_stride, add);
+    window += Ops::kPixels * p.pixel_step;
+    out += Ops::kPixels * p.acc_stride;
+  }
+  for (; ow < p.out_w; ++ow, window += p.pixel_step, out += p.acc_stride) {
+    Pixels<Ops, kTaps, 1>(w, offsets, n, window, p.pixel_step, out, p.acc_stride, add);
+  }
+}
+
+// 3x3 kernels (MobileNet's) get the compile-time tap count.
 template <class Ops>
 inline __attribute__((always_inline)) void Run(const DwconvRowParams& p) {
-  typename Ops::Weights w[kDwconvChunkTaps];
+  if (p.taps == 9) return Chunk<Ops, 9>(p, 0, 9);
   for (int64_t first = 0; first < p.taps; first += kDwconvChunkTaps) {
     const int64_t n = p.taps - first < kDwconvChunkTaps ? p.taps - first : kDwconvChunkTaps;
-    for (int64_t t = 0; t < n; ++t) {
-      w[t] = Ops::DecodeWeights(p.weights + (first + t) * (kDwconvLanes / 2));
-    }
-    const int64_t* offsets = p.tap_offsets + first;
-    const int8_t* window = p.x;
-    int32_t* out = p.acc;
-    for (int64_t ow = 0; ow < p.out_w; ++ow, window += p.pixel_step, out += p.acc_stride) {
-      typename Ops::Acc acc = Ops::Zero();
-      for (int64_t t = 0; t < n; ++t) acc = Ops::MultiplyAdd(acc, window + offsets[t], w[t]);
-      Ops::Store(acc, out, first > 0);
-    }
+    Chunk<Ops, 0>(p, first, n);
   }
 }
 
