@@ -1,6 +1,10 @@
-// aarch64 NEON activation quantization to int8 codes: 16 values per step, the same IEEE
-// operations as ActivationCode (divide, round half to even, clip on floats, NaN to 0; the
-// binary grid's sign test). armv7 has no NEON division and uses the reference.
+// aarch64 NEON activation quantization to int8 codes: 16 values per step, bit-identical to
+// ActivationCode. armv7 has no NEON division and uses the reference.
+//
+// The same IEEE division, then FCVTNS, which rounds half to even whatever FPCR says,
+// saturates out-of-range values (infinities included) and gives 0 for NaN, exactly as the
+// reference's NaN rule. Saturating narrows keep the sign of what they saturate, so clipping
+// to the grid afterwards on int8 lanes equals the reference's clip on floats.
 #include <arm_neon.h>
 
 #include "kernels/activation_quantize.h"
@@ -12,10 +16,10 @@ struct Quantizer {
   explicit Quantizer(const ActivationGrid& grid)
       : binary(grid.is_binary),
         scale(vdupq_n_f32(grid.scale)),
-        low(vdupq_n_f32(static_cast<float>(grid.range.min))),
-        high(vdupq_n_f32(static_cast<float>(grid.range.max))) {}
+        low(vdupq_n_s8(static_cast<int8_t>(grid.range.min))),
+        high(vdupq_n_s8(static_cast<int8_t>(grid.range.max))) {}
 
-  // 4 codes as int32.
+  // 4 codes as int32, before the clip.
   int32x4_t Codes(const float* x) const {
     const float32x4_t v = vld1q_f32(x);
     if (binary) {
@@ -23,23 +27,20 @@ struct Quantizer {
       const uint32x4_t negative = vcleq_f32(v, vdupq_n_f32(-FLT_MIN));
       return vorrq_s32(vreinterpretq_s32_u32(negative), vdupq_n_s32(1));
     }
-    const float32x4_t scaled = vdivq_f32(v, scale);
-    const uint32x4_t number = vceqq_f32(scaled, scaled);
-    const float32x4_t code = vminq_f32(vmaxq_f32(vrndnq_f32(scaled), low), high);
-    // NaN lanes are zeroed by the mask, not by the conversion.
-    return vandq_s32(vcvtq_s32_f32(code), vreinterpretq_s32_u32(number));
+    return vcvtnq_s32_f32(vdivq_f32(v, scale));
   }
 
   void Quantize16(const float* x, int8_t* codes) const {
-    const int16x8_t first = vcombine_s16(vmovn_s32(Codes(x)), vmovn_s32(Codes(x + 4)));
-    const int16x8_t second = vcombine_s16(vmovn_s32(Codes(x + 8)), vmovn_s32(Codes(x + 12)));
-    vst1q_s8(codes, vcombine_s8(vmovn_s16(first), vmovn_s16(second)));
+    const int16x8_t first = vqmovn_high_s32(vqmovn_s32(Codes(x)), Codes(x + 4));
+    const int16x8_t second = vqmovn_high_s32(vqmovn_s32(Codes(x + 8)), Codes(x + 12));
+    const int8x16_t narrow = vqmovn_high_s16(vqmovn_s16(first), second);
+    vst1q_s8(codes, vminq_s8(vmaxq_s8(narrow, low), high));
   }
 
   bool binary;
   float32x4_t scale;
-  float32x4_t low;
-  float32x4_t high;
+  int8x16_t low;
+  int8x16_t high;
 };
 
 }  // namespace

@@ -25,17 +25,23 @@ struct NeonOps {
   static Acc MultiplyAdd(Acc acc, const int8_t* x, Weights w) {
     const int8x16_t codes = vld1q_s8(x);
     acc.val[0] = vmlal_s8(acc.val[0], vget_low_s8(codes), vget_low_s8(w));
+#if defined(__aarch64__)
+    acc.val[1] = vmlal_high_s8(acc.val[1], codes, w);  // SMLAL2: no move of the high halves
+#else
     acc.val[1] = vmlal_s8(acc.val[1], vget_high_s8(codes), vget_high_s8(w));
+#endif
     return acc;
   }
   static void Store(Acc acc, int32_t* out, bool add) {
-    const int32x4_t sums[4] = {vmovl_s16(vget_low_s16(acc.val[0])),
-                               vmovl_s16(vget_high_s16(acc.val[0])),
-                               vmovl_s16(vget_low_s16(acc.val[1])),
-                               vmovl_s16(vget_high_s16(acc.val[1]))};
-    for (int i = 0; i < 4; ++i) {
-      vst1q_s32(out + 4 * i, add ? vaddq_s32(sums[i], vld1q_s32(out + 4 * i)) : sums[i]);
+    int32x4_t sums[4] = {vmovl_s16(vget_low_s16(acc.val[0])), vmovl_s16(vget_high_s16(acc.val[0])),
+                         vmovl_s16(vget_low_s16(acc.val[1])), vmovl_s16(vget_high_s16(acc.val[1]))};
+    if (add) {
+      for (int i = 0; i < 4; ++i) sums[i] = vaddq_s32(sums[i], vld1q_s32(out + 4 * i));
     }
+    vst1q_s32(out, sums[0]);
+    vst1q_s32(out + 4, sums[1]);
+    vst1q_s32(out + 8, sums[2]);
+    vst1q_s32(out + 12, sums[3]);
   }
 };
 

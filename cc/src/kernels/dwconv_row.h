@@ -12,19 +12,30 @@
 #define BITLITE_SRC_KERNELS_DWCONV_ROW_H_
 
 #include <cstdint>
+#include <utility>
 
 #include "kernels/dwconv.h"
 
 namespace bitlite {
 namespace dwconv_row {
 
+// Calls f(0) ... f(N - 1) unrolled: GCC at -O2 keeps short loops over register arrays as
+// loops over memory.
+template <class F, int... I>
+inline __attribute__((always_inline)) void Unroll(F&& f, std::integer_sequence<int, I...>) {
+  (f(I), ...);
+}
+template <int N, class F>
+inline __attribute__((always_inline)) void Unroll(F&& f) {
+  Unroll(f, std::make_integer_sequence<int, N>{});
+}
+
 // Calls f(t) for t in [0, n); with kTaps > 0, n == kTaps and the loop unrolls fully, so the
 // weights indexed by t can live in registers.
 template <int kTaps, class F>
 inline __attribute__((always_inline)) void ForTaps(int64_t n, F&& f) {
   if constexpr (kTaps > 0) {
-#pragma GCC unroll 16
-    for (int t = 0; t < kTaps; ++t) f(t);
+    Unroll<kTaps>(f);
   } else {
     for (int64_t t = 0; t < n; ++t) f(t);
   }
@@ -38,12 +49,12 @@ inline __attribute__((always_inline)) void Pixels(const typename Ops::Weights* w
                                                   const int8_t* window, int64_t step,
                                                   int32_t* out, int64_t out_stride, bool add) {
   typename Ops::Acc acc[kPixels];
-  for (auto& a : acc) a = Ops::Zero();
-  ForTaps<kTaps>(n, [&](int64_t t) {
+  Unroll<kPixels>([&](int i) __attribute__((always_inline)) { acc[i] = Ops::Zero(); });
+  ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
     const int8_t* tap = window + offsets[t];
-    for (int i = 0; i < kPixels; ++i) acc[i] = Ops::MultiplyAdd(acc[i], tap + i * step, w[t]);
+    Unroll<kPixels>([&](int i) __attribute__((always_inline)) { acc[i] = Ops::MultiplyAdd(acc[i], tap + i * step, w[t]); });
   });
-  for (int i = 0; i < kPixels; ++i) Ops::Store(acc[i], out + i * out_stride, add);
+  Unroll<kPixels>([&](int i) __attribute__((always_inline)) { Ops::Store(acc[i], out + i * out_stride, add); });
 }
 
 // Taps [first, first + n) for every output pixel of the row. Weights are decoded once per
@@ -52,7 +63,7 @@ template <class Ops, int kTaps>
 inline __attribute__((always_inline)) void Chunk(const DwconvRowParams& p, int64_t first,
                                                  int64_t n) {
   typename Ops::Weights w[kTaps > 0 ? kTaps : kDwconvChunkTaps];
-  ForTaps<kTaps>(n, [&](int64_t t) {
+  ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
     w[t] = Ops::DecodeWeights(p.weights + (first + t) * (kDwconvLanes / 2));
   });
   const int64_t* offsets = p.tap_offsets + first;
