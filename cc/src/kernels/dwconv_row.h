@@ -49,10 +49,15 @@ inline __attribute__((always_inline)) void Pixels(const typename Ops::Weights* w
                                                   const int8_t* window, int64_t step,
                                                   int32_t* out, int64_t out_stride, bool add) {
   typename Ops::Acc acc[kPixels];
-  Unroll<kPixels>([&](int i) __attribute__((always_inline)) { acc[i] = Ops::Zero(); });
+  const int8_t* pixel[kPixels];
+  Unroll<kPixels>([&](int i) __attribute__((always_inline)) {
+    acc[i] = Ops::Zero();
+    pixel[i] = window + i * step;
+  });
   ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
-    const int8_t* tap = window + offsets[t];
-    Unroll<kPixels>([&](int i) __attribute__((always_inline)) { acc[i] = Ops::MultiplyAdd(acc[i], tap + i * step, w[t]); });
+    Unroll<kPixels>([&](int i) __attribute__((always_inline)) {
+      acc[i] = Ops::MultiplyAdd(acc[i], pixel[i] + offsets[t], w[t]);
+    });
   });
   Unroll<kPixels>([&](int i) __attribute__((always_inline)) { Ops::Store(acc[i], out + i * out_stride, add); });
 }
@@ -66,7 +71,12 @@ inline __attribute__((always_inline)) void Chunk(const DwconvRowParams& p, int64
   ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
     w[t] = Ops::DecodeWeights(p.weights + (first + t) * (kDwconvLanes / 2));
   });
-  const int64_t* offsets = p.tap_offsets + first;
+  // With kTaps, a local copy the compiler keeps in registers across the row.
+  int64_t local_offsets[kTaps > 0 ? kTaps : 1];
+  ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
+    if (kTaps > 0) local_offsets[t] = p.tap_offsets[t];
+  });
+  const int64_t* offsets = kTaps > 0 ? local_offsets : p.tap_offsets + first;
   const bool add = first > 0;
   const int8_t* window = p.x;
   int32_t* out = p.acc;
