@@ -1,6 +1,6 @@
 // Every depthwise kernel x ISA this CPU runs against the reference kernel, bit for bit: all 16
 // weight x activation widths on the unsigned, signed and binary grids, depth multipliers 1-3,
-// channel counts around the 16-lane tile, kernel sizes 1-5 (and one past the int16 chunk),
+// channel counts around the 16- and 32-lane tiles, kernel sizes 1-5 (and one past the int16 chunk),
 // strides, dilations, SAME/VALID, batches, quantization edge values (NaN, infinities, ties,
 // denormals), extreme codes, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/conv2d_depthwise.h"
@@ -56,9 +56,10 @@ Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is
   p.activation_bits = activation_bits;
   p.activation_signed = is_signed;
   p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
-  // Channel counts below, at and across the 16-lane tile (in_channels 1 is not depthwise).
-  const int channel_choices[] = {2, 3, 5, 15, 16, 17, 33, 40};
-  p.in_channels = channel_choices[uniform(0, 7)];
+  // Channel counts below, at and across the 16- and 32-lane tiles (in_channels 1 is not
+  // depthwise).
+  const int channel_choices[] = {2, 3, 5, 15, 16, 17, 31, 33, 40};
+  p.in_channels = channel_choices[uniform(0, 8)];
   p.groups = p.in_channels;
   p.out_channels = p.in_channels * uniform(1, 3);
   const int kernel_choices[] = {1, 3, 3, 5};

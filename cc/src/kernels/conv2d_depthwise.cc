@@ -12,6 +12,8 @@ const char* DepthwiseIsaName(DepthwiseIsa isa) {
       return "depthwise/avx2";
     case DepthwiseIsa::kNeon:
       return "depthwise/neon";
+    case DepthwiseIsa::kAvx512:
+      return "depthwise/avx512";
   }
   return "?";
 }
@@ -20,6 +22,8 @@ std::vector<DepthwiseIsa> SupportedDepthwiseIsas(const CpuFeatures& cpu) {
   std::vector<DepthwiseIsa> isas = {DepthwiseIsa::kScalar};
 #if BITLITE_X86_KERNELS
   if (cpu.avx2) isas.push_back(DepthwiseIsa::kAvx2);
+  // AVX512BW (16-bit lanes) comes with every AVX512-VNNI CPU.
+  if (cpu.avx2 && cpu.avx512_vnni) isas.push_back(DepthwiseIsa::kAvx512);
 #endif
 #if BITLITE_NEON_KERNELS
   if (cpu.neon) isas.push_back(DepthwiseIsa::kNeon);
@@ -35,13 +39,18 @@ bool IsDepthwise(const OpParams& params) {
 }
 
 Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
-  Functions functions{QuantizeActivationsReference, DwconvRow16cScalar, OutputEpilogueScalar};
+  Functions functions{QuantizeActivationsReference, DwconvRow16cScalar, OutputEpilogueScalar,
+                      16};
   switch (isa) {
     case DepthwiseIsa::kScalar:
       break;
 #if BITLITE_X86_KERNELS
     case DepthwiseIsa::kAvx2:
-      functions = {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2};
+      functions = {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16};
+      break;
+    // Quantization stays AVX2: division throughput per value is the same at either width.
+    case DepthwiseIsa::kAvx512:
+      functions = {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32};
       break;
 #endif
 #if BITLITE_NEON_KERNELS
@@ -70,16 +79,17 @@ Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
       depth_multiplier_(params.out_channels / params.in_channels),
       taps_(int64_t{params.kernel_h} * params.kernel_w) {
   const int64_t out_c = params.out_channels;
-  channels_ = (out_c + kDwconvLanes - 1) / kDwconvLanes * kDwconvLanes;
+  const int64_t lanes = kernels_.lanes;
+  const int64_t half = lanes / 2;
+  channels_ = (out_c + lanes - 1) / lanes * lanes;
   weights_.assign(static_cast<size_t>(channels_ / 2 * taps_), 0);
   for (int64_t c = 0; c < out_c; ++c) {
-    const int64_t lane = c % kDwconvLanes;
-    const int shift = lane < kDwconvLanes / 2 ? 0 : 4;
-    uint8_t* tile = weights_.data() + c / kDwconvLanes * taps_ * (kDwconvLanes / 2);
+    const int64_t lane = c % lanes;
+    const int shift = lane < half ? 0 : 4;
+    uint8_t* tile = weights_.data() + c / lanes * taps_ * half;
     for (int64_t t = 0; t < taps_; ++t) {
       const int code = w_codes[c * taps_ + t];
-      tile[t * (kDwconvLanes / 2) + lane % (kDwconvLanes / 2)] |=
-          static_cast<uint8_t>((code & 0xf) << shift);
+      tile[t * half + lane % half] |= static_cast<uint8_t>((code & 0xf) << shift);
     }
   }
 }
@@ -147,7 +157,7 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const 
   params.tap_offsets = tap_offsets_.data();
   params.taps = taps_;
   params.acc_stride = channels_;
-  for (int64_t c0 = 0; c0 < channels_; c0 += kDwconvLanes) {
+  for (int64_t c0 = 0; c0 < channels_; c0 += kernels_.lanes) {
     params.x = window_row + c0;
     params.weights = weights_.data() + c0 / 2 * taps_;
     params.acc = scratch->core.data() + c0;

@@ -3,14 +3,15 @@
 // (dwconv.h), for layers whose reduction (kernel_h * kernel_w codes per output) is too short
 // for bitserial popcounts.
 //
-// At construction the weights are packed once, 4 bits per code, in 16-channel tiles. Per Run
-// the input is quantized once into int8 codes laid out [batch][padded_h][padded_w][channels]:
-// output channels (in_channels * M, rounded up to the tile width) with each input code
+// At construction the weights are packed once, 4 bits per code, in tiles of the micro-kernel's
+// lanes (16 or 32 channels). Per Run the input is quantized once into int8 codes laid out
+// [batch][padded_h][padded_w][channels]: output channels (in_channels * M, rounded up to the
+// tile width) with each input code
 // repeated M times, so output channel c finds its input at lane c; zero codes around the input
 // and in the padding channels. Zero codes make padded taps add nothing on every grid,
 // {-1, +1} included (its int8 scratch can hold a 0 that no packed code can), so no tap or
 // border needs a correction term. Then each output row is a work unit: the micro-kernel sums
-// the taps of every 16-channel tile, and the output epilogue (output_epilogue.h) writes the
+// the taps of every tile, and the output epilogue (output_epilogue.h) writes the
 // row. Every unit is computed whole by one thread, so results do not depend on the thread
 // count.
 #ifndef BITLITE_SRC_KERNELS_CONV2D_DEPTHWISE_H_
@@ -29,9 +30,9 @@
 
 namespace bitlite {
 
-enum class DepthwiseIsa { kScalar, kAvx2, kNeon };
+enum class DepthwiseIsa { kScalar, kAvx2, kNeon, kAvx512 };
 
-// "depthwise/scalar", "depthwise/avx2", "depthwise/neon".
+// "depthwise/scalar", "depthwise/avx2", "depthwise/neon", "depthwise/avx512".
 const char* DepthwiseIsaName(DepthwiseIsa isa);
 
 // Every ISA with depthwise kernels in this build that `cpu` runs (for tests and benchmarks),
@@ -60,6 +61,7 @@ class Conv2DDepthwise {
     QuantizeActivationsFn quantize = nullptr;
     DwconvRowFn row = nullptr;
     EpilogueFn epilogue = nullptr;
+    int64_t lanes = 16;  // channels per tile of `row`
   };
   struct Scratch {
     std::vector<int8_t> row_codes;  // one input row's codes before they are spread out
@@ -78,8 +80,8 @@ class Conv2DDepthwise {
   std::vector<float> offset_;
   int64_t depth_multiplier_ = 1;
   int64_t taps_ = 0;
-  int64_t channels_ = 0;          // out_c rounded up to kDwconvLanes
-  std::vector<uint8_t> weights_;  // [channels_ / kDwconvLanes][taps_][kDwconvLanes / 2]
+  int64_t channels_ = 0;          // out_c rounded up to the tile width (kernels_.lanes)
+  std::vector<uint8_t> weights_;  // [channels_ / lanes][taps_][lanes / 2] (dwconv.h)
 
   ConvGeometry g_;
   int64_t padded_h_ = 0;

@@ -10,6 +10,7 @@ namespace bitlite {
 namespace {
 
 struct Avx2Ops {
+  static constexpr int kLanes = 16;
   using Weights = __m256i;
   using Acc = __m256i;
   static constexpr int kPixels = 2;

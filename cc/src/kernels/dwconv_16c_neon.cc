@@ -9,6 +9,7 @@ namespace bitlite {
 namespace {
 
 struct NeonOps {
+  static constexpr int kLanes = 16;
   using Weights = int8x16_t;
   using Acc = int16x8x2_t;
 #if defined(__aarch64__)

@@ -1,11 +1,11 @@
 // The loop nest shared by the depthwise micro-kernels (dwconv.h), written once over an ISA
 // policy `Ops` that each dwconv_16c_<isa>.cc file defines in an anonymous namespace and
 // instantiates in a translation unit compiled for that ISA:
-//   Weights (one tap's 16 decoded weight codes), Acc (16 sums), kPixels (output pixels per
-//   step: as many accumulators as the registers hold beside 9 taps' weights);
-//   DecodeWeights(packed) (8 bytes of nibbles, the dwconv.h layout); Zero();
-//   MultiplyAdd(acc, x, w) = acc + (the 16 codes at x) * w per lane;
-//   Store(acc, out, add): out[0..15] = (or +=) acc widened to int32.
+//   kLanes (channels per tile, L); Weights (one tap's L decoded weight codes); Acc (L sums);
+//   kPixels (output pixels per step: as many accumulators as the registers hold beside 9
+//   taps' weights); DecodeWeights(packed) (L / 2 bytes of nibbles, the dwconv.h layout);
+//   Zero(); MultiplyAdd(acc, x, w) = acc + (the L codes at x) * w per lane;
+//   Store(acc, out, add): out[0..L-1] = (or +=) acc widened to int32.
 // Include only from such a file; it uses no library functions, so nothing compiled for an
 // ISA here can be linked into code that runs on CPUs without it.
 #ifndef BITLITE_SRC_KERNELS_DWCONV_ROW_H_
@@ -69,7 +69,7 @@ inline __attribute__((always_inline)) void Chunk(const DwconvRowParams& p, int64
                                                  int64_t n) {
   typename Ops::Weights w[kTaps > 0 ? kTaps : kDwconvChunkTaps];
   ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
-    w[t] = Ops::DecodeWeights(p.weights + (first + t) * (kDwconvLanes / 2));
+    w[t] = Ops::DecodeWeights(p.weights + (first + t) * (Ops::kLanes / 2));
   });
   // With kTaps, a local copy the compiler keeps in registers across the row.
   int64_t local_offsets[kTaps > 0 ? kTaps : 1];
