@@ -116,7 +116,8 @@ std::vector<float> RunReference(const Case& c, const ConvGeometry& g) {
 }
 
 bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 // Returns false after reporting the first mismatch.
@@ -194,19 +195,20 @@ BITLITE_TEST(MatchesReferenceOnExtremeCodesAndLongReductions) {
   }
 }
 
-// Kernels larger than the input (VALID needs the input to hold it; SAME pads), a 1-wide
-// input, and an input of one pixel.
-BITLITE_TEST(MatchesReferenceOnTinyInputs) {
+// Kernels larger than the input (SAME pads it), inputs of one pixel, one column, and none
+// (SAME gives an empty output).
+BITLITE_TEST(MatchesReferenceOnTinyAndEmptyInputs) {
   Pools pools;
   std::mt19937 rng(5);
-  for (int shape = 0; shape < 3; ++shape) {
+  const int shapes[][2] = {{1, 1}, {2, 1}, {2, 4}, {0, 4}, {3, 0}};
+  for (const auto& shape : shapes) {
     Case c = RandomCase(rng, 3, 2, true);
     OpParams& p = c.params;
     p.kernel_h = 5;
     p.kernel_w = 3;
     p.padding = Padding::kSame;
-    c.input_shape = {1, shape == 0 ? 1 : 2, shape == 2 ? 4 : 1, p.in_channels};
-    c.x.resize(static_cast<size_t>(c.input_shape[1] * c.input_shape[2] * p.in_channels));
+    c.input_shape = {2, shape[0], shape[1], p.in_channels};
+    c.x.resize(static_cast<size_t>(2 * shape[0] * shape[1] * p.in_channels));
     c.w_codes.resize(static_cast<size_t>(p.out_channels * p.ReductionSize()), 1);
     if (!CheckCase(c, pools.pools)) return;
   }
