@@ -83,6 +83,8 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
   // whatever `kernel` says: the fast kernels do not implement them.
   use_bitserial_ = kernel != KernelChoice::kReference && params_.groups == 1;
   const CpuFeatures& cpu = DetectCpuFeatures();
+  // Depthwise layers (groups == in_channels > 1; never bitserial) have a kernel of their own
+  // for every choice but reference.
   use_depthwise_ = kernel != KernelChoice::kReference && IsDepthwise(params_);
   depthwise_isa_ = BestDepthwiseIsa(cpu);
   switch (kernel) {
@@ -136,7 +138,8 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
              ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
     if (use_depthwise_) {
       if (depthwise_ == nullptr) {
-        depthwise_ = std::make_unique<Conv2DDepthwise>(params_, weight_codes_.data(), depthwise_isa_);
+        depthwise_ =
+            std::make_unique<Conv2DDepthwise>(params_, weight_codes_.data(), depthwise_isa_);
         weight_codes_ = std::vector<int8_t>();
       }
       depthwise_->Prepare(geometry_, threads);

@@ -132,7 +132,8 @@ void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch)
   const int64_t n = row / g_.in_h;
   const int64_t ih = row % g_.in_h;
   const float* src = x + row * g_.in_w * g_.in_c;
-  int8_t* dst = codes_.data() + ((n * padded_h_ + g_.pad_top + ih) * padded_w_ + g_.pad_left) * channels_;
+  int8_t* dst = codes_.data() +
+                ((n * padded_h_ + g_.pad_top + ih) * padded_w_ + g_.pad_left) * channels_;
   if (depth_multiplier_ == 1 && channels_ == g_.in_c) {
     // The common case: the row's codes are contiguous in the buffer.
     kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), grid_, dst);
@@ -150,7 +151,8 @@ void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch)
 void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const {
   const int64_t n = row / g_.out_h;
   const int64_t oh = row % g_.out_h;
-  const int8_t* window_row = codes_.data() + (n * padded_h_ + oh * g_.stride_h) * padded_w_ * channels_;
+  const int8_t* window_row =
+      codes_.data() + (n * padded_h_ + oh * g_.stride_h) * padded_w_ * channels_;
   DwconvRowParams params;
   params.out_w = g_.out_w;
   params.pixel_step = g_.stride_w * channels_;

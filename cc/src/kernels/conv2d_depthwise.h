@@ -3,17 +3,16 @@
 // (dwconv.h), for layers whose reduction (kernel_h * kernel_w codes per output) is too short
 // for bitserial popcounts.
 //
-// At construction the weights are packed once, 4 bits per code, in tiles of the micro-kernel's
-// lanes (16 or 32 channels). Per Run the input is quantized once into int8 codes laid out
-// [batch][padded_h][padded_w][channels]: output channels (in_channels * M, rounded up to the
-// tile width) with each input code
-// repeated M times, so output channel c finds its input at lane c; zero codes around the input
-// and in the padding channels. Zero codes make padded taps add nothing on every grid,
-// {-1, +1} included (its int8 scratch can hold a 0 that no packed code can), so no tap or
-// border needs a correction term. Then each output row is a work unit: the micro-kernel sums
-// the taps of every tile, and the output epilogue (output_epilogue.h) writes the
-// row. Every unit is computed whole by one thread, so results do not depend on the thread
-// count.
+// At construction the weights are packed once, 4 bits per code, in tiles of the
+// micro-kernel's lanes (16 or 32 channels). Per Run the input is quantized once into int8
+// codes laid out [batch][padded_h][padded_w][channels]: output channels (in_channels * M,
+// rounded up to the tile width) with each input code repeated M times, so output channel c
+// finds its input at lane c; zero codes around the input and in the padding channels. Zero
+// codes make padded taps add nothing on every grid, {-1, +1} included (its int8 scratch can
+// hold a 0 that no packed code can), so no tap or border needs a correction term. Then each
+// output row is a work unit: the micro-kernel sums the taps of every tile, and the output
+// epilogue (output_epilogue.h) writes the row. Every unit is computed whole by one thread, so
+// results do not depend on the thread count.
 #ifndef BITLITE_SRC_KERNELS_CONV2D_DEPTHWISE_H_
 #define BITLITE_SRC_KERNELS_CONV2D_DEPTHWISE_H_
 

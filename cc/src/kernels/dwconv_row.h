@@ -1,5 +1,5 @@
 // The loop nest shared by the depthwise micro-kernels (dwconv.h), written once over an ISA
-// policy `Ops` that each dwconv_16c_<isa>.cc file defines in an anonymous namespace and
+// policy `Ops` that each dwconv_<tile>_<isa>.cc file defines in an anonymous namespace and
 // instantiates in a translation unit compiled for that ISA:
 //   kLanes (channels per tile, L); Weights (one tap's L decoded weight codes); Acc (L sums);
 //   kPixels (output pixels per step: as many accumulators as the registers hold beside 9
@@ -59,7 +59,9 @@ inline __attribute__((always_inline)) void Pixels(const typename Ops::Weights* w
       acc[i] = Ops::MultiplyAdd(acc[i], pixel[i] + offsets[t], w[t]);
     });
   });
-  Unroll<kPixels>([&](int i) __attribute__((always_inline)) { Ops::Store(acc[i], out + i * out_stride, add); });
+  Unroll<kPixels>([&](int i) __attribute__((always_inline)) {
+    Ops::Store(acc[i], out + i * out_stride, add);
+  });
 }
 
 // Taps [first, first + n) for every output pixel of the row. Weights are decoded once per
@@ -73,9 +75,11 @@ inline __attribute__((always_inline)) void Chunk(const DwconvRowParams& p, int64
   });
   // With kTaps, a local copy the compiler keeps in registers across the row.
   int64_t local_offsets[kTaps > 0 ? kTaps : 1];
-  ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
-    if (kTaps > 0) local_offsets[t] = p.tap_offsets[t];
-  });
+  if constexpr (kTaps > 0) {
+    Unroll<kTaps>([&](int t) __attribute__((always_inline)) {
+      local_offsets[t] = p.tap_offsets[first + t];
+    });
+  }
   const int64_t* offsets = kTaps > 0 ? local_offsets : p.tap_offsets + first;
   const bool add = first > 0;
   const int8_t* window = p.x;
