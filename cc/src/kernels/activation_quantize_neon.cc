@@ -20,8 +20,7 @@ struct Quantizer {
         high(vdupq_n_s8(static_cast<int8_t>(grid.range.max))) {}
 
   // 4 codes as int32, before the clip.
-  int32x4_t Codes(const float* x) const {
-    const float32x4_t v = vld1q_f32(x);
+  int32x4_t Codes(float32x4_t v) const {
     if (binary) {
       // -1 (all ones) where x <= -FLT_MIN (ordered: NaN gives +1), else +1.
       const uint32x4_t negative = vcleq_f32(v, vdupq_n_f32(-FLT_MIN));
@@ -31,8 +30,9 @@ struct Quantizer {
   }
 
   void Quantize16(const float* x, int8_t* codes) const {
-    const int16x8_t first = vqmovn_high_s32(vqmovn_s32(Codes(x)), Codes(x + 4));
-    const int16x8_t second = vqmovn_high_s32(vqmovn_s32(Codes(x + 8)), Codes(x + 12));
+    const float32x4x4_t v = vld1q_f32_x4(x);  // one LD1 for all 16
+    const int16x8_t first = vqmovn_high_s32(vqmovn_s32(Codes(v.val[0])), Codes(v.val[1]));
+    const int16x8_t second = vqmovn_high_s32(vqmovn_s32(Codes(v.val[2])), Codes(v.val[3]));
     const int8x16_t narrow = vqmovn_high_s16(vqmovn_s16(first), second);
     vst1q_s8(codes, vminq_s8(vmaxq_s8(narrow, low), high));
   }
