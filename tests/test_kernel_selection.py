@@ -79,6 +79,22 @@ def test_grouped_conv_falls_back_to_reference(rng, delegate_library, capfd):
     assert_bitwise_equal(out, run(case, "tf", kernel="reference"), case, "grouped conv")
 
 
+@pytest.mark.parametrize("pair", [(1, 1, True), (2, 2, False), (4, 4, False), (3, 2, True)],
+                         ids=pair_id)
+def test_depthwise_runs_its_own_kernel(pair, rng, delegate_library, capfd):
+    # groups == c_in: every kernel choice but reference runs the depthwise kernel, bit for bit
+    # the reference on every thread count (depth multiplier 2, 19 channels: a partial tile).
+    case = cases.conv_case(rng, *pair, exact=False, batch=2, height=9, width=10, c_in=19,
+                           c_out=38, groups=19, kernel_h=3, kernel_w=3, padding="SAME")
+    reference = run(case, "tf", kernel="reference")
+    assert_bitwise_equal(reference, case.expected, case, "reference vs NumPy")
+    for kernel in ("auto", "bitserial", "int"):
+        for threads in (1, 3):
+            out = run(case, "tf", kernel=kernel, num_threads=threads, verbose="true")
+            assert "kernel depthwise/" in capfd.readouterr().err
+            assert_bitwise_equal(out, reference, case, f"{kernel}, {threads} threads")
+
+
 def test_verbose_names_the_kernel_of_each_node(rng, delegate_library, capfd):
     case = cases.conv_case(rng, 1, 1, True, exact=False)
     run(case, "tf", verbose="true")

@@ -83,6 +83,10 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
   // whatever `kernel` says: the fast kernels do not implement them.
   use_bitserial_ = kernel != KernelChoice::kReference && params_.groups == 1;
   const CpuFeatures& cpu = DetectCpuFeatures();
+  // Depthwise layers (groups == in_channels > 1; never bitserial) have a kernel of their own
+  // for every choice but reference.
+  use_depthwise_ = kernel != KernelChoice::kReference && IsDepthwise(params_);
+  depthwise_isa_ = BestDepthwiseIsa(cpu);
   switch (kernel) {
     case KernelChoice::kAuto:
     case KernelChoice::kReference:
@@ -97,7 +101,10 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
   }
 }
 
-std::string BitliteOp::KernelName() const { return use_bitserial_ ? IsaName(isa_) : "reference"; }
+std::string BitliteOp::KernelName() const {
+  if (use_depthwise_) return DepthwiseIsaName(depthwise_isa_);
+  return use_bitserial_ ? IsaName(isa_) : "reference";
+}
 
 std::string BitliteOp::MessagePrefix() const {
   return "bitlite: node " + std::to_string(node_index_) +
@@ -129,6 +136,14 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
   } else if (CheckTensors(context, &message) &&
              (weights_unpacked_ || UnpackWeights(context, &message)) &&
              ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
+    if (use_depthwise_) {
+      if (depthwise_ == nullptr) {
+        depthwise_ =
+            std::make_unique<Conv2DDepthwise>(params_, weight_codes_.data(), depthwise_isa_);
+        weight_codes_ = std::vector<int8_t>();
+      }
+      depthwise_->Prepare(geometry_, threads);
+    }
     if (use_bitserial_) {
       if (bitserial_ == nullptr) {
         bitserial_ = std::make_unique<Conv2DBitserial>(params_, weight_codes_.data(), isa_);
@@ -202,6 +217,7 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::string* error) 
 }
 
 void BitliteOp::Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool) {
+  if (depthwise_ != nullptr) return depthwise_->Run(x, y, pool);
   if (bitserial_ != nullptr) return bitserial_->Run(x, y, pool);
   QuantizeActivationsReference(x, static_cast<size_t>(geometry_.InputSize()), grid_, codes);
   Conv2DReference(geometry_, codes, weight_codes_.data(), params_.multiplier.data(),

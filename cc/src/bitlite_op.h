@@ -13,6 +13,7 @@
 #include "kernels/activation_quantize_reference.h"
 #include "kernels/bitserial_isa.h"
 #include "kernels/conv2d_bitserial.h"
+#include "kernels/conv2d_depthwise.h"
 #include "kernels/conv_geometry.h"
 #include "op_options.h"
 #include "threading/thread_pool.h"
@@ -76,6 +77,10 @@ class BitliteOp {
   bool use_bitserial_ = false;
   BitserialIsa isa_ = BitserialIsa::kScalar;
   std::unique_ptr<Conv2DBitserial> bitserial_;
+  // Depthwise layers (IsDepthwise) run on their own kernel unless `kernel` is reference.
+  bool use_depthwise_ = false;
+  DepthwiseIsa depthwise_isa_ = DepthwiseIsa::kScalar;
+  std::unique_ptr<Conv2DDepthwise> depthwise_;
   ConvGeometry geometry_;
 };
 

@@ -1,0 +1,177 @@
+#include "kernels/conv2d_depthwise.h"
+
+#include <algorithm>
+
+namespace bitlite {
+
+const char* DepthwiseIsaName(DepthwiseIsa isa) {
+  switch (isa) {
+    case DepthwiseIsa::kScalar:
+      return "depthwise/scalar";
+    case DepthwiseIsa::kAvx2:
+      return "depthwise/avx2";
+    case DepthwiseIsa::kNeon:
+      return "depthwise/neon";
+    case DepthwiseIsa::kAvx512:
+      return "depthwise/avx512";
+  }
+  return "?";
+}
+
+std::vector<DepthwiseIsa> SupportedDepthwiseIsas(const CpuFeatures& cpu) {
+  std::vector<DepthwiseIsa> isas = {DepthwiseIsa::kScalar};
+#if BITLITE_X86_KERNELS
+  if (cpu.avx2) isas.push_back(DepthwiseIsa::kAvx2);
+  // AVX512BW (16-bit lanes) comes with every AVX512-VNNI CPU.
+  if (cpu.avx2 && cpu.avx512_vnni) isas.push_back(DepthwiseIsa::kAvx512);
+#endif
+#if BITLITE_NEON_KERNELS
+  if (cpu.neon) isas.push_back(DepthwiseIsa::kNeon);
+#endif
+  static_cast<void>(cpu);
+  return isas;
+}
+
+DepthwiseIsa BestDepthwiseIsa(const CpuFeatures& cpu) { return SupportedDepthwiseIsas(cpu).back(); }
+
+bool IsDepthwise(const OpParams& params) {
+  return params.groups > 1 && params.groups == params.in_channels;
+}
+
+Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
+  Functions functions{QuantizeActivationsReference, DwconvRow16cScalar, OutputEpilogueScalar,
+                      16};
+  switch (isa) {
+    case DepthwiseIsa::kScalar:
+      break;
+#if BITLITE_X86_KERNELS
+    case DepthwiseIsa::kAvx2:
+      functions = {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16};
+      break;
+    // Quantization stays AVX2: division throughput per value is the same at either width.
+    case DepthwiseIsa::kAvx512:
+      functions = {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32};
+      break;
+#endif
+#if BITLITE_NEON_KERNELS
+    // The output stage stays scalar: armv7 NEON flushes denormals to zero, which FORMAT.md's
+    // arithmetic does not.
+    case DepthwiseIsa::kNeon:
+      functions.row = DwconvRow16cNeon;
+#if defined(__aarch64__)
+      functions.quantize = QuantizeActivationsNeon;
+#endif
+      break;
+#endif
+    default:
+      break;
+  }
+  return functions;
+}
+
+Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
+                                 DepthwiseIsa isa)
+    : grid_(MakeActivationGrid(params)),
+      kernels_(FunctionsFor(isa)),
+      activation_(params.activation),
+      multiplier_(params.multiplier),
+      offset_(params.offset),
+      depth_multiplier_(params.out_channels / params.in_channels),
+      taps_(int64_t{params.kernel_h} * params.kernel_w) {
+  const int64_t out_c = params.out_channels;
+  const int64_t lanes = kernels_.lanes;
+  const int64_t half = lanes / 2;
+  channels_ = (out_c + lanes - 1) / lanes * lanes;
+  weights_.assign(static_cast<size_t>(channels_ / 2 * taps_), 0);
+  for (int64_t c = 0; c < out_c; ++c) {
+    const int64_t lane = c % lanes;
+    const int shift = lane < half ? 0 : 4;
+    uint8_t* tile = weights_.data() + c / lanes * taps_ * half;
+    for (int64_t t = 0; t < taps_; ++t) {
+      const int code = w_codes[c * taps_ + t];
+      tile[t * half + lane % half] |= static_cast<uint8_t>((code & 0xf) << shift);
+    }
+  }
+}
+
+void Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads) {
+  g_ = g;
+  // Wide enough for the input at its padded position and for every tap of every window.
+  const int64_t reach_h = (g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
+  const int64_t reach_w = (g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1;
+  padded_h_ = std::max(g.pad_top + g.in_h, g.out_h > 0 ? reach_h : 0);
+  padded_w_ = std::max(g.pad_left + g.in_w, g.out_w > 0 ? reach_w : 0);
+  tap_offsets_.clear();
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      tap_offsets_.push_back((kh * g.dilation_h * padded_w_ + kw * g.dilation_w) * channels_);
+    }
+  }
+  // Zero once: Run writes only the input's codes, so the borders and padding channels stay 0.
+  codes_.assign(static_cast<size_t>(g.batch * padded_h_ * padded_w_ * channels_), 0);
+  scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
+  for (Scratch& s : scratch_) {
+    s.row_codes.assign(static_cast<size_t>(g.in_w * g.in_c), 0);
+    s.core.assign(static_cast<size_t>(g.out_w * channels_), 0);
+    s.acc.assign(static_cast<size_t>(channels_), 0);
+  }
+}
+
+void Conv2DDepthwise::Run(const float* x, float* y, ThreadPool* pool) {
+  auto quantize = [this, x](int64_t row, int worker) {
+    QuantizeRow(x, row, &scratch_[static_cast<size_t>(worker)]);
+  };
+  pool->ParallelFor(g_.batch * g_.in_h, quantize);
+  auto compute = [this, y](int64_t row, int worker) {
+    ComputeRow(row, &scratch_[static_cast<size_t>(worker)], y);
+  };
+  pool->ParallelFor(g_.batch * g_.out_h, compute);
+}
+
+void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch) {
+  const int64_t n = row / g_.in_h;
+  const int64_t ih = row % g_.in_h;
+  const float* src = x + row * g_.in_w * g_.in_c;
+  int8_t* dst = codes_.data() +
+                ((n * padded_h_ + g_.pad_top + ih) * padded_w_ + g_.pad_left) * channels_;
+  if (depth_multiplier_ == 1 && channels_ == g_.in_c) {
+    // The common case: the row's codes are contiguous in the buffer.
+    kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), grid_, dst);
+    return;
+  }
+  int8_t* codes = scratch->row_codes.data();
+  kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), grid_, codes);
+  for (int64_t iw = 0; iw < g_.in_w; ++iw, dst += channels_, codes += g_.in_c) {
+    for (int64_t ci = 0; ci < g_.in_c; ++ci) {
+      std::fill_n(dst + ci * depth_multiplier_, depth_multiplier_, codes[ci]);
+    }
+  }
+}
+
+void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const {
+  const int64_t n = row / g_.out_h;
+  const int64_t oh = row % g_.out_h;
+  const int8_t* window_row =
+      codes_.data() + (n * padded_h_ + oh * g_.stride_h) * padded_w_ * channels_;
+  DwconvRowParams params;
+  params.out_w = g_.out_w;
+  params.pixel_step = g_.stride_w * channels_;
+  params.tap_offsets = tap_offsets_.data();
+  params.taps = taps_;
+  params.acc_stride = channels_;
+  for (int64_t c0 = 0; c0 < channels_; c0 += kernels_.lanes) {
+    params.x = window_row + c0;
+    params.weights = weights_.data() + c0 / 2 * taps_;
+    params.acc = scratch->core.data() + c0;
+    kernels_.row(params);
+  }
+  // Accumulators are final: no grid needs a correction term (see the header).
+  const EpilogueTerms terms;
+  float* out = y + row * g_.out_w * g_.out_c;
+  for (int64_t ow = 0; ow < g_.out_w; ++ow, out += g_.out_c) {
+    kernels_.epilogue(scratch->core.data() + ow * channels_, g_.out_c, terms, multiplier_.data(),
+                      offset_.data(), activation_, scratch->acc.data(), out);
+  }
+}
+
+}  // namespace bitlite

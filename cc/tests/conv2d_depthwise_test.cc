@@ -1,0 +1,268 @@
+// Every depthwise kernel x ISA this CPU runs against the reference kernel, bit for bit: all 16
+// weight x activation widths on the unsigned, signed and binary grids, depth multipliers 1-3,
+// channel counts around the 16- and 32-lane tiles, kernel sizes 1-5 (and one past the int16 chunk),
+// strides, dilations, SAME/VALID, batches, quantization edge values (NaN, infinities, ties,
+// denormals), extreme codes, and 1, 2 and 3 threads giving identical outputs.
+#include "kernels/conv2d_depthwise.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/activation_quantize.h"
+#include "kernels/conv2d_reference.h"
+#include "op_geometry.h"
+#include "test_harness.h"
+
+namespace bitlite {
+namespace testing {
+namespace {
+
+// Quantization edge cases: exact ties, clipping, zeros of both signs, denormals, non-finite.
+float EdgeValue(std::mt19937& rng, float scale) {
+  std::uniform_int_distribution<int> half_steps(-40, 40);
+  switch (std::uniform_int_distribution<int>(0, 9)(rng)) {
+    case 0:
+      return NAN;
+    case 1:
+      return std::uniform_int_distribution<int>(0, 1)(rng) ? INFINITY : -INFINITY;
+    case 2:
+      return std::uniform_int_distribution<int>(0, 1)(rng) ? 0.0f : -0.0f;
+    case 3:
+      return std::numeric_limits<float>::denorm_min() * half_steps(rng);
+    case 4:
+    case 5:
+      return half_steps(rng) * 0.5f * scale;
+    default:
+      return std::uniform_real_distribution<float>(-20.0f, 20.0f)(rng) * scale;
+  }
+}
+
+struct Case {
+  OpParams params;
+  std::vector<int> input_shape;
+  std::vector<float> x;
+  std::vector<int8_t> w_codes;
+};
+
+Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed) {
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  Case c;
+  OpParams& p = c.params;
+  p.weight_bits = weight_bits;
+  p.activation_bits = activation_bits;
+  p.activation_signed = is_signed;
+  p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
+  // Channel counts below, at and across the 16- and 32-lane tiles (in_channels 1 is not
+  // depthwise).
+  const int channel_choices[] = {2, 3, 5, 15, 16, 17, 31, 33, 40};
+  p.in_channels = channel_choices[uniform(0, 8)];
+  p.groups = p.in_channels;
+  p.out_channels = p.in_channels * uniform(1, 3);
+  const int kernel_choices[] = {1, 3, 3, 5};
+  p.kernel_h = kernel_choices[uniform(0, 3)];
+  p.kernel_w = uniform(0, 3) == 0 ? kernel_choices[uniform(0, 3)] : p.kernel_h;
+  p.stride_h = uniform(1, 2);
+  p.stride_w = uniform(1, 2);
+  p.dilation_h = uniform(1, 2);
+  p.dilation_w = uniform(1, 2);
+  p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
+  p.activation = static_cast<Activation>(uniform(0, 2));
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  for (int i = 0; i < p.out_channels; ++i) {
+    p.multiplier.push_back(normal(rng));
+    p.offset.push_back(normal(rng) * 4.0f);
+  }
+  const int n = uniform(1, 3);
+  const int h = (p.kernel_h - 1) * p.dilation_h + uniform(1, 9);
+  const int w = (p.kernel_w - 1) * p.dilation_w + uniform(1, 9);
+  c.input_shape = {n, h, w, p.in_channels};
+  for (int64_t i = 0; i < int64_t{n} * h * w * p.in_channels; ++i) {
+    c.x.push_back(EdgeValue(rng, p.input_scale));
+  }
+  const CodeRange range = WeightCodeRange(weight_bits);
+  for (int64_t i = 0; i < p.out_channels * p.ReductionSize(); ++i) {
+    int code = uniform(range.min, range.max);
+    if (weight_bits == 1 && code == 0) code = 1;  // the 1-bit grid has no 0
+    c.w_codes.push_back(static_cast<int8_t>(code));
+  }
+  return c;
+}
+
+std::string Describe(const Case& c, DepthwiseIsa isa, int threads) {
+  const OpParams& p = c.params;
+  return std::string(DepthwiseIsaName(isa)) + " W" + std::to_string(p.weight_bits) + "A" +
+         std::to_string(p.activation_bits) + (p.activation_signed ? " signed" : " unsigned") +
+         " input " + ShapeToString(c.input_shape) + " out_c " + std::to_string(p.out_channels) +
+         " kernel " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
+         " stride " + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) +
+         " dilation " + std::to_string(p.dilation_h) + "x" + std::to_string(p.dilation_w) +
+         (p.padding == Padding::kSame ? " SAME" : " VALID") + " threads " +
+         std::to_string(threads);
+}
+
+std::vector<float> RunReference(const Case& c, const ConvGeometry& g) {
+  std::vector<int8_t> codes(c.x.size());
+  QuantizeActivationsReference(c.x.data(), c.x.size(), MakeActivationGrid(c.params),
+                               codes.data());
+  std::vector<int32_t> acc(static_cast<size_t>(g.out_c));
+  std::vector<float> y(static_cast<size_t>(g.OutputSize()));
+  Conv2DReference(g, codes.data(), c.w_codes.data(), c.params.multiplier.data(),
+                  c.params.offset.data(), c.params.activation, acc.data(), y.data());
+  return y;
+}
+
+bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+// Returns false after reporting the first mismatch.
+bool CheckCase(const Case& c, ThreadPool* pools) {
+  ConvGeometry g;
+  std::vector<int> output_shape;
+  std::string error;
+  if (!IsDepthwise(c.params) ||
+      !ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error)) {
+    ReportFailure(__FILE__, __LINE__, "not a depthwise case: " + error);
+    return false;
+  }
+  const std::vector<float> expected = RunReference(c, g);
+  for (DepthwiseIsa isa : SupportedDepthwiseIsas(DetectCpuFeatures())) {
+    Conv2DDepthwise conv(c.params, c.w_codes.data(), isa);
+    conv.Prepare(g, 3);
+    for (int threads = 1; threads <= 3; ++threads) {
+      std::vector<float> y(expected.size(), -1.0f);
+      conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
+      if (!BitwiseEqual(y, expected)) {
+        ReportFailure(__FILE__, __LINE__, "mismatch: " + Describe(c, isa, threads));
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+struct Pools {
+  Pools() {
+    for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  }
+  ThreadPool pools[3];
+};
+
+BITLITE_TEST(MatchesReferenceForAllBitWidthsGridsAndThreadCounts) {
+  Pools pools;
+  std::mt19937 rng(2024);
+  for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
+    for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
+      // Signed 1-bit activations are the binary grid.
+      for (bool is_signed : {false, true}) {
+        for (int repeat = 0; repeat < 8; ++repeat) {
+          if (!CheckCase(RandomCase(rng, weight_bits, activation_bits, is_signed), pools.pools)) {
+            return;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The largest codes of every grid (activations clipped at the top or bottom, weights at their
+// most negative) on a 17x17 kernel: 289 taps, more than one int16 chunk and more than int16
+// could hold in one (289 * 8 * 15 > 32767).
+BITLITE_TEST(MatchesReferenceOnExtremeCodesAndLongReductions) {
+  Pools pools;
+  std::mt19937 rng(11);
+  for (int bits = 1; bits <= 4; ++bits) {
+    for (bool is_signed : {false, true}) {
+      for (int kernel : {3, 17}) {
+        Case c = RandomCase(rng, bits, 4, is_signed);
+        OpParams& p = c.params;
+        p.kernel_h = p.kernel_w = kernel;
+        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+        p.padding = Padding::kSame;
+        c.input_shape = {2, kernel + 2, kernel + 1, p.in_channels};
+        c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
+                         static_cast<int8_t>(WeightCodeRange(bits).min));
+        c.x.assign(static_cast<size_t>(2 * (kernel + 2) * (kernel + 1) * p.in_channels),
+                   is_signed ? -1e9f : 1e9f);
+        if (!CheckCase(c, pools.pools)) return;
+      }
+    }
+  }
+}
+
+// Kernels larger than the input (SAME pads it), inputs of one pixel, one column, and none
+// (SAME gives an empty output).
+BITLITE_TEST(MatchesReferenceOnTinyAndEmptyInputs) {
+  Pools pools;
+  std::mt19937 rng(5);
+  const int shapes[][2] = {{1, 1}, {2, 1}, {2, 4}, {0, 4}, {3, 0}};
+  for (const auto& shape : shapes) {
+    Case c = RandomCase(rng, 3, 2, true);
+    OpParams& p = c.params;
+    p.kernel_h = 5;
+    p.kernel_w = 3;
+    p.padding = Padding::kSame;
+    c.input_shape = {2, shape[0], shape[1], p.in_channels};
+    c.x.resize(static_cast<size_t>(2 * shape[0] * shape[1] * p.in_channels));
+    c.w_codes.resize(static_cast<size_t>(p.out_channels * p.ReductionSize()), 1);
+    if (!CheckCase(c, pools.pools)) return;
+  }
+}
+
+// Every ISA's quantizer writes the reference's codes, on edge values and on counts around its
+// vector width; and never past `count`.
+BITLITE_TEST(ActivationQuantizersMatchReference) {
+  std::vector<QuantizeActivationsFn> quantizers;
+#if BITLITE_X86_KERNELS
+  if (DetectCpuFeatures().avx2) quantizers.push_back(QuantizeActivationsAvx2);
+#endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+  if (DetectCpuFeatures().neon) quantizers.push_back(QuantizeActivationsNeon);
+#endif
+  std::mt19937 rng(3);
+  for (int bits = 1; bits <= 4; ++bits) {
+    for (bool is_signed : {false, true}) {
+      OpParams p;
+      p.activation_bits = bits;
+      p.activation_signed = is_signed;
+      p.input_scale = 0.37f;
+      const ActivationGrid grid = MakeActivationGrid(p);
+      for (size_t count : {1, 15, 16, 17, 31, 32, 33, 100}) {
+        std::vector<float> x;
+        for (size_t i = 0; i < count; ++i) x.push_back(EdgeValue(rng, p.input_scale));
+        std::vector<int8_t> expected(count + 1, 42);
+        QuantizeActivationsReference(x.data(), count, grid, expected.data());
+        for (QuantizeActivationsFn quantize : quantizers) {
+          std::vector<int8_t> codes(count + 1, 42);
+          quantize(x.data(), count, grid, codes.data());
+          EXPECT_TRUE(codes == expected);
+        }
+      }
+    }
+  }
+}
+
+BITLITE_TEST(DepthwiseMeansGroupsEqualToInputChannels) {
+  OpParams p;
+  p.in_channels = 8;
+  p.groups = 8;
+  EXPECT_TRUE(IsDepthwise(p));
+  p.groups = 4;
+  EXPECT_TRUE(!IsDepthwise(p));
+  p.in_channels = 1;
+  p.groups = 1;  // one input channel: an ordinary convolution
+  EXPECT_TRUE(!IsDepthwise(p));
+  const std::vector<DepthwiseIsa> isas = SupportedDepthwiseIsas(DetectCpuFeatures());
+  EXPECT_TRUE(isas.front() == DepthwiseIsa::kScalar);
+  EXPECT_TRUE(isas.back() == BestDepthwiseIsa(DetectCpuFeatures()));
+  EXPECT_EQ(std::string(DepthwiseIsaName(BestDepthwiseIsa(CpuFeatures{}))), "depthwise/scalar");
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace bitlite
