@@ -1,8 +1,8 @@
 // NEON bitserial micro-kernel: tiles of up to 4 pixels x 8 channels on aarch64 (a Vec is 4
-// q registers: one 64-bit word of each of 8 channels, contiguous, loaded by two LDP) and up
-// to 4 pixels x 4 channels on armv7 (2 q registers: it has 16, aarch64 32). Fewer pixels
-// where the per-significance accumulators of wider codes need the registers (W3A3 and wider
-// still spill some on aarch64: a 4-channel tile would not).
+// q registers: one 64-bit word of each of 8 channels, contiguous, loaded by two LDP), and of
+// up to 4 pixels x 4 channels (2 q registers) on armv7 (16 q registers, aarch64 32) and for
+// aarch64's widest codes (see BgemmNeon). Fewer pixels where the per-significance
+// accumulators of wider codes need the registers.
 //
 // VCNT counts bits per byte. Its counts are added (or subtracted, for a negative plane pair)
 // into byte accumulators, 3 instructions per 2 channel words (AND, CNT, ADD), and widened
@@ -19,14 +19,14 @@ namespace bitlite {
 namespace {
 
 #if defined(__aarch64__)
-constexpr int kQ = 4;  // q registers per Vec
+constexpr int kAccumulatorRegisters = 16;  // of the 32 q registers
 #else
-constexpr int kQ = 2;
+constexpr int kAccumulatorRegisters = 8;   // of the 16
 #endif
 
 // 4 channel sums from the pairwise-widened counts of two q registers: {c0 c0 c1 c1} and
 // {c2 c2 c3 c3} -> {c0 c1 c2 c3}. armv7 has no q-register pairwise add.
-inline int32x4_t PairwiseAdd(int32x4_t a, int32x4_t b) {
+inline __attribute__((always_inline)) int32x4_t PairwiseAdd(int32x4_t a, int32x4_t b) {
 #if defined(__aarch64__)
   return vpaddq_s32(a, b);
 #else
@@ -35,6 +35,10 @@ inline int32x4_t PairwiseAdd(int32x4_t a, int32x4_t b) {
 #endif
 }
 
+// kQ q registers per Vec: 2 kQ channels.
+template <int kQ>
+// Every member is always inlined: with two Vec widths in one file, GCC's inlining budget
+// otherwise leaves some out of the tile.
 struct NeonOps {
   struct Vec {
     uint8x16_t q[kQ];  // q[m] holds the words of channels 2m and 2m + 1
@@ -42,30 +46,23 @@ struct NeonOps {
   static constexpr int kLanes = 2 * kQ;
   static constexpr int kVectors = 1;
   static constexpr bool kUnrollTile = true;
-#if defined(__aarch64__)
   static constexpr int kPixels = 4;
-  // 16 q registers; 5 pixels (20) measured 2% fewer instructions per word for W1A1 but
-  // leave 56x56 layers a 1-pixel tail tile.
-  static constexpr int kAccumulators = 4;
-#else
-  static constexpr int kPixels = 4;
-  static constexpr int kAccumulators = 4;  // 8 of the 16 q registers
-#endif
+  static constexpr int kAccumulators = kAccumulatorRegisters / kQ;
 
-  static Vec Zero() {
+  static __attribute__((always_inline)) Vec Zero() {
     Vec v;
 #pragma GCC unroll 4
     for (uint8x16_t& q : v.q) q = vdupq_n_u8(0);
     return v;
   }
-  static Vec Load(const uint64_t* p) {
+  static __attribute__((always_inline)) Vec Load(const uint64_t* p) {
     const uint8_t* bytes = reinterpret_cast<const uint8_t*>(p);
     Vec v;
 #pragma GCC unroll 4
     for (int m = 0; m < kQ; ++m) v.q[m] = vld1q_u8(bytes + 16 * m);
     return v;
   }
-  static Vec Broadcast(const uint64_t* p) {
+  static __attribute__((always_inline)) Vec Broadcast(const uint64_t* p) {
     const uint8x16_t word = vreinterpretq_u8_u64(vld1q_dup_u64(p));
     Vec v;
 #pragma GCC unroll 4
@@ -73,7 +70,7 @@ struct NeonOps {
     return v;
   }
   template <bool kNegative>
-  static Vec Accumulate(Vec acc, const Vec& a, const Vec& b) {
+  static __attribute__((always_inline)) Vec Accumulate(Vec acc, const Vec& a, const Vec& b) {
 #pragma GCC unroll 4
     for (int m = 0; m < kQ; ++m) {
       const uint8x16_t count = vcntq_u8(vandq_u8(a.q[m], b.q[m]));
@@ -110,7 +107,7 @@ struct NeonOps {
   // bytes of s, which stays exact modulo 2^16 and ends in int16), pairwise-widened to 32
   // bits, then the two halves of each channel added.
   template <int kW, int kA, bool kTwos, int kS>
-  static void Flush(const Vec (&acc)[kVectors][kS], int32_t* out, bool first) {
+  static __attribute__((always_inline)) void Flush(const Vec (&acc)[kVectors][kS], int32_t* out, bool first) {
 #pragma GCC unroll 4
     for (int n = 0; n < kVectors; ++n, out += kLanes) {
       int32x4_t halves[kQ];
@@ -146,7 +143,17 @@ struct NeonOps {
 }  // namespace
 
 BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement) {
-  return bgemm_tile::Select<NeonOps>(weight_bits, activation_bits, activation_twos_complement);
+#if defined(__aarch64__)
+  // With 3-4 weight planes and 2+ activation planes, the 8-channel tile's accumulators and
+  // weight planes overflow the registers even at one pixel: its inner loop took 10-30% more
+  // instructions per channel word than the 4-channel tile's (W3A2 ... W4A4); elsewhere the
+  // 8-channel tile took fewer.
+  if (weight_bits < 3 || activation_bits < 2) {
+    return bgemm_tile::Select<NeonOps<4>>(weight_bits, activation_bits,
+                                          activation_twos_complement);
+  }
+#endif
+  return bgemm_tile::Select<NeonOps<2>>(weight_bits, activation_bits, activation_twos_complement);
 }
 
 }  // namespace bitlite
