@@ -57,7 +57,7 @@ constexpr bool NegativePair(int i, int j) {
          (kActivationTwos && j == kActivationBits - 1);
 }
 
-// Plane pairs of significance s that add (kNegative false) or subtract their popcounts.
+// Plane pairs of significance s that subtract (`negative`) or add their popcounts.
 template <int kWeightBits, int kActivationBits, bool kActivationTwos>
 constexpr int PairsOfSign(int s, bool negative) {
   int pairs = 0;
