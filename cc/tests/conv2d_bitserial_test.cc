@@ -4,6 +4,7 @@
 // and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/conv2d_bitserial.h"
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,6 +14,7 @@
 
 #include "kernels/activation_pack.h"
 #include "kernels/conv2d_reference.h"
+#include "kernels/output_epilogue.h"
 #include "kernels/cpu_features.h"
 #include "op_geometry.h"
 #include "test_harness.h"
@@ -24,11 +26,17 @@ namespace {
 
 std::vector<BitserialIsa> Isas() { return SupportedIsas(DetectCpuFeatures()); }
 
-// Quantization edge cases: exact ties, clipping, zeros of both signs, denormals, non-finite.
+// Quantization edge cases: exact ties, clipping, zeros of both signs, denormals, the binary
+// grid's -FLT_MIN boundary, values past int32, non-finite.
 float EdgeValue(std::mt19937& rng, float scale) {
-  std::uniform_int_distribution<int> pick(0, 9);
+  std::uniform_int_distribution<int> pick(0, 10);
   std::uniform_int_distribution<int> half_steps(-20, 20);
   switch (pick(rng)) {
+    case 10: {
+      const float boundary[] = {-FLT_MIN, std::nextafter(-FLT_MIN, 0.0f),
+                                std::nextafter(-FLT_MIN, -1.0f), 3e9f * scale, -3e9f * scale};
+      return boundary[std::uniform_int_distribution<int>(0, 4)(rng)];
+    }
     case 0:
       return NAN;
     case 1:
@@ -194,7 +202,7 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
   std::mt19937 rng(3);
   for (int bits = 1; bits <= 4; ++bits) {
     for (bool is_signed : {false, true}) {
-      for (int channels : {1, 8, 15, 16, 17, 63, 64, 65, 200}) {
+      for (int channels : {1, 3, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200}) {
         OpParams p;
         p.activation_bits = bits;
         p.activation_signed = is_signed;
@@ -218,6 +226,57 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
             ReportFailure(__FILE__, __LINE__,
                           std::string(IsaName(isa)) + " packing, bits " + std::to_string(bits) +
                               " channels " + std::to_string(channels));
+          }
+        }
+      }
+    }
+  }
+}
+
+// Every ISA's output epilogue equals the scalar one (integer terms, then the reference
+// output stage) bit for bit: channel counts around the vector widths, with and without
+// per-channel terms, every shift, wrapping sums, and outputs that are NaN, infinite, -0.0,
+// denormal or at the activations' edges.
+BITLITE_TEST(OutputEpilogueMatchesScalar) {
+  std::mt19937 rng(5);
+  auto pick_float = [&]() {
+    const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, FLT_MIN,
+                             std::numeric_limits<float>::denorm_min(), -1e-40f, 6.0f, 1e30f};
+    std::uniform_int_distribution<int> pick(0, 19);
+    const int k = pick(rng);
+    return k < 10 ? special[k] : std::normal_distribution<float>(0.0f, 3.0f)(rng);
+  };
+  for (int channels : {1, 3, 4, 7, 8, 15, 16, 17, 33, 64, 100}) {
+    for (int activation = 0; activation < 3; ++activation) {
+      for (bool with_terms : {false, true}) {
+        std::vector<int32_t> core, channel_terms;
+        std::vector<float> multiplier, offset;
+        for (int c = 0; c < channels; ++c) {
+          core.push_back(std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng) >>
+                         std::uniform_int_distribution<int>(0, 31)(rng));
+          channel_terms.push_back(std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng));
+          multiplier.push_back(pick_float());
+          offset.push_back(pick_float());
+        }
+        EpilogueTerms terms;
+        terms.scale_shift = std::uniform_int_distribution<int>(0, 2)(rng);
+        terms.constant = std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng);
+        terms.channel_terms = with_terms ? channel_terms.data() : nullptr;
+        const Activation act = static_cast<Activation>(activation);
+        std::vector<int32_t> acc(static_cast<size_t>(channels));
+        std::vector<float> expected(static_cast<size_t>(channels));
+        OutputEpilogueScalar(core.data(), channels, terms, multiplier.data(), offset.data(), act,
+                             acc.data(), expected.data());
+        for (BitserialIsa isa : Isas()) {
+          const BitserialFunctions functions = BitserialFunctionsFor(isa, 1, 1, false);
+          std::vector<float> actual(static_cast<size_t>(channels), 1.0f);
+          functions.epilogue(core.data(), channels, terms, multiplier.data(), offset.data(), act,
+                             acc.data(), actual.data());
+          if (!BitwiseEqual(actual, expected)) {
+            ReportFailure(__FILE__, __LINE__,
+                          std::string(IsaName(isa)) + " epilogue, channels " +
+                              std::to_string(channels) + " activation " +
+                              std::to_string(activation));
           }
         }
       }

@@ -35,6 +35,12 @@ void PackActivationBytesAvx512(const float* x, int64_t pixels, int64_t channels,
                                const ActivationGrid& grid, const PlaneGrid& planes,
                                uint64_t* out, int32_t* sums);
 #endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+// Bit planes only (the NEON GEMM's encoding).
+void PackActivationsNeon(const float* x, int64_t pixels, int64_t channels,
+                         const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
+                         int32_t* sums);
+#endif
 
 }  // namespace bitlite
 

@@ -7,6 +7,16 @@
 //   Accumulate<kNegative>(acc, a, b) = acc +- popcount(a & b) per lane;
 //   Combine<kShift>(total, acc) = total + (acc << kShift); Store(acc, int32_t* out) (low 32
 //   bits of each lane).
+// Optional, for accumulators narrower than the sums (NEON's byte counts), both or neither:
+//   template <int kW, int kA, bool kTwos> static constexpr int64_t BlockWords(): the most
+//   words whose sums the accumulators hold exactly;
+//   template <int kW, int kA, bool kTwos, int kS> static void Flush(const Vec (&acc)[kVectors][kS],
+//   int32_t* out, bool first): one pixel's sums of a block, stored to out[0, kVectors *
+//   kLanes) when `first`, else added to what is there.
+// A tile then runs its words in blocks, each flushed; without them it is one block, combined
+// and stored with Combine and Store.
+// Optional: static constexpr bool kUnrollTile = true: unroll the loops over a tile's pixels,
+// vectors and planes (see ForTile).
 // Include only from such a file.
 #ifndef BITLITE_SRC_KERNELS_BGEMM_TILE_H_
 #define BITLITE_SRC_KERNELS_BGEMM_TILE_H_
@@ -14,6 +24,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/bgemm.h"
@@ -38,11 +49,93 @@ inline __attribute__((always_inline)) void Unroll(F&& f) {
 template <int kWeightBits, int kActivationBits>
 constexpr int kSignificances = kWeightBits + kActivationBits - 1;
 
+// Two's complement: the top plane of a grid counts negatively, so a pair with one such plane
+// subtracts its popcount.
+template <int kWeightBits, int kActivationBits, bool kActivationTwos>
+constexpr bool NegativePair(int i, int j) {
+  return (kWeightBits >= 2 && i == kWeightBits - 1) !=
+         (kActivationTwos && j == kActivationBits - 1);
+}
+
+// Plane pairs of significance s that subtract (`negative`) or add their popcounts.
+template <int kWeightBits, int kActivationBits, bool kActivationTwos>
+constexpr int PairsOfSign(int s, bool negative) {
+  int pairs = 0;
+  for (int i = 0; i < kWeightBits; ++i) {
+    const int j = s - i;
+    if (j >= 0 && j < kActivationBits &&
+        NegativePair<kWeightBits, kActivationBits, kActivationTwos>(i, j) == negative) {
+      ++pairs;
+    }
+  }
+  return pairs;
+}
+
+template <class Ops, class = void>
+struct HasBlocks : std::false_type {};
+template <class Ops>
+struct HasBlocks<Ops, std::void_t<decltype(Ops::template BlockWords<1, 1, false>())>>
+    : std::true_type {};
+
+template <class Ops, class = void>
+struct UnrollsTile : std::false_type {};
+template <class Ops>
+struct UnrollsTile<Ops, std::void_t<decltype(Ops::kUnrollTile)>>
+    : std::bool_constant<Ops::kUnrollTile> {};
+
+// f(0) ... f(N - 1) over a tile's pixels, vectors or planes: a loop, or unrolled where
+// Ops::kUnrollTile asks for it (a tile stays in registers only if its loops are unrolled,
+// which -O2 leaves undone for multi-register Vecs).
+template <class Ops, int N, class F>
+inline __attribute__((always_inline)) void ForTile(F&& f) {
+  if constexpr (UnrollsTile<Ops>::value) {
+    Unroll<N>([&](auto i) __attribute__((always_inline)) { f(static_cast<int>(i)); });
+  } else {
+    for (int i = 0; i < N; ++i) f(i);
+  }
+}
+
 // Pixels per tile: as many as the accumulator registers allow, at most Ops::kPixels.
 template <class Ops, int kWeightBits, int kActivationBits>
 constexpr int TilePixels() {
   constexpr int fit = Ops::kAccumulators / (Ops::kVectors * kSignificances<kWeightBits, kActivationBits>);
   return fit < 1 ? 1 : fit > Ops::kPixels ? Ops::kPixels : fit;
+}
+
+// Adds the popcounts of words [k0, k1) of kPixels pixels x kVectors Vecs of channels to acc.
+template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels>
+inline __attribute__((always_inline)) void AccumulateWords(
+    typename Ops::Vec (&acc)[kPixels][Ops::kVectors][kSignificances<kWeightBits, kActivationBits>],
+    const uint64_t* x, const uint64_t* w, int64_t words, int64_t k0, int64_t k1) {
+  using Vec = typename Ops::Vec;
+  constexpr int kLanes = Ops::kLanes;
+  constexpr int kVectors = Ops::kVectors;
+  constexpr int kS = kSignificances<kWeightBits, kActivationBits>;
+  ForTile<Ops, kPixels>([&](int p) __attribute__((always_inline)) {
+    ForTile<Ops, kVectors>([&](int n) __attribute__((always_inline)) {
+      ForTile<Ops, kS>([&](int s) __attribute__((always_inline)) { acc[p][n][s] = Ops::Zero(); });
+    });
+  });
+  for (int64_t k = k0; k < k1; ++k) {
+    Vec wv[kVectors][kWeightBits];
+    ForTile<Ops, kVectors>([&](int n) __attribute__((always_inline)) {
+      ForTile<Ops, kWeightBits>([&](int i) __attribute__((always_inline)) {
+        wv[n][i] = Ops::Load(w + ((n * words + k) * kWeightBits + i) * kLanes);
+      });
+    });
+    ForTile<Ops, kPixels>([&](int p) __attribute__((always_inline)) {
+      Unroll<kActivationBits>([&](auto j) __attribute__((always_inline)) {
+        const Vec xv = Ops::Broadcast(x + (p * words + k) * kActivationBits + j);
+        ForTile<Ops, kVectors>([&](int n) __attribute__((always_inline)) {
+          Unroll<kWeightBits>([&](auto i) __attribute__((always_inline)) {
+            constexpr bool kNegative =
+                NegativePair<kWeightBits, kActivationBits, kActivationTwos>(i, j);
+            acc[p][n][i + j] = Ops::template Accumulate<kNegative>(acc[p][n][i + j], wv[n][i], xv);
+          });
+        });
+      });
+    });
+  }
 }
 
 // kPixels pixels x (kVectors * kLanes) channels of core.
@@ -55,39 +148,31 @@ inline __attribute__((always_inline)) void Tile(const uint64_t* x, const uint64_
   constexpr int kVectors = Ops::kVectors;
   constexpr int kS = kSignificances<kWeightBits, kActivationBits>;
   Vec acc[kPixels][kVectors][kS];
-  for (auto& pixel : acc) {
-    for (auto& vector : pixel) {
-      for (Vec& a : vector) a = Ops::Zero();
-    }
-  }
-  for (int64_t k = 0; k < words; ++k) {
-    Vec wv[kVectors][kWeightBits];
-    for (int n = 0; n < kVectors; ++n) {
-      for (int i = 0; i < kWeightBits; ++i) {
-        wv[n][i] = Ops::Load(w + ((n * words + k) * kWeightBits + i) * kLanes);
-      }
-    }
+  if constexpr (HasBlocks<Ops>::value) {
+    constexpr int64_t kBlock = Ops::template BlockWords<kWeightBits, kActivationBits, kActivationTwos>();
+    static_assert(kBlock >= 1, "a block holds at least one word");
+    int64_t k0 = 0;
+    do {  // words >= 1, and every block is flushed, the first one stored
+      const int64_t k1 = words - k0 > kBlock ? k0 + kBlock : words;
+      AccumulateWords<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
+                                                                                  k0, k1);
+      ForTile<Ops, kPixels>([&](int p) __attribute__((always_inline)) {
+        Ops::template Flush<kWeightBits, kActivationBits, kActivationTwos, kS>(
+            acc[p], core + p * core_stride, k0 == 0);
+      });
+      k0 = k1;
+    } while (k0 < words);
+  } else {
+    AccumulateWords<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
+                                                                                0, words);
     for (int p = 0; p < kPixels; ++p) {
-      Unroll<kActivationBits>([&](auto j) __attribute__((always_inline)) {
-        const Vec xv = Ops::Broadcast(x + (p * words + k) * kActivationBits + j);
-        for (int n = 0; n < kVectors; ++n) {
-          Unroll<kWeightBits>([&](auto i) __attribute__((always_inline)) {
-            // Two's complement: the top plane of a grid counts negatively.
-            constexpr bool kNegative = (kWeightBits >= 2 && i == kWeightBits - 1) !=
-                                       (kActivationTwos && j == kActivationBits - 1);
-            acc[p][n][i + j] = Ops::template Accumulate<kNegative>(acc[p][n][i + j], wv[n][i], xv);
-          });
-        }
-      });
-    }
-  }
-  for (int p = 0; p < kPixels; ++p) {
-    for (int n = 0; n < kVectors; ++n) {
-      Vec total = acc[p][n][0];
-      Unroll<kS - 1>([&](auto s) __attribute__((always_inline)) {
-        total = Ops::template Combine<s + 1>(total, acc[p][n][s + 1]);
-      });
-      Ops::Store(total, core + p * core_stride + n * kLanes);
+      for (int n = 0; n < kVectors; ++n) {
+        Vec total = acc[p][n][0];
+        Unroll<kS - 1>([&](auto s) __attribute__((always_inline)) {
+          total = Ops::template Combine<s + 1>(total, acc[p][n][s + 1]);
+        });
+        Ops::Store(total, core + p * core_stride + n * kLanes);
+      }
     }
   }
 }

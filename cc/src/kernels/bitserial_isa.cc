@@ -73,10 +73,14 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
       break;
 #endif
 #if BITLITE_NEON_KERNELS
-    // Activation packing and the output stage stay scalar: armv7 NEON has no float division
-    // and flushes denormals to zero, which FORMAT.md's arithmetic does not.
+    // On armv7 activation packing and the output stage stay scalar: its NEON has no float
+    // division and flushes denormals to zero, which FORMAT.md's arithmetic does not.
     case BitserialIsa::kNeon:
       functions.bgemm = BgemmNeon(weight_bits, activation_bits, activation_twos_complement);
+#if defined(__aarch64__)
+      functions.pack = PackActivationsNeon;
+      functions.epilogue = OutputEpilogueNeon;
+#endif
       break;
 #endif
     default:

@@ -54,12 +54,13 @@ Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
       break;
 #endif
 #if BITLITE_NEON_KERNELS
-    // The output stage stays scalar: armv7 NEON flushes denormals to zero, which FORMAT.md's
-    // arithmetic does not.
+    // armv7 keeps the scalar output stage: its NEON flushes denormals to zero, which
+    // FORMAT.md's arithmetic does not.
     case DepthwiseIsa::kNeon:
       functions.row = DwconvRow16cNeon;
 #if defined(__aarch64__)
       functions.quantize = QuantizeActivationsNeon;
+      functions.epilogue = OutputEpilogueNeon;
 #endif
       break;
 #endif

@@ -55,6 +55,11 @@ void OutputEpilogueAvx512(const int32_t* core, int64_t channels, const EpilogueT
                           const float* multiplier, const float* offset, Activation activation,
                           int32_t* acc, float* y);
 #endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+void OutputEpilogueNeon(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
+                        const float* multiplier, const float* offset, Activation activation,
+                        int32_t* acc, float* y);
+#endif
 
 }  // namespace bitlite
 
