@@ -163,27 +163,31 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
   }
 }
 
-// A deep reduction (3x3 x 300 channels) and the largest codes: the popcount sums and their
-// two's complement corrections far from zero.
+// A deep reduction (3x3 x 300 channels) and the extreme codes: the popcount sums and their
+// two's complement corrections far from zero (lowest codes), the int8 kernels' largest
+// products v * v = 15 * 15 over more words than a 16-bit accumulator block holds (highest).
 BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
   ThreadPool pools[3];
   for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
   std::mt19937 rng(7);
   for (int bits = 1; bits <= 4; ++bits) {
     for (bool is_signed : {false, true}) {
-      Case c = RandomCase(rng, bits, bits, is_signed);
-      OpParams& p = c.params;
-      p.kind = OpKind::kConv2D;
-      p.in_channels = 300;
-      p.kernel_h = p.kernel_w = 3;
-      p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-      p.padding = Padding::kSame;
-      c.input_shape = {1, 5, 6, p.in_channels};
-      const CodeRange range = WeightCodeRange(bits);
-      c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
-                       static_cast<int8_t>(range.min));
-      c.x.assign(static_cast<size_t>(5 * 6 * p.in_channels), is_signed ? -1e9f : 1e9f);
-      CheckCase(c, pools);
+      for (bool highest : {false, true}) {
+        Case c = RandomCase(rng, bits, bits, is_signed);
+        OpParams& p = c.params;
+        p.kind = OpKind::kConv2D;
+        p.in_channels = 300;
+        p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+        p.padding = Padding::kSame;
+        c.input_shape = {1, 5, 6, p.in_channels};
+        const CodeRange range = WeightCodeRange(bits);
+        c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
+                         static_cast<int8_t>(highest ? range.max : range.min));
+        c.x.assign(static_cast<size_t>(5 * 6 * p.in_channels),
+                   is_signed && !highest ? -1e9f : 1e9f);
+        CheckCase(c, pools);
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 // The instruction sets the convolution driver (Conv2DBitserial) has kernels for, and the
-// runtime choice among them. Each is a bitserial (bit-plane popcount) kernel, except
-// kAvx512Vnni: the widened-int kernel, one int8 byte per code, multiplied with VPDPBUSD.
+// runtime choice among them. Each is a bitserial (bit-plane popcount) kernel, except the
+// widened-int ones (IsIntIsa): weights as nibbles, widened to bytes in registers and
+// multiplied with VPDPBUSD (kAvx512Vnni), UMLAL (kNeonInt8) or UDOT (kNeonDot).
 #ifndef BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
 #define BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
 
@@ -13,17 +14,24 @@
 
 namespace bitlite {
 
-enum class BitserialIsa { kScalar, kAvx2, kAvx512, kNeon, kAvx512Vnni };
+enum class BitserialIsa { kScalar, kAvx2, kAvx512, kNeon, kAvx512Vnni, kNeonInt8, kNeonDot };
 
 // "bitserial/scalar", "bitserial/avx2", "bitserial/avx512vpopcntdq", "bitserial/neon",
-// "int8/avx512vnni".
+// "int8/avx512vnni", "int8/neon", "int8/neondot".
 const char* IsaName(BitserialIsa isa);
+
+// A widened-int kernel, not a bitserial one.
+bool IsIntIsa(BitserialIsa isa);
 
 // Every ISA with kernels in this build that `cpu` can run (for tests and benchmarks).
 std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu);
 
 // The widest bitserial ISA `cpu` runs.
 BitserialIsa BestBitserialIsa(const CpuFeatures& cpu);
+
+// The delegate's kernel=int: the best widened-int ISA `cpu` runs (the dot product one where
+// it has dotprod), else BestBitserialIsa.
+BitserialIsa BestIntIsa(const CpuFeatures& cpu);
 
 // The rule of the delegate's kernel=auto: the int8 kernel where the CPU has one and the
 // codes are wide (weight_bits * activation_bits >= 9: W3A3, W3A4, W4A3, W4A4), else
