@@ -35,6 +35,12 @@ void PackActivationBytesAvx512(const float* x, int64_t pixels, int64_t channels,
                                const ActivationGrid& grid, const PlaneGrid& planes,
                                uint64_t* out, int32_t* sums);
 #endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+// Bytes only (planes.bytes), for the int8 kernels.
+void PackActivationBytesNeon(const float* x, int64_t pixels, int64_t channels,
+                             const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
+                             int32_t* sums);
+#endif
 
 }  // namespace bitlite
 

@@ -39,9 +39,12 @@ struct NeonInt8Ops {
   }
   static XVec LoadX(const uint64_t* p) { return vreinterpretq_u8_u64(vld1q_dup_u64(p)); }
   static Vec Dot(Vec acc, WVec w, XVec x) {
-    // High halves of both: UMLAL2 on aarch64, plain register halves on armv7.
-    return {{vmlal_u8(acc.val[0], vget_low_u8(w), vget_low_u8(x)),
-             vmlal_u8(acc.val[1], vget_high_u8(w), vget_high_u8(x))}};
+    const uint16x8_t low = vmlal_u8(acc.val[0], vget_low_u8(w), vget_low_u8(x));
+#if defined(__aarch64__)
+    return {{low, vmlal_high_u8(acc.val[1], w, x)}};  // UMLAL2: no move of the high halves
+#else
+    return {{low, vmlal_u8(acc.val[1], vget_high_u8(w), vget_high_u8(x))}};  // d registers
+#endif
   }
   static void Store(const Vec (&acc)[4], int32_t* out, bool accumulate) {
     // Vec n holds channels 2n and 2n + 1 (nibble group n / 2, low or high half).

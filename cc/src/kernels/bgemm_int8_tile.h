@@ -40,6 +40,12 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
 #pragma GCC unroll 8
     for (int n = 0; n < kVectors; ++n) acc[p][n] = Ops::Zero();
   }
+  // One pointer per pixel, stepped a word at a time: loads that broadcast (ARM's LD1R) take
+  // no register offset. The empty asm keeps GCC from folding them into one base + index,
+  // which costs ARM a plain load and a DUP per pixel and word.
+  const uint64_t* xp[kPixels];
+#pragma GCC unroll 32
+  for (int p = 0; p < kPixels; ++p) xp[p] = x + p * words + k0;
   for (int64_t k = k0; k < k1; ++k) {
     typename Ops::WVec wv[kVectors];
 #pragma GCC unroll 4
@@ -48,7 +54,8 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
     }
 #pragma GCC unroll 32
     for (int p = 0; p < kPixels; ++p) {
-      const typename Ops::XVec xv = Ops::LoadX(x + p * words + k);
+      const typename Ops::XVec xv = Ops::LoadX(xp[p]++);
+      __asm__("" : "+r"(xp[p]));
 #pragma GCC unroll 8
       for (int n = 0; n < kVectors; ++n) acc[p][n] = Ops::Dot(acc[p][n], wv[n], xv);
     }

@@ -101,11 +101,15 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
       break;
     case BitserialIsa::kNeonInt8:
       functions.bgemm = BgemmInt8Neon();
+#if defined(__aarch64__)
+      functions.pack = PackActivationBytesNeon;
+#endif
       functions.bytes = true;
       break;
 #if defined(__aarch64__)
     case BitserialIsa::kNeonDot:
       functions.bgemm = BgemmInt8NeonDot();
+      functions.pack = PackActivationBytesNeon;
       functions.bytes = true;
       break;
 #endif
