@@ -54,10 +54,17 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
     for (int a = 1; a <= 4; ++a) {
       const BitserialIsa isa = AutoIsa(cpu, w, a);
       EXPECT_TRUE(supported(isa));
-      // The int8 kernel only for wide codes, never for the popcount-friendly narrow ones.
-      if (w * a < 9) EXPECT_TRUE(isa == BestBitserialIsa(cpu));
+      // The int8 kernel exactly from its crossover product up, the bitserial one below.
+      const bool wide = w * a >= IntMinBitProduct(BestIntIsa(cpu));
+      EXPECT_TRUE(isa == (wide ? BestIntIsa(cpu) : BestBitserialIsa(cpu)));
     }
   }
+  // Every int8 kernel has a crossover within the bit products, and only they do.
+  for (BitserialIsa isa : {BitserialIsa::kAvx512Vnni, BitserialIsa::kNeonInt8,
+                           BitserialIsa::kNeonDot}) {
+    EXPECT_TRUE(IntMinBitProduct(isa) >= 1 && IntMinBitProduct(isa) <= 16);
+  }
+  EXPECT_TRUE(IntMinBitProduct(BestBitserialIsa(cpu)) > 16);
   // Scalar only, whatever the CPU: what an unknown CPU falls back to.
   EXPECT_TRUE(AutoIsa(CpuFeatures{}, 4, 4) == BitserialIsa::kScalar);
   EXPECT_EQ(std::string(IsaName(BestBitserialIsa(CpuFeatures{}))), "bitserial/scalar");

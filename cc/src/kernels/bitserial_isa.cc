@@ -61,8 +61,22 @@ BitserialIsa BestIntIsa(const CpuFeatures& cpu) {
   return best;
 }
 
+int IntMinBitProduct(BitserialIsa isa) {
+  switch (isa) {
+    case BitserialIsa::kAvx512Vnni:
+      return 8;
+    case BitserialIsa::kNeonInt8:
+      return 2;
+    case BitserialIsa::kNeonDot:
+      return 1;
+    default:
+      return 17;  // not an int8 kernel: never (bit products are at most 16)
+  }
+}
+
 BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
-  if (weight_bits * activation_bits >= 9 && cpu.avx512_vnni) return BitserialIsa::kAvx512Vnni;
+  const BitserialIsa int_isa = BestIntIsa(cpu);
+  if (weight_bits * activation_bits >= IntMinBitProduct(int_isa)) return int_isa;
   return BestBitserialIsa(cpu);
 }
 

@@ -33,12 +33,19 @@ BitserialIsa BestBitserialIsa(const CpuFeatures& cpu);
 // it has dotprod), else BestBitserialIsa.
 BitserialIsa BestIntIsa(const CpuFeatures& cpu);
 
-// The rule of the delegate's kernel=auto: the int8 kernel where the CPU has one and the
-// codes are wide (weight_bits * activation_bits >= 9: W3A3, W3A4, W4A3, W4A4), else
-// BestBitserialIsa. The int8 kernel's cost does not depend on the bit widths, the bitserial
-// kernel's grows with weight_bits * activation_bits (popcounts per word). Measured on this
-// project's AVX-512 x86 (3x3 conv 64->64 56x56, 1 thread): int8 0.65 ms at every width;
-// bitserial W2A4 0.53, W3A3 0.99, W4A4 1.9 ms.
+// The rule of the delegate's kernel=auto: BestIntIsa where the CPU has an int8 kernel and
+// weight_bits * activation_bits >= IntMinBitProduct(that kernel), else BestBitserialIsa.
+// The int8 kernel's cost does not depend on the bit widths, the bitserial kernel's grows
+// with weight_bits * activation_bits (popcounts per word), so one product threshold per int8
+// kernel is the crossover, read off measurements of a 3x3 conv 64->64 56x56, 1 thread:
+//   int8/avx512vnni (this project's x86, min of 60 runs): int8 0.42-0.44 ms at every width;
+//     bitserial/avx512vpopcntdq W1A4 0.41, W2A3 0.43, W2A4 0.53, W3A3 0.98, W4A4 2.0 ms: 8.
+//   int8/neon (Cortex-A53 under qemu, instructions per invoke, bench/arm/bench_insns.py
+//     --kernel int|bitserial): int8 31.2M at every width; bitserial/neon W1A1 24.3M, W2A2
+//     61.7M (W1A2 about 37M: 12M plus 12.5M per plane pair): 2.
+//   int8/neondot (Neoverse-N1, same): int8 20.2M; bitserial/neon W1A1 24.3M: 1.
+// Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11.
+int IntMinBitProduct(BitserialIsa isa);
 BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits);
 
 struct BitserialFunctions {
