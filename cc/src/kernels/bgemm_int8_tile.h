@@ -46,6 +46,7 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
   const uint64_t* xp[kPixels];
 #pragma GCC unroll 32
   for (int p = 0; p < kPixels; ++p) xp[p] = x + p * words + k0;
+#pragma GCC unroll 2
   for (int64_t k = k0; k < k1; ++k) {
     typename Ops::WVec wv[kVectors];
 #pragma GCC unroll 4

@@ -64,7 +64,7 @@ BitserialIsa BestIntIsa(const CpuFeatures& cpu) {
 int IntMinBitProduct(BitserialIsa isa) {
   switch (isa) {
     case BitserialIsa::kAvx512Vnni:
-      return 8;
+      return 6;
     case BitserialIsa::kNeonInt8:
       return 2;
     case BitserialIsa::kNeonDot:

@@ -38,12 +38,13 @@ BitserialIsa BestIntIsa(const CpuFeatures& cpu);
 // The int8 kernel's cost does not depend on the bit widths, the bitserial kernel's grows
 // with weight_bits * activation_bits (popcounts per word), so one product threshold per int8
 // kernel is the crossover, read off measurements of a 3x3 conv 64->64 56x56, 1 thread:
-//   int8/avx512vnni (this project's x86, min of 60 runs): int8 0.42-0.44 ms at every width;
-//     bitserial/avx512vpopcntdq W1A4 0.41, W2A3 0.43, W2A4 0.53, W3A3 0.98, W4A4 2.0 ms: 8.
+//   int8/avx512vnni (this project's x86, bench/kernels/conv_bench.cc, min of 100 runs): int8
+//     0.37-0.40 ms at every width; bitserial/avx512vpopcntdq W2A2 0.33, W1A4 0.41 (a near
+//     tie left to bitserial), W2A3 0.41, W3A2 0.73, W2A4 0.51, W3A3 0.98, W4A4 2.0 ms: 6.
 //   int8/neon (Cortex-A53 under qemu, instructions per invoke, bench/arm/bench_insns.py
-//     --kernel int|bitserial): int8 31.2M at every width; bitserial/neon W1A1 24.3M, W2A2
+//     --kernel int|bitserial): int8 30.6M at every width; bitserial/neon W1A1 24.3M, W2A2
 //     61.7M (W1A2 about 37M: 12M plus 12.5M per plane pair): 2.
-//   int8/neondot (Neoverse-N1, same): int8 20.2M; bitserial/neon W1A1 24.3M: 1.
+//   int8/neondot (Neoverse-N1, same): int8 19.9M; bitserial/neon W1A1 24.3M: 1.
 // Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11.
 int IntMinBitProduct(BitserialIsa isa);
 BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits);
