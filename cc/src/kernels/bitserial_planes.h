@@ -48,7 +48,8 @@ struct PlaneGrid {
   // v of code q, and the bits the planes store (its low `bits` bits in two's complement).
   int Value(int code) const { return (code - shift) / scale; }
   uint32_t PlaneValue(int code) const {
-    return static_cast<uint32_t>(Value(code)) & ((1u << (bytes || nibbles ? CodeBits() : bits)) - 1);
+    const int stored_bits = bytes || nibbles ? CodeBits() : bits;
+    return static_cast<uint32_t>(Value(code)) & ((1u << stored_bits) - 1);
   }
 };
 
