@@ -16,6 +16,7 @@ namespace {
 
 struct NeonDotInt8Ops {
   using Vec = uint32x4_t;   // {channel a: codes 0-3, 4-7; channel b: codes 0-3, 4-7}
+  static constexpr int kVecsPerWVec = 1;
   using WVec = uint8x16_t;  // 2 channels x 8 codes
   using XVec = uint8x16_t;  // the pixel's word, twice
   static constexpr int kLanes = 2;
@@ -30,11 +31,12 @@ struct NeonDotInt8Ops {
     *hi = vshrq_n_u8(nibbles, 4);
   }
   static XVec LoadX(const uint64_t* p) { return vreinterpretq_u8_u64(vld1q_dup_u64(p)); }
-  static Vec Dot(Vec acc, WVec w, XVec x) { return vdotq_u32(acc, w, x); }
-  static void Store(const Vec (&acc)[4], int32_t* out, bool accumulate) {
+  static void Dot(Vec (&acc)[1], WVec w, XVec x) { acc[0] = vdotq_u32(acc[0], w, x); }
+  static void Store(const Vec (&acc)[4][1], int32_t* out, bool accumulate) {
     // Vec n holds channels 2n and 2n + 1: pairwise sums give 4 channels per register.
+#pragma GCC unroll 4  // constant indices: the accumulators stay registers
     for (int half = 0; half < 2; ++half) {
-      uint32x4_t sums = vpaddq_u32(acc[2 * half], acc[2 * half + 1]);
+      uint32x4_t sums = vpaddq_u32(acc[2 * half][0], acc[2 * half + 1][0]);
       uint32_t* dst = reinterpret_cast<uint32_t*>(out + 4 * half);
       if (accumulate) sums = vaddq_u32(sums, vld1q_u32(dst));
       vst1q_u32(dst, sums);

@@ -24,6 +24,7 @@ namespace {
 
 struct Avx512VnniOps {
   using Vec = __m512i;
+  static constexpr int kVecsPerWVec = 1;
   using WVec = __m512i;
   using XVec = __m512i;
   static constexpr int kLanes = 8;
@@ -39,11 +40,12 @@ struct Avx512VnniOps {
     *hi = _mm512_and_si512(_mm512_srli_epi64(nibbles, 4), mask);
   }
   static XVec LoadX(const uint64_t* p) { return _mm512_set1_epi64(static_cast<long long>(*p)); }
-  static Vec Dot(Vec acc, WVec w, XVec x) { return _mm512_dpbusd_epi32(acc, x, w); }
-  static void Store(const Vec (&acc)[2], int32_t* out, bool accumulate) {
+  static void Dot(Vec (&acc)[1], WVec w, XVec x) { acc[0] = _mm512_dpbusd_epi32(acc[0], x, w); }
+  static void Store(const Vec (&acc)[2][1], int32_t* out, bool accumulate) {
+#pragma GCC unroll 4  // constant indices: the accumulators stay registers
     for (int n = 0; n < 2; ++n) {
       // The two 32-bit partial sums of each channel: low half + high half, modulo 2^32.
-      const __m512i sums = _mm512_add_epi32(acc[n], _mm512_srli_epi64(acc[n], 32));
+      const __m512i sums = _mm512_add_epi32(acc[n][0], _mm512_srli_epi64(acc[n][0], 32));
       __m256i channels = _mm512_cvtepi64_epi32(sums);
       __m256i* dst = reinterpret_cast<__m256i*>(out + 8 * n);
       if (accumulate) channels = _mm256_add_epi32(channels, _mm256_loadu_si256(dst));

@@ -3,14 +3,16 @@
 // byte per activation code (PlaneGrid::bytes); core = sum over codes of vw * vx. Written once
 // over an ISA policy `Ops` that each bgemm_*_<isa>.cc file defines in an anonymous namespace
 // and instantiates in a translation unit compiled for that ISA:
-//   Vec (accumulators of one widened register's channels), WVec (a widened register), XVec;
+//   Vec, kVecsPerWVec (accumulator registers per widened register), WVec (a widened
+//   register), XVec;
 //   kLanes (channels per WVec: the nibble layout's L); kPairs (nibble groups of 2 * kLanes
 //   channels per tile); kPixels (pixels per tile); kBlockWords (most words the accumulators
 //   take before they must be added into core: narrow accumulators would overflow);
 //   Zero(); LoadWeights(p, &lo, &hi) (one group's 8 * kLanes bytes of one word: channels
-//   [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word); Dot(acc, w, x);
-//   Store(acc[2 * kPairs], out, accumulate) (the tile's channels of one pixel to core,
-//   added to what is there when `accumulate`).
+//   [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word); Dot(acc, w, x) (adds into
+//   the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
+//   accumulate) (the tile's channels of one pixel to core, added to what is there when
+//   `accumulate`).
 // Include only from such a file.
 #ifndef BITLITE_SRC_KERNELS_BGEMM_INT8_TILE_H_
 #define BITLITE_SRC_KERNELS_BGEMM_INT8_TILE_H_
@@ -34,11 +36,15 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
   constexpr int kVectors = 2 * Ops::kPairs;
   constexpr int64_t kGroupBytes = 8 * Ops::kLanes;  // one group's nibbles of one word
   // Fully unrolled (the pragmas), so that the accumulators live in registers.
-  typename Ops::Vec acc[kPixels][kVectors];
+  // Plain vectors, not NEON's structs of vectors: GCC keeps arrays of those in memory.
+  typename Ops::Vec acc[kPixels][kVectors][Ops::kVecsPerWVec];
 #pragma GCC unroll 32
   for (int p = 0; p < kPixels; ++p) {
 #pragma GCC unroll 8
-    for (int n = 0; n < kVectors; ++n) acc[p][n] = Ops::Zero();
+    for (int n = 0; n < kVectors; ++n) {
+#pragma GCC unroll 2
+      for (auto& a : acc[p][n]) a = Ops::Zero();
+    }
   }
   // One pointer per pixel, stepped a word at a time: loads that broadcast (ARM's LD1R) take
   // no register offset. The empty asm keeps GCC from folding them into one base + index,
@@ -58,7 +64,7 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
       const typename Ops::XVec xv = Ops::LoadX(xp[p]++);
       __asm__("" : "+r"(xp[p]));
 #pragma GCC unroll 8
-      for (int n = 0; n < kVectors; ++n) acc[p][n] = Ops::Dot(acc[p][n], wv[n], xv);
+      for (int n = 0; n < kVectors; ++n) Ops::Dot(acc[p][n], wv[n], xv);
     }
   }
 #pragma GCC unroll 32

@@ -66,7 +66,11 @@ int IntMinBitProduct(BitserialIsa isa) {
     case BitserialIsa::kAvx512Vnni:
       return 6;
     case BitserialIsa::kNeonInt8:
+#if defined(__aarch64__)
       return 2;
+#else
+      return 4;
+#endif
     case BitserialIsa::kNeonDot:
       return 1;
     default:

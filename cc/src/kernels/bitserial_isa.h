@@ -43,7 +43,9 @@ BitserialIsa BestIntIsa(const CpuFeatures& cpu);
 //     tie left to bitserial), W2A3 0.41, W3A2 0.73, W2A4 0.51, W3A3 0.98, W4A4 2.0 ms: 6.
 //   int8/neon (Cortex-A53 under qemu, instructions per invoke, bench/arm/bench_insns.py
 //     --kernel int|bitserial): int8 30.6M at every width; bitserial/neon W1A1 24.3M, W2A2
-//     61.7M (W1A2 about 37M: 12M plus 12.5M per plane pair): 2.
+//     61.7M (W1A2 about 37M: 12M plus 12.5M per plane pair): 2. On armv7 (Cortex-A7 under
+//     qemu-arm, bitlite_conv_bench Run, scalar activation packing): int8 95.2M; bitserial
+//     W1A2 66.7M, W2A2 107.4M: 4.
 //   int8/neondot (Neoverse-N1, same): int8 19.9M; bitserial/neon W1A1 24.3M: 1.
 // Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11.
 int IntMinBitProduct(BitserialIsa isa);
