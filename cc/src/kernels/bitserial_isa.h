@@ -42,7 +42,7 @@ BitserialIsa BestIntIsa(const CpuFeatures& cpu);
 //     0.37-0.40 ms at every width; bitserial/avx512vpopcntdq W2A2 0.33, W1A4 0.41 (a near
 //     tie left to bitserial), W2A3 0.41, W3A2 0.73, W2A4 0.51, W3A3 0.98, W4A4 2.0 ms: 6.
 //   int8/neon (Cortex-A53 under qemu, instructions per invoke, bench/arm/bench_insns.py
-//     --kernel int|bitserial): int8 30.6M at every width; bitserial/neon W1A1 24.3M, W2A2
+//     --kernel int|bitserial): int8 29.8M at every width; bitserial/neon W1A1 24.3M, W2A2
 //     61.7M (W1A2 about 37M: 12M plus 12.5M per plane pair): 2. On armv7 (Cortex-A7 under
 //     qemu-arm, bitlite_conv_bench Run, scalar activation packing): int8 95.2M; bitserial
 //     W1A2 66.7M, W2A2 107.4M: 4.
