@@ -1,11 +1,11 @@
 // NEON int8 micro-kernel without dot product instructions (Cortex-A53/A72, armv7): tiles of
-// 3 pixels (1 on armv7) x 8 channels. One 16-byte load holds a word (8 codes) of 4 channels as nibbles
-// (BitserialWeights' nibble layout, L = 2); an AND and a shift widen it to two registers of
-// 2 channels x 8 bytes. UMLAL multiplies 8 weight bytes of one channel with the pixel's 8
-// activation bytes (u8 x u8, both <= 15) and adds them to 8 uint16 lanes: 8 multiply-adds
-// per instruction, no broadcast per code, one horizontal sum per channel at the end. A lane
-// gains at most 15 * 15 per word, so the reduction runs in blocks of kBlockWords words that
-// cannot overflow 16 bits, each added into core as int32.
+// 3 pixels (1 on armv7) x 8 channels. One 16-byte load holds a word (8 codes) of 4 channels
+// as nibbles (BitserialWeights' nibble layout, L = 2); an AND and a shift widen it to two
+// registers of 2 channels x 8 bytes. UMLAL multiplies 8 weight bytes of one channel with the
+// pixel's 8 activation bytes (u8 x u8, both <= 15) and adds them to 8 uint16 lanes: 8
+// multiply-adds per instruction, no broadcast per code, one horizontal sum per channel at the
+// end. A lane gains at most 15 * 15 per word, so the reduction runs in blocks of kBlockWords
+// words that cannot overflow 16 bits, each added into core as int32.
 #include <arm_neon.h>
 
 #include "kernels/bgemm_int8_tile.h"

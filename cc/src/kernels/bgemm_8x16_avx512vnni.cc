@@ -1,13 +1,14 @@
 // AVX-512 VNNI int8 micro-kernel (the widened-int path for 3-4 bit codes): tiles of 8 pixels
 // x 16 channels, 16 independent accumulators to cover VPDPBUSD's latency (12 pixels made GCC
-// spill accumulators and ran 1.5x slower; 8 divides the driver's 64-pixel chunks). One 64-byte load
-// holds a word (8 codes) of 16 channels as nibbles (BitserialWeights' nibble layout, L = 8);
-// an AND and a shift widen it to two registers of 8 channels x 8 bytes. VPDPBUSD multiplies
-// the broadcast activation bytes (uint8 v) with those bytes (v <= 15, so non-negative as
-// int8) and adds the products in 4-byte groups to 32-bit lanes, so each channel's 64-bit lane
-// holds two partial sums, added at the end. One instruction does 64 multiply-adds, where the
-// bitserial kernel needs weight_bits * activation_bits popcounts for 8 x 64 one-bit products.
-// Compiled with -mavx512f -mavx512vnni; run only where CpuFeatures::avx512_vnni.
+// spill accumulators and ran 1.5x slower; 8 divides the driver's 64-pixel chunks). One
+// 64-byte load holds a word (8 codes) of 16 channels as nibbles (BitserialWeights' nibble
+// layout, L = 8); an AND and a shift widen it to two registers of 8 channels x 8 bytes.
+// VPDPBUSD multiplies the broadcast activation bytes (uint8 v) with those bytes (v <= 15, so
+// non-negative as int8) and adds the products in 4-byte groups to 32-bit lanes, so each
+// channel's 64-bit lane holds two partial sums, added at the end. One instruction does 64
+// multiply-adds, where the bitserial kernel needs weight_bits * activation_bits popcounts for
+// 8 x 64 one-bit products. Compiled with -mavx512f -mavx512vnni; run only where
+// CpuFeatures::avx512_vnni.
 #include <immintrin.h>
 
 #include <limits>

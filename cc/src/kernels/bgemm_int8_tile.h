@@ -47,8 +47,8 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
     }
   }
   // One pointer per pixel, stepped a word at a time: loads that broadcast (ARM's LD1R) take
-  // no register offset. The empty asm keeps GCC from folding them into one base + index,
-  // which costs ARM a plain load and a DUP per pixel and word.
+  // no register offset. The empty asm in the loop keeps GCC from folding them into one
+  // base + index, which costs ARM a plain load and a DUP per pixel and word.
   const uint64_t* xp[kPixels];
 #pragma GCC unroll 32
   for (int p = 0; p < kPixels; ++p) xp[p] = x + p * words + k0;

@@ -17,7 +17,7 @@
 // u8 x s8 with a non-negative s8:
 //   weights      v = FORMAT.md's stored code u: (q + 1) / 2 for 1 bit (scale 2, shift -1),
 //                q + 2^(b-1) for b >= 2 (shift -2^(b-1)); 0 .. 15, one nibble per code
-//                in memory (NibbleLayout below), widened to bytes in registers;
+//                in memory (BitserialWeights' nibble layout), widened to bytes in registers;
 //   activations  v = q - min code (shift -2^(b-1) on the signed grids), one byte per code
 //                (transient: the packed input and im2col scratch).
 // The shifts cost no multiply: the corrections above are the same sums as for the 1-bit grids.
