@@ -1,5 +1,5 @@
 // NEON dot-product int8 micro-kernel (aarch64 with the dotprod extension: Cortex-A55/A76 and
-// later): tiles of 6 pixels x 8 channels. One 16-byte load holds a word (8 codes) of 4
+// later): tiles of 5 pixels x 8 channels. One 16-byte load holds a word (8 codes) of 4
 // channels as nibbles (BitserialWeights' nibble layout, L = 2); an AND and a shift widen it
 // to two registers of 2 channels x 8 bytes. UDOT multiplies them with the pixel's word loaded
 // into both halves (u8 x u8, both <= 15) and adds the products in 4-byte groups to 32-bit
