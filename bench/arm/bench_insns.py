@@ -127,6 +127,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="emulated processes at once (each is single-threaded)")
     parser.add_argument("--output", type=Path, default=REPO / "bench/results/arm_insns.json")
+    parser.add_argument("--kernel", default="auto",
+                        help="the delegate's kernel option (auto, bitserial, int, reference)")
     args = parser.parse_args()
     layers = [layer for layer in LAYERS if layer[0] in args.layers]
     described = layers + ([] if args.no_digits else [digits_models.layer()])
@@ -135,7 +137,7 @@ def main() -> int:
         models = build_models(directory, layers, not args.no_digits)
         # One emulated process per (CPU, layer): its models share the Python start-up.
         work = {(cpu, layer): [{"name": variant, "model": path, "invokes": args.invokes,
-                                "bitlite": variant.startswith("W")}
+                                "bitlite": variant.startswith("W"), "kernel": args.kernel}
                                for variant, path in models[layer].items()]
                 for cpu in args.cpus for layer in models}
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
@@ -165,7 +167,7 @@ def main() -> int:
                                       text=True).stdout.splitlines()[0],
                # Which delegate build was measured (the wheel is rebuilt as kernels change).
                "delegate_build_id": (re.findall(r"Build ID: (\w+)", notes.stdout) or [None])[0],
-               "invokes": args.invokes, "threads": 1,
+               "invokes": args.invokes, "threads": 1, "kernel_option": args.kernel,
                "layers": {layer[0]: {"input": layer[2], "out_channels": layer[3],
                                      "kernel": layer[4], "stride": layer[5]} for layer in described},
                "rows": rows, "targets_vs_int8_on_" + TARGET_CPU: targets}

@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--cpu", default=bench_insns.TARGET_CPU)
     parser.add_argument("--invokes", type=int, default=1)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--kernel", default="auto", help="the delegate's kernel option")
     parser.add_argument("--python", type=Path, default=REPO / "build/arm/aarch64/python")
     parser.add_argument("--plugin", type=Path,
                         default=REPO / "build/arm/qemu-src/libinsn_count.so")
@@ -73,7 +74,8 @@ def main() -> int:
                                                                np.random.default_rng(0)))
         manifest, profile = Path(tmp) / "jobs.json", Path(tmp) / "profile.txt"
         manifest.write_text(json.dumps([{"name": args.bits, "model": str(model),
-                                         "invokes": args.invokes, "bitlite": True}]))
+                                         "invokes": args.invokes, "bitlite": True,
+                                         "kernel": args.kernel}]))
         env = {k: v for k, v in os.environ.items() if k not in bench_insns.HOST_ONLY_ENV}
         env.update(BITLITE_QEMU_CPU=args.cpu,
                    QEMU_PLUGIN=f"{args.plugin},out={Path(tmp) / 'counts'},profile={profile}")

@@ -96,7 +96,7 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
       isa_ = BestBitserialIsa(cpu);
       break;
     case KernelChoice::kInt:
-      isa_ = cpu.avx512_vnni ? BitserialIsa::kAvx512Vnni : BestBitserialIsa(cpu);
+      isa_ = BestIntIsa(cpu);
       break;
   }
 }

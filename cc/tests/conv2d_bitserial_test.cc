@@ -171,27 +171,31 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
   }
 }
 
-// A deep reduction (3x3 x 300 channels) and the largest codes: the popcount sums and their
-// two's complement corrections far from zero.
+// A deep reduction (3x3 x 300 channels) and the extreme codes: the popcount sums and their
+// two's complement corrections far from zero (lowest codes), the int8 kernels' largest
+// products v * v = 15 * 15 over more words than a 16-bit accumulator block holds (highest).
 BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
   ThreadPool pools[3];
   for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
   std::mt19937 rng(7);
   for (int bits = 1; bits <= 4; ++bits) {
     for (bool is_signed : {false, true}) {
-      Case c = RandomCase(rng, bits, bits, is_signed);
-      OpParams& p = c.params;
-      p.kind = OpKind::kConv2D;
-      p.in_channels = 300;
-      p.kernel_h = p.kernel_w = 3;
-      p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-      p.padding = Padding::kSame;
-      c.input_shape = {1, 5, 6, p.in_channels};
-      const CodeRange range = WeightCodeRange(bits);
-      c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
-                       static_cast<int8_t>(range.min));
-      c.x.assign(static_cast<size_t>(5 * 6 * p.in_channels), is_signed ? -1e9f : 1e9f);
-      CheckCase(c, pools);
+      for (bool highest : {false, true}) {
+        Case c = RandomCase(rng, bits, bits, is_signed);
+        OpParams& p = c.params;
+        p.kind = OpKind::kConv2D;
+        p.in_channels = 300;
+        p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+        p.padding = Padding::kSame;
+        c.input_shape = {1, 5, 6, p.in_channels};
+        const CodeRange range = WeightCodeRange(bits);
+        c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
+                         static_cast<int8_t>(highest ? range.max : range.min));
+        c.x.assign(static_cast<size_t>(5 * 6 * p.in_channels),
+                   is_signed && !highest ? -1e9f : 1e9f);
+        CheckCase(c, pools);
+      }
     }
   }
 }
@@ -277,6 +281,58 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
                           std::string(IsaName(isa)) + " epilogue, channels " +
                               std::to_string(channels) + " activation " +
                               std::to_string(activation));
+          }
+        }
+      }
+    }
+  }
+}
+
+// The int8 kernels' weights stay packed: 4 bits per code in memory, in the nibble layout of
+// bitserial_planes.h, each nibble FORMAT.md's stored code u (0 past the real codes).
+BITLITE_TEST(Int8WeightsArePackedAsNibblesOfTheStoredCodes) {
+  std::mt19937 rng(5);
+  for (int bits = 1; bits <= 4; ++bits) {
+    const CodeRange range = WeightCodeRange(bits);
+    for (int lanes : {2, 8}) {
+      for (int64_t out_c : {1, 5, 16, 17}) {
+        for (int64_t in_c : {1, 7, 8, 9, 20}) {
+          const int64_t taps = 3;
+          std::vector<int8_t> codes;
+          for (int64_t i = 0; i < out_c * taps * in_c; ++i) {
+            int code = std::uniform_int_distribution<int>(range.min, range.max)(rng);
+            if (bits == 1 && code == 0) code = 1;
+            codes.push_back(static_cast<int8_t>(code));
+          }
+          BitserialWeights w;
+          PackBitserialWeights(out_c, taps, in_c, codes.data(), WeightPlaneGrid(bits, true),
+                               lanes, false, &w);
+          const int64_t words_per_tap = (in_c + 7) / 8;
+          EXPECT_TRUE(w.grid.nibbles);
+          EXPECT_EQ(w.words_per_plane, taps * words_per_tap);
+          EXPECT_EQ(static_cast<int64_t>(w.planes.size()) * 16, w.channels * w.words_per_plane * 8);
+          const uint8_t* bytes = reinterpret_cast<const uint8_t*>(w.planes.data());
+          for (int64_t c = 0; c < w.channels; ++c) {
+            for (int64_t k = 0; k < w.words_per_plane; ++k) {
+              for (int64_t j = 0; j < 8; ++j) {
+                const int64_t byte = ((c / (2 * lanes) * w.words_per_plane + k) * lanes +
+                                      c % lanes) * 8 + j;
+                const int shift = c % (2 * lanes) < lanes ? 0 : 4;
+                const int nibble = (bytes[byte] >> shift) & 0xf;
+                const int64_t t = k / words_per_tap, ci = k % words_per_tap * 8 + j;
+                int u = 0;
+                if (c < out_c && ci < in_c) {
+                  const int q = codes[static_cast<size_t>((c * taps + t) * in_c + ci)];
+                  u = bits == 1 ? (q + 1) / 2 : q + (1 << (bits - 1));
+                }
+                if (nibble != u) {
+                  ReportFailure(__FILE__, __LINE__, "nibble of channel " + std::to_string(c) +
+                                                        " word " + std::to_string(k) + " code " +
+                                                        std::to_string(j));
+                  return;
+                }
+              }
+            }
           }
         }
       }

@@ -1,4 +1,5 @@
 // The delegate option `kernel` and the runtime kernel choice (kernels/bitserial_isa.h).
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -53,13 +54,65 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
     for (int a = 1; a <= 4; ++a) {
       const BitserialIsa isa = AutoIsa(cpu, w, a);
       EXPECT_TRUE(supported(isa));
-      // The int8 kernel only for wide codes, never for the popcount-friendly narrow ones.
-      if (w * a < 9) EXPECT_TRUE(isa == BestBitserialIsa(cpu));
+      // The int8 kernel exactly from its crossover product up, the bitserial one below.
+      const bool wide = w * a >= IntMinBitProduct(BestIntIsa(cpu));
+      EXPECT_TRUE(isa == (wide ? BestIntIsa(cpu) : BestBitserialIsa(cpu)));
     }
   }
+  // Every int8 kernel has a crossover within the bit products, and only they do.
+  for (BitserialIsa isa : {BitserialIsa::kAvx512Vnni, BitserialIsa::kNeonInt8,
+                           BitserialIsa::kNeonDot}) {
+    EXPECT_TRUE(IntMinBitProduct(isa) >= 1 && IntMinBitProduct(isa) <= 16);
+  }
+  EXPECT_TRUE(IntMinBitProduct(BestBitserialIsa(cpu)) > 16);
   // Scalar only, whatever the CPU: what an unknown CPU falls back to.
   EXPECT_TRUE(AutoIsa(CpuFeatures{}, 4, 4) == BitserialIsa::kScalar);
   EXPECT_EQ(std::string(IsaName(BestBitserialIsa(CpuFeatures{}))), "bitserial/scalar");
+}
+
+bool Contains(const std::vector<BitserialIsa>& isas, BitserialIsa isa) {
+  for (BitserialIsa candidate : isas) {
+    if (candidate == isa) return true;
+  }
+  return false;
+}
+
+// Under qemu, tests/CMakeLists.txt passes the emulated CPU's features (from BITLITE_QEMU_CPU)
+// as BITLITE_EXPECT_CPU_FEATURES, e.g. "neon" for cortex-a53 and cortex-a72, "neon,dotprod"
+// for neoverse-n1: detection must find exactly those, and no choice (kernel=auto for every bit
+// pair, kernel=int, the test list) may name a kernel the CPU lacks. Natively (no variable)
+// only the consistency of the choices is checked.
+BITLITE_TEST(DetectsTheEmulatedCpuAndNeverPicksKernelsItLacks) {
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  const char* expected = std::getenv("BITLITE_EXPECT_CPU_FEATURES");
+  if (expected != nullptr) {
+    const std::string list = std::string(",") + expected + ",";
+    auto expects = [&](const char* feature) {
+      return list.find(std::string(",") + feature + ",") != std::string::npos;
+    };
+    EXPECT_EQ(cpu.neon, expects("neon"));
+    EXPECT_EQ(cpu.dotprod, expects("dotprod"));
+  }
+  const std::vector<BitserialIsa> isas = SupportedIsas(cpu);
+  EXPECT_EQ(Contains(isas, BitserialIsa::kNeonDot), cpu.dotprod);
+  EXPECT_TRUE(Contains(isas, BestIntIsa(cpu)));
+#if BITLITE_NEON_KERNELS
+  // Every NEON CPU has an int kernel; the dot product one exactly where dotprod is.
+  EXPECT_TRUE(cpu.neon);
+  EXPECT_TRUE(BestIntIsa(cpu) ==
+              (cpu.dotprod ? BitserialIsa::kNeonDot : BitserialIsa::kNeonInt8));
+#endif
+  for (int w = 1; w <= 4; ++w) {
+    for (int a = 1; a <= 4; ++a) {
+      const BitserialIsa isa = AutoIsa(cpu, w, a);
+      EXPECT_TRUE(Contains(isas, isa));
+      if (!cpu.dotprod) EXPECT_TRUE(isa != BitserialIsa::kNeonDot);
+    }
+  }
+  EXPECT_TRUE(IsIntIsa(BitserialIsa::kNeonDot) && IsIntIsa(BitserialIsa::kNeonInt8) &&
+              IsIntIsa(BitserialIsa::kAvx512Vnni) && !IsIntIsa(BestBitserialIsa(cpu)));
+  EXPECT_EQ(std::string(IsaName(BitserialIsa::kNeonInt8)), "int8/neon");
+  EXPECT_EQ(std::string(IsaName(BitserialIsa::kNeonDot)), "int8/neondot");
 }
 
 }  // namespace

@@ -40,6 +40,10 @@ void PackActivationBytesAvx512(const float* x, int64_t pixels, int64_t channels,
 void PackActivationsNeon(const float* x, int64_t pixels, int64_t channels,
                          const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
                          int32_t* sums);
+// Bytes only (planes.bytes), for the int8 kernels.
+void PackActivationBytesNeon(const float* x, int64_t pixels, int64_t channels,
+                             const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
+                             int32_t* sums);
 #endif
 
 }  // namespace bitlite

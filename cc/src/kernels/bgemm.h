@@ -34,11 +34,16 @@ BgemmKernel BgemmScalar(int weight_bits, int activation_bits, bool activation_tw
 #if BITLITE_X86_KERNELS
 BgemmKernel BgemmAvx2(int weight_bits, int activation_bits, bool activation_twos_complement);
 BgemmKernel BgemmAvx512(int weight_bits, int activation_bits, bool activation_twos_complement);
-// One byte per code (PlaneGrid::bytes), any bit widths: weights int8, activations uint8.
+// The widened-int kernels (bgemm_int8_tile.h), any bit widths: weights as nibbles
+// (PlaneGrid::nibbles), activations one byte per code (PlaneGrid::bytes), both unsigned.
 BgemmKernel BgemmInt8Avx512Vnni();
 #endif
 #if BITLITE_NEON_KERNELS
 BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement);
+BgemmKernel BgemmInt8Neon();  // UMLAL, every NEON CPU
+#if defined(__aarch64__)
+BgemmKernel BgemmInt8NeonDot();  // UDOT: only where CpuFeatures::dotprod
+#endif
 #endif
 
 }  // namespace bitlite

@@ -14,8 +14,17 @@ const char* IsaName(BitserialIsa isa) {
       return "bitserial/neon";
     case BitserialIsa::kAvx512Vnni:
       return "int8/avx512vnni";
+    case BitserialIsa::kNeonInt8:
+      return "int8/neon";
+    case BitserialIsa::kNeonDot:
+      return "int8/neondot";
   }
   return "?";
+}
+
+bool IsIntIsa(BitserialIsa isa) {
+  return isa == BitserialIsa::kAvx512Vnni || isa == BitserialIsa::kNeonInt8 ||
+         isa == BitserialIsa::kNeonDot;
 }
 
 std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
@@ -27,6 +36,10 @@ std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
 #endif
 #if BITLITE_NEON_KERNELS
   if (cpu.neon) isas.push_back(BitserialIsa::kNeon);
+  if (cpu.neon) isas.push_back(BitserialIsa::kNeonInt8);
+#if defined(__aarch64__)
+  if (cpu.dotprod) isas.push_back(BitserialIsa::kNeonDot);
+#endif
 #endif
   static_cast<void>(cpu);
   return isas;
@@ -35,13 +48,39 @@ std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
 BitserialIsa BestBitserialIsa(const CpuFeatures& cpu) {
   BitserialIsa best = BitserialIsa::kScalar;
   for (BitserialIsa isa : SupportedIsas(cpu)) {
-    if (isa != BitserialIsa::kAvx512Vnni) best = isa;
+    if (!IsIntIsa(isa)) best = isa;
   }
   return best;
 }
 
+BitserialIsa BestIntIsa(const CpuFeatures& cpu) {
+  BitserialIsa best = BestBitserialIsa(cpu);
+  for (BitserialIsa isa : SupportedIsas(cpu)) {
+    if (IsIntIsa(isa)) best = isa;  // listed from the narrowest up
+  }
+  return best;
+}
+
+int IntMinBitProduct(BitserialIsa isa) {
+  switch (isa) {
+    case BitserialIsa::kAvx512Vnni:
+      return 6;
+    case BitserialIsa::kNeonInt8:
+#if defined(__aarch64__)
+      return 2;
+#else
+      return 4;
+#endif
+    case BitserialIsa::kNeonDot:
+      return 1;
+    default:
+      return 17;  // not an int8 kernel: never (bit products are at most 16)
+  }
+}
+
 BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
-  if (weight_bits * activation_bits >= 9 && cpu.avx512_vnni) return BitserialIsa::kAvx512Vnni;
+  const BitserialIsa int_isa = BestIntIsa(cpu);
+  if (weight_bits * activation_bits >= IntMinBitProduct(int_isa)) return int_isa;
   return BestBitserialIsa(cpu);
 }
 
@@ -82,6 +121,22 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
       functions.epilogue = OutputEpilogueNeon;
 #endif
       break;
+    case BitserialIsa::kNeonInt8:
+      functions.bgemm = BgemmInt8Neon();
+#if defined(__aarch64__)
+      functions.pack = PackActivationBytesNeon;
+      functions.epilogue = OutputEpilogueNeon;
+#endif
+      functions.bytes = true;
+      break;
+#if defined(__aarch64__)
+    case BitserialIsa::kNeonDot:
+      functions.bgemm = BgemmInt8NeonDot();
+      functions.pack = PackActivationBytesNeon;
+      functions.epilogue = OutputEpilogueNeon;
+      functions.bytes = true;
+      break;
+#endif
 #endif
     default:
       break;

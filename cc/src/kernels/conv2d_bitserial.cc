@@ -212,8 +212,7 @@ void Conv2DBitserial::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
   if (real_channels <= 0) return;
   Im2Col(first, count, scratch);
   const int64_t words = weights_.words_per_plane;
-  kernels_.bgemm.run(scratch->columns.data(), count,
-                     weights_.planes.data() + c0 * weights_.grid.Planes() * words, channels, words,
+  kernels_.bgemm.run(scratch->columns.data(), count, weights_.ChannelTile(c0), channels, words,
                      scratch->core.data(), block_channels_);
   PixelPosition at = PositionOf(first);
   for (int64_t q = 0; q < count; ++q, Next(&at)) {

@@ -48,7 +48,12 @@ CpuFeatures Detect() {
 #else
   constexpr unsigned long kAsimd = 1ul << 12;  // HWCAP_NEON
 #endif
-  features.neon = (getauxval(AT_HWCAP) & kAsimd) != 0;
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  features.neon = (hwcap & kAsimd) != 0;
+#if defined(__aarch64__)
+  constexpr unsigned long kAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP
+  features.dotprod = features.neon && (hwcap & kAsimdDp) != 0;
+#endif
   return features;
 }
 #else

@@ -11,6 +11,7 @@ struct CpuFeatures {
   bool avx512_vpopcntdq = false;  // with AVX512F: what the AVX-512 kernels need
   bool avx512_vnni = false;       // with AVX512F: the int8 kernel
   bool neon = false;
+  bool dotprod = false;  // aarch64 UDOT/SDOT (HWCAP_ASIMDDP): the int8/neondot kernel
 };
 
 const CpuFeatures& DetectCpuFeatures();
