@@ -210,9 +210,10 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
               pixels * planes.Planes() * WordsPerTap(channels, planes.CodeBits()));
           std::vector<uint64_t> expected(words), actual(words, ~uint64_t{0});
           std::vector<int32_t> expected_sums(pixels), actual_sums(pixels);
-          PackActivationsScalar(x.data(), pixels, channels, grid, planes, expected.data(),
+          const ActivationPacking packing = MakeActivationPacking(grid, planes);
+          PackActivationsScalar(x.data(), channels, pixels, channels, packing, expected.data(),
                                 expected_sums.data());
-          functions.pack(x.data(), pixels, channels, grid, planes, actual.data(),
+          functions.pack(x.data(), channels, pixels, channels, packing, actual.data(),
                          actual_sums.data());
           if (actual != expected || actual_sums != expected_sums) {
             ReportFailure(__FILE__, __LINE__,
