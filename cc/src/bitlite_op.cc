@@ -79,9 +79,10 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
     return;
   }
   grid_ = MakeActivationGrid(params_);
-  // Grouped convolutions (groups > 1, depthwise included) run on the reference kernel
-  // whatever `kernel` says: the fast kernels do not implement them.
-  use_bitserial_ = kernel != KernelChoice::kReference && params_.groups == 1;
+  // Depthwise convolutions (one input channel per group) run on the reference kernel
+  // whatever `kernel` says: a GEMM per channel would waste the bitserial kernels' words.
+  use_bitserial_ = kernel != KernelChoice::kReference &&
+                   (params_.groups == 1 || params_.in_channels / params_.groups > 1);
   const CpuFeatures& cpu = DetectCpuFeatures();
   switch (kernel) {
     case KernelChoice::kAuto:

@@ -1,7 +1,7 @@
 // Every bitserial kernel x ISA this CPU runs against the reference kernel, bit for bit: all
 // 16 weight x activation widths on both activation grids, random shapes with channel counts
-// around the 64-bit word, tails in every dimension, strides, dilations, SAME/VALID, batches,
-// and 1, 2 and 3 threads giving identical outputs.
+// around the 64-bit word, grouped convolutions, tails in every dimension, strides,
+// dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/conv2d_bitserial.h"
 
 #include <cmath>
@@ -52,20 +52,30 @@ struct Case {
   std::vector<int8_t> w_codes;
 };
 
-Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed) {
+// `grouped`: a convolution of 2 to 4 groups (FORMAT.md `groups`, not depthwise), each with
+// an odd or word-crossing channel count of its own.
+Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed,
+                bool grouped = false) {
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   Case c;
   OpParams& p = c.params;
-  const bool conv = uniform(0, 3) != 0;
+  const bool conv = grouped || uniform(0, 3) != 0;
   p.kind = conv ? OpKind::kConv2D : OpKind::kFullyConnected;
   p.weight_bits = weight_bits;
   p.activation_bits = activation_bits;
   p.activation_signed = is_signed;
   p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
-  // Channel counts below, at and across 64-bit word boundaries.
-  const int channel_choices[] = {1, 3, 7, 31, 63, 64, 65, 100, 128, 130};
-  p.in_channels = channel_choices[uniform(0, 9)];
-  p.out_channels = uniform(1, 21);
+  if (grouped) {
+    const int group_channel_choices[] = {2, 3, 5, 7, 31, 63, 64, 65, 100};
+    p.groups = uniform(2, 4);
+    p.in_channels = p.groups * group_channel_choices[uniform(0, 8)];
+    p.out_channels = p.groups * uniform(1, 9);
+  } else {
+    // Channel counts below, at and across 64-bit word boundaries.
+    const int channel_choices[] = {1, 3, 7, 31, 63, 64, 65, 100, 128, 130};
+    p.in_channels = channel_choices[uniform(0, 9)];
+    p.out_channels = uniform(1, 21);
+  }
   if (conv) {
     p.kernel_h = uniform(1, 3);
     p.kernel_w = uniform(1, 3);
@@ -103,6 +113,7 @@ std::string Describe(const Case& c, BitserialIsa isa, int threads) {
   return std::string(IsaName(isa)) + " W" + std::to_string(p.weight_bits) + "A" +
          std::to_string(p.activation_bits) + (p.activation_signed ? " signed" : " unsigned") +
          " input " + ShapeToString(c.input_shape) + " out_c " + std::to_string(p.out_channels) +
+         " groups " + std::to_string(p.groups) +
          " kernel " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
          " stride " + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) +
          " dilation " + std::to_string(p.dilation_h) + "x" + std::to_string(p.dilation_w) +
@@ -157,6 +168,22 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
       for (bool is_signed : {false, true}) {
         for (int repeat = 0; repeat < 10; ++repeat) {
           CheckCase(RandomCase(rng, weight_bits, activation_bits, is_signed), pools);
+        }
+      }
+    }
+  }
+}
+
+BITLITE_TEST(GroupedConvolutionsMatchReferenceForAllBitWidthsIsasAndThreadCounts) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(2207);
+  for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
+    for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
+      for (bool is_signed : {false, true}) {
+        for (int repeat = 0; repeat < 6; ++repeat) {
+          CheckCase(RandomCase(rng, weight_bits, activation_bits, is_signed, /*grouped=*/true),
+                    pools);
         }
       }
     }

@@ -80,11 +80,9 @@ void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
               PaddingAfter(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
   padded_pixels_ = g.batch * padded_h_ * padded_w_;
   x_offsets_.clear();
-  tap_pixels_.clear();
   for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
     for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
       const int64_t tap = kh * g.dilation_h * padded_w_ + kw * g.dilation_w;
-      tap_pixels_.push_back(tap);
       for (int64_t i = 0; i < words_per_tap_; ++i) {
         x_offsets_.push_back(tap * tap_words_ + i * x_planes_.Planes());
       }
@@ -105,6 +103,10 @@ void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
 
   packed_input_.assign(static_cast<size_t>(g.groups * padded_pixels_ * tap_words_), 0);
   input_sums_.assign(static_cast<size_t>(g.groups * padded_pixels_), 0);
+  window_row_sums_.assign(weights_.front().grid.Shift() != 0
+                              ? static_cast<size_t>(g.groups * g.batch * padded_h_ * g.out_w)
+                              : 0,
+                          0);
   const bool im2col = kernels_.bgemm.indirect == nullptr;
   const int64_t words = weights_.front().words_per_plane;
   scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
@@ -120,23 +122,29 @@ void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
 }
 
 void Conv2DBitserial::Run(const float* x, float* y, ThreadPool* pool) {
-  // One unit per input row and group: quantize and pack into the padded buffer's interior.
-  auto pack = [this, x](int64_t unit, int) {
-    const int64_t row = unit / g_.groups;  // n * in_h + ih
-    const int64_t group = unit % g_.groups;
-    const int64_t n = row / g_.in_h;
-    const int64_t ih = row % g_.in_h;
-    const int64_t at = group * padded_pixels_ +
-                       (n * padded_h_ + ih + g_.pad_top) * padded_w_ + g_.pad_left;
-    kernels_.pack(x + row * g_.in_w * g_.in_c + group * group_in_c_, g_.in_c, g_.in_w,
-                  group_in_c_, packing_, packed_input_.data() + at * tap_words_,
-                  input_sums_.data() + at);
-  };
+  auto pack = [this, x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
   pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack);
   auto compute = [this, y](int64_t unit, int worker) {
     RunUnit(unit, &scratch_[static_cast<size_t>(worker)], y);
   };
   pool->ParallelFor(chunks_ * g_.groups * blocks_, compute);
+}
+
+void Conv2DBitserial::PackRow(const float* x, int64_t row, int64_t g) {
+  // Quantize and pack into the padded buffer's interior; its border stays 0.
+  const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + g_.pad_top;
+  const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + g_.pad_left;
+  kernels_.pack(x + row * g_.in_w * g_.in_c + g * group_in_c_, g_.in_c, g_.in_w, group_in_c_,
+                packing_, packed_input_.data() + at * tap_words_, input_sums_.data() + at);
+  if (window_row_sums_.empty()) return;
+  const int32_t* sums = input_sums_.data() + g * padded_pixels_ + padded_row * padded_w_;
+  int32_t* row_sums =
+      window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
+  for (int64_t ow = 0; ow < g_.out_w; ++ow) {
+    int32_t sum = 0;
+    for (int64_t kw = 0; kw < g_.kernel_w; ++kw) sum += sums[ow * g_.stride_w + kw * g_.dilation_w];
+    row_sums[ow] = sum;
+  }
 }
 
 Conv2DBitserial::PixelPosition Conv2DBitserial::PositionOf(int64_t pixel) const {
@@ -182,36 +190,50 @@ void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int6
                                    Scratch* scratch) const {
   const PlaneGrid& w = weights_[static_cast<size_t>(g)].grid;
   const PlaneGrid& x = x_planes_;
+  // sum(qw * qx) = sw*sx*core + sw*hx*sum(vw) + hw*sx*sum(vx) + hw*hx*n over valid taps;
+  // padded taps hold v = 0, so sum(vx) may run over the whole window.
+  const int64_t pixel_sum_factor = int64_t{w.Shift()} * x.Scale();
+  const int64_t valid_tap_factor = int64_t{w.Shift()} * x.Shift() * group_in_c_;
   const uint64_t* input = packed_input_.data() + g * padded_pixels_ * tap_words_;
-  const int32_t* sums = input_sums_.data() + g * padded_pixels_;
   const int64_t col_classes = static_cast<int64_t>(col_ranges_.size());
   const int32_t* group_terms = border_terms_.data() + g * static_cast<int64_t>(row_ranges_.size()) *
                                                           col_classes * group_channels_;
   PixelPosition at = PositionOf(first);
-  for (int64_t q = 0; q < count; ++q, Next(&at)) {
-    const int64_t corner =
-        (at.n * padded_h_ + at.oh * g_.stride_h) * padded_w_ + at.ow * g_.stride_w;
-    scratch->rows[static_cast<size_t>(q)] = input + corner * tap_words_;
-    // sum(qw * qx) = sw*sx*core + sw*hx*sum(vw) + hw*sx*sum(vx) + hw*hx*n over valid taps;
-    // padded taps hold v = 0, so sum(vx) may run over the whole window.
-    int64_t constant = 0;
-    if (w.Shift() != 0) {
-      int64_t pixel_sum = 0;
-      for (const int64_t tap : tap_pixels_) pixel_sum += sums[corner + tap];
-      constant = int64_t{w.Shift()} * x.Scale() * pixel_sum;
+  // Row by row: what depends on the output row only is looked up once.
+  for (int64_t q = 0; q < count;) {
+    const int64_t run = std::min(count - q, g_.out_w - at.ow);
+    const int64_t padded_row = at.n * padded_h_ + at.oh * g_.stride_h;
+    const uint64_t* row_input = input + padded_row * padded_w_ * tap_words_;
+    const int32_t* row_sums =
+        window_row_sums_.empty()
+            ? nullptr
+            : window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
+    const int32_t row_class = row_class_[static_cast<size_t>(at.oh)];
+    const TapRange& rows = row_ranges_[static_cast<size_t>(row_class)];
+    const int32_t* row_terms = group_terms + row_class * col_classes * group_channels_ + c0;
+    for (int64_t i = 0; i < run; ++i, ++q) {
+      const int64_t ow = at.ow + i;
+      scratch->rows[static_cast<size_t>(q)] = row_input + ow * g_.stride_w * tap_words_;
+      int64_t constant = 0;
+      if (row_sums != nullptr) {
+        int64_t pixel_sum = 0;
+        for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
+          pixel_sum += row_sums[kh * g_.dilation_h * g_.out_w + ow];
+        }
+        constant = pixel_sum_factor * pixel_sum;
+      }
+      if (x.Shift() != 0) {
+        const int32_t col_class = col_class_[static_cast<size_t>(ow)];
+        const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
+        constant += valid_tap_factor * (rows.hi - rows.lo) * (cols.hi - cols.lo);
+        scratch->channel_terms[static_cast<size_t>(q)] = row_terms + col_class * group_channels_;
+      }
+      // Wraps modulo 2^32 like the epilogue's arithmetic; the final accumulator is exact.
+      scratch->constants[static_cast<size_t>(q)] =
+          static_cast<int32_t>(static_cast<uint32_t>(constant));
     }
-    if (x.Shift() != 0) {
-      const int32_t row_class = row_class_[static_cast<size_t>(at.oh)];
-      const int32_t col_class = col_class_[static_cast<size_t>(at.ow)];
-      const TapRange& rows = row_ranges_[static_cast<size_t>(row_class)];
-      const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
-      const int64_t valid_taps = (rows.hi - rows.lo) * (cols.hi - cols.lo);
-      constant += int64_t{w.Shift()} * x.Shift() * valid_taps * group_in_c_;
-      scratch->channel_terms[static_cast<size_t>(q)] =
-          group_terms + (row_class * col_classes + col_class) * group_channels_ + c0;
-    }
-    // Wraps modulo 2^32 like the epilogue's arithmetic; the final accumulator is exact.
-    scratch->constants[static_cast<size_t>(q)] = static_cast<int32_t>(static_cast<uint32_t>(constant));
+    at.ow += run - 1;
+    Next(&at);
   }
 }
 

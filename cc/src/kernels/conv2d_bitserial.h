@@ -56,6 +56,8 @@ class Conv2DBitserial {
   PixelPosition PositionOf(int64_t pixel) const;
   void Next(PixelPosition* position) const;  // the following output pixel
 
+  // Packs input row `row` (n * in_h + ih) of group g.
+  void PackRow(const float* x, int64_t row, int64_t g);
   void RunUnit(int64_t unit, Scratch* scratch, float* y) const;
   // Points rows at the windows of pixels [first, first + count) in group g's packed input and
   // writes their epilogue terms for channels from c0 of the group.
@@ -97,9 +99,12 @@ class Conv2DBitserial {
   // term sw * hx * (sum of weight v over the valid taps); empty otherwise.
   std::vector<int32_t> border_terms_;
   std::vector<int64_t> x_offsets_;   // [words per plane]: GEMM word k's offset from a corner
-  std::vector<int64_t> tap_pixels_;  // [kernel_h * kernel_w]: each tap's offset in pixels
   std::vector<uint64_t> packed_input_;  // [groups][padded pixels][tap_words_]
   std::vector<int32_t> input_sums_;     // [groups][padded pixels]: sum of activation v
+  // Weights with a shift (binary) need each window's sum of activation v: summed per padded
+  // row over each output column's kernel_w taps when a row is packed, [groups][batch *
+  // padded_h_][out_w], then over kernel_h rows per pixel. Empty otherwise.
+  std::vector<int32_t> window_row_sums_;
   std::vector<Scratch> scratch_;        // one per worker
 };
 
