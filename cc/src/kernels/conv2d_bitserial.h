@@ -59,6 +59,9 @@ class Conv2DBitserial {
   // Packs input row `row` (n * in_h + ih) of group g.
   void PackRow(const float* x, int64_t row, int64_t g);
   void RunUnit(int64_t unit, Scratch* scratch, float* y) const;
+  // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
+  // an indirect form.
+  void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
   // Points rows at the windows of pixels [first, first + count) in group g's packed input and
   // writes their epilogue terms for channels from c0 of the group.
   void PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0, Scratch* scratch) const;
