@@ -17,13 +17,12 @@ namespace {
 template <Activation kActivation, bool kChannelTerms>
 inline __attribute__((always_inline)) void Step(const int32_t* core, __m128i shift,
                                                 __m512i constant, const int32_t* channel_terms,
-                                                const float* multiplier, const float* offset,
-                                                float* y, __mmask16 lanes) {
+                                                __m512 multiplier, __m512 offset, float* y,
+                                                __mmask16 lanes) {
   __m512i acc = _mm512_add_epi32(_mm512_sll_epi32(_mm512_maskz_loadu_epi32(lanes, core), shift),
                                  constant);
   if (kChannelTerms) acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(lanes, channel_terms));
-  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_maskz_loadu_ps(lanes, multiplier));
-  v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(lanes, offset));
+  __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), multiplier), offset);
   if (kActivation != Activation::kNone) {
     const __m512 zero = _mm512_setzero_ps();
     v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
@@ -35,26 +34,41 @@ inline __attribute__((always_inline)) void Step(const int32_t* core, __m128i shi
   _mm512_mask_storeu_ps(y, lanes, v);
 }
 
+// Channels outside, pixels inside: a vector's multipliers and offsets stay in registers
+// while the chunk's pixels (in L1) pass.
+template <Activation kActivation, bool kChannelTerms>
+inline __attribute__((always_inline)) void Column(const int32_t* core, int64_t core_stride,
+                                                  int64_t pixels, const EpilogueTerms& terms,
+                                                  __m128i shift, const float* multiplier,
+                                                  const float* offset, float* y,
+                                                  int64_t y_stride, int64_t c, __mmask16 lanes) {
+  const __m512 m = _mm512_maskz_loadu_ps(lanes, multiplier + c);
+  const __m512 o = _mm512_maskz_loadu_ps(lanes, offset + c);
+  // Locals: the stores to y could alias `terms` for all the compiler knows.
+  const int32_t* constants = terms.constants;
+  const int32_t* const* channel_terms = terms.channel_terms;
+  for (int64_t q = 0; q < pixels; ++q) {
+    const __m512i constant = _mm512_set1_epi32(constants != nullptr ? constants[q] : 0);
+    Step<kActivation, kChannelTerms>(core + q * core_stride + c, shift, constant,
+                                     kChannelTerms ? channel_terms[q] + c : nullptr, m, o,
+                                     y + q * y_stride + c, lanes);
+  }
+}
+
 template <Activation kActivation, bool kChannelTerms>
 void Run(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
          const EpilogueTerms& terms, const float* multiplier, const float* offset, float* y,
          int64_t y_stride) {
   const __m128i shift = _mm_cvtsi32_si128(terms.scale_shift);
   const int64_t full = channels / 16 * 16;
-  const __mmask16 tail = static_cast<__mmask16>((1u << (channels - full)) - 1);
-  for (int64_t q = 0; q < pixels; ++q, core += core_stride, y += y_stride) {
-    const __m512i constant = _mm512_set1_epi32(terms.constants != nullptr ? terms.constants[q] : 0);
-    const int32_t* channel_terms = kChannelTerms ? terms.channel_terms[q] : nullptr;
-    for (int64_t c = 0; c < full; c += 16) {
-      Step<kActivation, kChannelTerms>(core + c, shift, constant,
-                                       kChannelTerms ? channel_terms + c : nullptr,
-                                       multiplier + c, offset + c, y + c, 0xffff);
-    }
-    if (tail != 0) {
-      Step<kActivation, kChannelTerms>(core + full, shift, constant,
-                                       kChannelTerms ? channel_terms + full : nullptr,
-                                       multiplier + full, offset + full, y + full, tail);
-    }
+  for (int64_t c = 0; c < full; c += 16) {
+    Column<kActivation, kChannelTerms>(core, core_stride, pixels, terms, shift, multiplier,
+                                       offset, y, y_stride, c, 0xffff);
+  }
+  if (full < channels) {
+    Column<kActivation, kChannelTerms>(core, core_stride, pixels, terms, shift, multiplier,
+                                       offset, y, y_stride, full,
+                                       static_cast<__mmask16>((1u << (channels - full)) - 1));
   }
 }
 
