@@ -196,9 +196,9 @@ void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int6
   const int64_t pixel_sum_factor = int64_t{w.Shift()} * x.Scale();
   const int64_t valid_tap_factor = int64_t{w.Shift()} * x.Shift() * group_in_c_;
   const uint64_t* input = packed_input_.data() + g * padded_pixels_ * tap_words_;
+  const bool shifted = x.Shift() != 0;  // border_terms_ is empty otherwise
   const int64_t col_classes = static_cast<int64_t>(col_ranges_.size());
-  const int32_t* group_terms = border_terms_.data() + g * static_cast<int64_t>(row_ranges_.size()) *
-                                                          col_classes * group_channels_;
+  const int64_t first_class = g * static_cast<int64_t>(row_ranges_.size()) * col_classes;
   PixelPosition at = PositionOf(first);
   // Row by row: what depends on the output row only is looked up once.
   for (int64_t q = 0; q < count;) {
@@ -211,7 +211,10 @@ void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int6
             : window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
     const int32_t row_class = row_class_[static_cast<size_t>(at.oh)];
     const TapRange& rows = row_ranges_[static_cast<size_t>(row_class)];
-    const int32_t* row_terms = group_terms + row_class * col_classes * group_channels_ + c0;
+    const int32_t* row_terms =
+        shifted ? border_terms_.data() +
+                      (first_class + row_class * col_classes) * group_channels_ + c0
+                : nullptr;
     for (int64_t i = 0; i < run; ++i, ++q) {
       const int64_t ow = at.ow + i;
       scratch->rows[static_cast<size_t>(q)] = row_input + ow * g_.stride_w * tap_words_;
@@ -223,7 +226,7 @@ void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int6
         }
         constant = pixel_sum_factor * pixel_sum;
       }
-      if (x.Shift() != 0) {
+      if (shifted) {
         const int32_t col_class = col_class_[static_cast<size_t>(ow)];
         const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
         constant += valid_tap_factor * (rows.hi - rows.lo) * (cols.hi - cols.lo);
