@@ -4,6 +4,7 @@
 // dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/conv2d_bitserial.h"
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -247,6 +248,45 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
                           std::string(IsaName(isa)) + " packing, bits " + std::to_string(bits) +
                               " channels " + std::to_string(channels));
           }
+        }
+      }
+    }
+  }
+}
+
+// ActivationPacking's thresholds decide codes exactly like ActivationCode, right at and
+// next to every threshold, for steps from the smallest normal float to huge ones; where a
+// threshold would be denormal (tiny steps) there are none and the packers divide.
+BITLITE_TEST(ActivationThresholdsMatchActivationCode) {
+  std::mt19937 rng(5);
+  for (int bits = 1; bits <= 3; ++bits) {
+    for (bool is_signed : {false, true}) {
+      if (is_signed && bits == 1) continue;  // the binary grid has its own compare
+      for (float scale : {FLT_MIN, 1.5f * FLT_MIN, 1e-30f, 0.07f, 1.0f, 3.3f, 1e30f, 1e38f}) {
+        OpParams p;
+        p.activation_bits = bits;
+        p.activation_signed = is_signed;
+        p.input_scale = scale;
+        const ActivationGrid grid = MakeActivationGrid(p);
+        const ActivationPacking packing =
+            MakeActivationPacking(grid, ActivationPlaneGrid(bits, is_signed, false));
+        if (packing.threshold_count == 0) {
+          EXPECT_TRUE(scale < 4 * FLT_MIN);  // only where a threshold is denormal
+          continue;
+        }
+        EXPECT_EQ(packing.threshold_count, grid.range.max - grid.range.min);
+        std::vector<float> probes = {0.0f, -0.0f, INFINITY, -INFINITY, FLT_MAX, -FLT_MAX};
+        for (int i = 0; i < packing.threshold_count; ++i) {
+          const float t = packing.thresholds[i];
+          probes.insert(probes.end(), {t, std::nextafter(t, -INFINITY), std::nextafter(t, INFINITY)});
+        }
+        for (int i = 0; i < 200; ++i) {
+          probes.push_back(std::uniform_real_distribution<float>(-8.0f, 8.0f)(rng) * scale);
+        }
+        for (const float x : probes) {
+          int reached = 0;
+          for (int i = 0; i < packing.threshold_count; ++i) reached += x >= packing.thresholds[i];
+          EXPECT_EQ(grid.range.min + reached, ActivationCode(x, grid));
         }
       }
     }
