@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
   using namespace bitlite;
   if (argc < 11) {
     std::fprintf(stderr,
-                 "usage: %s H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA [GROUPS]]\n",
+                 "usage: %s H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS"
+                 " [ISA [GROUPS]]\n",
                  argv[0]);
     return 2;
   }

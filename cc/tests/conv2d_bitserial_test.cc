@@ -278,7 +278,8 @@ BITLITE_TEST(ActivationThresholdsMatchActivationCode) {
         std::vector<float> probes = {0.0f, -0.0f, INFINITY, -INFINITY, FLT_MAX, -FLT_MAX};
         for (int i = 0; i < packing.threshold_count; ++i) {
           const float t = packing.thresholds[i];
-          probes.insert(probes.end(), {t, std::nextafter(t, -INFINITY), std::nextafter(t, INFINITY)});
+          probes.insert(probes.end(),
+                        {t, std::nextafter(t, -INFINITY), std::nextafter(t, INFINITY)});
         }
         for (int i = 0; i < 200; ++i) {
           probes.push_back(std::uniform_real_distribution<float>(-8.0f, 8.0f)(rng) * scale);

@@ -282,7 +282,8 @@ void Conv2DBitserial::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
                        block_channels_);
   }
   EpilogueTerms terms;
-  terms.scale_shift = __builtin_ctz(static_cast<unsigned>(weights.grid.Scale() * x_planes_.Scale()));
+  terms.scale_shift =
+      __builtin_ctz(static_cast<unsigned>(weights.grid.Scale() * x_planes_.Scale()));
   terms.constants = scratch->constants.data();
   if (x_planes_.Shift() != 0) terms.channel_terms = scratch->channel_terms.data();
   const int64_t oc = group * group_out_c_ + c0;
