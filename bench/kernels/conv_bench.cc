@@ -1,8 +1,9 @@
 // Times one bitlite convolution layer on the delegate's kernels, without TFLite around it:
-//   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA]
+//   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA [GROUPS]]
 // ISA: an IsaName ("bitserial/avx2", "int8/avx512vnni", ...) or auto (default: the
-// delegate's kernel=auto rule). Prints one JSON object with the median and minimum
-// milliseconds of Run (quantize + pack + GEMM + output stage).
+// delegate's kernel=auto rule); GROUPS: FORMAT.md `groups` (default 1). Prints one JSON
+// object with the median and minimum milliseconds of Run (quantize + pack + GEMM + output
+// stage).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -19,7 +20,9 @@
 int main(int argc, char** argv) {
   using namespace bitlite;
   if (argc < 11) {
-    std::fprintf(stderr, "usage: %s H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA]\n",
+    std::fprintf(stderr,
+                 "usage: %s H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS"
+                 " [ISA [GROUPS]]\n",
                  argv[0]);
     return 2;
   }
@@ -44,6 +47,11 @@ int main(int argc, char** argv) {
       return 2;
     }
     isa = *found;
+  }
+  p.groups = argc > 12 ? std::atoi(argv[12]) : 1;
+  if (p.groups < 1 || p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
+    std::fprintf(stderr, "GROUPS must divide C_in and C_out\n");
+    return 2;
   }
   p.padding = Padding::kSame;
   p.activation_signed = p.activation_bits == 1;

@@ -79,13 +79,12 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
     return;
   }
   grid_ = MakeActivationGrid(params_);
-  // Grouped convolutions (groups > 1, depthwise included) run on the reference kernel
-  // whatever `kernel` says: the fast kernels do not implement them.
-  use_bitserial_ = kernel != KernelChoice::kReference && params_.groups == 1;
-  const CpuFeatures& cpu = DetectCpuFeatures();
-  // Depthwise layers (groups == in_channels > 1; never bitserial) have a kernel of their own
-  // for every choice but reference.
+  // Depthwise layers (groups == in_channels > 1) have a kernel of their own for every choice
+  // but reference: a GEMM per channel would waste the bitserial kernels' words. Every other
+  // convolution, grouped or not, and every fully connected layer runs on Conv2DBitserial.
   use_depthwise_ = kernel != KernelChoice::kReference && IsDepthwise(params_);
+  use_bitserial_ = kernel != KernelChoice::kReference && !IsDepthwise(params_);
+  const CpuFeatures& cpu = DetectCpuFeatures();
   depthwise_isa_ = BestDepthwiseIsa(cpu);
   switch (kernel) {
     case KernelChoice::kAuto:

@@ -1,7 +1,7 @@
 // Every bitserial kernel x ISA this CPU runs against the reference kernel, bit for bit: all
 // 16 weight x activation widths on both activation grids, random shapes with channel counts
-// around the 64-bit word, tails in every dimension, strides, dilations, SAME/VALID, batches,
-// and 1, 2 and 3 threads giving identical outputs.
+// around the 64-bit word, grouped convolutions, tails in every dimension, strides,
+// dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/conv2d_bitserial.h"
 
 #include <cfloat>
@@ -60,20 +60,30 @@ struct Case {
   std::vector<int8_t> w_codes;
 };
 
-Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed) {
+// `grouped`: a convolution of 2 to 4 groups (FORMAT.md `groups`, not depthwise), each with
+// an odd or word-crossing channel count of its own.
+Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed,
+                bool grouped = false) {
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   Case c;
   OpParams& p = c.params;
-  const bool conv = uniform(0, 3) != 0;
+  const bool conv = grouped || uniform(0, 3) != 0;
   p.kind = conv ? OpKind::kConv2D : OpKind::kFullyConnected;
   p.weight_bits = weight_bits;
   p.activation_bits = activation_bits;
   p.activation_signed = is_signed;
   p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
-  // Channel counts below, at and across 64-bit word boundaries.
-  const int channel_choices[] = {1, 3, 7, 31, 63, 64, 65, 100, 128, 130};
-  p.in_channels = channel_choices[uniform(0, 9)];
-  p.out_channels = uniform(1, 21);
+  if (grouped) {
+    const int group_channel_choices[] = {2, 3, 5, 7, 31, 63, 64, 65, 100};
+    p.groups = uniform(2, 4);
+    p.in_channels = p.groups * group_channel_choices[uniform(0, 8)];
+    p.out_channels = p.groups * uniform(1, 9);
+  } else {
+    // Channel counts below, at and across 64-bit word boundaries.
+    const int channel_choices[] = {1, 3, 7, 31, 63, 64, 65, 100, 128, 130};
+    p.in_channels = channel_choices[uniform(0, 9)];
+    p.out_channels = uniform(1, 21);
+  }
   if (conv) {
     p.kernel_h = uniform(1, 3);
     p.kernel_w = uniform(1, 3);
@@ -111,6 +121,7 @@ std::string Describe(const Case& c, BitserialIsa isa, int threads) {
   return std::string(IsaName(isa)) + " W" + std::to_string(p.weight_bits) + "A" +
          std::to_string(p.activation_bits) + (p.activation_signed ? " signed" : " unsigned") +
          " input " + ShapeToString(c.input_shape) + " out_c " + std::to_string(p.out_channels) +
+         " groups " + std::to_string(p.groups) +
          " kernel " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
          " stride " + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) +
          " dilation " + std::to_string(p.dilation_h) + "x" + std::to_string(p.dilation_w) +
@@ -171,6 +182,22 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
   }
 }
 
+BITLITE_TEST(GroupedConvolutionsMatchReferenceForAllBitWidthsIsasAndThreadCounts) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(2207);
+  for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
+    for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
+      for (bool is_signed : {false, true}) {
+        for (int repeat = 0; repeat < 6; ++repeat) {
+          CheckCase(RandomCase(rng, weight_bits, activation_bits, is_signed, /*grouped=*/true),
+                    pools);
+        }
+      }
+    }
+  }
+}
+
 // A deep reduction (3x3 x 300 channels) and the extreme codes: the popcount sums and their
 // two's complement corrections far from zero (lowest codes), the int8 kernels' largest
 // products v * v = 15 * 15 over more words than a 16-bit accumulator block holds (highest).
@@ -222,9 +249,10 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
               pixels * planes.Planes() * WordsPerTap(channels, planes.CodeBits()));
           std::vector<uint64_t> expected(words), actual(words, ~uint64_t{0});
           std::vector<int32_t> expected_sums(pixels), actual_sums(pixels);
-          PackActivationsScalar(x.data(), pixels, channels, grid, planes, expected.data(),
+          const ActivationPacking packing = MakeActivationPacking(grid, planes);
+          PackActivationsScalar(x.data(), channels, pixels, channels, packing, expected.data(),
                                 expected_sums.data());
-          functions.pack(x.data(), pixels, channels, grid, planes, actual.data(),
+          functions.pack(x.data(), channels, pixels, channels, packing, actual.data(),
                          actual_sums.data());
           if (actual != expected || actual_sums != expected_sums) {
             ReportFailure(__FILE__, __LINE__,
@@ -250,32 +278,40 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
     const int k = pick(rng);
     return k < 10 ? special[k] : std::normal_distribution<float>(0.0f, 3.0f)(rng);
   };
+  auto pick_int = [&]() { return std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng); };
+  constexpr int kPixels = 3;
   for (int channels : {1, 3, 4, 7, 8, 15, 16, 17, 33, 64, 100}) {
+    // Rows wider than the channels, as the driver's core and output blocks are.
+    const int core_stride = channels + 5, y_stride = channels + 3;
     for (int activation = 0; activation < 3; ++activation) {
       for (bool with_terms : {false, true}) {
-        std::vector<int32_t> core, channel_terms;
+        std::vector<int32_t> core, constants, channel_terms;
         std::vector<float> multiplier, offset;
+        for (int i = 0; i < kPixels * core_stride; ++i) {
+          core.push_back(pick_int() >> std::uniform_int_distribution<int>(0, 31)(rng));
+          channel_terms.push_back(pick_int());
+        }
+        for (int q = 0; q < kPixels; ++q) constants.push_back(pick_int());
         for (int c = 0; c < channels; ++c) {
-          core.push_back(std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng) >>
-                         std::uniform_int_distribution<int>(0, 31)(rng));
-          channel_terms.push_back(std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng));
           multiplier.push_back(pick_float());
           offset.push_back(pick_float());
         }
+        std::vector<const int32_t*> term_rows;
+        for (int q = 0; q < kPixels; ++q) term_rows.push_back(channel_terms.data() + q * core_stride);
         EpilogueTerms terms;
         terms.scale_shift = std::uniform_int_distribution<int>(0, 2)(rng);
-        terms.constant = std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng);
-        terms.channel_terms = with_terms ? channel_terms.data() : nullptr;
+        terms.constants = constants.data();
+        terms.channel_terms = with_terms ? term_rows.data() : nullptr;
         const Activation act = static_cast<Activation>(activation);
         std::vector<int32_t> acc(static_cast<size_t>(channels));
-        std::vector<float> expected(static_cast<size_t>(channels));
-        OutputEpilogueScalar(core.data(), channels, terms, multiplier.data(), offset.data(), act,
-                             acc.data(), expected.data());
+        std::vector<float> expected(static_cast<size_t>(kPixels * y_stride), 1.0f);
+        OutputEpilogueScalar(core.data(), core_stride, kPixels, channels, terms, multiplier.data(),
+                             offset.data(), act, acc.data(), expected.data(), y_stride);
         for (BitserialIsa isa : Isas()) {
           const BitserialFunctions functions = BitserialFunctionsFor(isa, 1, 1, false);
-          std::vector<float> actual(static_cast<size_t>(channels), 1.0f);
-          functions.epilogue(core.data(), channels, terms, multiplier.data(), offset.data(), act,
-                             acc.data(), actual.data());
+          std::vector<float> actual(static_cast<size_t>(kPixels * y_stride), 1.0f);
+          functions.epilogue(core.data(), core_stride, kPixels, channels, terms, multiplier.data(),
+                             offset.data(), act, acc.data(), actual.data(), y_stride);
           if (!BitwiseEqual(actual, expected)) {
             ReportFailure(__FILE__, __LINE__,
                           std::string(IsaName(isa)) + " epilogue, channels " +
@@ -334,6 +370,46 @@ BITLITE_TEST(Int8WeightsArePackedAsNibblesOfTheStoredCodes) {
               }
             }
           }
+        }
+      }
+    }
+  }
+}
+
+// ActivationPacking's thresholds decide codes exactly like ActivationCode, right at and
+// next to every threshold, for steps from the smallest normal float to huge ones; where a
+// threshold would be denormal (tiny steps) there are none and the packers divide.
+BITLITE_TEST(ActivationThresholdsMatchActivationCode) {
+  std::mt19937 rng(5);
+  for (int bits = 1; bits <= 3; ++bits) {
+    for (bool is_signed : {false, true}) {
+      if (is_signed && bits == 1) continue;  // the binary grid has its own compare
+      for (float scale : {FLT_MIN, 1.5f * FLT_MIN, 1e-30f, 0.07f, 1.0f, 3.3f, 1e30f, 1e38f}) {
+        OpParams p;
+        p.activation_bits = bits;
+        p.activation_signed = is_signed;
+        p.input_scale = scale;
+        const ActivationGrid grid = MakeActivationGrid(p);
+        const ActivationPacking packing =
+            MakeActivationPacking(grid, ActivationPlaneGrid(bits, is_signed, false));
+        if (packing.threshold_count == 0) {
+          EXPECT_TRUE(scale < 4 * FLT_MIN);  // only where a threshold is denormal
+          continue;
+        }
+        EXPECT_EQ(packing.threshold_count, grid.range.max - grid.range.min);
+        std::vector<float> probes = {0.0f, -0.0f, INFINITY, -INFINITY, FLT_MAX, -FLT_MAX};
+        for (int i = 0; i < packing.threshold_count; ++i) {
+          const float t = packing.thresholds[i];
+          probes.insert(probes.end(),
+                        {t, std::nextafter(t, -INFINITY), std::nextafter(t, INFINITY)});
+        }
+        for (int i = 0; i < 200; ++i) {
+          probes.push_back(std::uniform_real_distribution<float>(-8.0f, 8.0f)(rng) * scale);
+        }
+        for (const float x : probes) {
+          int reached = 0;
+          for (int i = 0; i < packing.threshold_count; ++i) reached += x >= packing.thresholds[i];
+          EXPECT_EQ(grid.range.min + reached, ActivationCode(x, grid));
         }
       }
     }

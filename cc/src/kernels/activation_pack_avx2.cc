@@ -23,15 +23,16 @@ int32_t HorizontalSum(__m256i v) {
 
 }  // namespace
 
-void PackActivationsAvx2(const float* x, int64_t pixels, int64_t channels,
-                         const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
-                         int32_t* sums) {
+void PackActivationsAvx2(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
+                         const ActivationPacking& packing, uint64_t* out, int32_t* sums) {
+  const ActivationGrid& grid = packing.grid;
+  const PlaneGrid& planes = packing.planes;
   const int64_t words = WordsPerTap(channels, 1);
   const __m256 scale = _mm256_set1_ps(grid.scale);
   const __m256 low = _mm256_set1_ps(static_cast<float>(grid.range.min));
   const __m256 high = _mm256_set1_ps(static_cast<float>(grid.range.max));
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  for (int64_t p = 0; p < pixels; ++p, x += channels, out += planes.bits * words) {
+  for (int64_t p = 0; p < pixels; ++p, x += x_stride, out += planes.bits * words) {
     __m256i sum = _mm256_setzero_si256();  // of the codes, which are the plane values
     int32_t binary_sum = 0;                // or of the binary grid's set bits
     for (int64_t word = 0; word < words; ++word) {

@@ -42,12 +42,14 @@ struct ByteQuantizer {
 
 }  // namespace
 
-void PackActivationBytesNeon(const float* x, int64_t pixels, int64_t channels,
-                             const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out,
+void PackActivationBytesNeon(const float* x, int64_t x_stride, int64_t pixels,
+                             int64_t channels, const ActivationPacking& packing, uint64_t* out,
                              int32_t* sums) {
+  const ActivationGrid& grid = packing.grid;
+  const PlaneGrid& planes = packing.planes;
   const ByteQuantizer quantizer(grid, planes);
   const int64_t words = WordsPerTap(channels, 8);
-  for (int64_t p = 0; p < pixels; ++p, x += channels, out += words) {
+  for (int64_t p = 0; p < pixels; ++p, x += x_stride, out += words) {
     uint8_t* bytes = reinterpret_cast<uint8_t*>(out);
     int32x4_t sum = vdupq_n_s32(0);
     int64_t c = 0;

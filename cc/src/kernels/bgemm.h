@@ -7,7 +7,8 @@
 // width, no horizontal sums are needed and a batch-1 fully connected layer uses every lane.
 // Layouts (64-bit words):
 //   w: [channels / lanes][words][weight_bits][lanes]   (BitserialWeights::planes)
-//   x: [pixels][words][activation_bits]                 (written by the im2col step)
+//   x: [pixels][words][activation_bits]                 (BgemmFn: an im2col step's columns;
+//                                                        BgemmIndirectFn: any pixel rows)
 // core: [pixels][core_stride] int32, channels contiguous; channels is a multiple of
 // kChannelAlign (callers pad the weights with zero channels).
 // The sums are exact modulo 2^64, and |core| fits int32 because FORMAT.md bounds the
@@ -22,9 +23,18 @@ namespace bitlite {
 using BgemmFn = void (*)(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
                          int64_t words, int32_t* core, int64_t core_stride);
 
+// The same product with x read in place (no im2col): word k of pixel p, its activation
+// planes, starts at x_rows[p] + x_offsets[k]. A convolution points x_rows at each window's
+// corner in a zero-padded packed input and x_offsets at the taps, so padding needs no case.
+using BgemmIndirectFn = void (*)(const uint64_t* const* x_rows, const int64_t* x_offsets,
+                                 int64_t pixels, const uint64_t* w, int64_t channels,
+                                 int64_t words, int32_t* core, int64_t core_stride);
+
+// A kernel has `run`, `indirect` or both; the driver prefers `indirect`.
 struct BgemmKernel {
   BgemmFn run = nullptr;
   int lanes = 1;  // channels per vector: the w layout's innermost dimension
+  BgemmIndirectFn indirect = nullptr;
 };
 
 // The micro-kernel for weight_bits x activation_bits, with the activations' top plane

@@ -45,7 +45,6 @@ struct NeonOps {
   };
   static constexpr int kLanes = 2 * kQ;
   static constexpr int kVectors = 1;
-  static constexpr bool kUnrollTile = true;
   static constexpr int kPixels = 4;
   static constexpr int kAccumulators = kAccumulatorRegisters / kQ;
 

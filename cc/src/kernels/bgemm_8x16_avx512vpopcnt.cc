@@ -18,7 +18,8 @@ struct Avx512Ops {
   static constexpr int kLanes = 8;
   static constexpr int kVectors = 2;
   static constexpr int kPixels = 8;
-  static constexpr int kAccumulators = 32;
+  // Of the 32 registers: 8 for weight planes, a broadcast and the AND / popcount temporaries.
+  static constexpr int kAccumulators = 24;
   static Vec Zero() { return _mm512_setzero_si512(); }
   static Vec Load(const uint64_t* p) { return _mm512_loadu_si512(p); }
   static Vec Broadcast(const uint64_t* p) {

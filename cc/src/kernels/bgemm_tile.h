@@ -15,8 +15,7 @@
 //   kLanes) when `first`, else added to what is there.
 // A tile then runs its words in blocks, each flushed; without them it is one block, combined
 // and stored with Combine and Store.
-// Optional: static constexpr bool kUnrollTile = true: unroll the loops over a tile's pixels,
-// vectors and planes (see ForTile).
+// The kernels read x in place (BgemmIndirectFn): no im2col step for them.
 // Include only from such a file.
 #ifndef BITLITE_SRC_KERNELS_BGEMM_TILE_H_
 #define BITLITE_SRC_KERNELS_BGEMM_TILE_H_
@@ -77,23 +76,27 @@ template <class Ops>
 struct HasBlocks<Ops, std::void_t<decltype(Ops::template BlockWords<1, 1, false>())>>
     : std::true_type {};
 
-template <class Ops, class = void>
-struct UnrollsTile : std::false_type {};
-template <class Ops>
-struct UnrollsTile<Ops, std::void_t<decltype(Ops::kUnrollTile)>>
-    : std::bool_constant<Ops::kUnrollTile> {};
-
-// f(0) ... f(N - 1) over a tile's pixels, vectors or planes: a loop, or unrolled where
-// Ops::kUnrollTile asks for it (a tile stays in registers only if its loops are unrolled,
-// which -O2 leaves undone for multi-register Vecs).
-template <class Ops, int N, class F>
+// f(0) ... f(N - 1) over a tile's pixels, vectors or planes, unrolled: the accumulators stay
+// in registers only if every loop but the one over words is, and -O2 leaves them rolled
+// (measured: W2A2 spilled on AVX-512, NEON's multi-register Vecs spilled everywhere).
+template <int N, class F>
 inline __attribute__((always_inline)) void ForTile(F&& f) {
-  if constexpr (UnrollsTile<Ops>::value) {
-    Unroll<N>([&](auto i) __attribute__((always_inline)) { f(static_cast<int>(i)); });
-  } else {
-    for (int i = 0; i < N; ++i) f(i);
-  }
+  Unroll<N>([&](auto i) __attribute__((always_inline)) { f(static_cast<int>(i)); });
 }
+
+// Where a tile reads its activations: word k (its activation planes) of the tile's pixel p
+// is at rows[p] + offsets[k]. A convolution points the rows at each window's corner in a
+// zero-padded packed input and the offsets at its taps, so padding needs no case; the row
+// pointers live in registers.
+template <int kPixels>
+struct RowsX {
+  RowsX(const uint64_t* const* x_rows, const int64_t* x_offsets) : offsets(x_offsets) {
+    for (int p = 0; p < kPixels; ++p) rows[p] = x_rows[p];
+  }
+  const uint64_t* Word(int p, int64_t k) const { return rows[p] + offsets[k]; }
+  const uint64_t* rows[kPixels];
+  const int64_t* offsets;
+};
 
 // Pixels per tile: as many as the accumulator registers allow, at most Ops::kPixels.
 template <class Ops, int kWeightBits, int kActivationBits>
@@ -106,27 +109,28 @@ constexpr int TilePixels() {
 template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels>
 inline __attribute__((always_inline)) void AccumulateWords(
     typename Ops::Vec (&acc)[kPixels][Ops::kVectors][kSignificances<kWeightBits, kActivationBits>],
-    const uint64_t* x, const uint64_t* w, int64_t words, int64_t k0, int64_t k1) {
+    const RowsX<kPixels>& x, const uint64_t* w, int64_t words, int64_t k0, int64_t k1) {
   using Vec = typename Ops::Vec;
   constexpr int kLanes = Ops::kLanes;
   constexpr int kVectors = Ops::kVectors;
   constexpr int kS = kSignificances<kWeightBits, kActivationBits>;
-  ForTile<Ops, kPixels>([&](int p) __attribute__((always_inline)) {
-    ForTile<Ops, kVectors>([&](int n) __attribute__((always_inline)) {
-      ForTile<Ops, kS>([&](int s) __attribute__((always_inline)) { acc[p][n][s] = Ops::Zero(); });
+  ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
+    ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
+      ForTile<kS>([&](int s) __attribute__((always_inline)) { acc[p][n][s] = Ops::Zero(); });
     });
   });
   for (int64_t k = k0; k < k1; ++k) {
     Vec wv[kVectors][kWeightBits];
-    ForTile<Ops, kVectors>([&](int n) __attribute__((always_inline)) {
-      ForTile<Ops, kWeightBits>([&](int i) __attribute__((always_inline)) {
+    ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
+      ForTile<kWeightBits>([&](int i) __attribute__((always_inline)) {
         wv[n][i] = Ops::Load(w + ((n * words + k) * kWeightBits + i) * kLanes);
       });
     });
-    ForTile<Ops, kPixels>([&](int p) __attribute__((always_inline)) {
+    ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
+      const uint64_t* xp = x.Word(p, k);
       Unroll<kActivationBits>([&](auto j) __attribute__((always_inline)) {
-        const Vec xv = Ops::Broadcast(x + (p * words + k) * kActivationBits + j);
-        ForTile<Ops, kVectors>([&](int n) __attribute__((always_inline)) {
+        const Vec xv = Ops::Broadcast(xp + j);
+        ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
           Unroll<kWeightBits>([&](auto i) __attribute__((always_inline)) {
             constexpr bool kNegative =
                 NegativePair<kWeightBits, kActivationBits, kActivationTwos>(i, j);
@@ -140,7 +144,7 @@ inline __attribute__((always_inline)) void AccumulateWords(
 
 // kPixels pixels x (kVectors * kLanes) channels of core.
 template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels>
-inline __attribute__((always_inline)) void Tile(const uint64_t* x, const uint64_t* w,
+inline __attribute__((always_inline)) void Tile(const RowsX<kPixels>& x, const uint64_t* w,
                                                 int64_t words, int32_t* core,
                                                 int64_t core_stride) {
   using Vec = typename Ops::Vec;
@@ -156,7 +160,7 @@ inline __attribute__((always_inline)) void Tile(const uint64_t* x, const uint64_
       const int64_t k1 = words - k0 > kBlock ? k0 + kBlock : words;
       AccumulateWords<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
                                                                                   k0, k1);
-      ForTile<Ops, kPixels>([&](int p) __attribute__((always_inline)) {
+      ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
         Ops::template Flush<kWeightBits, kActivationBits, kActivationTwos, kS>(
             acc[p], core + p * core_stride, k0 == 0);
       });
@@ -165,36 +169,39 @@ inline __attribute__((always_inline)) void Tile(const uint64_t* x, const uint64_
   } else {
     AccumulateWords<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
                                                                                 0, words);
-    for (int p = 0; p < kPixels; ++p) {
-      for (int n = 0; n < kVectors; ++n) {
+    ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
+      ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
         Vec total = acc[p][n][0];
         Unroll<kS - 1>([&](auto s) __attribute__((always_inline)) {
           total = Ops::template Combine<s + 1>(total, acc[p][n][s + 1]);
         });
         Ops::Store(total, core + p * core_stride + n * kLanes);
-      }
-    }
+      });
+    });
   }
 }
 
+// BgemmIndirectFn: x read in place through per-pixel rows and per-word offsets.
 template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos>
-void Bgemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
-           int64_t words, int32_t* core, int64_t core_stride) {
+void BgemmIndirect(const uint64_t* const* x_rows, const int64_t* x_offsets, int64_t pixels,
+                   const uint64_t* w, int64_t channels, int64_t words, int32_t* core,
+                   int64_t core_stride) {
   constexpr int kTileChannels = Ops::kLanes * Ops::kVectors;
   constexpr int kPixels = TilePixels<Ops, kWeightBits, kActivationBits>();
   static_assert(kChannelAlign % kTileChannels == 0, "channel tiles must divide the padding");
-  const int64_t x_pixel = words * kActivationBits;
   for (int64_t c0 = 0; c0 < channels; c0 += kTileChannels) {
     // The weight tile stays in L1 while the pixels stream past it.
     const uint64_t* w_tile = w + c0 * words * kWeightBits;
     int64_t p = 0;
     for (; p + kPixels <= pixels; p += kPixels) {
       Tile<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(
-          x + p * x_pixel, w_tile, words, core + p * core_stride + c0, core_stride);
+          RowsX<kPixels>(x_rows + p, x_offsets), w_tile, words, core + p * core_stride + c0,
+          core_stride);
     }
     for (; p < pixels; ++p) {
       Tile<Ops, kWeightBits, kActivationBits, kActivationTwos, 1>(
-          x + p * x_pixel, w_tile, words, core + p * core_stride + c0, core_stride);
+          RowsX<1>(x_rows + p, x_offsets), w_tile, words, core + p * core_stride + c0,
+          core_stride);
     }
   }
 }
@@ -202,17 +209,20 @@ void Bgemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channel
 // The kernel for (weight_bits, activation_bits, activation_twos_complement) from a table
 // of all 32 instantiations.
 template <class Ops, int... I>
-constexpr std::array<BgemmFn, sizeof...(I)> MakeTable(std::integer_sequence<int, I...>) {
-  return {{&Bgemm<Ops, I / 8 + 1, I / 2 % 4 + 1, I % 2 == 1>...}};
+constexpr std::array<BgemmIndirectFn, sizeof...(I)> MakeTable(std::integer_sequence<int, I...>) {
+  return {{&BgemmIndirect<Ops, I / 8 + 1, I / 2 % 4 + 1, I % 2 == 1>...}};
 }
 
 template <class Ops>
 BgemmKernel Select(int weight_bits, int activation_bits, bool activation_twos_complement) {
-  static constexpr std::array<BgemmFn, 32> kTable =
+  static constexpr std::array<BgemmIndirectFn, 32> kTable =
       MakeTable<Ops>(std::make_integer_sequence<int, 32>{});
   const int index = ((weight_bits - 1) * 4 + activation_bits - 1) * 2 +
                     (activation_twos_complement ? 1 : 0);
-  return {kTable[static_cast<std::size_t>(index)], Ops::kLanes};
+  BgemmKernel kernel;
+  kernel.lanes = Ops::kLanes;
+  kernel.indirect = kTable[static_cast<std::size_t>(index)];
+  return kernel;
 }
 
 }  // namespace bgemm_tile

@@ -1,12 +1,13 @@
 #include "kernels/conv2d_bitserial.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace bitlite {
 namespace {
 
 // Output pixels per work unit: enough to amortize a unit, few enough to keep a chunk's
-// im2col columns and GEMM results in L1/L2 and to give every thread several units.
+// GEMM results in L1 and to give every thread several units.
 constexpr int64_t kChunkPixels = 64;
 // Units per thread worth having when a layer has few pixels (fully connected, late layers):
 // below that, units also split the output channels.
@@ -25,25 +26,43 @@ void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* 
   }
 }
 
+// Input rows or columns after the input that some window of the output reaches.
+int64_t PaddingAfter(int64_t in, int64_t out, int64_t stride, int64_t pad_before,
+                     int64_t dilation, int64_t kernel) {
+  return std::max<int64_t>(0, (out - 1) * stride + (kernel - 1) * dilation + 1 - pad_before - in);
+}
+
 }  // namespace
 
 Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
                                  BitserialIsa isa)
     : activation_(params.activation), multiplier_(params.multiplier), offset_(params.offset) {
-  grid_ = MakeActivationGrid(params);
   kernels_ = BitserialFunctionsFor(isa, params.weight_bits, params.activation_bits,
                                    params.activation_signed && params.activation_bits >= 2);
   x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
                                   kernels_.bytes);
-  PackBitserialWeights(params.out_channels, int64_t{params.kernel_h} * params.kernel_w,
-                       params.in_channels, w_codes,
-                       WeightPlaneGrid(params.weight_bits, kernels_.bytes), kernels_.bgemm.lanes,
-                       /*need_tap_sums=*/x_planes_.Shift() != 0, &weights_);
+  packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);
+  const int64_t groups = params.groups;
+  const int64_t taps = int64_t{params.kernel_h} * params.kernel_w;
+  const int64_t group_in_c = params.in_channels / groups;
+  const int64_t group_out_c = params.out_channels / groups;
+  weights_.resize(static_cast<size_t>(groups));
+  for (int64_t group = 0; group < groups; ++group) {
+    PackBitserialWeights(group_out_c, taps, group_in_c,
+                         w_codes + group * group_out_c * taps * group_in_c,
+                         WeightPlaneGrid(params.weight_bits, kernels_.bytes),
+                         kernels_.bgemm.lanes, /*need_tap_sums=*/x_planes_.Shift() != 0,
+                         &weights_[static_cast<size_t>(group)]);
+  }
 }
 
 void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
   g_ = g;
-  words_per_tap_ = WordsPerTap(g.in_c, x_planes_.CodeBits());
+  group_in_c_ = g.InChannelsPerGroup();
+  group_out_c_ = g.OutChannelsPerGroup();
+  group_channels_ = weights_.front().channels;
+  words_per_tap_ = WordsPerTap(group_in_c_, x_planes_.CodeBits());
+  tap_words_ = words_per_tap_ * x_planes_.Planes();
   std::vector<TapRange> ranges;
   for (int64_t oh = 0; oh < g.out_h; ++oh) {
     ranges.push_back(ValidTaps(oh, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, g.in_h));
@@ -55,47 +74,78 @@ void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
   }
   ClassifyRanges(ranges, &col_ranges_, &col_class_);
   PrepareBorderTerms();
-  tap_offsets_.clear();
+
+  padded_h_ = g.pad_top + g.in_h +
+              PaddingAfter(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
+  padded_w_ = g.pad_left + g.in_w +
+              PaddingAfter(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
+  padded_pixels_ = g.batch * padded_h_ * padded_w_;
+  x_offsets_.clear();
   for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
     for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-      tap_offsets_.push_back(kh * g.dilation_h * g.in_w + kw * g.dilation_w);
+      const int64_t tap = kh * g.dilation_h * padded_w_ + kw * g.dilation_w;
+      for (int64_t i = 0; i < words_per_tap_; ++i) {
+        x_offsets_.push_back(tap * tap_words_ + i * x_planes_.Planes());
+      }
     }
   }
 
   const int64_t pixels = g.batch * g.out_h * g.out_w;
   chunk_pixels_ = std::clamp<int64_t>(pixels, 1, kChunkPixels);
   chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
-  // One thread: the whole channel range per unit, so each chunk's im2col is written once.
-  const int64_t channel_tiles = weights_.channels / kChannelAlign;
-  const int64_t wanted_blocks = threads > 1 ? (kUnitsPerThread * threads + chunks_ - 1) / chunks_ : 1;
+  // One thread: the whole channel range per unit, so each chunk's terms are computed once.
+  const int64_t channel_tiles = group_channels_ / kChannelAlign;
+  const int64_t pixel_units = std::max<int64_t>(chunks_ * g.groups, 1);
+  const int64_t wanted_blocks =
+      threads > 1 ? (kUnitsPerThread * threads + pixel_units - 1) / pixel_units : 1;
   const int64_t blocks = std::clamp<int64_t>(wanted_blocks, 1, channel_tiles);
   block_channels_ = (channel_tiles + blocks - 1) / blocks * kChannelAlign;
-  blocks_ = (weights_.channels + block_channels_ - 1) / block_channels_;
+  blocks_ = (group_channels_ + block_channels_ - 1) / block_channels_;
 
-  const int64_t input_pixels = g.batch * g.in_h * g.in_w;
-  packed_input_.assign(static_cast<size_t>(input_pixels * x_planes_.Planes() * words_per_tap_), 0);
-  input_sums_.assign(static_cast<size_t>(input_pixels), 0);
+  packed_input_.assign(static_cast<size_t>(g.groups * padded_pixels_ * tap_words_), 0);
+  input_sums_.assign(static_cast<size_t>(g.groups * padded_pixels_), 0);
+  window_row_sums_.assign(weights_.front().grid.Shift() != 0
+                              ? static_cast<size_t>(g.groups * g.batch * padded_h_ * g.out_w)
+                              : 0,
+                          0);
+  const bool im2col = kernels_.bgemm.indirect == nullptr;
+  const int64_t words = weights_.front().words_per_plane;
   scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
   for (Scratch& s : scratch_) {
-    s.columns.assign(static_cast<size_t>(chunk_pixels_ * weights_.words_per_plane * x_planes_.Planes()), 0);
-    s.core.assign(static_cast<size_t>(block_channels_ * chunk_pixels_), 0);
-    s.pixel_sums.assign(static_cast<size_t>(chunk_pixels_), 0);
+    const size_t chunk = static_cast<size_t>(chunk_pixels_);
+    s.rows.assign(chunk, nullptr);
+    s.columns.assign(im2col ? chunk * static_cast<size_t>(words * x_planes_.Planes()) : 0, 0);
+    s.core.assign(chunk * static_cast<size_t>(block_channels_), 0);
+    s.constants.assign(chunk, 0);
+    s.channel_terms.assign(chunk, nullptr);
     s.acc.assign(static_cast<size_t>(block_channels_), 0);
   }
 }
 
 void Conv2DBitserial::Run(const float* x, float* y, ThreadPool* pool) {
-  auto pack = [this, x](int64_t row, int) {
-    const int64_t pixel = row * g_.in_w;
-    kernels_.pack(x + pixel * g_.in_c, g_.in_w, g_.in_c, grid_, x_planes_,
-                  packed_input_.data() + pixel * x_planes_.Planes() * words_per_tap_,
-                  input_sums_.data() + pixel);
-  };
-  pool->ParallelFor(g_.batch * g_.in_h, pack);
+  auto pack = [this, x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
+  pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack);
   auto compute = [this, y](int64_t unit, int worker) {
     RunUnit(unit, &scratch_[static_cast<size_t>(worker)], y);
   };
-  pool->ParallelFor(chunks_ * blocks_, compute);
+  pool->ParallelFor(chunks_ * g_.groups * blocks_, compute);
+}
+
+void Conv2DBitserial::PackRow(const float* x, int64_t row, int64_t g) {
+  // Quantize and pack into the padded buffer's interior; its border stays 0.
+  const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + g_.pad_top;
+  const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + g_.pad_left;
+  kernels_.pack(x + row * g_.in_w * g_.in_c + g * group_in_c_, g_.in_c, g_.in_w, group_in_c_,
+                packing_, packed_input_.data() + at * tap_words_, input_sums_.data() + at);
+  if (window_row_sums_.empty()) return;
+  const int32_t* sums = input_sums_.data() + g * padded_pixels_ + padded_row * padded_w_;
+  int32_t* row_sums =
+      window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
+  for (int64_t ow = 0; ow < g_.out_w; ++ow) {
+    int32_t sum = 0;
+    for (int64_t kw = 0; kw < g_.kernel_w; ++kw) sum += sums[ow * g_.stride_w + kw * g_.dilation_w];
+    row_sums[ow] = sum;
+  }
 }
 
 Conv2DBitserial::PixelPosition Conv2DBitserial::PositionOf(int64_t pixel) const {
@@ -114,113 +164,132 @@ void Conv2DBitserial::Next(PixelPosition* position) const {
   ++position->n;
 }
 
-void Conv2DBitserial::Im2Col(int64_t first, int64_t count, Scratch* scratch) const {
-  const int64_t tap_words = words_per_tap_ * x_planes_.Planes();  // one tap, all planes
-  PixelPosition at = PositionOf(first);
-  for (int64_t q = 0; q < count; ++q, Next(&at)) {
-    uint64_t* dst = scratch->columns.data() + q * weights_.words_per_plane * x_planes_.Planes();
-    const TapRange& rows = row_ranges_[static_cast<size_t>(row_class_[static_cast<size_t>(at.oh)])];
-    const TapRange& cols = col_ranges_[static_cast<size_t>(col_class_[static_cast<size_t>(at.ow)])];
-    int32_t sum = 0;
-    if (rows.hi - rows.lo == g_.kernel_h && cols.hi - cols.lo == g_.kernel_w) {
-      // Interior pixel: every tap valid, at a fixed offset from the window's corner.
-      const int64_t corner = (at.n * g_.in_h + at.oh * g_.stride_h - g_.pad_top) * g_.in_w +
-                             at.ow * g_.stride_w - g_.pad_left;
-      for (const int64_t offset : tap_offsets_) {
-        const uint64_t* src = packed_input_.data() + (corner + offset) * tap_words;
-        if (tap_words == 1) {
-          *dst++ = *src;  // the common case (in_c <= 64 bit planes): no loop to set up
-        } else {
-          for (int64_t i = 0; i < tap_words; ++i) *dst++ = src[i];
-        }
-        sum += input_sums_[static_cast<size_t>(corner + offset)];
-      }
-      scratch->pixel_sums[static_cast<size_t>(q)] = sum;
-      continue;
-    }
-    for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
-      const int64_t ih = at.oh * g_.stride_h - g_.pad_top + kh * g_.dilation_h;
-      for (int64_t kw = 0; kw < g_.kernel_w; ++kw, dst += tap_words) {
-        if (kh < rows.lo || kh >= rows.hi || kw < cols.lo || kw >= cols.hi) {
-          for (int64_t i = 0; i < tap_words; ++i) dst[i] = 0;
-          continue;
-        }
-        const int64_t iw = at.ow * g_.stride_w - g_.pad_left + kw * g_.dilation_w;
-        const int64_t input_pixel = (at.n * g_.in_h + ih) * g_.in_w + iw;
-        const uint64_t* src = packed_input_.data() + input_pixel * tap_words;
-        for (int64_t i = 0; i < tap_words; ++i) dst[i] = src[i];
-        sum += input_sums_[static_cast<size_t>(input_pixel)];
-      }
-    }
-    scratch->pixel_sums[static_cast<size_t>(q)] = sum;
-  }
-}
-
 void Conv2DBitserial::PrepareBorderTerms() {
   border_terms_.clear();
-  const PlaneGrid& w = weights_.grid;
   if (x_planes_.Shift() == 0) return;
   const int64_t taps = g_.kernel_h * g_.kernel_w;
-  const uint32_t weight_scale = static_cast<uint32_t>(w.Scale() * x_planes_.Shift());
-  for (const TapRange& rows : row_ranges_) {
-    for (const TapRange& cols : col_ranges_) {
-      for (int64_t c = 0; c < weights_.channels; ++c) {
-        uint32_t sum = 0;  // modulo 2^32, as the epilogue adds it
-        for (int64_t kh = rows.lo; c < g_.out_c && kh < rows.hi; ++kh) {
-          for (int64_t kw = cols.lo; kw < cols.hi; ++kw) {
-            sum += static_cast<uint32_t>(weights_.tap_sums[static_cast<size_t>(c * taps + kh * g_.kernel_w + kw)]);
+  for (const BitserialWeights& weights : weights_) {
+    const uint32_t weight_scale = static_cast<uint32_t>(weights.grid.Scale() * x_planes_.Shift());
+    for (const TapRange& rows : row_ranges_) {
+      for (const TapRange& cols : col_ranges_) {
+        for (int64_t c = 0; c < group_channels_; ++c) {
+          uint32_t sum = 0;  // modulo 2^32, as the epilogue adds it
+          for (int64_t kh = rows.lo; c < group_out_c_ && kh < rows.hi; ++kh) {
+            for (int64_t kw = cols.lo; kw < cols.hi; ++kw) {
+              sum += static_cast<uint32_t>(
+                  weights.tap_sums[static_cast<size_t>(c * taps + kh * g_.kernel_w + kw)]);
+            }
           }
+          border_terms_.push_back(static_cast<int32_t>(weight_scale * sum));
         }
-        border_terms_.push_back(static_cast<int32_t>(weight_scale * sum));
       }
     }
   }
 }
 
-EpilogueTerms Conv2DBitserial::TermsAt(const PixelPosition& at, int32_t pixel_sum,
-                                       int64_t c0) const {
-  const PlaneGrid& w = weights_.grid;
+void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0,
+                                   Scratch* scratch) const {
+  const PlaneGrid& w = weights_[static_cast<size_t>(g)].grid;
   const PlaneGrid& x = x_planes_;
   // sum(qw * qx) = sw*sx*core + sw*hx*sum(vw) + hw*sx*sum(vx) + hw*hx*n over valid taps;
-  // sw*sx is 1, 2 or 4.
-  EpilogueTerms terms;
-  terms.scale_shift = __builtin_ctz(static_cast<unsigned>(w.Scale() * x.Scale()));
-  int64_t constant = int64_t{w.Shift()} * x.Scale() * pixel_sum;
-  if (x.Shift() != 0) {
+  // padded taps hold v = 0, so sum(vx) may run over the whole window.
+  const int64_t pixel_sum_factor = int64_t{w.Shift()} * x.Scale();
+  const int64_t valid_tap_factor = int64_t{w.Shift()} * x.Shift() * group_in_c_;
+  const uint64_t* input = packed_input_.data() + g * padded_pixels_ * tap_words_;
+  const bool shifted = x.Shift() != 0;  // border_terms_ is empty otherwise
+  const int64_t col_classes = static_cast<int64_t>(col_ranges_.size());
+  const int64_t first_class = g * static_cast<int64_t>(row_ranges_.size()) * col_classes;
+  PixelPosition at = PositionOf(first);
+  // Row by row: what depends on the output row only is looked up once.
+  for (int64_t q = 0; q < count;) {
+    const int64_t run = std::min(count - q, g_.out_w - at.ow);
+    const int64_t padded_row = at.n * padded_h_ + at.oh * g_.stride_h;
+    const uint64_t* row_input = input + padded_row * padded_w_ * tap_words_;
+    const int32_t* row_sums =
+        window_row_sums_.empty()
+            ? nullptr
+            : window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
     const int32_t row_class = row_class_[static_cast<size_t>(at.oh)];
-    const int32_t col_class = col_class_[static_cast<size_t>(at.ow)];
     const TapRange& rows = row_ranges_[static_cast<size_t>(row_class)];
-    const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
-    const int64_t valid_taps = (rows.hi - rows.lo) * (cols.hi - cols.lo);
-    constant += int64_t{w.Shift()} * x.Shift() * valid_taps * g_.in_c;
-    const int64_t table = row_class * static_cast<int64_t>(col_ranges_.size()) + col_class;
-    terms.channel_terms = border_terms_.data() + table * weights_.channels + c0;
+    const int32_t* row_terms =
+        shifted ? border_terms_.data() +
+                      (first_class + row_class * col_classes) * group_channels_ + c0
+                : nullptr;
+    for (int64_t i = 0; i < run; ++i, ++q) {
+      const int64_t ow = at.ow + i;
+      scratch->rows[static_cast<size_t>(q)] = row_input + ow * g_.stride_w * tap_words_;
+      int64_t constant = 0;
+      if (row_sums != nullptr) {
+        int64_t pixel_sum = 0;
+        for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
+          pixel_sum += row_sums[kh * g_.dilation_h * g_.out_w + ow];
+        }
+        constant = pixel_sum_factor * pixel_sum;
+      }
+      if (shifted) {
+        const int32_t col_class = col_class_[static_cast<size_t>(ow)];
+        const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
+        constant += valid_tap_factor * (rows.hi - rows.lo) * (cols.hi - cols.lo);
+        scratch->channel_terms[static_cast<size_t>(q)] = row_terms + col_class * group_channels_;
+      }
+      // Wraps modulo 2^32 like the epilogue's arithmetic; the final accumulator is exact.
+      scratch->constants[static_cast<size_t>(q)] =
+          static_cast<int32_t>(static_cast<uint32_t>(constant));
+    }
+    at.ow += run - 1;
+    Next(&at);
   }
-  // Wraps modulo 2^32 like the epilogue's arithmetic; the final accumulator is exact.
-  terms.constant = static_cast<int32_t>(static_cast<uint32_t>(constant));
-  return terms;
+}
+
+void Conv2DBitserial::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
+  // A tap's words lie together in the packed input: copied whole, 8 words (a cache line)
+  // at a time. Locals: the stores could alias the members.
+  const int64_t tap_words = tap_words_;
+  const int64_t words_per_tap = words_per_tap_;
+  const int64_t* offsets = x_offsets_.data();
+  uint64_t* column = scratch->columns.data();
+  for (int64_t q = 0; q < count; ++q) {
+    const uint64_t* row = scratch->rows[static_cast<size_t>(q)];
+    for (int64_t k = 0; k < words; k += words_per_tap, column += tap_words) {
+      const uint64_t* src = row + offsets[k];
+      int64_t i = 0;
+      for (; i + 8 <= tap_words; i += 8) std::memcpy(column + i, src + i, 8 * sizeof(uint64_t));
+      for (; i < tap_words; ++i) column[i] = src[i];
+    }
+  }
 }
 
 void Conv2DBitserial::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
-  const int64_t chunk = unit / blocks_;
   const int64_t block = unit % blocks_;
+  const int64_t group = unit / blocks_ % g_.groups;
+  const int64_t chunk = unit / (blocks_ * g_.groups);
   const int64_t first = chunk * chunk_pixels_;
   const int64_t count = std::min(chunk_pixels_, g_.batch * g_.out_h * g_.out_w - first);
   const int64_t c0 = block * block_channels_;
-  const int64_t channels = std::min(block_channels_, weights_.channels - c0);
-  const int64_t real_channels = std::min(channels, g_.out_c - c0);
+  const int64_t channels = std::min(block_channels_, group_channels_ - c0);
+  const int64_t real_channels = std::min(channels, group_out_c_ - c0);
   if (real_channels <= 0) return;
-  Im2Col(first, count, scratch);
-  const int64_t words = weights_.words_per_plane;
-  kernels_.bgemm.run(scratch->columns.data(), count, weights_.ChannelTile(c0), channels, words,
-                     scratch->core.data(), block_channels_);
-  PixelPosition at = PositionOf(first);
-  for (int64_t q = 0; q < count; ++q, Next(&at)) {
-    const EpilogueTerms terms = TermsAt(at, scratch->pixel_sums[static_cast<size_t>(q)], c0);
-    kernels_.epilogue(scratch->core.data() + q * block_channels_, real_channels, terms,
-                      multiplier_.data() + c0, offset_.data() + c0, activation_,
-                      scratch->acc.data(), y + (first + q) * g_.out_c + c0);
+  PrepareChunk(first, count, group, c0, scratch);
+  const BitserialWeights& weights = weights_[static_cast<size_t>(group)];
+  const int64_t words = weights.words_per_plane;
+  const uint64_t* w = weights.ChannelTile(c0);
+  if (kernels_.bgemm.indirect != nullptr) {
+    kernels_.bgemm.indirect(scratch->rows.data(), x_offsets_.data(), count, w, channels, words,
+                            scratch->core.data(), block_channels_);
+  } else {
+    Im2Col(count, words, scratch);
+    kernels_.bgemm.run(scratch->columns.data(), count, w, channels, words, scratch->core.data(),
+                       block_channels_);
   }
+  EpilogueTerms terms;
+  terms.scale_shift =
+      __builtin_ctz(static_cast<unsigned>(weights.grid.Scale() * x_planes_.Scale()));
+  terms.constants = scratch->constants.data();
+  if (x_planes_.Shift() != 0) terms.channel_terms = scratch->channel_terms.data();
+  const int64_t oc = group * group_out_c_ + c0;
+  kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
+                    multiplier_.data() + oc, offset_.data() + oc, activation_,
+                    scratch->acc.data(), y + first * g_.out_c + oc, g_.out_c);
 }
 
 }  // namespace bitlite

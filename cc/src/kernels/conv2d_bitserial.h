@@ -1,18 +1,23 @@
 // Bitserial convolution (DeepliteRT-style), bit-identical to Conv2DReference: weights as bit
-// planes packed once, activations quantized and packed once per Run, then per chunk of
-// output pixels: im2col of whole words, a popcount GEMM over plane pairs (bgemm.h), the exact
-// corrections of the grids with an offset (bitserial_planes.h) and the output stage (the
-// reference's, or a bit-identical SIMD one). With the int8 ISA (BitserialIsa::kAvx512Vnni)
-// the same steps run on one byte per code and an int8 dot-product GEMM.
-// Work is split into (pixel chunk, channel block) units over a ThreadPool; every unit is
-// computed whole by one thread, so results do not depend on the thread count.
+// planes packed once, activations quantized and packed once per Run into a zero-padded
+// buffer, then per chunk of output pixels: a popcount GEMM over plane pairs (bgemm.h) that
+// reads each window's taps in place (or from im2col columns, for kernels without an
+// indirect form), the exact corrections of the grids with an offset (bitserial_planes.h) and
+// the output stage (the reference's, or a bit-identical SIMD one) for the whole chunk. With
+// the int8 ISA (BitserialIsa::kAvx512Vnni) the same steps run on one byte per code and an
+// int8 dot-product GEMM.
+// A grouped convolution (FORMAT.md `groups`) is one such GEMM per group: each group's input
+// channel slice is packed on its own (whole words per tap), with its own weights and output
+// channels.
+// Work is split into (pixel chunk, group, channel block) units over a ThreadPool; every unit
+// is computed whole by one thread, so results do not depend on the thread count.
 #ifndef BITLITE_SRC_KERNELS_CONV2D_BITSERIAL_H_
 #define BITLITE_SRC_KERNELS_CONV2D_BITSERIAL_H_
 
 #include <cstdint>
 #include <vector>
 
-#include "kernels/activation_quantize_reference.h"
+#include "kernels/activation_pack.h"
 #include "kernels/bitserial_isa.h"
 #include "kernels/bitserial_planes.h"
 #include "kernels/conv_geometry.h"
@@ -23,8 +28,8 @@ namespace bitlite {
 
 class Conv2DBitserial {
  public:
-  // Packs the weights: w_codes [out_c][kernel_h][kernel_w][in_c] as the reference unpacks.
-  // Ungrouped convolutions only (params.groups == 1).
+  // Packs the weights: w_codes [out_c][kernel_h][kernel_w][in_c / groups] as the reference
+  // unpacks them.
   Conv2DBitserial(const OpParams& params, const int8_t* w_codes, BitserialIsa isa);
 
   // Sizes the scratch for geometry `g` and up to `threads` workers.
@@ -35,10 +40,12 @@ class Conv2DBitserial {
 
  private:
   struct Scratch {
-    std::vector<uint64_t> columns;     // im2col of one chunk, the bgemm x layout
-    std::vector<int32_t> core;         // [chunk pixels][block channels]
-    std::vector<int32_t> pixel_sums;   // sum of activation v over each pixel's taps
-    std::vector<int32_t> acc;          // one pixel's accumulators for the output stage
+    std::vector<const uint64_t*> rows;          // [chunk pixels]: window corners in the input
+    std::vector<uint64_t> columns;              // im2col of one chunk (kernels without indirect)
+    std::vector<int32_t> core;                  // [chunk pixels][block channels]
+    std::vector<int32_t> constants;             // [chunk pixels], EpilogueTerms::constants
+    std::vector<const int32_t*> channel_terms;  // [chunk pixels], EpilogueTerms::channel_terms
+    std::vector<int32_t> acc;                   // one pixel's accumulators (scalar epilogue)
   };
 
   struct PixelPosition {
@@ -49,30 +56,41 @@ class Conv2DBitserial {
   PixelPosition PositionOf(int64_t pixel) const;
   void Next(PixelPosition* position) const;  // the following output pixel
 
+  // Packs input row `row` (n * in_h + ih) of group g.
+  void PackRow(const float* x, int64_t row, int64_t g);
   void RunUnit(int64_t unit, Scratch* scratch, float* y) const;
-  // Writes the im2col columns of pixels [first, first + count) and their activation sums.
-  void Im2Col(int64_t first, int64_t count, Scratch* scratch) const;
-  // How the accumulators of the pixel at `at`, channels from c0, follow from its GEMM row:
-  // the 1-bit grids' corrections (bitserial_planes.h).
-  EpilogueTerms TermsAt(const PixelPosition& at, int32_t pixel_sum, int64_t c0) const;
+  // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
+  // an indirect form.
+  void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
+  // Points rows at the windows of pixels [first, first + count) in group g's packed input and
+  // writes their epilogue terms for channels from c0 of the group.
+  void PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0, Scratch* scratch) const;
   // Activations with a shift (binary; signed in bytes): the weight term of every
-  // (row class, column class) of valid taps.
+  // (group, row class, column class) of valid taps.
   void PrepareBorderTerms();
 
-  ActivationGrid grid_;
   PlaneGrid x_planes_;
-  BitserialWeights weights_;
+  ActivationPacking packing_;
+  std::vector<BitserialWeights> weights_;  // [groups]
   BitserialFunctions kernels_;
   Activation activation_;
   std::vector<float> multiplier_;
   std::vector<float> offset_;
 
   ConvGeometry g_;
-  int64_t words_per_tap_ = 0;
-  int64_t chunk_pixels_ = 0;   // pixels per unit, a multiple of the bgemm lanes
+  int64_t group_in_c_ = 0;
+  int64_t group_out_c_ = 0;
+  int64_t group_channels_ = 0;  // weights_[g].channels: group_out_c_ rounded up
+  int64_t words_per_tap_ = 0;   // of one group's channels
+  int64_t tap_words_ = 0;       // words_per_tap_ * activation planes: one packed pixel
+  // The packed input is zero-padded so that every window lies inside it.
+  int64_t padded_h_ = 0;
+  int64_t padded_w_ = 0;
+  int64_t padded_pixels_ = 0;  // batch * padded_h_ * padded_w_
+  int64_t chunk_pixels_ = 0;   // pixels per unit
   int64_t chunks_ = 0;
   int64_t block_channels_ = 0;  // channels per unit, a multiple of kChannelAlign
-  int64_t blocks_ = 0;
+  int64_t blocks_ = 0;          // per group
   // The valid kernel rows of each output row, as an index into row_ranges_; same for
   // columns. Output rows with the same range share a class, so the weight sums over valid
   // taps are computed at Prepare once per (row class, column class).
@@ -80,14 +98,17 @@ class Conv2DBitserial {
   std::vector<TapRange> col_ranges_;
   std::vector<int32_t> row_class_;  // [out_h]
   std::vector<int32_t> col_class_;  // [out_w]
-  // Activations with a shift: [row class][column class][weights_.channels], the weight
+  // Activations with a shift: [group][row class][column class][group_channels_], the weight
   // term sw * hx * (sum of weight v over the valid taps); empty otherwise.
   std::vector<int32_t> border_terms_;
-  // Input pixel offset of each tap (kernel_h x kernel_w) from the window's top-left pixel.
-  std::vector<int64_t> tap_offsets_;
-  std::vector<uint64_t> packed_input_;  // [batch * in_h * in_w][words_per_tap_][x bits]
-  std::vector<int32_t> input_sums_;     // [batch * in_h * in_w]: sum of activation v
-  std::vector<Scratch> scratch_;  // one per worker
+  std::vector<int64_t> x_offsets_;   // [words per plane]: GEMM word k's offset from a corner
+  std::vector<uint64_t> packed_input_;  // [groups][padded pixels][tap_words_]
+  std::vector<int32_t> input_sums_;     // [groups][padded pixels]: sum of activation v
+  // Weights with a shift (binary) need each window's sum of activation v: summed per padded
+  // row over each output column's kernel_w taps when a row is packed, [groups][batch *
+  // padded_h_][out_w], then over kernel_h rows per pixel. Empty otherwise.
+  std::vector<int32_t> window_row_sums_;
+  std::vector<Scratch> scratch_;        // one per worker
 };
 
 }  // namespace bitlite

@@ -168,11 +168,9 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const 
   }
   // Accumulators are final: no grid needs a correction term (see the header).
   const EpilogueTerms terms;
-  float* out = y + row * g_.out_w * g_.out_c;
-  for (int64_t ow = 0; ow < g_.out_w; ++ow, out += g_.out_c) {
-    kernels_.epilogue(scratch->core.data() + ow * channels_, g_.out_c, terms, multiplier_.data(),
-                      offset_.data(), activation_, scratch->acc.data(), out);
-  }
+  kernels_.epilogue(scratch->core.data(), channels_, g_.out_w, g_.out_c, terms, multiplier_.data(),
+                    offset_.data(), activation_, scratch->acc.data(),
+                    y + row * g_.out_w * g_.out_c, g_.out_c);
 }
 
 }  // namespace bitlite

@@ -9,19 +9,20 @@ namespace bitlite {
 namespace {
 
 template <Activation kActivation>
-int64_t Run(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
-            const float* multiplier, const float* offset, float* y) {
-  const __m128i scale_shift = _mm_cvtsi32_si128(terms.scale_shift);
-  const __m256i constant = _mm256_set1_epi32(terms.constant);
+int64_t Run(const int32_t* core, int64_t channels, int scale_shift, int32_t constant,
+            const int32_t* channel_terms, const float* multiplier, const float* offset,
+            float* y) {
+  const __m128i shift = _mm_cvtsi32_si128(scale_shift);
+  const __m256i constant_vector = _mm256_set1_epi32(constant);
   const __m256 zero = _mm256_setzero_ps();
   const __m256 six = _mm256_set1_ps(6.0f);
   int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
     const __m256i core_vector = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(core + c));
-    __m256i acc = _mm256_add_epi32(_mm256_sll_epi32(core_vector, scale_shift), constant);
-    if (terms.channel_terms != nullptr) {
+    __m256i acc = _mm256_add_epi32(_mm256_sll_epi32(core_vector, shift), constant_vector);
+    if (channel_terms != nullptr) {
       acc = _mm256_add_epi32(
-          acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(terms.channel_terms + c)));
+          acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(channel_terms + c)));
     }
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(multiplier + c));
     v = _mm256_add_ps(v, _mm256_loadu_ps(offset + c));
@@ -38,13 +39,14 @@ int64_t Run(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
 
 }  // namespace
 
-void OutputEpilogueAvx2(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
-                        const float* multiplier, const float* offset, Activation activation,
-                        int32_t* acc, float* y) {
+void OutputEpilogueAvx2(const int32_t* core, int64_t core_stride, int64_t pixels,
+                        int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                        const float* offset, Activation activation, int32_t* acc, float* y,
+                        int64_t y_stride) {
   static constexpr EpilogueVectorLoop kLoops[] = {
       Run<Activation::kNone>, Run<Activation::kRelu>, Run<Activation::kRelu6>};
-  RunEpilogueWithScalarTail(kLoops, core, channels, terms, multiplier, offset, activation, acc,
-                            y);
+  RunEpilogueWithScalarTail(kLoops, core, core_stride, pixels, channels, terms, multiplier,
+                            offset, activation, acc, y, y_stride);
 }
 
 }  // namespace bitlite

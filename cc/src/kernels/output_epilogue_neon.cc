@@ -12,13 +12,13 @@ namespace {
 
 // 8 channels per step: two vectors, each array read by one two-register load.
 template <Activation kActivation, bool kChannelTerms>
-int64_t Loop(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
-             const float* multiplier, const float* offset, float* y) {
+int64_t Loop(const int32_t* core, int64_t channels, int scale_shift, int32_t constant_value,
+             const int32_t* channel_terms, const float* multiplier, const float* offset,
+             float* y) {
   // (core << scale_shift) + constant (+ channel term) as a multiply-add, modulo 2^32 as the
   // scalar epilogue's uint32 arithmetic.
-  const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
-  const int32x4_t constant = vdupq_n_s32(terms.constant);
-  const int32_t* channel_terms = terms.channel_terms;  // not reloaded after each store to y
+  const int32_t scale = static_cast<int32_t>(1u << scale_shift);
+  const int32x4_t constant = vdupq_n_s32(constant_value);
   const float32x4_t zero = vdupq_n_f32(0.0f);
   const float32x4_t six = vdupq_n_f32(6.0f);
   // Pointers stepped by 8, which the loads and the store post-increment.
@@ -48,22 +48,26 @@ int64_t Loop(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
 }
 
 template <Activation kActivation>
-int64_t Run(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
-            const float* multiplier, const float* offset, float* y) {
-  return terms.channel_terms != nullptr
-             ? Loop<kActivation, true>(core, channels, terms, multiplier, offset, y)
-             : Loop<kActivation, false>(core, channels, terms, multiplier, offset, y);
+int64_t Run(const int32_t* core, int64_t channels, int scale_shift, int32_t constant,
+            const int32_t* channel_terms, const float* multiplier, const float* offset,
+            float* y) {
+  return channel_terms != nullptr
+             ? Loop<kActivation, true>(core, channels, scale_shift, constant, channel_terms,
+                                       multiplier, offset, y)
+             : Loop<kActivation, false>(core, channels, scale_shift, constant, channel_terms,
+                                        multiplier, offset, y);
 }
 
 }  // namespace
 
-void OutputEpilogueNeon(const int32_t* core, int64_t channels, const EpilogueTerms& terms,
-                        const float* multiplier, const float* offset, Activation activation,
-                        int32_t* acc, float* y) {
+void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
+                        int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                        const float* offset, Activation activation, int32_t* acc, float* y,
+                        int64_t y_stride) {
   static constexpr EpilogueVectorLoop kLoops[] = {
       Run<Activation::kNone>, Run<Activation::kRelu>, Run<Activation::kRelu6>};
-  RunEpilogueWithScalarTail(kLoops, core, channels, terms, multiplier, offset, activation, acc,
-                            y);
+  RunEpilogueWithScalarTail(kLoops, core, core_stride, pixels, channels, terms, multiplier,
+                            offset, activation, acc, y, y_stride);
 }
 
 }  // namespace bitlite
