@@ -41,7 +41,11 @@ struct Avx512VnniOps {
     *hi = _mm512_and_si512(_mm512_srli_epi64(nibbles, 4), mask);
   }
   static XVec LoadX(const uint64_t* p) { return _mm512_set1_epi64(static_cast<long long>(*p)); }
-  static void Dot(Vec (&acc)[1], WVec w, XVec x) { acc[0] = _mm512_dpbusd_epi32(acc[0], x, w); }
+  // Inline assembly, not _mm512_dpbusd_epi32: with the intrinsic GCC 12 copies and spills
+  // the accumulators around every VPDPBUSD of the tile.
+  static void Dot(Vec (&acc)[1], WVec w, XVec x) {
+    __asm__("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc[0]) : [x] "v"(x), [w] "v"(w));
+  }
   static void Store(const Vec (&acc)[2][1], int32_t* out, bool accumulate) {
 #pragma GCC unroll 4  // constant indices: the accumulators stay registers
     for (int n = 0; n < 2; ++n) {
