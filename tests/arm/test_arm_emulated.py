@@ -161,6 +161,14 @@ def _check_cpu(report: dict, arch: str, cpu: str) -> None:
         assert "neon" in features and "vfpv4" in features, report
 
 
+def _check_kernels(kernels: list, arch: str, cpu: str) -> None:
+    """Dispatch used NEON kernels, and the dotprod one exactly where the CPU has dotprod: the
+    models include 4-bit layers, for which kernel=auto picks the int8 kernel there."""
+    assert kernels and all(k.endswith(("/neon", "/neondot")) for k in kernels), kernels
+    dotprod = arch == "aarch64" and cpu not in NO_DOTPROD
+    assert ("int8/neondot" in kernels) == dotprod, (cpu, kernels)
+
+
 @pytest.mark.parametrize("arch, cpu", TARGETS)
 def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
     python = _emulated_python(arch)
@@ -178,6 +186,7 @@ def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
     report["kernels"] = sorted(set(re.findall(r"kernel (\S+)$", child.stderr, re.M)))
     print(f"{arch} -cpu {cpu}: {report}")
     _check_cpu(report, arch, cpu)
+    _check_kernels(report["kernels"], arch, cpu)
 
     failures = []
     for name, (case, _) in built.items():

@@ -67,12 +67,12 @@ int IntMinBitProduct(BitserialIsa isa) {
       return 6;
     case BitserialIsa::kNeonInt8:
 #if defined(__aarch64__)
-      return 2;
+      return 8;
 #else
-      return 4;
+      return 9;
 #endif
     case BitserialIsa::kNeonDot:
-      return 1;
+      return 4;
     default:
       return 17;  // not an int8 kernel: never (bit products are at most 16)
   }

@@ -37,17 +37,16 @@ BitserialIsa BestIntIsa(const CpuFeatures& cpu);
 // weight_bits * activation_bits >= IntMinBitProduct(that kernel), else BestBitserialIsa.
 // The int8 kernel's cost does not depend on the bit widths, the bitserial kernel's grows
 // with weight_bits * activation_bits (popcounts per word), so one product threshold per int8
-// kernel is the crossover, read off measurements of a 3x3 conv 64->64 56x56, 1 thread:
-//   int8/avx512vnni (this project's x86, bench/kernels/conv_bench.cc, min of 100 runs): int8
-//     0.37-0.40 ms at every width; bitserial/avx512vpopcntdq W2A2 0.33, W1A4 0.41 (a near
-//     tie left to bitserial), W2A3 0.41, W3A2 0.73, W2A4 0.51, W3A3 0.98, W4A4 2.0 ms: 6.
-//   int8/neon (Cortex-A53 under qemu, instructions per invoke, bench/arm/bench_insns.py
-//     --kernel int|bitserial): int8 29.8M at every width; bitserial/neon W1A1 24.3M, W2A2
-//     61.7M (W1A2 about 37M: 12M plus 12.5M per plane pair): 2. On armv7 (Cortex-A7 under
-//     qemu-arm, bitlite_conv_bench Run, scalar activation packing): int8 95.2M; bitserial
-//     W1A2 66.7M, W2A2 107.4M: 4.
-//   int8/neondot (Neoverse-N1, same): int8 19.9M; bitserial/neon W1A1 24.3M: 1.
-// Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11.
+// kernel is the crossover, read off measurements of a 3x3 conv 64->64 56x56, 1 thread
+// (bitlite_conv_bench; on ARM its instructions per Run under qemu with bench/arm's plugin):
+//   int8/avx512vnni (this project's x86, min of 200 runs): int8 0.28-0.30 ms at every width;
+//     bitserial/avx512vpopcntdq W2A2 0.20, W1A4 0.24, W2A3 0.32, W3A2 0.29 (a tie), W2A4
+//     0.38, W3A3 0.43, W4A4 0.71 ms: 6.
+//   int8/neon, Cortex-A53: int8 24.7M at every width; bitserial/neon W2A2 16.5M, W1A4 17.6M,
+//     W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation packing
+//     and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
+//   int8/neondot, Neoverse-N1: int8 14.8M; bitserial/neon W1A3 14.1M, W2A2 16.5M: 4.
+// Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21.
 int IntMinBitProduct(BitserialIsa isa);
 BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits);
 
