@@ -14,19 +14,35 @@ const char* IsaName(BitserialIsa isa) {
       return "bitserial/neon";
     case BitserialIsa::kAvx512Vnni:
       return "int8/avx512vnni";
+    case BitserialIsa::kLutScalar:
+      return "lut/scalar";
+    case BitserialIsa::kLutAvx2:
+      return "lut/avx2";
+    case BitserialIsa::kLutAvx512Vbmi:
+      return "lut/avx512vbmi";
+    case BitserialIsa::kLutNeon:
+      return "lut/neon";
   }
   return "?";
 }
 
+bool IsLutIsa(BitserialIsa isa) {
+  return isa == BitserialIsa::kLutScalar || isa == BitserialIsa::kLutAvx2 ||
+         isa == BitserialIsa::kLutAvx512Vbmi || isa == BitserialIsa::kLutNeon;
+}
+
 std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
-  std::vector<BitserialIsa> isas = {BitserialIsa::kScalar};
+  std::vector<BitserialIsa> isas = {BitserialIsa::kScalar, BitserialIsa::kLutScalar};
 #if BITLITE_X86_KERNELS
   if (cpu.avx2) isas.push_back(BitserialIsa::kAvx2);
   if (cpu.avx512_vpopcntdq) isas.push_back(BitserialIsa::kAvx512);
   if (cpu.avx512_vnni) isas.push_back(BitserialIsa::kAvx512Vnni);
+  if (cpu.avx2) isas.push_back(BitserialIsa::kLutAvx2);
+  if (cpu.avx512_vbmi) isas.push_back(BitserialIsa::kLutAvx512Vbmi);
 #endif
 #if BITLITE_NEON_KERNELS
   if (cpu.neon) isas.push_back(BitserialIsa::kNeon);
+  if (cpu.neon) isas.push_back(BitserialIsa::kLutNeon);
 #endif
   static_cast<void>(cpu);
   return isas;
@@ -35,7 +51,15 @@ std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
 BitserialIsa BestBitserialIsa(const CpuFeatures& cpu) {
   BitserialIsa best = BitserialIsa::kScalar;
   for (BitserialIsa isa : SupportedIsas(cpu)) {
-    if (isa != BitserialIsa::kAvx512Vnni) best = isa;
+    if (isa != BitserialIsa::kAvx512Vnni && !IsLutIsa(isa)) best = isa;
+  }
+  return best;
+}
+
+BitserialIsa BestLutIsa(const CpuFeatures& cpu) {
+  BitserialIsa best = BitserialIsa::kLutScalar;
+  for (BitserialIsa isa : SupportedIsas(cpu)) {
+    if (IsLutIsa(isa)) best = isa;
   }
   return best;
 }
@@ -51,8 +75,16 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
   functions.bgemm = BgemmScalar(weight_bits, activation_bits, activation_twos_complement);
   functions.pack = PackActivationsScalar;
   functions.epilogue = OutputEpilogueScalar;
+  // The LUT kernels read the bitserial weight planes after a relayout.
+  auto use_lut = [&](LutGemmKernel lut) {
+    functions.bgemm = lut.gemm;
+    functions.relayout_weights = lut.relayout;
+  };
   switch (isa) {
     case BitserialIsa::kScalar:
+      break;
+    case BitserialIsa::kLutScalar:
+      use_lut(LutGemmScalar(weight_bits, activation_bits, activation_twos_complement));
       break;
 #if BITLITE_X86_KERNELS
     case BitserialIsa::kAvx2:
@@ -71,12 +103,25 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
       functions.epilogue = OutputEpilogueAvx512;
       functions.bytes = true;
       break;
+    case BitserialIsa::kLutAvx2:
+      use_lut(LutGemmAvx2(weight_bits, activation_bits, activation_twos_complement));
+      functions.pack = PackActivationsAvx2;
+      functions.epilogue = OutputEpilogueAvx2;
+      break;
+    case BitserialIsa::kLutAvx512Vbmi:
+      use_lut(LutGemmAvx512Vbmi(weight_bits, activation_bits, activation_twos_complement));
+      functions.pack = PackActivationsAvx512;
+      functions.epilogue = OutputEpilogueAvx512;
+      break;
 #endif
 #if BITLITE_NEON_KERNELS
     // Activation packing and the output stage stay scalar: armv7 NEON has no float division
     // and flushes denormals to zero, which FORMAT.md's arithmetic does not.
     case BitserialIsa::kNeon:
       functions.bgemm = BgemmNeon(weight_bits, activation_bits, activation_twos_complement);
+      break;
+    case BitserialIsa::kLutNeon:
+      use_lut(LutGemmNeon(weight_bits, activation_bits, activation_twos_complement));
       break;
 #endif
     default:

@@ -1,6 +1,8 @@
 // The instruction sets the convolution driver (Conv2DBitserial) has kernels for, and the
 // runtime choice among them. Each is a bitserial (bit-plane popcount) kernel, except
-// kAvx512Vnni: the widened-int kernel, one int8 byte per code, multiplied with VPDPBUSD.
+// kAvx512Vnni: the widened-int kernel, one int8 byte per code, multiplied with VPDPBUSD, and
+// the kLut* ones: lookup-table kernels (lutgemm.h) on the same bit planes, which support
+// every bit pair and activation grid.
 #ifndef BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
 #define BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
 
@@ -9,21 +11,38 @@
 #include "kernels/activation_pack.h"
 #include "kernels/bgemm.h"
 #include "kernels/cpu_features.h"
+#include "kernels/lutgemm.h"
 #include "kernels/output_epilogue.h"
 
 namespace bitlite {
 
-enum class BitserialIsa { kScalar, kAvx2, kAvx512, kNeon, kAvx512Vnni };
+enum class BitserialIsa {
+  kScalar,
+  kAvx2,
+  kAvx512,
+  kNeon,
+  kAvx512Vnni,
+  kLutScalar,
+  kLutAvx2,
+  kLutAvx512Vbmi,
+  kLutNeon,
+};
 
 // "bitserial/scalar", "bitserial/avx2", "bitserial/avx512vpopcntdq", "bitserial/neon",
-// "int8/avx512vnni".
+// "int8/avx512vnni", "lut/scalar", "lut/avx2", "lut/avx512vbmi", "lut/neon".
 const char* IsaName(BitserialIsa isa);
+
+bool IsLutIsa(BitserialIsa isa);
 
 // Every ISA with kernels in this build that `cpu` can run (for tests and benchmarks).
 std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu);
 
 // The widest bitserial ISA `cpu` runs.
 BitserialIsa BestBitserialIsa(const CpuFeatures& cpu);
+
+// The widest LUT ISA `cpu` runs (the delegate's kernel=lut; lut/scalar where no SIMD one
+// does).
+BitserialIsa BestLutIsa(const CpuFeatures& cpu);
 
 // The rule of the delegate's kernel=auto: the int8 kernel where the CPU has one and the
 // codes are wide (weight_bits * activation_bits >= 9: W3A3, W3A4, W4A3, W4A4), else
@@ -38,6 +57,9 @@ struct BitserialFunctions {
   ActivationPackFn pack = nullptr;
   EpilogueFn epilogue = nullptr;
   bool bytes = false;  // codes as bytes (PlaneGrid::bytes), not bit planes
+  // Applied once to the packed weight planes (PackBitserialWeights with bgemm.lanes) where the
+  // GEMM reads another order (the LUT kernels' nibbles); null: none.
+  WeightRelayoutFn relayout_weights = nullptr;
 };
 
 // The kernels of `isa` (one of SupportedIsas) for these bit widths and activation grid.

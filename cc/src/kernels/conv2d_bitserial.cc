@@ -39,6 +39,9 @@ Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
                        params.in_channels, w_codes,
                        WeightPlaneGrid(params.weight_bits, kernels_.bytes), kernels_.bgemm.lanes,
                        /*need_tap_sums=*/x_planes_.Shift() != 0, &weights_);
+  if (kernels_.relayout_weights != nullptr) {
+    kernels_.relayout_weights(weights_.planes.data(), weights_.planes.size());
+  }
 }
 
 void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
