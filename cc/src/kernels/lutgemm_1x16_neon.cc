@@ -1,7 +1,6 @@
 // NEON lookup-table micro-kernel (aarch64 and armv7): TBL looks up 16 channel nibbles in one
-// group's table (aarch64 vqtbl1q_u8; armv7 vtbl2_u8 on each half); each weight plane sums
-// its lookups in bytes, widened to int16 with the plane's shift (VSHLL) before a byte can
-// overflow and to int32 (VADDW) before an int16 can, as the AVX2 kernel. A word's tables are
+// group's table (aarch64 vqtbl1q_u8; armv7 vtbl2_u8 on each half), summed in bytes by
+// lut_tile::ByteSumTile (widened with VSHLL and VADDW). A word's tables are
 // sums of rows of constant tables (row n: weight * popcount(p & n)), one load per group and
 // activation plane.
 #include <arm_neon.h>
@@ -28,7 +27,7 @@ struct PlaneRows {
 template <int kWeight>
 constexpr PlaneRows<kWeight> kPlaneRows{};
 
-inline uint8x16_t Lookup(uint8x16_t table, uint8x16_t indices) {
+inline uint8x16_t Lookup16(uint8x16_t table, uint8x16_t indices) {
 #if defined(__aarch64__)
   return vqtbl1q_u8(table, indices);
 #else
@@ -37,6 +36,47 @@ inline uint8x16_t Lookup(uint8x16_t table, uint8x16_t indices) {
                      vtbl2_u8(halves, vget_high_u8(indices)));
 #endif
 }
+
+struct NeonVec {
+  using Bytes = uint8x16_t;
+  using Shorts = int16x8_t;
+  struct Indices {
+    uint8x16_t low, high;
+  };
+  static Bytes ZeroBytes() { return vdupq_n_u8(0); }
+  static Shorts ZeroShorts() { return vdupq_n_s16(0); }
+  static Indices LoadIndices(const uint8_t* p) {
+    const uint8x16_t raw = vld1q_u8(p);
+    return {vandq_u8(raw, vdupq_n_u8(0x0f)), vshrq_n_u8(raw, 4)};
+  }
+  static Bytes Lookup(const int8_t* low_table, const int8_t* high_table, const Indices& i) {
+    return vaddq_u8(Lookup16(vreinterpretq_u8_s8(vld1q_s8(low_table)), i.low),
+                    Lookup16(vreinterpretq_u8_s8(vld1q_s8(high_table)), i.high));
+  }
+  static Bytes AddBytes(Bytes a, Bytes b) { return vaddq_u8(a, b); }
+  static Shorts Add16(Shorts a, Shorts b) { return vaddq_s16(a, b); }
+  static Shorts Sub16(Shorts a, Shorts b) { return vsubq_s16(a, b); }
+  template <int kShift, bool kSigned>
+  static int16x8_t Scaled(uint8x8_t half) {
+    if constexpr (kShift == 0) {
+      return kSigned ? vmovl_s8(vreinterpret_s8_u8(half)) : vreinterpretq_s16_u16(vmovl_u8(half));
+    } else {
+      return kSigned ? vshll_n_s8(vreinterpret_s8_u8(half), kShift)
+                     : vreinterpretq_s16_u16(vshll_n_u8(half, kShift));
+    }
+  }
+  template <int kShift, bool kSigned>
+  static void Widen(Bytes b, Shorts* low, Shorts* high) {
+    *low = Scaled<kShift, kSigned>(vget_low_u8(b));
+    *high = Scaled<kShift, kSigned>(vget_high_u8(b));
+  }
+  static void AddToSums(Shorts low, Shorts high, int32_t* sums) {
+    vst1q_s32(sums, vaddw_s16(vld1q_s32(sums), vget_low_s16(low)));
+    vst1q_s32(sums + 4, vaddw_s16(vld1q_s32(sums + 4), vget_high_s16(low)));
+    vst1q_s32(sums + 8, vaddw_s16(vld1q_s32(sums + 8), vget_low_s16(high)));
+    vst1q_s32(sums + 12, vaddw_s16(vld1q_s32(sums + 12), vget_high_s16(high)));
+  }
+};
 
 struct NeonOps : lut_tile::LaneLayout<1> {
   template <int kAB, bool kTwos>
@@ -51,81 +91,9 @@ struct NeonOps : lut_tile::LaneLayout<1> {
     }
   }
 
-  template <int kWB, int kAB, bool kTwos>
-  struct Tile {
-    static constexpr int kChunksPerWidening = lut_tile::ByteSumChunks(kAB, kTwos);
-    static constexpr int kWideningsPerInt32 = lut_tile::Int16Widenings(kWB);
-    uint8x16_t bytes[kWB];  // per weight plane, byte c: channel c
-    int16x8_t shorts[2] = {vdupq_n_s16(0), vdupq_n_s16(0)};                   // channels 0-7, 8-15
-    int32x4_t ints[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-    int chunks = 0;
-    int widenings = 0;
-
-    Tile() {
-      for (uint8x16_t& b : bytes) b = vdupq_n_u8(0);
-    }
-
-    void Chunk(const int8_t* tables, const uint8_t* w, int k) {
-      const uint8x16_t low_table =
-          vreinterpretq_u8_s8(vld1q_s8(tables + 2 * k * kTableBytes));
-      const uint8x16_t high_table =
-          vreinterpretq_u8_s8(vld1q_s8(tables + (2 * k + 1) * kTableBytes));
-      for (int i = 0; i < kWB; ++i) {
-        const uint8x16_t raw = vld1q_u8(w + i * kBlockBytes + 16 * k);
-        const uint8x16_t low = Lookup(low_table, vandq_u8(raw, vdupq_n_u8(0x0f)));
-        const uint8x16_t high = Lookup(high_table, vshrq_n_u8(raw, 4));
-        bytes[i] = vaddq_u8(bytes[i], vaddq_u8(low, high));
-      }
-      if (++chunks == kChunksPerWidening) WidenBytes();
-    }
-
-    // Byte sums times 2^kShift in int16: signed where the tables are.
-    template <int kShift>
-    static int16x8_t Scaled(uint8x8_t half) {
-      if constexpr (kShift == 0) {
-        return kTwos ? vmovl_s8(vreinterpret_s8_u8(half)) : vreinterpretq_s16_u16(vmovl_u8(half));
-      } else {
-        return kTwos ? vshll_n_s8(vreinterpret_s8_u8(half), kShift)
-                     : vreinterpretq_s16_u16(vshll_n_u8(half, kShift));
-      }
-    }
-
-    void WidenBytes() {
-      lut_tile::Unroll<kWB>([&](auto i) __attribute__((always_inline)) {
-        const int16x8_t low = Scaled<i>(vget_low_u8(bytes[i]));
-        const int16x8_t high = Scaled<i>(vget_high_u8(bytes[i]));
-        if (lut_tile::PlaneWeight(i, kWB, kWB >= 2) < 0) {
-          shorts[0] = vsubq_s16(shorts[0], low);
-          shorts[1] = vsubq_s16(shorts[1], high);
-        } else {
-          shorts[0] = vaddq_s16(shorts[0], low);
-          shorts[1] = vaddq_s16(shorts[1], high);
-        }
-        bytes[i] = vdupq_n_u8(0);
-      });
-      chunks = 0;
-      if (++widenings == kWideningsPerInt32) WidenShorts();
-    }
-
-    void WidenShorts() {
-      for (int h = 0; h < 2; ++h) {
-        ints[2 * h] = vaddw_s16(ints[2 * h], vget_low_s16(shorts[h]));
-        ints[2 * h + 1] = vaddw_s16(ints[2 * h + 1], vget_high_s16(shorts[h]));
-        shorts[h] = vdupq_n_s16(0);
-      }
-      widenings = 0;
-    }
-
-    void Store(int32_t* core, bool add) {
-      if (chunks > 0) WidenBytes();
-      if (widenings > 0) WidenShorts();
-      for (int a = 0; a < 4; ++a) {
-        int32x4_t total = ints[a];
-        if (add) total = vaddq_s32(total, vld1q_s32(core + 4 * a));
-        vst1q_s32(core + 4 * a, total);
-      }
-    }
-  };
+  static constexpr int kPixels = 2;
+  template <int kWB, int kAB, bool kTwos, int kTilePixels>
+  using Tile = lut_tile::ByteSumTile<NeonVec, 1, kWB, kAB, kTwos, kTilePixels>;
 };
 
 }  // namespace

@@ -12,26 +12,33 @@ struct ScalarOps : lut_tile::LaneLayout<1> {
     lut_tile::BuildTablesPortable<kAB, kTwos>(x, tables);
   }
 
-  template <int kWB, int kAB, bool kTwos>
+  static constexpr int kPixels = 1;
+
+  template <int kWB, int kAB, bool kTwos, int kTilePixels>
   struct Tile {
     // Modulo 2^32, like the bitserial kernels' sums: the final value is exact (bgemm.h).
-    uint32_t acc[lut_tile::kTileChannels] = {};
+    uint32_t acc[kTilePixels][lut_tile::kTileChannels] = {};
 
     void Chunk(const int8_t* tables, const uint8_t* w, int k) {
-      const int8_t* low = tables + 2 * k * lut_tile::kTableBytes;
-      const int8_t* high = low + lut_tile::kTableBytes;
-      for (int i = 0; i < kWB; ++i) {
-        const int weight = lut_tile::PlaneWeight(i, kWB, kWB >= 2);
-        const uint8_t* nibbles = w + i * lut_tile::kBlockBytes + 16 * k;
-        for (int c = 0; c < lut_tile::kTileChannels; ++c) {
-          acc[c] += static_cast<uint32_t>(weight * (low[nibbles[c] & 15] + high[nibbles[c] >> 4]));
+      for (int n = 0; n < kTilePixels; ++n) {
+        const int8_t* low = tables + n * lut_tile::kPixelTables + 2 * k * lut_tile::kTableBytes;
+        const int8_t* high = low + lut_tile::kTableBytes;
+        for (int i = 0; i < kWB; ++i) {
+          const int weight = lut_tile::PlaneWeight(i, kWB, kWB >= 2);
+          const uint8_t* nibbles = w + i * lut_tile::kBlockBytes + 16 * k;
+          for (int c = 0; c < lut_tile::kTileChannels; ++c) {
+            acc[n][c] += static_cast<uint32_t>(weight * (low[nibbles[c] & 15] + high[nibbles[c] >> 4]));
+          }
         }
       }
     }
 
-    void Store(int32_t* core, bool add) const {
-      for (int c = 0; c < lut_tile::kTileChannels; ++c) {
-        core[c] = static_cast<int32_t>((add ? static_cast<uint32_t>(core[c]) : 0u) + acc[c]);
+    void Store(int32_t* core, int64_t core_stride, bool add) const {
+      for (int n = 0; n < kTilePixels; ++n) {
+        int32_t* out = core + n * core_stride;
+        for (int c = 0; c < lut_tile::kTileChannels; ++c) {
+          out[c] = static_cast<int32_t>((add ? static_cast<uint32_t>(out[c]) : 0u) + acc[n][c]);
+        }
       }
     }
   };

@@ -2,10 +2,12 @@
 // over an ISA policy `Ops` that each lutgemm_*_<isa>.cc file defines in an anonymous namespace:
 //   kChunks: index loads per 128-byte weight block; NibbleByte(g, c) / NibbleHigh(g, c): where
 //   the nibble of group g (0..15 in a word), channel c (0..15 in a tile) lies in a block;
+//   kPixels: pixels per tile (they share the index loads and give independent sums);
 //   BuildTables<kAB, kTwos>(x, tables): the 16 group tables of one word of one pixel, [16][16]
-//   int8 in group order; Tile<kWB, kAB, kTwos>: accumulators of one pixel x 16 channels with
-//   Chunk(tables, w, k) (chunk k of one word: w points at its kWB blocks) and
-//   Store(core, add) (the 16 sums, stored or added).
+//   int8 in group order; Tile<kWB, kAB, kTwos, kPixels>: accumulators of kPixels pixels x 16
+//   channels with Chunk(tables, w, k) (chunk k of one word: w points at its kWB blocks, pixel
+//   n's tables at tables + n * kPixelTables) and Store(core, core_stride, add) (the sums,
+//   stored or added).
 // Include only from such a file.
 #ifndef BITLITE_SRC_KERNELS_LUTGEMM_TILE_H_
 #define BITLITE_SRC_KERNELS_LUTGEMM_TILE_H_
@@ -30,6 +32,11 @@ constexpr int kTileChannels = 16;  // channels per tile: the 16 lanes of the wei
 constexpr int kBlockBytes = 128;   // one tile, word and weight plane: 16 x 64 bits
 constexpr int kTableBytes = 16;    // one group's table
 constexpr int kWordTableBytes = kGroups * kTableBytes;
+// Tables of up to kBlockWords words of a pixel tile at a time stay in L1 while every channel
+// tile reads them.
+constexpr int64_t kBlockWords = 8;
+constexpr int64_t kPixelTables = kBlockWords * kWordTableBytes;  // one pixel's tables
+
 
 // The weight of plane i among `bits` planes (bitserial_planes.h): the top plane of a two's
 // complement grid counts negatively.
@@ -103,31 +110,128 @@ void BuildTablesPortable(const uint64_t* x, int8_t* tables) {
   }
 }
 
+// The tile of the kernels whose lookups give one byte per channel, V groups per vector
+// (LaneLayout<V>: PSHUFB, TBL), over a vector policy `Vec`: Bytes, Shorts; Zero*(),
+// LoadIndices(p) (low and high nibbles of one chunk), Lookup(low_tables, high_tables,
+// indices) (both lookups, added), AddBytes, Add16, Sub16, Widen<kShift, kSigned>(bytes, &low,
+// &high) (channels 0-7 and 8-15 times 2^kShift in int16), AddToSums(low, high, sums) (int16
+// sums of every lane added to 16 int32). Each weight plane sums its lookups in bytes; they are
+// widened to int16 with the plane's weight before a byte can overflow and to int32 before an
+// int16 can (ByteSumChunks, Int16Widenings).
+template <class Vec, int V, int kWB, int kAB, bool kTwos, int kTilePixels>
+struct ByteSumTile {
+  using Bytes = typename Vec::Bytes;
+  using Shorts = typename Vec::Shorts;
+  static constexpr int kChunksPerWidening = ByteSumChunks(kAB, kTwos);
+  static constexpr int kWideningsPerInt32 = Int16Widenings(kWB);
+  Bytes bytes[kTilePixels][kWB];  // per weight plane; byte c of each lane: channel c
+  Shorts shorts[kTilePixels][2];  // channels 0-7, 8-15
+  int32_t sums[kTilePixels][kTileChannels] = {};  // rarely touched: memory
+  int chunks = 0;
+  int widenings = 0;
+
+  __attribute__((always_inline)) ByteSumTile() {
+    Unroll<kTilePixels>([&](auto n) __attribute__((always_inline)) {
+      Unroll<kWB>([&](auto i) __attribute__((always_inline)) { bytes[n][i] = Vec::ZeroBytes(); });
+      shorts[n][0] = shorts[n][1] = Vec::ZeroShorts();
+    });
+  }
+
+  __attribute__((always_inline)) void Chunk(const int8_t* tables, const uint8_t* w, int k) {
+    Unroll<kWB>([&](auto i) __attribute__((always_inline)) {
+      const auto indices = Vec::LoadIndices(w + i * kBlockBytes + 16 * V * k);
+      Unroll<kTilePixels>([&](auto n) __attribute__((always_inline)) {
+        // Chunk k's low nibbles index groups 2Vk .. 2Vk + V - 1, its high ones the next V.
+        const int8_t* low_tables = tables + n * kPixelTables + 2 * V * k * kTableBytes;
+        bytes[n][i] = Vec::AddBytes(
+            bytes[n][i], Vec::Lookup(low_tables, low_tables + V * kTableBytes, indices));
+      });
+    });
+    if (++chunks == kChunksPerWidening) WidenBytes();
+  }
+
+  __attribute__((always_inline)) void WidenBytes() {
+    Unroll<kTilePixels>([&](auto n) __attribute__((always_inline)) {
+      Unroll<kWB>([&](auto i) __attribute__((always_inline)) {
+        Shorts low, high;
+        Vec::template Widen<i, kTwos>(bytes[n][i], &low, &high);
+        if constexpr (PlaneWeight(i, kWB, kWB >= 2) < 0) {
+          shorts[n][0] = Vec::Sub16(shorts[n][0], low);
+          shorts[n][1] = Vec::Sub16(shorts[n][1], high);
+        } else {
+          shorts[n][0] = Vec::Add16(shorts[n][0], low);
+          shorts[n][1] = Vec::Add16(shorts[n][1], high);
+        }
+        bytes[n][i] = Vec::ZeroBytes();
+      });
+    });
+    chunks = 0;
+    if (++widenings == kWideningsPerInt32) WidenShorts();
+  }
+
+  __attribute__((always_inline)) void WidenShorts() {
+    Unroll<kTilePixels>([&](auto n) __attribute__((always_inline)) {
+      Vec::AddToSums(shorts[n][0], shorts[n][1], sums[n]);
+      shorts[n][0] = shorts[n][1] = Vec::ZeroShorts();
+    });
+    widenings = 0;
+  }
+
+  __attribute__((always_inline)) void Store(int32_t* core, int64_t core_stride, bool add) {
+    if (chunks > 0) WidenBytes();
+    if (widenings > 0) WidenShorts();
+    for (int n = 0; n < kTilePixels; ++n) {
+      int32_t* out = core + n * core_stride;
+      for (int c = 0; c < kTileChannels; ++c) {
+        // Modulo 2^32 (bgemm.h): the final value is exact.
+        out[c] = static_cast<int32_t>((add ? static_cast<uint32_t>(out[c]) : 0u) +
+                                      static_cast<uint32_t>(sums[n][c]));
+      }
+    }
+  }
+};
+
+// kPixels pixels from x, all channels.
+template <class Ops, int kWB, int kAB, bool kTwos, int kPixels>
+inline __attribute__((always_inline)) void PixelTile(const uint64_t* x, const uint8_t* w,
+                                                     int64_t channels, int64_t words,
+                                                     int32_t* core, int64_t core_stride) {
+  alignas(64) int8_t tables[kPixels * kPixelTables];
+  for (int64_t k0 = 0; k0 < words; k0 += kBlockWords) {
+    const int64_t block_words = std::min(kBlockWords, words - k0);
+    for (int n = 0; n < kPixels; ++n) {
+      for (int64_t k = 0; k < block_words; ++k) {
+        Ops::template BuildTables<kAB, kTwos>(x + (n * words + k0 + k) * kAB,
+                                              tables + n * kPixelTables + k * kWordTableBytes);
+      }
+    }
+    for (int64_t c0 = 0; c0 < channels; c0 += kTileChannels) {
+      typename Ops::template Tile<kWB, kAB, kTwos, kPixels> tile;
+      const uint8_t* w_tile = w + ((c0 / kTileChannels) * words + k0) * kWB * kBlockBytes;
+      for (int64_t k = 0; k < block_words; ++k) {
+        for (int chunk = 0; chunk < Ops::kChunks; ++chunk) {
+          // Pixel n's tables are at n * kPixelTables from these.
+          tile.Chunk(tables + k * kWordTableBytes, w_tile + k * kWB * kBlockBytes, chunk);
+        }
+      }
+      tile.Store(core + c0, core_stride, k0 > 0);
+    }
+  }
+}
+
 template <class Ops, int kWB, int kAB, bool kTwos>
 void LutGemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
              int64_t words, int32_t* core, int64_t core_stride) {
-  // Tables of up to kBlockWords words at a time stay in L1 while every channel tile reads them.
-  constexpr int64_t kBlockWords = 16;
-  alignas(64) int8_t tables[kBlockWords * kWordTableBytes];
+  constexpr int kPixels = Ops::kPixels;
   const uint8_t* w_bytes = reinterpret_cast<const uint8_t*>(w);
-  for (int64_t p = 0; p < pixels; ++p) {
-    for (int64_t k0 = 0; k0 < words; k0 += kBlockWords) {
-      const int64_t block_words = std::min(kBlockWords, words - k0);
-      for (int64_t k = 0; k < block_words; ++k) {
-        Ops::template BuildTables<kAB, kTwos>(x + (p * words + k0 + k) * kAB,
-                                              tables + k * kWordTableBytes);
-      }
-      for (int64_t c0 = 0; c0 < channels; c0 += kTileChannels) {
-        typename Ops::template Tile<kWB, kAB, kTwos> tile;
-        const uint8_t* w_tile = w_bytes + ((c0 / kTileChannels) * words + k0) * kWB * kBlockBytes;
-        for (int64_t k = 0; k < block_words; ++k) {
-          for (int chunk = 0; chunk < Ops::kChunks; ++chunk) {
-            tile.Chunk(tables + k * kWordTableBytes, w_tile + k * kWB * kBlockBytes, chunk);
-          }
-        }
-        tile.Store(core + p * core_stride + c0, k0 > 0);
-      }
-    }
+  int64_t p = 0;
+  for (; p + kPixels <= pixels; p += kPixels) {
+    PixelTile<Ops, kWB, kAB, kTwos, kPixels>(x + p * words * kAB, w_bytes, channels, words,
+                                             core + p * core_stride, core_stride);
+  }
+  for (; p < pixels; ++p) {
+    PixelTile<Ops, kWB, kAB, kTwos, 1>(x + p * words * kAB, w_bytes, channels, words,
+                                       core + p * core_stride, core_stride);
   }
 }
 
