@@ -94,6 +94,9 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
     case KernelChoice::kInt:
       isa_ = cpu.avx512_vnni ? BitserialIsa::kAvx512Vnni : BestBitserialIsa(cpu);
       break;
+    case KernelChoice::kLut:
+      isa_ = BestLutIsa(cpu);
+      break;
   }
 }
 

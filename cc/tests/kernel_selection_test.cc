@@ -30,10 +30,13 @@ BITLITE_TEST(ParsesKernelOption) {
   EXPECT_TRUE(choice == KernelChoice::kBitserial);
   EXPECT_EQ(ParseKernel("int", &choice), "ok");
   EXPECT_TRUE(choice == KernelChoice::kInt);
+  EXPECT_EQ(ParseKernel("lut", &choice), "ok");
+  EXPECT_TRUE(choice == KernelChoice::kLut);
   EXPECT_EQ(ParseKernel("reference", &choice), "ok");
   EXPECT_TRUE(choice == KernelChoice::kReference);
-  for (const char* bad : {"", "lut", "Auto", "bitserial "}) {
-    EXPECT_CONTAINS(ParseKernel(bad, &choice), "kernel must be auto, bitserial, int or reference");
+  for (const char* bad : {"", "LUT", "lut/avx2", "Auto", "bitserial "}) {
+    EXPECT_CONTAINS(ParseKernel(bad, &choice),
+                    "kernel must be auto, bitserial, int, lut or reference");
   }
 }
 
@@ -49,6 +52,8 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
   };
   EXPECT_TRUE(supported(BestBitserialIsa(cpu)));
   EXPECT_TRUE(BestBitserialIsa(cpu) != BitserialIsa::kAvx512Vnni);
+  EXPECT_TRUE(!IsLutIsa(BestBitserialIsa(cpu)));
+  EXPECT_TRUE(supported(BestLutIsa(cpu)) && IsLutIsa(BestLutIsa(cpu)));
   for (int w = 1; w <= 4; ++w) {
     for (int a = 1; a <= 4; ++a) {
       const BitserialIsa isa = AutoIsa(cpu, w, a);
@@ -60,6 +65,25 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
   // Scalar only, whatever the CPU: what an unknown CPU falls back to.
   EXPECT_TRUE(AutoIsa(CpuFeatures{}, 4, 4) == BitserialIsa::kScalar);
   EXPECT_EQ(std::string(IsaName(BestBitserialIsa(CpuFeatures{}))), "bitserial/scalar");
+  EXPECT_EQ(std::string(IsaName(BestLutIsa(CpuFeatures{}))), "lut/scalar");
+}
+
+// kernel=lut takes the widest LUT ISA a CPU runs: the SIMD one needs exactly its flags.
+BITLITE_TEST(LutIsaFollowsCpuFeatures) {
+  CpuFeatures cpu;
+#if BITLITE_X86_KERNELS
+  cpu.avx2 = true;
+  EXPECT_EQ(std::string(IsaName(BestLutIsa(cpu))), "lut/avx2");
+  cpu.avx512_vnni = true;  // VNNI without VBMI (Cascade Lake): still AVX2
+  EXPECT_EQ(std::string(IsaName(BestLutIsa(cpu))), "lut/avx2");
+  cpu.avx512_vbmi = true;
+  EXPECT_EQ(std::string(IsaName(BestLutIsa(cpu))), "lut/avx512vbmi");
+#endif
+#if BITLITE_NEON_KERNELS
+  cpu.neon = true;
+  EXPECT_EQ(std::string(IsaName(BestLutIsa(cpu))), "lut/neon");
+#endif
+  EXPECT_TRUE(IsLutIsa(BestLutIsa(cpu)));
 }
 
 }  // namespace
