@@ -91,7 +91,11 @@ struct NeonOps : lut_tile::LaneLayout<1> {
     }
   }
 
-  static constexpr int kPixels = 2;
+#if defined(__aarch64__)
+  static constexpr int kPixels = 4;  // 32 vector registers
+#else
+  static constexpr int kPixels = 2;  // 16 vector registers
+#endif
   template <int kWB, int kAB, bool kTwos, int kTilePixels>
   using Tile = lut_tile::ByteSumTile<NeonVec, 1, kWB, kAB, kTwos, kTilePixels>;
 };
