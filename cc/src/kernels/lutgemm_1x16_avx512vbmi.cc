@@ -59,8 +59,12 @@ struct Avx512VbmiOps {
   struct Tile {
     __m512i positive[kTilePixels][2];
     __m512i negative[kTilePixels][2];  // the top weight plane's
+    int32_t* core;
+    int64_t core_stride;
+    bool add;
 
-    __attribute__((always_inline)) Tile() {
+    __attribute__((always_inline)) Tile(int32_t* core_rows, int64_t stride, bool add_to_rows)
+        : core(core_rows), core_stride(stride), add(add_to_rows) {
       for (int n = 0; n < kTilePixels; ++n) {
         for (int h = 0; h < 2; ++h) positive[n][h] = negative[n][h] = _mm512_setzero_si512();
       }
@@ -93,7 +97,7 @@ struct Avx512VbmiOps {
       });
     }
 
-    __attribute__((always_inline)) void Store(int32_t* core, int64_t core_stride, bool add) const {
+    __attribute__((always_inline)) void Store() const {
       for (int n = 0; n < kTilePixels; ++n) {
         __m512i total = _mm512_sub_epi32(_mm512_add_epi32(positive[n][0], positive[n][1]),
                                          _mm512_add_epi32(negative[n][0], negative[n][1]));

@@ -18,6 +18,12 @@ struct ScalarOps : lut_tile::LaneLayout<1> {
   struct Tile {
     // Modulo 2^32, like the bitserial kernels' sums: the final value is exact (bgemm.h).
     uint32_t acc[kTilePixels][lut_tile::kTileChannels] = {};
+    int32_t* core;
+    int64_t core_stride;
+    bool add;
+
+    Tile(int32_t* core_rows, int64_t stride, bool add_to_rows)
+        : core(core_rows), core_stride(stride), add(add_to_rows) {}
 
     void Chunk(const int8_t* tables, const uint8_t* w, int k) {
       for (int n = 0; n < kTilePixels; ++n) {
@@ -33,7 +39,7 @@ struct ScalarOps : lut_tile::LaneLayout<1> {
       }
     }
 
-    void Store(int32_t* core, int64_t core_stride, bool add) const {
+    void Store() const {
       for (int n = 0; n < kTilePixels; ++n) {
         int32_t* out = core + n * core_stride;
         for (int c = 0; c < lut_tile::kTileChannels; ++c) {

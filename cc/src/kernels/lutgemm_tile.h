@@ -4,10 +4,10 @@
 //   the nibble of group g (0..15 in a word), channel c (0..15 in a tile) lies in a block;
 //   kPixels: pixels per tile (they share the index loads and give independent sums);
 //   BuildTables<kAB, kTwos>(x, tables): the 16 group tables of one word of one pixel, [16][16]
-//   int8 in group order; Tile<kWB, kAB, kTwos, kPixels>: accumulators of kPixels pixels x 16
-//   channels with Chunk(tables, w, k) (chunk k of one word: w points at its kWB blocks, pixel
-//   n's tables at tables + n * kPixelTables) and Store(core, core_stride, add) (the sums,
-//   stored or added).
+//   int8 in group order; Tile<kWB, kAB, kTwos, kPixels>(core, core_stride, add): accumulators
+//   of kPixels pixels x 16 channels, bound to their core rows, with Chunk(tables, w, k) (chunk
+//   k of one word: w points at its kWB blocks, pixel n's tables at tables + n * kPixelTables)
+//   and Store() (the sums, stored into the rows or added to them where `add`).
 // Include only from such a file.
 #ifndef BITLITE_SRC_KERNELS_LUTGEMM_TILE_H_
 #define BITLITE_SRC_KERNELS_LUTGEMM_TILE_H_
@@ -116,8 +116,8 @@ void BuildTablesPortable(const uint64_t* x, int8_t* tables) {
 // indices) (both lookups, added), AddBytes, Add16, Sub16, Widen<kShift, kSigned>(bytes, &low,
 // &high) (channels 0-7 and 8-15 times 2^kShift in int16), AddToSums(low, high, sums) (int16
 // sums of every lane added to 16 int32). Each weight plane sums its lookups in bytes; they are
-// widened to int16 with the plane's weight before a byte can overflow and to int32 before an
-// int16 can (ByteSumChunks, Int16Widenings).
+// widened to int16 with the plane's weight before a byte can overflow and added to the int32
+// core rows before an int16 can (ByteSumChunks, Int16Widenings).
 template <class Vec, int V, int kWB, int kAB, bool kTwos, int kTilePixels>
 struct ByteSumTile {
   using Bytes = typename Vec::Bytes;
@@ -126,14 +126,17 @@ struct ByteSumTile {
   static constexpr int kWideningsPerInt32 = Int16Widenings(kWB);
   Bytes bytes[kTilePixels][kWB];  // per weight plane; byte c of each lane: channel c
   Shorts shorts[kTilePixels][2];  // channels 0-7, 8-15
-  int32_t sums[kTilePixels][kTileChannels] = {};  // rarely touched: memory
+  int32_t* core;                  // pixel n's row at n * core_stride: the int32 sums
+  int64_t core_stride;
   int chunks = 0;
   int widenings = 0;
 
-  __attribute__((always_inline)) ByteSumTile() {
+  __attribute__((always_inline)) ByteSumTile(int32_t* core_rows, int64_t stride, bool add)
+      : core(core_rows), core_stride(stride) {
     Unroll<kTilePixels>([&](auto n) __attribute__((always_inline)) {
       Unroll<kWB>([&](auto i) __attribute__((always_inline)) { bytes[n][i] = Vec::ZeroBytes(); });
       shorts[n][0] = shorts[n][1] = Vec::ZeroShorts();
+      if (!add) std::memset(core + n * core_stride, 0, kTileChannels * sizeof(int32_t));
     });
   }
 
@@ -171,27 +174,18 @@ struct ByteSumTile {
 
   __attribute__((always_inline)) void WidenShorts() {
     Unroll<kTilePixels>([&](auto n) __attribute__((always_inline)) {
-      Vec::AddToSums(shorts[n][0], shorts[n][1], sums[n]);
+      Vec::AddToSums(shorts[n][0], shorts[n][1], core + n * core_stride);
       shorts[n][0] = shorts[n][1] = Vec::ZeroShorts();
     });
     widenings = 0;
   }
 
-  __attribute__((always_inline)) void Store(int32_t* core, int64_t core_stride, bool add) {
+  __attribute__((always_inline)) void Store() {
     if (chunks > 0) WidenBytes();
     if (widenings > 0) WidenShorts();
-    for (int n = 0; n < kTilePixels; ++n) {
-      int32_t* out = core + n * core_stride;
-      for (int c = 0; c < kTileChannels; ++c) {
-        // Modulo 2^32 (bgemm.h): the final value is exact.
-        out[c] = static_cast<int32_t>((add ? static_cast<uint32_t>(out[c]) : 0u) +
-                                      static_cast<uint32_t>(sums[n][c]));
-      }
-    }
   }
 };
 
-// kPixels pixels from x, all channels.
 template <class Ops, int kWB, int kAB, bool kTwos, int kPixels>
 inline __attribute__((always_inline)) void PixelTile(const uint64_t* x, const uint8_t* w,
                                                      int64_t channels, int64_t words,
@@ -206,7 +200,7 @@ inline __attribute__((always_inline)) void PixelTile(const uint64_t* x, const ui
       }
     }
     for (int64_t c0 = 0; c0 < channels; c0 += kTileChannels) {
-      typename Ops::template Tile<kWB, kAB, kTwos, kPixels> tile;
+      typename Ops::template Tile<kWB, kAB, kTwos, kPixels> tile(core + c0, core_stride, k0 > 0);
       const uint8_t* w_tile = w + ((c0 / kTileChannels) * words + k0) * kWB * kBlockBytes;
       for (int64_t k = 0; k < block_words; ++k) {
         for (int chunk = 0; chunk < Ops::kChunks; ++chunk) {
@@ -214,7 +208,7 @@ inline __attribute__((always_inline)) void PixelTile(const uint64_t* x, const ui
           tile.Chunk(tables + k * kWordTableBytes, w_tile + k * kWB * kBlockBytes, chunk);
         }
       }
-      tile.Store(core + c0, core_stride, k0 > 0);
+      tile.Store();
     }
   }
 }
