@@ -31,9 +31,13 @@ inline uint8x16_t Lookup16(uint8x16_t table, uint8x16_t indices) {
 #if defined(__aarch64__)
   return vqtbl1q_u8(table, indices);
 #else
-  const uint8x8x2_t halves = {{vget_low_u8(table), vget_high_u8(table)}};
-  return vcombine_u8(vtbl2_u8(halves, vget_low_u8(indices)),
-                     vtbl2_u8(halves, vget_high_u8(indices)));
+  // VTBL reads the table from the two halves of its q register as they are: written with
+  // vtbl2_u8 and vcombine_u8, GCC 12 copies both through other registers for every lookup.
+  uint8x16_t result;
+  __asm__("vtbl.8 %e0, {%e1, %f1}, %e2\n\tvtbl.8 %f0, {%e1, %f1}, %f2"
+          : "=&w"(result)
+          : "w"(table), "w"(indices));
+  return result;
 #endif
 }
 
