@@ -1,9 +1,9 @@
 // AVX-512 VBMI lookup-table micro-kernel: one VPERMB looks up 64 nibbles in the 64-byte tables
 // of 4 groups (the index's bits 4-5 pick the group), so each 32-bit lane holds 4 lookups of
 // one channel, which VPDPBUSD multiplies by the weight plane's 2^i and adds to the channel's
-// int32 sum exactly: no byte sums to widen. Tables are built 4 groups per vector with VPSHUFB
-// popcount lookups. Compiled with -mavx512f -mavx512bw -mavx512vbmi -mavx512vnni; run only
-// where CpuFeatures::avx512_vbmi.
+// int32 sum exactly: no byte sums to widen. Tables are built 4 groups per vector from the
+// activation values as bytes, spread with VPERMB and added under byte masks. Compiled with
+// -mavx512f -mavx512bw -mavx512vbmi -mavx512vnni; run only where CpuFeatures::avx512_vbmi.
 #include <immintrin.h>
 
 #include "kernels/lutgemm_tile.h"
@@ -28,24 +28,27 @@ struct Avx512VbmiOps {
 
   template <int kAB, bool kTwos>
   static void BuildTables(const uint64_t* x, int8_t* tables) {
-    // Lane L of vector q: group 4q + L. Entry p = sum_j weight_j * popcount(p & nibble_j).
-    const __m512i positions = _mm512_broadcast_i32x4(
-        _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    // Lane L's qwords shifted by 4L: nibble 4q + L of (plane >> 16q) in byte 0 of lane L.
-    const __m512i lane_shifts = _mm512_setr_epi64(0, 0, 4, 4, 8, 8, 12, 12);
+    // The word's 64 activation values as bytes: weight_j added where plane j has its bit.
+    __m512i values = _mm512_setzero_si512();
+    lut_tile::Unroll<kAB>([&](auto j) __attribute__((always_inline)) {
+      values = _mm512_mask_add_epi8(values, static_cast<__mmask64>(x[j]), values,
+                                    _mm512_set1_epi8(lut_tile::PlaneWeight(j, kAB, kTwos)));
+    });
+    // Vector q holds groups 4q + L in lane L: entry p sums value 4(4q + L) + m over the bits m
+    // of p, so value 4(4q + L) + m is spread over lane L (VPERMB) and added to the entries
+    // with bit m (a constant byte mask).
+    constexpr __mmask64 kEntriesWithBit[4] = {0xaaaaaaaaaaaaaaaa, 0xcccccccccccccccc,
+                                              0xf0f0f0f0f0f0f0f0, 0xff00ff00ff00ff00};
+    const __m512i lane_codes = _mm512_setr_epi32(0, 0, 0, 0, 0x04040404, 0x04040404, 0x04040404,
+                                                 0x04040404, 0x08080808, 0x08080808, 0x08080808,
+                                                 0x08080808, 0x0c0c0c0c, 0x0c0c0c0c, 0x0c0c0c0c,
+                                                 0x0c0c0c0c);  // byte 16L + p: 4L
     lut_tile::Unroll<4>([&](auto q) __attribute__((always_inline)) {
       __m512i table = _mm512_setzero_si512();
-      lut_tile::Unroll<kAB>([&](auto j) __attribute__((always_inline)) {
-        constexpr int kW = lut_tile::PlaneWeight(j, kAB, kTwos);
-        const __m512i popcounts = _mm512_broadcast_i32x4(
-            _mm_setr_epi8(0, kW, kW, 2 * kW, kW, 2 * kW, 2 * kW, 3 * kW, kW, 2 * kW, 2 * kW,
-                          3 * kW, 2 * kW, 3 * kW, 3 * kW, 4 * kW));
-        const __m512i plane = _mm512_set1_epi64(static_cast<long long>(x[j] >> (16 * q)));
-        // The nibble in every byte of its lane, then p & nibble (< 16) for every entry p.
-        const __m512i nibbles =
-            _mm512_shuffle_epi8(_mm512_srlv_epi64(plane, lane_shifts), _mm512_setzero_si512());
-        const __m512i subsets = _mm512_and_si512(nibbles, positions);
-        table = _mm512_add_epi8(table, _mm512_shuffle_epi8(popcounts, subsets));
+      lut_tile::Unroll<4>([&](auto m) __attribute__((always_inline)) {
+        const __m512i spread = _mm512_permutexvar_epi8(
+            _mm512_add_epi8(lane_codes, _mm512_set1_epi8(static_cast<char>(16 * q + m))), values);
+        table = _mm512_mask_add_epi8(table, kEntriesWithBit[m], table, spread);
       });
       _mm512_store_si512(tables + 4 * q * kTableBytes, table);
     });
