@@ -16,7 +16,8 @@
 // Layouts: x as bgemm.h (bit planes, [pixels][words][activation_bits]); w starts as the
 // bgemm.h layout with 16 lanes (one 128-byte block of 16 channel words per tile, word and
 // weight plane) and is rearranged once at Prepare by the kernel's `relayout` into its nibble
-// order. Tiles: 1 pixel x 16 channels.
+// order. Tiles: 16 channels x 1 (scalar), 2 (AVX2, armv7) or 4 (AVX-512, aarch64) pixels,
+// which share the weight loads.
 #ifndef BITLITE_SRC_KERNELS_LUTGEMM_H_
 #define BITLITE_SRC_KERNELS_LUTGEMM_H_
 

@@ -37,7 +37,6 @@ constexpr int kWordTableBytes = kGroups * kTableBytes;
 constexpr int64_t kBlockWords = 8;
 constexpr int64_t kPixelTables = kBlockWords * kWordTableBytes;  // one pixel's tables
 
-
 // The weight of plane i among `bits` planes (bitserial_planes.h): the top plane of a two's
 // complement grid counts negatively.
 constexpr int PlaneWeight(int i, int bits, bool twos_complement) {

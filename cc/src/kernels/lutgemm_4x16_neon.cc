@@ -95,10 +95,11 @@ struct NeonOps : lut_tile::LaneLayout<1> {
     }
   }
 
+  // Pixels per tile: as many as the vector registers hold (32 on aarch64, 16 on armv7).
 #if defined(__aarch64__)
-  static constexpr int kPixels = 4;  // 32 vector registers
+  static constexpr int kPixels = 4;
 #else
-  static constexpr int kPixels = 2;  // 16 vector registers
+  static constexpr int kPixels = 2;
 #endif
   template <int kWB, int kAB, bool kTwos, int kTilePixels>
   using Tile = lut_tile::ByteSumTile<NeonVec, 1, kWB, kAB, kTwos, kTilePixels>;
