@@ -34,8 +34,15 @@ constexpr int kTableBytes = 16;    // one group's table
 constexpr int kWordTableBytes = kGroups * kTableBytes;
 // Tables of up to kBlockWords words of a pixel tile at a time stay in L1 while every channel
 // tile reads them.
-constexpr int64_t kBlockWords = 8;
+constexpr int64_t kBlockWords = 16;
 constexpr int64_t kPixelTables = kBlockWords * kWordTableBytes;  // one pixel's tables
+
+// Words per block: the reduction split into equal blocks of at most kBlockWords, so no block
+// is a short remainder (each block costs every channel tile a start and a store).
+inline int64_t BlockWords(int64_t words) {
+  const int64_t blocks = (words + kBlockWords - 1) / kBlockWords;
+  return blocks > 0 ? (words + blocks - 1) / blocks : 1;
+}
 
 // The weight of plane i among `bits` planes (bitserial_planes.h): the top plane of a two's
 // complement grid counts negatively.
@@ -190,8 +197,9 @@ inline __attribute__((always_inline)) void PixelTile(const uint64_t* x, const ui
                                                      int64_t channels, int64_t words,
                                                      int32_t* core, int64_t core_stride) {
   alignas(64) int8_t tables[kPixels * kPixelTables];
-  for (int64_t k0 = 0; k0 < words; k0 += kBlockWords) {
-    const int64_t block_words = std::min(kBlockWords, words - k0);
+  const int64_t most_words = BlockWords(words);
+  for (int64_t k0 = 0; k0 < words; k0 += most_words) {
+    const int64_t block_words = std::min(most_words, words - k0);
     for (int n = 0; n < kPixels; ++n) {
       for (int64_t k = 0; k < block_words; ++k) {
         Ops::template BuildTables<kAB, kTwos>(x + (n * words + k0 + k) * kAB,
