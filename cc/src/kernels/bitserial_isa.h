@@ -32,6 +32,7 @@ enum class BitserialIsa {
 // "int8/avx512vnni", "lut/scalar", "lut/avx2", "lut/avx512vbmi", "lut/neon".
 const char* IsaName(BitserialIsa isa);
 
+// The lookup-table ISAs, lut/*.
 bool IsLutIsa(BitserialIsa isa);
 
 // Every ISA with kernels in this build that `cpu` can run (for tests and benchmarks).
