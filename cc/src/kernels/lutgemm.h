@@ -12,6 +12,11 @@
 // shared by every output channel, so the cost per weight scales with weight_bits only
 // (bitserial: weight_bits * activation_bits popcounts). Every bit pair is supported: the
 // table entries lie in -32..60, within a byte for any activation grid of 1..4 bits.
+// DeepGEMM's other form, a table of code products indexed by (weight code, activation code),
+// is not used: a lookup there gives one product per byte lane where this one gives the sum
+// of 4 (times one weight bit), so for W2A2 it needs 2x the lookups of this form and also
+// builds an index from two codes per lane; it would only pay where tables cost nothing to
+// build, which this form's per-pixel tables already amortize over all output channels.
 //
 // Layouts: x as bgemm.h (bit planes, [pixels][words][activation_bits]); w starts as the
 // bgemm.h layout with 16 lanes (one 128-byte block of 16 channel words per tile, word and
