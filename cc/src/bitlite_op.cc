@@ -95,7 +95,7 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
       isa_ = cpu.avx512_vnni ? BitserialIsa::kAvx512Vnni : BestBitserialIsa(cpu);
       break;
     case KernelChoice::kLut:
-      isa_ = BestLutIsa(cpu);
+      isa_ = BestLutIsa(cpu, params_.activation_bits);
       break;
   }
 }

@@ -25,6 +25,8 @@ LutGemmKernel LutKernel(BitserialIsa isa, int weight_bits, int activation_bits, 
 #if BITLITE_X86_KERNELS
     case BitserialIsa::kLutAvx2:
       return LutGemmAvx2(weight_bits, activation_bits, twos);
+    case BitserialIsa::kLutAvx512Bw:
+      return LutGemmAvx512Bw(weight_bits, activation_bits, twos);
     case BitserialIsa::kLutAvx512Vbmi:
       return LutGemmAvx512Vbmi(weight_bits, activation_bits, twos);
 #endif

@@ -18,6 +18,8 @@ const char* IsaName(BitserialIsa isa) {
       return "lut/scalar";
     case BitserialIsa::kLutAvx2:
       return "lut/avx2";
+    case BitserialIsa::kLutAvx512Bw:
+      return "lut/avx512bw";
     case BitserialIsa::kLutAvx512Vbmi:
       return "lut/avx512vbmi";
     case BitserialIsa::kLutNeon:
@@ -28,7 +30,8 @@ const char* IsaName(BitserialIsa isa) {
 
 bool IsLutIsa(BitserialIsa isa) {
   return isa == BitserialIsa::kLutScalar || isa == BitserialIsa::kLutAvx2 ||
-         isa == BitserialIsa::kLutAvx512Vbmi || isa == BitserialIsa::kLutNeon;
+         isa == BitserialIsa::kLutAvx512Bw || isa == BitserialIsa::kLutAvx512Vbmi ||
+         isa == BitserialIsa::kLutNeon;
 }
 
 std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
@@ -38,6 +41,7 @@ std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
   if (cpu.avx512_vpopcntdq) isas.push_back(BitserialIsa::kAvx512);
   if (cpu.avx512_vnni) isas.push_back(BitserialIsa::kAvx512Vnni);
   if (cpu.avx2) isas.push_back(BitserialIsa::kLutAvx2);
+  if (cpu.avx512bw) isas.push_back(BitserialIsa::kLutAvx512Bw);
   if (cpu.avx512_vbmi) isas.push_back(BitserialIsa::kLutAvx512Vbmi);
 #endif
 #if BITLITE_NEON_KERNELS
@@ -56,9 +60,10 @@ BitserialIsa BestBitserialIsa(const CpuFeatures& cpu) {
   return best;
 }
 
-BitserialIsa BestLutIsa(const CpuFeatures& cpu) {
+BitserialIsa BestLutIsa(const CpuFeatures& cpu, int activation_bits) {
   BitserialIsa best = BitserialIsa::kLutScalar;
   for (BitserialIsa isa : SupportedIsas(cpu)) {
+    if (isa == BitserialIsa::kLutAvx512Vbmi && activation_bits <= 2) continue;
     if (IsLutIsa(isa)) best = isa;
   }
   return best;
@@ -107,6 +112,11 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
       use_lut(LutGemmAvx2(weight_bits, activation_bits, activation_twos_complement));
       functions.pack = PackActivationsAvx2;
       functions.epilogue = OutputEpilogueAvx2;
+      break;
+    case BitserialIsa::kLutAvx512Bw:
+      use_lut(LutGemmAvx512Bw(weight_bits, activation_bits, activation_twos_complement));
+      functions.pack = PackActivationsAvx512;
+      functions.epilogue = OutputEpilogueAvx512;
       break;
     case BitserialIsa::kLutAvx512Vbmi:
       use_lut(LutGemmAvx512Vbmi(weight_bits, activation_bits, activation_twos_complement));

@@ -40,6 +40,7 @@ CpuFeatures Detect() {
   const bool vbmi = (ecx & (1u << 1)) != 0;
   features.avx512_vpopcntdq = zmm_state && avx512f && vpopcntdq;
   features.avx512_vnni = zmm_state && avx512f && vnni;
+  features.avx512bw = zmm_state && avx512f && avx512bw;
   features.avx512_vbmi = features.avx512_vnni && avx512bw && vbmi;
   return features;
 }

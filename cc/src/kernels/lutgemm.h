@@ -47,6 +47,9 @@ LutGemmKernel LutGemmScalar(int weight_bits, int activation_bits, bool activatio
 #if BITLITE_X86_KERNELS
 // PSHUFB lookups, byte sums widened exactly before they can overflow.
 LutGemmKernel LutGemmAvx2(int weight_bits, int activation_bits, bool activation_twos_complement);
+// The AVX2 form on 512-bit vectors (CpuFeatures::avx512bw: Skylake-SP, Cascade Lake).
+LutGemmKernel LutGemmAvx512Bw(int weight_bits, int activation_bits,
+                              bool activation_twos_complement);
 // VPERMB lookups into 4 groups' tables at once, summed with VPDPBUSD (CpuFeatures::avx512_vbmi).
 LutGemmKernel LutGemmAvx512Vbmi(int weight_bits, int activation_bits,
                                 bool activation_twos_complement);
