@@ -1,7 +1,8 @@
 """The delegate's kernels against each other: `kernel=bitserial` (the SIMD bitserial kernel
-on the widest ISA this CPU runs), `kernel=int` (the int8 kernel where the CPU has one) and
-`kernel=auto` must give bit-identical outputs to `kernel=reference` (the scalar
-specification) on every bit pair, and every thread count must give the same outputs.
+on the widest ISA this CPU runs), `kernel=int` (the int8 kernel where the CPU has one),
+`kernel=lut` (the lookup-table kernel on the widest ISA) and `kernel=auto` must give
+bit-identical outputs to `kernel=reference` (the scalar specification) on every bit pair, and
+every thread count must give the same outputs.
 """
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_conv_bitserial_matches_reference(pair, runtime, rng, delegate_library):
         reference = run(case, runtime, kernel="reference")
         assert_bitwise_equal(reference, case.expected, case, "reference vs NumPy")
         # int: the int8 kernel where the CPU has one (AVX512-VNNI), else bitserial.
-        for kernel in ("bitserial", "int", "auto"):
+        for kernel in ("bitserial", "int", "lut", "auto"):
             fast = run(case, runtime, kernel=kernel)
             assert_bitwise_equal(fast, reference, case, f"{kernel} vs reference")
 
@@ -55,12 +56,12 @@ def test_fully_connected_bitserial_matches_reference(pair, runtime, rng, delegat
     case = cases.fc_case(rng, *pair, exact=False, leading=(3, 2), k=int(rng.choice([17, 64, 200])),
                          c_out=int(rng.choice([1, 9, 40])))
     reference = run(case, runtime, kernel="reference")
-    for kernel in ("bitserial", "int"):
+    for kernel in ("bitserial", "int", "lut"):
         fast = run(case, runtime, kernel=kernel)
         assert_bitwise_equal(fast, reference, case, f"{kernel} vs reference")
 
 
-@pytest.mark.parametrize("kernel", ["bitserial", "int"])
+@pytest.mark.parametrize("kernel", ["bitserial", "int", "lut"])
 @pytest.mark.parametrize("pair", [(1, 1, True), (2, 2, False), (4, 3, True)], ids=pair_id)
 def test_thread_counts_give_identical_outputs(pair, kernel, rng, delegate_library):
     case = cases.conv_case(rng, *pair, exact=False, batch=2, height=13, width=11, c_in=70,
@@ -72,10 +73,11 @@ def test_thread_counts_give_identical_outputs(pair, kernel, rng, delegate_librar
         assert_bitwise_equal(several, one, case, f"{threads} threads vs 1")
 
 
-def test_grouped_conv_runs_on_the_bitserial_kernel(rng, delegate_library, capfd):
+@pytest.mark.parametrize("kernel", ["bitserial", "lut"])
+def test_grouped_conv_runs_on_the_fast_kernels(kernel, rng, delegate_library, capfd):
     case = cases.conv_case(rng, 2, 2, True, exact=False, c_in=8, c_out=8, groups=4)
-    out = run(case, "tf", kernel="bitserial", verbose="true")
-    assert "kernel bitserial/" in capfd.readouterr().err
+    out = run(case, "tf", kernel=kernel, verbose="true")
+    assert f"kernel {kernel}/" in capfd.readouterr().err
     assert_bitwise_equal(out, run(case, "tf", kernel="reference"), case, "grouped conv")
 
 
@@ -103,7 +105,17 @@ def test_verbose_names_the_kernel_of_each_node(rng, delegate_library, capfd):
     assert "kernel reference" in capfd.readouterr().err
 
 
+@pytest.mark.parametrize("pair", [(1, 4, False), (2, 4, True), (3, 3, True), (4, 4, False)],
+                         ids=pair_id)
+def test_lut_kernel_runs_every_bit_pair_and_says_so(pair, rng, delegate_library, capfd):
+    # The LUT kernel supports every bit pair: kernel=lut never falls back for bit widths.
+    case = cases.conv_case(rng, *pair, exact=False)
+    out = run(case, "tf", kernel="lut", verbose="true")
+    assert "kernel lut/" in capfd.readouterr().err
+    assert_bitwise_equal(out, run(case, "tf", kernel="reference"), case, "lut vs reference")
+
+
 def test_unknown_kernel_is_rejected(rng, delegate_library):
     case = cases.conv_case(rng, 1, 1, True, exact=False)
-    with pytest.raises(Exception, match="kernel must be auto, bitserial, int or reference"):
-        run(case, "tf", kernel="lut")
+    with pytest.raises(Exception, match="kernel must be auto, bitserial, int, lut or reference"):
+        run(case, "tf", kernel="table")

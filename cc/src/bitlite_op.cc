@@ -97,6 +97,9 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
     case KernelChoice::kInt:
       isa_ = BestIntIsa(cpu);
       break;
+    case KernelChoice::kLut:
+      isa_ = BestLutIsa(cpu, params_.activation_bits);
+      break;
   }
 }
 

@@ -37,6 +37,8 @@ bool ParseKernel(std::string_view text, KernelChoice* out) {
     *out = KernelChoice::kBitserial;
   } else if (text == "int") {
     *out = KernelChoice::kInt;
+  } else if (text == "lut") {
+    *out = KernelChoice::kLut;
   } else if (text == "reference") {
     *out = KernelChoice::kReference;
   } else {
@@ -67,7 +69,7 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       }
     } else if (key == "kernel") {
       if (!ParseKernel(value, &options->kernel)) {
-        return Fail("kernel must be auto, bitserial, int or reference, got '" + value + "'",
+        return Fail("kernel must be auto, bitserial, int, lut or reference, got '" + value + "'",
                     error);
       }
     } else {

@@ -14,9 +14,12 @@ namespace bitlite {
 // kAuto: AutoIsa (kernels/bitserial_isa.h): the int8 kernel for wide codes where the CPU has
 // one, else the bitserial kernel on the widest ISA the CPU runs. kBitserial: always the
 // bitserial kernel; kInt: the int8 kernel where the CPU has one, else bitserial.
+// kLut: the lookup-table kernel (kernels/lutgemm.h) on the best ISA the CPU runs for the
+// layer (BestLutIsa: lut/avx512vbmi, lut/avx512bw, lut/avx2, lut/neon, else lut/scalar); it
+// supports every bit pair and activation grid, so it never falls back for bit widths.
 // kReference: the scalar reference kernel (the specification, for comparisons). Grouped
 // convolutions (groups > 1) run on the reference kernel whatever the choice.
-enum class KernelChoice { kAuto, kBitserial, kInt, kReference };
+enum class KernelChoice { kAuto, kBitserial, kInt, kLut, kReference };
 
 struct DelegateOptions {
   // Threads for the kernels; -1 takes the interpreter's recommended_num_threads (1 where

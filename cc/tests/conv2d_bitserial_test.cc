@@ -1,7 +1,7 @@
-// Every bitserial kernel x ISA this CPU runs against the reference kernel, bit for bit: all
-// 16 weight x activation widths on both activation grids, random shapes with channel counts
-// around the 64-bit word, grouped convolutions, tails in every dimension, strides,
-// dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
+// Every bitserial, int8 and LUT kernel x ISA this CPU runs against the reference kernel, bit
+// for bit: all 16 weight x activation widths on both activation grids, random shapes with
+// channel counts around the 64-bit word, grouped convolutions, tails in every dimension,
+// strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/conv2d_bitserial.h"
 
 #include <cfloat>
@@ -198,30 +198,35 @@ BITLITE_TEST(GroupedConvolutionsMatchReferenceForAllBitWidthsIsasAndThreadCounts
   }
 }
 
-// A deep reduction (3x3 x 300 channels) and the extreme codes: the popcount sums and their
-// two's complement corrections far from zero (lowest codes), the int8 kernels' largest
-// products v * v = 15 * 15 over more words than a 16-bit accumulator block holds (highest).
+// A deep reduction (3x3 x 300 channels, 45 words: several of the LUT kernels' 16-word table
+// blocks, more than the int8 kernels' 16-bit accumulator blocks) and the extreme codes of
+// every bit pair: the popcount sums, their two's complement corrections, the LUT kernels'
+// byte and int16 sums and the int8 kernels' largest products v * v = 15 * 15 far from zero.
 BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
   ThreadPool pools[3];
   for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
   std::mt19937 rng(7);
-  for (int bits = 1; bits <= 4; ++bits) {
-    for (bool is_signed : {false, true}) {
-      for (bool highest : {false, true}) {
-        Case c = RandomCase(rng, bits, bits, is_signed);
-        OpParams& p = c.params;
-        p.kind = OpKind::kConv2D;
-        p.in_channels = 300;
-        p.kernel_h = p.kernel_w = 3;
-        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-        p.padding = Padding::kSame;
-        c.input_shape = {1, 5, 6, p.in_channels};
-        const CodeRange range = WeightCodeRange(bits);
-        c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
-                         static_cast<int8_t>(highest ? range.max : range.min));
-        c.x.assign(static_cast<size_t>(5 * 6 * p.in_channels),
-                   is_signed && !highest ? -1e9f : 1e9f);
-        CheckCase(c, pools);
+  for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
+    for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
+      for (bool is_signed : {false, true}) {
+        const CodeRange range = WeightCodeRange(weight_bits);
+        for (int weight_code : {range.min, range.max}) {
+          for (float x : {-1e9f, 1e9f}) {
+            if (x < 0 && !is_signed) continue;  // every code 0 on an unsigned grid
+            Case c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+            OpParams& p = c.params;
+            p.kind = OpKind::kConv2D;
+            p.in_channels = 300;
+            p.kernel_h = p.kernel_w = 3;
+            p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+            p.padding = Padding::kSame;
+            c.input_shape = {1, 5, 6, p.in_channels};
+            c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
+                             static_cast<int8_t>(weight_code));
+            c.x.assign(static_cast<size_t>(5 * 6 * p.in_channels), x);
+            CheckCase(c, pools);
+          }
+        }
       }
     }
   }

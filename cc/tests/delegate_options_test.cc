@@ -40,6 +40,18 @@ BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
     EXPECT_CONTAINS(Parse({"verbose"}, {bad}, &options), "verbose must be true, false, 1 or 0");
   }
   EXPECT_CONTAINS(Parse({"verbose"}, {nullptr}, &options), "has no key or value");
+  EXPECT_CONTAINS(Parse({"kernel"}, {"table"}, &options),
+                  "kernel must be auto, bitserial, int, lut or reference, got 'table'");
+}
+
+BITLITE_TEST(KernelLutWithOtherOptions) {
+  DelegateOptions options;
+  EXPECT_EQ(Parse({"kernel", "num_threads"}, {"lut", "2"}, &options), "ok");
+  EXPECT_TRUE(options.kernel == KernelChoice::kLut);
+  EXPECT_EQ(options.num_threads, 2);
+  // The last value of a repeated key wins, as for the other options.
+  EXPECT_EQ(Parse({"kernel", "kernel"}, {"lut", "auto"}, &options), "ok");
+  EXPECT_TRUE(options.kernel == KernelChoice::kAuto);
 }
 
 }  // namespace

@@ -31,10 +31,13 @@ BITLITE_TEST(ParsesKernelOption) {
   EXPECT_TRUE(choice == KernelChoice::kBitserial);
   EXPECT_EQ(ParseKernel("int", &choice), "ok");
   EXPECT_TRUE(choice == KernelChoice::kInt);
+  EXPECT_EQ(ParseKernel("lut", &choice), "ok");
+  EXPECT_TRUE(choice == KernelChoice::kLut);
   EXPECT_EQ(ParseKernel("reference", &choice), "ok");
   EXPECT_TRUE(choice == KernelChoice::kReference);
-  for (const char* bad : {"", "lut", "Auto", "bitserial "}) {
-    EXPECT_CONTAINS(ParseKernel(bad, &choice), "kernel must be auto, bitserial, int or reference");
+  for (const char* bad : {"", "LUT", "lut/avx2", "Auto", "bitserial "}) {
+    EXPECT_CONTAINS(ParseKernel(bad, &choice),
+                    "kernel must be auto, bitserial, int, lut or reference");
   }
 }
 
@@ -50,6 +53,10 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
   };
   EXPECT_TRUE(supported(BestBitserialIsa(cpu)));
   EXPECT_TRUE(BestBitserialIsa(cpu) != BitserialIsa::kAvx512Vnni);
+  EXPECT_TRUE(!IsLutIsa(BestBitserialIsa(cpu)));
+  for (int bits = 1; bits <= 4; ++bits) {
+    EXPECT_TRUE(supported(BestLutIsa(cpu, bits)) && IsLutIsa(BestLutIsa(cpu, bits)));
+  }
   for (int w = 1; w <= 4; ++w) {
     for (int a = 1; a <= 4; ++a) {
       const BitserialIsa isa = AutoIsa(cpu, w, a);
@@ -68,6 +75,36 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
   // Scalar only, whatever the CPU: what an unknown CPU falls back to.
   EXPECT_TRUE(AutoIsa(CpuFeatures{}, 4, 4) == BitserialIsa::kScalar);
   EXPECT_EQ(std::string(IsaName(BestBitserialIsa(CpuFeatures{}))), "bitserial/scalar");
+  EXPECT_EQ(std::string(IsaName(BestLutIsa(CpuFeatures{}, 2))), "lut/scalar");
+}
+
+// kernel=lut takes the widest LUT ISA a CPU runs: the SIMD one needs exactly its flags, and
+// VBMI's only where it is faster than BW (3-4 activation bits).
+BITLITE_TEST(LutIsaFollowsCpuFeatures) {
+  CpuFeatures cpu;
+  auto lut_name = [&](int activation_bits) {
+    return std::string(IsaName(BestLutIsa(cpu, activation_bits)));
+  };
+  EXPECT_EQ(lut_name(2), "lut/scalar");
+#if BITLITE_X86_KERNELS
+  cpu.avx2 = true;
+  EXPECT_EQ(lut_name(2), "lut/avx2");
+  cpu.avx512_vnni = true;  // VNNI without AVX512BW: still AVX2
+  EXPECT_EQ(lut_name(4), "lut/avx2");
+  cpu.avx512bw = true;  // Skylake-SP, Cascade Lake
+  EXPECT_EQ(lut_name(1), "lut/avx512bw");
+  EXPECT_EQ(lut_name(4), "lut/avx512bw");
+  cpu.avx512_vbmi = true;  // Ice Lake and later
+  EXPECT_EQ(lut_name(2), "lut/avx512bw");
+  EXPECT_EQ(lut_name(3), "lut/avx512vbmi");
+  EXPECT_EQ(lut_name(4), "lut/avx512vbmi");
+#endif
+#if BITLITE_NEON_KERNELS
+  cpu.neon = true;
+  EXPECT_EQ(lut_name(1), "lut/neon");
+  EXPECT_EQ(lut_name(4), "lut/neon");
+#endif
+  for (int bits = 1; bits <= 4; ++bits) EXPECT_TRUE(IsLutIsa(BestLutIsa(cpu, bits)));
 }
 
 bool Contains(const std::vector<BitserialIsa>& isas, BitserialIsa isa) {

@@ -18,6 +18,16 @@ const char* IsaName(BitserialIsa isa) {
       return "int8/neon";
     case BitserialIsa::kNeonDot:
       return "int8/neondot";
+    case BitserialIsa::kLutScalar:
+      return "lut/scalar";
+    case BitserialIsa::kLutAvx2:
+      return "lut/avx2";
+    case BitserialIsa::kLutAvx512Bw:
+      return "lut/avx512bw";
+    case BitserialIsa::kLutAvx512Vbmi:
+      return "lut/avx512vbmi";
+    case BitserialIsa::kLutNeon:
+      return "lut/neon";
   }
   return "?";
 }
@@ -27,12 +37,21 @@ bool IsIntIsa(BitserialIsa isa) {
          isa == BitserialIsa::kNeonDot;
 }
 
+bool IsLutIsa(BitserialIsa isa) {
+  return isa == BitserialIsa::kLutScalar || isa == BitserialIsa::kLutAvx2 ||
+         isa == BitserialIsa::kLutAvx512Bw || isa == BitserialIsa::kLutAvx512Vbmi ||
+         isa == BitserialIsa::kLutNeon;
+}
+
 std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
-  std::vector<BitserialIsa> isas = {BitserialIsa::kScalar};
+  std::vector<BitserialIsa> isas = {BitserialIsa::kScalar, BitserialIsa::kLutScalar};
 #if BITLITE_X86_KERNELS
   if (cpu.avx2) isas.push_back(BitserialIsa::kAvx2);
   if (cpu.avx512_vpopcntdq) isas.push_back(BitserialIsa::kAvx512);
   if (cpu.avx512_vnni) isas.push_back(BitserialIsa::kAvx512Vnni);
+  if (cpu.avx2) isas.push_back(BitserialIsa::kLutAvx2);
+  if (cpu.avx512bw) isas.push_back(BitserialIsa::kLutAvx512Bw);
+  if (cpu.avx512_vbmi) isas.push_back(BitserialIsa::kLutAvx512Vbmi);
 #endif
 #if BITLITE_NEON_KERNELS
   if (cpu.neon) isas.push_back(BitserialIsa::kNeon);
@@ -40,6 +59,7 @@ std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
 #if defined(__aarch64__)
   if (cpu.dotprod) isas.push_back(BitserialIsa::kNeonDot);
 #endif
+  if (cpu.neon) isas.push_back(BitserialIsa::kLutNeon);
 #endif
   static_cast<void>(cpu);
   return isas;
@@ -48,7 +68,16 @@ std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu) {
 BitserialIsa BestBitserialIsa(const CpuFeatures& cpu) {
   BitserialIsa best = BitserialIsa::kScalar;
   for (BitserialIsa isa : SupportedIsas(cpu)) {
-    if (!IsIntIsa(isa)) best = isa;
+    if (!IsIntIsa(isa) && !IsLutIsa(isa)) best = isa;
+  }
+  return best;
+}
+
+BitserialIsa BestLutIsa(const CpuFeatures& cpu, int activation_bits) {
+  BitserialIsa best = BitserialIsa::kLutScalar;
+  for (BitserialIsa isa : SupportedIsas(cpu)) {
+    if (isa == BitserialIsa::kLutAvx512Vbmi && activation_bits <= 2) continue;
+    if (IsLutIsa(isa)) best = isa;
   }
   return best;
 }
@@ -90,8 +119,16 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
   functions.bgemm = BgemmScalar(weight_bits, activation_bits, activation_twos_complement);
   functions.pack = PackActivationsScalar;
   functions.epilogue = OutputEpilogueScalar;
+  // The LUT kernels read the bitserial weight planes after a relayout.
+  auto use_lut = [&](LutGemmKernel lut) {
+    functions.bgemm = lut.gemm;
+    functions.relayout_weights = lut.relayout;
+  };
   switch (isa) {
     case BitserialIsa::kScalar:
+      break;
+    case BitserialIsa::kLutScalar:
+      use_lut(LutGemmScalar(weight_bits, activation_bits, activation_twos_complement));
       break;
 #if BITLITE_X86_KERNELS
     case BitserialIsa::kAvx2:
@@ -109,6 +146,21 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
       functions.pack = PackActivationBytesAvx512;
       functions.epilogue = OutputEpilogueAvx512;
       functions.bytes = true;
+      break;
+    case BitserialIsa::kLutAvx2:
+      use_lut(LutGemmAvx2(weight_bits, activation_bits, activation_twos_complement));
+      functions.pack = PackActivationsAvx2;
+      functions.epilogue = OutputEpilogueAvx2;
+      break;
+    case BitserialIsa::kLutAvx512Bw:
+      use_lut(LutGemmAvx512Bw(weight_bits, activation_bits, activation_twos_complement));
+      functions.pack = PackActivationsAvx512;
+      functions.epilogue = OutputEpilogueAvx512;
+      break;
+    case BitserialIsa::kLutAvx512Vbmi:
+      use_lut(LutGemmAvx512Vbmi(weight_bits, activation_bits, activation_twos_complement));
+      functions.pack = PackActivationsAvx512;
+      functions.epilogue = OutputEpilogueAvx512;
       break;
 #endif
 #if BITLITE_NEON_KERNELS
@@ -137,6 +189,13 @@ BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int 
       functions.bytes = true;
       break;
 #endif
+    case BitserialIsa::kLutNeon:
+      use_lut(LutGemmNeon(weight_bits, activation_bits, activation_twos_complement));
+#if defined(__aarch64__)
+      functions.pack = PackActivationsNeon;
+      functions.epilogue = OutputEpilogueNeon;
+#endif
+      break;
 #endif
     default:
       break;

@@ -1,7 +1,9 @@
 // The instruction sets the convolution driver (Conv2DBitserial) has kernels for, and the
 // runtime choice among them. Each is a bitserial (bit-plane popcount) kernel, except the
 // widened-int ones (IsIntIsa): weights as nibbles, widened to bytes in registers and
-// multiplied with VPDPBUSD (kAvx512Vnni), UMLAL (kNeonInt8) or UDOT (kNeonDot).
+// multiplied with VPDPBUSD (kAvx512Vnni), UMLAL (kNeonInt8) or UDOT (kNeonDot), and the
+// lookup-table ones (IsLutIsa, lutgemm.h) on the same bit planes, which support every bit
+// pair and activation grid.
 #ifndef BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
 #define BITLITE_SRC_KERNELS_BITSERIAL_ISA_H_
 
@@ -10,18 +12,36 @@
 #include "kernels/activation_pack.h"
 #include "kernels/bgemm.h"
 #include "kernels/cpu_features.h"
+#include "kernels/lutgemm.h"
 #include "kernels/output_epilogue.h"
 
 namespace bitlite {
 
-enum class BitserialIsa { kScalar, kAvx2, kAvx512, kNeon, kAvx512Vnni, kNeonInt8, kNeonDot };
+enum class BitserialIsa {
+  kScalar,
+  kAvx2,
+  kAvx512,
+  kNeon,
+  kAvx512Vnni,
+  kNeonInt8,
+  kNeonDot,
+  kLutScalar,
+  kLutAvx2,
+  kLutAvx512Bw,
+  kLutAvx512Vbmi,
+  kLutNeon,
+};
 
 // "bitserial/scalar", "bitserial/avx2", "bitserial/avx512vpopcntdq", "bitserial/neon",
-// "int8/avx512vnni", "int8/neon", "int8/neondot".
+// "int8/avx512vnni", "int8/neon", "int8/neondot", "lut/scalar", "lut/avx2", "lut/avx512bw",
+// "lut/avx512vbmi", "lut/neon".
 const char* IsaName(BitserialIsa isa);
 
 // A widened-int kernel, not a bitserial one.
 bool IsIntIsa(BitserialIsa isa);
+
+// The lookup-table ISAs, lut/*.
+bool IsLutIsa(BitserialIsa isa);
 
 // Every ISA with kernels in this build that `cpu` can run (for tests and benchmarks).
 std::vector<BitserialIsa> SupportedIsas(const CpuFeatures& cpu);
@@ -32,6 +52,14 @@ BitserialIsa BestBitserialIsa(const CpuFeatures& cpu);
 // The delegate's kernel=int: the best widened-int ISA `cpu` runs (the dot product one where
 // it has dotprod), else BestBitserialIsa.
 BitserialIsa BestIntIsa(const CpuFeatures& cpu);
+
+// The LUT ISA of the delegate's kernel=lut: the widest `cpu` runs (lut/scalar where no SIMD
+// one does), except that lut/avx512vbmi is taken for 3-4 activation bits only and
+// lut/avx512bw below: VBMI builds its tables at the same cost for any activation width, BW's
+// grow with the activation planes. Measured on this project's x86 (3x3 conv 64->64 56x56,
+// 1 thread, ms BW / VBMI): W2A1 0.31 / 0.39, W2A2 0.38 / 0.41, W2A3 0.47 / 0.43,
+// W2A4 0.56 / 0.43, W4A4 0.82 / 0.57.
+BitserialIsa BestLutIsa(const CpuFeatures& cpu, int activation_bits);
 
 // The rule of the delegate's kernel=auto: BestIntIsa where the CPU has an int8 kernel and
 // weight_bits * activation_bits >= IntMinBitProduct(that kernel), else BestBitserialIsa.
@@ -55,6 +83,9 @@ struct BitserialFunctions {
   ActivationPackFn pack = nullptr;
   EpilogueFn epilogue = nullptr;
   bool bytes = false;  // codes as bytes (PlaneGrid::bytes), not bit planes
+  // Applied once to the packed weight planes (PackBitserialWeights with bgemm.lanes) where the
+  // GEMM reads another order (the LUT kernels' nibbles); null: none.
+  WeightRelayoutFn relayout_weights = nullptr;
 };
 
 // The kernels of `isa` (one of SupportedIsas) for these bit widths and activation grid.

@@ -48,11 +48,15 @@ Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
   const int64_t group_out_c = params.out_channels / groups;
   weights_.resize(static_cast<size_t>(groups));
   for (int64_t group = 0; group < groups; ++group) {
+    BitserialWeights& weights = weights_[static_cast<size_t>(group)];
     PackBitserialWeights(group_out_c, taps, group_in_c,
                          w_codes + group * group_out_c * taps * group_in_c,
                          WeightPlaneGrid(params.weight_bits, kernels_.bytes),
                          kernels_.bgemm.lanes, /*need_tap_sums=*/x_planes_.Shift() != 0,
-                         &weights_[static_cast<size_t>(group)]);
+                         &weights);
+    if (kernels_.relayout_weights != nullptr) {
+      kernels_.relayout_weights(weights.planes.data(), weights.planes.size());
+    }
   }
 }
 

@@ -36,8 +36,12 @@ CpuFeatures Detect() {
   const bool avx512f = (ebx & (1u << 16)) != 0;
   const bool vpopcntdq = (ecx & (1u << 14)) != 0;
   const bool vnni = (ecx & (1u << 11)) != 0;
+  const bool avx512bw = (ebx & (1u << 30)) != 0;
+  const bool vbmi = (ecx & (1u << 1)) != 0;
   features.avx512_vpopcntdq = zmm_state && avx512f && vpopcntdq;
   features.avx512_vnni = zmm_state && avx512f && vnni;
+  features.avx512bw = zmm_state && avx512f && avx512bw;
+  features.avx512_vbmi = features.avx512_vnni && avx512bw && vbmi;
   return features;
 }
 #elif BITLITE_NEON_KERNELS

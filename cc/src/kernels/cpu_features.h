@@ -10,6 +10,10 @@ struct CpuFeatures {
   bool avx2 = false;  // with POPCNT
   bool avx512_vpopcntdq = false;  // with AVX512F: what the AVX-512 kernels need
   bool avx512_vnni = false;       // with AVX512F: the int8 kernel
+  bool avx512bw = false;          // with AVX512F: the AVX-512BW LUT kernel
+  // AVX512_VBMI with AVX512F, AVX512BW and AVX512_VNNI: the LUT kernel (VPERMB lookups and
+  // table spreads, byte-masked adds, VPDPBUSD sums).
+  bool avx512_vbmi = false;
   bool neon = false;
   bool dotprod = false;  // aarch64 UDOT/SDOT (HWCAP_ASIMDDP): the int8/neondot kernel
 };
