@@ -6,16 +6,18 @@
 // A word's nibbles are split once, not per popcount: each weight plane's low and high
 // nibbles are masked (and shifted) into two registers per word, each activation plane's
 // high nibbles shifted down once per pixel (the weights' mask clears what the shift brings
-// in). A pair's count is then 6 instructions per 4 channel words (AND, VPSHUFB twice, two
-// VPADDB) where the 64-bit lane counts took 9 (4 to split the AND's nibbles, the lookups,
+// in). A pair's count is then 6 instructions per 4 channel words (two each of VPAND,
+// VPSHUFB, VPADDB) where the 64-bit lane counts took 9 (4 to split the AND's nibbles, the lookups,
 // VPSADBW, VPADDQ): the counts are added (or subtracted, for a negative plane pair) into
 // byte accumulators and widened (VPSADBW) only once per block of words (bgemm_tile.h's
 // BlockWords and Flush).
 //
-// 56x56x64 -> 64 3x3 convolution, 1 thread, min ms of 3 x 300 runs (bitlite_conv_bench),
-// on a Zen 5 (2 shared cores) where the loop is bound by its vector instructions:
-// before (2 pixels x 8 channels, 64-bit lane counts) / after
-//   W1A1 ...
+// 56x56x64 -> 64 3x3 convolution, 1 thread, min ms of 5 x 300 runs (bitlite_conv_bench), on
+// a Zen 5 (2 shared cores), where the loop is bound by its vector instructions, before (2
+// pixels x 8 channels, 64-bit lane counts) -> after: W1A1 0.323 -> 0.288, W2A2 1.083 ->
+// 0.880, W3A3 2.337 -> 1.956, W4A4 4.085 -> 3.258, W2A4 2.100 -> 1.686.
+// W3A3 ... W4A4 (1 pixel) still read 2-14 values from the stack per word: their weight halves
+// and accumulators outnumber the registers.
 // Compiled with -mavx2; run only where CpuFeatures::avx2.
 #include <immintrin.h>
 
