@@ -7,9 +7,9 @@
 // nibbles are masked (and shifted) into two registers per word, each activation plane's
 // high nibbles shifted down once per pixel (the weights' mask clears what the shift brings
 // in). A pair's count is then 6 instructions per 4 channel words (two each of VPAND,
-// VPSHUFB, VPADDB) where the 64-bit lane counts took 9 (4 to split the AND's nibbles, the lookups,
-// VPSADBW, VPADDQ): the counts are added (or subtracted, for a negative plane pair) into
-// byte accumulators and widened (VPSADBW) only once per block of words (bgemm_tile.h's
+// VPSHUFB, VPADDB) where the 64-bit lane counts took 9 (4 to split the AND's nibbles, the
+// lookups, VPSADBW, VPADDQ): the counts are added (or subtracted, for a negative plane pair)
+// into byte accumulators and widened (VPSADBW) only once per block of words (bgemm_tile.h's
 // BlockWords and Flush).
 //
 // 56x56x64 -> 64 3x3 convolution, 1 thread, min ms of 5 x 300 runs (bitlite_conv_bench), on
