@@ -1,4 +1,4 @@
-// AVX2 bitserial micro-kernel: tiles of up to 6 pixels x 4 channels (one 256-bit vector of
+// AVX2 bitserial micro-kernel: tiles of up to 8 pixels x 4 channels (one 256-bit vector of
 // 4 channel words; fewer pixels where the accumulators and weight planes of wider codes need
 // the registers). AVX2 has no vector popcount: bytes are counted with a nibble lookup
 // (VPSHUFB).
@@ -14,8 +14,8 @@
 //
 // 56x56x64 -> 64 3x3 convolution, 1 thread, min ms of 5 x 300 runs (bitlite_conv_bench), on
 // a Zen 5 (2 shared cores), where the loop is bound by its vector instructions, before (2
-// pixels x 8 channels, 64-bit lane counts) -> after: W1A1 0.323 -> 0.288, W2A2 1.083 ->
-// 0.880, W3A3 2.337 -> 1.956, W4A4 4.085 -> 3.258, W2A4 2.100 -> 1.686.
+// pixels x 8 channels, 64-bit lane counts) -> after: W1A1 0.324 -> 0.280, W2A2 1.084 ->
+// 0.887, W3A3 2.353 -> 2.013, W4A4 4.101 -> 3.265, W2A4 2.103 -> 1.691.
 // W3A3 ... W4A4 (1 pixel) still read 2-14 values from the stack per word: their weight halves
 // and accumulators outnumber the registers.
 // Compiled with -mavx2; run only where CpuFeatures::avx2.
@@ -30,7 +30,7 @@ struct Avx2Ops {
   using Vec = __m256i;
   static constexpr int kLanes = 4;
   static constexpr int kVectors = 1;
-  static constexpr int kPixels = 6;
+  static constexpr int kPixels = 8;
   // Of the 16 ymm registers: the lookup table, an activation word's two halves and two
   // counts take 5, each weight plane's two halves 2.
   static constexpr int kAccumulators = 11;
@@ -62,7 +62,7 @@ struct Avx2Ops {
     const Vec count =
         _mm256_add_epi8(_mm256_shuffle_epi8(lookup, low), _mm256_shuffle_epi8(lookup, high));
     // In place: GCC 12 computed acc + count into a fresh register and copied it back, a move
-    // per pair, and spilled an accumulator at 6 pixels.
+    // per pair, and spilled accumulators.
     if (kNegative) {
       asm("vpsubb %1, %0, %0" : "+x"(acc) : "x"(count));
     } else {
