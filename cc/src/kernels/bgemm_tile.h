@@ -4,10 +4,13 @@
 //   Vec; kLanes (channels per Vec); kVectors (Vecs of channels per tile); kPixels (most
 //   pixels per tile); kAccumulators (Vec registers to spend on accumulators); Zero();
 //   Load(p) (kLanes words); Broadcast(p) (one word to every lane);
-//   Accumulate<kNegative>(acc, a, b) = acc +- popcount(a & b) per lane;
+//   Accumulate<kNegative>(acc, a, b) = acc +- popcount(a & b) per lane, a from Load and b
+//   from Broadcast (which may return other types than Vec: an operand prepared once per word
+//   and reused by every pixel or channel);
 //   Combine<kShift>(total, acc) = total + (acc << kShift); Store(acc, int32_t* out) (low 32
 //   bits of each lane).
-// Optional, for accumulators narrower than the sums (NEON's byte counts), both or neither:
+// Optional, for accumulators narrower than the sums (NEON's and AVX2's byte counts), both or
+// neither:
 //   template <int kW, int kA, bool kTwos> static constexpr int64_t BlockWords(): the most
 //   words whose sums the accumulators hold exactly;
 //   template <int kW, int kA, bool kTwos, int kS> static void Flush(const Vec (&acc)[kVectors][kS],
@@ -70,6 +73,26 @@ constexpr int PairsOfSign(int s, bool negative) {
   return pairs;
 }
 
+// For Ops whose accumulators are byte counts of a word's pairs of each significance (at
+// most 8 per byte, word and pair): the most words whose sums the bytes hold exactly. A byte
+// of significance s with P_s adding and N_s subtracting pairs lies in [-8 B N_s, 8 B P_s]
+// after B words: read as unsigned (N_s = 0) it must fit 255, else as signed [-128, 127].
+template <int kWeightBits, int kActivationBits, bool kActivationTwos>
+constexpr int64_t ByteBlockWords() {
+  int64_t block = int64_t{1} << 30;
+  for (int s = 0; s < kSignificances<kWeightBits, kActivationBits>; ++s) {
+    const int64_t p = PairsOfSign<kWeightBits, kActivationBits, kActivationTwos>(s, false);
+    const int64_t n = PairsOfSign<kWeightBits, kActivationBits, kActivationTwos>(s, true);
+    if (n == 0) {
+      block = block < 255 / (8 * p) ? block : 255 / (8 * p);
+    } else {
+      if (p > 0) block = block < 127 / (8 * p) ? block : 127 / (8 * p);
+      block = block < 128 / (8 * n) ? block : 128 / (8 * n);
+    }
+  }
+  return block;
+}
+
 template <class Ops, class = void>
 struct HasBlocks : std::false_type {};
 template <class Ops>
@@ -98,10 +121,20 @@ struct RowsX {
   const int64_t* offsets;
 };
 
+// Optional Ops::kWeightRegisters: registers that a Load result holds through a word, taken
+// from kAccumulators per weight plane and Vec of channels; 0 without it.
+template <class Ops, class = void>
+struct WeightRegisters : std::integral_constant<int, 0> {};
+template <class Ops>
+struct WeightRegisters<Ops, std::void_t<decltype(Ops::kWeightRegisters)>>
+    : std::integral_constant<int, Ops::kWeightRegisters> {};
+
 // Pixels per tile: as many as the accumulator registers allow, at most Ops::kPixels.
 template <class Ops, int kWeightBits, int kActivationBits>
 constexpr int TilePixels() {
-  constexpr int fit = Ops::kAccumulators / (Ops::kVectors * kSignificances<kWeightBits, kActivationBits>);
+  constexpr int fit =
+      (Ops::kAccumulators - WeightRegisters<Ops>::value * Ops::kVectors * kWeightBits) /
+      (Ops::kVectors * kSignificances<kWeightBits, kActivationBits>);
   return fit < 1 ? 1 : fit > Ops::kPixels ? Ops::kPixels : fit;
 }
 
@@ -110,7 +143,6 @@ template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos,
 inline __attribute__((always_inline)) void AccumulateWords(
     typename Ops::Vec (&acc)[kPixels][Ops::kVectors][kSignificances<kWeightBits, kActivationBits>],
     const RowsX<kPixels>& x, const uint64_t* w, int64_t words, int64_t k0, int64_t k1) {
-  using Vec = typename Ops::Vec;
   constexpr int kLanes = Ops::kLanes;
   constexpr int kVectors = Ops::kVectors;
   constexpr int kS = kSignificances<kWeightBits, kActivationBits>;
@@ -120,7 +152,7 @@ inline __attribute__((always_inline)) void AccumulateWords(
     });
   });
   for (int64_t k = k0; k < k1; ++k) {
-    Vec wv[kVectors][kWeightBits];
+    decltype(Ops::Load(w)) wv[kVectors][kWeightBits];
     ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
       ForTile<kWeightBits>([&](int i) __attribute__((always_inline)) {
         wv[n][i] = Ops::Load(w + ((n * words + k) * kWeightBits + i) * kLanes);
@@ -129,7 +161,7 @@ inline __attribute__((always_inline)) void AccumulateWords(
     ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
       const uint64_t* xp = x.Word(p, k);
       Unroll<kActivationBits>([&](auto j) __attribute__((always_inline)) {
-        const Vec xv = Ops::Broadcast(xp + j);
+        const auto xv = Ops::Broadcast(xp + j);
         ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
           Unroll<kWeightBits>([&](auto i) __attribute__((always_inline)) {
             constexpr bool kNegative =
