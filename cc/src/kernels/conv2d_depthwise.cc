@@ -57,8 +57,8 @@ Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
     case DepthwiseIsa::kAvx2:
       functions = {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16};
       break;
-    // Quantization stays AVX2: compares and division have the same throughput per value at
-    // either width.
+    // Quantization stays AVX2: division throughput per value is the same at either width (an
+    // AVX-512 threshold quantizer, compares into masks, is not measured).
     case DepthwiseIsa::kAvx512:
       functions = {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32};
       break;
