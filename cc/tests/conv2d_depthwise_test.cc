@@ -215,7 +215,8 @@ BITLITE_TEST(MatchesReferenceOnTinyAndEmptyInputs) {
 }
 
 // Every ISA's quantizer writes the reference's codes, on edge values and on counts around its
-// vector width; and never past `count`.
+// vector width; and never past `count`. Scales whose thresholds are normal (compared, up to 3
+// bits) and one so small that they are not (divided).
 BITLITE_TEST(ActivationQuantizersMatchReference) {
   std::vector<QuantizeActivationsFn> quantizers;
 #if BITLITE_X86_KERNELS
@@ -227,20 +228,26 @@ BITLITE_TEST(ActivationQuantizersMatchReference) {
   std::mt19937 rng(3);
   for (int bits = 1; bits <= 4; ++bits) {
     for (bool is_signed : {false, true}) {
-      OpParams p;
-      p.activation_bits = bits;
-      p.activation_signed = is_signed;
-      p.input_scale = 0.37f;
-      const ActivationGrid grid = MakeActivationGrid(p);
-      for (size_t count : {1, 15, 16, 17, 31, 32, 33, 100}) {
-        std::vector<float> x;
-        for (size_t i = 0; i < count; ++i) x.push_back(EdgeValue(rng, p.input_scale));
-        std::vector<int8_t> expected(count + 1, 42);
-        QuantizeActivationsReference(x.data(), count, grid, expected.data());
-        for (QuantizeActivationsFn quantize : quantizers) {
-          std::vector<int8_t> codes(count + 1, 42);
-          quantize(x.data(), count, grid, codes.data());
-          EXPECT_TRUE(codes == expected);
+      for (float scale : {0.37f, 1.0f, 3.0f, 1e-39f}) {
+        OpParams p;
+        p.activation_bits = bits;
+        p.activation_signed = is_signed;
+        p.input_scale = scale;
+        const ActivationGrid grid = MakeActivationGrid(p);
+        const ActivationPacking packing =
+            MakeActivationPacking(grid, ActivationPlaneGrid(bits, is_signed, true));
+        // Both paths are covered: the first three scales have thresholds up to 3 bits.
+        EXPECT_EQ(packing.threshold_count > 0, !grid.is_binary && bits <= 3 && scale > 0.1f);
+        for (size_t count : {1, 15, 16, 17, 31, 32, 33, 100}) {
+          std::vector<float> x;
+          for (size_t i = 0; i < count; ++i) x.push_back(EdgeValue(rng, p.input_scale));
+          std::vector<int8_t> expected(count + 1, 42);
+          QuantizeActivationsReference(x.data(), count, grid, expected.data());
+          for (QuantizeActivationsFn quantize : quantizers) {
+            std::vector<int8_t> codes(count + 1, 42);
+            quantize(x.data(), count, packing, codes.data());
+            EXPECT_TRUE(codes == expected);
+          }
         }
       }
     }

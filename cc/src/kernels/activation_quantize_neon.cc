@@ -45,9 +45,11 @@ struct Quantizer {
 
 }  // namespace
 
-void QuantizeActivationsNeon(const float* x, size_t count, const ActivationGrid& grid,
+// Divides rather than comparing with packing's thresholds, for the reason PackActivationsNeon
+// gives.
+void QuantizeActivationsNeon(const float* x, size_t count, const ActivationPacking& packing,
                              int8_t* codes) {
-  const Quantizer quantizer(grid);
+  const Quantizer quantizer(packing.grid);
   size_t i = 0;
   for (; i + 16 <= count; i += 16) quantizer.Quantize16(x + i, codes + i);
   if (i == count) return;

@@ -38,9 +38,18 @@ bool IsDepthwise(const OpParams& params) {
   return params.groups > 1 && params.groups == params.in_channels;
 }
 
+namespace {
+
+// The reference quantizer behind the vector quantizers' signature.
+void QuantizeActivationsScalar(const float* x, size_t count, const ActivationPacking& packing,
+                               int8_t* codes) {
+  QuantizeActivationsReference(x, count, packing.grid, codes);
+}
+
+}  // namespace
+
 Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
-  Functions functions{QuantizeActivationsReference, DwconvRow16cScalar, OutputEpilogueScalar,
-                      16};
+  Functions functions{QuantizeActivationsScalar, DwconvRow16cScalar, OutputEpilogueScalar, 16};
   switch (isa) {
     case DepthwiseIsa::kScalar:
       break;
@@ -48,7 +57,8 @@ Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
     case DepthwiseIsa::kAvx2:
       functions = {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16};
       break;
-    // Quantization stays AVX2: division throughput per value is the same at either width.
+    // Quantization stays AVX2: division throughput per value is the same at either width (an
+    // AVX-512 threshold quantizer, compares into masks, is not measured).
     case DepthwiseIsa::kAvx512:
       functions = {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32};
       break;
@@ -72,7 +82,9 @@ Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
 
 Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
                                  DepthwiseIsa isa)
-    : grid_(MakeActivationGrid(params)),
+    : packing_(MakeActivationPacking(
+          MakeActivationGrid(params),
+          ActivationPlaneGrid(params.activation_bits, params.activation_signed, true))),
       kernels_(FunctionsFor(isa)),
       activation_(params.activation),
       multiplier_(params.multiplier),
@@ -137,11 +149,11 @@ void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch)
                 ((n * padded_h_ + g_.pad_top + ih) * padded_w_ + g_.pad_left) * channels_;
   if (depth_multiplier_ == 1 && channels_ == g_.in_c) {
     // The common case: the row's codes are contiguous in the buffer.
-    kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), grid_, dst);
+    kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, dst);
     return;
   }
   int8_t* codes = scratch->row_codes.data();
-  kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), grid_, codes);
+  kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, codes);
   for (int64_t iw = 0; iw < g_.in_w; ++iw, dst += channels_, codes += g_.in_c) {
     for (int64_t ci = 0; ci < g_.in_c; ++ci) {
       std::fill_n(dst + ci * depth_multiplier_, depth_multiplier_, codes[ci]);

@@ -72,7 +72,7 @@ class Conv2DDepthwise {
   void QuantizeRow(const float* x, int64_t row, Scratch* scratch);
   void ComputeRow(int64_t row, Scratch* scratch, float* y) const;
 
-  ActivationGrid grid_;
+  ActivationPacking packing_;  // the grid, and its thresholds for the quantizers
   Functions kernels_;
   Activation activation_;
   std::vector<float> multiplier_;

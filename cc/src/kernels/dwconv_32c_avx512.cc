@@ -1,5 +1,6 @@
 // AVX-512 depthwise micro-kernel: 32 channels as int16 lanes of one zmm register, the AVX2
-// kernel's arithmetic at twice the width, 4 output pixels per step (32 registers). Needs
+// kernel's arithmetic at twice the width, 2 output pixels per step (with 4, GCC 12's
+// schedule spills a dozen vectors in the 3x3 loop and the row runs slower). Needs
 // AVX512BW for 16-bit lanes; compiled with -mavx512f -mavx512bw and run only where
 // CpuFeatures::avx512_vnni says (every AVX512-VNNI CPU has AVX512BW).
 #include <immintrin.h>
@@ -11,7 +12,7 @@ namespace {
 
 struct Avx512Ops {
   static constexpr int kLanes = 32;
-  static constexpr int kPixels = 4;
+  static constexpr int kPixels = 2;
   using Weights = __m512i;
   using Acc = __m512i;
   static Weights DecodeWeights(const uint8_t* packed) {
