@@ -61,9 +61,12 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
     for (int a = 1; a <= 4; ++a) {
       const BitserialIsa isa = AutoIsa(cpu, w, a);
       EXPECT_TRUE(supported(isa));
-      // The int8 kernel exactly from its crossover product up, the bitserial one below.
-      const bool wide = w * a >= IntMinBitProduct(BestIntIsa(cpu));
-      EXPECT_TRUE(isa == (wide ? BestIntIsa(cpu) : BestBitserialIsa(cpu)));
+      // The int8 kernel exactly from its crossover product up, below it the LUT kernel from
+      // its own crossover up, the bitserial one below both.
+      BitserialIsa expected = BestBitserialIsa(cpu);
+      if (w * a >= LutMinBitProduct(expected)) expected = BestLutIsa(cpu, a);
+      if (w * a >= IntMinBitProduct(BestIntIsa(cpu))) expected = BestIntIsa(cpu);
+      EXPECT_TRUE(isa == expected);
     }
   }
   // Every int8 kernel has a crossover within the bit products, and only they do.
@@ -72,6 +75,18 @@ BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
     EXPECT_TRUE(IntMinBitProduct(isa) >= 1 && IntMinBitProduct(isa) <= 16);
   }
   EXPECT_TRUE(IntMinBitProduct(BestBitserialIsa(cpu)) > 16);
+  // The LUT crossover: only where the widest popcount is AVX2's.
+  EXPECT_EQ(LutMinBitProduct(BitserialIsa::kAvx2), 3);
+  for (BitserialIsa isa : {BitserialIsa::kScalar, BitserialIsa::kAvx512, BitserialIsa::kNeon}) {
+    EXPECT_TRUE(LutMinBitProduct(isa) > 16);
+  }
+#if BITLITE_X86_KERNELS
+  CpuFeatures avx2_only;
+  avx2_only.avx2 = true;
+  EXPECT_EQ(std::string(IsaName(AutoIsa(avx2_only, 1, 2))), "bitserial/avx2");
+  EXPECT_EQ(std::string(IsaName(AutoIsa(avx2_only, 1, 3))), "lut/avx2");
+  EXPECT_EQ(std::string(IsaName(AutoIsa(avx2_only, 4, 4))), "lut/avx2");
+#endif
   // Scalar only, whatever the CPU: what an unknown CPU falls back to.
   EXPECT_TRUE(AutoIsa(CpuFeatures{}, 4, 4) == BitserialIsa::kScalar);
   EXPECT_EQ(std::string(IsaName(BestBitserialIsa(CpuFeatures{}))), "bitserial/scalar");

@@ -107,10 +107,17 @@ int IntMinBitProduct(BitserialIsa isa) {
   }
 }
 
+int LutMinBitProduct(BitserialIsa best_bitserial) {
+  return best_bitserial == BitserialIsa::kAvx2 ? 3 : 17;  // 17: never
+}
+
 BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
+  const int product = weight_bits * activation_bits;
   const BitserialIsa int_isa = BestIntIsa(cpu);
-  if (weight_bits * activation_bits >= IntMinBitProduct(int_isa)) return int_isa;
-  return BestBitserialIsa(cpu);
+  if (product >= IntMinBitProduct(int_isa)) return int_isa;
+  const BitserialIsa bitserial = BestBitserialIsa(cpu);
+  if (product >= LutMinBitProduct(bitserial)) return BestLutIsa(cpu, activation_bits);
+  return bitserial;
 }
 
 BitserialFunctions BitserialFunctionsFor(BitserialIsa isa, int weight_bits, int activation_bits,

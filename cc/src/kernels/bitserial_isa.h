@@ -61,8 +61,9 @@ BitserialIsa BestIntIsa(const CpuFeatures& cpu);
 // W2A4 0.56 / 0.43, W4A4 0.82 / 0.57.
 BitserialIsa BestLutIsa(const CpuFeatures& cpu, int activation_bits);
 
-// The rule of the delegate's kernel=auto: BestIntIsa where the CPU has an int8 kernel and
-// weight_bits * activation_bits >= IntMinBitProduct(that kernel), else BestBitserialIsa.
+// The rule of the delegate's kernel=auto, by p = weight_bits * activation_bits: BestIntIsa
+// where the CPU has an int8 kernel and p >= IntMinBitProduct(that kernel); else BestLutIsa
+// where p >= LutMinBitProduct(BestBitserialIsa); else BestBitserialIsa.
 // The int8 kernel's cost does not depend on the bit widths, the bitserial kernel's grows
 // with weight_bits * activation_bits (popcounts per word), so one product threshold per int8
 // kernel is the crossover, read off measurements of a 3x3 conv 64->64 56x56, 1 thread
@@ -76,6 +77,16 @@ BitserialIsa BestLutIsa(const CpuFeatures& cpu, int activation_bits);
 //   int8/neondot, Neoverse-N1: int8 14.8M; bitserial/neon W1A3 14.1M, W2A2 16.5M: 4.
 // Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21.
 int IntMinBitProduct(BitserialIsa isa);
+// The LUT kernels' cost grows with weight_bits only, so they win over a slow popcount: on
+// CPUs whose widest bitserial ISA is AVX2 (PSHUFB popcounts) from p = 3. Measured there (same
+// layer, ms bitserial/avx2 vs lut/avx2): W1A2 0.51 / 0.52, W2A1 0.51 / 0.54, W1A3 0.72 /
+// 0.65, W3A1 0.89 / 0.73, W2A2 0.89 / 0.69, W4A4 3.37 / 1.52. Elsewhere never: with
+// VPOPCNTDQ (W1A4 0.23 vs lut/avx512vbmi 0.28 ms, and int8 beyond), on Cortex-A53 (lut/neon
+// W2A2 20.4M, W2A3 23.7M, W2A4 27.6M instructions vs the bitserial and int8 numbers above)
+// and on armv7 (lut/neon W2A3 86.9M, W2A4 100.7M, W3A3 103.0M) they lose at every pair.
+// A CPU with AVX512BW but no VPOPCNTDQ (Skylake-SP) takes lut/avx512bw by the AVX2 rule: not
+// measured on such a CPU.
+int LutMinBitProduct(BitserialIsa best_bitserial);
 BitserialIsa AutoIsa(const CpuFeatures& cpu, int weight_bits, int activation_bits);
 
 struct BitserialFunctions {
