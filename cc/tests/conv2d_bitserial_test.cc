@@ -6,7 +6,6 @@
 
 #include <cfloat>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -17,6 +16,7 @@
 #include "kernels/output_epilogue.h"
 #include "kernels/cpu_features.h"
 #include "op_geometry.h"
+#include "conv_test_cases.h"
 #include "test_harness.h"
 #include "threading/thread_pool.h"
 
@@ -26,46 +26,12 @@ namespace {
 
 std::vector<BitserialIsa> Isas() { return SupportedIsas(DetectCpuFeatures()); }
 
-// Quantization edge cases: exact ties, clipping, zeros of both signs, denormals, the binary
-// grid's -FLT_MIN boundary, values past int32, non-finite.
-float EdgeValue(std::mt19937& rng, float scale) {
-  std::uniform_int_distribution<int> pick(0, 10);
-  std::uniform_int_distribution<int> half_steps(-20, 20);
-  switch (pick(rng)) {
-    case 10: {
-      const float boundary[] = {-FLT_MIN, std::nextafter(-FLT_MIN, 0.0f),
-                                std::nextafter(-FLT_MIN, -1.0f), 3e9f * scale, -3e9f * scale};
-      return boundary[std::uniform_int_distribution<int>(0, 4)(rng)];
-    }
-    case 0:
-      return NAN;
-    case 1:
-      return std::uniform_int_distribution<int>(0, 1)(rng) ? INFINITY : -INFINITY;
-    case 2:
-      return std::uniform_int_distribution<int>(0, 1)(rng) ? 0.0f : -0.0f;
-    case 3:
-      return std::numeric_limits<float>::denorm_min() * half_steps(rng);
-    case 4:
-    case 5:
-      return half_steps(rng) * 0.5f * scale;
-    default:
-      return std::uniform_real_distribution<float>(-12.0f, 12.0f)(rng) * scale;
-  }
-}
-
-struct Case {
-  OpParams params;
-  std::vector<int> input_shape;
-  std::vector<float> x;
-  std::vector<int8_t> w_codes;
-};
-
 // `grouped`: a convolution of 2 to 4 groups (FORMAT.md `groups`, not depthwise), each with
 // an odd or word-crossing channel count of its own.
-Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed,
+ConvCase RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed,
                 bool grouped = false) {
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  Case c;
+  ConvCase c;
   OpParams& p = c.params;
   const bool conv = grouped || uniform(0, 3) != 0;
   p.kind = conv ? OpKind::kConv2D : OpKind::kFullyConnected;
@@ -104,47 +70,11 @@ Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is
   const int w = (p.kernel_w - 1) * p.dilation_w + uniform(1, 11);
   c.input_shape = conv ? std::vector<int>{n, h, w, p.in_channels}
                        : std::vector<int>{n, uniform(1, 9), p.in_channels};
-  size_t size = 1;
-  for (int d : c.input_shape) size *= static_cast<size_t>(d);
-  for (size_t i = 0; i < size; ++i) c.x.push_back(EdgeValue(rng, p.input_scale));
-  const CodeRange range = WeightCodeRange(weight_bits);
-  for (int64_t i = 0; i < p.out_channels * p.ReductionSize(); ++i) {
-    int code = uniform(range.min, range.max);
-    if (weight_bits == 1 && code == 0) code = 1;  // the 1-bit grid has no 0
-    c.w_codes.push_back(static_cast<int8_t>(code));
-  }
+  FillRandomData(rng, &c);
   return c;
 }
 
-std::string Describe(const Case& c, BitserialIsa isa, int threads) {
-  const OpParams& p = c.params;
-  return std::string(IsaName(isa)) + " W" + std::to_string(p.weight_bits) + "A" +
-         std::to_string(p.activation_bits) + (p.activation_signed ? " signed" : " unsigned") +
-         " input " + ShapeToString(c.input_shape) + " out_c " + std::to_string(p.out_channels) +
-         " groups " + std::to_string(p.groups) +
-         " kernel " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
-         " stride " + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) +
-         " dilation " + std::to_string(p.dilation_h) + "x" + std::to_string(p.dilation_w) +
-         (p.padding == Padding::kSame ? " SAME" : " VALID") + " threads " +
-         std::to_string(threads);
-}
-
-std::vector<float> RunReference(const Case& c, const ConvGeometry& g) {
-  std::vector<int8_t> codes(c.x.size());
-  QuantizeActivationsReference(c.x.data(), c.x.size(), MakeActivationGrid(c.params),
-                               codes.data());
-  std::vector<int32_t> acc(static_cast<size_t>(g.out_c));
-  std::vector<float> y(static_cast<size_t>(g.OutputSize()));
-  Conv2DReference(g, codes.data(), c.w_codes.data(), c.params.multiplier.data(),
-                  c.params.offset.data(), c.params.activation, acc.data(), y.data());
-  return y;
-}
-
-bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-void CheckCase(const Case& c, ThreadPool* pools) {
+void CheckCase(const ConvCase& c, ThreadPool* pools) {
   ConvGeometry g;
   std::vector<int> output_shape;
   std::string error;
@@ -160,7 +90,7 @@ void CheckCase(const Case& c, ThreadPool* pools) {
       std::vector<float> y(expected.size(), -1.0f);
       conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
       if (!BitwiseEqual(y, expected)) {
-        ReportFailure(__FILE__, __LINE__, "mismatch: " + Describe(c, isa, threads));
+        ReportFailure(__FILE__, __LINE__, "mismatch: " + DescribeCase(c, IsaName(isa), threads));
         return;
       }
     }
@@ -213,7 +143,7 @@ BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
         for (int weight_code : {range.min, range.max}) {
           for (float x : {-1e9f, 1e9f}) {
             if (x < 0 && !is_signed) continue;  // every code 0 on an unsigned grid
-            Case c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+            ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
             OpParams& p = c.params;
             p.kind = OpKind::kConv2D;
             p.in_channels = 300;

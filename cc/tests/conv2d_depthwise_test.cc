@@ -6,7 +6,6 @@
 #include "kernels/conv2d_depthwise.h"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -15,42 +14,16 @@
 #include "kernels/activation_quantize.h"
 #include "kernels/conv2d_reference.h"
 #include "op_geometry.h"
+#include "conv_test_cases.h"
 #include "test_harness.h"
 
 namespace bitlite {
 namespace testing {
 namespace {
 
-// Quantization edge cases: exact ties, clipping, zeros of both signs, denormals, non-finite.
-float EdgeValue(std::mt19937& rng, float scale) {
-  std::uniform_int_distribution<int> half_steps(-40, 40);
-  switch (std::uniform_int_distribution<int>(0, 9)(rng)) {
-    case 0:
-      return NAN;
-    case 1:
-      return std::uniform_int_distribution<int>(0, 1)(rng) ? INFINITY : -INFINITY;
-    case 2:
-      return std::uniform_int_distribution<int>(0, 1)(rng) ? 0.0f : -0.0f;
-    case 3:
-      return std::numeric_limits<float>::denorm_min() * half_steps(rng);
-    case 4:
-    case 5:
-      return half_steps(rng) * 0.5f * scale;
-    default:
-      return std::uniform_real_distribution<float>(-20.0f, 20.0f)(rng) * scale;
-  }
-}
-
-struct Case {
-  OpParams params;
-  std::vector<int> input_shape;
-  std::vector<float> x;
-  std::vector<int8_t> w_codes;
-};
-
-Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed) {
+ConvCase RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed) {
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  Case c;
+  ConvCase c;
   OpParams& p = c.params;
   p.weight_bits = weight_bits;
   p.activation_bits = activation_bits;
@@ -80,48 +53,12 @@ Case RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is
   const int h = (p.kernel_h - 1) * p.dilation_h + uniform(1, 9);
   const int w = (p.kernel_w - 1) * p.dilation_w + uniform(1, 9);
   c.input_shape = {n, h, w, p.in_channels};
-  for (int64_t i = 0; i < int64_t{n} * h * w * p.in_channels; ++i) {
-    c.x.push_back(EdgeValue(rng, p.input_scale));
-  }
-  const CodeRange range = WeightCodeRange(weight_bits);
-  for (int64_t i = 0; i < p.out_channels * p.ReductionSize(); ++i) {
-    int code = uniform(range.min, range.max);
-    if (weight_bits == 1 && code == 0) code = 1;  // the 1-bit grid has no 0
-    c.w_codes.push_back(static_cast<int8_t>(code));
-  }
+  FillRandomData(rng, &c);
   return c;
 }
 
-std::string Describe(const Case& c, DepthwiseIsa isa, int threads) {
-  const OpParams& p = c.params;
-  return std::string(DepthwiseIsaName(isa)) + " W" + std::to_string(p.weight_bits) + "A" +
-         std::to_string(p.activation_bits) + (p.activation_signed ? " signed" : " unsigned") +
-         " input " + ShapeToString(c.input_shape) + " out_c " + std::to_string(p.out_channels) +
-         " kernel " + std::to_string(p.kernel_h) + "x" + std::to_string(p.kernel_w) +
-         " stride " + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) +
-         " dilation " + std::to_string(p.dilation_h) + "x" + std::to_string(p.dilation_w) +
-         (p.padding == Padding::kSame ? " SAME" : " VALID") + " threads " +
-         std::to_string(threads);
-}
-
-std::vector<float> RunReference(const Case& c, const ConvGeometry& g) {
-  std::vector<int8_t> codes(c.x.size());
-  QuantizeActivationsReference(c.x.data(), c.x.size(), MakeActivationGrid(c.params),
-                               codes.data());
-  std::vector<int32_t> acc(static_cast<size_t>(g.out_c));
-  std::vector<float> y(static_cast<size_t>(g.OutputSize()));
-  Conv2DReference(g, codes.data(), c.w_codes.data(), c.params.multiplier.data(),
-                  c.params.offset.data(), c.params.activation, acc.data(), y.data());
-  return y;
-}
-
-bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() &&
-         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-}
-
 // Returns false after reporting the first mismatch.
-bool CheckCase(const Case& c, ThreadPool* pools) {
+bool CheckCase(const ConvCase& c, ThreadPool* pools) {
   ConvGeometry g;
   std::vector<int> output_shape;
   std::string error;
@@ -138,7 +75,8 @@ bool CheckCase(const Case& c, ThreadPool* pools) {
       std::vector<float> y(expected.size(), -1.0f);
       conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
       if (!BitwiseEqual(y, expected)) {
-        ReportFailure(__FILE__, __LINE__, "mismatch: " + Describe(c, isa, threads));
+        ReportFailure(__FILE__, __LINE__,
+                      "mismatch: " + DescribeCase(c, DepthwiseIsaName(isa), threads));
         return false;
       }
     }
@@ -179,7 +117,7 @@ BITLITE_TEST(MatchesReferenceOnExtremeCodesAndLongReductions) {
   for (int bits = 1; bits <= 4; ++bits) {
     for (bool is_signed : {false, true}) {
       for (int kernel : {3, 17}) {
-        Case c = RandomCase(rng, bits, 4, is_signed);
+        ConvCase c = RandomCase(rng, bits, 4, is_signed);
         OpParams& p = c.params;
         p.kernel_h = p.kernel_w = kernel;
         p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
@@ -202,7 +140,7 @@ BITLITE_TEST(MatchesReferenceOnTinyAndEmptyInputs) {
   std::mt19937 rng(5);
   const int shapes[][2] = {{1, 1}, {2, 1}, {2, 4}, {0, 4}, {3, 0}};
   for (const auto& shape : shapes) {
-    Case c = RandomCase(rng, 3, 2, true);
+    ConvCase c = RandomCase(rng, 3, 2, true);
     OpParams& p = c.params;
     p.kernel_h = 5;
     p.kernel_w = 3;

@@ -4,7 +4,6 @@
 #include "kernels/conv2d_reference.h"
 
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -13,6 +12,7 @@
 #include "kernels/activation_quantize_reference.h"
 #include "kernels/weight_unpack_reference.h"
 #include "op_geometry.h"
+#include "conv_test_cases.h"
 #include "test_harness.h"
 
 namespace bitlite {
@@ -138,10 +138,6 @@ std::vector<float> ReferenceConv(const OpParams& p, const std::vector<int>& inpu
   Conv2DReference(g, x_codes.data(), w_codes.data(), p.multiplier.data(), p.offset.data(),
                   p.activation, acc.data(), y.data());
   return y;
-}
-
-bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 // Inputs hit rounding ties, clipping and non-finite values, not only smooth noise.

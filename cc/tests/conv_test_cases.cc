@@ -1,0 +1,83 @@
+#include "conv_test_cases.h"
+
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "kernels/activation_quantize_reference.h"
+#include "kernels/conv2d_reference.h"
+#include "op_geometry.h"
+
+namespace bitlite {
+namespace testing {
+
+float EdgeValue(std::mt19937& rng, float scale) {
+  std::uniform_int_distribution<int> pick(0, 10);
+  std::uniform_int_distribution<int> half_steps(-20, 20);
+  switch (pick(rng)) {
+    case 10: {
+      const float boundary[] = {-FLT_MIN, std::nextafter(-FLT_MIN, 0.0f),
+                                std::nextafter(-FLT_MIN, -1.0f), 3e9f * scale, -3e9f * scale};
+      return boundary[std::uniform_int_distribution<int>(0, 4)(rng)];
+    }
+    case 0:
+      return NAN;
+    case 1:
+      return std::uniform_int_distribution<int>(0, 1)(rng) ? INFINITY : -INFINITY;
+    case 2:
+      return std::uniform_int_distribution<int>(0, 1)(rng) ? 0.0f : -0.0f;
+    case 3:
+      return std::numeric_limits<float>::denorm_min() * half_steps(rng);
+    case 4:
+    case 5:
+      return half_steps(rng) * 0.5f * scale;
+    default:
+      return std::uniform_real_distribution<float>(-12.0f, 12.0f)(rng) * scale;
+  }
+}
+
+void FillRandomData(std::mt19937& rng, ConvCase* c) {
+  size_t size = 1;
+  for (int d : c->input_shape) size *= static_cast<size_t>(d);
+  c->x.clear();
+  for (size_t i = 0; i < size; ++i) c->x.push_back(EdgeValue(rng, c->params.input_scale));
+  const CodeRange range = WeightCodeRange(c->params.weight_bits);
+  c->w_codes.clear();
+  for (int64_t i = 0; i < c->params.out_channels * c->params.ReductionSize(); ++i) {
+    int code = std::uniform_int_distribution<int>(range.min, range.max)(rng);
+    if (c->params.weight_bits == 1 && code == 0) code = 1;  // the 1-bit grid has no 0
+    c->w_codes.push_back(static_cast<int8_t>(code));
+  }
+}
+
+std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g) {
+  std::vector<int8_t> codes(c.x.size());
+  QuantizeActivationsReference(c.x.data(), c.x.size(), MakeActivationGrid(c.params),
+                               codes.data());
+  std::vector<int32_t> acc(static_cast<size_t>(g.out_c));
+  std::vector<float> y(static_cast<size_t>(g.OutputSize()));
+  Conv2DReference(g, codes.data(), c.w_codes.data(), c.params.multiplier.data(),
+                  c.params.offset.data(), c.params.activation, acc.data(), y.data());
+  return y;
+}
+
+std::string DescribeCase(const ConvCase& c, const std::string& kernel, int threads) {
+  const OpParams& p = c.params;
+  return kernel + " W" + std::to_string(p.weight_bits) + "A" +
+         std::to_string(p.activation_bits) + (p.activation_signed ? " signed" : " unsigned") +
+         " input " + ShapeToString(c.input_shape) + " out_c " + std::to_string(p.out_channels) +
+         " groups " + std::to_string(p.groups) + " kernel " + std::to_string(p.kernel_h) + "x" +
+         std::to_string(p.kernel_w) + " stride " + std::to_string(p.stride_h) + "x" +
+         std::to_string(p.stride_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
+         std::to_string(p.dilation_w) + (p.padding == Padding::kSame ? " SAME" : " VALID") +
+         " threads " + std::to_string(threads);
+}
+
+bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+}
+
+}  // namespace testing
+}  // namespace bitlite

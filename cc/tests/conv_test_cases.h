@@ -1,0 +1,45 @@
+// What the convolution kernel tests share: a random case (options, input shape, float input,
+// weight codes), edge-value inputs, the reference output a kernel must equal bit for bit,
+// and a description of the case for failure messages.
+#ifndef BITLITE_TESTS_CONV_TEST_CASES_H_
+#define BITLITE_TESTS_CONV_TEST_CASES_H_
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/conv_geometry.h"
+#include "op_options.h"
+
+namespace bitlite {
+namespace testing {
+
+struct ConvCase {
+  OpParams params;
+  std::vector<int> input_shape;
+  std::vector<float> x;
+  std::vector<int8_t> w_codes;  // [out_c][ReductionSize()], as the reference unpacks them
+};
+
+// Quantization edge cases for a grid of step `scale`: exact ties, clipping, zeros of both
+// signs, denormals, the binary grid's -FLT_MIN boundary, values past int32, non-finite.
+float EdgeValue(std::mt19937& rng, float scale);
+
+// Fills c->x with EdgeValues for c->input_shape and c->w_codes with random codes of
+// c->params' weight grid (the 1-bit grid has no 0).
+void FillRandomData(std::mt19937& rng, ConvCase* c);
+
+// The reference kernel's output for `c` with geometry `g`.
+std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g);
+
+// "KERNEL W2A3 signed input [...] out_c ... threads N" for failure messages.
+std::string DescribeCase(const ConvCase& c, const std::string& kernel, int threads);
+
+// Equal bit patterns (NaN payloads and -0.0 included).
+bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b);
+
+}  // namespace testing
+}  // namespace bitlite
+
+#endif  // BITLITE_TESTS_CONV_TEST_CASES_H_
