@@ -3,9 +3,10 @@
 // buffer, then per chunk of output pixels: a popcount GEMM over plane pairs (bgemm.h) that
 // reads each window's taps in place (or from im2col columns, for kernels without an
 // indirect form), the exact corrections of the grids with an offset (bitserial_planes.h) and
-// the output stage (the reference's, or a bit-identical SIMD one) for the whole chunk. With
-// the int8 ISA (BitserialIsa::kAvx512Vnni) the same steps run on one byte per code and an
-// int8 dot-product GEMM.
+// the output stage (the reference's, or a bit-identical SIMD one) for the whole chunk. The
+// widened-int ISAs (IsIntIsa) run the same steps on one byte per activation code, nibble
+// weights and an int8 dot-product GEMM; the LUT ISAs (IsLutIsa) on the same bit planes with
+// table lookups instead of popcounts.
 // A grouped convolution (FORMAT.md `groups`) is one such GEMM per group: each group's input
 // channel slice is packed on its own (whole words per tap), with its own weights and output
 // channels.
