@@ -48,6 +48,7 @@ CPUS = ("cortex-a53", "cortex-a72", "neoverse-n1")
 # The targets on a Cortex-A53-class core (no dotprod): bitlite / XNNPACK int8.
 TARGETS = {"W2A2": 0.5, "W1A1": 0.15}
 TARGET_CPU = "cortex-a53"
+TARGET_LAYER = bench_conv.LAYERS[0][0]  # the layer: 3x3 conv 64->64 on 56x56
 SITE_LIBRARY = "venv/lib/python3.11/site-packages/bitlite/delegate/libbitlite_delegate.so"
 # Host settings that must not reach the emulated Python (see tools/arm/README.md).
 HOST_ONLY_ENV = ("PYTHONPATH", "PYTHONHOME", "BITLITE_DELEGATE_LIBRARY", "QEMU_PLUGIN",
@@ -159,7 +160,7 @@ def main() -> int:
                 "bitlite_over_int8": row["bitlite_over_int8"],
                 "met": row["bitlite_over_int8"] <= TARGETS[row["bits"]]}
                for row in rows if row["cpu"] == TARGET_CPU and row["bits"] in TARGETS
-               and row["layer"] in {layer[0] for layer in layers}]  # layers, not models
+               and row["layer"] == TARGET_LAYER]
     library = args.python.parent / SITE_LIBRARY
     notes = subprocess.run(["readelf", "-n", str(library)], capture_output=True, text=True)
     results = {"unit": "guest instructions per inference (qemu-aarch64 TCG plugin)",

@@ -20,6 +20,17 @@
 
 namespace bitlite {
 
+// Micro-kernels are instantiated for each of the 32 (weight_bits, activation_bits,
+// activation_twos_complement) variants and picked from a table at Prepare; variant i is
+// (i / 8 + 1, i / 2 % 4 + 1, i % 2 == 1).
+constexpr int kBitVariants = 32;
+constexpr int BitVariant(int weight_bits, int activation_bits, bool activation_twos_complement) {
+  return ((weight_bits - 1) * 4 + activation_bits - 1) * 2 + (activation_twos_complement ? 1 : 0);
+}
+constexpr int VariantWeightBits(int variant) { return variant / 8 + 1; }
+constexpr int VariantActivationBits(int variant) { return variant / 2 % 4 + 1; }
+constexpr bool VariantTwos(int variant) { return variant % 2 == 1; }
+
 using BgemmFn = void (*)(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
                          int64_t words, int32_t* core, int64_t core_stride);
 

@@ -185,7 +185,8 @@ inline __attribute__((always_inline)) void Tile(const RowsX<kPixels>& x, const u
   constexpr int kS = kSignificances<kWeightBits, kActivationBits>;
   Vec acc[kPixels][kVectors][kS];
   if constexpr (HasBlocks<Ops>::value) {
-    constexpr int64_t kBlock = Ops::template BlockWords<kWeightBits, kActivationBits, kActivationTwos>();
+    constexpr int64_t kBlock =
+        Ops::template BlockWords<kWeightBits, kActivationBits, kActivationTwos>();
     static_assert(kBlock >= 1, "a block holds at least one word");
     int64_t k0 = 0;
     do {  // words >= 1, and every block is flushed, the first one stored
@@ -242,18 +243,17 @@ void BgemmIndirect(const uint64_t* const* x_rows, const int64_t* x_offsets, int6
 // of all 32 instantiations.
 template <class Ops, int... I>
 constexpr std::array<BgemmIndirectFn, sizeof...(I)> MakeTable(std::integer_sequence<int, I...>) {
-  return {{&BgemmIndirect<Ops, I / 8 + 1, I / 2 % 4 + 1, I % 2 == 1>...}};
+  return {{&BgemmIndirect<Ops, VariantWeightBits(I), VariantActivationBits(I), VariantTwos(I)>...}};
 }
 
 template <class Ops>
 BgemmKernel Select(int weight_bits, int activation_bits, bool activation_twos_complement) {
-  static constexpr std::array<BgemmIndirectFn, 32> kTable =
-      MakeTable<Ops>(std::make_integer_sequence<int, 32>{});
-  const int index = ((weight_bits - 1) * 4 + activation_bits - 1) * 2 +
-                    (activation_twos_complement ? 1 : 0);
+  static constexpr std::array<BgemmIndirectFn, kBitVariants> kTable =
+      MakeTable<Ops>(std::make_integer_sequence<int, kBitVariants>{});
   BgemmKernel kernel;
   kernel.lanes = Ops::kLanes;
-  kernel.indirect = kTable[static_cast<std::size_t>(index)];
+  kernel.indirect = kTable[static_cast<std::size_t>(
+      BitVariant(weight_bits, activation_bits, activation_twos_complement))];
   return kernel;
 }
 

@@ -238,18 +238,17 @@ void LutGemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t chann
 
 template <class Ops, int... I>
 constexpr std::array<BgemmFn, sizeof...(I)> MakeTable(std::integer_sequence<int, I...>) {
-  return {{&LutGemm<Ops, I / 8 + 1, I / 2 % 4 + 1, I % 2 == 1>...}};
+  return {{&LutGemm<Ops, VariantWeightBits(I), VariantActivationBits(I), VariantTwos(I)>...}};
 }
 
 // The kernel for (weight_bits, activation_bits, activation_twos_complement) from a table of
 // all 32 instantiations.
 template <class Ops>
 LutGemmKernel Select(int weight_bits, int activation_bits, bool activation_twos_complement) {
-  static constexpr std::array<BgemmFn, 32> kTable =
-      MakeTable<Ops>(std::make_integer_sequence<int, 32>{});
-  const int index = ((weight_bits - 1) * 4 + activation_bits - 1) * 2 +
-                    (activation_twos_complement ? 1 : 0);
-  return {{kTable[static_cast<std::size_t>(index)], kTileChannels}, &RelayoutWeights<Ops>};
+  static constexpr std::array<BgemmFn, kBitVariants> kTable =
+      MakeTable<Ops>(std::make_integer_sequence<int, kBitVariants>{});
+  const int variant = BitVariant(weight_bits, activation_bits, activation_twos_complement);
+  return {{kTable[static_cast<std::size_t>(variant)], kTileChannels}, &RelayoutWeights<Ops>};
 }
 
 }  // namespace lut_tile
