@@ -138,11 +138,17 @@ constexpr int TilePixels() {
   return fit < 1 ? 1 : fit > Ops::kPixels ? Ops::kPixels : fit;
 }
 
+// A tile's accumulators: pixel x Vec of channels x significance. An alias, as clang parses
+// `typename Ops::Vec (&acc)[...][kSignificances<W, A>]` as a functional cast.
+template <class Ops, int kWeightBits, int kActivationBits, int kPixels>
+using TileAccumulators =
+    typename Ops::Vec[kPixels][Ops::kVectors][kSignificances<kWeightBits, kActivationBits>];
+
 // Adds the popcounts of words [k0, k1) of kPixels pixels x kVectors Vecs of channels to acc.
 template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels>
 inline __attribute__((always_inline)) void AccumulateWords(
-    typename Ops::Vec (&acc)[kPixels][Ops::kVectors][kSignificances<kWeightBits, kActivationBits>],
-    const RowsX<kPixels>& x, const uint64_t* w, int64_t words, int64_t k0, int64_t k1) {
+    TileAccumulators<Ops, kWeightBits, kActivationBits, kPixels>& acc, const RowsX<kPixels>& x,
+    const uint64_t* w, int64_t words, int64_t k0, int64_t k1) {
   constexpr int kLanes = Ops::kLanes;
   constexpr int kVectors = Ops::kVectors;
   constexpr int kS = kSignificances<kWeightBits, kActivationBits>;
