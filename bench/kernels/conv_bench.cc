@@ -77,7 +77,10 @@ int main(int argc, char** argv) {
   for (int8_t& c : w_codes) c = static_cast<int8_t>(p.weight_bits == 1 ? (code(rng) < 0 ? -1 : 1) : code(rng));
 
   Conv2DBitserial conv(p, w_codes.data(), isa);
-  conv.Prepare(g, threads);
+  if (!conv.Prepare(g, threads, kMaxSize, &error)) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
   ThreadPool pool;
   pool.Resize(threads);
   std::vector<float> y(static_cast<size_t>(g.OutputSize()));

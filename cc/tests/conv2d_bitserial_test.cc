@@ -83,9 +83,16 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
     return;
   }
   const std::vector<float> expected = RunReference(c, g);
+  // As BitliteOp runs it: on the live taps, or on the reference kernel if there are none.
+  const LiveTaps taps = FindLiveTaps(g);
+  if (taps.Empty()) return;
+  const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
   for (BitserialIsa isa : Isas()) {
-    Conv2DBitserial conv(c.params, c.w_codes.data(), isa);
-    conv.Prepare(g, 3);
+    Conv2DBitserial conv(live.params, live.w_codes.data(), isa);
+    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error)) {
+      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, IsaName(isa), 3));
+      return;
+    }
     for (int threads = 1; threads <= 3; ++threads) {
       std::vector<float> y(expected.size(), -1.0f);
       conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
@@ -159,6 +166,28 @@ BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
         }
       }
     }
+  }
+}
+
+// Windows that reach far past tiny inputs (dilations and strides up to 2^31 - 1, SAME padding
+// of up to 2^61): every kernel on its live taps equals the reference, within
+// kSmallScratchLimit. Before live taps, the padded input was materialised: its size
+// overflowed (an out-of-bounds write) or took gigabytes.
+BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(9);
+  for (int repeat = 0; repeat < 160; ++repeat) {
+    const int weight_bits = repeat % 4 + 1;
+    const int activation_bits = repeat / 4 % 4 + 1;
+    ConvCase c = RandomCase(rng, weight_bits, activation_bits, repeat % 32 >= 16,
+                            /*grouped=*/repeat % 3 == 0);
+    SetExtremeGeometry(rng, &c);
+    FillRandomData(rng, &c);
+    ConvGeometry g;
+    std::vector<int> output_shape;
+    std::string error;
+    if (ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error)) CheckCase(c, pools);
   }
 }
 

@@ -16,6 +16,7 @@
 #define BITLITE_SRC_KERNELS_CONV2D_BITSERIAL_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/activation_pack.h"
@@ -33,8 +34,10 @@ class Conv2DBitserial {
   // unpacks them.
   Conv2DBitserial(const OpParams& params, const int8_t* w_codes, BitserialIsa isa);
 
-  // Sizes the scratch for geometry `g` and up to `threads` workers.
-  void Prepare(const ConvGeometry& g, int threads);
+  // Sizes the scratch for geometry `g` and up to `threads` workers. Fails with a message,
+  // allocating nothing, if the scratch would take more than `max_scratch_bytes`.
+  bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+               std::string* error);
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   void Run(const float* x, float* y, ThreadPool* pool);
@@ -85,6 +88,8 @@ class Conv2DBitserial {
   int64_t words_per_tap_ = 0;   // of one group's channels
   int64_t tap_words_ = 0;       // words_per_tap_ * activation planes: one packed pixel
   // The packed input is zero-padded so that every window lies inside it.
+  PaddedAxis rows_;
+  PaddedAxis cols_;
   int64_t padded_h_ = 0;
   int64_t padded_w_ = 0;
   int64_t padded_pixels_ = 0;  // batch * padded_h_ * padded_w_

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "error_message.h"
+
 namespace bitlite {
 
 const char* DepthwiseIsaName(DepthwiseIsa isa) {
@@ -107,13 +109,23 @@ Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
   }
 }
 
-void Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads) {
+bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+                              std::string* error) {
   g_ = g;
-  // Wide enough for the input at its padded position and for every tap of every window.
-  const int64_t reach_h = (g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
-  const int64_t reach_w = (g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1;
-  padded_h_ = std::max(g.pad_top + g.in_h, g.out_h > 0 ? reach_h : 0);
-  padded_w_ = std::max(g.pad_left + g.in_w, g.out_w > 0 ? reach_w : 0);
+  rows_ = PadAxis(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
+  cols_ = PadAxis(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
+  const CheckedSize codes = CheckedSize(g.batch) * rows_.size * cols_.size * channels_;
+  ScratchBudget budget;
+  budget.Add(codes, sizeof(int8_t));
+  budget.Add(CheckedSize(g.kernel_h) * g.kernel_w, sizeof(int64_t));
+  const CheckedSize per_thread = CheckedSize(g.in_w) * g.in_c * sizeof(int8_t) +
+                                 (CheckedSize(g.out_w) + 1) * channels_ * sizeof(int32_t);
+  budget.Add(per_thread * std::max(threads, 1), 1);
+  if (!budget.Within(max_scratch_bytes)) {
+    return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+  }
+  padded_h_ = rows_.size.value();
+  padded_w_ = cols_.size.value();
   tap_offsets_.clear();
   for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
     for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
@@ -121,16 +133,19 @@ void Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads) {
     }
   }
   // Zero once: Run writes only the input's codes, so the borders and padding channels stay 0.
-  codes_.assign(static_cast<size_t>(g.batch * padded_h_ * padded_w_ * channels_), 0);
+  codes_.assign(static_cast<size_t>(codes.value()), 0);
   scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
   for (Scratch& s : scratch_) {
     s.row_codes.assign(static_cast<size_t>(g.in_w * g.in_c), 0);
     s.core.assign(static_cast<size_t>(g.out_w * channels_), 0);
     s.acc.assign(static_cast<size_t>(channels_), 0);
   }
+  return true;
 }
 
 void Conv2DDepthwise::Run(const float* x, float* y, ThreadPool* pool) {
+  // An empty input or output has nothing to pack or compute (and its buffers no data).
+  if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
   auto quantize = [this, x](int64_t row, int worker) {
     QuantizeRow(x, row, &scratch_[static_cast<size_t>(worker)]);
   };
@@ -146,7 +161,7 @@ void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch)
   const int64_t ih = row % g_.in_h;
   const float* src = x + row * g_.in_w * g_.in_c;
   int8_t* dst = codes_.data() +
-                ((n * padded_h_ + g_.pad_top + ih) * padded_w_ + g_.pad_left) * channels_;
+                ((n * padded_h_ + rows_.before + ih) * padded_w_ + cols_.before) * channels_;
   if (depth_multiplier_ == 1 && channels_ == g_.in_c) {
     // The common case: the row's codes are contiguous in the buffer.
     kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, dst);
@@ -165,7 +180,8 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const 
   const int64_t n = row / g_.out_h;
   const int64_t oh = row % g_.out_h;
   const int8_t* window_row =
-      codes_.data() + (n * padded_h_ + oh * g_.stride_h) * padded_w_ * channels_;
+      codes_.data() +
+      ((n * padded_h_ + oh * g_.stride_h + rows_.shift) * padded_w_ + cols_.shift) * channels_;
   DwconvRowParams params;
   params.out_w = g_.out_w;
   params.pixel_step = g_.stride_w * channels_;

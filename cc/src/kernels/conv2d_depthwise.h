@@ -17,6 +17,7 @@
 #define BITLITE_SRC_KERNELS_CONV2D_DEPTHWISE_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/activation_quantize.h"
@@ -49,8 +50,10 @@ class Conv2DDepthwise {
   // depthwise layer (IsDepthwise(params)).
   Conv2DDepthwise(const OpParams& params, const int8_t* w_codes, DepthwiseIsa isa);
 
-  // Sizes the code buffer and scratch for geometry `g` and up to `threads` workers.
-  void Prepare(const ConvGeometry& g, int threads);
+  // Sizes the code buffer and scratch for geometry `g` and up to `threads` workers. Fails
+  // with a message, allocating nothing, if they would take more than `max_scratch_bytes`.
+  bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+               std::string* error);
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   void Run(const float* x, float* y, ThreadPool* pool);
@@ -83,6 +86,8 @@ class Conv2DDepthwise {
   std::vector<uint8_t> weights_;  // [channels_ / lanes][taps_][lanes / 2] (dwconv.h)
 
   ConvGeometry g_;
+  PaddedAxis rows_;  // the code buffer's zero padding
+  PaddedAxis cols_;
   int64_t padded_h_ = 0;
   int64_t padded_w_ = 0;
   std::vector<int64_t> tap_offsets_;  // [taps_]: codes from a window's top-left to the tap
