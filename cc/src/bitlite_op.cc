@@ -83,31 +83,31 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, const DelegateOptio
   grid_ = MakeActivationGrid(params_);
   // Depthwise layers (groups == in_channels > 1) have a kernel of their own for every choice
   // but reference: a GEMM per channel would waste the bitserial kernels' words. Every other
-  // convolution, grouped or not, and every fully connected layer runs on Conv2DBitserial.
+  // convolution, grouped or not, and every fully connected layer runs on Conv2DGemm.
   use_depthwise_ = kernel != KernelChoice::kReference && IsDepthwise(params_);
-  use_bitserial_ = kernel != KernelChoice::kReference && !IsDepthwise(params_);
+  use_gemm_ = kernel != KernelChoice::kReference && !IsDepthwise(params_);
   const CpuFeatures& cpu = DetectCpuFeatures();
-  depthwise_isa_ = BestDepthwiseIsa(cpu);
+  dwconv_kernel_ = &BestDwconvKernel(cpu);
   switch (kernel) {
     case KernelChoice::kAuto:
     case KernelChoice::kReference:
-      isa_ = AutoIsa(cpu, params_.weight_bits, params_.activation_bits);
+      gemm_kernel_ = &AutoGemmKernel(cpu, params_.weight_bits, params_.activation_bits);
       break;
     case KernelChoice::kBitserial:
-      isa_ = BestBitserialIsa(cpu);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kBitserial, params_.activation_bits);
       break;
     case KernelChoice::kInt:
-      isa_ = BestIntIsa(cpu);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kInt, params_.activation_bits);
       break;
     case KernelChoice::kLut:
-      isa_ = BestLutIsa(cpu, params_.activation_bits);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kLut, params_.activation_bits);
       break;
   }
 }
 
 std::string BitliteOp::KernelName() const {
-  if (use_depthwise_) return DepthwiseIsaName(depthwise_isa_);
-  return use_bitserial_ ? IsaName(isa_) : "reference";
+  if (use_depthwise_) return dwconv_kernel_->name;
+  return use_gemm_ ? gemm_kernel_->name : "reference";
 }
 
 std::string BitliteOp::MessagePrefix() const {
@@ -140,7 +140,7 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
   } else if (CheckTensors(context, &message) &&
              ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
     const LiveTaps taps = FindLiveTaps(geometry_);
-    run_reference_ = !(use_bitserial_ || use_depthwise_) || taps.Empty();
+    run_reference_ = !(use_gemm_ || use_depthwise_) || taps.Empty();
     const bool prepared = run_reference_ ? PrepareReferenceKernel(context, threads, &message)
                                          : PrepareFastKernel(context, taps, threads, &message);
     if (prepared) return true;
@@ -163,7 +163,7 @@ bool BitliteOp::PrepareReferenceKernel(const TfLiteContext* context, int threads
 
 bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& taps,
                                   int threads, std::string* error) {
-  const bool built = use_depthwise_ ? depthwise_ != nullptr : bitserial_ != nullptr;
+  const bool built = use_depthwise_ ? depthwise_ != nullptr : gemm_ != nullptr;
   const bool same_taps = built && packed_taps_ == taps;
   const ConvGeometry cropped = CropTaps(geometry_, taps);
   if (!same_taps) {
@@ -172,15 +172,15 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
     const LiveTapConv conv = CropToLiveTaps(params_, geometry_, taps, std::move(codes));
     if (use_depthwise_) {
       depthwise_ = std::make_unique<Conv2DDepthwise>(conv.params, conv.w_codes.data(),
-                                                     depthwise_isa_);
+                                                     *dwconv_kernel_);
     } else {
-      bitserial_ = std::make_unique<Conv2DBitserial>(conv.params, conv.w_codes.data(), isa_);
+      gemm_ = std::make_unique<Conv2DGemm>(conv.params, conv.w_codes.data(), *gemm_kernel_);
     }
     packed_taps_ = taps;
   }
   const int64_t limit = ScratchLimit(context, threads);
   return use_depthwise_ ? depthwise_->Prepare(cropped, threads, limit, error)
-                        : bitserial_->Prepare(cropped, threads, limit, error);
+                        : gemm_->Prepare(cropped, threads, limit, error);
 }
 
 int64_t BitliteOp::ScratchLimit(const TfLiteContext* context, int threads) const {
@@ -262,7 +262,7 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>*
 
 void BitliteOp::Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool) {
   if (!run_reference_) {
-    return use_depthwise_ ? depthwise_->Run(x, y, pool) : bitserial_->Run(x, y, pool);
+    return use_depthwise_ ? depthwise_->Run(x, y, pool) : gemm_->Run(x, y, pool);
   }
   QuantizeActivationsReference(x, static_cast<size_t>(geometry_.InputSize()), grid_, codes);
   Conv2DReference(geometry_, codes, weight_codes_.data(), params_.multiplier.data(),

@@ -11,10 +11,11 @@
 #include "bitlite/tflite_c_abi.h"
 #include "delegate_options.h"
 #include "kernels/activation_quantize_reference.h"
-#include "kernels/bitserial_isa.h"
-#include "kernels/conv2d_bitserial.h"
 #include "kernels/conv2d_depthwise.h"
+#include "kernels/conv2d_gemm.h"
 #include "kernels/conv_geometry.h"
+#include "kernels/dwconv_kernels.h"
+#include "kernels/gemm_kernels.h"
 #include "op_options.h"
 #include "threading/thread_pool.h"
 
@@ -55,8 +56,8 @@ class BitliteOp {
   int64_t out_channels() const { return geometry_.out_c; }
 
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
-  // `acc` out_channels() elements of scratch for the reference kernel; the bitserial kernel
-  // has its own and runs on `pool` (at most the `threads` of Prepare).
+  // `acc` out_channels() elements of scratch for the reference kernel; the fast kernels
+  // have their own and run on `pool` (at most the `threads` of Prepare).
   void Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool);
 
  private:
@@ -91,12 +92,12 @@ class BitliteOp {
   // input (every output is the output stage of 0, nothing to pack).
   bool run_reference_ = true;
   LiveTaps packed_taps_{};  // the taps the fast kernel was built for
-  bool use_bitserial_ = false;
-  BitserialIsa isa_ = BitserialIsa::kScalar;
-  std::unique_ptr<Conv2DBitserial> bitserial_;
+  bool use_gemm_ = false;
+  const GemmKernel* gemm_kernel_ = nullptr;
+  std::unique_ptr<Conv2DGemm> gemm_;
   // Depthwise layers (IsDepthwise) run on their own kernel unless `kernel` is reference.
   bool use_depthwise_ = false;
-  DepthwiseIsa depthwise_isa_ = DepthwiseIsa::kScalar;
+  const DwconvKernel* dwconv_kernel_ = nullptr;
   std::unique_ptr<Conv2DDepthwise> depthwise_;
   ConvGeometry geometry_;
 };

@@ -12,7 +12,7 @@
 namespace bitlite {
 
 // Which kernel runs the ops (delegate option `kernel`; BitliteOp's constructor applies it).
-// kAuto: AutoIsa (kernels/bitserial_isa.h), per layer by the crossovers measured for its
+// kAuto: AutoIsa (kernels/gemm_kernels.h), per layer by the crossovers measured for its
 // bit widths: the int8 kernel for wide codes where the CPU has one, the LUT kernel where the
 // widest popcount is AVX2's, else the bitserial kernel on the widest ISA the CPU runs.
 // kBitserial: always the bitserial kernel; kInt: the int8 kernel where the CPU has one, else

@@ -73,10 +73,10 @@ bool CheckCase(const ConvCase& c, ThreadPool* pools) {
   const LiveTaps taps = FindLiveTaps(g);
   if (taps.Empty()) return true;
   const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
-  for (DepthwiseIsa isa : SupportedDepthwiseIsas(DetectCpuFeatures())) {
-    Conv2DDepthwise conv(live.params, live.w_codes.data(), isa);
+  for (const DwconvKernel* kernel : SupportedDwconvKernels(DetectCpuFeatures())) {
+    Conv2DDepthwise conv(live.params, live.w_codes.data(), *kernel);
     if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error)) {
-      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, DepthwiseIsaName(isa), 3));
+      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
       return false;
     }
     for (int threads = 1; threads <= 3; ++threads) {
@@ -84,7 +84,7 @@ bool CheckCase(const ConvCase& c, ThreadPool* pools) {
       conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
       if (!BitwiseEqual(y, expected)) {
         ReportFailure(__FILE__, __LINE__,
-                      "mismatch: " + DescribeCase(c, DepthwiseIsaName(isa), threads));
+                      "mismatch: " + DescribeCase(c, kernel->name, threads));
         return false;
       }
     }
@@ -240,10 +240,10 @@ BITLITE_TEST(DepthwiseMeansGroupsEqualToInputChannels) {
   p.in_channels = 1;
   p.groups = 1;  // one input channel: an ordinary convolution
   EXPECT_TRUE(!IsDepthwise(p));
-  const std::vector<DepthwiseIsa> isas = SupportedDepthwiseIsas(DetectCpuFeatures());
-  EXPECT_TRUE(isas.front() == DepthwiseIsa::kScalar);
-  EXPECT_TRUE(isas.back() == BestDepthwiseIsa(DetectCpuFeatures()));
-  EXPECT_EQ(std::string(DepthwiseIsaName(BestDepthwiseIsa(CpuFeatures{}))), "depthwise/scalar");
+  const std::vector<const DwconvKernel*> kernels = SupportedDwconvKernels(DetectCpuFeatures());
+  EXPECT_EQ(std::string(kernels.front()->name), "depthwise/scalar");
+  EXPECT_TRUE(kernels.back() == &BestDwconvKernel(DetectCpuFeatures()));
+  EXPECT_EQ(std::string(BestDwconvKernel(CpuFeatures{}).name), "depthwise/scalar");
 }
 
 }  // namespace

@@ -6,88 +6,16 @@
 
 namespace bitlite {
 
-const char* DepthwiseIsaName(DepthwiseIsa isa) {
-  switch (isa) {
-    case DepthwiseIsa::kScalar:
-      return "depthwise/scalar";
-    case DepthwiseIsa::kAvx2:
-      return "depthwise/avx2";
-    case DepthwiseIsa::kNeon:
-      return "depthwise/neon";
-    case DepthwiseIsa::kAvx512:
-      return "depthwise/avx512";
-  }
-  return "?";
-}
-
-std::vector<DepthwiseIsa> SupportedDepthwiseIsas(const CpuFeatures& cpu) {
-  std::vector<DepthwiseIsa> isas = {DepthwiseIsa::kScalar};
-#if BITLITE_X86_KERNELS
-  if (cpu.avx2) isas.push_back(DepthwiseIsa::kAvx2);
-  // AVX512BW (16-bit lanes) comes with every AVX512-VNNI CPU.
-  if (cpu.avx2 && cpu.avx512_vnni) isas.push_back(DepthwiseIsa::kAvx512);
-#endif
-#if BITLITE_NEON_KERNELS
-  if (cpu.neon) isas.push_back(DepthwiseIsa::kNeon);
-#endif
-  static_cast<void>(cpu);
-  return isas;
-}
-
-DepthwiseIsa BestDepthwiseIsa(const CpuFeatures& cpu) { return SupportedDepthwiseIsas(cpu).back(); }
-
 bool IsDepthwise(const OpParams& params) {
   return params.groups > 1 && params.groups == params.in_channels;
 }
 
-namespace {
-
-// The reference quantizer behind the vector quantizers' signature.
-void QuantizeActivationsScalar(const float* x, size_t count, const ActivationPacking& packing,
-                               int8_t* codes) {
-  QuantizeActivationsReference(x, count, packing.grid, codes);
-}
-
-}  // namespace
-
-Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
-  Functions functions{QuantizeActivationsScalar, DwconvRow16cScalar, OutputEpilogueScalar, 16};
-  switch (isa) {
-    case DepthwiseIsa::kScalar:
-      break;
-#if BITLITE_X86_KERNELS
-    case DepthwiseIsa::kAvx2:
-      functions = {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16};
-      break;
-    // Quantization stays AVX2: division throughput per value is the same at either width (an
-    // AVX-512 threshold quantizer, compares into masks, is not measured).
-    case DepthwiseIsa::kAvx512:
-      functions = {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32};
-      break;
-#endif
-#if BITLITE_NEON_KERNELS
-    // armv7 keeps the scalar output stage: its NEON flushes denormals to zero, which
-    // FORMAT.md's arithmetic does not.
-    case DepthwiseIsa::kNeon:
-      functions.row = DwconvRow16cNeon;
-#if defined(__aarch64__)
-      functions.quantize = QuantizeActivationsNeon;
-      functions.epilogue = OutputEpilogueNeon;
-#endif
-      break;
-#endif
-    default:
-      break;
-  }
-  return functions;
-}
-
 Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
-                                 DepthwiseIsa isa)
+                                 const DwconvKernel& kernel)
     : packing_(MakeActivationPacking(
           MakeActivationGrid(params),
           ActivationPlaneGrid(params.activation_bits, params.activation_signed, true))),
-      kernels_(FunctionsFor(isa)),
+      kernels_(kernel.functions),
       activation_(params.activation),
       multiplier_(params.multiplier),
       offset_(params.offset),

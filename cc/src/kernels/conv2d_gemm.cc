@@ -1,4 +1,4 @@
-#include "kernels/conv2d_bitserial.h"
+#include "kernels/conv2d_gemm.h"
 
 #include <algorithm>
 #include <cstring>
@@ -30,13 +30,14 @@ void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* 
 
 }  // namespace
 
-Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
-                                 BitserialIsa isa)
-    : activation_(params.activation), multiplier_(params.multiplier), offset_(params.offset) {
-  kernels_ = BitserialFunctionsFor(isa, params.weight_bits, params.activation_bits,
-                                   params.activation_signed && params.activation_bits >= 2);
+Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel)
+    : kernels_(kernel.functions(params.weight_bits, params.activation_bits,
+                                params.activation_signed && params.activation_bits >= 2)),
+      activation_(params.activation),
+      multiplier_(params.multiplier),
+      offset_(params.offset) {
   x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
-                                  kernels_.bytes);
+                                  kernel.bytes());
   packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);
   const int64_t groups = params.groups;
   const int64_t taps = int64_t{params.kernel_h} * params.kernel_w;
@@ -47,7 +48,7 @@ Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
     BitserialWeights& weights = weights_[static_cast<size_t>(group)];
     PackBitserialWeights(group_out_c, taps, group_in_c,
                          w_codes + group * group_out_c * taps * group_in_c,
-                         WeightPlaneGrid(params.weight_bits, kernels_.bytes),
+                         WeightPlaneGrid(params.weight_bits, kernel.bytes()),
                          kernels_.bgemm.lanes, /*need_tap_sums=*/x_planes_.Shift() != 0,
                          &weights);
     if (kernels_.relayout_weights != nullptr) {
@@ -56,7 +57,7 @@ Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
   }
 }
 
-bool Conv2DBitserial::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
                               std::string* error) {
   g_ = g;
   group_in_c_ = g.InChannelsPerGroup();
@@ -153,7 +154,7 @@ bool Conv2DBitserial::Prepare(const ConvGeometry& g, int threads, int64_t max_sc
   return true;
 }
 
-void Conv2DBitserial::Run(const float* x, float* y, ThreadPool* pool) {
+void Conv2DGemm::Run(const float* x, float* y, ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
   if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
   auto pack = [this, x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
@@ -164,7 +165,7 @@ void Conv2DBitserial::Run(const float* x, float* y, ThreadPool* pool) {
   pool->ParallelFor(chunks_ * g_.groups * blocks_, compute);
 }
 
-void Conv2DBitserial::PackRow(const float* x, int64_t row, int64_t g) {
+void Conv2DGemm::PackRow(const float* x, int64_t row, int64_t g) {
   // Quantize and pack into the padded buffer's interior; its border stays 0.
   const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + rows_.before;
   const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + cols_.before;
@@ -182,7 +183,7 @@ void Conv2DBitserial::PackRow(const float* x, int64_t row, int64_t g) {
   }
 }
 
-Conv2DBitserial::PixelPosition Conv2DBitserial::PositionOf(int64_t pixel) const {
+Conv2DGemm::PixelPosition Conv2DGemm::PositionOf(int64_t pixel) const {
   PixelPosition position;
   position.ow = pixel % g_.out_w;
   position.oh = pixel / g_.out_w % g_.out_h;
@@ -190,7 +191,7 @@ Conv2DBitserial::PixelPosition Conv2DBitserial::PositionOf(int64_t pixel) const 
   return position;
 }
 
-void Conv2DBitserial::Next(PixelPosition* position) const {
+void Conv2DGemm::Next(PixelPosition* position) const {
   if (++position->ow < g_.out_w) return;
   position->ow = 0;
   if (++position->oh < g_.out_h) return;
@@ -198,7 +199,7 @@ void Conv2DBitserial::Next(PixelPosition* position) const {
   ++position->n;
 }
 
-void Conv2DBitserial::PrepareBorderTerms() {
+void Conv2DGemm::PrepareBorderTerms() {
   border_terms_.clear();
   if (x_planes_.Shift() == 0) return;
   const int64_t taps = g_.kernel_h * g_.kernel_w;
@@ -221,7 +222,7 @@ void Conv2DBitserial::PrepareBorderTerms() {
   }
 }
 
-void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0,
+void Conv2DGemm::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0,
                                    Scratch* scratch) const {
   const PlaneGrid& w = weights_[static_cast<size_t>(g)].grid;
   const PlaneGrid& x = x_planes_;
@@ -275,7 +276,7 @@ void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int6
   }
 }
 
-void Conv2DBitserial::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
+void Conv2DGemm::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
   // A tap's words lie together in the packed input: copied whole, 8 words (a cache line)
   // at a time. Locals: the stores could alias the members.
   const int64_t tap_words = tap_words_;
@@ -293,7 +294,7 @@ void Conv2DBitserial::Im2Col(int64_t count, int64_t words, Scratch* scratch) con
   }
 }
 
-void Conv2DBitserial::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
+void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
   const int64_t block = unit % blocks_;
   const int64_t group = unit / blocks_ % g_.groups;
   const int64_t chunk = unit / (blocks_ * g_.groups);
