@@ -238,22 +238,6 @@ const char* OpName(OpKind kind) {
   return kind == OpKind::kConv2D ? "BitliteConv2D" : "BitliteFullyConnected";
 }
 
-CodeRange WeightCodeRange(int bits) {
-  if (bits == 1) return {-1, 1};
-  return {-(1 << (bits - 1)), (1 << (bits - 1)) - 1};
-}
-
-CodeRange ActivationCodeRange(int bits, bool is_signed) {
-  if (!is_signed) return {0, (1 << bits) - 1};
-  return WeightCodeRange(bits);
-}
-
-int64_t OpParams::ReductionSize() const {
-  return int64_t{kernel_h} * kernel_w * (in_channels / groups);
-}
-
-int64_t OpParams::RowBytes() const { return (ReductionSize() * weight_bits + 7) / 8; }
-
 bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* params,
                     std::string* error) {
   OptionEntries entries(kind, error);

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "op_options.h"
+#include "kernels/op_params.h"
 
 namespace bitlite {
 

@@ -23,7 +23,7 @@
 #include "kernels/activation_quantize.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/dwconv_kernels.h"
-#include "op_options.h"
+#include "kernels/op_params.h"
 #include "threading/thread_pool.h"
 
 namespace bitlite {

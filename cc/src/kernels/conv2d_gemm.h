@@ -22,7 +22,7 @@
 #include "kernels/gemm_kernels.h"
 #include "kernels/bitserial_planes.h"
 #include "kernels/conv_geometry.h"
-#include "op_options.h"
+#include "kernels/op_params.h"
 #include "threading/thread_pool.h"
 
 namespace bitlite {

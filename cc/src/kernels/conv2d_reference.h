@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "kernels/conv_geometry.h"
-#include "op_options.h"
+#include "kernels/op_params.h"
 
 namespace bitlite {
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "op_options.h"
+#include "kernels/op_params.h"
 
 namespace bitlite {
 

@@ -1,6 +1,6 @@
 #include "kernels/weight_unpack_reference.h"
 
-#include "op_options.h"
+#include "kernels/op_params.h"
 
 namespace bitlite {
 

@@ -1,0 +1,55 @@
+// What a kernel needs to know of a bitlite op, as a plain struct: the parsed custom options
+// (FORMAT.md "Custom options"). Kept apart from the FlexBuffer parsing (op_options.h), as
+// kernels depend on the parameters, never on how they were stored.
+#ifndef BITLITE_SRC_KERNELS_OP_PARAMS_H_
+#define BITLITE_SRC_KERNELS_OP_PARAMS_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace bitlite {
+
+enum class OpKind { kConv2D, kFullyConnected };
+enum class Padding { kSame, kValid };
+enum class Activation { kNone, kRelu, kRelu6 };
+
+// Code grids of FORMAT.md, "Quantization grids".
+struct CodeRange {
+  int min;
+  int max;
+};
+CodeRange WeightCodeRange(int bits);
+CodeRange ActivationCodeRange(int bits, bool is_signed);
+
+struct OpParams {
+  OpKind kind = OpKind::kConv2D;
+  int weight_bits = 0;
+  int activation_bits = 0;
+  bool activation_signed = false;
+  float input_scale = 0.0f;
+  int in_channels = 0;
+  int out_channels = 0;
+  // A fully connected op is the 1x1, stride 1, VALID convolution these defaults describe.
+  int kernel_h = 1;
+  int kernel_w = 1;
+  int stride_h = 1;
+  int stride_w = 1;
+  int dilation_h = 1;
+  int dilation_w = 1;
+  Padding padding = Padding::kValid;
+  // Channel groups (FORMAT.md `groups`): divides in_channels and out_channels; depthwise is
+  // groups = in_channels.
+  int groups = 1;
+  Activation activation = Activation::kNone;
+  std::vector<float> multiplier;  // [out_channels]
+  std::vector<float> offset;      // [out_channels]
+
+  // Codes per output channel: kernel_h * kernel_w * (in_channels / groups).
+  int64_t ReductionSize() const;
+  // Bytes of one packed weight row: ceil(ReductionSize() * weight_bits / 8).
+  int64_t RowBytes() const;
+};
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_OP_PARAMS_H_
