@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/conv2d_gemm.h"
-#include "kernels/gemm_kernels.h"
+#include "kernels/gemm/conv2d_gemm.h"
+#include "kernels/gemm/gemm_kernels.h"
 #include "kernels/cpu_features.h"
 #include "op_geometry.h"
 

@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "error_message.h"
-#include "kernels/conv2d_reference.h"
+#include "kernels/reference/conv2d_reference.h"
 #include "kernels/cpu_features.h"
-#include "kernels/weight_unpack_reference.h"
+#include "kernels/reference/weight_unpack_reference.h"
 #include "op_geometry.h"
 #include "tflite_tensors.h"
 

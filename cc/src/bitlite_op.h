@@ -10,12 +10,12 @@
 
 #include "bitlite/tflite_c_abi.h"
 #include "delegate_options.h"
-#include "kernels/activation_quantize_reference.h"
-#include "kernels/conv2d_depthwise.h"
-#include "kernels/conv2d_gemm.h"
+#include "kernels/reference/activation_quantize_reference.h"
+#include "kernels/depthwise/conv2d_depthwise.h"
+#include "kernels/gemm/conv2d_gemm.h"
 #include "kernels/conv_geometry.h"
-#include "kernels/dwconv_kernels.h"
-#include "kernels/gemm_kernels.h"
+#include "kernels/depthwise/dwconv_kernels.h"
+#include "kernels/gemm/gemm_kernels.h"
 #include "op_options.h"
 #include "threading/thread_pool.h"
 

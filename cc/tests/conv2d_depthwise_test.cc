@@ -3,7 +3,7 @@
 // channel counts around the 16- and 32-lane tiles, kernel sizes 1-5 (and one past the int16 chunk),
 // strides, dilations, SAME/VALID, batches, quantization edge values (NaN, infinities, ties,
 // denormals), extreme codes, and 1, 2 and 3 threads giving identical outputs.
-#include "kernels/conv2d_depthwise.h"
+#include "kernels/depthwise/conv2d_depthwise.h"
 
 #include <climits>
 #include <cmath>
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/activation_quantize.h"
-#include "kernels/conv2d_reference.h"
+#include "kernels/pack/activation_quantize.h"
+#include "kernels/reference/conv2d_reference.h"
 #include "op_geometry.h"
 #include "conv_test_cases.h"
 #include "test_harness.h"

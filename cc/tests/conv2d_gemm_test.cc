@@ -2,7 +2,7 @@
 // for bit: all 16 weight x activation widths on both activation grids, random shapes with
 // channel counts around the 64-bit word, grouped convolutions, tails in every dimension,
 // strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
-#include "kernels/conv2d_gemm.h"
+#include "kernels/gemm/conv2d_gemm.h"
 
 #include <cfloat>
 #include <cmath>
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "kernels/activation_pack.h"
-#include "kernels/conv2d_reference.h"
-#include "kernels/output_epilogue.h"
+#include "kernels/pack/activation_pack.h"
+#include "kernels/reference/conv2d_reference.h"
+#include "kernels/epilogue/output_epilogue.h"
 #include "kernels/cpu_features.h"
 #include "op_geometry.h"
 #include "conv_test_cases.h"

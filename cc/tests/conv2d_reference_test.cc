@@ -1,7 +1,7 @@
 // The reference kernel path (quantize, unpack, convolve, output stage) against a deliberately
 // naive loop written straight from FORMAT.md, bit for bit, for all 16 weight x activation
 // bit widths, both activation grids, random shapes, strides, dilations, paddings and groups.
-#include "kernels/conv2d_reference.h"
+#include "kernels/reference/conv2d_reference.h"
 
 #include <cmath>
 #include <limits>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/activation_quantize_reference.h"
-#include "kernels/weight_unpack_reference.h"
+#include "kernels/reference/activation_quantize_reference.h"
+#include "kernels/reference/weight_unpack_reference.h"
 #include "op_geometry.h"
 #include "conv_test_cases.h"
 #include "test_harness.h"

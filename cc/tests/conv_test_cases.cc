@@ -6,8 +6,8 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/activation_quantize_reference.h"
-#include "kernels/conv2d_reference.h"
+#include "kernels/reference/activation_quantize_reference.h"
+#include "kernels/reference/conv2d_reference.h"
 #include "op_geometry.h"
 
 namespace bitlite {

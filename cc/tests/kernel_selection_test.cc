@@ -1,5 +1,5 @@
 // The delegate option `kernel`, the kernel tables and the runtime kernel choice
-// (kernels/gemm_kernels.h, kernels/dwconv_kernels.h).
+// (kernels/gemm/gemm_kernels.h, kernels/depthwise/dwconv_kernels.h).
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -7,8 +7,8 @@
 
 #include "delegate_options.h"
 #include "kernels/cpu_features.h"
-#include "kernels/dwconv_kernels.h"
-#include "kernels/gemm_kernels.h"
+#include "kernels/depthwise/dwconv_kernels.h"
+#include "kernels/gemm/gemm_kernels.h"
 #include "test_harness.h"
 
 namespace bitlite {

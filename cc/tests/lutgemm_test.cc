@@ -2,16 +2,16 @@
 // scalar GEMM on random bit planes: every bit pair and activation grid, reductions that split
 // into several table blocks (and some that do not divide evenly), pixel counts around each
 // kernel's pixel tile, and a core stride wider than the channels (untouched past them).
-#include "kernels/lutgemm.h"
+#include "kernels/lut/lutgemm.h"
 
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "kernels/bgemm.h"
+#include "kernels/gemm/bgemm.h"
 #include "kernels/cpu_features.h"
-#include "kernels/gemm_kernels.h"
+#include "kernels/gemm/gemm_kernels.h"
 #include "test_harness.h"
 
 namespace bitlite {

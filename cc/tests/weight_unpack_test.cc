@@ -1,6 +1,6 @@
 #include <vector>
 
-#include "kernels/weight_unpack_reference.h"
+#include "kernels/reference/weight_unpack_reference.h"
 #include "test_harness.h"
 
 namespace bitlite {

@@ -1,0 +1,132 @@
+#include "kernels/depthwise/conv2d_depthwise.h"
+
+#include <algorithm>
+
+#include "error_message.h"
+
+namespace bitlite {
+
+bool IsDepthwise(const OpParams& params) {
+  return params.groups > 1 && params.groups == params.in_channels;
+}
+
+Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
+                                 const DwconvKernel& kernel)
+    : packing_(MakeActivationPacking(
+          MakeActivationGrid(params),
+          ActivationPlaneGrid(params.activation_bits, params.activation_signed, true))),
+      kernels_(kernel.functions),
+      activation_(params.activation),
+      multiplier_(params.multiplier),
+      offset_(params.offset),
+      depth_multiplier_(params.out_channels / params.in_channels),
+      taps_(int64_t{params.kernel_h} * params.kernel_w) {
+  const int64_t out_c = params.out_channels;
+  const int64_t lanes = kernels_.lanes;
+  const int64_t half = lanes / 2;
+  channels_ = (out_c + lanes - 1) / lanes * lanes;
+  weights_.assign(static_cast<size_t>(channels_ / 2 * taps_), 0);
+  for (int64_t c = 0; c < out_c; ++c) {
+    const int64_t lane = c % lanes;
+    const int shift = lane < half ? 0 : 4;
+    uint8_t* tile = weights_.data() + c / lanes * taps_ * half;
+    for (int64_t t = 0; t < taps_; ++t) {
+      const int code = w_codes[c * taps_ + t];
+      tile[t * half + lane % half] |= static_cast<uint8_t>((code & 0xf) << shift);
+    }
+  }
+}
+
+bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+                              std::string* error) {
+  g_ = g;
+  rows_ = PadAxis(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
+  cols_ = PadAxis(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
+  const CheckedSize codes = CheckedSize(g.batch) * rows_.size * cols_.size * channels_;
+  ScratchBudget budget;
+  budget.Add(codes, sizeof(int8_t));
+  budget.Add(CheckedSize(g.kernel_h) * g.kernel_w, sizeof(int64_t));
+  const CheckedSize per_thread = CheckedSize(g.in_w) * g.in_c * sizeof(int8_t) +
+                                 (CheckedSize(g.out_w) + 1) * channels_ * sizeof(int32_t);
+  budget.Add(per_thread * std::max(threads, 1), 1);
+  if (!budget.Within(max_scratch_bytes)) {
+    return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+  }
+  padded_h_ = rows_.size.value();
+  padded_w_ = cols_.size.value();
+  tap_offsets_.clear();
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      tap_offsets_.push_back((kh * g.dilation_h * padded_w_ + kw * g.dilation_w) * channels_);
+    }
+  }
+  // Zero once: Run writes only the input's codes, so the borders and padding channels stay 0.
+  codes_.assign(static_cast<size_t>(codes.value()), 0);
+  scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
+  for (Scratch& s : scratch_) {
+    s.row_codes.assign(static_cast<size_t>(g.in_w * g.in_c), 0);
+    s.core.assign(static_cast<size_t>(g.out_w * channels_), 0);
+    s.acc.assign(static_cast<size_t>(channels_), 0);
+  }
+  return true;
+}
+
+void Conv2DDepthwise::Run(const float* x, float* y, ThreadPool* pool) {
+  // An empty input or output has nothing to pack or compute (and its buffers no data).
+  if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
+  auto quantize = [this, x](int64_t row, int worker) {
+    QuantizeRow(x, row, &scratch_[static_cast<size_t>(worker)]);
+  };
+  pool->ParallelFor(g_.batch * g_.in_h, quantize);
+  auto compute = [this, y](int64_t row, int worker) {
+    ComputeRow(row, &scratch_[static_cast<size_t>(worker)], y);
+  };
+  pool->ParallelFor(g_.batch * g_.out_h, compute);
+}
+
+void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch) {
+  const int64_t n = row / g_.in_h;
+  const int64_t ih = row % g_.in_h;
+  const float* src = x + row * g_.in_w * g_.in_c;
+  int8_t* dst = codes_.data() +
+                ((n * padded_h_ + rows_.before + ih) * padded_w_ + cols_.before) * channels_;
+  if (depth_multiplier_ == 1 && channels_ == g_.in_c) {
+    // The common case: the row's codes are contiguous in the buffer.
+    kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, dst);
+    return;
+  }
+  int8_t* codes = scratch->row_codes.data();
+  kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, codes);
+  for (int64_t iw = 0; iw < g_.in_w; ++iw, dst += channels_, codes += g_.in_c) {
+    for (int64_t ci = 0; ci < g_.in_c; ++ci) {
+      std::fill_n(dst + ci * depth_multiplier_, depth_multiplier_, codes[ci]);
+    }
+  }
+}
+
+void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const {
+  const int64_t n = row / g_.out_h;
+  const int64_t oh = row % g_.out_h;
+  const int8_t* window_row =
+      codes_.data() +
+      ((n * padded_h_ + oh * g_.stride_h + rows_.shift) * padded_w_ + cols_.shift) * channels_;
+  DwconvRowParams params;
+  params.out_w = g_.out_w;
+  params.pixel_step = g_.stride_w * channels_;
+  params.tap_offsets = tap_offsets_.data();
+  params.taps = taps_;
+  params.acc_stride = channels_;
+  for (int64_t c0 = 0; c0 < channels_; c0 += kernels_.lanes) {
+    params.x = window_row + c0;
+    params.weights = weights_.data() + c0 / 2 * taps_;
+    params.acc = scratch->core.data() + c0;
+    kernels_.row(params);
+  }
+  // Accumulators are final: no grid needs a correction term (see the header).
+  const EpilogueTerms terms;
+  kernels_.epilogue(scratch->core.data(), channels_, g_.out_w, g_.out_c, terms, multiplier_.data(),
+                    offset_.data(), activation_, scratch->acc.data(),
+                    y + row * g_.out_w * g_.out_c, g_.out_c);
+}
+
+}  // namespace bitlite

@@ -1,0 +1,81 @@
+// Depthwise convolution (groups == in_channels, any depth multiplier M), bit-identical to
+// Conv2DReference: a widened-integer direct convolution with channels as SIMD lanes
+// (dwconv.h), for layers whose reduction (kernel_h * kernel_w codes per output) is too short
+// for bitserial popcounts.
+//
+// At construction the weights are packed once, 4 bits per code, in tiles of the
+// micro-kernel's lanes (16 or 32 channels). Per Run the input is quantized once into int8
+// codes laid out [batch][padded_h][padded_w][channels]: output channels (in_channels * M,
+// rounded up to the tile width) with each input code repeated M times, so output channel c
+// finds its input at lane c; zero codes around the input and in the padding channels. Zero
+// codes make padded taps add nothing on every grid, {-1, +1} included (its int8 scratch can
+// hold a 0 that no packed code can), so no tap or border needs a correction term. Then each
+// output row is a work unit: the micro-kernel sums the taps of every tile, and the output
+// epilogue (output_epilogue.h) writes the row. Every unit is computed whole by one thread, so
+// results do not depend on the thread count.
+#ifndef BITLITE_SRC_KERNELS_DEPTHWISE_CONV2D_DEPTHWISE_H_
+#define BITLITE_SRC_KERNELS_DEPTHWISE_CONV2D_DEPTHWISE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/pack/activation_quantize.h"
+#include "kernels/conv_geometry.h"
+#include "kernels/depthwise/dwconv_kernels.h"
+#include "kernels/op_params.h"
+#include "threading/thread_pool.h"
+
+namespace bitlite {
+
+// Whether the depthwise kernel runs a layer: groups == in_channels (groups == 1 is an
+// ordinary convolution).
+bool IsDepthwise(const OpParams& params);
+
+class Conv2DDepthwise {
+ public:
+  // Packs the weights: w_codes [out_c][kernel_h * kernel_w] as the reference unpacks a
+  // depthwise layer (IsDepthwise(params)).
+  Conv2DDepthwise(const OpParams& params, const int8_t* w_codes, const DwconvKernel& kernel);
+
+  // Sizes the code buffer and scratch for geometry `g` and up to `threads` workers. Fails
+  // with a message, allocating nothing, if they would take more than `max_scratch_bytes`.
+  bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+               std::string* error);
+
+  // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
+  void Run(const float* x, float* y, ThreadPool* pool);
+
+ private:
+  struct Scratch {
+    std::vector<int8_t> row_codes;  // one input row's codes before they are spread out
+    std::vector<int32_t> core;      // [out_w][channels_]: one output row's accumulators
+    std::vector<int32_t> acc;       // the epilogue's scratch
+  };
+
+  void QuantizeRow(const float* x, int64_t row, Scratch* scratch);
+  void ComputeRow(int64_t row, Scratch* scratch, float* y) const;
+
+  ActivationPacking packing_;  // the grid, and its thresholds for the quantizers
+  DwconvFunctions kernels_;
+  Activation activation_;
+  std::vector<float> multiplier_;
+  std::vector<float> offset_;
+  int64_t depth_multiplier_ = 1;
+  int64_t taps_ = 0;
+  int64_t channels_ = 0;          // out_c rounded up to the tile width (kernels_.lanes)
+  std::vector<uint8_t> weights_;  // [channels_ / lanes][taps_][lanes / 2] (dwconv.h)
+
+  ConvGeometry g_;
+  PaddedAxis rows_;  // the code buffer's zero padding
+  PaddedAxis cols_;
+  int64_t padded_h_ = 0;
+  int64_t padded_w_ = 0;
+  std::vector<int64_t> tap_offsets_;  // [taps_]: codes from a window's top-left to the tap
+  std::vector<int8_t> codes_;         // [batch][padded_h_][padded_w_][channels_]
+  std::vector<Scratch> scratch_;      // one per worker
+};
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_DEPTHWISE_CONV2D_DEPTHWISE_H_

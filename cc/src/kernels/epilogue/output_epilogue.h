@@ -1,0 +1,75 @@
+// Last step of a bitserial convolution, for a block of output pixels at once: the exact int32
+// accumulators from the popcount GEMM rows and the 1-bit grids' corrections, then FORMAT.md's
+// output stage, bit-identical to OutputStageReference (multiply, then add: two roundings).
+#ifndef BITLITE_SRC_KERNELS_EPILOGUE_OUTPUT_EPILOGUE_H_
+#define BITLITE_SRC_KERNELS_EPILOGUE_OUTPUT_EPILOGUE_H_
+
+#include <cstdint>
+
+#include "kernels/op_params.h"
+
+namespace bitlite {
+
+// acc[q][c] = (core[q][c] << scale_shift) + constants[q] + channel_terms[q][c] for pixel q,
+// computed modulo 2^32: the true value fits int32 (FORMAT.md bounds the accumulator), so
+// wrapping is exact.
+struct EpilogueTerms {
+  int scale_shift = 0;
+  const int32_t* constants = nullptr;             // [pixels]; null: all 0
+  const int32_t* const* channel_terms = nullptr;  // [pixels] rows of [channels]; null: none
+};
+
+// Pixel q's `channels` GEMM results at core + q * core_stride, its outputs at
+// y + q * y_stride; acc: scratch for `channels` accumulators.
+using EpilogueFn = void (*)(const int32_t* core, int64_t core_stride, int64_t pixels,
+                            int64_t channels, const EpilogueTerms& terms,
+                            const float* multiplier, const float* offset,
+                            Activation activation, int32_t* acc, float* y, int64_t y_stride);
+
+// Integer step here, then OutputStageReference itself, pixel by pixel.
+void OutputEpilogueScalar(const int32_t* core, int64_t core_stride, int64_t pixels,
+                          int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                          const float* offset, Activation activation, int32_t* acc, float* y,
+                          int64_t y_stride);
+
+static_assert(static_cast<int>(Activation::kNone) == 0 &&
+                  static_cast<int>(Activation::kRelu) == 1 &&
+                  static_cast<int>(Activation::kRelu6) == 2,
+              "RunEpilogueWithScalarTail indexes its loops by Activation");
+
+// One SIMD epilogue loop over one pixel, specialised for one activation: processes whole
+// vectors and returns how many channels it did.
+using EpilogueVectorLoop = int64_t (*)(const int32_t* core, int64_t channels, int scale_shift,
+                                       int32_t constant, const int32_t* channel_terms,
+                                       const float* multiplier, const float* offset, float* y);
+
+// What a SIMD epilogue without masked stores does around its vector loops: picks the loop for
+// `activation` (indexed by Activation's value), runs it on every pixel, and hands each pixel's
+// channel tail to the scalar epilogue.
+void RunEpilogueWithScalarTail(const EpilogueVectorLoop (&loops)[3], const int32_t* core,
+                               int64_t core_stride, int64_t pixels, int64_t channels,
+                               const EpilogueTerms& terms, const float* multiplier,
+                               const float* offset, Activation activation, int32_t* acc,
+                               float* y, int64_t y_stride);
+
+#if BITLITE_X86_KERNELS
+void OutputEpilogueAvx2(const int32_t* core, int64_t core_stride, int64_t pixels,
+                        int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                        const float* offset, Activation activation, int32_t* acc, float* y,
+                        int64_t y_stride);
+// Channel tails with masked loads and stores: no scalar part.
+void OutputEpilogueAvx512(const int32_t* core, int64_t core_stride, int64_t pixels,
+                          int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                          const float* offset, Activation activation, int32_t* acc, float* y,
+                          int64_t y_stride);
+#endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
+                        int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                        const float* offset, Activation activation, int32_t* acc, float* y,
+                        int64_t y_stride);
+#endif
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_EPILOGUE_OUTPUT_EPILOGUE_H_

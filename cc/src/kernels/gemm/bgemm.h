@@ -1,0 +1,72 @@
+// Bitserial GEMM micro-kernels: core[p][c] = sum over words k, weight planes i, activation
+// planes j of 2^(i+j) * popcount(w[c][i][k] & x[p][j][k]), negated for a pair with one
+// two's complement top plane (bitserial_planes.h) among them.
+//
+// Vector lanes run over output channels: a kernel loads one word of `lanes` channels and
+// ANDs it with a broadcast word of one pixel, so the reduction is never padded to the vector
+// width, no horizontal sums are needed and a batch-1 fully connected layer uses every lane.
+// Layouts (64-bit words):
+//   w: [channels / lanes][words][weight_bits][lanes]   (BitserialWeights::planes)
+//   x: [pixels][words][activation_bits]                 (BgemmFn: an im2col step's columns;
+//                                                        BgemmIndirectFn: any pixel rows)
+// core: [pixels][core_stride] int32, channels contiguous; channels is a multiple of
+// kChannelAlign (callers pad the weights with zero channels).
+// The sums are exact modulo 2^64, and |core| fits int32 because FORMAT.md bounds the
+// accumulator, so the stored low 32 bits are exact.
+#ifndef BITLITE_SRC_KERNELS_GEMM_BGEMM_H_
+#define BITLITE_SRC_KERNELS_GEMM_BGEMM_H_
+
+#include <cstdint>
+
+namespace bitlite {
+
+// Micro-kernels are instantiated for each of the 32 (weight_bits, activation_bits,
+// activation_twos_complement) variants and picked from a table at Prepare; variant i is
+// (i / 8 + 1, i / 2 % 4 + 1, i % 2 == 1).
+constexpr int kBitVariants = 32;
+constexpr int BitVariant(int weight_bits, int activation_bits, bool activation_twos_complement) {
+  return ((weight_bits - 1) * 4 + activation_bits - 1) * 2 + (activation_twos_complement ? 1 : 0);
+}
+constexpr int VariantWeightBits(int variant) { return variant / 8 + 1; }
+constexpr int VariantActivationBits(int variant) { return variant / 2 % 4 + 1; }
+constexpr bool VariantTwos(int variant) { return variant % 2 == 1; }
+
+using BgemmFn = void (*)(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
+                         int64_t words, int32_t* core, int64_t core_stride);
+
+// The same product with x read in place (no im2col): word k of pixel p, its activation
+// planes, starts at x_rows[p] + x_offsets[k]. A convolution points x_rows at each window's
+// corner in a zero-padded packed input and x_offsets at the taps, so padding needs no case.
+using BgemmIndirectFn = void (*)(const uint64_t* const* x_rows, const int64_t* x_offsets,
+                                 int64_t pixels, const uint64_t* w, int64_t channels,
+                                 int64_t words, int32_t* core, int64_t core_stride);
+
+// A kernel has `run`, `indirect` or both; the driver prefers `indirect`.
+struct BgemmKernel {
+  BgemmFn run = nullptr;
+  int lanes = 1;  // channels per vector: the w layout's innermost dimension
+  BgemmIndirectFn indirect = nullptr;
+};
+
+// The micro-kernel for weight_bits x activation_bits, with the activations' top plane
+// negative when `activation_twos_complement` (weights of 2+ bits always are). One per ISA,
+// each in its own file compiled for that ISA; call only what CpuFeatures reports.
+BgemmKernel BgemmScalar(int weight_bits, int activation_bits, bool activation_twos_complement);
+#if BITLITE_X86_KERNELS
+BgemmKernel BgemmAvx2(int weight_bits, int activation_bits, bool activation_twos_complement);
+BgemmKernel BgemmAvx512(int weight_bits, int activation_bits, bool activation_twos_complement);
+// The widened-int kernels (int8/gemm_tile.h), any bit widths: weights as nibbles
+// (PlaneGrid::nibbles), activations one byte per code (PlaneGrid::bytes), both unsigned.
+BgemmKernel BgemmInt8Avx512Vnni();
+#endif
+#if BITLITE_NEON_KERNELS
+BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement);
+BgemmKernel BgemmInt8Neon();  // UMLAL, every NEON CPU
+#if defined(__aarch64__)
+BgemmKernel BgemmInt8NeonDot();  // UDOT: only where CpuFeatures::dotprod
+#endif
+#endif
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_GEMM_BGEMM_H_

@@ -1,0 +1,105 @@
+// The bit-plane encoding of the bitserial kernels (DeepliteRT-style) and the weight layout
+// they read. A code q of a b-bit grid is written as q = scale * v + shift, with v an integer
+// whose b bits are stored in b planes (plane i holds bit i of every v of a row):
+//
+//   grid                         v                      scale  shift  top plane weight
+//   1-bit {-1, +1} (weights,     (q + 1) / 2 in {0, 1}   2      -1     +1
+//   signed 1-bit activations)
+//   signed b >= 2                q (two's complement)    1       0     -2^(b-1)
+//   unsigned activations         q                       1       0     +2^(b-1)
+//
+// so sum(qw * qx) = sw*sx*sum(vw*vx) + sw*hx*sum(vw) + hw*sx*sum(vx) + hw*hx*n over the taps
+// inside the input. v = 0 is code 0 on every grid but the 1-bit one, so padded taps are
+// stored as v = 0 and the 1-bit grids get their sums over valid taps corrected exactly.
+//
+// The widened-int kernels use the same scheme with whole codes instead of bit planes, all
+// of them unsigned so that every multiply is u8 x u8 (UDOT, UMLAL) or fits VPDPBUSD's
+// u8 x s8 with a non-negative s8:
+//   weights      v = FORMAT.md's stored code u: (q + 1) / 2 for 1 bit (scale 2, shift -1),
+//                q + 2^(b-1) for b >= 2 (shift -2^(b-1)); 0 .. 15, one nibble per code
+//                in memory (BitserialWeights' nibble layout), widened to bytes in registers;
+//   activations  v = q - min code (shift -2^(b-1) on the signed grids), one byte per code
+//                (transient: the packed input and im2col scratch).
+// The shifts cost no multiply: the corrections above are the same sums as for the 1-bit grids.
+// v*v <= 225, so a sum of 4 products fits 16 bits and the kernels' int32 accumulators wrap
+// exactly like the epilogue's modulo-2^32 arithmetic.
+#ifndef BITLITE_SRC_KERNELS_GEMM_BITSERIAL_PLANES_H_
+#define BITLITE_SRC_KERNELS_GEMM_BITSERIAL_PLANES_H_
+
+#include <cstdint>
+#include <vector>
+
+
+namespace bitlite {
+
+struct PlaneGrid {
+  int bits = 1;
+  bool twos_complement = false;  // signed b >= 2: the top plane counts -2^(b-1)
+  bool binary = false;           // the {-1, +1} grid: q = 2v - 1
+  bool bytes = false;            // one byte per code (int8 kernels' activations), not bit planes
+  bool nibbles = false;          // one nibble per code (int8 kernels' weights), not bit planes
+  int scale = 1;                 // q = scale * v + shift
+  int shift = 0;
+
+  int Scale() const { return scale; }
+  int Shift() const { return shift; }
+  int Planes() const { return bytes || nibbles ? 1 : bits; }
+  int CodeBits() const { return bytes ? 8 : nibbles ? 4 : 1; }  // bits of one code in a plane
+  // v of code q, and the bits the planes store (its low `bits` bits in two's complement).
+  int Value(int code) const { return (code - shift) / scale; }
+  uint32_t PlaneValue(int code) const {
+    const int stored_bits = bytes || nibbles ? CodeBits() : bits;
+    return static_cast<uint32_t>(Value(code)) & ((1u << stored_bits) - 1);
+  }
+};
+
+// `bytes`: the int8 kernels' encoding (nibbles for weights, bytes for activations), else bit
+// planes.
+PlaneGrid WeightPlaneGrid(int bits, bool bytes);
+PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes);
+
+// Words (64 bits) per plane and tap: every tap starts a word, so im2col copies whole words;
+// the codes past in_c in a tap's last word are 0 in weights and activations alike.
+inline int64_t WordsPerTap(int64_t in_c, int code_bits) {
+  return (in_c * code_bits + 63) / 64;
+}
+
+// The int8 kernels' weights (grid.nibbles): 4 bits per code, so the weight stream the GEMM
+// reads is half what one byte per code would be. `lanes` L is the channels of one widened
+// register; channels go in groups of 2L, and for each group g and activation word k
+// (8 codes, the x layout's word: words_per_plane counts those) 8L bytes at byte offset
+// (g * words_per_plane + k) * 8L hold
+//   byte l * 8 + j = code 8k + j of channel 2Lg + l      (low nibble)
+//                  | code 8k + j of channel 2Lg + L + l  (high nibble)       l < L, j < 8,
+// so one load, an AND and a shift give the two registers [L channels][8 codes] as bytes.
+// Weights in the kernels' layout, built once at Prepare from the weight codes.
+struct BitserialWeights {
+  PlaneGrid grid;
+  int64_t channels = 0;         // out_c rounded up to kChannelAlign; extra channels are 0
+  // kernel_h * kernel_w * WordsPerTap(in_c, code bits); with nibbles, of the activations'
+  // bytes (8 codes a word), as the GEMM counts them
+  int64_t words_per_plane = 0;
+  // [channels / lanes][words_per_plane][grid.Planes()][lanes], the bgemm.h w layout; with
+  // nibbles, the layout above (4 bytes per channel and word)
+  std::vector<uint64_t> planes;
+  // The weights of channels from c (a multiple of kChannelAlign) on.
+  const uint64_t* ChannelTile(int64_t c) const {
+    return planes.data() + (grid.nibbles ? c / 2 : c * grid.Planes()) * words_per_plane;
+  }
+  // sum of v over each tap, [out_c][kernel_h * kernel_w]: what a binary activation grid
+  // needs to sum weights over the valid taps. Empty when the activations are not binary.
+  std::vector<int32_t> tap_sums;
+};
+
+// Every micro-kernel's channel tile divides this.
+constexpr int64_t kChannelAlign = 16;
+
+// w_codes: [out_c][taps][in_c] weight codes, as the reference unpacks them, encoded as
+// `grid` says; `lanes`: the micro-kernel's channels per vector.
+void PackBitserialWeights(int64_t out_c, int64_t taps, int64_t in_c, const int8_t* w_codes,
+                          const PlaneGrid& grid, int lanes, bool need_tap_sums,
+                          BitserialWeights* out);
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_GEMM_BITSERIAL_PLANES_H_

@@ -1,0 +1,330 @@
+#include "kernels/gemm/conv2d_gemm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "error_message.h"
+
+namespace bitlite {
+namespace {
+
+// Output pixels per work unit: enough to amortize a unit, few enough to keep a chunk's
+// GEMM results in L1 and to give every thread several units.
+constexpr int64_t kChunkPixels = 64;
+// Units per thread worth having when a layer has few pixels (fully connected, late layers):
+// below that, units also split the output channels.
+constexpr int64_t kUnitsPerThread = 4;
+
+// Classes of equal TapRanges over the output positions of one axis.
+void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* distinct,
+                    std::vector<int32_t>* class_of) {
+  distinct->clear();
+  class_of->clear();
+  for (const TapRange& range : ranges) {
+    auto same = [&](const TapRange& other) { return other.lo == range.lo && other.hi == range.hi; };
+    const auto found = std::find_if(distinct->begin(), distinct->end(), same);
+    class_of->push_back(static_cast<int32_t>(found - distinct->begin()));
+    if (found == distinct->end()) distinct->push_back(range);
+  }
+}
+
+}  // namespace
+
+Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel)
+    : kernels_(kernel.functions(params.weight_bits, params.activation_bits,
+                                params.activation_signed && params.activation_bits >= 2)),
+      activation_(params.activation),
+      multiplier_(params.multiplier),
+      offset_(params.offset) {
+  x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
+                                  kernel.bytes());
+  packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);
+  const int64_t groups = params.groups;
+  const int64_t taps = int64_t{params.kernel_h} * params.kernel_w;
+  const int64_t group_in_c = params.in_channels / groups;
+  const int64_t group_out_c = params.out_channels / groups;
+  weights_.resize(static_cast<size_t>(groups));
+  for (int64_t group = 0; group < groups; ++group) {
+    BitserialWeights& weights = weights_[static_cast<size_t>(group)];
+    PackBitserialWeights(group_out_c, taps, group_in_c,
+                         w_codes + group * group_out_c * taps * group_in_c,
+                         WeightPlaneGrid(params.weight_bits, kernel.bytes()),
+                         kernels_.bgemm.lanes, /*need_tap_sums=*/x_planes_.Shift() != 0,
+                         &weights);
+    if (kernels_.relayout_weights != nullptr) {
+      kernels_.relayout_weights(weights.planes.data(), weights.planes.size());
+    }
+  }
+}
+
+bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+                              std::string* error) {
+  g_ = g;
+  group_in_c_ = g.InChannelsPerGroup();
+  group_out_c_ = g.OutChannelsPerGroup();
+  group_channels_ = weights_.front().channels;
+  words_per_tap_ = WordsPerTap(group_in_c_, x_planes_.CodeBits());
+  tap_words_ = words_per_tap_ * x_planes_.Planes();
+  rows_ = PadAxis(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
+  cols_ = PadAxis(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
+  const CheckedSize padded_pixels = CheckedSize(g.batch) * rows_.size * cols_.size;
+  const int64_t pixels = g.batch * g.out_h * g.out_w;
+  chunk_pixels_ = std::clamp<int64_t>(pixels, 1, kChunkPixels);
+  chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
+  // One thread: the whole channel range per unit, so each chunk's terms are computed once.
+  const int64_t channel_tiles = group_channels_ / kChannelAlign;
+  const int64_t pixel_units = std::max<int64_t>(chunks_ * g.groups, 1);
+  const int64_t wanted_blocks =
+      threads > 1 ? (kUnitsPerThread * threads + pixel_units - 1) / pixel_units : 1;
+  const int64_t blocks = std::clamp<int64_t>(wanted_blocks, 1, channel_tiles);
+  block_channels_ = (channel_tiles + blocks - 1) / blocks * kChannelAlign;
+  blocks_ = (group_channels_ + block_channels_ - 1) / block_channels_;
+
+  // Every buffer below, added up before any is allocated; the border terms once the tap
+  // ranges are classified (below).
+  const bool shifted = x_planes_.Shift() != 0;
+  const bool im2col = kernels_.bgemm.indirect == nullptr;
+  const int64_t words = weights_.front().words_per_plane;
+  const CheckedSize chunk = chunk_pixels_;
+  ScratchBudget budget;
+  budget.Add(CheckedSize(g.groups) * padded_pixels * tap_words_, sizeof(uint64_t));
+  budget.Add(CheckedSize(g.groups) * padded_pixels, sizeof(int32_t));
+  if (weights_.front().grid.Shift() != 0) {
+    budget.Add(CheckedSize(g.groups) * g.batch * rows_.size * g.out_w, sizeof(int32_t));
+  }
+  // The tap ranges of every output row and column, and their classes.
+  budget.Add(CheckedSize(g.out_h) + g.out_w, 2 * sizeof(TapRange) + sizeof(int32_t));
+  budget.Add(CheckedSize(g.kernel_h) * g.kernel_w * words_per_tap_, sizeof(int64_t));
+  const CheckedSize per_thread =
+      chunk * (sizeof(const uint64_t*) + 2 * sizeof(int32_t) + sizeof(const int32_t*)) +
+      (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
+      (chunk + 1) * block_channels_ * sizeof(int32_t);
+  budget.Add(per_thread * std::max(threads, 1), 1);
+  if (!budget.Within(max_scratch_bytes)) {
+    return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+  }
+  std::vector<TapRange> ranges;
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    ranges.push_back(ValidTaps(oh, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, g.in_h));
+  }
+  ClassifyRanges(ranges, &row_ranges_, &row_class_);
+  ranges.clear();
+  for (int64_t ow = 0; ow < g.out_w; ++ow) {
+    ranges.push_back(ValidTaps(ow, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, g.in_w));
+  }
+  ClassifyRanges(ranges, &col_ranges_, &col_class_);
+  if (shifted) {
+    budget.Add(CheckedSize(g.groups) * static_cast<int64_t>(row_ranges_.size()) *
+                   static_cast<int64_t>(col_ranges_.size()) * group_channels_,
+               sizeof(int32_t));
+    if (!budget.Within(max_scratch_bytes)) {
+      return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+    }
+  }
+
+  padded_h_ = rows_.size.value();
+  padded_w_ = cols_.size.value();
+  padded_pixels_ = padded_pixels.value();
+  PrepareBorderTerms();
+  x_offsets_.clear();
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      const int64_t tap = kh * g.dilation_h * padded_w_ + kw * g.dilation_w;
+      for (int64_t i = 0; i < words_per_tap_; ++i) {
+        x_offsets_.push_back(tap * tap_words_ + i * x_planes_.Planes());
+      }
+    }
+  }
+  packed_input_.assign(static_cast<size_t>(g.groups * padded_pixels_ * tap_words_), 0);
+  input_sums_.assign(static_cast<size_t>(g.groups * padded_pixels_), 0);
+  window_row_sums_.assign(weights_.front().grid.Shift() != 0
+                              ? static_cast<size_t>(g.groups * g.batch * padded_h_ * g.out_w)
+                              : 0,
+                          0);
+  scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
+  for (Scratch& s : scratch_) {
+    const size_t count = static_cast<size_t>(chunk_pixels_);
+    s.rows.assign(count, nullptr);
+    s.columns.assign(im2col ? count * static_cast<size_t>(words * x_planes_.Planes()) : 0, 0);
+    s.core.assign(count * static_cast<size_t>(block_channels_), 0);
+    s.constants.assign(count, 0);
+    s.channel_terms.assign(count, nullptr);
+    s.acc.assign(static_cast<size_t>(block_channels_), 0);
+  }
+  return true;
+}
+
+void Conv2DGemm::Run(const float* x, float* y, ThreadPool* pool) {
+  // An empty input or output has nothing to pack or compute (and its buffers no data).
+  if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
+  auto pack = [this, x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
+  pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack);
+  auto compute = [this, y](int64_t unit, int worker) {
+    RunUnit(unit, &scratch_[static_cast<size_t>(worker)], y);
+  };
+  pool->ParallelFor(chunks_ * g_.groups * blocks_, compute);
+}
+
+void Conv2DGemm::PackRow(const float* x, int64_t row, int64_t g) {
+  // Quantize and pack into the padded buffer's interior; its border stays 0.
+  const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + rows_.before;
+  const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + cols_.before;
+  kernels_.pack(x + row * g_.in_w * g_.in_c + g * group_in_c_, g_.in_c, g_.in_w, group_in_c_,
+                packing_, packed_input_.data() + at * tap_words_, input_sums_.data() + at);
+  if (window_row_sums_.empty()) return;
+  const int32_t* sums =
+      input_sums_.data() + g * padded_pixels_ + padded_row * padded_w_ + cols_.shift;
+  int32_t* row_sums =
+      window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
+  for (int64_t ow = 0; ow < g_.out_w; ++ow) {
+    int32_t sum = 0;
+    for (int64_t kw = 0; kw < g_.kernel_w; ++kw) sum += sums[ow * g_.stride_w + kw * g_.dilation_w];
+    row_sums[ow] = sum;
+  }
+}
+
+Conv2DGemm::PixelPosition Conv2DGemm::PositionOf(int64_t pixel) const {
+  PixelPosition position;
+  position.ow = pixel % g_.out_w;
+  position.oh = pixel / g_.out_w % g_.out_h;
+  position.n = pixel / (g_.out_w * g_.out_h);
+  return position;
+}
+
+void Conv2DGemm::Next(PixelPosition* position) const {
+  if (++position->ow < g_.out_w) return;
+  position->ow = 0;
+  if (++position->oh < g_.out_h) return;
+  position->oh = 0;
+  ++position->n;
+}
+
+void Conv2DGemm::PrepareBorderTerms() {
+  border_terms_.clear();
+  if (x_planes_.Shift() == 0) return;
+  const int64_t taps = g_.kernel_h * g_.kernel_w;
+  for (const BitserialWeights& weights : weights_) {
+    const uint32_t weight_scale = static_cast<uint32_t>(weights.grid.Scale() * x_planes_.Shift());
+    for (const TapRange& rows : row_ranges_) {
+      for (const TapRange& cols : col_ranges_) {
+        for (int64_t c = 0; c < group_channels_; ++c) {
+          uint32_t sum = 0;  // modulo 2^32, as the epilogue adds it
+          for (int64_t kh = rows.lo; c < group_out_c_ && kh < rows.hi; ++kh) {
+            for (int64_t kw = cols.lo; kw < cols.hi; ++kw) {
+              sum += static_cast<uint32_t>(
+                  weights.tap_sums[static_cast<size_t>(c * taps + kh * g_.kernel_w + kw)]);
+            }
+          }
+          border_terms_.push_back(static_cast<int32_t>(weight_scale * sum));
+        }
+      }
+    }
+  }
+}
+
+void Conv2DGemm::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0,
+                                   Scratch* scratch) const {
+  const PlaneGrid& w = weights_[static_cast<size_t>(g)].grid;
+  const PlaneGrid& x = x_planes_;
+  // sum(qw * qx) = sw*sx*core + sw*hx*sum(vw) + hw*sx*sum(vx) + hw*hx*n over valid taps;
+  // padded taps hold v = 0, so sum(vx) may run over the whole window.
+  const int64_t pixel_sum_factor = int64_t{w.Shift()} * x.Scale();
+  const int64_t valid_tap_factor = int64_t{w.Shift()} * x.Shift() * group_in_c_;
+  const uint64_t* input = packed_input_.data() + g * padded_pixels_ * tap_words_;
+  const bool shifted = x.Shift() != 0;  // border_terms_ is empty otherwise
+  const int64_t col_classes = static_cast<int64_t>(col_ranges_.size());
+  const int64_t first_class = g * static_cast<int64_t>(row_ranges_.size()) * col_classes;
+  PixelPosition at = PositionOf(first);
+  // Row by row: what depends on the output row only is looked up once.
+  for (int64_t q = 0; q < count;) {
+    const int64_t run = std::min(count - q, g_.out_w - at.ow);
+    const int64_t padded_row = at.n * padded_h_ + at.oh * g_.stride_h + rows_.shift;
+    const uint64_t* row_input = input + (padded_row * padded_w_ + cols_.shift) * tap_words_;
+    const int32_t* row_sums =
+        window_row_sums_.empty()
+            ? nullptr
+            : window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
+    const int32_t row_class = row_class_[static_cast<size_t>(at.oh)];
+    const TapRange& rows = row_ranges_[static_cast<size_t>(row_class)];
+    const int32_t* row_terms =
+        shifted ? border_terms_.data() +
+                      (first_class + row_class * col_classes) * group_channels_ + c0
+                : nullptr;
+    for (int64_t i = 0; i < run; ++i, ++q) {
+      const int64_t ow = at.ow + i;
+      scratch->rows[static_cast<size_t>(q)] = row_input + ow * g_.stride_w * tap_words_;
+      int64_t constant = 0;
+      if (row_sums != nullptr) {
+        int64_t pixel_sum = 0;
+        for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
+          pixel_sum += row_sums[kh * g_.dilation_h * g_.out_w + ow];
+        }
+        constant = pixel_sum_factor * pixel_sum;
+      }
+      if (shifted) {
+        const int32_t col_class = col_class_[static_cast<size_t>(ow)];
+        const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
+        constant += valid_tap_factor * (rows.hi - rows.lo) * (cols.hi - cols.lo);
+        scratch->channel_terms[static_cast<size_t>(q)] = row_terms + col_class * group_channels_;
+      }
+      // Wraps modulo 2^32 like the epilogue's arithmetic; the final accumulator is exact.
+      scratch->constants[static_cast<size_t>(q)] =
+          static_cast<int32_t>(static_cast<uint32_t>(constant));
+    }
+    at.ow += run - 1;
+    Next(&at);
+  }
+}
+
+void Conv2DGemm::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
+  // A tap's words lie together in the packed input: copied whole, 8 words (a cache line)
+  // at a time. Locals: the stores could alias the members.
+  const int64_t tap_words = tap_words_;
+  const int64_t words_per_tap = words_per_tap_;
+  const int64_t* offsets = x_offsets_.data();
+  uint64_t* column = scratch->columns.data();
+  for (int64_t q = 0; q < count; ++q) {
+    const uint64_t* row = scratch->rows[static_cast<size_t>(q)];
+    for (int64_t k = 0; k < words; k += words_per_tap, column += tap_words) {
+      const uint64_t* src = row + offsets[k];
+      int64_t i = 0;
+      for (; i + 8 <= tap_words; i += 8) std::memcpy(column + i, src + i, 8 * sizeof(uint64_t));
+      for (; i < tap_words; ++i) column[i] = src[i];
+    }
+  }
+}
+
+void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
+  const int64_t block = unit % blocks_;
+  const int64_t group = unit / blocks_ % g_.groups;
+  const int64_t chunk = unit / (blocks_ * g_.groups);
+  const int64_t first = chunk * chunk_pixels_;
+  const int64_t count = std::min(chunk_pixels_, g_.batch * g_.out_h * g_.out_w - first);
+  const int64_t c0 = block * block_channels_;
+  const int64_t channels = std::min(block_channels_, group_channels_ - c0);
+  const int64_t real_channels = std::min(channels, group_out_c_ - c0);
+  if (real_channels <= 0) return;
+  PrepareChunk(first, count, group, c0, scratch);
+  const BitserialWeights& weights = weights_[static_cast<size_t>(group)];
+  const int64_t words = weights.words_per_plane;
+  const uint64_t* w = weights.ChannelTile(c0);
+  if (kernels_.bgemm.indirect != nullptr) {
+    kernels_.bgemm.indirect(scratch->rows.data(), x_offsets_.data(), count, w, channels, words,
+                            scratch->core.data(), block_channels_);
+  } else {
+    Im2Col(count, words, scratch);
+    kernels_.bgemm.run(scratch->columns.data(), count, w, channels, words, scratch->core.data(),
+                       block_channels_);
+  }
+  EpilogueTerms terms;
+  terms.scale_shift =
+      __builtin_ctz(static_cast<unsigned>(weights.grid.Scale() * x_planes_.Scale()));
+  terms.constants = scratch->constants.data();
+  if (x_planes_.Shift() != 0) terms.channel_terms = scratch->channel_terms.data();
+  const int64_t oc = group * group_out_c_ + c0;
+  kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
+                    multiplier_.data() + oc, offset_.data() + oc, activation_,
+                    scratch->acc.data(), y + first * g_.out_c + oc, g_.out_c);
+}
+
+}  // namespace bitlite

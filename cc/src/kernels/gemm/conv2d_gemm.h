@@ -1,0 +1,121 @@
+// The convolution driver of the GEMM kernels (gemm_kernels.h), bit-identical to
+// Conv2DReference: weights as bit planes (or nibbles, for the int family) packed once,
+// activations quantized and packed once per Run into a zero-padded buffer, then per chunk of
+// output pixels: the row's GEMM over plane pairs (bgemm.h: popcounts, int8 dot products or
+// table lookups) that reads each window's taps in place (or from im2col columns, for kernels
+// without an indirect form), the exact corrections of the grids with an offset
+// (bitserial_planes.h) and the output stage (the reference's, or a bit-identical SIMD one)
+// for the whole chunk.
+// A grouped convolution (FORMAT.md `groups`) is one such GEMM per group: each group's input
+// channel slice is packed on its own (whole words per tap), with its own weights and output
+// channels.
+// Work is split into (pixel chunk, group, channel block) units over a ThreadPool; every unit
+// is computed whole by one thread, so results do not depend on the thread count.
+#ifndef BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_
+#define BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/pack/activation_pack.h"
+#include "kernels/gemm/gemm_kernels.h"
+#include "kernels/gemm/bitserial_planes.h"
+#include "kernels/conv_geometry.h"
+#include "kernels/op_params.h"
+#include "threading/thread_pool.h"
+
+namespace bitlite {
+
+class Conv2DGemm {
+ public:
+  // Packs the weights: w_codes [out_c][kernel_h][kernel_w][in_c / groups] as the reference
+  // unpacks them.
+  Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel);
+
+  // Sizes the scratch for geometry `g` and up to `threads` workers. Fails with a message,
+  // allocating nothing, if the scratch would take more than `max_scratch_bytes`.
+  bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+               std::string* error);
+
+  // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
+  void Run(const float* x, float* y, ThreadPool* pool);
+
+ private:
+  struct Scratch {
+    std::vector<const uint64_t*> rows;          // [chunk pixels]: window corners in the input
+    std::vector<uint64_t> columns;              // im2col of one chunk (kernels without indirect)
+    std::vector<int32_t> core;                  // [chunk pixels][block channels]
+    std::vector<int32_t> constants;             // [chunk pixels], EpilogueTerms::constants
+    std::vector<const int32_t*> channel_terms;  // [chunk pixels], EpilogueTerms::channel_terms
+    std::vector<int32_t> acc;                   // one pixel's accumulators (scalar epilogue)
+  };
+
+  struct PixelPosition {
+    int64_t n = 0;
+    int64_t oh = 0;
+    int64_t ow = 0;
+  };
+  PixelPosition PositionOf(int64_t pixel) const;
+  void Next(PixelPosition* position) const;  // the following output pixel
+
+  // Packs input row `row` (n * in_h + ih) of group g.
+  void PackRow(const float* x, int64_t row, int64_t g);
+  void RunUnit(int64_t unit, Scratch* scratch, float* y) const;
+  // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
+  // an indirect form.
+  void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
+  // Points rows at the windows of pixels [first, first + count) in group g's packed input and
+  // writes their epilogue terms for channels from c0 of the group.
+  void PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0, Scratch* scratch) const;
+  // Activations with a shift (binary; signed in bytes): the weight term of every
+  // (group, row class, column class) of valid taps.
+  void PrepareBorderTerms();
+
+  PlaneGrid x_planes_;
+  ActivationPacking packing_;
+  std::vector<BitserialWeights> weights_;  // [groups]
+  GemmFunctions kernels_;
+  Activation activation_;
+  std::vector<float> multiplier_;
+  std::vector<float> offset_;
+
+  ConvGeometry g_;
+  int64_t group_in_c_ = 0;
+  int64_t group_out_c_ = 0;
+  int64_t group_channels_ = 0;  // weights_[g].channels: group_out_c_ rounded up
+  int64_t words_per_tap_ = 0;   // of one group's channels
+  int64_t tap_words_ = 0;       // words_per_tap_ * activation planes: one packed pixel
+  // The packed input is zero-padded so that every window lies inside it.
+  PaddedAxis rows_;
+  PaddedAxis cols_;
+  int64_t padded_h_ = 0;
+  int64_t padded_w_ = 0;
+  int64_t padded_pixels_ = 0;  // batch * padded_h_ * padded_w_
+  int64_t chunk_pixels_ = 0;   // pixels per unit
+  int64_t chunks_ = 0;
+  int64_t block_channels_ = 0;  // channels per unit, a multiple of kChannelAlign
+  int64_t blocks_ = 0;          // per group
+  // The valid kernel rows of each output row, as an index into row_ranges_; same for
+  // columns. Output rows with the same range share a class, so the weight sums over valid
+  // taps are computed at Prepare once per (row class, column class).
+  std::vector<TapRange> row_ranges_;
+  std::vector<TapRange> col_ranges_;
+  std::vector<int32_t> row_class_;  // [out_h]
+  std::vector<int32_t> col_class_;  // [out_w]
+  // Activations with a shift: [group][row class][column class][group_channels_], the weight
+  // term sw * hx * (sum of weight v over the valid taps); empty otherwise.
+  std::vector<int32_t> border_terms_;
+  std::vector<int64_t> x_offsets_;   // [words per plane]: GEMM word k's offset from a corner
+  std::vector<uint64_t> packed_input_;  // [groups][padded pixels][tap_words_]
+  std::vector<int32_t> input_sums_;     // [groups][padded pixels]: sum of activation v
+  // Weights with a shift (binary) need each window's sum of activation v: summed per padded
+  // row over each output column's kernel_w taps when a row is packed, [groups][batch *
+  // padded_h_][out_w], then over kernel_h rows per pixel. Empty otherwise.
+  std::vector<int32_t> window_row_sums_;
+  std::vector<Scratch> scratch_;        // one per worker
+};
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_

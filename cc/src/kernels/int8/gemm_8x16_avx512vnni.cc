@@ -1,0 +1,68 @@
+// AVX-512 VNNI int8 micro-kernel (the widened-int path for 3-4 bit codes): tiles of 8 pixels
+// x 16 channels, 16 independent accumulators to cover VPDPBUSD's latency (12 pixels made GCC
+// spill accumulators and ran 1.5x slower; 8 divides the driver's 64-pixel chunks). One
+// 64-byte load holds a word (8 codes) of 16 channels as nibbles (BitserialWeights' nibble
+// layout, L = 8); an AND and a shift widen it to two registers of 8 channels x 8 bytes.
+// VPDPBUSD multiplies the broadcast activation bytes (uint8 v) with those bytes (v <= 15, so
+// non-negative as int8) and adds the products in 4-byte groups to 32-bit lanes, so each
+// channel's 64-bit lane holds two partial sums, added at the end. One instruction does 64
+// multiply-adds, where the bitserial kernel needs weight_bits * activation_bits popcounts for
+// 8 x 64 one-bit products. Compiled with -mavx512f -mavx512vnni; run only where
+// CpuFeatures::avx512_vnni.
+#include <immintrin.h>
+
+#include <limits>
+
+#include "kernels/int8/gemm_tile.h"
+
+// GCC 12's AVX-512 intrinsics pass a self-initialized "undefined" vector as the merge source
+// of unmasked operations and then warn about it (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace bitlite {
+namespace {
+
+struct Avx512VnniOps {
+  using Vec = __m512i;
+  static constexpr int kVecsPerWVec = 1;
+  using WVec = __m512i;
+  using XVec = __m512i;
+  static constexpr int kLanes = 8;
+  static constexpr int kPairs = 1;
+  static constexpr int kPixels = 8;
+  // The int32 lanes wrap modulo 2^32 like the epilogue: no block limit.
+  static constexpr int64_t kBlockWords = std::numeric_limits<int64_t>::max();
+  static Vec Zero() { return _mm512_setzero_si512(); }
+  static void LoadWeights(const uint8_t* p, WVec* lo, WVec* hi) {
+    const __m512i nibbles = _mm512_loadu_si512(p);
+    const __m512i mask = _mm512_set1_epi8(0x0f);
+    *lo = _mm512_and_si512(nibbles, mask);
+    *hi = _mm512_and_si512(_mm512_srli_epi64(nibbles, 4), mask);
+  }
+  static XVec LoadX(const uint64_t* p) { return _mm512_set1_epi64(static_cast<long long>(*p)); }
+  // Inline assembly, not _mm512_dpbusd_epi32: with the intrinsic GCC 12 copies and spills
+  // the accumulators around every VPDPBUSD of the tile.
+  static void Dot(Vec (&acc)[1], WVec w, XVec x) {
+    __asm__("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc[0]) : [x] "v"(x), [w] "v"(w));
+  }
+  static void Store(const Vec (&acc)[2][1], int32_t* out, bool accumulate) {
+#pragma GCC unroll 4  // constant indices: the accumulators stay registers
+    for (int n = 0; n < 2; ++n) {
+      // The two 32-bit partial sums of each channel: low half + high half, modulo 2^32.
+      const __m512i sums = _mm512_add_epi32(acc[n][0], _mm512_srli_epi64(acc[n][0], 32));
+      __m256i channels = _mm512_cvtepi64_epi32(sums);
+      __m256i* dst = reinterpret_cast<__m256i*>(out + 8 * n);
+      if (accumulate) channels = _mm256_add_epi32(channels, _mm256_loadu_si256(dst));
+      _mm256_storeu_si256(dst, channels);
+    }
+  }
+};
+
+}  // namespace
+
+BgemmKernel BgemmInt8Avx512Vnni() {
+  return {&bgemm_int8_tile::Bgemm<Avx512VnniOps>, Avx512VnniOps::kLanes};
+}
+
+}  // namespace bitlite

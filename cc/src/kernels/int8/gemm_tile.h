@@ -1,0 +1,110 @@
+// The loop nest shared by the widened-int micro-kernels (bgemm.h's int8 kernels): weights as
+// nibbles in memory (BitserialWeights' nibble layout), widened to bytes in registers; one
+// byte per activation code (PlaneGrid::bytes); core = sum over codes of vw * vx. Written once
+// over an ISA policy `Ops` that each bgemm_*_<isa>.cc file defines in an anonymous namespace
+// and instantiates in a translation unit compiled for that ISA:
+//   Vec, kVecsPerWVec (accumulator registers per widened register), WVec (a widened
+//   register), XVec;
+//   kLanes (channels per WVec: the nibble layout's L); kPairs (nibble groups of 2 * kLanes
+//   channels per tile); kPixels (pixels per tile); kBlockWords (most words the accumulators
+//   take before they must be added into core: narrow accumulators would overflow);
+//   Zero(); LoadWeights(p, &lo, &hi) (one group's 8 * kLanes bytes of one word: channels
+//   [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word); Dot(acc, w, x) (adds into
+//   the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
+//   accumulate) (the tile's channels of one pixel to core, added to what is there when
+//   `accumulate`).
+// Include only from such a file.
+#ifndef BITLITE_SRC_KERNELS_INT8_GEMM_TILE_H_
+#define BITLITE_SRC_KERNELS_INT8_GEMM_TILE_H_
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/gemm/bgemm.h"
+#include "kernels/gemm/bitserial_planes.h"
+
+namespace bitlite {
+namespace bgemm_int8_tile {
+
+// kPixels pixels x (2 * kPairs * kLanes) channels, words [k0, k1) of the reduction.
+template <class Ops, int kPixels>
+void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_t k1,
+          int32_t* core, int64_t core_stride, bool accumulate) {
+  constexpr int kVectors = 2 * Ops::kPairs;
+  constexpr int64_t kGroupBytes = 8 * Ops::kLanes;  // one group's nibbles of one word
+  // Fully unrolled (the pragmas), so that the accumulators live in registers.
+  // Plain vectors, not NEON's structs of vectors: GCC keeps arrays of those in memory.
+  typename Ops::Vec acc[kPixels][kVectors][Ops::kVecsPerWVec];
+#pragma GCC unroll 32
+  for (int p = 0; p < kPixels; ++p) {
+#pragma GCC unroll 8
+    for (int n = 0; n < kVectors; ++n) {
+#pragma GCC unroll 2
+      for (auto& a : acc[p][n]) a = Ops::Zero();
+    }
+  }
+  // One pointer per pixel, stepped a word at a time: loads that broadcast (ARM's LD1R) take
+  // no register offset. The empty asm in the loop keeps GCC from folding them into one
+  // base + index, which costs ARM a plain load and a DUP per pixel and word.
+  const uint64_t* xp[kPixels];
+#pragma GCC unroll 32
+  for (int p = 0; p < kPixels; ++p) xp[p] = x + p * words + k0;
+#pragma GCC unroll 2
+  for (int64_t k = k0; k < k1; ++k) {
+    typename Ops::WVec wv[kVectors];
+#pragma GCC unroll 4
+    for (int g = 0; g < Ops::kPairs; ++g) {
+      Ops::LoadWeights(w + (g * words + k) * kGroupBytes, &wv[2 * g], &wv[2 * g + 1]);
+    }
+#pragma GCC unroll 32
+    for (int p = 0; p < kPixels; ++p) {
+      const typename Ops::XVec xv = Ops::LoadX(xp[p]++);
+      __asm__("" : "+r"(xp[p]));
+#pragma GCC unroll 8
+      for (int n = 0; n < kVectors; ++n) Ops::Dot(acc[p][n], wv[n], xv);
+    }
+  }
+#pragma GCC unroll 32
+  for (int p = 0; p < kPixels; ++p) Ops::Store(acc[p], core + p * core_stride, accumulate);
+}
+
+using TileFn = void (*)(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0,
+                        int64_t k1, int32_t* core, int64_t core_stride, bool accumulate);
+
+// Tiles of 1 .. kPixels pixels, for the pixels left over after the full tiles: one pixel at a
+// time would widen the weights once per pixel.
+template <class Ops, int... I>
+constexpr std::array<TileFn, sizeof...(I)> MakeTiles(std::integer_sequence<int, I...>) {
+  return {{&Tile<Ops, I + 1>...}};
+}
+
+template <class Ops>
+void Bgemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
+           int64_t words, int32_t* core, int64_t core_stride) {
+  constexpr int kTileChannels = 2 * Ops::kPairs * Ops::kLanes;
+  static_assert(kChannelAlign % kTileChannels == 0, "channel tiles must divide the padding");
+  static constexpr std::array<TileFn, Ops::kPixels> kTiles =
+      MakeTiles<Ops>(std::make_integer_sequence<int, Ops::kPixels>{});
+  // At least one block, so that core is written even for an empty reduction.
+  const int64_t block = std::max<int64_t>(1, std::min<int64_t>(words, Ops::kBlockWords));
+  for (int64_t c0 = 0; c0 < channels; c0 += kTileChannels) {
+    // The weight tile (4 bytes per channel and word) stays in L1 while the pixels stream.
+    const uint8_t* w_tile = reinterpret_cast<const uint8_t*>(w) + c0 * words * 4;
+    for (int64_t p = 0; p < pixels; p += Ops::kPixels) {
+      const int64_t n = std::min<int64_t>(Ops::kPixels, pixels - p);
+      for (int64_t k0 = 0; k0 == 0 || k0 < words; k0 += block) {
+        kTiles[static_cast<std::size_t>(n - 1)](x + p * words, w_tile, words, k0,
+                                                std::min(words, k0 + block),
+                                                core + p * core_stride + c0, core_stride, k0 > 0);
+      }
+    }
+  }
+}
+
+}  // namespace bgemm_int8_tile
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_INT8_GEMM_TILE_H_
