@@ -84,8 +84,11 @@ android:
 aar: android
 	$(PYTHON) tools/android/make_aar.py $(BUILD)/android dist
 
+# The libraries' ELF facts and the AAR's layout; the C++ tests built by the Android toolchain,
+# run under qemu-aarch64 without and with dotprod (cortex-a53, cortex-a76).
 test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
+	tools/android/qemu_ctest.sh cortex-a53 cortex-a76
 
 test: test-cc test-cc-clang test-py test-cc-arm test-arm test-android
 

@@ -36,11 +36,12 @@ def needed(path: Path) -> list[str]:
 
 
 def dynamic_symbols(path: Path) -> list[tuple[str, str, str]]:
-    """(binding, section index, name with @version) of each dynamic symbol but the null one."""
+    """(binding, section index, name with @version) of each dynamic symbol but the null one.
+    readelf may append the version index, "(2)", after the name."""
     rows = []
     for line in readelf("--dyn-syms", path=path).splitlines():
         fields = line.split()
-        if len(fields) == 8 and fields[0].endswith(":") and fields[7:]:
+        if len(fields) >= 8 and fields[0].endswith(":"):
             rows.append((fields[4], fields[6], fields[7]))
     return rows
 
