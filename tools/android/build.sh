@@ -23,6 +23,8 @@ if [[ ! -f $VENV/.ziglang-$ZIG_VERSION ]]; then
   "$VENV/bin/pip" install -q "ziglang==$ZIG_VERSION"
   touch "$VENV/.ziglang-$ZIG_VERSION"
 fi
+# zig's cache (libc++ and compiler-rt built for the target, our objects) stays under build/.
+export ZIG_GLOBAL_CACHE_DIR=$OUT/zig-cache
 ZIG=$("$VENV/bin/python" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).with_name("zig"))')
 
 inputs=("$REPO/tools/android" "$REPO/android/bionic" "$VENV/.ziglang-$ZIG_VERSION")

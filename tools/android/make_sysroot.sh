@@ -52,9 +52,10 @@ ZIG_LIBC="$OUT/libc.txt" "$ZIG" cc -target "$TARGET" -c -include pthread.h \
 rm "$OUT/abi_checks.o"
 
 # zig takes -march only as a CPU name, so the dotprod kernel's flag becomes the equivalent -mcpu.
+# The cache directory the sysroot was made with (tools/android/build.sh's) is kept.
+CACHE_SETTING=${ZIG_GLOBAL_CACHE_DIR:+ZIG_GLOBAL_CACHE_DIR=$ZIG_GLOBAL_CACHE_DIR}
 cat >"$OUT/zig-c++" <<WRAPPER
 #!/bin/sh
-args=
 for arg in "\$@"; do
   case \$arg in
     -march=armv8.2-a+dotprod) arg=-mcpu=generic+v8_2a+dotprod ;;
@@ -62,6 +63,6 @@ for arg in "\$@"; do
   set -- "\$@" "\$arg"
   shift
 done
-ZIG_LIBC="$OUT/libc.txt" exec "$(realpath "$ZIG")" c++ -target $TARGET "\$@"
+ZIG_LIBC="$OUT/libc.txt" $CACHE_SETTING exec "$(realpath "$ZIG")" c++ -target $TARGET "\$@"
 WRAPPER
 chmod +x "$OUT/zig-c++"
