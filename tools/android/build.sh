@@ -27,13 +27,19 @@ fi
 export ZIG_GLOBAL_CACHE_DIR=$OUT/zig-cache
 ZIG=$("$VENV/bin/python" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).with_name("zig"))')
 
+BUILD_DIR=${BITLITE_ANDROID_BUILD_DIR:-$OUT/$ABI}
 inputs=("$REPO/tools/android" "$REPO/android/bionic" "$VENV/.ziglang-$ZIG_VERSION")
 if [[ ! -f $SYSROOT/libc.txt || -n $(find "${inputs[@]}" -newer "$SYSROOT/libc.txt" | head -1) ]]; then
   "$REPO/tools/android/make_sysroot.sh" "$ZIG" "$ABI" "$SYSROOT"
 fi
+# The links do not list the stub libraries as inputs: relink against a newer sysroot's.
+if [[ -d $BUILD_DIR && $SYSROOT/libc.txt -nt $BUILD_DIR/sysroot.stamp ]]; then
+  find "$BUILD_DIR" -name '*.so' -delete
+fi
+mkdir -p "$BUILD_DIR"
+touch "$BUILD_DIR/sysroot.stamp"
 
 JAVA_HOME=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
-BUILD_DIR=${BITLITE_ANDROID_BUILD_DIR:-$OUT/$ABI}
 cmake -S "$REPO/android" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$REPO/cc/toolchains/android-zig.cmake" \
   -DBITLITE_ANDROID_SYSROOT="$SYSROOT" -DBITLITE_JNI_INCLUDE_DIR="$JAVA_HOME/include" "$@" >/dev/null
