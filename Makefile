@@ -47,9 +47,18 @@ test-cc:
 	cmake --build $(BUILD)/cc-tests
 	ctest --test-dir $(BUILD)/cc-tests --output-on-failure
 
+# The same tests built by clang (Android's and most ARM toolchains are clang-only). No sanitized
+# copies: GCC's run in test-cc, and they would double this target's compile time.
+.PHONY: test-cc-clang
+test-cc-clang:
+	CXX=clang++ cmake -S cc -B $(BUILD)/cc-tests-clang -G Ninja -DBITLITE_BUILD_TESTS=ON \
+		-DBITLITE_HAVE_SANITIZERS=OFF >/dev/null
+	cmake --build $(BUILD)/cc-tests-clang
+	ctest --test-dir $(BUILD)/cc-tests-clang --output-on-failure
+
 test-py: install $(TFLRT_VENV)/.deps
 	BITLITE_TFLITE_RUNTIME_PYTHON=$(abspath $(TFLRT_VENV))/bin/python \
-	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q --ignore=tests/arm tests
+	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q --ignore=tests/arm --ignore=tests/android tests
 
 # Cross-built unit tests under qemu (needs g++-aarch64-linux-gnu, g++-arm-linux-gnueabihf,
 # qemu-user). aarch64 skips the sanitizer copies: they take minutes under emulation.
@@ -66,7 +75,22 @@ arm-env: wheel-aarch64 wheel-armv7
 test-arm: install arm-env
 	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 
-test: test-cc test-py test-cc-arm test-arm
+# Android arm64-v8a libraries, built with zig from PyPI in place of the NDK (android/README.md),
+# and the AAR that packages them (dist/bitlite-<version>.aar).
+.PHONY: android aar test-android
+android:
+	tools/android/build.sh arm64-v8a
+
+aar: android
+	$(PYTHON) tools/android/make_aar.py $(BUILD)/android dist
+
+# The libraries' ELF facts and the AAR's layout; the C++ tests built by the Android toolchain,
+# run under qemu-aarch64 without and with dotprod (cortex-a53, cortex-a76).
+test-android: aar $(VENV)/.deps
+	$(PY) -m pytest -q tests/android
+	tools/android/qemu_ctest.sh cortex-a53 cortex-a76
+
+test: test-cc test-cc-clang test-py test-cc-arm test-arm test-android
 
 wheel: $(VENV)/.deps
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .

@@ -35,7 +35,8 @@ void ReportFailure(const char* file, int line, const std::string& message) {
 }  // namespace testing
 }  // namespace bitlite
 
-int main() {
+// Visible: the Android build's tests are shared objects whose main() a runner looks up.
+__attribute__((visibility("default"))) int main() {
   using namespace bitlite::testing;
   for (const RegisteredTest& test : Tests()) {
     const int before = failures;
