@@ -1,6 +1,7 @@
 """Builds one-op .tflite models (bytes) holding a bitlite custom op, well formed or broken.
 
-Uses the TF wheel's flatbuffer object API (PLATFORM.md section 2). A model has:
+Uses the TF wheel's flatbuffer object API (tensorflow.lite.python.schema_py_generated).
+A model has:
   tensor 0: float32 input  (batch dim -1 in shape_signature, so resize_tensor_input works)
   tensor 1: uint8 constant weights [C_out, row_bytes] with their own buffer
   tensor 2: float32 output
