@@ -72,8 +72,11 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
         return Fail("kernel must be auto, bitserial, int, lut or reference, got '" + value + "'",
                     error);
       }
+    } else if (key == "profile") {
+      options->profile_path = value;
     } else {
-      return Fail("unknown option '" + key + "' (known: kernel, num_threads, verbose)", error);
+      return Fail("unknown option '" + key + "' (known: kernel, num_threads, profile, verbose)",
+                  error);
     }
   }
   return true;

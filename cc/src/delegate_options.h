@@ -28,6 +28,9 @@ struct DelegateOptions {
   KernelChoice kernel = KernelChoice::kAuto;
   // Print to stderr which nodes the delegate takes over, with shapes and bit widths.
   bool verbose = false;
+  // Where each run's per-node times are appended when the interpreter is destroyed
+  // (node_profile.h); empty: not timed.
+  std::string profile_path;
 };
 
 // Returns false with a message in *error for an unknown key or a bad value.
