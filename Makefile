@@ -66,10 +66,13 @@ arm-env: wheel-aarch64 wheel-armv7
 test-arm: install arm-env
 	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 
-test: test-cc test-py test-cc-arm test-arm
+test: test-cc test-py test-cc-arm test-arm wheel
 
+# Built with the generic linux_x86_64 tag, then tagged manylinux by what auditwheel finds.
 wheel: $(VENV)/.deps
-	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+	rm -rf $(BUILD)/wheel-stage
+	$(PY) -m pip wheel --no-deps --no-build-isolation -w $(BUILD)/wheel-stage .
+	tools/manylinux_retag.sh $(PY) $(BUILD)/wheel-stage/bitlite-*.whl dist
 
 wheel-aarch64:
 	tools/arm/build_wheel.sh aarch64 dist
