@@ -64,6 +64,11 @@ test-py: install $(TFLRT_VENV)/.deps
 	BITLITE_TFLITE_RUNTIME_PYTHON=$(abspath $(TFLRT_VENV))/bin/python \
 	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q --ignore=tests/arm --ignore=tests/android tests
 
+# Every tf_keras.applications network of tests/test_applications.py (make test runs three).
+.PHONY: test-applications
+test-applications: install
+	BITLITE_ALL_APPLICATIONS=1 TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/test_applications.py
+
 # Cross-built unit tests under qemu (needs g++-aarch64-linux-gnu, g++-arm-linux-gnueabihf,
 # qemu-user). aarch64 skips the sanitizer copies: they take minutes under emulation.
 test-cc-arm:
@@ -94,10 +99,13 @@ test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
 	tools/android/qemu_ctest.sh cortex-a53 cortex-a76
 
-test: test-cc test-cc-clang test-py test-cc-arm test-arm test-android
+test: test-cc test-cc-clang test-py test-cc-arm test-arm test-android wheel
 
+# Built with the generic linux_x86_64 tag, then tagged manylinux by what auditwheel finds.
 wheel: $(VENV)/.deps
-	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
+	rm -rf $(BUILD)/wheel-stage
+	$(PY) -m pip wheel --no-deps --no-build-isolation -w $(BUILD)/wheel-stage .
+	tools/manylinux_retag.sh $(PY) $(BUILD)/wheel-stage/bitlite-*.whl dist
 
 wheel-aarch64:
 	tools/arm/build_wheel.sh aarch64 dist

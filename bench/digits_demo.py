@@ -17,13 +17,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import warnings
 
-import numpy as np
-import tensorflow as tf
+from bitlite.converter import native_logs
 
-import digits
-import tflite_run
-from bitlite.converter import convert, quantize_model
-from bitlite.delegate import load_delegate
+# TensorFlow prints its start-up lines once per native library it loads (twice here), whatever
+# TF_CPP_MIN_LOG_LEVEL says: keep them out of the demo's output (native_logs.py).
+with native_logs.captured():
+    import numpy as np
+    import tensorflow as tf
+
+    import digits
+    import tflite_run
+    from bitlite.converter import convert, quantize_model
+    from bitlite.delegate import load_delegate
 
 WEIGHT_BITS, ACTIVATION_BITS = 2, 2
 
@@ -83,4 +88,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with native_logs.captured():
+        main()

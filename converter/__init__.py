@@ -16,6 +16,7 @@ _EXPORTS = {
     "quantize_model": ".qat",
     "load_qat_model": ".qat",
     "convert": ".conversion",
+    "summary": ".model_summary",
     "ConversionError": ".errors",
     "ActivationQuantizer": ".quantizers",
     "WeightQuantizer": ".quantizers",

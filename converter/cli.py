@@ -1,7 +1,10 @@
-"""`bitlite` command line: convert a saved QAT model, or describe a converted .tflite.
+"""`bitlite` command line: convert a saved QAT model, describe a converted .tflite, summarise a
+model's precision and cost, benchmark it.
 
     bitlite convert MODEL -o OUT.tflite   (progress on stderr; per-layer report on stdout)
-    bitlite info OUT.tflite
+    bitlite info OUT.tflite               (no TensorFlow needed: LiteRT's schema is enough)
+    bitlite summary MODEL                 (per layer bits, parameters, bytes, MACs)
+    bitlite bench MODEL                   (per-op and whole-model latency; see bench.py)
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ import os
 import sys
 
 # A command line tool should print its own messages, not TensorFlow's start-up logging; this
-# works because the package imports TensorFlow only when a command needs it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# works because the package imports TensorFlow only when a command needs it (native_logs
+# catches the C++ lines this does not silence).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bitlite", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"bitlite {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     convert_parser = commands.add_parser(
         "convert", help="convert a saved QAT model (.keras, .h5 or SavedModel directory)")
@@ -24,36 +29,78 @@ def main(argv=None) -> int:
     convert_parser.add_argument("-o", "--output", required=True, help="output .tflite path")
     info_parser = commands.add_parser("info", help="list the ops of a converted .tflite")
     info_parser.add_argument("tflite", help=".tflite file")
+    summary_parser = commands.add_parser(
+        "summary", help="per-layer bits, parameters, bytes and MACs of a saved Keras model")
+    summary_parser.add_argument("model", help="QAT (or float) model saved with model.save()")
+    from . import bench_cli
+    bench_cli.add_parser(commands)
     args = parser.parse_args(argv)
-    return _convert(args) if args.command == "convert" else _info(args)
+    if args.command == "bench":
+        return bench_cli.run(args, _fail)
+    return {"convert": _convert, "info": _info, "summary": _summary}[args.command](args)
+
+
+def _version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("bitlite")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _load_keras_model(command: str, path: str):
+    """The saved model, or an error line: (model, None) or (None, exit status)."""
+    from .qat import load_qat_model
+
+    try:
+        return load_qat_model(path, compile=False), None
+    except (OSError, ValueError) as error:
+        return None, _fail(command, f"cannot load {path} as a saved Keras model ({error})")
+
+
+def _summary(args) -> int:
+    from . import native_logs
+
+    with native_logs.captured():
+        model, status = _load_keras_model("summary", args.model)
+        if model is None:
+            return status
+        from .model_summary import summary
+        try:
+            print(summary(model))
+        except ValueError as error:
+            return _fail("summary", str(error))
+    return 0
 
 
 def _convert(args) -> int:
-    from . import report, tflite_edit
-    from .conversion import convert
-    from .errors import ConversionError
-    from .qat import load_qat_model
+    from . import native_logs
 
     def progress(message):
         # Indented: the one line starting with "bitlite" on stderr is the error, if any.
         print(f"  {message}", file=sys.stderr, flush=True)
 
     progress(f"loading {args.model}")
-    try:
-        model = load_qat_model(args.model, compile=False)
-    except (OSError, ValueError) as error:
-        return _fail("convert", f"cannot load {args.model} as a saved QAT model ({error})")
-    try:
-        data = convert(model, progress=progress)
-    except ConversionError as error:
-        return _fail("convert", str(error))
+    with native_logs.captured():
+        model, status = _load_keras_model("convert", args.model)
+        if model is None:
+            return status
+        from .conversion import convert
+        from .errors import ConversionError
+        try:
+            data = convert(model, progress=progress)
+        except ConversionError as error:
+            return _fail("convert", str(error))
     try:
         with open(args.output, "wb") as file:
             file.write(data)
     except OSError as error:
         return _fail("convert", f"cannot write {args.output}: {error.strerror}")
+    from . import report, tflite_edit
     layers = report.bitlite_layers(tflite_edit.read(data))
-    print(report.layer_table(layers))
+    from .model_summary import layer_costs
+    kept = [cost for cost in layer_costs(model) if cost.weight_bits == 8]
+    print(report.layer_table(layers, kept))
     print("\n".join(report.size_lines(len(data), layers)))
     print(f"wrote {args.output} ({len(data)} bytes)")
     return 0
@@ -67,7 +114,14 @@ def _info(args) -> int:
         return _fail("info", f"cannot read {args.tflite}: {error.strerror}")
     if data[4:8] != b"TFL3":
         return _fail("info", f"{args.tflite} is not a .tflite file (no TFL3 identifier)")
-    print(describe(data))
+    try:
+        text = describe(data)
+    except ImportError as error:
+        return _fail("info", str(error))
+    except Exception as error:  # noqa: BLE001 - a damaged flatbuffer fails in many ways
+        return _fail("info", f"{args.tflite} is damaged or truncated: cannot parse it as "
+                             f"a .tflite ({type(error).__name__}: {error})")
+    print(text)
     return 0
 
 
@@ -97,11 +151,17 @@ def describe(data: bytes) -> str:
         for position, op in enumerate(subgraph.operators):
             layer = layers.get(position) if index == 0 else None
             if layer is None:
-                lines.append(f"  {position:4d}  {tflite_edit.op_name(model, op)}")
+                # The output's name says which Keras layer a builtin op computes (and the
+                # DIV/ROUND/... of an exact fake quantization which quantizer).
+                output = tflite_edit.tensor_name(subgraph, op.outputs[0]) if op.outputs else ""
+                lines.append(f"  {position:4d}  {tflite_edit.op_name(model, op):<16} {output}")
                 continue
             lines.append(f"  {position:4d}  {layer.op}  {_bitlite_summary(layer.options)}  "
                          f"packed weights {layer.packed_bytes} B  "
                          f"({tflite_edit.tensor_name(subgraph, op.inputs[1])})")
+    if not layers:
+        lines.append("no bitlite ops: this model runs without the bitlite delegate (it was not "
+                     "converted by `bitlite convert`, or every layer stayed 8-bit or float)")
     lines.extend(report.size_lines(len(data), list(layers.values())))
     return "\n".join(lines)
 

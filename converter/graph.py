@@ -24,6 +24,12 @@ def producer(tensor):
 
 def model_nodes(model) -> list:
     """The layer calls of a model in execution order, input layers left out."""
+    if type(model).__module__.split(".")[0] == "keras":
+        raise ValueError(
+            f"model {model.name!r} is a Keras 3 model; bitlite (through "
+            "tensorflow-model-optimization) needs Keras 2 models: build it with "
+            "`import tf_keras as keras` (pip install tf_keras), or with tf.keras after setting "
+            "os.environ['TF_USE_LEGACY_KERAS'] = '1' before TensorFlow is first imported")
     if not getattr(model, "_is_graph_network", False):
         raise ValueError(
             f"model {model.name!r} is not a graph of layers: bitlite needs a built Sequential "
@@ -148,8 +154,10 @@ class Rebuild:
 
     def arguments(self, node) -> tuple[list, dict]:
         """The node's call arguments with every Keras tensor replaced by its new tensor."""
+        # Arguments also hold plain values (the 3.0 of `x + 3.0`, a None): only Keras tensors
+        # carry a _keras_history, and is_keras_tensor raises on anything that is no tensor.
         def swap(value):
-            return self.new(value) if keras.backend.is_keras_tensor(value) else value
+            return self.new(value) if hasattr(value, "_keras_history") else value
 
         return (tf.nest.map_structure(swap, node.call_args),
                 tf.nest.map_structure(swap, node.call_kwargs))

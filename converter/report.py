@@ -69,16 +69,27 @@ def size_lines(file_size: int, layers: list[BitliteLayer]) -> list[str]:
             f"same model in int8: {int8} bytes ({int8 / file_size:.1f}x)"]
 
 
-def layer_table(layers: list[BitliteLayer]) -> str:
-    """One row per bitlite op: layer, op, W/A bits, MACs per example, packed weight bytes."""
+def layer_table(layers: list[BitliteLayer], kept=()) -> str:
+    """One row per bitlite op: layer, op, W/A bits, MACs per example, packed weight bytes; then
+    one per kept 8-bit layer (summary.LayerCost), which runs as float builtin ops with float32
+    weights (its DIV/ROUND/MINIMUM/MAXIMUM/MUL input quantizer included). The total counts the
+    MACs of both and the packed bytes of the bitlite ops."""
     rows = [("layer", "op", "bits", "MACs", "packed bytes")]
     for layer in layers:
         rows.append((layer.name, layer.op,
                      f"W{layer.options['weight_bits']}A{layer.options['activation_bits']}",
                      f"{layer.macs:,}", f"{layer.packed_bytes:,}"))
-    rows.append(("total", "", "", f"{sum(layer.macs for layer in layers):,}",
-                 f"{sum(layer.packed_bytes for layer in layers):,}"))
+    for cost in kept:
+        rows.append((cost.name, "float builtins", cost.bits, f"{cost.macs:,}",
+                     f"fp32 {cost.bytes:,}"))
+    macs = sum(layer.macs for layer in layers) + sum(cost.macs for cost in kept)
+    rows.append(("total", "", "", f"{macs:,}", f"{sum(layer.packed_bytes for layer in layers):,}"))
+    return aligned(rows, left=3)
+
+
+def aligned(rows: list[tuple], left: int) -> str:
+    """Text columns: the first `left` aligned to the left, the numbers to the right."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) if i < 3 else cell.rjust(width)
+    return "\n".join("  ".join(cell.ljust(width) if i < left else cell.rjust(width)
                                for i, (cell, width) in enumerate(zip(row, widths))).rstrip()
                      for row in rows)

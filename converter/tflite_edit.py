@@ -1,19 +1,36 @@
-"""Reading, inspecting and editing .tflite flatbuffers through TF's Python object API
-(schema_py_generated ModelT/SubGraphT/OperatorT/TensorT...).
+"""Reading, inspecting and editing .tflite flatbuffers through the TFLite schema's Python
+object API (schema_py_generated ModelT/SubGraphT/OperatorT/TensorT...).
 
 Generic helpers only: the converter, `bitlite info` and the tests use them alike.
 """
 
 from __future__ import annotations
 
-import importlib
+import sys
 
 import flatbuffers
 import numpy as np
-from tensorflow.lite.python import schema_py_generated as schema
 
-# A plain `import tensorflow.lite.tools.flatbuffer_utils` fails in TF 2.21.
-_flatbuffer_utils = importlib.import_module("tensorflow.lite.tools.flatbuffer_utils")
+
+def _schema_module():
+    """TensorFlow's schema once TensorFlow is imported (the converter edits what TF's converter
+    wrote, so it uses TF's schema version); else LiteRT's, which imports in a fraction of a
+    second and is there in a delegate-only install (`bitlite info` needs no TensorFlow)."""
+    if "tensorflow" not in sys.modules:
+        try:
+            from ai_edge_litert import schema_py_generated
+            return schema_py_generated
+        except ImportError:
+            pass
+    try:
+        from tensorflow.lite.python import schema_py_generated
+    except ImportError:
+        raise ImportError("reading a .tflite needs the TFLite schema from ai-edge-litert or "
+                          "tensorflow: pip install ai-edge-litert") from None
+    return schema_py_generated
+
+
+schema = _schema_module()
 
 _BUILTIN_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items()
                   if not name.startswith("_")}
@@ -29,7 +46,7 @@ _BUFFER_ALIGNMENT = 16
 
 def read(data: bytes):
     """Parses .tflite bytes into a mutable ModelT."""
-    return _flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    return schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
 
 
 class _AlignedBuilder(flatbuffers.Builder):

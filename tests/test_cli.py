@@ -8,6 +8,7 @@ import contextlib
 import io
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -100,13 +101,54 @@ def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
         op = "BitliteFullyConnected" if name == "hidden" else "BitliteConv2D"
         assert op in line and f"W{weight_bits}A{activation_bits}" in line, line
         assert f"packed weights {packed} B" in line, line
-    # The kept 8-bit layers are listed as builtin ops.
-    assert any(line.split()[-1] == "CONV_2D" for line in lines), stdout
-    assert any(line.split()[-1] == "FULLY_CONNECTED" for line in lines), stdout
+    # The kept 8-bit layers are listed as builtin ops, named by their output (the exact fake
+    # quantization of their input by its quantizer).
+    builtin = {line.split()[1]: line.split()[2] for line in lines
+               if len(line.split()) == 3 and line.split()[0].isdigit()}
+    assert "conv0" in builtin["CONV_2D"] and "FULLY_CONNECTED" in builtin, stdout
+    assert builtin["DIV"].startswith("quant_input_"), stdout
     size = out.stat().st_size
     assert f"file size: {size} bytes" in stdout, stdout
     # fp32 size: the same file with each op's packed weights replaced by float32 kernels.
     assert f"same model in fp32: {size - packed_total + float_total} bytes" in stdout, stdout
+
+
+def test_convert_report_names_the_kept_8bit_layers(converted):
+    rows = {line.split()[0]: line.split()[1:] for line in converted[1].splitlines()
+            if line.strip()}
+    assert rows["conv0"][:3] == ["float", "builtins", "W8A8"], converted[1]
+    assert rows["logits"][:3] == ["float", "builtins", "W8A8"], converted[1]
+
+
+def test_info_needs_no_tensorflow(converted):
+    """A delegate-only install (the wheel and ai-edge-litert): TensorFlow cannot be imported."""
+    code = ("import sys\n"
+            "class NoTensorFlow:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('tensorflow', 'tf_keras'):\n"
+            "            raise ImportError('no ' + name + ' in this test')\n"
+            "sys.meta_path.insert(0, NoTensorFlow())\n"
+            "from bitlite.converter import cli\n"
+            "status = cli.main(['info', sys.argv[1]])\n"
+            "assert 'tensorflow' not in sys.modules\n"
+            "sys.exit(status)\n")
+    child = subprocess.run([sys.executable, "-c", code, str(converted[0])],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert "BitliteConv2D" in child.stdout and "file size" in child.stdout, child.stdout
+
+
+def test_info_on_model_without_bitlite_ops(tmp_path, capsys):
+    import tensorflow as tf
+    path = tmp_path / "float.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(float_model()).convert())
+    status, stdout, _ = run_main(["info", path], capsys)
+    assert status == 0 and "no bitlite ops" in stdout, stdout
+
+
+def test_version(capsys):
+    status, stdout, _ = run_main(["--version"], capsys)
+    assert status == 0 and stdout.startswith("bitlite "), stdout
 
 
 def test_console_script(saved, tmp_path, delegate_library):
@@ -121,6 +163,9 @@ def test_console_script(saved, tmp_path, delegate_library):
                            capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, child.stderr[-2000:]
     assert "wrote" in child.stdout, child.stdout
+    # Only bitlite's own (indented) progress lines: none of TensorFlow's native log lines.
+    foreign = [line for line in child.stderr.splitlines() if not line.startswith("  ")]
+    assert not foreign, foreign
     assert_matches_keras(qat, x, expected, run_model(out, x, "litert"))
 
 
@@ -144,6 +189,8 @@ def bad_files(tmp_path_factory):
     directory = tmp_path_factory.mktemp("bad")
     (directory / "text.tflite").write_text("not a flatbuffer\n")
     (directory / "text.keras").write_text("not a model\n")
+    # Starts like a .tflite (root offset, TFL3 identifier), then ends: a cut-off download.
+    (directory / "truncated.tflite").write_bytes(struct.pack("<I", 64) + b"TFL3" + bytes(8))
     model = float_model()  # a float model: never went through quantize_model
     model.save(directory / "float.keras")
     untrained = quantize_model(float_model(), 2, 2)  # never ran: steps not initialised
@@ -179,7 +226,8 @@ def test_convert_to_missing_directory(saved, tmp_path, capsys):
     assert_one_line_error(status, stderr, str(out))
 
 
-@pytest.mark.parametrize("name", ["missing.tflite", "text.tflite", "float.keras"])
+@pytest.mark.parametrize("name", ["missing.tflite", "text.tflite", "truncated.tflite",
+                                  "float.keras"])
 def test_info_unreadable_file(bad_files, name, capsys):
     status, _, stderr = run_main(["info", bad_files / name], capsys)
     assert_one_line_error(status, stderr, name)

@@ -407,6 +407,18 @@ def test_subclassed_model_rejected():
         quantize_model(net)
 
 
+def test_keras3_model_rejected_with_the_way_out():
+    keras3 = pytest.importorskip("keras")
+    if keras3.__version__.startswith("2."):
+        pytest.skip("the installed keras package is Keras 2")
+    model = keras3.Sequential([keras3.Input((4,)), keras3.layers.Dense(2)])
+    with pytest.raises(ValueError) as error:
+        quantize_model(model)
+    message = str(error.value)
+    assert "Keras 3" in message and "tf_keras" in message, message
+    assert "TF_USE_LEGACY_KERAS" in message, message
+
+
 def test_model_without_conv_or_dense_rejected():
     inputs = keras.Input((4, 4, 1))
     with pytest.raises(ValueError, match="no Conv2D"):

@@ -11,6 +11,7 @@
 #include "bitlite_op.h"
 #include "c_boundary.h"
 #include "delegate_options.h"
+#include "node_profile.h"
 #include "op_geometry.h"
 #include "tflite_tensors.h"
 #include "threading/thread_pool.h"
@@ -50,6 +51,7 @@ class DelegateKernel {
     const BitliteDelegate* delegate =
         params.delegate ? static_cast<const BitliteDelegate*>(params.delegate->data_) : nullptr;
     if (delegate != nullptr) options_ = delegate->options;
+    profile_ = NodeProfile(options_.profile_path);
     const TfLiteIntArray* nodes = params.nodes_to_replace;
     for (int i = 0; nodes != nullptr && i < nodes->size; ++i) {
       ops_.push_back({BitliteOp(context, nodes->data[i], options_), {}, {}, {}});
@@ -82,6 +84,15 @@ class DelegateKernel {
     }
   }
 
+  ~DelegateKernel() {
+    std::vector<std::pair<int, std::string>> names;
+    for (const WiredOp& wired : ops_) {
+      names.emplace_back(wired.op.output_tensor(), wired.op.KernelName());
+    }
+    // Nobody to report to while the interpreter is destroyed: `bitlite bench` finds no times.
+    profile_.Write(names);
+  }
+
   TfLiteStatus Prepare(TfLiteContext* context) {
     size_t max_input = 0;
     size_t max_channels = 0;
@@ -107,7 +118,8 @@ class DelegateKernel {
   }
 
   TfLiteStatus Invoke(TfLiteContext* context) {
-    for (WiredOp& wired : ops_) {
+    for (size_t index = 0; index < ops_.size(); ++index) {
+      WiredOp& wired = ops_[index];
       if (wired.op.output_size() == 0) continue;
       float* x = Data(context, wired.x, wired.op.input_size());
       float* y = Data(context, wired.y, wired.op.output_size());
@@ -117,7 +129,7 @@ class DelegateKernel {
                                  .c_str());
         return kTfLiteError;
       }
-      wired.op.Run(x, y, codes_.data(), acc_.data(), &pool_);
+      profile_.Time(index, [&] { wired.op.Run(x, y, codes_.data(), acc_.data(), &pool_); });
     }
     return kTfLiteOk;
   }
@@ -178,6 +190,7 @@ class DelegateKernel {
   std::vector<int8_t> codes_;
   std::vector<int32_t> acc_;
   DelegateOptions options_;
+  NodeProfile profile_;
   ThreadPool pool_;
 };
 

@@ -85,10 +85,12 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       if (!ParseByteCount(values[i], &options->max_scratch_bytes)) {
         return Fail("max_scratch_bytes must be an integer >= 1, got '" + value + "'", error);
       }
+    } else if (key == "profile") {
+      options->profile_path = value;
     } else {
-      return Fail(
-          "unknown option '" + key + "' (known: kernel, max_scratch_bytes, num_threads, verbose)",
-          error);
+      return Fail("unknown option '" + key +
+                      "' (known: kernel, max_scratch_bytes, num_threads, profile, verbose)",
+                  error);
     }
   }
   return true;

@@ -36,6 +36,9 @@ struct DelegateOptions {
   // The most scratch memory one node's kernel may take, in bytes; Prepare refuses a node that
   // needs more. 0: a bound derived from the node's own tensor sizes (BitliteOp::ScratchLimit).
   int64_t max_scratch_bytes = 0;
+  // Where each run's per-node times are appended when the interpreter is destroyed
+  // (node_profile.h); empty: not timed.
+  std::string profile_path;
 };
 
 // Returns false with a message in *error for an unknown key or a bad value.

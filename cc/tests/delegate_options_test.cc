@@ -21,6 +21,9 @@ BITLITE_TEST(DefaultsAndValidValues) {
   EXPECT_EQ(Parse({}, {}, &options), "ok");
   EXPECT_EQ(options.num_threads, -1);
   EXPECT_EQ(options.verbose, false);
+  EXPECT_EQ(options.profile_path, "");
+  EXPECT_EQ(Parse({"profile"}, {"/tmp/times.tsv"}, &options), "ok");
+  EXPECT_EQ(options.profile_path, "/tmp/times.tsv");
   EXPECT_EQ(Parse({"num_threads", "verbose"}, {"4", "true"}, &options), "ok");
   EXPECT_EQ(options.num_threads, 4);
   EXPECT_EQ(options.verbose, true);
@@ -32,7 +35,8 @@ BITLITE_TEST(DefaultsAndValidValues) {
 BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
   DelegateOptions options;
   EXPECT_EQ(Parse({"threads"}, {"2"}, &options),
-            "unknown option 'threads' (known: kernel, max_scratch_bytes, num_threads, verbose)");
+            "unknown option 'threads' (known: kernel, max_scratch_bytes, num_threads, profile, "
+            "verbose)");
   for (const char* bad : {"0", "-2", "2x", "", " 2", "99999999999", "1.5"}) {
     EXPECT_CONTAINS(Parse({"num_threads"}, {bad}, &options), "num_threads must be an integer >= 1");
   }

@@ -63,16 +63,5 @@ STAGED=$(echo "$STAGE"/bitlite-*-py3-none-linux_"$ARCH".whl)
 "$PY" "$REPO/tools/arm/check_wheel.py" "$STAGED" "$ARCH" "$REPO" >&2
 
 # 3. Retag with the manylinux policy the library satisfies; a library that needs anything
-#    beyond the manylinux system libraries keeps no manylinux tag and fails here.
-TAG=$("$PY" -m auditwheel show --json "$STAGED" 2>/dev/null |
-      "$PY" -c 'import json, sys; print(json.load(sys.stdin)["overall_tag"])')
-if [[ $TAG != manylinux_* ]]; then
-  "$PY" -m auditwheel show "$STAGED" >&2 || true
-  echo "the delegate library does not fit a manylinux policy (auditwheel: $TAG)" >&2
-  exit 1
-fi
-rm -f "$OUT"/bitlite-*-py3-none-*"$ARCH".whl
-"$PY" -m wheel tags --platform-tag "$TAG" "$STAGED" >/dev/null
-FINAL=$(echo "$STAGE"/bitlite-*-py3-none-"$TAG".whl)
-mv "$FINAL" "$OUT/"
-echo "$OUT/$(basename "$FINAL")"
+#    beyond the manylinux system libraries, or newer than manylinux_2_28, fails here.
+"$REPO/tools/manylinux_retag.sh" "$PY" "$STAGED" "$OUT"

@@ -1,0 +1,108 @@
+"""Every tf_keras.applications network that builds at a small input size, through
+quantize_model -> convert -> delegate, against the Keras QAT model.
+
+No training and no downloaded weights (weights=None): random weights with random biases and
+BatchNorm statistics, one predict to initialise the steps, then a couple of inputs compared
+with test_end_to_end's helpers. W2A2 everywhere except the first and last quantized layers,
+which stay 8-bit (quantize_model's default).
+
+`FLOAT_LAYERS` says, per network, what runs as float builtin ops and why; the test checks that
+every Conv2D, DepthwiseConv2D and Dense but the first and last became a bitlite op.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from conftest import tflite_ops
+from test_end_to_end import check_every_runtime, conversion, randomize
+
+APPLICATIONS = keras.applications
+
+# Network -> input side. 32 is the smallest every one of them accepts (five stride-2 stages).
+NETWORKS = {
+    "MobileNetV3Small": 32,
+    "MobileNetV3Large": 32,
+    "ConvNeXtTiny": 32,
+    "RegNetX002": 32,
+    "EfficientNetB0": 32,
+    "MobileNetV2": 32,
+    "ResNet50": 32,
+    "DenseNet121": 32,
+}
+
+# Every Conv2D, DepthwiseConv2D and Dense becomes a bitlite op except the first and last (kept
+# 8-bit, float builtins); what else runs as float builtin ops in each network, and why.
+FLOAT_LAYERS = {
+    "MobileNetV3Small": "Rescaling; hard-swish / hard-sigmoid (x + 3, ReLU6, * 1/6, Multiply) "
+                        "and the squeeze-excite Multiply: element-wise ops after the bitlite ops",
+    "MobileNetV3Large": "as MobileNetV3Small",
+    "ConvNeXtTiny": "Normalization; LayerNormalization, GELU and LayerScale: not per-channel "
+                    "affine after a layer, so not foldable into a bitlite op",
+    "RegNetX002": "the residual Add and its ReLU",
+    "EfficientNetB0": "Rescaling, Normalization; swish and the squeeze-excite "
+                      "sigmoid / Multiply; the residual Add",
+    "MobileNetV2": "the residual Add, ZeroPadding2D",
+    "ResNet50": "the residual Add and its ReLU, ZeroPadding2D, MaxPooling2D",
+    "DenseNet121": "the BatchNorm + ReLU before each conv (pre-activation, after a "
+                   "Concatenate: BatchNorm folds only into the layer before it), pooling",
+}
+QUANTIZABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+
+# make test runs the networks whose graphs once broke the rebuild (TF ops with scalar
+# arguments, nested models): each takes minutes of conversion on a 2-core machine. The deep
+# residual, dense and inverted-residual networks are covered by test_deep_networks.py;
+# `make test-applications` (BITLITE_ALL_APPLICATIONS=1) runs the whole sweep.
+IN_MAKE_TEST = {"MobileNetV3Small", "ConvNeXtTiny", "RegNetX002"}
+ALL_APPLICATIONS = os.environ.get("BITLITE_ALL_APPLICATIONS") == "1"
+
+
+def scalar_arguments():
+    """TF ops with plain Python numbers and None among their arguments (as in hard-swish)."""
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="first")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="middle")(x + 3.0)
+    x = keras.layers.Conv2D(8, 3, padding="same", name="third")(x * 0.5)
+    x = tf.reshape(x, [-1, 8 * 8 * 8], name=None)
+    return keras.Model(inputs, keras.layers.Dense(4, name="last")(x))
+
+
+def test_scalar_arguments_match_keras(delegate_library):
+    converted = conversion(randomize(scalar_arguments(), seed=4), 4, 2, 2)
+    assert ["BitliteConv2D"] * 2 == [op["name"] for op in tflite_ops(converted.data)
+                                     if op["name"].startswith("Bitlite")]
+    check_every_runtime(converted)
+
+
+def flat_layers(model) -> list:
+    """The model's layers with nested models (ConvNeXt's stem and downsampling) expanded."""
+    layers = []
+    for layer in model.layers:
+        layers += flat_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return layers
+
+
+def build(name: str) -> keras.Model:
+    keras.utils.set_random_seed(3)
+    side = NETWORKS[name]
+    model = getattr(APPLICATIONS, name)(input_shape=(side, side, 3), weights=None, classes=10)
+    return randomize(model, seed=3)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_application_matches_keras(name, delegate_library):
+    if not (ALL_APPLICATIONS or name in IN_MAKE_TEST):
+        pytest.skip(f"{name}: in make test-applications only (BITLITE_ALL_APPLICATIONS=1)")
+    assert FLOAT_LAYERS[name]
+    float_model = build(name)
+    converted = conversion(float_model, 3, 2, 2)
+    quantizable = [layer for layer in flat_layers(float_model) if isinstance(layer, QUANTIZABLE)]
+    bitlite_ops = [op for op in tflite_ops(converted.data) if op["name"].startswith("Bitlite")]
+    assert len(bitlite_ops) == len(quantizable) - 2, (len(bitlite_ops), len(quantizable))
+    converted.x = converted.x[:2]
+    converted.expected = converted.expected[:2]
+    check_every_runtime(converted)
