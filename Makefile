@@ -11,7 +11,7 @@ BUILD := build
 ARM_ROOT := $(BUILD)/arm
 
 .PHONY: demo test test-cc test-py test-cc-arm test-arm arm-env install wheel wheel-aarch64 \
-	wheel-armv7 bench-accuracy bench-kernels bench-arm clean
+	wheel-armv7 bench-accuracy bench-kernels bench-arm test-arm-plugin clean
 
 # Heavy third-party packages, reinstalled only when the pins change.
 $(VENV)/.deps: requirements-dev.txt
@@ -63,10 +63,15 @@ arm-env: wheel-aarch64 wheel-armv7
 	tools/arm/setup_emulated_python.sh aarch64 $(ARM_ROOT)/aarch64 dist/bitlite-*-py3-none-*_aarch64.whl
 	tools/arm/setup_emulated_python.sh armv7l $(ARM_ROOT)/armv7l dist/bitlite-*-py3-none-*_armv7l.whl
 
+# The qemu plugin's instruction counts and cache simulation on a tiny guest program with known
+# answers (needs aarch64-linux-gnu-gcc, qemu-user, libglib2.0-dev; seconds once built).
+test-arm-plugin: $(VENV)/.deps
+	BITLITE_INSN_PLUGIN=$$(bench/arm/build_plugin.sh) $(PY) -m pytest -q bench/arm/tests
+
 test-arm: install arm-env
 	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 
-test: test-cc test-py test-cc-arm test-arm
+test: test-cc test-py test-cc-arm test-arm test-arm-plugin
 
 wheel: $(VENV)/.deps
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
