@@ -11,7 +11,7 @@ BUILD := build
 ARM_ROOT := $(BUILD)/arm
 
 .PHONY: demo test test-cc test-py test-cc-arm test-arm arm-env install wheel wheel-aarch64 \
-	wheel-armv7 bench-accuracy bench-kernels bench-arm test-arm-plugin clean
+	wheel-armv7 bench-accuracy bench-kernels bench-arm bench-arm-cycles test-arm-plugin clean
 
 # Heavy third-party packages, reinstalled only when the pins change.
 $(VENV)/.deps: requirements-dev.txt
@@ -89,6 +89,14 @@ bench-accuracy: install
 bench-arm: install arm-env
 	bench/arm/build_plugin.sh
 	$(PY) bench/arm/bench_insns.py
+
+# Modelled ms per inference on Raspberry Pi 3B+/4/5 cores (qemu plugin + cache simulation +
+# llvm-mca): bench/results/arm_cycles.json, arm_cycles_validation.json, arm_cycles.png.
+# matplotlib only for the plot, so it is not in requirements-dev.txt.
+bench-arm-cycles: install arm-env
+	bench/arm/build_plugin.sh
+	$(PY) -m pip install -q matplotlib
+	$(PY) bench/arm/bench_cycles.py --fresh
 
 bench-kernels: install $(LCE_VENV)/.deps
 	TF_USE_LEGACY_KERAS=1 $(PY) bench/kernels/bench_conv.py --runs 200

@@ -25,6 +25,14 @@ less the level that missed, since llvm-mca already charges the L1 latency for ev
   150 ns on the Pi 3's LPDDR2: assumed, no measurement found to cite.
 - DRAM on the Pi 5 (LPDDR4X-4267): 100 ns, assumed, no measurement found to cite.
 These are fixed per core, never per model or per validation point.
+
+llvm-mca's scheduling model for the A53 is its successor's, the Cortex-A55 (the same class:
+in-order, dual-issue, 8-stage): LLVM 14's Cortex-A53 model prices XNNPACK's A53-tuned fp32
+GEMM loop (48 FMLA among 101 instructions) at 280 cycles per iteration, 5.8 cycles per FMLA,
+where the A53 is commonly rated at one 128-bit FMLA per cycle (8 fp32 FLOP/cycle); the model
+serialises the FMLA accumulator chains (9-cycle latency each) that the A53 forwards. The A55
+model gives 91 cycles.
+bench_cycles.py --mca-a53 prices with the A53 model instead, for comparison.
 """
 
 from __future__ import annotations
@@ -34,7 +42,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Core:
-    name: str           # llvm-mca -mcpu, and the qemu CPU model / cpuinfo of the guest
+    name: str           # the qemu CPU model and cpuinfo of the guest
+    mca_cpu: str        # llvm-mca's scheduling model
     board: str
     ghz: float
     caches: tuple       # "SIZE:WAYS:LINE" per level, L1D first
@@ -57,11 +66,11 @@ def _dram_cycles(ns: float, ghz: float) -> int:
 # All three cores prefetch at least the next line on a miss (observed on the A72, see above;
 # the A53 and A76 manuals describe stride/stream prefetchers): one line for all.
 CORES = {
-    "cortex-a53": Core("cortex-a53", "Raspberry Pi 3B+", 1.4,
+    "cortex-a53": Core("cortex-a53", "cortex-a55", "Raspberry Pi 3B+", 1.4,
                        ("32768:4:64", "524288:16:64"), (3, 13, 13 + _dram_cycles(150, 1.4)), 1),
-    "cortex-a72": Core("cortex-a72", "Raspberry Pi 4", 1.5,
+    "cortex-a72": Core("cortex-a72", "cortex-a72", "Raspberry Pi 4", 1.5,
                        ("32768:2:64", "1048576:16:64"), (4, 21, 21 + _dram_cycles(150, 1.5)), 1),
-    "cortex-a76": Core("cortex-a76", "Raspberry Pi 5", 2.4,
+    "cortex-a76": Core("cortex-a76", "cortex-a76", "Raspberry Pi 5", 2.4,
                        ("65536:4:64", "524288:8:64", "2097152:16:64"),
                        (4, 9, 31, 31 + _dram_cycles(100, 2.4)), 1),
 }

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import json
 import os
 import statistics
@@ -32,6 +33,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 from arm_cores import CORES  # noqa: E402
 import digits_models  # noqa: E402
+import cycle_model  # noqa: E402
 import measure_cycles  # noqa: E402
 import whole_models  # noqa: E402
 
@@ -43,7 +45,8 @@ NETWORKS = {"digits_cnn_8x8": STOCK + BITS, "resnet18_32": STOCK + BITS,
             "vgg_small_32": STOCK + BITS, "mobilenet_v2_224": STOCK + BITS,
             "mobilenet_v1_224": STOCK, "resnet18_224": STOCK + BITS}
 RESULTS = REPO / "bench/results"
-RUNS = REPO / "build/arm/cycles-runs"
+RUNS = REPO / "build/arm/cycles-runs"  # what emulation measured, priced afterwards
+MCA_CACHE = REPO / "build/arm/mca-cache"
 
 # Published XNNPACK times on Raspberry Pi boards. The XNNPACK README's table is the one with
 # both board and network named exactly; it was measured with 4 threads (one per core) on
@@ -85,25 +88,29 @@ def run_one(args, cpu: str, network: str, paths: dict, directory: Path) -> dict:
              "bitlite": variant.startswith("W")} for variant, path in paths.items()]
     started = time.time()
     result = measure_cycles.measure(args.python, args.plugin, CORES[cpu], jobs, directory,
-                                    f"{cpu}_{network}")
+                                    f"{cpu}_{network}")  # caches only: pricing comes later
     result["_seconds"] = time.time() - started  # emulation wall time, for the README
     RUNS.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(result, indent=1))
     return result
 
 
-def rows_of(results: dict) -> list:
+def rows_of(results: dict, cores: dict) -> list:
     rows = []
     for (cpu, network), result in sorted(results.items()):
         for variant, r in result.items():
             if variant.startswith("_"):
                 continue
+            priced = cycle_model.modelled_cycles(cores[cpu], r["blocks"], r["misses"], MCA_CACHE)
             bitlite = variant.startswith("W")
+            misses = dict(zip(("l1d_misses", "l2_misses", "l3_misses"), r["misses"]))
             rows.append({"model": network, "runtime": "bitlite" if bitlite else variant,
                          "bits": variant if bitlite else None, "cpu": cpu,
-                         "instructions": r["instructions"], "cycles": r["cycles"], "ms": r["ms"],
-                         "l1d_misses": r["l1d_misses"], "l2_misses": r["l2_misses"],
-                         "l3_misses": r.get("l3_misses"), "memory_cycles": r["memory_cycles"],
+                         "instructions": r["instructions"], "cycles": priced["cycles"],
+                         "ms": priced["ms"], "l1d_misses": misses["l1d_misses"],
+                         "l2_misses": misses["l2_misses"], "l3_misses": misses.get("l3_misses"),
+                         "memory_cycles": priced["memory_cycles"],
+                         "unmodelled_share": priced["unmodelled_share"],
                          "kernel": r["kernel"], "emulation_s": result["_seconds"]})
     return rows
 
@@ -182,6 +189,8 @@ def main() -> int:
     parser.add_argument("--invokes", type=int, default=1, help="measured invokes per model")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--fresh", action="store_true", help="ignore build/arm/cycles-runs")
+    parser.add_argument("--mca-a53", action="store_true",
+                        help="price the A53 with llvm-mca's Cortex-A53 model (see arm_cores.py)")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="bitlite_arm_cycles_") as tmp:
@@ -196,7 +205,10 @@ def main() -> int:
                     futures[(cpu, network)] = pool.submit(run_one, args, cpu, network, paths,
                                                           directory)
             results = {key: future.result() for key, future in futures.items()}
-    rows = rows_of(results)
+    cores = dict(CORES)
+    if args.mca_a53:
+        cores["cortex-a53"] = dataclasses.replace(CORES["cortex-a53"], mca_cpu="cortex-a53")
+    rows = rows_of(results, cores)
     points = validation_of(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "arm_cycles.json").write_text(json.dumps(rows, indent=1) + "\n")

@@ -114,14 +114,16 @@ def block_cycles(blocks: set, cpu: str, cache_dir: Path) -> dict:
     return {words: known[key[words]] for words in blocks}
 
 
-def modelled_cycles(core, execs: dict, code: dict, misses: list, cache_dir: Path) -> dict:
-    """execs: (pc, insns) -> executions in the region; misses: demand misses per level."""
-    costs = block_cycles({code[k] for k in execs}, core.name, cache_dir)
+def modelled_cycles(core, blocks: dict, misses: list, cache_dir: Path) -> dict:
+    """blocks: "word word ..." (a block's encodings) -> executions in the region; misses:
+    demand misses per cache level."""
+    blocks = {tuple(key.split()): count for key, count in blocks.items()}
+    costs = block_cycles(set(blocks), core.mca_cpu, cache_dir)
     core_cycles = unmodelled = 0.0
-    for block, count in execs.items():
-        cycles = costs[code[block]]
+    for words, count in blocks.items():
+        cycles = costs[words]
         if cycles is None:
-            cycles = len(code[block])
+            cycles = len(words)
             unmodelled += cycles * count
         core_cycles += cycles * count
     memory_cycles = sum(m * p for m, p in zip(misses, core.miss_penalties()))
