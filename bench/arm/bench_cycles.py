@@ -186,6 +186,7 @@ def main() -> int:
                         default=REPO / "build/arm/qemu-src/libinsn_count.so")
     parser.add_argument("--models", nargs="*", default=list(NETWORKS))
     parser.add_argument("--cpus", nargs="*", default=list(CORES))
+    parser.add_argument("--variants", nargs="*", help="only these of each network's variants")
     parser.add_argument("--invokes", type=int, default=1, help="measured invokes per model")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--fresh", action="store_true", help="ignore build/arm/cycles-runs")
@@ -200,7 +201,9 @@ def main() -> int:
             for network in args.models:
                 pending = [cpu for cpu in args.cpus
                            if args.fresh or not (RUNS / f"{cpu}_{network}.json").exists()]
-                paths = build(network, NETWORKS[network], directory) if pending else {}
+                variants = [v for v in NETWORKS[network]
+                            if not args.variants or v in args.variants]
+                paths = build(network, variants, directory) if pending else {}
                 for cpu in args.cpus:
                     futures[(cpu, network)] = pool.submit(run_one, args, cpu, network, paths,
                                                           directory)

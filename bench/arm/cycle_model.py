@@ -83,9 +83,9 @@ def run_mca(regions: list, cpu: str) -> list:
     cannot model it (the whole batch is retried region by region on an error)."""
     source = "".join(f"# LLVM-MCA-BEGIN r{i}\n" + "\n".join(lines) + "\n# LLVM-MCA-END\n"
                      for i, lines in enumerate(regions))
-    child = subprocess.run(["llvm-mca", "-mtriple=aarch64", f"-mcpu={cpu}",
-                            f"-iterations={MCA_ITERATIONS}", "-summary-view", "-resource-pressure=0",
-                            "-instruction-info=0"], input=source, capture_output=True, text=True)
+    command = ["llvm-mca", "-mtriple=aarch64", f"-mcpu={cpu}", f"-iterations={MCA_ITERATIONS}",
+               "-resource-pressure=0", "-instruction-info=0"]
+    child = subprocess.run(command, input=source, capture_output=True, text=True)
     if child.returncode != 0:
         if len(regions) == 1:
             return [None]
