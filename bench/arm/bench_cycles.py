@@ -110,6 +110,8 @@ def rows_of(results: dict, cores: dict) -> list:
                          "ms": priced["ms"], "l1d_misses": misses["l1d_misses"],
                          "l2_misses": misses["l2_misses"], "l3_misses": misses.get("l3_misses"),
                          "memory_cycles": priced["memory_cycles"],
+                         # The bound where every miss overlaps with work (see README).
+                         "core_only_ms": priced["core_cycles"] / (cores[cpu].ghz * 1e6),
                          "unmodelled_share": priced["unmodelled_share"],
                          "kernel": r["kernel"], "emulation_s": result["_seconds"]})
     return rows
@@ -117,15 +119,22 @@ def rows_of(results: dict, cores: dict) -> list:
 
 def validation_of(rows: list) -> list:
     modelled = {(r["model"], r["runtime"], r["cpu"]): r["ms"] for r in rows}
+    row_core = {(r["model"], r["runtime"], r["cpu"]): r["core_only_ms"] for r in rows}
     points = []
     for point in PUBLISHED:
         ms = modelled.get((point["model"], point["runtime"], point["cpu"]))
         if ms is not None:
             single = dict(point, modelled_single_thread_ms=ms,
-                          modelled_ms=ms / point["threads"])
+                          modelled_ms=ms / point["threads"],
+                          core_only_ms=row_core[(point["model"], point["runtime"], point["cpu"])]
+                          / point["threads"])
             single["error"] = single["modelled_ms"] / point["published_ms"] - 1
             points.append(single)
     return points
+
+
+def milliseconds(ms: float) -> str:
+    return f"{ms:.2f}" if ms < 10 else f"{ms:.0f}"
 
 
 def markdown(rows: list) -> str:
@@ -137,7 +146,7 @@ def markdown(rows: list) -> str:
     for network, variants in NETWORKS.items():
         for cpu, core in CORES.items():
             if any((network, c, cpu) in ms for c in columns) and set(BITS) & set(variants):
-                cells = [f"{ms[(network, c, cpu)]:.1f}" if (network, c, cpu) in ms else "-"
+                cells = [milliseconds(ms[(network, c, cpu)]) if (network, c, cpu) in ms else "-"
                          for c in columns]
                 lines.append(f"| {network} | {core.board} ({cpu}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -179,21 +188,7 @@ def plot(rows: list, points: list, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", type=Path, default=REPO / "build/arm/aarch64/python")
-    parser.add_argument("--plugin", type=Path,
-                        default=REPO / "build/arm/qemu-src/libinsn_count.so")
-    parser.add_argument("--models", nargs="*", default=list(NETWORKS))
-    parser.add_argument("--cpus", nargs="*", default=list(CORES))
-    parser.add_argument("--variants", nargs="*", help="only these of each network's variants")
-    parser.add_argument("--invokes", type=int, default=1, help="measured invokes per model")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--fresh", action="store_true", help="ignore build/arm/cycles-runs")
-    parser.add_argument("--mca-a53", action="store_true",
-                        help="price the A53 with llvm-mca's Cortex-A53 model (see arm_cores.py)")
-    args = parser.parse_args()
-    results = {}
+def measure_all(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="bitlite_arm_cycles_") as tmp:
         directory = Path(tmp)
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
@@ -207,7 +202,10 @@ def main() -> int:
                 for cpu in args.cpus:
                     futures[(cpu, network)] = pool.submit(run_one, args, cpu, network, paths,
                                                           directory)
-            results = {key: future.result() for key, future in futures.items()}
+            return {key: future.result() for key, future in futures.items()}
+
+
+def report(results: dict, args) -> None:
     cores = dict(CORES)
     if args.mca_a53:
         cores["cortex-a53"] = dataclasses.replace(CORES["cortex-a53"], mca_cpu="cortex-a53")
@@ -220,10 +218,40 @@ def main() -> int:
     print(markdown(rows) + "\n")
     for p in points:
         print(f"{p['model']} {p['runtime']} {p['cpu']}: published {p['published_ms']} ms, "
-              f"modelled {p['modelled_ms']:.1f} ms ({p['error']:+.0%})")
+              f"modelled {p['modelled_ms']:.1f} ms ({p['error']:+.0%}), "
+              f"core only {p['core_only_ms']:.1f} ms")
     if points:
         print(f"median |error| {statistics.median(abs(p['error']) for p in points):.0%}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", type=Path, default=REPO / "build/arm/aarch64/python")
+    parser.add_argument("--plugin", type=Path,
+                        default=REPO / "build/arm/qemu-src/libinsn_count.so")
+    parser.add_argument("--models", nargs="*", default=list(NETWORKS))
+    parser.add_argument("--cpus", nargs="*", default=list(CORES))
+    parser.add_argument("--variants", nargs="*", help="only these of each network's variants")
+    parser.add_argument("--invokes", type=int, default=1, help="measured invokes per model")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--fresh", action="store_true", help="ignore build/arm/cycles-runs")
+    parser.add_argument("--report-only", action="store_true",
+                        help="price what build/arm/cycles-runs holds, emulate nothing")
+    parser.add_argument("--mca-a53", action="store_true",
+                        help="price the A53 with llvm-mca's Cortex-A53 model (see arm_cores.py)")
+    args = parser.parse_args()
+    results = {}
+    if args.report_only:
+        for cpu in args.cpus:
+            for network in args.models:
+                if (RUNS / f"{cpu}_{network}.json").exists():
+                    results[(cpu, network)] = json.loads(
+                        (RUNS / f"{cpu}_{network}.json").read_text())
+    else:
+        results = measure_all(args)
+    report(results, args)
     return 0
+
 
 
 if __name__ == "__main__":
