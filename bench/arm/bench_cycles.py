@@ -80,18 +80,26 @@ def build(network: str, variants, directory: Path) -> dict:
     return paths
 
 
+def saved_run(cpu: str, network: str) -> dict:
+    path = RUNS / f"{cpu}_{network}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def run_one(args, cpu: str, network: str, paths: dict, directory: Path) -> dict:
-    saved = RUNS / f"{cpu}_{network}.json"
-    if saved.exists() and not args.fresh:
-        return json.loads(saved.read_text())
+    """Measures the variants of `paths` that build/arm/cycles-runs lacks; returns them all."""
+    result = {} if args.fresh else saved_run(cpu, network)
     jobs = [{"name": variant, "model": str(path), "invokes": args.invokes,
-             "bitlite": variant.startswith("W")} for variant, path in paths.items()]
+             "bitlite": variant.startswith("W")} for variant, path in paths.items()
+            if variant not in result]
+    if not jobs:
+        return result
     started = time.time()
-    result = measure_cycles.measure(args.python, args.plugin, CORES[cpu], jobs, directory,
-                                    f"{cpu}_{network}")  # caches only: pricing comes later
-    result["_seconds"] = time.time() - started  # emulation wall time, for the README
+    result.update(measure_cycles.measure(args.python, args.plugin, CORES[cpu], jobs, directory,
+                                         f"{cpu}_{network}"))  # caches only: priced later
+    # Emulation wall time of all its variants, for the README.
+    result["_seconds"] = result.get("_seconds", 0) + time.time() - started
     RUNS.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(result, indent=1))
+    (RUNS / f"{cpu}_{network}.json").write_text(json.dumps(result, indent=1))
     return result
 
 
@@ -194,11 +202,11 @@ def measure_all(args) -> dict:
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             futures = {}
             for network in args.models:
-                pending = [cpu for cpu in args.cpus
-                           if args.fresh or not (RUNS / f"{cpu}_{network}.json").exists()]
                 variants = [v for v in NETWORKS[network]
                             if not args.variants or v in args.variants]
-                paths = build(network, variants, directory) if pending else {}
+                missing = [v for v in variants for cpu in args.cpus
+                           if args.fresh or v not in saved_run(cpu, network)]
+                paths = build(network, sorted(set(missing)), directory) if missing else {}
                 for cpu in args.cpus:
                     futures[(cpu, network)] = pool.submit(run_one, args, cpu, network, paths,
                                                           directory)
@@ -242,11 +250,8 @@ def main() -> int:
     args = parser.parse_args()
     results = {}
     if args.report_only:
-        for cpu in args.cpus:
-            for network in args.models:
-                if (RUNS / f"{cpu}_{network}.json").exists():
-                    results[(cpu, network)] = json.loads(
-                        (RUNS / f"{cpu}_{network}.json").read_text())
+        results = {(cpu, network): saved_run(cpu, network)
+                   for cpu in args.cpus for network in args.models if saved_run(cpu, network)}
     else:
         results = measure_all(args)
     report(results, args)
