@@ -1,6 +1,7 @@
 /* qemu TCG plugin: counts the guest instructions executed (qemu-user, e.g. qemu-aarch64).
  *
  *   qemu-aarch64 -plugin libinsn_count.so[,out=FILE][,lo=ADDR,hi=ADDR][,profile=FILE]
+ *                [,code=FILE][,l1=SIZE:WAYS:LINE[,l2=...][,l3=...][,prefetch=N]]
  *                -d plugin PROGRAM
  *
  * Prints "total N" at exit: to FILE, else through qemu's log (stderr with -d plugin).
