@@ -11,7 +11,7 @@ BUILD := build
 ARM_ROOT := $(BUILD)/arm
 
 .PHONY: demo test test-cc test-py test-cc-arm test-arm arm-env install wheel wheel-aarch64 \
-	wheel-armv7 bench-accuracy bench-kernels bench-arm clean
+	wheel-armv7 bench-accuracy bench-kernels bench-arm bench-arm-cycles test-arm-plugin clean
 
 # Heavy third-party packages, reinstalled only when the pins change.
 $(VENV)/.deps: requirements-dev.txt
@@ -81,6 +81,12 @@ arm-env: wheel-aarch64 wheel-armv7
 	tools/arm/setup_emulated_python.sh aarch64 $(ARM_ROOT)/aarch64 dist/bitlite-*-py3-none-*_aarch64.whl
 	tools/arm/setup_emulated_python.sh armv7l $(ARM_ROOT)/armv7l dist/bitlite-*-py3-none-*_armv7l.whl
 
+# The qemu plugin's instruction counts and cache simulation on a tiny guest program with known
+# answers (needs aarch64-linux-gnu-gcc, qemu-user, libglib2.0-dev; seconds once built).
+test-arm-plugin: $(VENV)/.deps
+	bench/arm/build_plugin.sh
+	$(PY) -m pytest -q bench/arm/tests
+
 test-arm: install arm-env
 	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 
@@ -99,7 +105,7 @@ test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
 	tools/android/qemu_ctest.sh cortex-a53 cortex-a76
 
-test: test-cc test-cc-clang test-py test-cc-arm test-arm test-android wheel
+test: test-cc test-cc-clang test-py test-cc-arm test-arm test-arm-plugin test-android wheel
 
 # Built with the generic linux_x86_64 tag, then tagged manylinux by what auditwheel finds.
 wheel: $(VENV)/.deps
@@ -120,6 +126,14 @@ bench-accuracy: install
 bench-arm: install arm-env
 	bench/arm/build_plugin.sh
 	$(PY) bench/arm/bench_insns.py
+
+# Modelled ms per inference on Raspberry Pi 3B+/4/5 cores (qemu plugin + cache simulation +
+# llvm-mca): bench/results/arm_cycles.json, arm_cycles_validation.json, arm_cycles.png.
+# matplotlib only for the plot, so it is not in requirements-dev.txt.
+bench-arm-cycles: install arm-env
+	bench/arm/build_plugin.sh
+	$(PY) -m pip install -q matplotlib
+	$(PY) bench/arm/bench_cycles.py --fresh
 
 bench-kernels: install $(LCE_VENV)/.deps
 	TF_USE_LEGACY_KERAS=1 $(PY) bench/kernels/bench_conv.py --runs 200

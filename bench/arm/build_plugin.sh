@@ -58,9 +58,11 @@ fetch_header() {
 }
 
 [[ -f $HEADER ]] || fetch_header
-if [[ ! -f $SO || $HEADER -nt $SO || $HERE/insn_count_plugin.c -nt $SO ]]; then
+SOURCES=("$HERE/insn_count_plugin.c" "$HERE/cache_sim.c")
+stale() { local f; for f in "$HEADER" "${SOURCES[@]}" "$HERE/cache_sim.h"; do [[ $f -nt $SO ]] && return 0; done; return 1; }
+if [[ ! -f $SO ]] || stale; then
   # shellcheck disable=SC2046  # pkg-config prints several flags
   gcc -O2 -shared -fPIC -Wall -Wextra -Wno-unused-parameter -o "$SO" -I"$CACHE/include/qemu" \
-    $(pkg-config --cflags glib-2.0) "$HERE/insn_count_plugin.c"
+    $(pkg-config --cflags glib-2.0) "${SOURCES[@]}"
 fi
 echo "$SO"

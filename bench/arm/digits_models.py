@@ -15,6 +15,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: digits.py
 import digits  # noqa: E402
+import whole_models  # noqa: E402  (bench/arm is on the path of every script that imports this)
 
 NAME = "digits_cnn_8x8"
 EPOCHS = 2
@@ -22,18 +23,12 @@ EPOCHS = 2
 
 def models(bit_pairs) -> dict:
     """variant -> .tflite bytes; variants fp32, int8 and W?A?."""
-    import tensorflow as tf
     from bitlite.converter import convert, quantize_model
 
     x_train, y_train, _, _ = digits.load_data()
     float_model = digits.compile_and_fit(digits.build_cnn(), x_train, y_train, epochs=EPOCHS,
                                          learning_rate=3e-3)
-    built = {"fp32": tf.lite.TFLiteConverter.from_keras_model(float_model).convert()}
-    converter = tf.lite.TFLiteConverter.from_keras_model(float_model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None]] for x in x_train[:64])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    built["int8"] = converter.convert()
+    built = whole_models.stock_models(float_model, x_train[:64])
     for w, a in bit_pairs:
         qat = quantize_model(float_model, weight_bits=w, activation_bits=a)
         digits.compile_and_fit(qat, x_train, y_train, epochs=EPOCHS, learning_rate=1e-3)
