@@ -74,6 +74,29 @@ class Block:
             return scale, tf.convert_to_tensor(bias)
         return batch_norm_fold(self.batch_norm, scale, bias)
 
+    def reduction_chunks(self) -> list[tuple[int, int]]:
+        """[(first, stop)] input-channel ranges whose integer sums the .tflite computes in
+        float32 separately, then adds in order.
+
+        A float32 sum of integer products is exact in any order while every partial sum stays
+        below 2^24 (FORMAT.md "Exactness"). A bitlite op sums in int32, so it needs one range;
+        so does an 8-bit layer whose worst case, `K * max|qw| * max|qx|`, stays below; else
+        each range holds as many channels as keep its own worst case below. Depthwise and
+        grouped layers stay one range: a depthwise sum has only KH * KW products, and an
+        8-bit grouped layer beyond the bound is not split (FORMAT.md says so).
+        """
+        layer = self.wrapper.layer
+        in_channels, _, groups = channels(layer)
+        if self.sub_byte or groups > 1:
+            return [(0, in_channels)]
+        weight_bits = self.wrapper.quantize_config.weight_bits
+        quantizer = self.input_quantizer.quantizer
+        largest_product = 2 ** (weight_bits - 1) * max(-quantizer.qmin, quantizer.qmax)
+        window = int(np.prod(getattr(layer, "kernel_size", (1,))))
+        per_range = max(1, (2 ** 24 - 1) // (window * largest_product))
+        return [(first, min(first + per_range, in_channels))
+                for first in range(0, in_channels, per_range)]
+
     def check_trained(self):
         """Raises ConversionError if a step of the block never saw data."""
         trained_step(self.input_quantizer.quantizer_vars, self.name)

@@ -22,33 +22,42 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from . import graph
+from . import graph, pooling
 from .blocks import Block, batch_norm_fold, find_blocks
 
 ACTIVATIONS = {"NONE": tf.identity, "RELU": tf.nn.relu, "RELU6": tf.nn.relu6}
 
 
-def integer_sum(layer, codes, kernel_codes) -> tf.Tensor:
-    """float32 of the layer's exact sum of code products (Conv2D, grouped too, DepthwiseConv2D
-    or Dense on any rank), computed in float64."""
+def integer_sum(block: Block, codes, kernel_codes) -> tf.Tensor:
+    """The block's sum of code products as the .tflite computes it: per range of input
+    channels (Block.reduction_chunks) the exact integer sum, computed in float64 (exact below
+    2^53) and rounded once to float32, then the ranges' sums added left to right in float32."""
+    layer = block.wrapper.layer
     x, kernel = tf.cast(codes, tf.float64), tf.cast(kernel_codes, tf.float64)
+    return pooling.sum_in_order([
+        tf.cast(_linear(layer, x[..., first:stop], kernel[..., first:stop, :]), tf.float32)
+        for first, stop in block.reduction_chunks()])
+
+
+def _linear(layer, x, kernel):
+    """What the layer computes with this kernel, no bias, no activation (Conv2D, grouped too,
+    DepthwiseConv2D, Dense on any rank)."""
     if isinstance(layer, keras.layers.DepthwiseConv2D):
-        total = tf.nn.depthwise_conv2d(x, kernel, (1, *layer.strides, 1), layer.padding.upper(),
-                                       dilations=layer.dilation_rate)
-    elif isinstance(layer, keras.layers.Conv2D):
-        total = tf.nn.conv2d(x, kernel, layer.strides, layer.padding.upper(),
-                             dilations=layer.dilation_rate)
-    else:
-        total = tf.tensordot(x, kernel, axes=1)
-    return tf.cast(total, tf.float32)
+        return tf.nn.depthwise_conv2d(x, kernel, (1, *layer.strides, 1), layer.padding.upper(),
+                                      dilations=layer.dilation_rate)
+    if isinstance(layer, keras.layers.Conv2D):
+        return tf.nn.conv2d(x, kernel, layer.strides, layer.padding.upper(),
+                            dilations=layer.dilation_rate)
+    return tf.tensordot(x, kernel, axes=1)
 
 
 def block_output(block: Block, x) -> tf.Tensor:
     """FORMAT.md's arithmetic of a block on its input `x` (before the input quantizer)."""
     quantize = block.input_quantizer
     codes = quantize.quantizer.codes(x, tf.convert_to_tensor(quantize.quantizer_vars["step"]))
+    kernel_codes = block.kernel_codes()  # first: it may initialise the weight step
     multiplier, offset = block.affine()
-    y = integer_sum(block.wrapper.layer, codes, block.kernel_codes()) * multiplier + offset
+    y = integer_sum(block, codes, kernel_codes) * multiplier + offset
     y = ACTIVATIONS[block.activation](y)
     if block.trailing_activation is not None:
         y = block.trailing_activation(y)
@@ -67,8 +76,10 @@ def batch_norm_affine(layer) -> tuple[tf.Tensor, tf.Tensor]:
     return batch_norm_fold(layer, tf.constant(1.0), tf.constant(0.0))
 
 
+@tf.autograph.experimental.do_not_convert
 def exact_outputs(model, blocks: list[Block], inputs):
-    """The model's inference outputs as the .tflite computes them (module docstring)."""
+    """The model's inference outputs as the .tflite computes them (module docstring). Plain
+    Python that only builds TF ops: AutoGraph has nothing to convert in it."""
     block_of = {id(block.wrapper): block for block in blocks}
     absorbed = {id(node) for block in blocks for node in block.absorbed_nodes}
     values = graph.Rebuild(model, inputs=tf.nest.flatten(inputs))

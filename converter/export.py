@@ -23,7 +23,7 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
     QuantizeLayer)
 
-from . import graph, markers
+from . import graph, markers, pooling
 from .blocks import Block, trained_step
 from .errors import ConversionError
 from .exact import ACTIVATIONS, batch_norm_affine, standalone_batch_norm
@@ -129,11 +129,17 @@ def _export_block(block: Block, x, regions: list):
 
 
 def _integer_sum(block: Block, codes):
-    """A plain copy of the block's layer (linear, no bias) whose kernel holds the integer
-    weight codes, called on integer input codes: every partial sum is an integer."""
+    """Plain copies of the block's layer (linear, no bias) whose kernels hold the integer
+    weight codes, one per range of input channels (Block.reduction_chunks), called on the
+    integer input codes and added in order: exact.integer_sum's operations."""
     config = block.wrapper.layer.get_config()
     config.update(activation="linear", use_bias=False)
-    layer = type(block.wrapper.layer).from_config(config)
-    outputs = layer(codes)
-    getattr(layer, kernel_attribute(layer)).assign(block.kernel_codes())
-    return outputs
+    chunks = block.reduction_chunks()
+    kernel_codes = block.kernel_codes()
+    parts = []
+    for first, stop in chunks:
+        layer = type(block.wrapper.layer).from_config(
+            dict(config, name=f"{config['name']}_channels{first}"))
+        parts.append(layer(codes if len(chunks) == 1 else codes[..., first:stop]))
+        getattr(layer, kernel_attribute(layer)).assign(kernel_codes[..., first:stop, :])
+    return pooling.sum_in_order(parts)

@@ -20,7 +20,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 
-def _sum_in_order(parts: list):
+def sum_in_order(parts: list):
+    """parts[0] + parts[1] + ... as single adds, left to right."""
     total = parts[0]
     for part in parts[1:]:
         total = total + part
@@ -28,7 +29,7 @@ def _sum_in_order(parts: list):
 
 
 def _mean_of(parts: list):
-    return _sum_in_order(parts) * tf.constant(1.0 / len(parts), tf.float32)
+    return sum_in_order(parts) * tf.constant(1.0 / len(parts), tf.float32)
 
 
 def _spatial_size(layer, x):

@@ -79,7 +79,7 @@ def test_convert_writes_what_convert_returns(saved, converted):
 def test_converted_file_matches_keras(saved, converted, delegate_library):
     _, qat, x, expected = saved
     for runtime in RUNTIMES:
-        assert_matches_keras(qat, x, expected, run_model(converted[0], x, runtime))
+        assert_matches_keras(x, expected, run_model(converted[0], x, runtime))
 
 
 def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
@@ -121,7 +121,7 @@ def test_console_script(saved, tmp_path, delegate_library):
                            capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, child.stderr[-2000:]
     assert "wrote" in child.stdout, child.stdout
-    assert_matches_keras(qat, x, expected, run_model(out, x, "litert"))
+    assert_matches_keras(x, expected, run_model(out, x, "litert"))
 
 
 # ---------------------------------------------------------------------------------------------
