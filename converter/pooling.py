@@ -4,11 +4,12 @@ TF's AvgPool / Mean and TFLite's AVERAGE_POOL_2D / MEAN (XNNPACK's too) each sum
 their own order, and some multiply by 1/n where others divide: the results differ in the last
 bit, and a quantizer reading them can round a value at a tie differently on the two sides.
 quantize_model therefore replaces AveragePooling2D and GlobalAveragePooling2D by these
-subclasses, which sum the window's elements one after the other, left to right in row-major
-window order, with single adds, and multiply the sum by float32(1/n). The TFLiteConverter turns
-each op into its one TFLite builtin (STRIDED_SLICE, ADD, MUL, RESHAPE), so the .tflite does
-the same float32 operations in the same order. A chain of adds stays a chain under Grappler
-(it may become one AddN, which sums its inputs in the same left-to-right order).
+subclasses, which sum with single elementwise adds in a fixed order (a pooling window's
+elements one after the other in row-major order; a global pool's positions by halves) and
+multiply the sum by float32(1/n). The TFLiteConverter turns each op into its one TFLite
+builtin (STRIDED_SLICE, RESHAPE, UNPACK, SPLIT_V, ADD, MUL), so the .tflite does the same
+float32 operations in the same order. A chain of adds stays a chain under Grappler (it may
+become one AddN, which sums its inputs in the same left-to-right order).
 
 Where the order cannot be written so (channels_first, SAME padding that pads, unknown spatial
 sizes) the layers compute as their parents.
@@ -62,15 +63,32 @@ class OrderedAveragePooling2D(keras.layers.AveragePooling2D):
 
 @keras.utils.register_keras_serializable(package="bitlite")
 class OrderedGlobalAveragePooling2D(keras.layers.GlobalAveragePooling2D):
-    """GlobalAveragePooling2D summing the positions in row-major order (module docstring)."""
+    """GlobalAveragePooling2D summing the positions in a fixed order (_sum_positions), then
+    times float32(1 / (H * W))."""
 
     def call(self, inputs):
         size = _spatial_size(self, inputs)
         if size is None:
             return super().call(inputs)
         height, width = size
-        mean = _mean_of([inputs[:, i, j, :] for i in range(height) for j in range(width)])
+        positions = tf.reshape(inputs, [-1, height * width, inputs.shape[-1]])
+        mean = _sum_positions(positions) * tf.constant(1.0 / (height * width), tf.float32)
         return mean[:, None, None, :] if self.keepdims else mean
+
+
+def _sum_positions(x):
+    """The sum over axis 1 of x [N, n, C]: the first half plus the second half, elementwise,
+    repeated (an odd last position is added to the sum of the others). Few ops, each one
+    TFLite builtin (RESHAPE, UNPACK, SPLIT_V, ADD), where one add per position would make
+    small models grow."""
+    n, channels = x.shape[1], x.shape[2]
+    if n == 1:
+        return tf.reshape(x, [-1, channels])
+    if n % 2:
+        head, last = tf.split(x, [n - 1, 1], axis=1)
+        return _sum_positions(head) + tf.reshape(last, [-1, channels])
+    first, second = tf.unstack(tf.reshape(x, [-1, 2, n // 2, channels]), axis=1)
+    return _sum_positions(first + second)
 
 
 _ORDERED = {keras.layers.AveragePooling2D: OrderedAveragePooling2D,
