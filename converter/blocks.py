@@ -1,9 +1,14 @@
-"""Which parts of a QAT model become one bitlite op, and the numbers that op carries.
+"""Which parts of a QAT model compute as one unit, and the numbers that unit carries.
 
-A block is a sub-byte QuantizeWrapperV2(Conv2D | DepthwiseConv2D | Dense) with its input
-QuantizeLayer, plus the BatchNormalization and then the ReLU/ReLU6 that follow it when each is
-the sole reader of the tensor before it. BatchNorm folds only after a linear layer; a layer's own relu/relu6 is fused;
-another own activation (tanh, swish ...) stays outside the op as a float op.
+A block is a QuantizeWrapperV2(Conv2D | DepthwiseConv2D | Dense) with its input QuantizeLayer,
+plus the BatchNormalization and then the ReLU/ReLU6 that follow it when each is the sole reader
+of the tensor before it. BatchNorm folds only after a linear layer; a layer's own relu/relu6 is
+fused; another own activation (tanh, swish ...) stays outside the block as a float op.
+
+A block computes FORMAT.md's arithmetic, `activation(float32(acc) * multiplier + offset)` with
+`acc` the exact integer sum of code products, both in the QAT model's inference (exact.py) and
+in the .tflite: a sub-byte block as one bitlite op, an 8-bit block as builtin ops (export.py).
+`affine` computes multiplier and offset once, with TF ops, for both.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class Block:
     activation: str = "NONE"  # the op's fused activation (FORMAT.md)
     trailing_activation: object = None  # own activation applied after the op, as float ops
     absorbed_nodes: list = field(default_factory=list)  # BN / activation calls folded in
+    sub_byte: bool = True  # a bitlite op; else 8-bit, builtin ops in the .tflite
 
     @property
     def name(self) -> str:
@@ -48,29 +54,69 @@ class Block:
 
     def packed_weights(self) -> np.ndarray:
         """uint8 [C_out, row_bytes] rows of the weight codes Keras uses (FORMAT.md order)."""
-        codes = weight_codes(self.wrapper).numpy().astype(np.int64)
+        codes = self.kernel_codes().numpy().astype(np.int64)
         _, out_channels, _ = channels(self.wrapper.layer)
         # Conv/Dense [..., C_in / G, C_out] and depthwise [KH, KW, C_in, M] (output channel
         # ci * M + m) both flatten to [(kh, kw, ci in group), C_out].
         rows = codes.reshape(-1, out_channels).T
         return custom_ops.pack_weights(rows, self.wrapper.quantize_config.weight_bits)
 
+    def affine(self) -> tuple[tf.Tensor, tf.Tensor]:
+        """float32 [C_out] (multiplier, offset) from the current variables (FORMAT.md: input
+        step x weight step, bias and the BatchNorm's moving statistics folded in)."""
+        layer = self.wrapper.layer
+        _, _, weight_vars = self.wrapper._weight_vars[0]
+        _, out_channels, _ = channels(layer)
+        scale = (tf.convert_to_tensor(self.input_quantizer.quantizer_vars["step"])
+                 * tf.reshape(weight_vars["step"], [-1]))
+        bias = layer.bias if layer.use_bias else tf.zeros([out_channels])
+        if self.batch_norm is None:
+            return scale, tf.convert_to_tensor(bias)
+        return batch_norm_fold(self.batch_norm, scale, bias)
+
+    def reduction_chunks(self) -> list[tuple[int, int]]:
+        """[(first, stop)] input-channel ranges whose integer sums the .tflite computes in
+        float32 separately, then adds in order.
+
+        A float32 sum of integer products is exact in any order while every partial sum stays
+        below 2^24 (FORMAT.md "Exactness"). A bitlite op sums in int32, so it needs one range;
+        so does an 8-bit layer whose worst case, `K * max|qw| * max|qx|`, stays below; else
+        each range holds as many channels as keep its own worst case below. Depthwise and
+        grouped layers stay one range: a depthwise sum has only KH * KW products, and an
+        8-bit grouped layer beyond the bound is not split (FORMAT.md says so).
+        """
+        layer = self.wrapper.layer
+        in_channels, _, groups = channels(layer)
+        if self.sub_byte or groups > 1:
+            return [(0, in_channels)]
+        weight_bits = self.wrapper.quantize_config.weight_bits
+        quantizer = self.input_quantizer.quantizer
+        largest_product = 2 ** (weight_bits - 1) * max(-quantizer.qmin, quantizer.qmax)
+        window = int(np.prod(getattr(layer, "kernel_size", (1,))))
+        per_range = max(1, (2 ** 24 - 1) // (window * largest_product))
+        return [(first, min(first + per_range, in_channels))
+                for first in range(0, in_channels, per_range)]
+
+    def check_trained(self):
+        """Raises ConversionError if a step of the block never saw data."""
+        trained_step(self.input_quantizer.quantizer_vars, self.name)
+        trained_step(self.wrapper._weight_vars[0][2], self.name)
+
+    def kernel_codes(self) -> tf.Tensor:
+        """The kernel's codes as the wrapper's quantizer computes them, from the current
+        variables; the step is initialised first if the wrapper never ran, as its own call
+        would."""
+        kernel, quantizer, weight_vars = self.wrapper._weight_vars[0]
+        quantizer(kernel, False, weight_vars)
+        return quantizer.codes(tf.convert_to_tensor(kernel),
+                               tf.convert_to_tensor(weight_vars["step"]))
+
     def options(self) -> bytes:
         """FlexBuffer custom options: grids, input step, folded multiplier/offset, geometry."""
         layer = self.wrapper.layer
-        _, _, weight_vars = self.wrapper._weight_vars[0]
         input_scale = np.float32(trained_step(self.input_quantizer.quantizer_vars, self.name))
-        weight_scale = trained_step(weight_vars, self.name).reshape(-1)
         in_channels, out_channels, groups = channels(layer)
-        bias = layer.bias.numpy() if layer.use_bias else np.zeros(out_channels, np.float32)
-        if self.batch_norm is None:
-            multiplier = input_scale * weight_scale
-            offset = bias
-        else:
-            gamma, beta, mean, variance = _batch_norm_parameters(self.batch_norm, out_channels)
-            root = np.sqrt(variance + np.float32(self.batch_norm.epsilon))
-            multiplier = input_scale * weight_scale * gamma / root
-            offset = (bias - mean) * gamma / root + beta
+        multiplier, offset = (value.numpy() for value in self.affine())
         common = dict(
             weight_bits=self.wrapper.quantize_config.weight_bits,
             activation_bits=self.input_quantizer.quantizer.num_bits,
@@ -98,6 +144,28 @@ def channels(layer) -> tuple[int, int, int]:
     return int(group_in_channels * groups), int(out_channels), int(groups)
 
 
+@tf.function(autograph=False)
+def _fold(scale, bias, gamma, beta, mean, variance, epsilon):
+    # One tf.function for the QAT model's inference and the converter alike: a graph of the
+    # same ops in both places (eagerly the ops would run as written; in a graph Grappler may
+    # rewrite x / sqrt(y) and reorder products, and the inference always runs in a graph).
+    root = tf.sqrt(variance + epsilon)
+    return scale * gamma / root, (bias - mean) * gamma / root + beta
+
+
+def batch_norm_fold(layer, scale, bias) -> tuple[tf.Tensor, tf.Tensor]:
+    """(multiplier, offset) of `BatchNorm(x * scale + bias)` as `x * multiplier + offset`, with
+    the layer's moving statistics; scale and bias broadcast to its channels."""
+    channels = int(layer.moving_mean.shape[0])
+    gamma = layer.gamma if layer.gamma is not None else tf.ones([channels])
+    beta = layer.beta if layer.beta is not None else tf.zeros([channels])
+    return _fold(tf.broadcast_to(scale, [channels]), tf.broadcast_to(bias, [channels]),
+                 tf.convert_to_tensor(gamma), tf.convert_to_tensor(beta),
+                 tf.convert_to_tensor(layer.moving_mean),
+                 tf.convert_to_tensor(layer.moving_variance),
+                 tf.constant(layer.epsilon, tf.float32))
+
+
 def trained_step(quantizer_vars: dict, layer_name: str) -> np.ndarray:
     """Float32 step of an LSQ quantizer; raises if it never saw data (lazy initialisation)."""
     if not bool(quantizer_vars["initialized"].numpy()):
@@ -107,23 +175,9 @@ def trained_step(quantizer_vars: dict, layer_name: str) -> np.ndarray:
     return quantizer_vars["step"].numpy().astype(np.float32)
 
 
-def weight_codes(wrapper) -> tf.Tensor:
-    """Kernel codes exactly as the wrapper's quantizer computes them in Keras."""
-    kernel, quantizer, weight_vars = wrapper._weight_vars[0]
-    return quantizer.codes(tf.convert_to_tensor(kernel),
-                           tf.constant(trained_step(weight_vars, wrapper.layer.name)))
-
-
-def dequantized_kernel(wrapper) -> np.ndarray:
-    """codes * step, the kernel value the wrapped layer computes with in Keras."""
-    _, _, weight_vars = wrapper._weight_vars[0]
-    step = tf.constant(trained_step(weight_vars, wrapper.layer.name))
-    return (weight_codes(wrapper) * step).numpy()
-
-
 def find_blocks(model) -> list[Block]:
-    """The sub-byte blocks of a QAT model, in execution order; raises ConversionError for a
-    layer that is quantized in a way the converter cannot express."""
+    """The blocks of a QAT model (sub-byte and 8-bit), in execution order; raises
+    ConversionError for a layer that is quantized in a way the converter cannot express."""
     consumers = graph.Consumers(model)
     blocks = []
     nodes = graph.model_nodes(model)
@@ -141,11 +195,12 @@ def find_blocks(model) -> list[Block]:
         _check_wrapper(layer, node, calls[id(layer)])
         input_quantizer, input_quantizer_node = graph.producer(node.keras_inputs[0])
         bits = (layer.quantize_config.weight_bits, input_quantizer.quantizer.num_bits)
-        if min(bits) > max(custom_ops.SUPPORTED_BITS):
-            continue  # an 8-bit layer: stays float (fake-quantized) in the .tflite
-        _check_sub_byte(layer, *bits)
+        sub_byte = min(bits) <= max(custom_ops.SUPPORTED_BITS)
+        if sub_byte:
+            _check_sub_byte(layer, *bits)
         block = Block(wrapper=layer, input_quantizer=input_quantizer,
-                      input=input_quantizer_node.keras_inputs[0], output=node.outputs)
+                      input=input_quantizer_node.keras_inputs[0], output=node.outputs,
+                      sub_byte=sub_byte)
         _fuse_following_layers(block, consumers)
         blocks.append(block)
     if not any(isinstance(node.layer, (QuantizeLayer, QuantizeWrapper)) for node in nodes):
@@ -233,12 +288,3 @@ def _folds_into(layer, block: Block) -> bool:
         return False
     rank = block.output.shape.rank
     return list(layer.axis) == [rank - 1]
-
-
-def _batch_norm_parameters(layer, channels: int):
-    ones, zeros = np.ones(channels, np.float32), np.zeros(channels, np.float32)
-    gamma = layer.gamma.numpy() if layer.gamma is not None else ones
-    beta = layer.beta.numpy() if layer.beta is not None else zeros
-    return (gamma.astype(np.float32), beta.astype(np.float32),
-            layer.moving_mean.numpy().astype(np.float32),
-            layer.moving_variance.numpy().astype(np.float32))

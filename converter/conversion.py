@@ -1,12 +1,12 @@
 """convert: a trained bitlite QAT model -> .tflite bytes whose sub-byte layers are bitlite ops.
 
-1. blocks.find_blocks picks the sub-byte layers (with the BatchNorm/ReLU they fold);
-2. export.build_export_model writes the float export model, each block and each fake
-   quantization between markers;
+1. blocks.find_blocks picks the quantized layers (with the BatchNorm/ReLU they fold);
+2. export.build_export_model writes the float export model with its regions between markers;
 3. the stock TFLiteConverter converts it (float, no optimizations, custom ops allowed);
-4. each marked region, markers included, is replaced: a block by one bitlite op (input: the
-   input marker's input and the packed weights; output: the output marker's output), a fake
-   quantization by exact builtin ops;
+4. each marked region, markers included, is replaced: a sub-byte block by one bitlite op
+   (input: the input marker's input and the packed weights; output: the output marker's
+   output), codes, fake quantizations and affine stages by builtin ops computing what the QAT
+   model's inference computes (exact.py);
 5. orphan tensors, buffers and operator codes are dropped (the file size reflects the packed
    weights), the description and format-version metadata are set, and the result is checked.
 """
@@ -22,7 +22,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 from . import custom_ops, markers, tflite_edit
 from .blocks import Block, find_blocks
 from .errors import ConversionError
-from .export import FakeQuant, build_export_model
+from .export import Affine, FakeQuant, build_export_model
 
 DESCRIPTION = "bitlite model: run with bitlite.delegate.load_delegate()"
 VERSION_METADATA = "bitlite_format_version"
@@ -74,6 +74,8 @@ def _replace_region(model, index: int, region):
         raise ConversionError(f"{what}: its converted region bypasses the input marker")
     if isinstance(region, Block):
         new_ops = [_bitlite_op(model, subgraph, region, x, y)]
+    elif isinstance(region, Affine):
+        new_ops = _affine_ops(model, subgraph, region, x, y)
     else:
         new_ops = _fake_quant_ops(model, subgraph, region, x, y)
     tflite_edit.replace_ops(subgraph, positions, new_ops)
@@ -88,26 +90,54 @@ def _bitlite_op(model, subgraph, block: Block, x: int, y: int):
                                  options=block.options())
 
 
+def _float_constant(model, subgraph, value, name: str) -> int:
+    return tflite_edit.add_constant(model, subgraph, np.asarray(value, np.float32), name=name)
+
+
 def _fake_quant_ops(model, subgraph, fake_quant: FakeQuant, x: int, y: int) -> list:
-    """y = clip(round(x / s), qmin, qmax) * s as TFLite builtins, the division kept a DIV."""
+    """y = clip(round(x / s), qmin, qmax) * s as TFLite builtins, the division kept a DIV;
+    without the MUL when the region computes codes only."""
     quantizer = fake_quant.quantizer  # never the sign grid: export refuses it
 
     def scalar(value, suffix):
-        return tflite_edit.add_constant(model, subgraph, np.array(value, np.float32),
-                                        name=f"{fake_quant.name}/{suffix}")
+        return _float_constant(model, subgraph, value, f"{fake_quant.name}/{suffix}")
 
     step = scalar(fake_quant.step, "step")
-    divided, rounded, clipped_high, clipped = (
+    divided, rounded, clipped_high = (
         tflite_edit.add_tensor(subgraph, like=x, name=f"{fake_quant.name}/{suffix}")
-        for suffix in ("div", "round", "minimum", "clip"))
-    return [
+        for suffix in ("div", "round", "minimum"))
+    clipped = y if fake_quant.codes_only else tflite_edit.add_tensor(
+        subgraph, like=x, name=f"{fake_quant.name}/clip")
+    ops = [
         tflite_edit.builtin_op(model, "DIV", [x, step], [divided], schema.DivOptionsT()),
         tflite_edit.builtin_op(model, "ROUND", [divided], [rounded]),
         tflite_edit.builtin_op(model, "MINIMUM", [rounded, scalar(quantizer.qmax, "qmax")],
                                [clipped_high]),
         tflite_edit.builtin_op(model, "MAXIMUM", [clipped_high, scalar(quantizer.qmin, "qmin")],
                                [clipped]),
-        tflite_edit.builtin_op(model, "MUL", [clipped, step], [y], schema.MulOptionsT()),
+    ]
+    if not fake_quant.codes_only:
+        ops.append(tflite_edit.builtin_op(model, "MUL", [clipped, step], [y],
+                                          schema.MulOptionsT()))
+    return ops
+
+
+_FUSED_ACTIVATIONS = {"NONE": schema.ActivationFunctionType.NONE,
+                      "RELU": schema.ActivationFunctionType.RELU,
+                      "RELU6": schema.ActivationFunctionType.RELU6}
+
+
+def _affine_ops(model, subgraph, affine: Affine, x: int, y: int) -> list:
+    """y = activation(x * multiplier + offset): a MUL, then an ADD with the fused activation
+    (a clamp, exact), each one float32 rounding as in FORMAT.md's output stage."""
+    multiplier = _float_constant(model, subgraph, affine.multiplier, f"{affine.name}/multiplier")
+    offset = _float_constant(model, subgraph, affine.offset, f"{affine.name}/offset")
+    product = tflite_edit.add_tensor(subgraph, like=x, name=f"{affine.name}/product")
+    add_options = schema.AddOptionsT()
+    add_options.fusedActivationFunction = _FUSED_ACTIVATIONS[affine.activation]
+    return [
+        tflite_edit.builtin_op(model, "MUL", [x, multiplier], [product], schema.MulOptionsT()),
+        tflite_edit.builtin_op(model, "ADD", [product, offset], [y], add_options),
     ]
 
 
@@ -115,7 +145,7 @@ def _verify(model, blocks: list[Block]):
     left = markers.remaining(model)
     if left:
         raise ConversionError(f"{left} region marker op(s) left in the converted model")
-    weight_names = [f"{block.name}/packed_weights" for block in blocks]
+    weight_names = [f"{block.name}/packed_weights" for block in blocks if block.sub_byte]
     found = []
     for subgraph in model.subgraphs:
         for op in subgraph.operators:

@@ -1,17 +1,19 @@
 """The float *export* model: what the stock TFLiteConverter sees.
 
-It mirrors the QAT model with plain float layers:
-- an input QuantizeLayer becomes its fake quantization written with TF ops (x / s, round,
-  clip, * s) and the trained step as a constant;
-- an 8-bit wrapped layer becomes the plain layer holding its dequantized kernel (codes * step);
-- each sub-byte block becomes `output_marker(float block(input_marker(x)))`; the converter later
-  replaces everything between the markers by one bitlite op. The float block in between only
-  needs the right output shape; it emulates the block anyway, which keeps the export model
-  meaningful when debugging.
-The fake quantizations are put between markers too: the TFLiteConverter rewrites a division by
-a constant into a multiplication by its reciprocal, which can move a value across a rounding
-boundary, so the converter re-emits them as an exact DIV, ROUND, MINIMUM, MAXIMUM, MUL.
-So the .tflite reproduces Keras up to the float rounding of the float layers.
+It mirrors the QAT model with plain float layers and region markers. The converter later
+replaces everything between a region's markers by ops it writes itself:
+- a sub-byte block (blocks.py): one bitlite op;
+- an 8-bit block: two regions around the converter's own integer-valued convolution, its input
+  codes (`round(x / s)` clipped, written as DIV, ROUND, MINIMUM, MAXIMUM) and its affine output
+  stage (MUL by the multiplier, ADD of the offset with the fused ReLU);
+- a BatchNormalization no block folds: its affine form (MUL, ADD);
+- an input QuantizeLayer whose output something besides blocks reads: its fake quantization
+  (DIV, ROUND, MINIMUM, MAXIMUM, MUL).
+Inside a region the export model emulates the region (a block as codes, integer sum, affine),
+which keeps it meaningful when debugging; the markers keep the TFLiteConverter from fusing
+across the region's edges or rewriting what is inside (it turns a division by a constant into
+a multiplication by its reciprocal, and folds multiplications into convolution weights). The
+result computes what the QAT model's inference computes (exact.py), op for op.
 """
 
 from __future__ import annotations
@@ -20,26 +22,42 @@ import tensorflow as tf
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
     QuantizeLayer)
-from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
-    QuantizeWrapper)
 
-from . import graph, markers
-from .blocks import Block, dequantized_kernel, trained_step
+from . import graph, markers, pooling
+from .blocks import Block, trained_step
 from .errors import ConversionError
+from .exact import ACTIVATIONS, batch_norm_affine, standalone_batch_norm
 from .quantizers import kernel_attribute
 
 
 class FakeQuant(keras.layers.Layer):
-    """`codes(x) * step` with a constant trained step: an input QuantizeLayer as float ops."""
+    """`codes(x) * step` with a constant trained step: an input QuantizeLayer as float ops;
+    with `codes_only`, `codes(x)` (an 8-bit block's input)."""
 
-    def __init__(self, quantize_layer: QuantizeLayer, name: str | None = None, **kwargs):
+    def __init__(self, quantize_layer: QuantizeLayer, name: str | None = None,
+                 codes_only: bool = False, **kwargs):
         super().__init__(name=name or f"{quantize_layer.name}_fake_quant", **kwargs)
         self.quantizer = quantize_layer.quantizer
         self.step = float(trained_step(quantize_layer.quantizer_vars, quantize_layer.name))
+        self.codes_only = codes_only
 
     def call(self, x):
         step = tf.constant(self.step, tf.float32)
-        return self.quantizer.codes(x, step) * step
+        codes = self.quantizer.codes(x, step)
+        return codes if self.codes_only else codes * step
+
+
+class Affine(keras.layers.Layer):
+    """`activation(x * multiplier + offset)` with constant float32 [C] vectors."""
+
+    def __init__(self, multiplier, offset, activation: str = "NONE", **kwargs):
+        super().__init__(**kwargs)
+        self.multiplier = multiplier.numpy()
+        self.offset = offset.numpy()
+        self.activation = activation
+
+    def call(self, x):
+        return ACTIVATIONS[self.activation](x * self.multiplier + self.offset)
 
 
 def build_export_model(qat_model, blocks: list[Block]) -> tuple[keras.Model, list]:
@@ -68,14 +86,15 @@ def build_export_model(qat_model, blocks: list[Block]) -> tuple[keras.Model, lis
                 rebuild.set_outputs(node, _marked(FakeQuant(layer), x, regions))
         elif id(layer) in block_of:
             block = block_of[id(layer)]
-            y = _marked(lambda x: _export_block(block, x, copies), rebuild.new(block.input),
-                        regions, region=block)
+            block.check_trained()
+            y = _export_block(block, rebuild.new(block.input), regions)
             if block.trailing_activation is not None:
                 y = keras.layers.Activation(block.trailing_activation,
                                             name=f"{block.name}_activation")(y)
             rebuild.set(block.output, y)
-        elif isinstance(layer, QuantizeWrapper):
-            rebuild.set_outputs(node, _call_dequantized(layer, *rebuild.arguments(node)))
+        elif standalone_batch_norm(node):
+            affine = Affine(*batch_norm_affine(layer), name=f"{layer.name}_affine")
+            rebuild.set_outputs(node, _marked(affine, rebuild.new(node.keras_inputs[0]), regions))
         else:
             rebuild.set_outputs(node, copies.call(layer, *rebuild.arguments(node)))
     return rebuild.model(name=f"{qat_model.name}_export"), regions
@@ -97,26 +116,30 @@ def _marked(compute, x, regions: list, region=None):
     return markers.Marker(markers.OUTPUT, index)(compute(x))
 
 
-def _export_block(block: Block, x, copies: graph.LayerCopies):
-    """The float emulation of a block (replaced by a bitlite op in the .tflite)."""
-    # Named after the block: the same quantizer may also get a FakeQuant of its own outside.
-    y = FakeQuant(block.input_quantizer, name=f"{block.name}_input_fake_quant")(x)
-    y = _call_dequantized(block.wrapper, [y], {}, linear=block.trailing_activation is not None)
-    for layer in (block.batch_norm, block.activation_layer):
-        if layer is not None:
-            y = copies.call(layer, [y], {})
-    return y
+def _export_block(block: Block, x, regions: list):
+    """A block as input codes -> integer sum -> affine (exact.block_output's steps): one
+    region for a sub-byte block; for an 8-bit block the codes and the affine are regions and
+    the integer sum stays the TFLiteConverter's own convolution."""
+    codes = FakeQuant(block.input_quantizer, name=f"{block.name}_input_codes", codes_only=True)
+    affine = Affine(*block.affine(), block.activation, name=f"{block.name}_affine")
+    if block.sub_byte:
+        return _marked(lambda x: affine(_integer_sum(block, codes(x))), x, regions,
+                       region=block)
+    return _marked(affine, _integer_sum(block, _marked(codes, x, regions)), regions)
 
 
-def _call_dequantized(wrapper: QuantizeWrapper, args, kwargs, linear: bool = False):
-    """Calls a plain copy of the wrapped layer holding its dequantized kernel (codes * step),
-    the kernel value Keras computes with; `linear` drops the layer's own activation."""
-    config = wrapper.layer.get_config()
-    if linear:
-        config["activation"] = "linear"
-    layer = type(wrapper.layer).from_config(config)
-    outputs = layer(*args, **kwargs)
-    getattr(layer, kernel_attribute(layer)).assign(dequantized_kernel(wrapper))
-    if layer.use_bias:
-        layer.bias.assign(wrapper.layer.bias)
-    return outputs
+def _integer_sum(block: Block, codes):
+    """Plain copies of the block's layer (linear, no bias) whose kernels hold the integer
+    weight codes, one per range of input channels (Block.reduction_chunks), called on the
+    integer input codes and added in order: exact.integer_sum's operations."""
+    config = block.wrapper.layer.get_config()
+    config.update(activation="linear", use_bias=False)
+    chunks = block.reduction_chunks()
+    kernel_codes = block.kernel_codes()
+    parts = []
+    for first, stop in chunks:
+        layer = type(block.wrapper.layer).from_config(
+            dict(config, name=f"{config['name']}_channels{first}"))
+        parts.append(layer(codes if len(chunks) == 1 else codes[..., first:stop]))
+        getattr(layer, kernel_attribute(layer)).assign(kernel_codes[..., first:stop, :])
+    return pooling.sum_in_order(parts)

@@ -116,9 +116,10 @@ class Consumers:
         return None
 
 
-def clone_layer(layer):
-    """A fresh, unbuilt copy of `layer` (weights are copied once it is built)."""
-    return layer.__class__.from_config(layer.get_config())
+def clone_layer(layer, layer_class=None):
+    """A fresh, unbuilt copy of `layer` (weights are copied once it is built), of class
+    `layer_class` (default: the layer's own)."""
+    return (layer_class or type(layer)).from_config(layer.get_config())
 
 
 class Rebuild:
@@ -129,14 +130,16 @@ class Rebuild:
     result with `set(tensor, new_tensor)`.
     """
 
-    def __init__(self, model, resolve=lambda tensor: tensor):
-        """resolve: FlatNodes.resolve when the caller visits FlatNodes(model).nodes."""
+    def __init__(self, model, resolve=lambda tensor: tensor, inputs=None):
+        """resolve: FlatNodes.resolve when the caller visits FlatNodes(model).nodes.
+        inputs: the values of the model's inputs (a list), to evaluate the graph on tensors
+        rather than build a new model; new keras.Inputs when None."""
         self._model = model
         self._resolve = resolve
         self._new = {}
         self.inputs = []
-        for tensor in model.inputs:
-            new_input = keras.Input(
+        for index, tensor in enumerate(model.inputs):
+            new_input = inputs[index] if inputs is not None else keras.Input(
                 shape=tensor.shape[1:], batch_size=tensor.shape[0], dtype=tensor.dtype,
                 name=tensor._keras_history.layer.name)
             self.inputs.append(new_input)
@@ -162,25 +165,30 @@ class Rebuild:
         return (tf.nest.map_structure(swap, node.call_args),
                 tf.nest.map_structure(swap, node.call_kwargs))
 
-    def model(self, name: str):
-        outputs = tf.nest.map_structure(self.new, self._model._nested_outputs)
+    def outputs(self):
+        """The new tensors of the model's outputs, nested as the model nests them."""
+        return tf.nest.map_structure(self.new, self._model._nested_outputs)
+
+    def model(self, name: str, model_class=keras.Model):
         inputs = self.inputs if len(self.inputs) > 1 else self.inputs[0]
-        return keras.Model(inputs, outputs, name=name)
+        return model_class(inputs, self.outputs(), name=name)
 
 
 class LayerCopies:
     """Clones each layer once (shared layers stay shared) and copies its weights after the
     first call has built it."""
 
-    def __init__(self):
+    def __init__(self, copy_type=type):
+        """copy_type(layer): the class of the copy (default: the layer's own)."""
         self._copies = {}
+        self._copy_type = copy_type
 
     def call(self, layer, args, kwargs):
         """Calls the copy of `layer` with the given (new) arguments."""
         copy = self._copies.get(id(layer))
         first_call = copy is None
         if first_call:
-            copy = self._copies[id(layer)] = clone_layer(layer)
+            copy = self._copies[id(layer)] = clone_layer(layer, self._copy_type(layer))
         outputs = copy(*args, **kwargs)
         if first_call:
             copy.set_weights(layer.get_weights())

@@ -7,7 +7,11 @@ DepthwiseConv2D and a 1x1 Conv2D first) becomes
 
 (tfmot classes, our LSQ or min/max quantizers): the input is quantized per tensor, the kernel
 per output channel; the output stays float. BatchNormalization and activations stay ordinary
-layers and train normally; the converter folds them into the bitlite op later.
+layers and train normally; the converter folds them into the bitlite op later. AveragePooling2D
+and GlobalAveragePooling2D become their ordered forms (pooling.py).
+
+The model is a QatModel (exact.py): it trains as this graph and infers exactly as the
+converted .tflite computes.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapperV2)
 
-from . import activations, custom_ops, graph
+from . import activations, custom_ops, graph, pooling
 from .blocks import sub_byte_problem, way_out
+from .exact import QatModel
 from .quantizers import (QUANTIZABLE_LAYERS, KernelQuantizeConfig, custom_objects,
                          kernel_attribute, output_channel_dims, quantizer_family)
 
@@ -99,7 +104,7 @@ def quantize_model(
                          f"SeparableConv2D or Dense layer to quantize")
 
     rebuild = graph.Rebuild(model, flat.resolve)
-    copies = graph.LayerCopies()
+    copies = graph.LayerCopies(copy_type=pooling.ordered_type)
     sign_memo = {}
     for node in nodes:
         args, kwargs = rebuild.arguments(node)
@@ -118,7 +123,7 @@ def quantize_model(
                 outputs = _quantized_call(part, kernel, part_bias, bits, signed or index > 0,
                                           quantizers, [outputs, *args[1:]], kwargs)
         rebuild.set_outputs(node, outputs)
-    return rebuild.model(name=model.name)
+    return rebuild.model(name=model.name, model_class=QatModel)
 
 
 def _quantized_call(layer, kernel, bias, bits: tuple, signed: bool, quantizers, args, kwargs):
@@ -166,7 +171,8 @@ def _split_separable(layer) -> list:
 def load_qat_model(path, **load_kwargs) -> keras.Model:
     """Loads a QAT model saved with `model.save(path)` (.keras, .h5 or SavedModel directory);
     `load_kwargs` go to keras.models.load_model (e.g. compile=False)."""
-    with tfmot.quantization.keras.quantize_scope(custom_objects()):
+    classes = custom_objects() | {cls.__name__: cls for cls in (QatModel, *pooling.LAYERS)}
+    with tfmot.quantization.keras.quantize_scope(classes):
         return keras.models.load_model(path, **load_kwargs)
 
 

@@ -80,7 +80,7 @@ def test_convert_writes_what_convert_returns(saved, converted):
 def test_converted_file_matches_keras(saved, converted, delegate_library):
     _, qat, x, expected = saved
     for runtime in RUNTIMES:
-        assert_matches_keras(qat, x, expected, run_model(converted[0], x, runtime))
+        assert_matches_keras(x, expected, run_model(converted[0], x, runtime))
 
 
 def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
@@ -166,7 +166,7 @@ def test_console_script(saved, tmp_path, delegate_library):
     # Only bitlite's own (indented) progress lines: none of TensorFlow's native log lines.
     foreign = [line for line in child.stderr.splitlines() if not line.startswith("  ")]
     assert not foreign, foreign
-    assert_matches_keras(qat, x, expected, run_model(out, x, "litert"))
+    assert_matches_keras(x, expected, run_model(out, x, "litert"))
 
 
 # ---------------------------------------------------------------------------------------------

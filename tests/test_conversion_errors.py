@@ -165,7 +165,7 @@ def test_grouped_conv_converts_or_names_the_way_out(delegate_library):
     x = np.random.default_rng(1).normal(size=(8, 6, 6, 4)).astype(np.float32)
     expected = qat.predict(x, verbose=0)
     for runtime in RUNTIMES:
-        assert_matches_keras(qat, x, expected, run_model(data, x, runtime))
+        assert_matches_keras(x, expected, run_model(data, x, runtime))
 
 
 def test_wrapper_called_twice_rejected():
@@ -197,7 +197,7 @@ def test_quantized_input_also_read_outside_its_layer(delegate_library):
     except ConversionError as error:
         assert "'shared_q'" in str(error) and WAY_OUT.search(str(error)), str(error)
         return
-    assert_matches_keras(model, x, expected, run_model(data, x, "litert"))
+    assert_matches_keras(x, expected, run_model(data, x, "litert"))
 
 
 @pytest.mark.parametrize("with_layer", [False, True], ids=["alone", "beside_its_layer"])

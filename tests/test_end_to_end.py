@@ -137,13 +137,13 @@ def test_digits_matches_keras(trained, runtime, source, batch, delegate_library)
     else:
         model = str(trained.path) if from_file else trained.data
         actual = batch_one_outputs({source: model}, trained.x, runtime)
-    assert_matches_keras(trained.qat, trained.x, trained.expected, actual)
+    assert_matches_keras(trained.x, trained.expected, actual)
 
 
 def test_digits_bench_predict_matches_keras(trained, delegate_library):
     """bench/tflite_run.predict, what the demo and the accuracy benchmark use."""
     actual = tflite_run.predict(delegate.Interpreter(model_content=trained.data), trained.x)
-    assert_matches_keras(trained.qat, trained.x, trained.expected, actual)
+    assert_matches_keras(trained.x, trained.expected, actual)
 
 
 def test_digits_in_tflite_runtime(trained, delegate_library, tmp_path):
@@ -161,10 +161,10 @@ def test_digits_in_tflite_runtime(trained, delegate_library, tmp_path):
         [python, str(RUNNER), delegate_library, str(tmp_path / "manifest.json")],
         capture_output=True, text=True, timeout=300)
     assert child.returncode == 0, child.stderr[-3000:]
-    assert_matches_keras(trained.qat, trained.x, trained.expected,
+    assert_matches_keras(trained.x, trained.expected,
                          np.load(tmp_path / "all_out.npy"))
     for i in picks:
-        assert_matches_keras(trained.qat, trained.x[i:i + 1], trained.expected[i:i + 1],
+        assert_matches_keras(trained.x[i:i + 1], trained.expected[i:i + 1],
                              np.load(tmp_path / f"one{i}_out.npy"))
 
 
@@ -205,7 +205,7 @@ def conversion(float_model, seed: int, *args, **kwargs):
 def check_every_runtime(converted):
     for runtime in RUNTIMES:
         actual = run_model(converted.data, converted.x, runtime)
-        assert_matches_keras(converted.qat, converted.x, converted.expected, actual)
+        assert_matches_keras(converted.x, converted.expected, actual)
 
 
 def small_cnn():

@@ -97,7 +97,7 @@ def test_nested_ops(nested_qat):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_nested_matches_keras(nested_qat, runtime, delegate_library):
     x, expected, actual = converted_outputs(nested_qat, seed=2, runtime=runtime)
-    assert_matches_keras(nested_qat, x, expected, actual)
+    assert_matches_keras(x, expected, actual)
 
 
 def test_first_layer_inside_a_nested_model():
@@ -158,7 +158,7 @@ def distributed_main(quantizer: str):
     flags = [v for v in qat.variables if v.name.endswith("_step_initialized:0")]
     steps = {v.name.replace("_step_initialized:0", "_step:0") for v in flags}
     x, expected, actual = converted_outputs(qat, seed=4)
-    assert_matches_keras(qat, x, expected, actual)
+    assert_matches_keras(x, expected, actual)
     print(json.dumps({"replicas": strategy.num_replicas_in_sync, "differing": differing,
                       "flags": len(flags), "initialized": all(bool(v.numpy()) for v in flags),
                       "steps": [float(np.min(v.numpy())) for v in qat.variables

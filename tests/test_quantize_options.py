@@ -57,7 +57,7 @@ def test_layer_bits_dict_mixes_precisions_and_converts_exactly(delegate_library)
                    for op in tflite_ops(data) if op["name"].startswith("Bitlite"))
     assert pairs == [(1, 3), (2, 4), (4, 4)], pairs
     for runtime in RUNTIMES:
-        assert_matches_keras(qat, x, expected, run_model(data, x, runtime))
+        assert_matches_keras(x, expected, run_model(data, x, runtime))
 
 
 def test_8bit_depthwise_and_separable_stay_float_ops(delegate_library):
@@ -73,7 +73,7 @@ def test_8bit_depthwise_and_separable_stay_float_ops(delegate_library):
     names = [op["name"] for op in tflite_ops(data)]
     assert names.count("DEPTHWISE_CONV_2D") == 2 and names.count("BitliteConv2D") == 1, names
     for runtime in RUNTIMES:
-        assert_matches_keras(qat, x, expected, run_model(data, x, runtime))
+        assert_matches_keras(x, expected, run_model(data, x, runtime))
 
 
 def test_layer_bits_callable_decides_every_layer():
@@ -147,7 +147,7 @@ def test_minmax_trains_converts_and_matches_keras(bits, tmp_path, delegate_libra
     np.testing.assert_array_equal(expected, qat.predict(x, verbose=0))
     data = convert(loaded)
     for runtime in RUNTIMES:
-        assert_matches_keras(loaded, x, expected, run_model(data, x, runtime))
+        assert_matches_keras(x, expected, run_model(data, x, runtime))
 
 
 def test_unknown_quantizer_rejected():

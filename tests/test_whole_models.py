@@ -116,4 +116,4 @@ def test_whole_model_matches_keras(name, delegate_library):
             # The two heads differ in channels: pair each Keras output with its tensor.
             actual = sorted(actual, key=lambda a: a.shape[-1])
             for want, got in zip(sorted(expected, key=lambda e: e.shape[-1]), actual):
-                assert_matches_keras(qat, x[:batch], want[:batch], got)
+                assert_matches_keras(x[:batch], want[:batch], got)

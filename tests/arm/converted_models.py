@@ -1,6 +1,7 @@
-"""Models made by the real converter for the emulated ARM runs: the trained digits model and a
+"""Models made by the real converter for the emulated ARM runs: the trained digits model, a
 representative mix of the layer matrix (grouped conv, depthwise, residual add, rank-3 dense,
-a dense head, 1-4 bit mixed), so ARM runs what users convert, not only hand-built one-op models."""
+a dense head, 1-4 bit mixed) and a trained deep bottleneck ResNet (test_deep_networks), so ARM
+runs what users convert, not only hand-built one-op models."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import tf_keras as keras
 
 from bitlite.converter import convert, quantize_model
 from conftest import bench_module
+from test_deep_networks import trained, upscaled_digits
 from test_end_to_end import randomize
 
 L = keras.layers
@@ -65,5 +67,14 @@ def _layer_mix() -> ConvertedCase:
                          "head W2A4")
 
 
+def _deep_resnet() -> ConvertedCase:
+    digits = upscaled_digits()
+    qat = trained("resnet", 0, 2, 2, digits)
+    x = digits[2][:8]
+    return ConvertedCase(convert(qat), x, qat.predict(x, verbose=0), qat,
+                         "ResNet-50-deep bottleneck network W2A2, trained")
+
+
 def converted_cases() -> dict[str, ConvertedCase]:
-    return {"digits_w2a2": _digits_w2a2(), "layer_mix": _layer_mix()}
+    return {"digits_w2a2": _digits_w2a2(), "layer_mix": _layer_mix(),
+            "deep_resnet_w2a2": _deep_resnet()}
