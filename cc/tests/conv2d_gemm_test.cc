@@ -400,6 +400,41 @@ BITLITE_TEST(ValidTapsMatchesBruteForce) {
   }
 }
 
+// FindLiveTaps (one range per axis, in O(1)) against reading every tap of every output, on
+// SAME and VALID geometries with strides up to beyond the input.
+BITLITE_TEST(LiveTapsMatchBruteForce) {
+  OpParams p;
+  p.kind = OpKind::kConv2D;
+  p.in_channels = p.out_channels = 1;
+  for (int in = 1; in <= 8; ++in) {
+    for (int kernel = 1; kernel <= 5; ++kernel) {
+      for (int stride = 1; stride <= 10; ++stride) {
+        for (int dilation = 1; dilation <= 4; ++dilation) {
+          for (Padding padding : {Padding::kSame, Padding::kValid}) {
+            p.kernel_h = kernel;
+            p.stride_h = stride;
+            p.dilation_h = dilation;
+            p.padding = padding;
+            ConvGeometry g;
+            std::vector<int> output_shape;
+            std::string error;
+            if (!ComputeGeometry(p, {1, in, 1, 1}, &g, &output_shape, &error)) continue;
+            const TapRange live = FindLiveTaps(g).rows;
+            for (int64_t t = 0; t < kernel; ++t) {
+              bool reads_input = false;
+              for (int64_t o = 0; o < g.out_h; ++o) {
+                const int64_t i = o * stride - g.pad_top + t * dilation;
+                reads_input = reads_input || (i >= 0 && i < in);
+              }
+              EXPECT_EQ(reads_input, t >= live.lo && t < live.hi);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 BITLITE_TEST(ThreadPoolRunsEveryUnitOnceOnValidWorkers) {
   ThreadPool pool;
   for (int threads : {1, 2, 3, 4, 2, 1}) {

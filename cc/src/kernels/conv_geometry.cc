@@ -6,27 +6,22 @@
 namespace bitlite {
 namespace {
 
-// Whether tap t of one axis reads inside the input for some output: the first output whose
-// tap reads at or after position 0 must read before `in`. O(1), as outputs may be billions.
-bool TapIsLive(int64_t t, int64_t in, int64_t out, int64_t stride, int64_t pad,
-               int64_t dilation) {
-  const int64_t first_read = t * dilation - pad;  // by output 0
-  const int64_t o = first_read >= 0 ? 0 : (-first_read + stride - 1) / stride;
-  return o < out && first_read + o * stride < in;
-}
+// ceil(a / b) for b > 0 and any sign of a.
+int64_t CeilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -(-a / b); }
 
-// The union of ValidTaps over the outputs of one axis, reported as the range from the first
-// to the last live tap: with a stride wider than the input a tap between two live ones may
-// read only padding, which costs a zero tap and keeps the cropped kernel a plain kernel.
+// The union of ValidTaps over the outputs of one axis, in O(1): kernels may have billions of
+// taps. Tap t reads start + t * dilation with start = o * stride - pad over the outputs o, and
+// is live if one read lands in [0, in). With two outputs or more the stride is below `in`
+// (SAME: out = ceil(in / stride); VALID: stride * (out - 1) <= in - extent), so the reads of
+// tap t hit the input exactly when t * dilation lies in [pad - (out - 1) * stride, pad + in):
+// one range of taps.
 TapRange LiveAxisTaps(int64_t in, int64_t out, int64_t stride, int64_t pad, int64_t dilation,
                       int64_t kernel) {
-  TapRange live{0, 0};
-  for (int64_t t = 0; t < kernel; ++t) {
-    if (!TapIsLive(t, in, out, stride, pad, dilation)) continue;
-    if (live.Empty()) live.lo = t;
-    live.hi = t + 1;
-  }
-  return live;
+  if (out <= 0 || in <= 0) return TapRange{0, 0};
+  TapRange live;
+  live.lo = std::max<int64_t>(0, CeilDiv(pad - (out - 1) * stride, dilation));
+  live.hi = std::min(kernel, CeilDiv(pad + in, dilation));
+  return live.Empty() ? TapRange{0, 0} : live;
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ TapRange ValidTaps(int64_t out, int64_t stride, int64_t pad, int64_t dilation, i
                    int64_t in);
 
 // The taps of each axis that some window reads inside the input: the union of ValidTaps over
-// the outputs. Taps outside it read zero padding for every output and add nothing, so the
+// the outputs, always one range. Taps outside it read zero padding for every output and add nothing, so the
 // fast kernels run the convolution cropped to it (CropTaps): a window whose dilation reaches
 // far past the input then costs what the taps it really reads cost, as in the reference.
 struct LiveTaps {
