@@ -66,7 +66,24 @@ arm-env: wheel-aarch64 wheel-armv7
 test-arm: install arm-env
 	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 
-test: test-cc test-py test-cc-arm test-arm
+test: test-cc test-py test-cc-arm test-arm fuzz-smoke
+
+# libFuzzer over the delegate's options parsing, Prepare and Invoke (cc/fuzz, needs clang and
+# libclang-rt-14-dev): `make fuzz` runs FUZZ_SECONDS, fuzz-smoke (part of `make test`) 2
+# minutes; any crash, sanitizer report, leak or kernel differing from the reference fails.
+.PHONY: fuzz fuzz-smoke fuzz-build
+FUZZ_SECONDS ?= 3600
+FUZZ_BUILD := $(BUILD)/fuzz
+
+fuzz-build:
+	cmake -S cc -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DBITLITE_BUILD_FUZZERS=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) --target bitlite_ops_fuzzer
+
+fuzz: fuzz-build
+	cc/fuzz/run_fuzzer.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	cc/fuzz/run_fuzzer.sh $(FUZZ_BUILD) 120
 
 wheel: $(VENV)/.deps
 	$(PY) -m pip wheel --no-deps --no-build-isolation -w dist .
