@@ -208,11 +208,15 @@ def build_cases():
 
 def run_isolated(runtime: str, models: dict, case_dir: Path) -> dict:
     """name -> result dict from bad_model_runner.py; a case that kills the child is recorded
-    as {"outcome": "crash", ...} and the child restarts on the cases after it."""
+    as {"outcome": "crash", ...} and the child restarts on the cases after it.
+    models: name -> (model bytes, inputs) or (model bytes, inputs, delegate options); the
+    output of a case that ran is in case_dir / f"{name}.out.npy"."""
     case_dir.mkdir(parents=True, exist_ok=True)
-    for name, (model, inputs) in models.items():
+    for name, (model, inputs, *options) in models.items():
         (case_dir / f"{name}.tflite").write_bytes(model)
         np.savez(case_dir / f"{name}.npz", *inputs)
+        if options:
+            (case_dir / f"{name}.json").write_text(json.dumps(options[0]))
     results, remaining = {}, list(models)
     while remaining:
         try:
@@ -307,6 +311,68 @@ def test_options_fuzz_never_crashes(runtime, delegate_library, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# Extreme but valid geometries (issue 9): windows whose dilation or stride reaches far past a
+# tiny input. Every fast kernel once wrote out of bounds or took gigabytes on these; now each
+# runs on the taps that read the input and equals the reference kernel bit for bit.
+# ---------------------------------------------------------------------------------------------
+
+INT32_MAX = 2**31 - 1
+KERNEL_CHOICES = ("auto", "bitserial", "int", "lut", "reference")
+
+
+def extreme_geometry_models():
+    """name -> (model, inputs) for SAME convolutions, depthwise and grouped ones included,
+    with dilations and strides up to INT32_MAX on 1x1 to 2x3 inputs."""
+    rng = np.random.default_rng(19)
+    models = {}
+    # The reported case: depthwise 2x2, SAME, stride 1, dilation INT32_MAX, [1, 1, 1, 2], W2A2.
+    layers = [("depthwise_2x2_d_max", [1, 1, 1, 2], dict(kernel_h=2, kernel_w=2, groups=2,
+                                                          in_channels=2, out_channels=2,
+                                                          dilation_h=INT32_MAX,
+                                                          dilation_w=INT32_MAX))]
+    for dilation in (2**13, 2**14, 2**30, INT32_MAX):
+        for stride in (1, INT32_MAX):
+            for groups, c_in in ((1, 8), (2, 6), (6, 6)):
+                layers.append((f"d{dilation}_s{stride}_g{groups}", [1, 2, 3, c_in],
+                               dict(kernel_h=3, kernel_w=2, groups=groups, in_channels=c_in,
+                                    out_channels=c_in, dilation_h=dilation, dilation_w=dilation,
+                                    stride_h=stride, stride_w=stride)))
+    for name, shape, layer in layers:
+        spec = dict(BASE_SPEC, weight_bits=2, activation_bits=2, padding="SAME",
+                    multiplier=np.float32(rng.normal(size=layer["out_channels"])),
+                    offset=np.float32(rng.normal(size=layer["out_channels"])), **layer)
+        k = spec["kernel_h"] * spec["kernel_w"] * spec["in_channels"] // spec["groups"]
+        codes = ref.random_weight_codes(rng, 2, (spec["out_channels"], k))
+        packed = custom_ops.pack_weights(codes, 2)
+        model = tflite_builder.conv_model(shape, packed, spec, custom_ops.conv2d_options(**spec))
+        models[name] = (model, x_for(shape))
+    return models
+
+
+def test_extreme_geometries_run_like_the_reference(runtime, delegate_library, tmp_path):
+    layers = extreme_geometry_models()
+    models = {f"{name}-{kernel}": (model, inputs, {"kernel": kernel})
+              for name, (model, inputs) in layers.items() for kernel in KERNEL_CHOICES}
+    results = run_isolated(runtime, models, tmp_path)
+    failed = {name: r for name, r in results.items() if r["outcome"] != "ok"}
+    assert not failed, dict(list(failed.items())[:3])
+    for name in layers:
+        expected = np.load(tmp_path / f"{name}-reference.out.npy")
+        for kernel in KERNEL_CHOICES:
+            y = np.load(tmp_path / f"{name}-{kernel}.out.npy")
+            assert y.tobytes() == expected.tobytes(), (name, kernel, y, expected)
+
+
+def test_scratch_limit_refuses_a_layer_with_a_named_error(runtime, delegate_library):
+    from harness import run_model
+    model = tflite_builder.conv_model(INPUT_SHAPE, base_packed(), BASE_SPEC, base_options())
+    with pytest.raises((RuntimeError, ValueError)) as error:
+        run_model(model, x_for(INPUT_SHAPE), runtime,
+                  delegate_options={"kernel": "bitserial", "max_scratch_bytes": "64"})
+    assert "more than the limit of 64 (delegate option max_scratch_bytes)" in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------
 # Delegate options (parsed by the C++ plugin entry point and by the Python wrapper)
 # ---------------------------------------------------------------------------------------------
 
@@ -343,6 +409,15 @@ def test_plugin_rejects_unknown_option(runtime, delegate_library):
 def test_plugin_accepts_documented_options(runtime, delegate_library):
     from bitlite import delegate
     assert delegate.load_delegate(num_threads=2, verbose=True, runtime=runtime) is not None
+    assert delegate.load_delegate(kernel="lut", max_scratch_bytes=1 << 20,
+                                  runtime=runtime) is not None
+
+
+def test_plugin_rejects_bad_max_scratch_bytes(runtime, delegate_library):
+    from bitlite import delegate
+    with pytest.raises(ValueError) as error:
+        delegate.load_delegate(max_scratch_bytes=0, runtime=runtime)
+    assert "max_scratch_bytes" in str(error.value), str(error.value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Times one bitlite convolution layer on the delegate's kernels, without TFLite around it:
 //   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA [GROUPS]]
-// ISA: an IsaName ("bitserial/avx2", "int8/avx512vnni", ...) or auto (default: the
+// ISA: a GemmKernel name ("bitserial/avx2", "int8/avx512vnni", ...) or auto (default: the
 // delegate's kernel=auto rule); GROUPS: FORMAT.md `groups` (default 1). Prints one JSON
 // object with the median and minimum milliseconds of Run (quantize + pack + GEMM + output
 // stage).
@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/conv2d_bitserial.h"
+#include "kernels/conv2d_gemm.h"
+#include "kernels/gemm_kernels.h"
 #include "kernels/cpu_features.h"
 #include "op_geometry.h"
 
@@ -36,17 +37,14 @@ int main(int argc, char** argv) {
   p.activation_bits = std::atoi(argv[8]);
   const int threads = std::atoi(argv[9]);
   const int runs = std::atoi(argv[10]);
-  const std::vector<BitserialIsa> isas = SupportedIsas(DetectCpuFeatures());
-  BitserialIsa isa = AutoIsa(DetectCpuFeatures(), p.weight_bits, p.activation_bits);
+  const GemmKernel* kernel =
+      &AutoGemmKernel(DetectCpuFeatures(), p.weight_bits, p.activation_bits);
   if (argc > 11 && std::strcmp(argv[11], "auto") != 0) {
-    const auto found = std::find_if(isas.begin(), isas.end(), [&](BitserialIsa candidate) {
-      return std::strcmp(IsaName(candidate), argv[11]) == 0;
-    });
-    if (found == isas.end()) {
-      std::fprintf(stderr, "ISA %s is not available here\n", argv[11]);
+    kernel = FindGemmKernel(DetectCpuFeatures(), argv[11]);
+    if (kernel == nullptr) {
+      std::fprintf(stderr, "kernel %s is not available here\n", argv[11]);
       return 2;
     }
-    isa = *found;
   }
   p.groups = argc > 12 ? std::atoi(argv[12]) : 1;
   if (p.groups < 1 || p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
@@ -76,8 +74,11 @@ int main(int argc, char** argv) {
   std::vector<int8_t> w_codes(static_cast<size_t>(p.out_channels * p.ReductionSize()));
   for (int8_t& c : w_codes) c = static_cast<int8_t>(p.weight_bits == 1 ? (code(rng) < 0 ? -1 : 1) : code(rng));
 
-  Conv2DBitserial conv(p, w_codes.data(), isa);
-  conv.Prepare(g, threads);
+  Conv2DGemm conv(p, w_codes.data(), *kernel);
+  if (!conv.Prepare(g, threads, kMaxSize, &error)) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
   ThreadPool pool;
   pool.Resize(threads);
   std::vector<float> y(static_cast<size_t>(g.OutputSize()));
@@ -90,6 +91,6 @@ int main(int argc, char** argv) {
   }
   std::sort(ms.begin(), ms.end());
   std::printf("{\"isa\": \"%s\", \"threads\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f}\n",
-              IsaName(isa), threads, ms[ms.size() / 2], ms.front());
+              kernel->name, threads, ms[ms.size() / 2], ms.front());
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "error_message.h"
 #include "kernels/conv2d_reference.h"
@@ -51,8 +52,9 @@ bool FindBitliteOp(const TfLiteRegistration& registration, OpKind* kind) {
   return false;
 }
 
-BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel)
-    : node_index_(node_index) {
+BitliteOp::BitliteOp(TfLiteContext* context, int node_index, const DelegateOptions& options)
+    : node_index_(node_index), max_scratch_bytes_(options.max_scratch_bytes) {
+  const KernelChoice kernel = options.kernel;
   TfLiteNode* node = nullptr;
   TfLiteRegistration* registration = nullptr;
   if (context->GetNodeAndRegistration(context, node_index, &node, &registration) != kTfLiteOk ||
@@ -81,31 +83,31 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel
   grid_ = MakeActivationGrid(params_);
   // Depthwise layers (groups == in_channels > 1) have a kernel of their own for every choice
   // but reference: a GEMM per channel would waste the bitserial kernels' words. Every other
-  // convolution, grouped or not, and every fully connected layer runs on Conv2DBitserial.
+  // convolution, grouped or not, and every fully connected layer runs on Conv2DGemm.
   use_depthwise_ = kernel != KernelChoice::kReference && IsDepthwise(params_);
-  use_bitserial_ = kernel != KernelChoice::kReference && !IsDepthwise(params_);
+  use_gemm_ = kernel != KernelChoice::kReference && !IsDepthwise(params_);
   const CpuFeatures& cpu = DetectCpuFeatures();
-  depthwise_isa_ = BestDepthwiseIsa(cpu);
+  dwconv_kernel_ = &BestDwconvKernel(cpu);
   switch (kernel) {
     case KernelChoice::kAuto:
     case KernelChoice::kReference:
-      isa_ = AutoIsa(cpu, params_.weight_bits, params_.activation_bits);
+      gemm_kernel_ = &AutoGemmKernel(cpu, params_.weight_bits, params_.activation_bits);
       break;
     case KernelChoice::kBitserial:
-      isa_ = BestBitserialIsa(cpu);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kBitserial, params_.activation_bits);
       break;
     case KernelChoice::kInt:
-      isa_ = BestIntIsa(cpu);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kInt, params_.activation_bits);
       break;
     case KernelChoice::kLut:
-      isa_ = BestLutIsa(cpu, params_.activation_bits);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kLut, params_.activation_bits);
       break;
   }
 }
 
 std::string BitliteOp::KernelName() const {
-  if (use_depthwise_) return DepthwiseIsaName(depthwise_isa_);
-  return use_bitserial_ ? IsaName(isa_) : "reference";
+  if (use_depthwise_) return dwconv_kernel_->name;
+  return use_gemm_ ? gemm_kernel_->name : "reference";
 }
 
 std::string BitliteOp::MessagePrefix() const {
@@ -136,27 +138,67 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
   if (!init_error_.empty()) {
     message = init_error_;
   } else if (CheckTensors(context, &message) &&
-             (weights_unpacked_ || UnpackWeights(context, &message)) &&
              ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
-    if (use_depthwise_) {
-      if (depthwise_ == nullptr) {
-        depthwise_ =
-            std::make_unique<Conv2DDepthwise>(params_, weight_codes_.data(), depthwise_isa_);
-        weight_codes_ = std::vector<int8_t>();
-      }
-      depthwise_->Prepare(geometry_, threads);
-    }
-    if (use_bitserial_) {
-      if (bitserial_ == nullptr) {
-        bitserial_ = std::make_unique<Conv2DBitserial>(params_, weight_codes_.data(), isa_);
-        weight_codes_ = std::vector<int8_t>();
-      }
-      bitserial_->Prepare(geometry_, threads);
-    }
-    return true;
+    const LiveTaps taps = FindLiveTaps(geometry_);
+    run_reference_ = !(use_gemm_ || use_depthwise_) || taps.Empty();
+    const bool prepared = run_reference_ ? PrepareReferenceKernel(context, threads, &message)
+                                         : PrepareFastKernel(context, taps, threads, &message);
+    if (prepared) return true;
   }
   *error = MessagePrefix() + message;
   return false;
+}
+
+bool BitliteOp::PrepareReferenceKernel(const TfLiteContext* context, int threads,
+                                       std::string* error) {
+  // Its scratch is the delegate kernel's: one code per input value, one accumulator per
+  // output channel (DelegateKernel::Prepare sizes it for the largest node).
+  ScratchBudget budget;
+  budget.Add(geometry_.InputSize(), sizeof(int8_t));
+  budget.Add(geometry_.out_c, sizeof(int32_t));
+  const int64_t limit = ScratchLimit(context, threads);
+  if (!budget.Within(limit)) return Fail(ScratchTooLarge(budget, limit, geometry_), error);
+  return !weight_codes_.empty() || UnpackWeights(context, &weight_codes_, error);
+}
+
+bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& taps,
+                                  int threads, std::string* error) {
+  const bool built = use_depthwise_ ? depthwise_ != nullptr : gemm_ != nullptr;
+  const bool same_taps = built && packed_taps_ == taps;
+  const ConvGeometry cropped = CropTaps(geometry_, taps);
+  if (!same_taps) {
+    std::vector<int8_t> codes;
+    if (!UnpackWeights(context, &codes, error)) return false;
+    const LiveTapConv conv = CropToLiveTaps(params_, geometry_, taps, std::move(codes));
+    if (use_depthwise_) {
+      depthwise_ = std::make_unique<Conv2DDepthwise>(conv.params, conv.w_codes.data(),
+                                                     *dwconv_kernel_);
+    } else {
+      gemm_ = std::make_unique<Conv2DGemm>(conv.params, conv.w_codes.data(), *gemm_kernel_);
+    }
+    packed_taps_ = taps;
+  }
+  const int64_t limit = ScratchLimit(context, threads);
+  return use_depthwise_ ? depthwise_->Prepare(cropped, threads, limit, error)
+                        : gemm_->Prepare(cropped, threads, limit, error);
+}
+
+int64_t BitliteOp::ScratchLimit(const TfLiteContext* context, int threads) const {
+  if (max_scratch_bytes_ > 0) return max_scratch_bytes_;
+  // Generous for real layers (the packed input is a few times the float input at most, the
+  // per-thread scratch a few chunks of the weights), bounded by the node's own tensors, and
+  // capped: Prepare runs before the runtime allocates those tensors, so a model that
+  // declares huge ones must not get huge scratch first.
+  constexpr int64_t kBaseBytes = int64_t{64} << 20;
+  constexpr int64_t kBytesPerTensorByte = 16;
+  constexpr int64_t kCapBytes = int64_t{1} << 30;
+  const TfLiteTensor* w = TensorAt(context, weights_);
+  const CheckedSize tensor_bytes =
+      (CheckedSize(geometry_.InputSize()) + geometry_.OutputSize()) * sizeof(float) +
+      CheckedSize(w != nullptr ? static_cast<int64_t>(w->bytes) : 0);
+  const CheckedSize limit =
+      tensor_bytes * kBytesPerTensorByte * std::max(threads, 1) + kBaseBytes;
+  return limit.ok() && limit.value() < kCapBytes ? limit.value() : kCapBytes;
 }
 
 bool BitliteOp::CheckTensors(const TfLiteContext* context, std::string* error) const {
@@ -176,7 +218,8 @@ bool BitliteOp::CheckTensors(const TfLiteContext* context, std::string* error) c
   return true;
 }
 
-bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::string* error) {
+bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>* codes,
+                              std::string* error) const {
   const TfLiteTensor* w = TensorAt(context, weights_);
   const std::string name = TensorName("weights w", weights_);
   if (w == nullptr) return Fail(name + " is missing", error);
@@ -203,24 +246,24 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::string* error) 
                     std::to_string(total_bytes),
                 error);
   }
-  const int64_t codes = params_.out_channels * k;
-  if (codes > static_cast<int64_t>(PTRDIFF_MAX)) return Fail(name + " is too large", error);
-  weight_codes_.resize(static_cast<size_t>(codes));
+  const CheckedSize count = CheckedSize(params_.out_channels) * k;
+  if (!count.ok()) return Fail(name + " is too large", error);
+  codes->resize(static_cast<size_t>(count.value()));
   if (!UnpackWeightsReference(w->data.uint8, params_.out_channels, k, params_.weight_bits,
-                              weight_codes_.data())) {
-    weight_codes_.clear();
+                              codes->data())) {
+    codes->clear();
     return Fail(name +
                     " sets unused padding bits: it was packed for another weight_bits or "
                     "kernel size",
                 error);
   }
-  weights_unpacked_ = true;
   return true;
 }
 
 void BitliteOp::Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool) {
-  if (depthwise_ != nullptr) return depthwise_->Run(x, y, pool);
-  if (bitserial_ != nullptr) return bitserial_->Run(x, y, pool);
+  if (!run_reference_) {
+    return use_depthwise_ ? depthwise_->Run(x, y, pool) : gemm_->Run(x, y, pool);
+  }
   QuantizeActivationsReference(x, static_cast<size_t>(geometry_.InputSize()), grid_, codes);
   Conv2DReference(geometry_, codes, weight_codes_.data(), params_.multiplier.data(),
                   params_.offset.data(), params_.activation, acc, y);

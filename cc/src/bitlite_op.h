@@ -11,10 +11,11 @@
 #include "bitlite/tflite_c_abi.h"
 #include "delegate_options.h"
 #include "kernels/activation_quantize_reference.h"
-#include "kernels/bitserial_isa.h"
-#include "kernels/conv2d_bitserial.h"
 #include "kernels/conv2d_depthwise.h"
+#include "kernels/conv2d_gemm.h"
 #include "kernels/conv_geometry.h"
+#include "kernels/dwconv_kernels.h"
+#include "kernels/gemm_kernels.h"
 #include "op_options.h"
 #include "threading/thread_pool.h"
 
@@ -25,10 +26,11 @@ bool FindBitliteOp(const TfLiteRegistration& registration, OpKind* kind);
 
 class BitliteOp {
  public:
-  // Reads the node, parses its options and picks its kernel (`kernel` as the delegate
-  // option says, see KernelChoice). Kernel init cannot fail, so any problem is kept and
-  // returned by the first Prepare.
-  BitliteOp(TfLiteContext* context, int node_index, KernelChoice kernel = KernelChoice::kAuto);
+  // Reads the node, parses its options and picks its kernel (the delegate options' `kernel`,
+  // see KernelChoice). Kernel init cannot fail, so any problem is kept and returned by the
+  // first Prepare.
+  BitliteOp(TfLiteContext* context, int node_index,
+            const DelegateOptions& options = DelegateOptions());
 
   // Why the node cannot run (empty if it can), as found when reading it.
   const std::string& init_error() const { return init_error_; }
@@ -42,9 +44,10 @@ class BitliteOp {
   // "bitserial/avx512vpopcntdq", "reference", ...
   std::string KernelName() const;
 
-  // Validates tensors, unpacks (and for the bitserial kernel packs) the weights the first
-  // time, and computes the geometry and output shape for `input_shape` and the scratch for
-  // up to `threads` threads. On failure *error holds a message with the prefix.
+  // Validates tensors, computes the geometry and output shape for `input_shape`, packs the
+  // weights for the fast kernel (again only if a resize changes which taps are live) and
+  // sizes the scratch for up to `threads` threads, within the scratch limit (ScratchLimit).
+  // On failure *error holds a message with the prefix.
   bool Prepare(const TfLiteContext* context, const std::vector<int>& input_shape,
                std::vector<int>* output_shape, std::string* error, int threads = 1);
 
@@ -53,13 +56,24 @@ class BitliteOp {
   int64_t out_channels() const { return geometry_.out_c; }
 
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
-  // `acc` out_channels() elements of scratch for the reference kernel; the bitserial kernel
-  // has its own and runs on `pool` (at most the `threads` of Prepare).
+  // `acc` out_channels() elements of scratch for the reference kernel; the fast kernels
+  // have their own and run on `pool` (at most the `threads` of Prepare).
   void Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool);
 
  private:
   bool CheckTensors(const TfLiteContext* context, std::string* error) const;
-  bool UnpackWeights(const TfLiteContext* context, std::string* error);
+  // The weight codes [out_channels][kernel_h * kernel_w * in_channels / groups], unpacked
+  // from the weight tensor after checking its type, shape, size and padding bits.
+  bool UnpackWeights(const TfLiteContext* context, std::vector<int8_t>* codes,
+                     std::string* error) const;
+  // The most scratch the kernel may take: the delegate option max_scratch_bytes, else a
+  // bound derived from the node's own tensor sizes.
+  int64_t ScratchLimit(const TfLiteContext* context, int threads) const;
+  // Unpacks the reference kernel's weights once, within the scratch limit.
+  bool PrepareReferenceKernel(const TfLiteContext* context, int threads, std::string* error);
+  // Builds (or rebuilds, for other live taps) the fast kernel and sizes its scratch.
+  bool PrepareFastKernel(const TfLiteContext* context, const LiveTaps& taps, int threads,
+                         std::string* error);
 
   int node_index_;
   OpKind kind_ = OpKind::kConv2D;
@@ -69,17 +83,21 @@ class BitliteOp {
   int weights_ = -1;
   int output_ = -1;
   OpParams params_;
+  int64_t max_scratch_bytes_ = 0;  // the delegate option; 0: ScratchLimit derives one
   ActivationGrid grid_;
-  bool weights_unpacked_ = false;
-  // [out_channels][kernel_h * kernel_w * in_channels]; released once the bitserial kernel
-  // has packed its own layout.
+  // The reference kernel's weights (UnpackWeights), unpacked when it first runs; the fast
+  // kernels pack their own layout and keep no codes.
   std::vector<int8_t> weight_codes_;
-  bool use_bitserial_ = false;
-  BitserialIsa isa_ = BitserialIsa::kScalar;
-  std::unique_ptr<Conv2DBitserial> bitserial_;
+  // The reference kernel runs the node: kernel=reference, or no tap of any window reads the
+  // input (every output is the output stage of 0, nothing to pack).
+  bool run_reference_ = true;
+  LiveTaps packed_taps_{};  // the taps the fast kernel was built for
+  bool use_gemm_ = false;
+  const GemmKernel* gemm_kernel_ = nullptr;
+  std::unique_ptr<Conv2DGemm> gemm_;
   // Depthwise layers (IsDepthwise) run on their own kernel unless `kernel` is reference.
   bool use_depthwise_ = false;
-  DepthwiseIsa depthwise_isa_ = DepthwiseIsa::kScalar;
+  const DwconvKernel* dwconv_kernel_ = nullptr;
   std::unique_ptr<Conv2DDepthwise> depthwise_;
   ConvGeometry geometry_;
 };

@@ -3,6 +3,7 @@
 #ifndef BITLITE_SRC_C_BOUNDARY_H_
 #define BITLITE_SRC_C_BOUNDARY_H_
 
+#include <exception>
 #include <new>
 
 #include "bitlite/tflite_c_abi.h"
@@ -22,6 +23,11 @@ TfLiteStatus CatchAll(TfLiteContext* context, Body&& body) {
     return body();
   } catch (const std::bad_alloc&) {
     ReportError(context, "bitlite: out of memory");
+  } catch (const std::exception& error) {
+    // Sizes are checked before anything is allocated, so this is a bug: say what threw.
+    if (context->ReportError != nullptr) {
+      context->ReportError(context, "bitlite: internal error: %s", error.what());
+    }
   } catch (...) {
     ReportError(context, "bitlite: unexpected internal error");
   }

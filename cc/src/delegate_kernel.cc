@@ -52,7 +52,7 @@ class DelegateKernel {
     if (delegate != nullptr) options_ = delegate->options;
     const TfLiteIntArray* nodes = params.nodes_to_replace;
     for (int i = 0; nodes != nullptr && i < nodes->size; ++i) {
-      ops_.push_back({BitliteOp(context, nodes->data[i], options_.kernel), {}, {}, {}});
+      ops_.push_back({BitliteOp(context, nodes->data[i], options_), {}, {}, {}});
       WiredOp& wired = ops_.back();
       const int x = wired.op.input_tensor();
       const int y = wired.op.output_tensor();

@@ -18,6 +18,15 @@ bool ParseNumThreads(const char* text, int* out) {
   return true;
 }
 
+bool ParseByteCount(const char* text, int64_t* out) {
+  const char* end = text + std::strlen(text);
+  int64_t value = 0;
+  const auto result = std::from_chars(text, end, value);
+  if (result.ec != std::errc() || result.ptr != end || value < 1) return false;
+  *out = value;
+  return true;
+}
+
 bool ParseBool(std::string_view text, bool* out) {
   if (text == "true" || text == "1") {
     *out = true;
@@ -72,8 +81,14 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
         return Fail("kernel must be auto, bitserial, int, lut or reference, got '" + value + "'",
                     error);
       }
+    } else if (key == "max_scratch_bytes") {
+      if (!ParseByteCount(values[i], &options->max_scratch_bytes)) {
+        return Fail("max_scratch_bytes must be an integer >= 1, got '" + value + "'", error);
+      }
     } else {
-      return Fail("unknown option '" + key + "' (known: kernel, num_threads, verbose)", error);
+      return Fail(
+          "unknown option '" + key + "' (known: kernel, max_scratch_bytes, num_threads, verbose)",
+          error);
     }
   }
   return true;

@@ -4,6 +4,7 @@
 #define BITLITE_SRC_DELEGATE_OPTIONS_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "bitlite/tflite_c_abi.h"
@@ -11,14 +12,18 @@
 namespace bitlite {
 
 // Which kernel runs the ops (delegate option `kernel`; BitliteOp's constructor applies it).
-// kAuto: AutoIsa (kernels/bitserial_isa.h): the int8 kernel for wide codes where the CPU has
-// one, else the bitserial kernel on the widest ISA the CPU runs. kBitserial: always the
-// bitserial kernel; kInt: the int8 kernel where the CPU has one, else bitserial.
+// kAuto: AutoIsa (kernels/gemm_kernels.h), per layer by the crossovers measured for its
+// bit widths: the int8 kernel for wide codes where the CPU has one, the LUT kernel where the
+// widest popcount is AVX2's, else the bitserial kernel on the widest ISA the CPU runs.
+// kBitserial: always the bitserial kernel; kInt: the int8 kernel where the CPU has one, else
+// bitserial.
 // kLut: the lookup-table kernel (kernels/lutgemm.h) on the best ISA the CPU runs for the
 // layer (BestLutIsa: lut/avx512vbmi, lut/avx512bw, lut/avx2, lut/neon, else lut/scalar); it
 // supports every bit pair and activation grid, so it never falls back for bit widths.
 // kReference: the scalar reference kernel (the specification, for comparisons). Grouped
-// convolutions (groups > 1) run on the reference kernel whatever the choice.
+// convolutions run on the same kernels as ordinary ones, depthwise convolutions (groups ==
+// in_channels) on a kernel of their own (kernels/conv2d_depthwise.h), for every choice but
+// kReference.
 enum class KernelChoice { kAuto, kBitserial, kInt, kLut, kReference };
 
 struct DelegateOptions {
@@ -28,6 +33,9 @@ struct DelegateOptions {
   KernelChoice kernel = KernelChoice::kAuto;
   // Print to stderr which nodes the delegate takes over, with shapes and bit widths.
   bool verbose = false;
+  // The most scratch memory one node's kernel may take, in bytes; Prepare refuses a node that
+  // needs more. 0: a bound derived from the node's own tensor sizes (BitliteOp::ScratchLimit).
+  int64_t max_scratch_bytes = 0;
 };
 
 // Returns false with a message in *error for an unknown key or a bad value.

@@ -1,28 +1,12 @@
 #include "op_geometry.h"
 
-#include <cstddef>
 #include <cstdint>
-#include <initializer_list>
+#include <utility>
 
 #include "error_message.h"
 
 namespace bitlite {
 namespace {
-
-// Element counts stay below this, so byte sizes and int64 indices never overflow, even for
-// the int32 accumulators and float outputs of a 32-bit build.
-constexpr int64_t kMaxElements = static_cast<int64_t>(PTRDIFF_MAX / 8);
-
-// Product of non-negative sizes, checked against kMaxElements at every step.
-bool CountElements(std::initializer_list<int64_t> sizes, int64_t* count) {
-  int64_t product = 1;
-  for (int64_t size : sizes) {
-    if (product != 0 && size > kMaxElements / product) return false;
-    product *= size;
-  }
-  *count = product;
-  return true;
-}
 
 // FORMAT.md "Output size" for one spatial axis.
 bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Padding padding,
@@ -73,11 +57,14 @@ bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape
   g.batch = 1;
   // A fully connected op folds every leading dimension into the batch.
   const size_t batch_dims = is_conv ? 1 : rank - 1;
-  for (size_t i = 0; i < batch_dims; ++i) {
-    if (!CountElements({g.batch, input_shape[i]}, &g.batch)) {
-      return Fail("input shape " + ShapeToString(input_shape) + " is too large", error);
-    }
+  // Element counts stay within kMaxSize, so byte sizes and int64 indices never overflow,
+  // even for the int32 accumulators and float outputs of a 32-bit build.
+  CheckedSize batch = 1;
+  for (size_t i = 0; i < batch_dims; ++i) batch *= input_shape[i];
+  if (!batch.ok()) {
+    return Fail("input shape " + ShapeToString(input_shape) + " is too large", error);
   }
+  g.batch = batch.value();
   *output_shape = input_shape;
   output_shape->back() = params.out_channels;
   if (is_conv) {
@@ -101,13 +88,28 @@ bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape
     (*output_shape)[1] = static_cast<int>(g.out_h);
     (*output_shape)[2] = static_cast<int>(g.out_w);
   }
-  int64_t unused = 0;
-  if (!CountElements({g.batch, g.in_h, g.in_w, g.in_c}, &unused) ||
-      !CountElements({g.batch, g.out_h, g.out_w, g.out_c}, &unused)) {
+  if (!(CheckedSize(g.batch) * g.in_h * g.in_w * g.in_c).ok() ||
+      !(CheckedSize(g.batch) * g.out_h * g.out_w * g.out_c).ok()) {
     return Fail("input shape " + ShapeToString(input_shape) + " is too large", error);
   }
   *geometry = g;
   return true;
+}
+
+LiveTapConv CropToLiveTaps(const OpParams& params, const ConvGeometry& g, const LiveTaps& taps,
+                           std::vector<int8_t> w_codes) {
+  LiveTapConv conv;
+  conv.params = params;
+  conv.geometry = CropTaps(g, taps);
+  conv.params.kernel_h = static_cast<int>(conv.geometry.kernel_h);
+  conv.params.kernel_w = static_cast<int>(conv.geometry.kernel_w);
+  if (taps.All(g)) {
+    conv.w_codes = std::move(w_codes);
+  } else {
+    conv.w_codes.resize(static_cast<size_t>(g.out_c * conv.geometry.ReductionSize()));
+    CropWeightCodes(g, taps, w_codes.data(), conv.w_codes.data());
+  }
+  return conv;
 }
 
 }  // namespace bitlite

@@ -4,6 +4,7 @@
 #ifndef BITLITE_SRC_OP_GEOMETRY_H_
 #define BITLITE_SRC_OP_GEOMETRY_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,16 @@ bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape
                      ConvGeometry* geometry, std::vector<int>* output_shape, std::string* error);
 
 std::string ShapeToString(const std::vector<int>& shape);
+
+// A convolution cut down to its live taps (FindLiveTaps, not empty): what the fast kernels
+// run. Its weight codes [out_c][kernel_h * kernel_w * in_c / groups] are those of the taps.
+struct LiveTapConv {
+  OpParams params;
+  ConvGeometry geometry;
+  std::vector<int8_t> w_codes;
+};
+LiveTapConv CropToLiveTaps(const OpParams& params, const ConvGeometry& g, const LiveTaps& taps,
+                           std::vector<int8_t> w_codes);
 
 }  // namespace bitlite
 

@@ -5,6 +5,7 @@
 // denormals), extreme codes, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/conv2d_depthwise.h"
 
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -68,15 +69,22 @@ bool CheckCase(const ConvCase& c, ThreadPool* pools) {
     return false;
   }
   const std::vector<float> expected = RunReference(c, g);
-  for (DepthwiseIsa isa : SupportedDepthwiseIsas(DetectCpuFeatures())) {
-    Conv2DDepthwise conv(c.params, c.w_codes.data(), isa);
-    conv.Prepare(g, 3);
+  // As BitliteOp runs it: on the live taps, or on the reference kernel if there are none.
+  const LiveTaps taps = FindLiveTaps(g);
+  if (taps.Empty()) return true;
+  const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
+  for (const DwconvKernel* kernel : SupportedDwconvKernels(DetectCpuFeatures())) {
+    Conv2DDepthwise conv(live.params, live.w_codes.data(), *kernel);
+    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error)) {
+      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
+      return false;
+    }
     for (int threads = 1; threads <= 3; ++threads) {
       std::vector<float> y(expected.size(), -1.0f);
       conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
       if (!BitwiseEqual(y, expected)) {
         ReportFailure(__FILE__, __LINE__,
-                      "mismatch: " + DescribeCase(c, DepthwiseIsaName(isa), threads));
+                      "mismatch: " + DescribeCase(c, kernel->name, threads));
         return false;
       }
     }
@@ -152,6 +160,36 @@ BITLITE_TEST(MatchesReferenceOnTinyAndEmptyInputs) {
   }
 }
 
+// Windows that reach far past tiny inputs (dilations and strides up to 2^31 - 1, SAME padding
+// of up to 2^61), depth multipliers 1 to 3: every ISA on its live taps equals the reference,
+// within kSmallScratchLimit. The first case is the one that wrote out of bounds: a 2x2
+// kernel at dilation 2^31 - 1, SAME, stride 1, on a 1x1 input, W2A2.
+BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
+  Pools pools;
+  std::mt19937 rng(11);
+  for (int repeat = 0; repeat < 120; ++repeat) {
+    const int weight_bits = repeat % 4 + 1;
+    const int activation_bits = repeat / 4 % 4 + 1;
+    ConvCase c = RandomCase(rng, weight_bits, activation_bits, repeat % 2 == 1);
+    SetExtremeGeometry(rng, &c);
+    if (repeat == 0) {
+      OpParams& p = c.params;
+      p.weight_bits = p.activation_bits = 2;
+      p.kernel_h = p.kernel_w = 2;
+      p.stride_h = p.stride_w = 1;
+      p.dilation_h = p.dilation_w = INT_MAX;
+      p.padding = Padding::kSame;
+      c.input_shape = {1, 1, 1, p.in_channels};
+    }
+    FillRandomData(rng, &c);
+    ConvGeometry g;
+    std::vector<int> output_shape;
+    std::string error;
+    if (!ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error)) continue;
+    if (!CheckCase(c, pools.pools)) return;
+  }
+}
+
 // Every ISA's quantizer writes the reference's codes, on edge values and on counts around its
 // vector width; and never past `count`. Scales whose thresholds are normal (compared, up to 3
 // bits) and one so small that they are not (divided).
@@ -202,10 +240,10 @@ BITLITE_TEST(DepthwiseMeansGroupsEqualToInputChannels) {
   p.in_channels = 1;
   p.groups = 1;  // one input channel: an ordinary convolution
   EXPECT_TRUE(!IsDepthwise(p));
-  const std::vector<DepthwiseIsa> isas = SupportedDepthwiseIsas(DetectCpuFeatures());
-  EXPECT_TRUE(isas.front() == DepthwiseIsa::kScalar);
-  EXPECT_TRUE(isas.back() == BestDepthwiseIsa(DetectCpuFeatures()));
-  EXPECT_EQ(std::string(DepthwiseIsaName(BestDepthwiseIsa(CpuFeatures{}))), "depthwise/scalar");
+  const std::vector<const DwconvKernel*> kernels = SupportedDwconvKernels(DetectCpuFeatures());
+  EXPECT_EQ(std::string(kernels.front()->name), "depthwise/scalar");
+  EXPECT_TRUE(kernels.back() == &BestDwconvKernel(DetectCpuFeatures()));
+  EXPECT_EQ(std::string(BestDwconvKernel(CpuFeatures{}).name), "depthwise/scalar");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "conv_test_cases.h"
 
 #include <cfloat>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -49,6 +50,24 @@ void FillRandomData(std::mt19937& rng, ConvCase* c) {
     if (c->params.weight_bits == 1 && code == 0) code = 1;  // the 1-bit grid has no 0
     c->w_codes.push_back(static_cast<int8_t>(code));
   }
+}
+
+void SetExtremeGeometry(std::mt19937& rng, ConvCase* c) {
+  // 2^13 and 2^14 made gigabyte scratch of 1x1 inputs; 2^30 and 2^31 - 1 overflowed it.
+  const int reaches[] = {1, 2, 3, 1 << 13, 1 << 14, (1 << 30) - 1, 1 << 30, INT_MAX};
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto reach = [&] { return reaches[uniform(0, 7)]; };
+  OpParams& p = c->params;
+  p.kind = OpKind::kConv2D;
+  p.kernel_h = uniform(1, 3);
+  p.kernel_w = uniform(1, 3);
+  p.dilation_h = reach();
+  p.dilation_w = reach();
+  p.stride_h = uniform(0, 1) ? uniform(1, 2) : reach();
+  p.stride_w = uniform(0, 1) ? uniform(1, 2) : reach();
+  // VALID needs the dilated kernel inside the input: only small dilations pass geometry.
+  p.padding = uniform(0, 3) != 0 ? Padding::kSame : Padding::kValid;
+  c->input_shape = {uniform(1, 2), uniform(1, 3), uniform(1, 3), p.in_channels};
 }
 
 std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g) {

@@ -30,6 +30,17 @@ float EdgeValue(std::mt19937& rng, float scale);
 // c->params' weight grid (the 1-bit grid has no 0).
 void FillRandomData(std::mt19937& rng, ConvCase* c);
 
+// Geometries at the edges of FORMAT.md's ranges, for a conv case whose channels are set:
+// dilations and strides up to 2^31 - 1, SAME or VALID padding, inputs of 1 to 3 pixels per
+// axis (batch 1 or 2), kernels of 1 to 3 taps per axis. Most windows reach far past the
+// input; SAME pads by up to about 2^61. Sets c->params' kernel, stride, dilation, padding
+// and c->input_shape; FillRandomData must follow.
+void SetExtremeGeometry(std::mt19937& rng, ConvCase* c);
+
+// A scratch limit every case of the kernel tests fits in: a kernel that materialised the
+// padding of a huge dilation would exceed it and fail its test.
+constexpr int64_t kSmallScratchLimit = int64_t{64} << 20;
+
 // The reference kernel's output for `c` with geometry `g`.
 std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g);
 

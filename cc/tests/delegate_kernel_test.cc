@@ -1,6 +1,7 @@
 // The delegate kernel against a fake interpreter: wiring of several nodes into one kernel
 // (with an intermediate tensor only the kernel sees), resizes, malformed graphs, and many
 // kernels created and destroyed (leaks).
+#include <climits>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #endif
 #endif
 
+#include "conv_test_cases.h"
 #include "fake_interpreter.h"
 #include "flexbuffer_test_writer.h"
 #include "test_harness.h"
@@ -114,6 +116,89 @@ BITLITE_TEST(ReportsMalformedNodes) {
     graph.interpreter.AddNode("Other", {graph.x, graph.conv_w}, {graph.mid}, {});
     EXPECT_CONTAINS(graph.interpreter.Run({2}, {graph.x, graph.conv_w}, {graph.mid}),
                     "bitlite: node 2: is not a bitlite op");
+  }
+}
+
+// A W2A4 3x3 conv 3 -> 2 (ValidOptions) with its dilations and stride replaced, on input
+// `shape`, run with kernel `choice`. Returns the errors or "ok" and the output in *y.
+std::string RunDilated(const std::vector<int>& shape, int dilation, int stride,
+                       KernelChoice choice, std::vector<float>* y) {
+  FakeInterpreter interpreter;
+  const int x = interpreter.AddFloatTensor(shape);
+  const int w = interpreter.AddWeights(ConvWeights(), 2);
+  const int out = interpreter.AddFloatTensor({1, 1, 1, 2});
+  interpreter.AddNode("BitliteConv2D", {x, w}, {out},
+                      ValidOptions(true)
+                          .Remove("dilation_h").Int("dilation_h", dilation)
+                          .Remove("dilation_w").Int("dilation_w", dilation)
+                          .Remove("stride_h").Int("stride_h", stride)
+                          .Remove("stride_w").Int("stride_w", stride)
+                          .Finish());
+  interpreter.Fill(x, -0.4f, 0.11f);
+  interpreter.delegate_options().kernel = choice;
+  const std::string result = interpreter.Run({0}, {x, w}, {out});
+  *y = interpreter.Values(out);
+  return result;
+}
+
+// The class of the out-of-bounds write of issue 9: SAME windows whose dilation reaches far
+// past the input. Every kernel choice runs on the live taps only and equals the reference,
+// including windows with no live tap at all (the output stage of 0).
+BITLITE_TEST(HugeDilationsRunOnEveryKernelLikeTheReference) {
+  const std::vector<std::vector<int>> shapes = {{1, 1, 1, 3}, {1, 2, 2, 3}, {2, 3, 1, 3}};
+  for (const std::vector<int>& shape : shapes) {
+    for (int dilation : {1 << 13, 1 << 30, INT_MAX}) {
+      for (int stride : {1, INT_MAX}) {
+        std::vector<float> expected;
+        EXPECT_EQ(RunDilated(shape, dilation, stride, KernelChoice::kReference, &expected), "ok");
+        for (KernelChoice choice : {KernelChoice::kAuto, KernelChoice::kBitserial,
+                                    KernelChoice::kInt, KernelChoice::kLut}) {
+          std::vector<float> y;
+          EXPECT_EQ(RunDilated(shape, dilation, stride, choice, &y), "ok");
+          EXPECT_TRUE(BitwiseEqual(y, expected));
+        }
+      }
+    }
+  }
+}
+
+BITLITE_TEST(RefusesScratchOverTheLimit) {
+  Graph graph;
+  DelegateOptions options;
+  options.max_scratch_bytes = 1000;
+  graph.interpreter.delegate_options() = options;
+  EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
+                  "bitlite: node 0 (BitliteConv2D): the kernel's scratch for input 1x5x6x3, "
+                  "kernel 3x3, stride 1x2, dilation 1x1, padding top 1 left 0 takes");
+  EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
+                  "more than the limit of 1000 (delegate option max_scratch_bytes)");
+  options.kernel = KernelChoice::kReference;  // its scratch: 90 codes, 2 accumulators
+  options.max_scratch_bytes = 98;
+  graph.interpreter.delegate_options() = options;
+  EXPECT_EQ(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}), "ok");
+  options.max_scratch_bytes = 97;
+  graph.interpreter.delegate_options() = options;
+  EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
+                  "takes 98 bytes, more than the limit of 97");
+}
+
+// Shapes near INT32_MAX. Products past 64 bits are refused by the geometry; an input that
+// fits the index arithmetic but would need gigabytes of packed scratch by the default limit
+// (the runtime has not allocated the tensors yet when Prepare runs). Nothing is allocated.
+BITLITE_TEST(RefusesSizesThatOverflowOrExceedTheDefaultLimit) {
+  {
+    Graph graph;
+    graph.interpreter.SetDims(&graph.interpreter.tensor(graph.x),
+                              NewIntArray({INT_MAX, INT_MAX, INT_MAX, 3}));
+    EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
+                    "input shape [2147483647, 2147483647, 2147483647, 3] is too large");
+  }
+  {
+    Graph graph;
+    graph.interpreter.SetDims(&graph.interpreter.tensor(graph.x),
+                              NewIntArray({1, 1, INT_MAX, 3}));
+    EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
+                    "more than the limit of 1073741824 (delegate option max_scratch_bytes)");
   }
 }
 

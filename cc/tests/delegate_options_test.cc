@@ -32,7 +32,7 @@ BITLITE_TEST(DefaultsAndValidValues) {
 BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
   DelegateOptions options;
   EXPECT_EQ(Parse({"threads"}, {"2"}, &options),
-            "unknown option 'threads' (known: kernel, num_threads, verbose)");
+            "unknown option 'threads' (known: kernel, max_scratch_bytes, num_threads, verbose)");
   for (const char* bad : {"0", "-2", "2x", "", " 2", "99999999999", "1.5"}) {
     EXPECT_CONTAINS(Parse({"num_threads"}, {bad}, &options), "num_threads must be an integer >= 1");
   }
@@ -42,6 +42,17 @@ BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
   EXPECT_CONTAINS(Parse({"verbose"}, {nullptr}, &options), "has no key or value");
   EXPECT_CONTAINS(Parse({"kernel"}, {"table"}, &options),
                   "kernel must be auto, bitserial, int, lut or reference, got 'table'");
+}
+
+BITLITE_TEST(MaxScratchBytes) {
+  DelegateOptions options;
+  EXPECT_EQ(options.max_scratch_bytes, 0);  // derived per node
+  EXPECT_EQ(Parse({"max_scratch_bytes"}, {"9000000000"}, &options), "ok");
+  EXPECT_EQ(options.max_scratch_bytes, 9000000000);
+  for (const char* bad : {"0", "-1", "1e6", "", "99999999999999999999"}) {
+    EXPECT_CONTAINS(Parse({"max_scratch_bytes"}, {bad}, &options),
+                    "max_scratch_bytes must be an integer >= 1");
+  }
 }
 
 BITLITE_TEST(KernelLutWithOtherOptions) {

@@ -1,11 +1,14 @@
-// The delegate option `kernel` and the runtime kernel choice (kernels/bitserial_isa.h).
+// The delegate option `kernel`, the kernel tables and the runtime kernel choice
+// (kernels/gemm_kernels.h, kernels/dwconv_kernels.h).
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "delegate_options.h"
-#include "kernels/bitserial_isa.h"
 #include "kernels/cpu_features.h"
+#include "kernels/dwconv_kernels.h"
+#include "kernels/gemm_kernels.h"
 #include "test_harness.h"
 
 namespace bitlite {
@@ -41,90 +44,122 @@ BITLITE_TEST(ParsesKernelOption) {
   }
 }
 
-BITLITE_TEST(ChoosesOnlyKernelsTheCpuRuns) {
-  const CpuFeatures& cpu = DetectCpuFeatures();
-  const std::vector<BitserialIsa> isas = SupportedIsas(cpu);
-  EXPECT_TRUE(!isas.empty() && isas.front() == BitserialIsa::kScalar);
-  auto supported = [&](BitserialIsa isa) {
-    for (BitserialIsa candidate : isas) {
-      if (candidate == isa) return true;
-    }
-    return false;
-  };
-  EXPECT_TRUE(supported(BestBitserialIsa(cpu)));
-  EXPECT_TRUE(BestBitserialIsa(cpu) != BitserialIsa::kAvx512Vnni);
-  EXPECT_TRUE(!IsLutIsa(BestBitserialIsa(cpu)));
-  for (int bits = 1; bits <= 4; ++bits) {
-    EXPECT_TRUE(supported(BestLutIsa(cpu, bits)) && IsLutIsa(BestLutIsa(cpu, bits)));
-  }
-  for (int w = 1; w <= 4; ++w) {
-    for (int a = 1; a <= 4; ++a) {
-      const BitserialIsa isa = AutoIsa(cpu, w, a);
-      EXPECT_TRUE(supported(isa));
-      // The int8 kernel exactly from its crossover product up, below it the LUT kernel from
-      // its own crossover up, the bitserial one below both.
-      BitserialIsa expected = BestBitserialIsa(cpu);
-      if (w * a >= LutMinBitProduct(expected)) expected = BestLutIsa(cpu, a);
-      if (w * a >= IntMinBitProduct(BestIntIsa(cpu))) expected = BestIntIsa(cpu);
-      EXPECT_TRUE(isa == expected);
-    }
-  }
-  // Every int8 kernel has a crossover within the bit products, and only they do.
-  for (BitserialIsa isa : {BitserialIsa::kAvx512Vnni, BitserialIsa::kNeonInt8,
-                           BitserialIsa::kNeonDot}) {
-    EXPECT_TRUE(IntMinBitProduct(isa) >= 1 && IntMinBitProduct(isa) <= 16);
-  }
-  EXPECT_TRUE(IntMinBitProduct(BestBitserialIsa(cpu)) > 16);
-  // The LUT crossover: only where the widest popcount is AVX2's.
-  EXPECT_EQ(LutMinBitProduct(BitserialIsa::kAvx2), 3);
-  for (BitserialIsa isa : {BitserialIsa::kScalar, BitserialIsa::kAvx512, BitserialIsa::kNeon}) {
-    EXPECT_TRUE(LutMinBitProduct(isa) > 16);
-  }
-#if BITLITE_X86_KERNELS
-  CpuFeatures avx2_only;
-  avx2_only.avx2 = true;
-  EXPECT_EQ(std::string(IsaName(AutoIsa(avx2_only, 1, 2))), "bitserial/avx2");
-  EXPECT_EQ(std::string(IsaName(AutoIsa(avx2_only, 1, 3))), "lut/avx2");
-  EXPECT_EQ(std::string(IsaName(AutoIsa(avx2_only, 4, 4))), "lut/avx2");
-#endif
-  // Scalar only, whatever the CPU: what an unknown CPU falls back to.
-  EXPECT_TRUE(AutoIsa(CpuFeatures{}, 4, 4) == BitserialIsa::kScalar);
-  EXPECT_EQ(std::string(IsaName(BestBitserialIsa(CpuFeatures{}))), "bitserial/scalar");
-  EXPECT_EQ(std::string(IsaName(BestLutIsa(CpuFeatures{}, 2))), "lut/scalar");
+std::string AutoName(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
+  return AutoGemmKernel(cpu, weight_bits, activation_bits).name;
 }
 
-// kernel=lut takes the widest LUT ISA a CPU runs: the SIMD one needs exactly its flags, and
-// VBMI's only where it is faster than BW (3-4 activation bits).
-BITLITE_TEST(LutIsaFollowsCpuFeatures) {
+std::string BestName(const CpuFeatures& cpu, GemmFamily family, int activation_bits = 4) {
+  return BestGemmKernel(cpu, family, activation_bits).name;
+}
+
+// Every row: a unique "family/isa" name, entry points for every bit pair and grid, scalar
+// rows only where no CPU feature is needed, crossovers only where they are measured.
+BITLITE_TEST(KernelTableRowsAreComplete) {
+  std::set<std::string> names;
+  for (const GemmKernel* row : GemmKernels()) {
+    const std::string name = row->name;
+    EXPECT_TRUE(names.insert(name).second);
+    const char* prefix = row->family == GemmFamily::kBitserial ? "bitserial/"
+                         : row->family == GemmFamily::kInt     ? "int8/"
+                                                               : "lut/";
+    EXPECT_EQ(name.rfind(prefix, 0), size_t{0});
+    EXPECT_EQ(row->runs_on(CpuFeatures{}), name.find("/scalar") != std::string::npos);
+    for (int w = 1; w <= 4; ++w) {
+      for (int a = 1; a <= 4; ++a) {
+        for (bool twos : {false, true}) {
+          const GemmFunctions f = row->functions(w, a, twos);
+          EXPECT_TRUE((f.bgemm.run != nullptr || f.bgemm.indirect != nullptr) &&
+                      f.pack != nullptr && f.epilogue != nullptr);
+          EXPECT_EQ(f.relayout_weights != nullptr, row->family == GemmFamily::kLut);
+        }
+      }
+    }
+    const bool measured = row->family == GemmFamily::kInt || name == "bitserial/avx2";
+    EXPECT_EQ(row->auto_min_bit_product < kNeverBitProduct, measured);
+  }
+  EXPECT_TRUE(names.count("bitserial/scalar") == 1 && names.count("lut/scalar") == 1);
+  for (const DwconvKernel* row : DwconvKernels()) {
+    EXPECT_EQ(std::string(row->name).rfind("depthwise/", 0), size_t{0});
+    EXPECT_TRUE(row->functions.quantize != nullptr && row->functions.row != nullptr &&
+                row->functions.epilogue != nullptr);
+  }
+}
+
+// kernel=auto on CPUs described by their features, against the measured crossovers written
+// out here (gemm_kernels.cc has the measurements): the choice per bit product, not the rule.
+BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
+  for (int w = 1; w <= 4; ++w) {
+    for (int a = 1; a <= 4; ++a) {
+      const int p = w * a;
+      EXPECT_EQ(AutoName(CpuFeatures{}, w, a), "bitserial/scalar");
+#if BITLITE_X86_KERNELS
+      CpuFeatures avx2;  // Haswell: LUT from p = 3
+      avx2.avx2 = true;
+      EXPECT_EQ(AutoName(avx2, w, a), p >= 3 ? "lut/avx2" : "bitserial/avx2");
+      CpuFeatures skylake_sp = avx2;  // AVX512BW, no VPOPCNTDQ, no VNNI: the AVX2 rule
+      skylake_sp.avx512bw = true;
+      EXPECT_EQ(AutoName(skylake_sp, w, a), p >= 3 ? "lut/avx512bw" : "bitserial/avx2");
+      CpuFeatures icelake = skylake_sp;  // this project's x86: int8 from p = 6
+      icelake.avx512_vpopcntdq = icelake.avx512_vnni = icelake.avx512_vbmi = true;
+      EXPECT_EQ(AutoName(icelake, w, a),
+                p >= 6 ? "int8/avx512vnni" : "bitserial/avx512vpopcntdq");
+#endif
+#if BITLITE_NEON_KERNELS
+      CpuFeatures a53;
+      a53.neon = true;
+#if defined(__aarch64__)
+      EXPECT_EQ(AutoName(a53, w, a), p >= 8 ? "int8/neon" : "bitserial/neon");
+      CpuFeatures n1 = a53;
+      n1.dotprod = true;
+      EXPECT_EQ(AutoName(n1, w, a), p >= 4 ? "int8/neondot" : "bitserial/neon");
+#else
+      EXPECT_EQ(AutoName(a53, w, a), p >= 9 ? "int8/neon" : "bitserial/neon");
+#endif
+#endif
+    }
+  }
+}
+
+// kernel=lut, kernel=bitserial and kernel=int take the widest kernel of their family a CPU
+// runs: the SIMD ones need exactly their flags, VBMI's LUT only where it is faster than BW
+// (3-4 activation bits), and int falls back to bitserial on a CPU without one.
+BITLITE_TEST(FamiliesFollowCpuFeatures) {
   CpuFeatures cpu;
-  auto lut_name = [&](int activation_bits) {
-    return std::string(IsaName(BestLutIsa(cpu, activation_bits)));
-  };
-  EXPECT_EQ(lut_name(2), "lut/scalar");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 2), "lut/scalar");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kBitserial), "bitserial/scalar");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "bitserial/scalar");
 #if BITLITE_X86_KERNELS
   cpu.avx2 = true;
-  EXPECT_EQ(lut_name(2), "lut/avx2");
-  cpu.avx512_vnni = true;  // VNNI without AVX512BW: still AVX2
-  EXPECT_EQ(lut_name(4), "lut/avx2");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 2), "lut/avx2");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "bitserial/avx2");
+  cpu.avx512_vnni = true;  // VNNI without AVX512BW: still AVX2's LUT
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 4), "lut/avx2");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "int8/avx512vnni");
   cpu.avx512bw = true;  // Skylake-SP, Cascade Lake
-  EXPECT_EQ(lut_name(1), "lut/avx512bw");
-  EXPECT_EQ(lut_name(4), "lut/avx512bw");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 1), "lut/avx512bw");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 4), "lut/avx512bw");
   cpu.avx512_vbmi = true;  // Ice Lake and later
-  EXPECT_EQ(lut_name(2), "lut/avx512bw");
-  EXPECT_EQ(lut_name(3), "lut/avx512vbmi");
-  EXPECT_EQ(lut_name(4), "lut/avx512vbmi");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 2), "lut/avx512bw");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 3), "lut/avx512vbmi");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 4), "lut/avx512vbmi");
+  cpu.avx512_vpopcntdq = true;
+  EXPECT_EQ(BestName(cpu, GemmFamily::kBitserial), "bitserial/avx512vpopcntdq");
 #endif
 #if BITLITE_NEON_KERNELS
   cpu.neon = true;
-  EXPECT_EQ(lut_name(1), "lut/neon");
-  EXPECT_EQ(lut_name(4), "lut/neon");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 1), "lut/neon");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kBitserial), "bitserial/neon");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "int8/neon");
+#if defined(__aarch64__)
+  cpu.dotprod = true;
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "int8/neondot");
 #endif
-  for (int bits = 1; bits <= 4; ++bits) EXPECT_TRUE(IsLutIsa(BestLutIsa(cpu, bits)));
+#endif
 }
 
-bool Contains(const std::vector<BitserialIsa>& isas, BitserialIsa isa) {
-  for (BitserialIsa candidate : isas) {
-    if (candidate == isa) return true;
+bool Runs(const CpuFeatures& cpu, const GemmKernel& kernel) {
+  for (const GemmKernel* row : SupportedGemmKernels(cpu)) {
+    if (row == &kernel) return true;
   }
   return false;
 }
@@ -132,8 +167,8 @@ bool Contains(const std::vector<BitserialIsa>& isas, BitserialIsa isa) {
 // Under qemu, tests/CMakeLists.txt passes the emulated CPU's features (from BITLITE_QEMU_CPU)
 // as BITLITE_EXPECT_CPU_FEATURES, e.g. "neon" for cortex-a53 and cortex-a72, "neon,dotprod"
 // for neoverse-n1: detection must find exactly those, and no choice (kernel=auto for every bit
-// pair, kernel=int, the test list) may name a kernel the CPU lacks. Natively (no variable)
-// only the consistency of the choices is checked.
+// pair, every family) may name a kernel the CPU lacks. Natively (no variable) only the
+// consistency of the choices is checked.
 BITLITE_TEST(DetectsTheEmulatedCpuAndNeverPicksKernelsItLacks) {
   const CpuFeatures& cpu = DetectCpuFeatures();
   const char* expected = std::getenv("BITLITE_EXPECT_CPU_FEATURES");
@@ -145,26 +180,22 @@ BITLITE_TEST(DetectsTheEmulatedCpuAndNeverPicksKernelsItLacks) {
     EXPECT_EQ(cpu.neon, expects("neon"));
     EXPECT_EQ(cpu.dotprod, expects("dotprod"));
   }
-  const std::vector<BitserialIsa> isas = SupportedIsas(cpu);
-  EXPECT_EQ(Contains(isas, BitserialIsa::kNeonDot), cpu.dotprod);
-  EXPECT_TRUE(Contains(isas, BestIntIsa(cpu)));
+  const GemmKernel* dot = nullptr;
+  for (const GemmKernel* row : GemmKernels()) {
+    if (std::string(row->name) == "int8/neondot") dot = row;
+  }
+  EXPECT_EQ(dot != nullptr && Runs(cpu, *dot), cpu.dotprod);
+  for (GemmFamily family : {GemmFamily::kBitserial, GemmFamily::kInt, GemmFamily::kLut}) {
+    for (int a = 1; a <= 4; ++a) EXPECT_TRUE(Runs(cpu, BestGemmKernel(cpu, family, a)));
+  }
+  for (int w = 1; w <= 4; ++w) {
+    for (int a = 1; a <= 4; ++a) EXPECT_TRUE(Runs(cpu, AutoGemmKernel(cpu, w, a)));
+  }
 #if BITLITE_NEON_KERNELS
   // Every NEON CPU has an int kernel; the dot product one exactly where dotprod is.
   EXPECT_TRUE(cpu.neon);
-  EXPECT_TRUE(BestIntIsa(cpu) ==
-              (cpu.dotprod ? BitserialIsa::kNeonDot : BitserialIsa::kNeonInt8));
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), cpu.dotprod ? "int8/neondot" : "int8/neon");
 #endif
-  for (int w = 1; w <= 4; ++w) {
-    for (int a = 1; a <= 4; ++a) {
-      const BitserialIsa isa = AutoIsa(cpu, w, a);
-      EXPECT_TRUE(Contains(isas, isa));
-      if (!cpu.dotprod) EXPECT_TRUE(isa != BitserialIsa::kNeonDot);
-    }
-  }
-  EXPECT_TRUE(IsIntIsa(BitserialIsa::kNeonDot) && IsIntIsa(BitserialIsa::kNeonInt8) &&
-              IsIntIsa(BitserialIsa::kAvx512Vnni) && !IsIntIsa(BestBitserialIsa(cpu)));
-  EXPECT_EQ(std::string(IsaName(BitserialIsa::kNeonInt8)), "int8/neon");
-  EXPECT_EQ(std::string(IsaName(BitserialIsa::kNeonDot)), "int8/neondot");
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "kernels/bgemm.h"
-#include "kernels/bitserial_isa.h"
 #include "kernels/cpu_features.h"
+#include "kernels/gemm_kernels.h"
 #include "test_harness.h"
 
 namespace bitlite {
@@ -20,32 +20,14 @@ namespace {
 
 constexpr int kLanes = 16;  // the LUT kernels' weight lanes (LutGemmKernel::gemm.lanes)
 
-LutGemmKernel LutKernel(BitserialIsa isa, int weight_bits, int activation_bits, bool twos) {
-  switch (isa) {
-#if BITLITE_X86_KERNELS
-    case BitserialIsa::kLutAvx2:
-      return LutGemmAvx2(weight_bits, activation_bits, twos);
-    case BitserialIsa::kLutAvx512Bw:
-      return LutGemmAvx512Bw(weight_bits, activation_bits, twos);
-    case BitserialIsa::kLutAvx512Vbmi:
-      return LutGemmAvx512Vbmi(weight_bits, activation_bits, twos);
-#endif
-#if BITLITE_NEON_KERNELS
-    case BitserialIsa::kLutNeon:
-      return LutGemmNeon(weight_bits, activation_bits, twos);
-#endif
-    default:
-      return LutGemmScalar(weight_bits, activation_bits, twos);
-  }
-}
-
 BITLITE_TEST(LutGemmMatchesScalarBgemmOnRandomPlanes) {
   std::mt19937_64 rng(5);
-  std::vector<BitserialIsa> isas;
-  for (BitserialIsa isa : SupportedIsas(DetectCpuFeatures())) {
-    if (IsLutIsa(isa)) isas.push_back(isa);
+  // Every LUT row of the kernel table this CPU runs, through the row's own entry points.
+  std::vector<const GemmKernel*> kernels;
+  for (const GemmKernel* kernel : SupportedGemmKernels(DetectCpuFeatures())) {
+    if (kernel->family == GemmFamily::kLut) kernels.push_back(kernel);
   }
-  EXPECT_TRUE(!isas.empty());
+  EXPECT_TRUE(!kernels.empty());
   for (int wb = 1; wb <= 4; ++wb) {
     for (int ab = 1; ab <= 4; ++ab) {
       for (bool twos : {false, true}) {
@@ -75,16 +57,16 @@ BITLITE_TEST(LutGemmMatchesScalarBgemmOnRandomPlanes) {
           const BgemmKernel scalar = BgemmScalar(wb, ab, twos);
           scalar.indirect(rows.data(), offsets.data(), pixels, w1.data(), channels, words,
                           expected.data(), stride);
-          for (BitserialIsa isa : isas) {
-            const LutGemmKernel lut = LutKernel(isa, wb, ab, twos);
-            EXPECT_EQ(lut.gemm.lanes, kLanes);
+          for (const GemmKernel* kernel : kernels) {
+            const GemmFunctions lut = kernel->functions(wb, ab, twos);
+            EXPECT_EQ(lut.bgemm.lanes, kLanes);
             std::vector<uint64_t> w = w16;
-            lut.relayout(w.data(), w.size());
+            lut.relayout_weights(w.data(), w.size());
             std::vector<int32_t> core(expected.size(), 7);
-            lut.gemm.run(x.data(), pixels, w.data(), channels, words, core.data(), stride);
+            lut.bgemm.run(x.data(), pixels, w.data(), channels, words, core.data(), stride);
             if (core != expected) {
               ReportFailure(__FILE__, __LINE__,
-                            std::string(IsaName(isa)) + " W" + std::to_string(wb) + "A" +
+                            std::string(kernel->name) + " W" + std::to_string(wb) + "A" +
                                 std::to_string(ab) + (twos ? " twos" : "") + " words " +
                                 std::to_string(words) + " pixels " + std::to_string(pixels) +
                                 " channels " + std::to_string(channels));

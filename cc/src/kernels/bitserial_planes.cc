@@ -26,18 +26,6 @@ PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes) {
   return grid;
 }
 
-TapRange ValidTaps(int64_t out, int64_t stride, int64_t pad, int64_t dilation, int64_t kernel,
-                   int64_t in) {
-  // Tap t reads input start + t * dilation, which must lie in [0, in).
-  const int64_t start = out * stride - pad;
-  TapRange range{0, 0};
-  if (start >= in) return range;
-  range.lo = start < 0 ? (-start + dilation - 1) / dilation : 0;
-  range.hi = std::min(kernel, (in - 1 - start) / dilation + 1);
-  range.hi = std::max(range.hi, range.lo);
-  return range;
-}
-
 namespace {
 
 // The nibble layout of BitserialWeights (grid.nibbles).

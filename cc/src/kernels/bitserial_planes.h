@@ -64,14 +64,6 @@ inline int64_t WordsPerTap(int64_t in_c, int code_bits) {
   return (in_c * code_bits + 63) / 64;
 }
 
-// Taps of one kernel axis that land inside the input for output position `out`: [lo, hi).
-struct TapRange {
-  int64_t lo;
-  int64_t hi;
-};
-TapRange ValidTaps(int64_t out, int64_t stride, int64_t pad, int64_t dilation, int64_t kernel,
-                   int64_t in);
-
 // The int8 kernels' weights (grid.nibbles): 4 bits per code, so the weight stream the GEMM
 // reads is half what one byte per code would be. `lanes` L is the channels of one widened
 // register; channels go in groups of 2L, and for each group g and activation word k

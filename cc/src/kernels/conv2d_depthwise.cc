@@ -2,90 +2,20 @@
 
 #include <algorithm>
 
+#include "error_message.h"
+
 namespace bitlite {
-
-const char* DepthwiseIsaName(DepthwiseIsa isa) {
-  switch (isa) {
-    case DepthwiseIsa::kScalar:
-      return "depthwise/scalar";
-    case DepthwiseIsa::kAvx2:
-      return "depthwise/avx2";
-    case DepthwiseIsa::kNeon:
-      return "depthwise/neon";
-    case DepthwiseIsa::kAvx512:
-      return "depthwise/avx512";
-  }
-  return "?";
-}
-
-std::vector<DepthwiseIsa> SupportedDepthwiseIsas(const CpuFeatures& cpu) {
-  std::vector<DepthwiseIsa> isas = {DepthwiseIsa::kScalar};
-#if BITLITE_X86_KERNELS
-  if (cpu.avx2) isas.push_back(DepthwiseIsa::kAvx2);
-  // AVX512BW (16-bit lanes) comes with every AVX512-VNNI CPU.
-  if (cpu.avx2 && cpu.avx512_vnni) isas.push_back(DepthwiseIsa::kAvx512);
-#endif
-#if BITLITE_NEON_KERNELS
-  if (cpu.neon) isas.push_back(DepthwiseIsa::kNeon);
-#endif
-  static_cast<void>(cpu);
-  return isas;
-}
-
-DepthwiseIsa BestDepthwiseIsa(const CpuFeatures& cpu) { return SupportedDepthwiseIsas(cpu).back(); }
 
 bool IsDepthwise(const OpParams& params) {
   return params.groups > 1 && params.groups == params.in_channels;
 }
 
-namespace {
-
-// The reference quantizer behind the vector quantizers' signature.
-void QuantizeActivationsScalar(const float* x, size_t count, const ActivationPacking& packing,
-                               int8_t* codes) {
-  QuantizeActivationsReference(x, count, packing.grid, codes);
-}
-
-}  // namespace
-
-Conv2DDepthwise::Functions Conv2DDepthwise::FunctionsFor(DepthwiseIsa isa) {
-  Functions functions{QuantizeActivationsScalar, DwconvRow16cScalar, OutputEpilogueScalar, 16};
-  switch (isa) {
-    case DepthwiseIsa::kScalar:
-      break;
-#if BITLITE_X86_KERNELS
-    case DepthwiseIsa::kAvx2:
-      functions = {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16};
-      break;
-    // Quantization stays AVX2: division throughput per value is the same at either width (an
-    // AVX-512 threshold quantizer, compares into masks, is not measured).
-    case DepthwiseIsa::kAvx512:
-      functions = {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32};
-      break;
-#endif
-#if BITLITE_NEON_KERNELS
-    // armv7 keeps the scalar output stage: its NEON flushes denormals to zero, which
-    // FORMAT.md's arithmetic does not.
-    case DepthwiseIsa::kNeon:
-      functions.row = DwconvRow16cNeon;
-#if defined(__aarch64__)
-      functions.quantize = QuantizeActivationsNeon;
-      functions.epilogue = OutputEpilogueNeon;
-#endif
-      break;
-#endif
-    default:
-      break;
-  }
-  return functions;
-}
-
 Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
-                                 DepthwiseIsa isa)
+                                 const DwconvKernel& kernel)
     : packing_(MakeActivationPacking(
           MakeActivationGrid(params),
           ActivationPlaneGrid(params.activation_bits, params.activation_signed, true))),
-      kernels_(FunctionsFor(isa)),
+      kernels_(kernel.functions),
       activation_(params.activation),
       multiplier_(params.multiplier),
       offset_(params.offset),
@@ -107,13 +37,23 @@ Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
   }
 }
 
-void Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads) {
+bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+                              std::string* error) {
   g_ = g;
-  // Wide enough for the input at its padded position and for every tap of every window.
-  const int64_t reach_h = (g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1;
-  const int64_t reach_w = (g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1;
-  padded_h_ = std::max(g.pad_top + g.in_h, g.out_h > 0 ? reach_h : 0);
-  padded_w_ = std::max(g.pad_left + g.in_w, g.out_w > 0 ? reach_w : 0);
+  rows_ = PadAxis(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
+  cols_ = PadAxis(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
+  const CheckedSize codes = CheckedSize(g.batch) * rows_.size * cols_.size * channels_;
+  ScratchBudget budget;
+  budget.Add(codes, sizeof(int8_t));
+  budget.Add(CheckedSize(g.kernel_h) * g.kernel_w, sizeof(int64_t));
+  const CheckedSize per_thread = CheckedSize(g.in_w) * g.in_c * sizeof(int8_t) +
+                                 (CheckedSize(g.out_w) + 1) * channels_ * sizeof(int32_t);
+  budget.Add(per_thread * std::max(threads, 1), 1);
+  if (!budget.Within(max_scratch_bytes)) {
+    return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+  }
+  padded_h_ = rows_.size.value();
+  padded_w_ = cols_.size.value();
   tap_offsets_.clear();
   for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
     for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
@@ -121,16 +61,19 @@ void Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads) {
     }
   }
   // Zero once: Run writes only the input's codes, so the borders and padding channels stay 0.
-  codes_.assign(static_cast<size_t>(g.batch * padded_h_ * padded_w_ * channels_), 0);
+  codes_.assign(static_cast<size_t>(codes.value()), 0);
   scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
   for (Scratch& s : scratch_) {
     s.row_codes.assign(static_cast<size_t>(g.in_w * g.in_c), 0);
     s.core.assign(static_cast<size_t>(g.out_w * channels_), 0);
     s.acc.assign(static_cast<size_t>(channels_), 0);
   }
+  return true;
 }
 
 void Conv2DDepthwise::Run(const float* x, float* y, ThreadPool* pool) {
+  // An empty input or output has nothing to pack or compute (and its buffers no data).
+  if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
   auto quantize = [this, x](int64_t row, int worker) {
     QuantizeRow(x, row, &scratch_[static_cast<size_t>(worker)]);
   };
@@ -146,7 +89,7 @@ void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch)
   const int64_t ih = row % g_.in_h;
   const float* src = x + row * g_.in_w * g_.in_c;
   int8_t* dst = codes_.data() +
-                ((n * padded_h_ + g_.pad_top + ih) * padded_w_ + g_.pad_left) * channels_;
+                ((n * padded_h_ + rows_.before + ih) * padded_w_ + cols_.before) * channels_;
   if (depth_multiplier_ == 1 && channels_ == g_.in_c) {
     // The common case: the row's codes are contiguous in the buffer.
     kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, dst);
@@ -165,7 +108,8 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const 
   const int64_t n = row / g_.out_h;
   const int64_t oh = row % g_.out_h;
   const int8_t* window_row =
-      codes_.data() + (n * padded_h_ + oh * g_.stride_h) * padded_w_ * channels_;
+      codes_.data() +
+      ((n * padded_h_ + oh * g_.stride_h + rows_.shift) * padded_w_ + cols_.shift) * channels_;
   DwconvRowParams params;
   params.out_w = g_.out_w;
   params.pixel_step = g_.stride_w * channels_;

@@ -17,27 +17,16 @@
 #define BITLITE_SRC_KERNELS_CONV2D_DEPTHWISE_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/activation_quantize.h"
 #include "kernels/conv_geometry.h"
-#include "kernels/cpu_features.h"
-#include "kernels/dwconv.h"
-#include "kernels/output_epilogue.h"
+#include "kernels/dwconv_kernels.h"
 #include "op_options.h"
 #include "threading/thread_pool.h"
 
 namespace bitlite {
-
-enum class DepthwiseIsa { kScalar, kAvx2, kNeon, kAvx512 };
-
-// "depthwise/scalar", "depthwise/avx2", "depthwise/neon", "depthwise/avx512".
-const char* DepthwiseIsaName(DepthwiseIsa isa);
-
-// Every ISA with depthwise kernels in this build that `cpu` runs (for tests and benchmarks),
-// and the fastest of them.
-std::vector<DepthwiseIsa> SupportedDepthwiseIsas(const CpuFeatures& cpu);
-DepthwiseIsa BestDepthwiseIsa(const CpuFeatures& cpu);
 
 // Whether the depthwise kernel runs a layer: groups == in_channels (groups == 1 is an
 // ordinary convolution).
@@ -47,33 +36,28 @@ class Conv2DDepthwise {
  public:
   // Packs the weights: w_codes [out_c][kernel_h * kernel_w] as the reference unpacks a
   // depthwise layer (IsDepthwise(params)).
-  Conv2DDepthwise(const OpParams& params, const int8_t* w_codes, DepthwiseIsa isa);
+  Conv2DDepthwise(const OpParams& params, const int8_t* w_codes, const DwconvKernel& kernel);
 
-  // Sizes the code buffer and scratch for geometry `g` and up to `threads` workers.
-  void Prepare(const ConvGeometry& g, int threads);
+  // Sizes the code buffer and scratch for geometry `g` and up to `threads` workers. Fails
+  // with a message, allocating nothing, if they would take more than `max_scratch_bytes`.
+  bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+               std::string* error);
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   void Run(const float* x, float* y, ThreadPool* pool);
 
  private:
-  struct Functions {
-    QuantizeActivationsFn quantize = nullptr;
-    DwconvRowFn row = nullptr;
-    EpilogueFn epilogue = nullptr;
-    int64_t lanes = 16;  // channels per tile of `row`
-  };
   struct Scratch {
     std::vector<int8_t> row_codes;  // one input row's codes before they are spread out
     std::vector<int32_t> core;      // [out_w][channels_]: one output row's accumulators
     std::vector<int32_t> acc;       // the epilogue's scratch
   };
 
-  static Functions FunctionsFor(DepthwiseIsa isa);
   void QuantizeRow(const float* x, int64_t row, Scratch* scratch);
   void ComputeRow(int64_t row, Scratch* scratch, float* y) const;
 
   ActivationPacking packing_;  // the grid, and its thresholds for the quantizers
-  Functions kernels_;
+  DwconvFunctions kernels_;
   Activation activation_;
   std::vector<float> multiplier_;
   std::vector<float> offset_;
@@ -83,6 +67,8 @@ class Conv2DDepthwise {
   std::vector<uint8_t> weights_;  // [channels_ / lanes][taps_][lanes / 2] (dwconv.h)
 
   ConvGeometry g_;
+  PaddedAxis rows_;  // the code buffer's zero padding
+  PaddedAxis cols_;
   int64_t padded_h_ = 0;
   int64_t padded_w_ = 0;
   std::vector<int64_t> tap_offsets_;  // [taps_]: codes from a window's top-left to the tap

@@ -1,25 +1,25 @@
-// Bitserial convolution (DeepliteRT-style), bit-identical to Conv2DReference: weights as bit
-// planes packed once, activations quantized and packed once per Run into a zero-padded
-// buffer, then per chunk of output pixels: a popcount GEMM over plane pairs (bgemm.h) that
-// reads each window's taps in place (or from im2col columns, for kernels without an
-// indirect form), the exact corrections of the grids with an offset (bitserial_planes.h) and
-// the output stage (the reference's, or a bit-identical SIMD one) for the whole chunk. The
-// widened-int ISAs (IsIntIsa) run the same steps on one byte per activation code, nibble
-// weights and an int8 dot-product GEMM; the LUT ISAs (IsLutIsa) on the same bit planes with
-// table lookups instead of popcounts.
+// The convolution driver of the GEMM kernels (gemm_kernels.h), bit-identical to
+// Conv2DReference: weights as bit planes (or nibbles, for the int family) packed once,
+// activations quantized and packed once per Run into a zero-padded buffer, then per chunk of
+// output pixels: the row's GEMM over plane pairs (bgemm.h: popcounts, int8 dot products or
+// table lookups) that reads each window's taps in place (or from im2col columns, for kernels
+// without an indirect form), the exact corrections of the grids with an offset
+// (bitserial_planes.h) and the output stage (the reference's, or a bit-identical SIMD one)
+// for the whole chunk.
 // A grouped convolution (FORMAT.md `groups`) is one such GEMM per group: each group's input
 // channel slice is packed on its own (whole words per tap), with its own weights and output
 // channels.
 // Work is split into (pixel chunk, group, channel block) units over a ThreadPool; every unit
 // is computed whole by one thread, so results do not depend on the thread count.
-#ifndef BITLITE_SRC_KERNELS_CONV2D_BITSERIAL_H_
-#define BITLITE_SRC_KERNELS_CONV2D_BITSERIAL_H_
+#ifndef BITLITE_SRC_KERNELS_CONV2D_GEMM_H_
+#define BITLITE_SRC_KERNELS_CONV2D_GEMM_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/activation_pack.h"
-#include "kernels/bitserial_isa.h"
+#include "kernels/gemm_kernels.h"
 #include "kernels/bitserial_planes.h"
 #include "kernels/conv_geometry.h"
 #include "op_options.h"
@@ -27,14 +27,16 @@
 
 namespace bitlite {
 
-class Conv2DBitserial {
+class Conv2DGemm {
  public:
   // Packs the weights: w_codes [out_c][kernel_h][kernel_w][in_c / groups] as the reference
   // unpacks them.
-  Conv2DBitserial(const OpParams& params, const int8_t* w_codes, BitserialIsa isa);
+  Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel);
 
-  // Sizes the scratch for geometry `g` and up to `threads` workers.
-  void Prepare(const ConvGeometry& g, int threads);
+  // Sizes the scratch for geometry `g` and up to `threads` workers. Fails with a message,
+  // allocating nothing, if the scratch would take more than `max_scratch_bytes`.
+  bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+               std::string* error);
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   void Run(const float* x, float* y, ThreadPool* pool);
@@ -73,7 +75,7 @@ class Conv2DBitserial {
   PlaneGrid x_planes_;
   ActivationPacking packing_;
   std::vector<BitserialWeights> weights_;  // [groups]
-  BitserialFunctions kernels_;
+  GemmFunctions kernels_;
   Activation activation_;
   std::vector<float> multiplier_;
   std::vector<float> offset_;
@@ -85,6 +87,8 @@ class Conv2DBitserial {
   int64_t words_per_tap_ = 0;   // of one group's channels
   int64_t tap_words_ = 0;       // words_per_tap_ * activation planes: one packed pixel
   // The packed input is zero-padded so that every window lies inside it.
+  PaddedAxis rows_;
+  PaddedAxis cols_;
   int64_t padded_h_ = 0;
   int64_t padded_w_ = 0;
   int64_t padded_pixels_ = 0;  // batch * padded_h_ * padded_w_
@@ -114,4 +118,4 @@ class Conv2DBitserial {
 
 }  // namespace bitlite
 
-#endif  // BITLITE_SRC_KERNELS_CONV2D_BITSERIAL_H_
+#endif  // BITLITE_SRC_KERNELS_CONV2D_GEMM_H_

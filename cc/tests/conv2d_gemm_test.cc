@@ -2,7 +2,7 @@
 // for bit: all 16 weight x activation widths on both activation grids, random shapes with
 // channel counts around the 64-bit word, grouped convolutions, tails in every dimension,
 // strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
-#include "kernels/conv2d_bitserial.h"
+#include "kernels/conv2d_gemm.h"
 
 #include <cfloat>
 #include <cmath>
@@ -24,7 +24,7 @@ namespace bitlite {
 namespace testing {
 namespace {
 
-std::vector<BitserialIsa> Isas() { return SupportedIsas(DetectCpuFeatures()); }
+std::vector<const GemmKernel*> Kernels() { return SupportedGemmKernels(DetectCpuFeatures()); }
 
 // `grouped`: a convolution of 2 to 4 groups (FORMAT.md `groups`, not depthwise), each with
 // an odd or word-crossing channel count of its own.
@@ -83,14 +83,21 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
     return;
   }
   const std::vector<float> expected = RunReference(c, g);
-  for (BitserialIsa isa : Isas()) {
-    Conv2DBitserial conv(c.params, c.w_codes.data(), isa);
-    conv.Prepare(g, 3);
+  // As BitliteOp runs it: on the live taps, or on the reference kernel if there are none.
+  const LiveTaps taps = FindLiveTaps(g);
+  if (taps.Empty()) return;
+  const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
+  for (const GemmKernel* kernel : Kernels()) {
+    Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
+    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error)) {
+      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
+      return;
+    }
     for (int threads = 1; threads <= 3; ++threads) {
       std::vector<float> y(expected.size(), -1.0f);
       conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
       if (!BitwiseEqual(y, expected)) {
-        ReportFailure(__FILE__, __LINE__, "mismatch: " + DescribeCase(c, IsaName(isa), threads));
+        ReportFailure(__FILE__, __LINE__, "mismatch: " + DescribeCase(c, kernel->name, threads));
         return;
       }
     }
@@ -162,6 +169,28 @@ BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
   }
 }
 
+// Windows that reach far past tiny inputs (dilations and strides up to 2^31 - 1, SAME padding
+// of up to 2^61): every kernel on its live taps equals the reference, within
+// kSmallScratchLimit. Before live taps, the padded input was materialised: its size
+// overflowed (an out-of-bounds write) or took gigabytes.
+BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(9);
+  for (int repeat = 0; repeat < 160; ++repeat) {
+    const int weight_bits = repeat % 4 + 1;
+    const int activation_bits = repeat / 4 % 4 + 1;
+    ConvCase c = RandomCase(rng, weight_bits, activation_bits, repeat % 32 >= 16,
+                            /*grouped=*/repeat % 3 == 0);
+    SetExtremeGeometry(rng, &c);
+    FillRandomData(rng, &c);
+    ConvGeometry g;
+    std::vector<int> output_shape;
+    std::string error;
+    if (ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error)) CheckCase(c, pools);
+  }
+}
+
 // Every ISA's activation packing (bit planes or bytes) equals the scalar one on edge values
 // and odd channel counts.
 BITLITE_TEST(ActivationPackingMatchesScalar) {
@@ -177,9 +206,9 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
         const int pixels = 3;
         std::vector<float> x;
         for (int i = 0; i < pixels * channels; ++i) x.push_back(EdgeValue(rng, p.input_scale));
-        for (BitserialIsa isa : Isas()) {
-          const BitserialFunctions functions = BitserialFunctionsFor(isa, 1, bits, is_signed);
-          const PlaneGrid planes = ActivationPlaneGrid(bits, is_signed, functions.bytes);
+        for (const GemmKernel* kernel : Kernels()) {
+          const GemmFunctions functions = kernel->functions(1, bits, is_signed);
+          const PlaneGrid planes = ActivationPlaneGrid(bits, is_signed, kernel->bytes());
           const size_t words = static_cast<size_t>(
               pixels * planes.Planes() * WordsPerTap(channels, planes.CodeBits()));
           std::vector<uint64_t> expected(words), actual(words, ~uint64_t{0});
@@ -191,7 +220,7 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
                          actual_sums.data());
           if (actual != expected || actual_sums != expected_sums) {
             ReportFailure(__FILE__, __LINE__,
-                          std::string(IsaName(isa)) + " packing, bits " + std::to_string(bits) +
+                          std::string(kernel->name) + " packing, bits " + std::to_string(bits) +
                               " channels " + std::to_string(channels));
           }
         }
@@ -242,14 +271,14 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
         std::vector<float> expected(static_cast<size_t>(kPixels * y_stride), 1.0f);
         OutputEpilogueScalar(core.data(), core_stride, kPixels, channels, terms, multiplier.data(),
                              offset.data(), act, acc.data(), expected.data(), y_stride);
-        for (BitserialIsa isa : Isas()) {
-          const BitserialFunctions functions = BitserialFunctionsFor(isa, 1, 1, false);
+        for (const GemmKernel* kernel : Kernels()) {
+          const GemmFunctions functions = kernel->functions(1, 1, false);
           std::vector<float> actual(static_cast<size_t>(kPixels * y_stride), 1.0f);
           functions.epilogue(core.data(), core_stride, kPixels, channels, terms, multiplier.data(),
                              offset.data(), act, acc.data(), actual.data(), y_stride);
           if (!BitwiseEqual(actual, expected)) {
             ReportFailure(__FILE__, __LINE__,
-                          std::string(IsaName(isa)) + " epilogue, channels " +
+                          std::string(kernel->name) + " epilogue, channels " +
                               std::to_string(channels) + " activation " +
                               std::to_string(activation));
           }

@@ -1,7 +1,9 @@
-#include "kernels/conv2d_bitserial.h"
+#include "kernels/conv2d_gemm.h"
 
 #include <algorithm>
 #include <cstring>
+
+#include "error_message.h"
 
 namespace bitlite {
 namespace {
@@ -26,21 +28,16 @@ void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* 
   }
 }
 
-// Input rows or columns after the input that some window of the output reaches.
-int64_t PaddingAfter(int64_t in, int64_t out, int64_t stride, int64_t pad_before,
-                     int64_t dilation, int64_t kernel) {
-  return std::max<int64_t>(0, (out - 1) * stride + (kernel - 1) * dilation + 1 - pad_before - in);
-}
-
 }  // namespace
 
-Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
-                                 BitserialIsa isa)
-    : activation_(params.activation), multiplier_(params.multiplier), offset_(params.offset) {
-  kernels_ = BitserialFunctionsFor(isa, params.weight_bits, params.activation_bits,
-                                   params.activation_signed && params.activation_bits >= 2);
+Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel)
+    : kernels_(kernel.functions(params.weight_bits, params.activation_bits,
+                                params.activation_signed && params.activation_bits >= 2)),
+      activation_(params.activation),
+      multiplier_(params.multiplier),
+      offset_(params.offset) {
   x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
-                                  kernels_.bytes);
+                                  kernel.bytes());
   packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);
   const int64_t groups = params.groups;
   const int64_t taps = int64_t{params.kernel_h} * params.kernel_w;
@@ -51,7 +48,7 @@ Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
     BitserialWeights& weights = weights_[static_cast<size_t>(group)];
     PackBitserialWeights(group_out_c, taps, group_in_c,
                          w_codes + group * group_out_c * taps * group_in_c,
-                         WeightPlaneGrid(params.weight_bits, kernels_.bytes),
+                         WeightPlaneGrid(params.weight_bits, kernel.bytes()),
                          kernels_.bgemm.lanes, /*need_tap_sums=*/x_planes_.Shift() != 0,
                          &weights);
     if (kernels_.relayout_weights != nullptr) {
@@ -60,40 +57,17 @@ Conv2DBitserial::Conv2DBitserial(const OpParams& params, const int8_t* w_codes,
   }
 }
 
-void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
+bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
+                              std::string* error) {
   g_ = g;
   group_in_c_ = g.InChannelsPerGroup();
   group_out_c_ = g.OutChannelsPerGroup();
   group_channels_ = weights_.front().channels;
   words_per_tap_ = WordsPerTap(group_in_c_, x_planes_.CodeBits());
   tap_words_ = words_per_tap_ * x_planes_.Planes();
-  std::vector<TapRange> ranges;
-  for (int64_t oh = 0; oh < g.out_h; ++oh) {
-    ranges.push_back(ValidTaps(oh, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, g.in_h));
-  }
-  ClassifyRanges(ranges, &row_ranges_, &row_class_);
-  ranges.clear();
-  for (int64_t ow = 0; ow < g.out_w; ++ow) {
-    ranges.push_back(ValidTaps(ow, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, g.in_w));
-  }
-  ClassifyRanges(ranges, &col_ranges_, &col_class_);
-  PrepareBorderTerms();
-
-  padded_h_ = g.pad_top + g.in_h +
-              PaddingAfter(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
-  padded_w_ = g.pad_left + g.in_w +
-              PaddingAfter(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
-  padded_pixels_ = g.batch * padded_h_ * padded_w_;
-  x_offsets_.clear();
-  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
-      const int64_t tap = kh * g.dilation_h * padded_w_ + kw * g.dilation_w;
-      for (int64_t i = 0; i < words_per_tap_; ++i) {
-        x_offsets_.push_back(tap * tap_words_ + i * x_planes_.Planes());
-      }
-    }
-  }
-
+  rows_ = PadAxis(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
+  cols_ = PadAxis(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
+  const CheckedSize padded_pixels = CheckedSize(g.batch) * rows_.size * cols_.size;
   const int64_t pixels = g.batch * g.out_h * g.out_w;
   chunk_pixels_ = std::clamp<int64_t>(pixels, 1, kChunkPixels);
   chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
@@ -106,27 +80,83 @@ void Conv2DBitserial::Prepare(const ConvGeometry& g, int threads) {
   block_channels_ = (channel_tiles + blocks - 1) / blocks * kChannelAlign;
   blocks_ = (group_channels_ + block_channels_ - 1) / block_channels_;
 
+  // Every buffer below, added up before any is allocated; the border terms once the tap
+  // ranges are classified (below).
+  const bool shifted = x_planes_.Shift() != 0;
+  const bool im2col = kernels_.bgemm.indirect == nullptr;
+  const int64_t words = weights_.front().words_per_plane;
+  const CheckedSize chunk = chunk_pixels_;
+  ScratchBudget budget;
+  budget.Add(CheckedSize(g.groups) * padded_pixels * tap_words_, sizeof(uint64_t));
+  budget.Add(CheckedSize(g.groups) * padded_pixels, sizeof(int32_t));
+  if (weights_.front().grid.Shift() != 0) {
+    budget.Add(CheckedSize(g.groups) * g.batch * rows_.size * g.out_w, sizeof(int32_t));
+  }
+  // The tap ranges of every output row and column, and their classes.
+  budget.Add(CheckedSize(g.out_h) + g.out_w, 2 * sizeof(TapRange) + sizeof(int32_t));
+  budget.Add(CheckedSize(g.kernel_h) * g.kernel_w * words_per_tap_, sizeof(int64_t));
+  const CheckedSize per_thread =
+      chunk * (sizeof(const uint64_t*) + 2 * sizeof(int32_t) + sizeof(const int32_t*)) +
+      (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
+      (chunk + 1) * block_channels_ * sizeof(int32_t);
+  budget.Add(per_thread * std::max(threads, 1), 1);
+  if (!budget.Within(max_scratch_bytes)) {
+    return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+  }
+  std::vector<TapRange> ranges;
+  for (int64_t oh = 0; oh < g.out_h; ++oh) {
+    ranges.push_back(ValidTaps(oh, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, g.in_h));
+  }
+  ClassifyRanges(ranges, &row_ranges_, &row_class_);
+  ranges.clear();
+  for (int64_t ow = 0; ow < g.out_w; ++ow) {
+    ranges.push_back(ValidTaps(ow, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, g.in_w));
+  }
+  ClassifyRanges(ranges, &col_ranges_, &col_class_);
+  if (shifted) {
+    budget.Add(CheckedSize(g.groups) * static_cast<int64_t>(row_ranges_.size()) *
+                   static_cast<int64_t>(col_ranges_.size()) * group_channels_,
+               sizeof(int32_t));
+    if (!budget.Within(max_scratch_bytes)) {
+      return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+    }
+  }
+
+  padded_h_ = rows_.size.value();
+  padded_w_ = cols_.size.value();
+  padded_pixels_ = padded_pixels.value();
+  PrepareBorderTerms();
+  x_offsets_.clear();
+  for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+    for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+      const int64_t tap = kh * g.dilation_h * padded_w_ + kw * g.dilation_w;
+      for (int64_t i = 0; i < words_per_tap_; ++i) {
+        x_offsets_.push_back(tap * tap_words_ + i * x_planes_.Planes());
+      }
+    }
+  }
   packed_input_.assign(static_cast<size_t>(g.groups * padded_pixels_ * tap_words_), 0);
   input_sums_.assign(static_cast<size_t>(g.groups * padded_pixels_), 0);
   window_row_sums_.assign(weights_.front().grid.Shift() != 0
                               ? static_cast<size_t>(g.groups * g.batch * padded_h_ * g.out_w)
                               : 0,
                           0);
-  const bool im2col = kernels_.bgemm.indirect == nullptr;
-  const int64_t words = weights_.front().words_per_plane;
   scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
   for (Scratch& s : scratch_) {
-    const size_t chunk = static_cast<size_t>(chunk_pixels_);
-    s.rows.assign(chunk, nullptr);
-    s.columns.assign(im2col ? chunk * static_cast<size_t>(words * x_planes_.Planes()) : 0, 0);
-    s.core.assign(chunk * static_cast<size_t>(block_channels_), 0);
-    s.constants.assign(chunk, 0);
-    s.channel_terms.assign(chunk, nullptr);
+    const size_t count = static_cast<size_t>(chunk_pixels_);
+    s.rows.assign(count, nullptr);
+    s.columns.assign(im2col ? count * static_cast<size_t>(words * x_planes_.Planes()) : 0, 0);
+    s.core.assign(count * static_cast<size_t>(block_channels_), 0);
+    s.constants.assign(count, 0);
+    s.channel_terms.assign(count, nullptr);
     s.acc.assign(static_cast<size_t>(block_channels_), 0);
   }
+  return true;
 }
 
-void Conv2DBitserial::Run(const float* x, float* y, ThreadPool* pool) {
+void Conv2DGemm::Run(const float* x, float* y, ThreadPool* pool) {
+  // An empty input or output has nothing to pack or compute (and its buffers no data).
+  if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
   auto pack = [this, x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
   pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack);
   auto compute = [this, y](int64_t unit, int worker) {
@@ -135,14 +165,15 @@ void Conv2DBitserial::Run(const float* x, float* y, ThreadPool* pool) {
   pool->ParallelFor(chunks_ * g_.groups * blocks_, compute);
 }
 
-void Conv2DBitserial::PackRow(const float* x, int64_t row, int64_t g) {
+void Conv2DGemm::PackRow(const float* x, int64_t row, int64_t g) {
   // Quantize and pack into the padded buffer's interior; its border stays 0.
-  const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + g_.pad_top;
-  const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + g_.pad_left;
+  const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + rows_.before;
+  const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + cols_.before;
   kernels_.pack(x + row * g_.in_w * g_.in_c + g * group_in_c_, g_.in_c, g_.in_w, group_in_c_,
                 packing_, packed_input_.data() + at * tap_words_, input_sums_.data() + at);
   if (window_row_sums_.empty()) return;
-  const int32_t* sums = input_sums_.data() + g * padded_pixels_ + padded_row * padded_w_;
+  const int32_t* sums =
+      input_sums_.data() + g * padded_pixels_ + padded_row * padded_w_ + cols_.shift;
   int32_t* row_sums =
       window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
   for (int64_t ow = 0; ow < g_.out_w; ++ow) {
@@ -152,7 +183,7 @@ void Conv2DBitserial::PackRow(const float* x, int64_t row, int64_t g) {
   }
 }
 
-Conv2DBitserial::PixelPosition Conv2DBitserial::PositionOf(int64_t pixel) const {
+Conv2DGemm::PixelPosition Conv2DGemm::PositionOf(int64_t pixel) const {
   PixelPosition position;
   position.ow = pixel % g_.out_w;
   position.oh = pixel / g_.out_w % g_.out_h;
@@ -160,7 +191,7 @@ Conv2DBitserial::PixelPosition Conv2DBitserial::PositionOf(int64_t pixel) const 
   return position;
 }
 
-void Conv2DBitserial::Next(PixelPosition* position) const {
+void Conv2DGemm::Next(PixelPosition* position) const {
   if (++position->ow < g_.out_w) return;
   position->ow = 0;
   if (++position->oh < g_.out_h) return;
@@ -168,7 +199,7 @@ void Conv2DBitserial::Next(PixelPosition* position) const {
   ++position->n;
 }
 
-void Conv2DBitserial::PrepareBorderTerms() {
+void Conv2DGemm::PrepareBorderTerms() {
   border_terms_.clear();
   if (x_planes_.Shift() == 0) return;
   const int64_t taps = g_.kernel_h * g_.kernel_w;
@@ -191,7 +222,7 @@ void Conv2DBitserial::PrepareBorderTerms() {
   }
 }
 
-void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0,
+void Conv2DGemm::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c0,
                                    Scratch* scratch) const {
   const PlaneGrid& w = weights_[static_cast<size_t>(g)].grid;
   const PlaneGrid& x = x_planes_;
@@ -207,8 +238,8 @@ void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int6
   // Row by row: what depends on the output row only is looked up once.
   for (int64_t q = 0; q < count;) {
     const int64_t run = std::min(count - q, g_.out_w - at.ow);
-    const int64_t padded_row = at.n * padded_h_ + at.oh * g_.stride_h;
-    const uint64_t* row_input = input + padded_row * padded_w_ * tap_words_;
+    const int64_t padded_row = at.n * padded_h_ + at.oh * g_.stride_h + rows_.shift;
+    const uint64_t* row_input = input + (padded_row * padded_w_ + cols_.shift) * tap_words_;
     const int32_t* row_sums =
         window_row_sums_.empty()
             ? nullptr
@@ -245,7 +276,7 @@ void Conv2DBitserial::PrepareChunk(int64_t first, int64_t count, int64_t g, int6
   }
 }
 
-void Conv2DBitserial::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
+void Conv2DGemm::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
   // A tap's words lie together in the packed input: copied whole, 8 words (a cache line)
   // at a time. Locals: the stores could alias the members.
   const int64_t tap_words = tap_words_;
@@ -263,7 +294,7 @@ void Conv2DBitserial::Im2Col(int64_t count, int64_t words, Scratch* scratch) con
   }
 }
 
-void Conv2DBitserial::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
+void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
   const int64_t block = unit % blocks_;
   const int64_t group = unit / blocks_ % g_.groups;
   const int64_t chunk = unit / (blocks_ * g_.groups);

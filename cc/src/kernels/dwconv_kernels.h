@@ -1,0 +1,43 @@
+// The depthwise kernels Conv2DDepthwise runs, as one table (as gemm_kernels.h for the GEMM
+// kernels): each row is one ISA of this build with its name, tile, the CPU features it needs
+// and its entry points. Adding an ISA is a new kernel file, a row in dwconv_kernels.cc and a
+// line in CMakeLists.txt.
+#ifndef BITLITE_SRC_KERNELS_DWCONV_KERNELS_H_
+#define BITLITE_SRC_KERNELS_DWCONV_KERNELS_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/activation_quantize.h"
+#include "kernels/cpu_features.h"
+#include "kernels/dwconv.h"
+#include "kernels/output_epilogue.h"
+
+namespace bitlite {
+
+// One input row quantized to int8 codes, the taps of one output row summed per channel tile,
+// and the output stage: what Conv2DDepthwise runs.
+struct DwconvFunctions {
+  QuantizeActivationsFn quantize = nullptr;
+  DwconvRowFn row = nullptr;
+  EpilogueFn epilogue = nullptr;
+  int64_t lanes = 16;  // channels per tile of `row`
+};
+
+struct DwconvKernel {
+  const char* name;  // "depthwise/avx2": what verbose mode, the benchmarks and tests print
+  const char* tile;  // channels of one tile x the output pixels of one step
+  bool (*runs_on)(const CpuFeatures& cpu);
+  DwconvFunctions functions;
+};
+
+// Every kernel of this build, the scalar one first, then each ISA from the narrowest up.
+const std::vector<const DwconvKernel*>& DwconvKernels();
+
+// The kernels `cpu` runs, in table order, and the last (widest) of them.
+std::vector<const DwconvKernel*> SupportedDwconvKernels(const CpuFeatures& cpu);
+const DwconvKernel& BestDwconvKernel(const CpuFeatures& cpu);
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_DWCONV_KERNELS_H_

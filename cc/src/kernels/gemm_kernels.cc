@@ -1,0 +1,184 @@
+#include "kernels/gemm_kernels.h"
+
+#include <cstring>
+
+#include "kernels/kernel_table.h"
+
+namespace bitlite {
+namespace {
+
+// ---- CPU predicates -----------------------------------------------------------------------
+
+bool Always(const CpuFeatures&) { return true; }
+#if BITLITE_X86_KERNELS
+bool HasAvx2(const CpuFeatures& cpu) { return cpu.avx2; }
+bool HasAvx512Vpopcntdq(const CpuFeatures& cpu) { return cpu.avx512_vpopcntdq; }
+bool HasAvx512Vnni(const CpuFeatures& cpu) { return cpu.avx512_vnni; }
+bool HasAvx512Bw(const CpuFeatures& cpu) { return cpu.avx512bw; }
+bool HasAvx512Vbmi(const CpuFeatures& cpu) { return cpu.avx512_vbmi; }
+#endif
+#if BITLITE_NEON_KERNELS
+bool HasNeon(const CpuFeatures& cpu) { return cpu.neon; }
+#if defined(__aarch64__)
+bool HasDotprod(const CpuFeatures& cpu) { return cpu.dotprod; }
+#endif
+#endif
+
+// ---- Entry points: each GEMM with the packing and output stage of its ISA -----------------
+
+GemmFunctions BitserialScalar(int w, int a, bool twos) {
+  return {BgemmScalar(w, a, twos), PackActivationsScalar, OutputEpilogueScalar};
+}
+GemmFunctions LutWith(LutGemmKernel lut, ActivationPackFn pack, EpilogueFn epilogue) {
+  return {lut.gemm, pack, epilogue, lut.relayout};
+}
+GemmFunctions LutScalar(int w, int a, bool twos) {
+  return LutWith(LutGemmScalar(w, a, twos), PackActivationsScalar, OutputEpilogueScalar);
+}
+#if BITLITE_X86_KERNELS
+GemmFunctions BitserialAvx2(int w, int a, bool twos) {
+  return {BgemmAvx2(w, a, twos), PackActivationsAvx2, OutputEpilogueAvx2};
+}
+GemmFunctions BitserialAvx512(int w, int a, bool twos) {
+  return {BgemmAvx512(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512};
+}
+GemmFunctions IntAvx512Vnni(int, int, bool) {
+  return {BgemmInt8Avx512Vnni(), PackActivationBytesAvx512, OutputEpilogueAvx512};
+}
+GemmFunctions LutAvx2(int w, int a, bool twos) {
+  return LutWith(LutGemmAvx2(w, a, twos), PackActivationsAvx2, OutputEpilogueAvx2);
+}
+GemmFunctions LutAvx512Bw(int w, int a, bool twos) {
+  return LutWith(LutGemmAvx512Bw(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512);
+}
+GemmFunctions LutAvx512Vbmi(int w, int a, bool twos) {
+  return LutWith(LutGemmAvx512Vbmi(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512);
+}
+#endif
+#if BITLITE_NEON_KERNELS
+// On armv7 activation packing and the output stage stay scalar: its NEON has no float
+// division and flushes denormals to zero, which FORMAT.md's arithmetic does not.
+#if defined(__aarch64__)
+constexpr ActivationPackFn kNeonPack = PackActivationsNeon;
+constexpr ActivationPackFn kNeonPackBytes = PackActivationBytesNeon;
+constexpr EpilogueFn kNeonEpilogue = OutputEpilogueNeon;
+#else
+constexpr ActivationPackFn kNeonPack = PackActivationsScalar;
+constexpr ActivationPackFn kNeonPackBytes = PackActivationsScalar;
+constexpr EpilogueFn kNeonEpilogue = OutputEpilogueScalar;
+#endif
+GemmFunctions BitserialNeon(int w, int a, bool twos) {
+  return {BgemmNeon(w, a, twos), kNeonPack, kNeonEpilogue};
+}
+GemmFunctions IntNeon(int, int, bool) { return {BgemmInt8Neon(), kNeonPackBytes, kNeonEpilogue}; }
+#if defined(__aarch64__)
+GemmFunctions IntNeonDot(int, int, bool) {
+  return {BgemmInt8NeonDot(), kNeonPackBytes, kNeonEpilogue};
+}
+#endif
+GemmFunctions LutNeon(int w, int a, bool twos) {
+  return LutWith(LutGemmNeon(w, a, twos), kNeonPack, kNeonEpilogue);
+}
+#endif
+
+// ---- The table ------------------------------------------------------------------------------
+//
+// Crossovers of kernel=auto. An int kernel's cost does not depend on the bit widths, a
+// bitserial kernel's grows with weight_bits * activation_bits (popcounts per word), so one
+// product threshold per int kernel is the crossover, read off a 3x3 conv 64->64 56x56,
+// 1 thread (bitlite_conv_bench; on ARM its instructions per Run under qemu with bench/arm's
+// plugin):
+//   int8/avx512vnni (this project's x86, min of 200 runs): int8 0.28-0.30 ms at every width;
+//     bitserial/avx512vpopcntdq W2A2 0.20, W1A4 0.24, W2A3 0.32, W3A2 0.29 (a tie), W2A4
+//     0.38, W3A3 0.43, W4A4 0.71 ms: 6.
+//   int8/neon, Cortex-A53: int8 24.7M at every width; bitserial/neon W2A2 16.5M, W1A4 17.6M,
+//     W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation packing
+//     and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
+//   int8/neondot, Neoverse-N1: int8 14.8M; bitserial/neon W1A3 14.1M, W2A2 16.5M: 4.
+// The LUT kernels' cost grows with weight_bits only, so they win over a slow popcount: where
+// the widest bitserial kernel is AVX2's (PSHUFB popcounts) from p = 3. Measured there (same
+// layer, ms bitserial/avx2 vs lut/avx2): W1A2 0.51 / 0.52, W2A1 0.51 / 0.54, W1A3 0.72 /
+// 0.65, W3A1 0.89 / 0.73, W2A2 0.89 / 0.69, W4A4 3.37 / 1.52. Elsewhere never: with
+// VPOPCNTDQ (W1A4 0.23 vs lut/avx512vbmi 0.28 ms, and int8 beyond), on Cortex-A53 (lut/neon
+// W2A2 20.4M, W2A3 23.7M, W2A4 27.6M instructions vs the bitserial and int8 numbers above)
+// and on armv7 (lut/neon W2A3 86.9M, W2A4 100.7M, W3A3 103.0M) they lose at every pair.
+// A CPU with AVX512BW but no VPOPCNTDQ (Skylake-SP) takes lut/avx512bw by the AVX2 rule: not
+// measured on such a CPU.
+// lut/avx512vbmi builds its tables at the same cost for any activation width, lut/avx512bw's
+// grow with the activation planes, so VBMI is taken from 3 activation bits (3x3 conv 64->64
+// 56x56, 1 thread, ms BW / VBMI): W2A1 0.31 / 0.39, W2A2 0.38 / 0.41, W2A3 0.47 / 0.43,
+// W2A4 0.56 / 0.43, W4A4 0.82 / 0.57.
+// Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21.
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+constexpr int kNeonIntFrom = 8;
+#else
+constexpr int kNeonIntFrom = 9;  // armv7
+#endif
+
+const GemmKernel kTable[] = {
+    // name, family, tile, runs_on, functions, auto_min_bit_product, min_activation_bits
+    {"bitserial/scalar", GemmFamily::kBitserial, "2x4", Always, BitserialScalar},
+    {"lut/scalar", GemmFamily::kLut, "1x16", Always, LutScalar},
+#if BITLITE_X86_KERNELS
+    {"bitserial/avx2", GemmFamily::kBitserial, "8x4", HasAvx2, BitserialAvx2, 3},
+    {"bitserial/avx512vpopcntdq", GemmFamily::kBitserial, "8x16", HasAvx512Vpopcntdq,
+     BitserialAvx512},
+    {"int8/avx512vnni", GemmFamily::kInt, "8x16", HasAvx512Vnni, IntAvx512Vnni, 6},
+    {"lut/avx2", GemmFamily::kLut, "2x16", HasAvx2, LutAvx2},
+    {"lut/avx512bw", GemmFamily::kLut, "4x16", HasAvx512Bw, LutAvx512Bw},
+    {"lut/avx512vbmi", GemmFamily::kLut, "4x16", HasAvx512Vbmi, LutAvx512Vbmi,
+     kNeverBitProduct, 3},
+#endif
+#if BITLITE_NEON_KERNELS
+    {"bitserial/neon", GemmFamily::kBitserial, "4x8 (armv7: 4x4)", HasNeon, BitserialNeon},
+    {"int8/neon", GemmFamily::kInt, "3x8", HasNeon, IntNeon, kNeonIntFrom},
+#if defined(__aarch64__)
+    {"int8/neondot", GemmFamily::kInt, "5x8", HasDotprod, IntNeonDot, 4},
+#endif
+    {"lut/neon", GemmFamily::kLut, "4x16", HasNeon, LutNeon},
+#endif
+};
+
+}  // namespace
+
+const std::vector<const GemmKernel*>& GemmKernels() {
+  static const std::vector<const GemmKernel*> rows = TableRows(kTable);
+  return rows;
+}
+
+std::vector<const GemmKernel*> SupportedGemmKernels(const CpuFeatures& cpu) {
+  return RowsThatRun(GemmKernels(), cpu);
+}
+
+const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family,
+                                 int activation_bits) {
+  const GemmKernel* best = nullptr;
+  for (const GemmKernel* row : SupportedGemmKernels(cpu)) {
+    if (row->family == family && activation_bits >= row->min_activation_bits) best = row;
+  }
+  if (best != nullptr) return *best;
+  // Only the int family can be missing: a CPU without an int8 dot product.
+  return BestGemmKernel(cpu, GemmFamily::kBitserial, activation_bits);
+}
+
+const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
+  const int product = weight_bits * activation_bits;
+  const GemmKernel& int_kernel = BestGemmKernel(cpu, GemmFamily::kInt, activation_bits);
+  if (int_kernel.family == GemmFamily::kInt && product >= int_kernel.auto_min_bit_product) {
+    return int_kernel;
+  }
+  const GemmKernel& bitserial = BestGemmKernel(cpu, GemmFamily::kBitserial, activation_bits);
+  if (product >= bitserial.auto_min_bit_product) {
+    return BestGemmKernel(cpu, GemmFamily::kLut, activation_bits);
+  }
+  return bitserial;
+}
+
+const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name) {
+  for (const GemmKernel* row : SupportedGemmKernels(cpu)) {
+    if (std::strcmp(row->name, name) == 0) return row;
+  }
+  return nullptr;
+}
+
+}  // namespace bitlite

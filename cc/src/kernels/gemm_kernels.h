@@ -1,0 +1,86 @@
+// The GEMM kernels the convolution driver (Conv2DGemm) runs, as one table: every row is one
+// kernel of this build, with its name, family, tile, the CPU features it needs, its entry
+// points and the measured crossovers of kernel=auto. Names, the supported lists, the delegate
+// option `kernel`, `auto` and the tests all read the table, so adding an ISA is a new kernel
+// file, a row in gemm_kernels.cc and a line in CMakeLists.txt.
+//
+// Three families share the driver and the weight planes:
+//   bitserial (DeepliteRT-style): AND + popcount over weight x activation bit planes;
+//   int: weights as nibbles widened to bytes in registers, an int8 dot product (VPDPBUSD,
+//     UMLAL, UDOT) over one byte per activation code;
+//   lut (DeepGEMM-style, lutgemm.h): table lookups over the same bit planes; it supports every
+//     bit pair and activation grid.
+#ifndef BITLITE_SRC_KERNELS_GEMM_KERNELS_H_
+#define BITLITE_SRC_KERNELS_GEMM_KERNELS_H_
+
+#include <vector>
+
+#include "kernels/activation_pack.h"
+#include "kernels/bgemm.h"
+#include "kernels/cpu_features.h"
+#include "kernels/lutgemm.h"
+#include "kernels/output_epilogue.h"
+
+namespace bitlite {
+
+enum class GemmFamily { kBitserial, kInt, kLut };
+
+// What the driver runs for one bit pair and activation grid: the GEMM, and the activation
+// packing and output stage of the same ISA.
+struct GemmFunctions {
+  BgemmKernel bgemm;
+  ActivationPackFn pack = nullptr;
+  EpilogueFn epilogue = nullptr;
+  // Applied once to the packed weight planes (PackBitserialWeights with bgemm.lanes) where the
+  // GEMM reads another order (the LUT kernels' nibbles); null: none.
+  WeightRelayoutFn relayout_weights = nullptr;
+};
+
+// A bit product w * a above every real one: a crossover that is never reached.
+constexpr int kNeverBitProduct = 17;
+
+// One row of the table.
+struct GemmKernel {
+  // "family/isa": "bitserial/avx2", "int8/neondot", "lut/avx512vbmi"; what verbose mode, the
+  // benchmarks and the tests print.
+  const char* name;
+  GemmFamily family;
+  // Output pixels x channels of the largest tile (fewer pixels where the bit planes need more
+  // registers; armv7 has half of aarch64's registers).
+  const char* tile;
+  bool (*runs_on)(const CpuFeatures& cpu);
+  GemmFunctions (*functions)(int weight_bits, int activation_bits, bool activation_twos);
+  // kernel=auto, by the bit product p = weight_bits * activation_bits: an int kernel is
+  // taken from this p up; a bitserial kernel gives way to the CPU's LUT kernel from this p up.
+  // Measured crossovers, see gemm_kernels.cc; kNeverBitProduct otherwise.
+  int auto_min_bit_product = kNeverBitProduct;
+  // A LUT kernel is taken for at least this many activation bits (where a narrower one of the
+  // family is faster below); 1 otherwise.
+  int min_activation_bits = 1;
+
+  // Codes as bytes (PlaneGrid::bytes), not bit planes: the int family.
+  bool bytes() const { return family == GemmFamily::kInt; }
+};
+
+// Every kernel of this build, scalar ones first, then each ISA from the narrowest up.
+const std::vector<const GemmKernel*>& GemmKernels();
+
+// The kernels `cpu` runs, in table order.
+std::vector<const GemmKernel*> SupportedGemmKernels(const CpuFeatures& cpu);
+
+// The widest kernel of `family` that `cpu` runs for `activation_bits` (the later row of the
+// table wins). Every CPU runs a bitserial and a LUT kernel (the scalar ones); where it runs
+// no int kernel, kernel=int takes the best bitserial one.
+const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family,
+                                 int activation_bits = 4);
+
+// kernel=auto: the best int kernel from its auto_min_bit_product up, else the best LUT
+// kernel from the best bitserial kernel's auto_min_bit_product up, else that bitserial one.
+const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits);
+
+// The row named `name` that `cpu` runs, or null.
+const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name);
+
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_KERNELS_GEMM_KERNELS_H_
