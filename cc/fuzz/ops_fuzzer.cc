@@ -1,9 +1,10 @@
 // libFuzzer target: the delegate as a runtime drives it, on graphs decoded from the input
 // (fuzz_graph.h): the plugin creates a delegate from string options, its Prepare claims the
 // bitlite nodes, and each delegate kernel runs init, prepare, invoke and free on a fake
-// interpreter. ASan and UBSan catch memory and arithmetic errors; on top of that, whenever the
-// chosen kernel and the reference kernel both run, their outputs must be equal bit for bit
-// (FORMAT.md: every kernel computes exactly the reference's arithmetic).
+// interpreter. ASan and UBSan catch memory and arithmetic errors. On top of that, a failure
+// must be a named error, never "internal error" (every size is checked before it is used), and
+// whenever the chosen kernel and the reference kernel both run, their outputs must be equal
+// bit for bit (FORMAT.md: every kernel computes exactly the reference's arithmetic).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +31,9 @@ namespace {
 // arena tensors: a bigger output is refused by ResizeTensor, as a runtime out of memory would.
 constexpr size_t kMaxWork = size_t{1} << 21;
 constexpr size_t kMaxArenaElements = size_t{1} << 20;
+// The delegate's scratch limit (option max_scratch_bytes; by default it grows with the tensors
+// up to 1 GiB), small enough that a kernel at the limit stays far below libFuzzer's 2 GiB cap.
+constexpr const char* kMaxScratchBytes = "67108864";
 
 struct Outcome {
   std::string status;  // "ok" or the errors reported
@@ -43,15 +47,21 @@ Outcome Run(const FuzzGraph& graph, const std::string& kernel, int num_threads) 
   const std::vector<int> outputs = BuildFuzzGraph(graph, &interpreter);
   std::string threads = std::to_string(num_threads);
   std::string kernel_value = kernel;
+  std::string scratch = kMaxScratchBytes;
   char kernel_key[] = "kernel";
   char threads_key[] = "num_threads";
-  char* keys[] = {kernel_key, threads_key};
-  char* values[] = {&kernel_value[0], &threads[0]};
-  TfLiteDelegate* delegate = tflite_plugin_create_delegate(keys, values, 2, nullptr);
+  char scratch_key[] = "max_scratch_bytes";
+  char* keys[] = {kernel_key, threads_key, scratch_key};
+  char* values[] = {&kernel_value[0], &threads[0], &scratch[0]};
+  TfLiteDelegate* delegate = tflite_plugin_create_delegate(keys, values, 3, nullptr);
   if (delegate == nullptr) std::abort();  // the options above are all valid
   Outcome outcome;
   outcome.status = interpreter.RunDelegate(delegate, graph.resizes_before_invoke);
   tflite_plugin_destroy_delegate(delegate);
+  if (outcome.status.find("internal error") != std::string::npos) {
+    std::fprintf(stderr, "kernel %s: %s\n", kernel.c_str(), outcome.status.c_str());
+    std::abort();
+  }
   for (int y : outputs) {
     outcome.outputs.push_back(interpreter.Values(y));
     outcome.shapes.push_back(interpreter.Shape(y));
