@@ -7,13 +7,15 @@
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
 #define BITLITE_HAVE_ALLOCATOR_STATS 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#include <sanitizer/allocator_interface.h>
 #define BITLITE_HAVE_ALLOCATOR_STATS 1
 #endif
+#endif
+#ifdef BITLITE_HAVE_ALLOCATOR_STATS
+// ASan's runtime interface (sanitizer/allocator_interface.h, a header GCC does not ship).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 #include "conv_test_cases.h"
