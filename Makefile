@@ -90,6 +90,24 @@ test-arm-plugin: $(VENV)/.deps
 test-arm: install arm-env
 	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 
+# libFuzzer over the delegate's options parsing, Prepare and Invoke (cc/fuzz, needs clang and
+# libclang-rt-14-dev): `make fuzz` runs FUZZ_SECONDS, fuzz-smoke (part of `make test`) 2
+# minutes; any crash, sanitizer report, leak or kernel differing from the reference fails.
+.PHONY: fuzz fuzz-smoke fuzz-build
+FUZZ_SECONDS ?= 3600
+FUZZ_BUILD := $(BUILD)/fuzz
+
+fuzz-build:
+	cmake -S cc -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+		-DBITLITE_BUILD_FUZZERS=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) --target bitlite_ops_fuzzer
+
+fuzz: fuzz-build
+	cc/fuzz/run_fuzzer.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	cc/fuzz/run_fuzzer.sh $(FUZZ_BUILD) 120
+
 # Android arm64-v8a libraries, built with zig from PyPI in place of the NDK (android/README.md),
 # and the AAR that packages them (dist/bitlite-<version>.aar).
 .PHONY: android aar test-android
@@ -105,7 +123,7 @@ test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
 	tools/android/qemu_ctest.sh cortex-a53 cortex-a76
 
-test: test-cc test-cc-clang test-py test-cc-arm test-arm test-arm-plugin test-android wheel
+test: test-cc test-cc-clang test-py test-cc-arm test-arm test-arm-plugin test-android fuzz-smoke wheel
 
 # Built with the generic linux_x86_64 tag, then tagged manylinux by what auditwheel finds.
 wheel: $(VENV)/.deps

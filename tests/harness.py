@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 
 
-def run_model(model: bytes | Path, inputs, runtime: str, *, num_threads=None,
-              delegate_options=None, experimental_delegates=None) -> np.ndarray:
-    """Builds an interpreter with the bitlite delegate, resizes inputs to the arrays' shapes
-    (batch > 1 goes through resize_tensor_input), invokes, returns output 0.
+def prepared_interpreter(model: bytes | Path, inputs, runtime: str, *, num_threads=None,
+                         delegate_options=None, experimental_delegates=None):
+    """An interpreter with the bitlite delegate, its inputs resized to the arrays' shapes
+    (batch > 1 goes through resize_tensor_input) and its tensors allocated.
     model: bytes (model_content) or a Path (model_path: the runtime mmaps the weights)."""
     from bitlite import delegate
 
@@ -26,7 +26,24 @@ def run_model(model: bytes | Path, inputs, runtime: str, *, num_threads=None,
         if tuple(detail["shape"]) != value.shape:
             interpreter.resize_tensor_input(detail["index"], list(value.shape))
     interpreter.allocate_tensors()
-    for detail, value in zip(details, inputs):
+    return interpreter
+
+
+def invoke(interpreter, inputs) -> np.ndarray:
+    """Sets the inputs, invokes, returns a copy of output 0."""
+    if isinstance(inputs, np.ndarray):
+        inputs = [inputs]
+    for detail, value in zip(interpreter.get_input_details(), inputs):
         interpreter.set_tensor(detail["index"], value)
     interpreter.invoke()
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+
+
+def run_model(model: bytes | Path, inputs, runtime: str, *, num_threads=None,
+              delegate_options=None, experimental_delegates=None) -> np.ndarray:
+    """Builds an interpreter with the bitlite delegate (prepared_interpreter), invokes once,
+    returns output 0."""
+    interpreter = prepared_interpreter(
+        model, inputs, runtime, num_threads=num_threads, delegate_options=delegate_options,
+        experimental_delegates=experimental_delegates)
+    return invoke(interpreter, inputs)

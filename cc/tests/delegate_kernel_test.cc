@@ -1,18 +1,25 @@
 // The delegate kernel against a fake interpreter: wiring of several nodes into one kernel
-// (with an intermediate tensor only the kernel sees), resizes, and malformed graphs.
-#include "delegate_kernel.h"
-
+// (with an intermediate tensor only the kernel sees), resizes, malformed graphs, and many
+// kernels created and destroyed (leaks).
 #include <climits>
-#include <cstdarg>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
+#include <cstddef>
 #include <string>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define BITLITE_HAVE_ALLOCATOR_STATS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BITLITE_HAVE_ALLOCATOR_STATS 1
+#endif
+#endif
+#ifdef BITLITE_HAVE_ALLOCATOR_STATS
+// ASan's runtime interface (sanitizer/allocator_interface.h, a header GCC does not ship).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#endif
+
 #include "conv_test_cases.h"
-#include "delegate_options.h"
+#include "fake_interpreter.h"
 #include "flexbuffer_test_writer.h"
 #include "test_harness.h"
 #include "tflite_tensors.h"
@@ -20,164 +27,6 @@
 namespace bitlite {
 namespace testing {
 namespace {
-
-struct FakeNode {
-  std::string op;
-  std::vector<int> inputs;
-  std::vector<int> outputs;
-  std::vector<uint8_t> options;
-  TfLiteIntArray* input_array = nullptr;
-  TfLiteIntArray* output_array = nullptr;
-  TfLiteNode node{};
-  TfLiteRegistration registration{};
-};
-
-// Just enough of an interpreter for the kernel: tensors, nodes, ResizeTensor, ReportError.
-// Arena tensors get heap memory sized at each resize.
-class FakeInterpreter {
- public:
-  FakeInterpreter() {
-    context_.GetNodeAndRegistration = [](TfLiteContext* context, int index, TfLiteNode** node,
-                                         TfLiteRegistration** registration) {
-      FakeInterpreter* self = static_cast<FakeInterpreter*>(context->impl_);
-      if (index < 0 || static_cast<size_t>(index) >= self->nodes_.size()) return kTfLiteError;
-      *node = &self->nodes_[index]->node;
-      *registration = &self->nodes_[index]->registration;
-      return kTfLiteOk;
-    };
-    context_.ResizeTensor = [](TfLiteContext* context, TfLiteTensor* tensor, TfLiteIntArray* dims) {
-      static_cast<FakeInterpreter*>(context->impl_)->SetDims(tensor, dims);
-      return kTfLiteOk;
-    };
-    context_.ReportError = ReportError;
-    context_.impl_ = this;
-    delegate_.delegate.data_ = &delegate_;
-  }
-
-  ~FakeInterpreter() {
-    for (TfLiteTensor& tensor : tensors_) {
-      std::free(tensor.dims);
-      if (tensor.allocation_type != kTfLiteMmapRo) std::free(tensor.data.raw);
-    }
-    for (auto& node : nodes_) {
-      std::free(node->input_array);
-      std::free(node->output_array);
-    }
-  }
-
-  int AddFloatTensor(const std::vector<int>& shape) {
-    TfLiteTensor tensor{};
-    tensor.type = kTfLiteFloat32;
-    tensor.allocation_type = kTfLiteArenaRw;
-    tensors_.push_back(tensor);
-    SetDims(&tensors_.back(), NewIntArray(shape));
-    return static_cast<int>(tensors_.size()) - 1;
-  }
-
-  int AddWeights(const std::vector<uint8_t>& packed, int rows) {
-    weights_.push_back(packed);
-    TfLiteTensor tensor{};
-    tensor.type = kTfLiteUInt8;
-    tensor.allocation_type = kTfLiteMmapRo;
-    tensor.dims = NewIntArray({rows, static_cast<int>(packed.size()) / rows});
-    tensor.bytes = packed.size();
-    tensor.data.uint8 = weights_.back().data();
-    tensors_.push_back(tensor);
-    return static_cast<int>(tensors_.size()) - 1;
-  }
-
-  int AddNode(const std::string& op, std::vector<int> inputs, std::vector<int> outputs,
-              std::vector<uint8_t> options) {
-    nodes_.push_back(std::make_unique<FakeNode>());
-    FakeNode& n = *nodes_.back();
-    n.op = op;
-    n.options = std::move(options);
-    n.input_array = NewIntArray(inputs);
-    n.output_array = NewIntArray(outputs);
-    n.node.inputs = n.input_array;
-    n.node.outputs = n.output_array;
-    n.node.custom_initial_data = n.options.data();
-    n.node.custom_initial_data_size = static_cast<int>(n.options.size());
-    n.registration.builtin_code = kTfLiteBuiltinCustom;
-    n.registration.custom_name = n.op.c_str();
-    return static_cast<int>(nodes_.size()) - 1;
-  }
-
-  // Runs one delegate kernel over `nodes` (inputs and outputs of the subset as given).
-  // Returns the kernel's errors, or "ok".
-  std::string Run(const std::vector<int>& nodes, const std::vector<int>& inputs,
-                  const std::vector<int>& outputs, int resizes_before_invoke = 0) {
-    context_.tensors = tensors_.data();
-    context_.tensors_size = tensors_.size();
-    errors_.clear();
-    const std::unique_ptr<TfLiteIntArray, void (*)(void*)> node_array(NewIntArray(nodes),
-                                                                      std::free);
-    const std::unique_ptr<TfLiteIntArray, void (*)(void*)> in(NewIntArray(inputs), std::free);
-    const std::unique_ptr<TfLiteIntArray, void (*)(void*)> out(NewIntArray(outputs), std::free);
-    TfLiteDelegateParams params{&delegate_.delegate, node_array.get(), in.get(), out.get()};
-    const TfLiteRegistration kernel = DelegateKernelRegistration();
-    TfLiteNode kernel_node{};
-    kernel_node.user_data = kernel.init(&context_, reinterpret_cast<const char*>(&params), 0);
-    bool ok = true;
-    for (int i = 0; ok && i <= resizes_before_invoke; ++i) {
-      ok = kernel.prepare(&context_, &kernel_node) == kTfLiteOk;
-    }
-    ok = ok && kernel.invoke(&context_, &kernel_node) == kTfLiteOk;
-    kernel.free(&context_, kernel_node.user_data);
-    return ok ? "ok" : errors_;
-  }
-
-  static void ReportError(TfLiteContext* context, const char* format, ...) {
-    char text[1024];
-    va_list args;
-    va_start(args, format);
-    std::vsnprintf(text, sizeof(text), format, args);
-    va_end(args);
-    static_cast<FakeInterpreter*>(context->impl_)->errors_ += text;
-  }
-
-  void SetOptions(const DelegateOptions& options) { delegate_.options = options; }
-  TfLiteTensor& tensor(int index) { return tensors_[index]; }
-  std::vector<float> Values(int index) {
-    const TfLiteTensor& t = tensors_[index];
-    return std::vector<float>(t.data.f, t.data.f + t.bytes / sizeof(float));
-  }
-  std::vector<int> Shape(int index) {
-    std::vector<int> shape;
-    TensorShape(tensors_[index], &shape);
-    return shape;
-  }
-  void Fill(int index, float start, float step) {
-    TfLiteTensor& t = tensors_[index];
-    for (size_t i = 0; i < t.bytes / sizeof(float); ++i)
-      t.data.f[i] = start + step * static_cast<float>(i % 37);
-  }
-  // Without `allocate` the tensor has no data: for shapes too large to allocate, which the
-  // kernel must refuse at Prepare, before it reads any data.
-  void SetDims(TfLiteTensor* tensor, TfLiteIntArray* dims, bool allocate = true) {
-    std::free(tensor->dims);
-    tensor->dims = dims;
-    if (!allocate) {
-      std::free(tensor->data.raw);
-      tensor->data.raw = nullptr;
-      tensor->bytes = 0;
-      return;
-    }
-    size_t elements = 1;
-    for (int i = 0; i < dims->size; ++i) elements *= static_cast<size_t>(dims->data[i]);
-    std::free(tensor->data.raw);
-    tensor->bytes = elements * sizeof(float);
-    tensor->data.raw = static_cast<char*>(std::calloc(elements, sizeof(float)));
-  }
-
- private:
-  TfLiteContext context_{};
-  BitliteDelegate delegate_{};
-  std::vector<TfLiteTensor> tensors_;
-  std::vector<std::unique_ptr<FakeNode>> nodes_;
-  std::vector<std::vector<uint8_t>> weights_;
-  std::string errors_;
-};
 
 // ValidOptions(): 3x3 SAME conv 3 -> 2 with stride 1x2, W2A4; K = 27, row_bytes = 7.
 std::vector<uint8_t> ConvWeights() {
@@ -288,9 +137,7 @@ std::string RunDilated(const std::vector<int>& shape, int dilation, int stride,
                           .Remove("stride_w").Int("stride_w", stride)
                           .Finish());
   interpreter.Fill(x, -0.4f, 0.11f);
-  DelegateOptions options;
-  options.kernel = choice;
-  interpreter.SetOptions(options);
+  interpreter.delegate_options().kernel = choice;
   const std::string result = interpreter.Run({0}, {x, w}, {out});
   *y = interpreter.Values(out);
   return result;
@@ -321,7 +168,7 @@ BITLITE_TEST(RefusesScratchOverTheLimit) {
   Graph graph;
   DelegateOptions options;
   options.max_scratch_bytes = 1000;
-  graph.interpreter.SetOptions(options);
+  graph.interpreter.delegate_options() = options;
   EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
                   "bitlite: node 0 (BitliteConv2D): the kernel's scratch for input 1x5x6x3, "
                   "kernel 3x3, stride 1x2, dilation 1x1, padding top 1 left 0 takes");
@@ -329,10 +176,10 @@ BITLITE_TEST(RefusesScratchOverTheLimit) {
                   "more than the limit of 1000 (delegate option max_scratch_bytes)");
   options.kernel = KernelChoice::kReference;  // its scratch: 90 codes, 2 accumulators
   options.max_scratch_bytes = 98;
-  graph.interpreter.SetOptions(options);
+  graph.interpreter.delegate_options() = options;
   EXPECT_EQ(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}), "ok");
   options.max_scratch_bytes = 97;
-  graph.interpreter.SetOptions(options);
+  graph.interpreter.delegate_options() = options;
   EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
                   "takes 98 bytes, more than the limit of 97");
 }
@@ -344,17 +191,48 @@ BITLITE_TEST(RefusesSizesThatOverflowOrExceedTheDefaultLimit) {
   {
     Graph graph;
     graph.interpreter.SetDims(&graph.interpreter.tensor(graph.x),
-                              NewIntArray({INT_MAX, INT_MAX, INT_MAX, 3}), false);
+                              NewIntArray({INT_MAX, INT_MAX, INT_MAX, 3}));
     EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
                     "input shape [2147483647, 2147483647, 2147483647, 3] is too large");
   }
   {
     Graph graph;
-    graph.interpreter.SetDims(&graph.interpreter.tensor(graph.x), NewIntArray({1, 1, INT_MAX, 3}),
-                              false);
+    graph.interpreter.SetDims(&graph.interpreter.tensor(graph.x),
+                              NewIntArray({1, 1, INT_MAX, 3}));
     EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
                     "more than the limit of 1073741824 (delegate option max_scratch_bytes)");
   }
+}
+
+// Heap bytes in use, where ASan's allocator counts them (the sanitized build), else 0.
+size_t AllocatedBytes() {
+#ifdef BITLITE_HAVE_ALLOCATOR_STATS
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  return 0;
+#endif
+}
+
+// Every kernel choice, 1 and 2 threads, 0 to 2 resizes: in the sanitized build LeakSanitizer
+// fails the test at exit for any block left unreachable (ctest sets detect_leaks=1), and the
+// bytes in use after 400 cycles must equal those after the warm-up, which also catches memory
+// that stays reachable but grows with every kernel (a cache that never shrinks).
+BITLITE_TEST(CreatingAndDestroyingKernelsLeavesNothingBehind) {
+  const KernelChoice kernels[] = {KernelChoice::kAuto, KernelChoice::kBitserial,
+                                  KernelChoice::kInt, KernelChoice::kLut,
+                                  KernelChoice::kReference};
+  const auto cycle = [&](int i) {
+    Graph graph;
+    graph.interpreter.delegate_options().kernel = kernels[i % 5];
+    graph.interpreter.delegate_options().num_threads = 1 + i % 2;
+    EXPECT_EQ(graph.interpreter.Run({0, 1}, {graph.x, graph.conv_w, graph.fc_w}, {graph.y}, i % 3),
+              "ok");
+  };
+  // One-time state (CPU features, kernel tables, the thread library's caches) settles here.
+  for (int i = 0; i < 30; ++i) cycle(i);
+  const size_t before = AllocatedBytes();
+  for (int i = 0; i < 400; ++i) cycle(i);
+  EXPECT_EQ(AllocatedBytes(), before);
 }
 
 }  // namespace

@@ -109,10 +109,12 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 // 56x56, 1 thread, ms BW / VBMI): W2A1 0.31 / 0.39, W2A2 0.38 / 0.41, W2A3 0.47 / 0.43,
 // W2A4 0.56 / 0.43, W4A4 0.82 / 0.57.
 // Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21.
-#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+#if BITLITE_NEON_KERNELS
+#if defined(__aarch64__)
 constexpr int kNeonIntFrom = 8;
 #else
 constexpr int kNeonIntFrom = 9;  // armv7
+#endif
 #endif
 
 const GemmKernel kTable[] = {
