@@ -137,7 +137,7 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
   std::string message;
   if (!init_error_.empty()) {
     message = init_error_;
-  } else if (CheckTensors(context, &message) &&
+  } else if (CheckTensors(context, &message) && CheckWeights(context, &message) &&
              ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
     const LiveTaps taps = FindLiveTaps(geometry_);
     run_reference_ = !(use_gemm_ || use_depthwise_) || taps.Empty();
@@ -218,8 +218,7 @@ bool BitliteOp::CheckTensors(const TfLiteContext* context, std::string* error) c
   return true;
 }
 
-bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>* codes,
-                              std::string* error) const {
+bool BitliteOp::CheckWeights(const TfLiteContext* context, std::string* error) const {
   const TfLiteTensor* w = TensorAt(context, weights_);
   const std::string name = TensorName("weights w", weights_);
   if (w == nullptr) return Fail(name + " is missing", error);
@@ -246,13 +245,18 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>*
                     std::to_string(total_bytes),
                 error);
   }
-  const CheckedSize count = CheckedSize(params_.out_channels) * k;
-  if (!count.ok()) return Fail(name + " is too large", error);
-  codes->resize(static_cast<size_t>(count.value()));
-  if (!UnpackWeightsReference(w->data.uint8, params_.out_channels, k, params_.weight_bits,
-                              codes->data())) {
+  if (!(CheckedSize(params_.out_channels) * k).ok()) return Fail(name + " is too large", error);
+  return true;
+}
+
+bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>* codes,
+                              std::string* error) const {
+  const int64_t k = params_.ReductionSize();
+  codes->resize(static_cast<size_t>(params_.out_channels * k));
+  if (!UnpackWeightsReference(TensorAt(context, weights_)->data.uint8, params_.out_channels, k,
+                              params_.weight_bits, codes->data())) {
     codes->clear();
-    return Fail(name +
+    return Fail(TensorName("weights w", weights_) +
                     " sets unused padding bits: it was packed for another weight_bits or "
                     "kernel size",
                 error);

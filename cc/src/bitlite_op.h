@@ -62,8 +62,11 @@ class BitliteOp {
 
  private:
   bool CheckTensors(const TfLiteContext* context, std::string* error) const;
-  // The weight codes [out_channels][kernel_h * kernel_w * in_channels / groups], unpacked
-  // from the weight tensor after checking its type, shape, size and padding bits.
+  // The weight tensor's type, constness, shape and size, before anything is computed from
+  // the options (a huge kernel is refused by its missing bytes, not after a pass over it).
+  bool CheckWeights(const TfLiteContext* context, std::string* error) const;
+  // The weight codes [out_channels][kernel_h * kernel_w * in_channels / groups] of the checked
+  // tensor; fails if it sets unused padding bits.
   bool UnpackWeights(const TfLiteContext* context, std::vector<int8_t>* codes,
                      std::string* error) const;
   // The most scratch the kernel may take: the delegate option max_scratch_bytes, else a
