@@ -146,9 +146,8 @@ def channels(layer) -> tuple[int, int, int]:
 
 @tf.function(autograph=False)
 def _fold(scale, bias, gamma, beta, mean, variance, epsilon):
-    # One tf.function for the QAT model's inference and the converter alike: a graph of the
-    # same ops in both places (eagerly the ops would run as written; in a graph Grappler may
-    # rewrite x / sqrt(y) and reorder products, and the inference always runs in a graph).
+    # One tf.function for the QAT model's inference and the converter alike: the same graph
+    # ops, so the same float32 roundings (eager and graph differ in what Grappler rewrites).
     root = tf.sqrt(variance + epsilon)
     return scale * gamma / root, (bias - mean) * gamma / root + beta
 
