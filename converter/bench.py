@@ -76,7 +76,7 @@ def time_model(data: bytes, variant: str, runtime: str, threads: int, runs: int,
             result.ops.append(OpTime(position, name, layer.name, kernel, ms,
                                      "" if ms is not None else "the delegate wrote no times"))
             continue
-        output = tflite_edit.tensor_name(subgraph, op.outputs[0]) if op.outputs else ""
+        output = tflite_edit.output_name(subgraph, op)
         try:
             ms = _median_invoke_ms(one_op_model(model, position), runtime, threads, runs,
                                    False, None)

@@ -153,7 +153,7 @@ def describe(data: bytes) -> str:
             if layer is None:
                 # The output's name says which Keras layer a builtin op computes (and the
                 # DIV/ROUND/... of an exact fake quantization which quantizer).
-                output = tflite_edit.tensor_name(subgraph, op.outputs[0]) if op.outputs else ""
+                output = tflite_edit.output_name(subgraph, op)
                 lines.append(f"  {position:4d}  {tflite_edit.op_name(model, op):<16} {output}")
                 continue
             lines.append(f"  {position:4d}  {layer.op}  {_bitlite_summary(layer.options)}  "

@@ -83,6 +83,13 @@ def tensor_name(subgraph, index: int) -> str:
     return as_text(subgraph.tensors[index].name)
 
 
+def output_name(subgraph, op) -> str:
+    """The name of an op's first output ("" for none). The object API holds op.outputs as a
+    list or as a NumPy array, whose truth value is ambiguous: test its length."""
+    outputs = op.outputs
+    return tensor_name(subgraph, outputs[0]) if outputs is not None and len(outputs) else ""
+
+
 def buffer_data(model, tensor) -> np.ndarray | None:
     """Raw bytes (uint8) of a constant tensor, None if the tensor has no data."""
     data = model.buffers[tensor.buffer].data if tensor.buffer else None
