@@ -27,6 +27,9 @@ class CheckedSize {
   int64_t value() const { return value_; }
 
   friend CheckedSize operator*(CheckedSize a, CheckedSize b) {
+    // A factor of exactly 0 makes 0, however large the other (a stride of 2^31 - 1 times no
+    // further output is no size at all, also where kMaxSize is 2^28: 32-bit targets).
+    if ((a.ok_ && a.value_ == 0) || (b.ok_ && b.value_ == 0)) return CheckedSize(0);
     int64_t product = 0;
     if (!a.ok_ || !b.ok_ || __builtin_mul_overflow(a.value_, b.value_, &product)) {
       return Overflowed();
