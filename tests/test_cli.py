@@ -101,12 +101,12 @@ def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
         op = "BitliteFullyConnected" if name == "hidden" else "BitliteConv2D"
         assert op in line and f"W{weight_bits}A{activation_bits}" in line, line
         assert f"packed weights {packed} B" in line, line
-    # The kept 8-bit layers are listed as builtin ops, named by their output (the exact fake
-    # quantization of their input by its quantizer).
+    # The kept 8-bit layers are listed as builtin ops, named by their output (the codes of
+    # their input, then their exact integer sums and affine stage).
     builtin = {line.split()[1]: line.split()[2] for line in lines
                if len(line.split()) == 3 and line.split()[0].isdigit()}
     assert "conv0" in builtin["CONV_2D"] and "FULLY_CONNECTED" in builtin, stdout
-    assert builtin["DIV"].startswith("quant_input_"), stdout
+    assert builtin["DIV"].endswith("_input_codes/div"), stdout
     size = out.stat().st_size
     assert f"file size: {size} bytes" in stdout, stdout
     # fp32 size: the same file with each op's packed weights replaced by float32 kernels.
