@@ -8,7 +8,7 @@ fused; another own activation (tanh, swish ...) stays outside the block as a flo
 A block computes FORMAT.md's arithmetic, `activation(float32(acc) * multiplier + offset)` with
 `acc` the exact integer sum of code products, both in the QAT model's inference (exact.py) and
 in the .tflite: a sub-byte block as one bitlite op, an 8-bit block as builtin ops (export.py).
-`affine` computes multiplier and offset once, with TF ops, for both.
+`affine` computes multiplier and offset once, in NumPy, for both (fold_batch_norm says why).
 """
 
 from __future__ import annotations
@@ -61,17 +61,18 @@ class Block:
         rows = codes.reshape(-1, out_channels).T
         return custom_ops.pack_weights(rows, self.wrapper.quantize_config.weight_bits)
 
-    def affine(self) -> tuple[tf.Tensor, tf.Tensor]:
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
         """float32 [C_out] (multiplier, offset) from the current variables (FORMAT.md: input
         step x weight step, bias and the BatchNorm's moving statistics folded in)."""
         layer = self.wrapper.layer
         _, _, weight_vars = self.wrapper._weight_vars[0]
         _, out_channels, _ = channels(layer)
-        scale = (tf.convert_to_tensor(self.input_quantizer.quantizer_vars["step"])
-                 * tf.reshape(weight_vars["step"], [-1]))
-        bias = layer.bias if layer.use_bias else tf.zeros([out_channels])
+        scale = (_float32(self.input_quantizer.quantizer_vars["step"])
+                 * _float32(weight_vars["step"]).reshape(-1))
+        scale = np.broadcast_to(scale, [out_channels])
+        bias = _float32(layer.bias) if layer.use_bias else np.zeros([out_channels], np.float32)
         if self.batch_norm is None:
-            return scale, tf.convert_to_tensor(bias)
+            return scale.copy(), bias
         return batch_norm_fold(self.batch_norm, scale, bias)
 
     def reduction_chunks(self) -> list[tuple[int, int]]:
@@ -116,7 +117,7 @@ class Block:
         layer = self.wrapper.layer
         input_scale = np.float32(trained_step(self.input_quantizer.quantizer_vars, self.name))
         in_channels, out_channels, groups = channels(layer)
-        multiplier, offset = (value.numpy() for value in self.affine())
+        multiplier, offset = self.affine()
         common = dict(
             weight_bits=self.wrapper.quantize_config.weight_bits,
             activation_bits=self.input_quantizer.quantizer.num_bits,
@@ -144,25 +145,35 @@ def channels(layer) -> tuple[int, int, int]:
     return int(group_in_channels * groups), int(out_channels), int(groups)
 
 
-@tf.function(autograph=False)
-def _fold(scale, bias, gamma, beta, mean, variance, epsilon):
-    # One tf.function for the QAT model's inference and the converter alike: the same graph
-    # ops, so the same float32 roundings (eager and graph differ in what Grappler rewrites).
-    root = tf.sqrt(variance + epsilon)
+def _float32(value) -> np.ndarray:
+    return np.asarray(value, dtype=np.float32)
+
+
+def fold_batch_norm(scale, bias, gamma, beta, mean, variance, epsilon):
+    """(multiplier, offset) of `BatchNorm(x * scale + bias)` as `x * multiplier + offset`:
+    float32 NumPy, each operation one IEEE rounding in the order written.
+
+    NumPy, not TF ops, because the QAT model's inference and the converter must hold the very
+    same float32 constants: TF ops run inside a graph, and Grappler rewrites a graph by its
+    context (x / sqrt(y) into x * rsqrt(y), products regrouped across the ops around it), so
+    the same TF function gave a multiplier one ulp apart inside `predict` and eagerly in the
+    converter, and a deep network turned that ulp into a different code at a rounding tie
+    (issue 10). The QAT model reads these NumPy results from variables (exact.FoldedConstants).
+    """
+    root = np.sqrt(variance + epsilon)
     return scale * gamma / root, (bias - mean) * gamma / root + beta
 
 
-def batch_norm_fold(layer, scale, bias) -> tuple[tf.Tensor, tf.Tensor]:
-    """(multiplier, offset) of `BatchNorm(x * scale + bias)` as `x * multiplier + offset`, with
-    the layer's moving statistics; scale and bias broadcast to its channels."""
+def batch_norm_fold(layer, scale, bias) -> tuple[np.ndarray, np.ndarray]:
+    """fold_batch_norm with the layer's moving statistics; scale and bias broadcast to its
+    channels."""
     channels = int(layer.moving_mean.shape[0])
-    gamma = layer.gamma if layer.gamma is not None else tf.ones([channels])
-    beta = layer.beta if layer.beta is not None else tf.zeros([channels])
-    return _fold(tf.broadcast_to(scale, [channels]), tf.broadcast_to(bias, [channels]),
-                 tf.convert_to_tensor(gamma), tf.convert_to_tensor(beta),
-                 tf.convert_to_tensor(layer.moving_mean),
-                 tf.convert_to_tensor(layer.moving_variance),
-                 tf.constant(layer.epsilon, tf.float32))
+    ones, zeros = np.ones([channels], np.float32), np.zeros([channels], np.float32)
+    return fold_batch_norm(
+        np.broadcast_to(_float32(scale), [channels]), np.broadcast_to(_float32(bias), [channels]),
+        _float32(layer.gamma) if layer.gamma is not None else ones,
+        _float32(layer.beta) if layer.beta is not None else zeros,
+        _float32(layer.moving_mean), _float32(layer.moving_variance), np.float32(layer.epsilon))
 
 
 def trained_step(quantizer_vars: dict, layer_name: str) -> np.ndarray:

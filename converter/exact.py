@@ -8,8 +8,10 @@ batch statistics). Inference (`training` false or None: predict, evaluate, a pla
   is exact below 2^53) and rounded once to float32 (as the delegate converts its int32 sum),
   times the float32 multiplier, plus the float32 offset, then the activation;
 - each other BatchNormalization on the last axis as `x * multiplier + offset`, folded by the
-  same TF function (blocks.batch_norm_fold);
+  same function (blocks.batch_norm_fold);
 - every other layer as the layer itself.
+The multipliers and offsets are folded in NumPy and read from variables (FoldedConstants), so
+that inference and converter hold the same float32 numbers whatever graph surrounds them.
 The converter writes exactly these multipliers, offsets and codes (a sub-byte block as one
 bitlite op; an 8-bit block as DIV, ROUND, MINIMUM, MAXIMUM, an integer-valued float CONV_2D /
 DEPTHWISE_CONV_2D / FULLY_CONNECTED, MUL, ADD; a BatchNorm as MUL, ADD). Elementwise IEEE
@@ -19,6 +21,9 @@ after them sees the same value and rounds to the same code.
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -51,13 +56,12 @@ def _linear(layer, x, kernel):
     return tf.tensordot(x, kernel, axes=1)
 
 
-def block_output(block: Block, x) -> tf.Tensor:
-    """FORMAT.md's arithmetic of a block on its input `x` (before the input quantizer)."""
+def block_output(block: Block, x, multiplier, offset) -> tf.Tensor:
+    """FORMAT.md's arithmetic of a block on its input `x` (before the input quantizer), with
+    the block's folded multiplier and offset."""
     quantize = block.input_quantizer
     codes = quantize.quantizer.codes(x, tf.convert_to_tensor(quantize.quantizer_vars["step"]))
-    kernel_codes = block.kernel_codes()  # first: it may initialise the weight step
-    multiplier, offset = block.affine()
-    y = integer_sum(block, codes, kernel_codes) * multiplier + offset
+    y = integer_sum(block, codes, block.kernel_codes()) * multiplier + offset
     y = ACTIVATIONS[block.activation](y)
     if block.trailing_activation is not None:
         y = block.trailing_activation(y)
@@ -72,12 +76,66 @@ def standalone_batch_norm(node) -> bool:
             and list(node.layer.axis) == [node.keras_inputs[0].shape.rank - 1])
 
 
-def batch_norm_affine(layer) -> tuple[tf.Tensor, tf.Tensor]:
-    return batch_norm_fold(layer, tf.constant(1.0), tf.constant(0.0))
+def batch_norm_affine(layer) -> tuple[np.ndarray, np.ndarray]:
+    return batch_norm_fold(layer, np.float32(1.0), np.float32(0.0))
+
+
+class FoldedConstants(tf.Module):
+    """The float32 (multiplier, offset) of every block and standalone BatchNorm, folded in
+    NumPy (blocks.fold_batch_norm) and held in variables that the inference graph reads.
+
+    Folding inside the graph would let Grappler round differently from the converter (see
+    fold_batch_norm); a variable's value is what it is in every graph. `refresh` re-folds from
+    the current weights and statistics: QatModel calls it before predict, evaluate and eager
+    calls and after fit, so a graph that reads the variables sees the current weights' fold.
+    The variables are created on first refresh; a trace (tf.function, SavedModel export)
+    refreshes from outside its graph (tf.init_scope) when they do not exist yet.
+    """
+
+    def __init__(self, model, blocks: list[Block]):
+        super().__init__(name="folded_constants")
+        self._blocks = blocks
+        # Keyed by layer name (unique in a model): a tf.Module tracks dicts with string keys.
+        self._folds = {block.wrapper.name: functools.partial(_block_fold, block)
+                       for block in blocks}
+        for node in graph.model_nodes(model):
+            if standalone_batch_norm(node):
+                self._folds[node.layer.name] = functools.partial(batch_norm_affine, node.layer)
+        self.folded = {}
+
+    def refresh(self):
+        with tf.init_scope():
+            for key, fold in self._folds.items():
+                values = fold()
+                if key not in self.folded:
+                    self.folded[key] = tuple(tf.Variable(value, trainable=False, name=name)
+                                             for value, name in zip(values, _NAMES))
+                else:
+                    for variable, value in zip(self.folded[key], values):
+                        variable.assign(value)
+
+    def steps_initialized(self) -> bool:
+        """Whether every block's input step has been initialised (by the first call)."""
+        with tf.init_scope():  # the variables' values now, also while a graph is traced
+            return all(bool(block.input_quantizer.quantizer_vars["initialized"].numpy())
+                       for block in self._blocks)
+
+    def of(self, layer) -> tuple[tf.Variable, tf.Variable]:
+        if not self.folded:
+            self.refresh()
+        return self.folded[layer.name]
+
+
+_NAMES = ("multiplier", "offset")
+
+
+def _block_fold(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    block.kernel_codes()  # initialises the weight step if the wrapper never ran
+    return block.affine()
 
 
 @tf.autograph.experimental.do_not_convert
-def exact_outputs(model, blocks: list[Block], inputs):
+def exact_outputs(model, blocks: list[Block], constants: FoldedConstants, inputs):
     """The model's inference outputs as the .tflite computes them (module docstring). Plain
     Python that only builds TF ops: AutoGraph has nothing to convert in it."""
     block_of = {id(block.wrapper): block for block in blocks}
@@ -88,11 +146,12 @@ def exact_outputs(model, blocks: list[Block], inputs):
             continue
         block = block_of.get(id(node.layer))
         if block is not None:
-            values.set(block.output, block_output(block, values.new(block.input)))
+            values.set(block.output, block_output(block, values.new(block.input),
+                                                  *constants.of(block.wrapper)))
             continue
         args, kwargs = values.arguments(node)
         if standalone_batch_norm(node):
-            multiplier, offset = batch_norm_affine(node.layer)
+            multiplier, offset = constants.of(node.layer)
             values.set_outputs(node, args[0] * multiplier + offset)
         else:
             values.set_outputs(node, node.layer(*args, **kwargs))
@@ -102,12 +161,65 @@ def exact_outputs(model, blocks: list[Block], inputs):
 @keras.utils.register_keras_serializable(package="bitlite")
 class QatModel(keras.Model):
     """The functional model quantize_model returns: trains as tfmot's graph, infers as the
-    .tflite computes (exact_outputs)."""
+    .tflite computes (exact_outputs), with the folded constants refreshed (FoldedConstants)
+    before every inference entry point and after fit."""
 
+    @tf.autograph.experimental.do_not_convert  # Python decisions at trace time, no tensors
     def call(self, inputs, training=None, mask=None):
         if training:
             return super().call(inputs, training=training, mask=mask)
-        return exact_outputs(self, self._blocks(), inputs)
+        constants = self.folded_constants()
+        if not tf.executing_eagerly():
+            if not constants.steps_initialized():
+                # The first inference initialises the input steps from its data; folding needs
+                # them, and a graph cannot fold in NumPy midway. This graph computes as tfmot's
+                # (predict and evaluate trace again once the steps exist).
+                return super().call(inputs, training=False, mask=mask)
+            return exact_outputs(self, self._blocks(), constants, inputs)
+        if not constants.steps_initialized():
+            super().call(inputs, training=False, mask=mask)  # initialises the steps
+        constants.refresh()
+        return exact_outputs(self, self._blocks(), constants, inputs)
+
+    def fit(self, *args, **kwargs):
+        history = super().fit(*args, **kwargs)
+        self.folded_constants().refresh()
+        return history
+
+    def predict(self, *args, **kwargs):
+        return self._infer(super().predict, "predict_function", *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        return self._infer(super().evaluate, "test_function", *args, **kwargs)
+
+    def predict_on_batch(self, *args, **kwargs):
+        return self._infer(super().predict_on_batch, "predict_function", *args, **kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        return self._infer(super().test_on_batch, "test_function", *args, **kwargs)
+
+    def _infer(self, method, function: str, *args, **kwargs):
+        """Refreshes the folded constants, runs Keras' method; a function traced before the
+        steps existed (tfmot's graph, see call) is dropped so that the next call traces the
+        exact one."""
+        constants = self.folded_constants()
+        traced_without_steps = not constants.steps_initialized()
+        if not traced_without_steps:
+            constants.refresh()
+        result = method(*args, **kwargs)
+        if traced_without_steps:
+            setattr(self, function, None)
+            constants.refresh()
+        return result
+
+    def folded_constants(self) -> FoldedConstants:
+        if getattr(self, "_folded_constants", None) is None:
+            # A checkpoint dependency (a SavedModel export captures the variables), but no
+            # Keras attribute: they are derived state, not weights of the model.
+            constants = FoldedConstants(self, self._blocks())
+            object.__setattr__(self, "_folded_constants", constants)
+            self._track_trackable(constants, name="bitlite_folded_constants", overwrite=True)
+        return self._folded_constants
 
     def _blocks(self) -> list[Block]:
         if getattr(self, "_exact_blocks", None) is None:

@@ -52,8 +52,8 @@ class Affine(keras.layers.Layer):
 
     def __init__(self, multiplier, offset, activation: str = "NONE", **kwargs):
         super().__init__(**kwargs)
-        self.multiplier = multiplier.numpy()
-        self.offset = offset.numpy()
+        self.multiplier = multiplier
+        self.offset = offset
         self.activation = activation
 
     def call(self, x):

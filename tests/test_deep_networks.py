@@ -149,7 +149,12 @@ def converted(digits):
     results = []
     for case in CASES:
         qat = trained(*case, digits)
-        results.append((case, convert(qat), qat.predict(x, verbose=0)))
+        expected = qat.predict(x, verbose=0)
+        # The same inference run eagerly: a graph (predict's) must not round differently from
+        # op-by-op execution (it did where Grappler rewrote the BatchNorm fold, issue 10).
+        eager = qat(x, training=False).numpy()
+        assert_rows_equal(eager, expected, f"{case}: an eager call against predict")
+        results.append((case, convert(qat), expected))
     return results
 
 
