@@ -90,7 +90,7 @@ def _bitlite_op(model, subgraph, block: Block, x: int, y: int):
                                  options=block.options())
 
 
-def _scalar_or_vector(model, subgraph, value, name: str) -> int:
+def _float_constant(model, subgraph, value, name: str) -> int:
     return tflite_edit.add_constant(model, subgraph, np.asarray(value, np.float32), name=name)
 
 
@@ -100,7 +100,7 @@ def _fake_quant_ops(model, subgraph, fake_quant: FakeQuant, x: int, y: int) -> l
     quantizer = fake_quant.quantizer  # never the sign grid: export refuses it
 
     def scalar(value, suffix):
-        return _scalar_or_vector(model, subgraph, value, f"{fake_quant.name}/{suffix}")
+        return _float_constant(model, subgraph, value, f"{fake_quant.name}/{suffix}")
 
     step = scalar(fake_quant.step, "step")
     divided, rounded, clipped_high = (
@@ -130,8 +130,8 @@ _FUSED_ACTIVATIONS = {"NONE": schema.ActivationFunctionType.NONE,
 def _affine_ops(model, subgraph, affine: Affine, x: int, y: int) -> list:
     """y = activation(x * multiplier + offset): a MUL, then an ADD with the fused activation
     (a clamp, exact), each one float32 rounding as in FORMAT.md's output stage."""
-    multiplier = _scalar_or_vector(model, subgraph, affine.multiplier, f"{affine.name}/multiplier")
-    offset = _scalar_or_vector(model, subgraph, affine.offset, f"{affine.name}/offset")
+    multiplier = _float_constant(model, subgraph, affine.multiplier, f"{affine.name}/multiplier")
+    offset = _float_constant(model, subgraph, affine.offset, f"{affine.name}/offset")
     product = tflite_edit.add_tensor(subgraph, like=x, name=f"{affine.name}/product")
     add_options = schema.AddOptionsT()
     add_options.fusedActivationFunction = _FUSED_ACTIVATIONS[affine.activation]

@@ -11,8 +11,9 @@ builtin (STRIDED_SLICE, RESHAPE, UNPACK, SPLIT_V, ADD, MUL), so the .tflite does
 float32 operations in the same order. A chain of adds stays a chain under Grappler (it may
 become one AddN, which sums its inputs in the same left-to-right order).
 
-Where the order cannot be written so (channels_first, SAME padding that pads, unknown spatial
-sizes) the layers compute as their parents.
+Training computes as the parent layers (the order matters to exactness only, and training then
+follows exactly the path it followed before these layers existed). So do the layers where the
+order cannot be written so: channels_first, SAME padding that pads, unknown spatial sizes.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def _spatial_size(layer, x):
 class OrderedAveragePooling2D(keras.layers.AveragePooling2D):
     """AveragePooling2D summing each window in row-major order (see the module docstring)."""
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         size = _spatial_size(self, inputs)
         (pool_h, pool_w), (stride_h, stride_w) = self.pool_size, self.strides
-        if size is None or (self.padding == "same" and (
+        if training or size is None or (self.padding == "same" and (
                 size[0] % stride_h or size[1] % stride_w
                 or pool_h > stride_h or pool_w > stride_w)):
             return super().call(inputs)  # a padded window averages fewer elements
@@ -66,9 +67,9 @@ class OrderedGlobalAveragePooling2D(keras.layers.GlobalAveragePooling2D):
     """GlobalAveragePooling2D summing the positions in a fixed order (_sum_positions), then
     times float32(1 / (H * W))."""
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         size = _spatial_size(self, inputs)
-        if size is None:
+        if training or size is None:
             return super().call(inputs)
         height, width = size
         positions = tf.reshape(inputs, [-1, height * width, inputs.shape[-1]])

@@ -40,3 +40,11 @@ def test_quantize_model_orders_average_pooling():
     kinds = {type(layer) for layer in qat.layers}
     assert {OrderedAveragePooling2D, OrderedGlobalAveragePooling2D} <= kinds
     assert not kinds & {L.AveragePooling2D, L.GlobalAveragePooling2D}
+
+
+def test_training_pools_as_keras(rng):
+    """Training takes the parent layers' path (bit for bit), inference the ordered one."""
+    x = rng.normal(size=(2, 8, 8, 3)).astype(np.float32)
+    for ordered, keras_layer in [(OrderedGlobalAveragePooling2D(), L.GlobalAveragePooling2D()),
+                                 (OrderedAveragePooling2D(2), L.AveragePooling2D(2))]:
+        assert np.array_equal(ordered(x, training=True), keras_layer(x))
