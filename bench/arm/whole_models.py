@@ -27,6 +27,23 @@ def _conv_bn_relu(x, filters, kernel=3, strides=1):
     return L.ReLU()(L.BatchNormalization()(x))
 
 
+def _basic_blocks(x, stage_filters, blocks: int):
+    """ResNet basic blocks, `blocks` per stage; each stage after the first starts with stride
+    2, and a shortcut that changes shape is a 1x1 conv + BN (projection)."""
+    L = _keras().layers
+    for stage, filters in enumerate(stage_filters):
+        for block in range(blocks):
+            strides = 2 if stage and not block else 1
+            y = _conv_bn_relu(x, filters, strides=strides)
+            y = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same", use_bias=False)(y))
+            shortcut = x
+            if strides != 1 or x.shape[-1] != filters:
+                shortcut = L.BatchNormalization()(
+                    L.Conv2D(filters, 1, strides=strides, use_bias=False)(x))
+            x = L.ReLU()(L.Add()([y, shortcut]))
+    return x
+
+
 def resnet18(size: int, classes: int):
     """ResNet-18 (basic blocks, 2-2-2-2). At 224 the ImageNet stem (7x7/2 conv, 3x3/2 max
     pool); at 32 the CIFAR stem (one 3x3 conv, no pooling)."""
@@ -38,18 +55,22 @@ def resnet18(size: int, classes: int):
         x = L.MaxPooling2D(3, strides=2, padding="same")(x)
     else:
         x = _conv_bn_relu(inputs, 64)
-    for stage, filters in enumerate((64, 128, 256, 512)):
-        for block in range(2):
-            strides = 2 if stage and not block else 1
-            y = _conv_bn_relu(x, filters, strides=strides)
-            y = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same", use_bias=False)(y))
-            shortcut = x
-            if strides != 1 or x.shape[-1] != filters:
-                shortcut = L.BatchNormalization()(
-                    L.Conv2D(filters, 1, strides=strides, use_bias=False)(x))
-            x = L.ReLU()(L.Add()([y, shortcut]))
+    x = _basic_blocks(x, (64, 128, 256, 512), blocks=2)
     outputs = L.Dense(classes)(L.GlobalAveragePooling2D()(x))
     return keras.Model(inputs, outputs, name=f"resnet18_{size}")
+
+
+def resnet20():
+    """ResNet-20 for CIFAR-10 (He et al. 2016, section 4.2): a 3x3 conv of 16, three stages of
+    three basic blocks (16, 32, 64 channels), global average pooling, FC10. The narrow
+    channels are its point: the layers are small. Projection shortcuts (option B) where the
+    shape changes, as in Keras' own CIFAR ResNet example."""
+    keras = _keras()
+    L = keras.layers
+    inputs = keras.Input((32, 32, 3))
+    x = _basic_blocks(_conv_bn_relu(inputs, 16), (16, 32, 64), blocks=3)
+    outputs = L.Dense(10)(L.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs, name="resnet20_32")
 
 
 def vgg_small():
@@ -75,7 +96,7 @@ def mobilenet_v2():
 
 
 BUILDERS = {"resnet18_224": lambda: resnet18(224, 1000), "resnet18_32": lambda: resnet18(32, 10),
-            "vgg_small_32": vgg_small, "mobilenet_v1_224": mobilenet_v1,
+            "resnet20_32": resnet20, "vgg_small_32": vgg_small, "mobilenet_v1_224": mobilenet_v1,
             "mobilenet_v2_224": mobilenet_v2}
 
 
