@@ -153,6 +153,13 @@ bench-arm-cycles: install arm-env
 	$(PY) -m pip install -q matplotlib
 	$(PY) bench/arm/bench_cycles.py --fresh
 
+# Whole networks (ResNet-18 224 and 32, ResNet-20, VGG-small, MobileNetV2) at W1A1/W2A2/W4A4
+# beside XNNPACK fp32 and int8, 1 and 2 threads: latency, speed-ups, sizes, peak RSS
+# (bench/results/whole_model_x86.json; a few minutes once the models are converted and cached).
+.PHONY: bench-whole-model
+bench-whole-model: install
+	TF_USE_LEGACY_KERAS=1 $(PY) bench/whole_model.py
+
 bench-kernels: install $(LCE_VENV)/.deps
 	TF_USE_LEGACY_KERAS=1 $(PY) bench/kernels/bench_conv.py --runs 200
 
