@@ -3,12 +3,19 @@
 // passes per-thread scratch by worker index, so results never depend on the thread count.
 // The caller works too and waits only for units that were started: a worker that the OS
 // schedules late (a busy machine) finds the job finished and does not hold the caller up.
+//
+// Between jobs a worker pauses briefly, then polls yielding its core, then sleeps on a
+// condition variable (thread_pool.cc has the measurements behind each step), so an idle
+// pool takes no CPU. A job that uses fewer threads than the pool wakes no sleeping worker
+// it does not need, and a job on one thread runs on the caller alone, without waking anyone.
 #ifndef BITLITE_SRC_THREADING_THREAD_POOL_H_
 #define BITLITE_SRC_THREADING_THREAD_POOL_H_
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -27,11 +34,13 @@ class ThreadPool {
   void Resize(int threads);
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
 
-  // Runs task(unit, worker) for every unit in [0, units), worker in [0, threads()), and
-  // returns when all are done. The caller is worker 0. Does not allocate.
+  // Runs task(unit, worker) for every unit in [0, units) on at most `max_threads` threads,
+  // worker in [0, min(max_threads, threads())), and returns when all are done. The caller
+  // is worker 0. Does not allocate.
   template <class Task>
-  void ParallelFor(int64_t units, Task& task) {
-    Run(units, &task, [](void* context, int64_t unit, int worker) {
+  void ParallelFor(int64_t units, Task& task,
+                   int max_threads = std::numeric_limits<int>::max()) {
+    Run(units, max_threads, &task, [](void* context, int64_t unit, int worker) {
       (*static_cast<Task*>(context))(unit, worker);
     });
   }
@@ -43,23 +52,31 @@ class ThreadPool {
     void* context = nullptr;
     Trampoline call = nullptr;
     int64_t units = 0;
+    int threads = 0;  // workers with a lower index take part
+  };
+  struct Worker {
+    std::thread thread;
+    std::condition_variable wake;  // where it sleeps, so that a job wakes only its workers
   };
 
-  void Run(int64_t units, void* context, Trampoline call);
+  void Run(int64_t units, int max_threads, void* context, Trampoline call);
   // Claims and runs units of `job` until none is left or another job has started.
   void RunUnits(const Job& job, int worker);
-  void WorkerLoop(int worker, uint32_t seen);
+  void WorkerLoop(int worker, Worker* self, uint32_t seen);
   void Stop();
 
-  std::vector<std::thread> workers_;
+  std::vector<std::unique_ptr<Worker>> workers_;  // worker index - 1
   std::mutex mutex_;
-  std::condition_variable wake_;
+  std::condition_variable finished_;  // a sleeping caller waits here for started units
   Job job_;  // the current job, written under mutex_
   std::atomic<uint32_t> job_id_{0};  // job_.id, readable without the mutex for spinning
   // Job id (high 32 bits) and next unclaimed unit (low 32 bits): a claim made for a job that
   // has been replaced fails instead of running a unit of the new one.
   std::atomic<uint64_t> claim_{0};
   std::atomic<int64_t> done_units_{0};
+  // Set under mutex_: who sleeps, so that the hot path notifies only when someone does.
+  std::atomic<int> sleeping_workers_{0};
+  std::atomic<bool> caller_sleeping_{false};
   bool stopping_ = false;
 };
 
