@@ -75,7 +75,8 @@ bool CheckCase(const ConvCase& c, ThreadPool* pools) {
   const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
   for (const DwconvKernel* kernel : SupportedDwconvKernels(DetectCpuFeatures())) {
     Conv2DDepthwise conv(live.params, live.w_codes.data(), *kernel);
-    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error)) {
+    // Shared as a large layer would be, so that every thread count runs its own split.
+    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1)) {
       ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
       return false;
     }

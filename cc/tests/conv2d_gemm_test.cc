@@ -89,7 +89,8 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
   const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
   for (const GemmKernel* kernel : Kernels()) {
     Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
-    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error)) {
+    // Shared as a large layer would be, so that every thread count runs its own split.
+    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1)) {
       ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
       return;
     }
@@ -433,6 +434,41 @@ BITLITE_TEST(LiveTapsMatchBruteForce) {
       }
     }
   }
+}
+
+// A layer prepared for `threads`: how many Run takes (ThreadsForWork's default bound).
+int GemmThreads(int size, int channels, int weight_bits, int activation_bits, int threads) {
+  OpParams p;
+  p.in_channels = p.out_channels = channels;
+  p.kernel_h = p.kernel_w = 3;
+  p.padding = Padding::kSame;
+  p.weight_bits = weight_bits;
+  p.activation_bits = activation_bits;
+  p.input_scale = 0.1f;
+  p.multiplier.assign(static_cast<size_t>(channels), 1.0f);
+  p.offset.assign(static_cast<size_t>(channels), 0.0f);
+  ConvGeometry g;
+  std::vector<int> output_shape;
+  std::string error;
+  if (!ComputeGeometry(p, {1, size, size, channels}, &g, &output_shape, &error)) return -1;
+  std::vector<int8_t> codes(static_cast<size_t>(channels * p.ReductionSize()), 1);
+  Conv2DGemm conv(p, codes.data(), AutoGemmKernel(DetectCpuFeatures(), weight_bits,
+                                                  activation_bits));
+  return conv.Prepare(g, threads, kSmallScratchLimit, &error) ? conv.threads() : -1;
+}
+
+BITLITE_TEST(SmallLayersTakeOneThreadAndLargeOnesAll) {
+  // ResNet-20's first stage at W1A1 and W2A2 (32x32, 16 channels: 18 and 40 us on one
+  // AVX-512 core), CIFAR ResNet-18's at W1A1 (64 channels, 55 us), where two threads gained
+  // nothing, and smaller layers stay on one thread.
+  EXPECT_EQ(GemmThreads(32, 16, 1, 1, 4), 1);
+  EXPECT_EQ(GemmThreads(32, 16, 2, 2, 4), 1);
+  EXPECT_EQ(GemmThreads(32, 64, 1, 1, 4), 1);
+  EXPECT_EQ(GemmThreads(8, 64, 2, 2, 4), 1);
+  // CIFAR ResNet-18's first stage at W2A2 (32x32, 64 channels, 160 us) takes every thread.
+  EXPECT_EQ(GemmThreads(32, 64, 2, 2, 4), 4);
+  EXPECT_EQ(GemmThreads(32, 64, 2, 2, 2), 2);
+  EXPECT_EQ(GemmThreads(32, 64, 2, 2, 1), 1);
 }
 
 BITLITE_TEST(ThreadPoolRunsEveryUnitOnceOnValidWorkers) {

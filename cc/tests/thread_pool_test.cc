@@ -42,6 +42,16 @@ int RunAndCount(ThreadPool* pool, int64_t units, int max_threads) {
   return distinct;
 }
 
+BITLITE_TEST(ThreadsForWorkGivesSmallJobsOneThreadAndHeavyOnesAll) {
+  EXPECT_EQ(ThreadsForWork(0, 4), 1);
+  EXPECT_EQ(ThreadsForWork(kMinWorkPerThread - 1, 4), 1);
+  EXPECT_EQ(ThreadsForWork(2 * kMinWorkPerThread, 4), 2);
+  EXPECT_EQ(ThreadsForWork(3 * kMinWorkPerThread + 1, 4), 3);
+  EXPECT_EQ(ThreadsForWork(int64_t{1} << 40, 4), 4);
+  EXPECT_EQ(ThreadsForWork(int64_t{1} << 40, 0), 1);
+  EXPECT_EQ(ThreadsForWork(5, 3, /*min_work_per_thread=*/1), 3);
+}
+
 BITLITE_TEST(JobsUseAtMostTheirThreadsAndWakeSleepingWorkers) {
   ThreadPool pool;
   pool.Resize(4);

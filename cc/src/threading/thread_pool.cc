@@ -55,6 +55,11 @@ bool SpinWhile(Busy busy, std::chrono::microseconds pause, std::chrono::microsec
 
 }  // namespace
 
+int ThreadsForWork(int64_t work, int threads, int64_t min_work_per_thread) {
+  const int64_t worth = std::max<int64_t>(work / std::max<int64_t>(min_work_per_thread, 1), 1);
+  return static_cast<int>(std::min<int64_t>(worth, std::max(threads, 1)));
+}
+
 ThreadPool::~ThreadPool() { Stop(); }
 
 void ThreadPool::Resize(int threads) {

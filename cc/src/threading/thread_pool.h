@@ -7,7 +7,8 @@
 // Between jobs a worker pauses briefly, then polls yielding its core, then sleeps on a
 // condition variable (thread_pool.cc has the measurements behind each step), so an idle
 // pool takes no CPU. A job that uses fewer threads than the pool wakes no sleeping worker
-// it does not need, and a job on one thread runs on the caller alone, without waking anyone.
+// it does not need; kernels pick their threads at Prepare with ThreadsForWork, and a layer
+// too small to share runs on the caller alone, without waking anyone.
 #ifndef BITLITE_SRC_THREADING_THREAD_POOL_H_
 #define BITLITE_SRC_THREADING_THREAD_POOL_H_
 
@@ -21,6 +22,22 @@
 #include <vector>
 
 namespace bitlite {
+
+// Work per thread below which another thread does not pay, in 64-bit word operations of
+// the GEMM kernels (one AND + popcount of a plane pair, or 8 int8 multiply-adds). On the
+// project's Xeon (AVX-512) a word operation takes 0.07-0.13 ns in ResNet-20 and CIFAR
+// ResNet-18 layers, bitserial W1A1/W2A2 and int8 W4A4 alike, so 2^19 is about 50 us of one
+// thread. Measured there, every layer forced onto 2 threads (`bitlite bench`, per op, load
+// ~2.5 from other jobs): layers of 3-18 us took 1.0-1.27x their 1-thread time, of 35-60 us
+// 0.94-1.68x (none gained more than 6%), of 125-150 us 0.62-0.72x when the second core was
+// free (and up to 6x when XNNPACK's pool or another process held it). On slower cores
+// (Cortex-A53) the same work takes several times longer, so the bound errs toward fewer
+// threads there.
+constexpr int64_t kMinWorkPerThread = int64_t{1} << 19;
+
+// The threads worth using for a job of `work` word operations: one per
+// `min_work_per_thread`, at least 1 and at most `threads`.
+int ThreadsForWork(int64_t work, int threads, int64_t min_work_per_thread = kMinWorkPerThread);
 
 class ThreadPool {
  public:

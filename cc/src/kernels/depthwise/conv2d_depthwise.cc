@@ -38,17 +38,22 @@ Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
 }
 
 bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
-                              std::string* error) {
+                              std::string* error, int64_t min_work_per_thread) {
   g_ = g;
   rows_ = PadAxis(g.in_h, g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h);
   cols_ = PadAxis(g.in_w, g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w);
   const CheckedSize codes = CheckedSize(g.batch) * rows_.size * cols_.size * channels_;
+  // Word operations as kMinWorkPerThread counts them: 8 int8 multiply-adds per word, every
+  // output pixel's channels times taps.
+  const CheckedSize work = CheckedSize(g.batch) * g.out_h * g.out_w * channels_ * taps_;
+  threads_ = work.ok() ? ThreadsForWork(work.value() / 8, threads, min_work_per_thread)
+                       : std::max(threads, 1);
   ScratchBudget budget;
   budget.Add(codes, sizeof(int8_t));
   budget.Add(CheckedSize(g.kernel_h) * g.kernel_w, sizeof(int64_t));
   const CheckedSize per_thread = CheckedSize(g.in_w) * g.in_c * sizeof(int8_t) +
                                  (CheckedSize(g.out_w) + 1) * channels_ * sizeof(int32_t);
-  budget.Add(per_thread * std::max(threads, 1), 1);
+  budget.Add(per_thread * threads_, 1);
   if (!budget.Within(max_scratch_bytes)) {
     return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
   }
@@ -62,7 +67,7 @@ bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_sc
   }
   // Zero once: Run writes only the input's codes, so the borders and padding channels stay 0.
   codes_.assign(static_cast<size_t>(codes.value()), 0);
-  scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
+  scratch_.resize(static_cast<size_t>(threads_));
   for (Scratch& s : scratch_) {
     s.row_codes.assign(static_cast<size_t>(g.in_w * g.in_c), 0);
     s.core.assign(static_cast<size_t>(g.out_w * channels_), 0);
@@ -77,11 +82,11 @@ void Conv2DDepthwise::Run(const float* x, float* y, ThreadPool* pool) {
   auto quantize = [this, x](int64_t row, int worker) {
     QuantizeRow(x, row, &scratch_[static_cast<size_t>(worker)]);
   };
-  pool->ParallelFor(g_.batch * g_.in_h, quantize);
+  pool->ParallelFor(g_.batch * g_.in_h, quantize, threads_);
   auto compute = [this, y](int64_t row, int worker) {
     ComputeRow(row, &scratch_[static_cast<size_t>(worker)], y);
   };
-  pool->ParallelFor(g_.batch * g_.out_h, compute);
+  pool->ParallelFor(g_.batch * g_.out_h, compute, threads_);
 }
 
 void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch) {

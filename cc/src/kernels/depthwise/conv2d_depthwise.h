@@ -38,10 +38,15 @@ class Conv2DDepthwise {
   // depthwise layer (IsDepthwise(params)).
   Conv2DDepthwise(const OpParams& params, const int8_t* w_codes, const DwconvKernel& kernel);
 
-  // Sizes the code buffer and scratch for geometry `g` and up to `threads` workers. Fails
-  // with a message, allocating nothing, if they would take more than `max_scratch_bytes`.
+  // Sizes the code buffer and scratch for geometry `g` and up to `threads` workers, fewer
+  // if the layer is too small to share (ThreadsForWork). Fails with a message, allocating
+  // nothing, if they would take more than `max_scratch_bytes`.
+  // `min_work_per_thread`: ThreadsForWork's (tests lower it to share small layers).
   bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
-               std::string* error);
+               std::string* error, int64_t min_work_per_thread = kMinWorkPerThread);
+
+  // The threads Run takes part of its pool for (Prepare's choice).
+  int threads() const { return threads_; }
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   void Run(const float* x, float* y, ThreadPool* pool);
@@ -67,6 +72,7 @@ class Conv2DDepthwise {
   std::vector<uint8_t> weights_;  // [channels_ / lanes][taps_][lanes / 2] (dwconv.h)
 
   ConvGeometry g_;
+  int threads_ = 1;  // that Run uses: ThreadsForWork of Prepare's `threads`
   PaddedAxis rows_;  // the code buffer's zero padding
   PaddedAxis cols_;
   int64_t padded_h_ = 0;

@@ -58,7 +58,7 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
 }
 
 bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
-                              std::string* error) {
+                              std::string* error, int64_t min_work_per_thread) {
   g_ = g;
   group_in_c_ = g.InChannelsPerGroup();
   group_out_c_ = g.OutChannelsPerGroup();
@@ -71,11 +71,18 @@ bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch
   const int64_t pixels = g.batch * g.out_h * g.out_w;
   chunk_pixels_ = std::clamp<int64_t>(pixels, 1, kChunkPixels);
   chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
+  // The GEMM's word operations (kMinWorkPerThread): every output pixel and channel, for
+  // every tap's words and plane pair. Packing and the output stage grow with it.
+  const CheckedSize work = CheckedSize(pixels) * g.groups * group_channels_ * g.kernel_h *
+                           g.kernel_w * words_per_tap_ * x_planes_.Planes() *
+                           weights_.front().grid.Planes();
+  threads_ = work.ok() ? ThreadsForWork(work.value(), threads, min_work_per_thread)
+                       : std::max(threads, 1);
   // One thread: the whole channel range per unit, so each chunk's terms are computed once.
   const int64_t channel_tiles = group_channels_ / kChannelAlign;
   const int64_t pixel_units = std::max<int64_t>(chunks_ * g.groups, 1);
   const int64_t wanted_blocks =
-      threads > 1 ? (kUnitsPerThread * threads + pixel_units - 1) / pixel_units : 1;
+      threads_ > 1 ? (kUnitsPerThread * threads_ + pixel_units - 1) / pixel_units : 1;
   const int64_t blocks = std::clamp<int64_t>(wanted_blocks, 1, channel_tiles);
   block_channels_ = (channel_tiles + blocks - 1) / blocks * kChannelAlign;
   blocks_ = (group_channels_ + block_channels_ - 1) / block_channels_;
@@ -99,7 +106,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch
       chunk * (sizeof(const uint64_t*) + 2 * sizeof(int32_t) + sizeof(const int32_t*)) +
       (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
       (chunk + 1) * block_channels_ * sizeof(int32_t);
-  budget.Add(per_thread * std::max(threads, 1), 1);
+  budget.Add(per_thread * threads_, 1);
   if (!budget.Within(max_scratch_bytes)) {
     return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
   }
@@ -141,7 +148,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch
                               ? static_cast<size_t>(g.groups * g.batch * padded_h_ * g.out_w)
                               : 0,
                           0);
-  scratch_.resize(static_cast<size_t>(std::max(threads, 1)));
+  scratch_.resize(static_cast<size_t>(threads_));
   for (Scratch& s : scratch_) {
     const size_t count = static_cast<size_t>(chunk_pixels_);
     s.rows.assign(count, nullptr);
@@ -158,11 +165,11 @@ void Conv2DGemm::Run(const float* x, float* y, ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
   if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
   auto pack = [this, x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
-  pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack);
+  pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack, threads_);
   auto compute = [this, y](int64_t unit, int worker) {
     RunUnit(unit, &scratch_[static_cast<size_t>(worker)], y);
   };
-  pool->ParallelFor(chunks_ * g_.groups * blocks_, compute);
+  pool->ParallelFor(chunks_ * g_.groups * blocks_, compute, threads_);
 }
 
 void Conv2DGemm::PackRow(const float* x, int64_t row, int64_t g) {

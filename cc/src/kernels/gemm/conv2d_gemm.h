@@ -33,10 +33,15 @@ class Conv2DGemm {
   // unpacks them.
   Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel);
 
-  // Sizes the scratch for geometry `g` and up to `threads` workers. Fails with a message,
-  // allocating nothing, if the scratch would take more than `max_scratch_bytes`.
+  // Sizes the scratch for geometry `g` and up to `threads` workers, fewer if the layer is
+  // too small to share (ThreadsForWork). Fails with a message, allocating nothing, if the
+  // scratch would take more than `max_scratch_bytes`.
+  // `min_work_per_thread`: ThreadsForWork's (tests lower it to share small layers).
   bool Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
-               std::string* error);
+               std::string* error, int64_t min_work_per_thread = kMinWorkPerThread);
+
+  // The threads Run takes part of its pool for (Prepare's choice).
+  int threads() const { return threads_; }
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   void Run(const float* x, float* y, ThreadPool* pool);
@@ -96,6 +101,7 @@ class Conv2DGemm {
   int64_t chunks_ = 0;
   int64_t block_channels_ = 0;  // channels per unit, a multiple of kChannelAlign
   int64_t blocks_ = 0;          // per group
+  int threads_ = 1;             // that Run uses: ThreadsForWork of Prepare's `threads`
   // The valid kernel rows of each output row, as an index into row_ranges_; same for
   // columns. Output rows with the same range share a class, so the weight sums over valid
   // taps are computed at Prepare once per (row class, column class).
