@@ -90,7 +90,9 @@ int main(int argc, char** argv) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(ms.begin(), ms.end());
-  std::printf("{\"isa\": \"%s\", \"threads\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f}\n",
-              kernel->name, threads, ms[ms.size() / 2], ms.front());
+  // threads_used: what the layer takes of `threads` (ThreadsForWork, at Prepare).
+  std::printf("{\"isa\": \"%s\", \"threads\": %d, \"threads_used\": %d, \"median_ms\": %.4f, "
+              "\"min_ms\": %.4f}\n",
+              kernel->name, threads, conv.threads(), ms[ms.size() / 2], ms.front());
   return 0;
 }
