@@ -82,15 +82,19 @@ def status_kb(field: str) -> int:
     raise KeyError(field)
 
 
-def child(path: str, threads: int, bitlite: bool) -> None:
+def child(path: str, threads: int, bitlite: bool, interpreter_threads: int) -> None:
     """Serves timing requests on stdin: a line 'RUNS' times RUNS invokes and answers with
-    their nanoseconds as JSON; an empty line answers the peak RSS and ends."""
+    their nanoseconds as JSON; an empty line answers the peak RSS and ends. The delegate runs
+    on `threads`, the interpreter's builtin ops (XNNPACK) on `interpreter_threads` (0: the
+    same)."""
     import numpy as np
     from bitlite import delegate
 
     before = status_kb("VmRSS")
-    interpreter = delegate.Interpreter(model_path=path, runtime="litert", num_threads=threads,
-                                       experimental_delegates=None if bitlite else [])
+    interpreter = delegate.Interpreter(
+        model_path=path, runtime="litert", num_threads=interpreter_threads or threads,
+        delegate_options={"num_threads": str(threads)},
+        experimental_delegates=None if bitlite else [])
     interpreter.allocate_tensors()
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
@@ -113,11 +117,12 @@ def child(path: str, threads: int, bitlite: bool) -> None:
 
 
 class Child:
-    def __init__(self, path: Path, threads: int, bitlite: bool):
+    def __init__(self, path: Path, threads: int, bitlite: bool, interpreter_threads: int):
         # LiteRT's log lines go to a file, shown only if the child dies.
         self.log = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--child", str(path), str(threads), str(int(bitlite))],
+            [sys.executable, __file__, "--child", str(path), str(threads), str(int(bitlite)),
+             str(interpreter_threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.times: list[int] = []
         self.round_medians: list[float] = []
@@ -147,9 +152,10 @@ class Child:
 
 
 def measure(model: str, paths: dict, threads_list, rounds: int, budget_s: float,
-            min_runs: int) -> list:
+            min_runs: int, interpreter_threads: int) -> list:
     configs = [(v, t) for v in paths for t in threads_list]
-    children = {c: Child(paths[c[0]], c[1], c[0].startswith("W")) for c in configs}
+    children = {c: Child(paths[c[0]], c[1], c[0].startswith("W"), interpreter_threads)
+                for c in configs}
     for c in configs:
         children[c].answer()  # loaded and warm
     # Invokes per round: the round's time budget at the first estimate, at least min_runs.
@@ -170,6 +176,7 @@ def measure(model: str, paths: dict, threads_list, rounds: int, budget_s: float,
         memory = ch.finish()
         rows.append({
             "model": model, "variant": variant, "threads": threads,
+            "interpreter_threads": interpreter_threads or threads,
             "median_ms": statistics.median(ch.times) / 1e6,
             "round_medians_ms": ch.round_medians, "invokes": len(ch.times),
             "tflite_bytes": paths[variant].stat().st_size,
@@ -228,6 +235,9 @@ def main() -> None:
                         help=f"comma-separated, among {', '.join(whole_models.BUILDERS)}")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--interpreter-threads", type=int, default=0,
+                        help="XNNPACK's threads for the builtin ops, whatever --threads gives the "
+                        "delegate (default: the same); separates the two pools' effects")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=2.0,
                         help="invoke time per (network, variant, threads) over all rounds")
@@ -236,10 +246,10 @@ def main() -> None:
                         help="3 rounds, 0.6 s and at least 5 invokes per round per config")
     parser.add_argument("--fresh", action="store_true", help="convert again")
     parser.add_argument("--json", type=Path, default=RESULTS)
-    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), bool(int(args.child[2])))
+        child(args.child[0], int(args.child[1]), bool(int(args.child[2])), int(args.child[3]))
         return
     if args.quick:
         args.rounds, args.seconds, args.min_runs = 3, 0.6, 5
@@ -255,7 +265,8 @@ def main() -> None:
     for model in models:
         paths = build(model, variants, args.fresh)
         print(f"  timing {model}", file=sys.stderr, flush=True)
-        rows += measure(model, paths, threads_list, args.rounds, args.seconds, args.min_runs)
+        rows += measure(model, paths, threads_list, args.rounds, args.seconds, args.min_runs,
+                        args.interpreter_threads)
     add_ratios(rows)
     from bitlite import delegate
 
