@@ -84,7 +84,7 @@ def status_kb(field: str) -> int:
 
 def child(path: str, threads: int, bitlite: bool, interpreter_threads: int) -> None:
     """Serves timing requests on stdin: a line 'RUNS' times RUNS invokes and answers with
-    their nanoseconds as JSON; an empty line answers the peak RSS and ends. The delegate runs
+    their wall and process CPU nanoseconds as JSON ([[wall, cpu], ...]); an empty line answers the peak RSS and ends. The delegate runs
     on `threads`, the interpreter's builtin ops (XNNPACK) on `interpreter_threads` (0: the
     same)."""
     import numpy as np
@@ -108,9 +108,9 @@ def child(path: str, threads: int, bitlite: bool, interpreter_threads: int) -> N
             break
         times = []
         for _ in range(int(line)):
-            start = time.perf_counter_ns()
+            start, cpu = time.perf_counter_ns(), time.process_time_ns()
             interpreter.invoke()
-            times.append(time.perf_counter_ns() - start)
+            times.append([time.perf_counter_ns() - start, time.process_time_ns() - cpu])
         print(json.dumps(times), flush=True)
     print(json.dumps({"peak_rss_kb": status_kb("VmHWM"), "rss_before_model_kb": before}),
           flush=True)
@@ -124,7 +124,8 @@ class Child:
             [sys.executable, __file__, "--child", str(path), str(threads), str(int(bitlite)),
              str(interpreter_threads)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.times: list[int] = []
+        self.times: list[int] = []  # wall ns per invoke
+        self.cpu_times: list[int] = []  # the process's CPU ns per invoke, all threads
         self.round_medians: list[float] = []
 
     def answer(self):
@@ -136,10 +137,13 @@ class Child:
         return json.loads(line)
 
     def time(self, runs: int) -> list[int]:
+        """Wall ns of `runs` invokes."""
         self.process.stdin.write(f"{runs}\n")
         self.process.stdin.flush()
-        times = self.answer()
+        pairs = self.answer()
+        times = [wall for wall, _ in pairs]
         self.times += times
+        self.cpu_times += [cpu for _, cpu in pairs]
         self.round_medians.append(statistics.median(times) / 1e6)
         return times
 
@@ -163,6 +167,7 @@ def measure(model: str, paths: dict, threads_list, rounds: int, budget_s: float,
     for c in configs:
         estimate = statistics.median(children[c].time(3)) / 1e9
         children[c].times.clear()
+        children[c].cpu_times.clear()
         children[c].round_medians.clear()
         runs[c] = max(min_runs, int(budget_s / rounds / max(estimate, 1e-6)))
     loads = [os.getloadavg()[0]]
@@ -178,6 +183,7 @@ def measure(model: str, paths: dict, threads_list, rounds: int, budget_s: float,
             "model": model, "variant": variant, "threads": threads,
             "interpreter_threads": interpreter_threads or threads,
             "median_ms": statistics.median(ch.times) / 1e6,
+            "cpu_median_ms": statistics.median(ch.cpu_times) / 1e6,
             "round_medians_ms": ch.round_medians, "invokes": len(ch.times),
             "tflite_bytes": paths[variant].stat().st_size,
             "peak_rss_kb": memory["peak_rss_kb"],
@@ -193,18 +199,22 @@ def add_ratios(rows: list) -> None:
         for base in ("fp32", "int8"):
             other = at.get((r["model"], base, r["threads"]))
             r[f"speedup_vs_{base}"] = other["median_ms"] / r["median_ms"] if other else None
+            # At 1 thread the CPU time is the compute alone, whatever other jobs took the core.
+            r[f"cpu_speedup_vs_{base}"] = (other["cpu_median_ms"] / r["cpu_median_ms"]
+                                           if other and r["threads"] == 1 else None)
         one = at.get((r["model"], r["variant"], 1))
         r["scaling_vs_1_thread"] = (one["median_ms"] / r["median_ms"]
                                     if one and r["threads"] != 1 else None)
 
 
 def table(rows: list, threads_list) -> str:
-    """Markdown: per network and variant, ms per thread count, speed-ups at 1 thread, 2/1
-    scaling, size and peak RSS."""
+    """Markdown: per network and variant, wall ms per thread count, CPU ms at 1 thread and
+    the speed-ups by it, the 2/1 wall scaling, size and peak RSS."""
     at = {(r["model"], r["variant"], r["threads"]): r for r in rows}
     most = max(threads_list)
     head = (["network", "variant"] + [f"ms {t}T" for t in threads_list] +
-            ["vs fp32 1T", "vs int8 1T", f"{most}T/1T", ".tflite KB", "peak RSS MB"])
+            ["CPU ms 1T", "vs fp32 (CPU 1T)", "vs int8 (CPU 1T)", f"{most}T/1T", ".tflite KB",
+             "peak RSS MB"])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     seen = []
     for r in rows:
@@ -220,8 +230,9 @@ def table(rows: list, threads_list) -> str:
         cells = [r["model"], r["variant"]]
         cells += [f"{at[(*key, t)]['median_ms']:.3f}" if (*key, t) in at else ""
                   for t in threads_list]
-        cells += [ratio(one["speedup_vs_fp32"]) if r["variant"] != "fp32" else "",
-                  ratio(one["speedup_vs_int8"]) if r["variant"] != "int8" else "",
+        cells += [f"{one['cpu_median_ms']:.3f}",
+                  ratio(one["cpu_speedup_vs_fp32"]) if r["variant"] != "fp32" else "",
+                  ratio(one["cpu_speedup_vs_int8"]) if r["variant"] != "int8" else "",
                   ratio(at[(*key, most)]["scaling_vs_1_thread"]) if (*key, most) in at else "",
                   f"{one['tflite_bytes'] / 1024:.0f}",
                   f"{one['peak_rss_kb'] / 1024:.0f} ({(one['peak_rss_kb'] - one['rss_before_model_kb']) / 1024:+.0f})"]
@@ -279,8 +290,12 @@ def main() -> None:
                               capture_output=True, text=True).stdout.strip(),
         "note": ("Shared 2-core machine: other jobs run beside the benchmark, so latencies are "
                  "medians over rounds interleaved across variants; load averages are recorded. "
-                 "peak_rss_kb is the child process (Python, LiteRT, the interpreter); "
-                 "rss_before_model_kb its RSS before the model was loaded."),
+                 "An invoke longer than a scheduler slice (a few ms) loses the core to other "
+                 "jobs, so at load > 2 wall times of large models are inflated; cpu_median_ms "
+                 "(process CPU time per invoke, all threads) is the compute alone at 1 thread, "
+                 "and counts the workers' waiting at 2. peak_rss_kb is the child process "
+                 "(Python, LiteRT, the interpreter); rss_before_model_kb its RSS before the "
+                 "model was loaded."),
         "load_average_start": load_start, "load_average_end": os.getloadavg(),
         "seconds": time.time() - started, "rows": rows,
     }
