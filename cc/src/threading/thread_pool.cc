@@ -12,8 +12,9 @@ namespace {
 // second core):
 // - A worker that pause-spins holds its core against XNNPACK's pool and other processes, and
 //   is then preempted in the middle of a unit the caller must wait for: 200 us of pause-spin
-//   gave 2.03 / 3.21 ms, 1 ms gave 4.26 / 9.68 ms. One that sleeps soon (50 us) is woken
-//   late and claims one of the last units: 1.39 / 2.72 ms.
+//   gave 1.39-2.03 / 2.72-3.21 ms, 1 ms gave 4.26 / 9.68 ms. One that sleeps after 50 us is
+//   woken late and claims one of the last units: the bitlite ops' time per invoke (`bitlite
+//   bench`) was 1.29 ms at W1A1 against 0.71 ms with 200 us (1 thread: 0.68 ms).
 // - Pausing 20 us (the next job of the same op: packing, then the GEMM) and then yielding
 //   the core while it polls up to 200 us after the last job: 0.83-1.01 / 2.17-2.57 ms, about
 //   the old pool that only yielded (0.96-1.13 / 1.92-2.26 ms).
