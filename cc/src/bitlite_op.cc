@@ -164,9 +164,10 @@ bool BitliteOp::PrepareReferenceKernel(const TfLiteContext* context, int threads
 bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& taps,
                                   int threads, std::string* error) {
   const bool built = use_depthwise_ ? depthwise_ != nullptr : gemm_ != nullptr;
-  const bool same_taps = built && packed_taps_ == taps;
-  const ConvGeometry cropped = CropTaps(geometry_, taps);
-  if (!same_taps) {
+  ConvGeometry cropped;
+  if (built && packed_taps_ == taps) {
+    cropped = CropTaps(geometry_, taps);  // the kernel holds these taps' weights already
+  } else {
     std::vector<int8_t> codes;
     if (!UnpackWeights(context, &codes, error)) return false;
     const LiveTapConv conv = CropToLiveTaps(params_, geometry_, taps, std::move(codes));
@@ -177,6 +178,7 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
       gemm_ = std::make_unique<Conv2DGemm>(conv.params, conv.w_codes.data(), *gemm_kernel_);
     }
     packed_taps_ = taps;
+    cropped = conv.geometry;
   }
   const int64_t limit = ScratchLimit(context, threads);
   return use_depthwise_ ? depthwise_->Prepare(cropped, threads, limit, error)

@@ -106,7 +106,7 @@ LiveTapConv CropToLiveTaps(const OpParams& params, const ConvGeometry& g, const 
   if (taps.All(g)) {
     conv.w_codes = std::move(w_codes);
   } else {
-    conv.w_codes.resize(static_cast<size_t>(g.out_c * conv.geometry.ReductionSize()));
+    conv.w_codes.resize(static_cast<size_t>(g.out_c * conv.params.ReductionSize()));
     CropWeightCodes(g, taps, w_codes.data(), conv.w_codes.data());
   }
   return conv;

@@ -1,7 +1,7 @@
 // The shape of one convolution as the kernels see it; a fully connected op is the 1x1 case.
 // A grouped convolution (FORMAT.md `groups`) splits the channels into `groups` equal slices:
 // output channel c reads only the input channels of its group, so each weight row holds
-// ReductionSize() = kernel_h * kernel_w * in_c / groups codes.
+// kernel_h * kernel_w * in_c / groups codes (OpParams::ReductionSize(), fixed by the options).
 #ifndef BITLITE_SRC_KERNELS_CONV_GEOMETRY_H_
 #define BITLITE_SRC_KERNELS_CONV_GEOMETRY_H_
 
@@ -34,8 +34,6 @@ struct ConvGeometry {
 
   int64_t InChannelsPerGroup() const { return in_c / groups; }
   int64_t OutChannelsPerGroup() const { return out_c / groups; }
-  // Codes per weight row (per output channel): one group's slice of the input.
-  int64_t ReductionSize() const { return kernel_h * kernel_w * InChannelsPerGroup(); }
   int64_t InputSize() const { return batch * in_h * in_w * in_c; }
   int64_t OutputSize() const { return batch * out_h * out_w * out_c; }
 };

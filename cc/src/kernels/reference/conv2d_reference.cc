@@ -9,8 +9,9 @@ namespace bitlite {
 void Conv2DReference(const ConvGeometry& g, const int8_t* x_codes, const int8_t* w_codes,
                      const float* multiplier, const float* offset, Activation activation,
                      int32_t* acc, float* y) {
-  const int64_t k = g.ReductionSize();
   const int64_t group_in_c = g.InChannelsPerGroup();
+  // A weight row, [kernel_h][kernel_w][group_in_c] codes (FORMAT.md "Weight packing").
+  const int64_t k = g.kernel_h * g.kernel_w * group_in_c;
   const int64_t group_out_c = g.OutChannelsPerGroup();
   for (int64_t n = 0; n < g.batch; ++n) {
     for (int64_t oh = 0; oh < g.out_h; ++oh) {
