@@ -8,12 +8,12 @@ fused; another own activation (tanh, swish ...) stays outside the block as a flo
 A block computes FORMAT.md's arithmetic, `activation(float32(acc) * multiplier + offset)` with
 `acc` the exact integer sum of code products, both in the QAT model's inference (exact.py) and
 in the .tflite: a sub-byte block as one bitlite op, an 8-bit block as builtin ops (export.py).
-`affine` computes multiplier and offset once, in NumPy, for both (fold_batch_norm says why).
+`affine` computes multiplier and offset once, in NumPy, for both (folding.py says why). The
+rules a layer must meet are layers.py's, and the quantizer state is read through graph.py.
 """
 
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,9 +24,9 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapper)
 
-from . import activations, custom_ops, graph
+from . import activations, custom_ops, folding, graph, layers
 from .errors import ConversionError
-from .quantizers import QUANTIZABLE_LAYERS, ActivationQuantizer, KernelQuantizeConfig
+from .quantizers import ActivationQuantizer, KernelQuantizeConfig
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Block:
     def packed_weights(self) -> np.ndarray:
         """uint8 [C_out, row_bytes] rows of the weight codes Keras uses (FORMAT.md order)."""
         codes = self.kernel_codes().numpy().astype(np.int64)
-        _, out_channels, _ = channels(self.wrapper.layer)
+        _, out_channels, _ = layers.channels(self.wrapper.layer)
         # Conv/Dense [..., C_in / G, C_out] and depthwise [KH, KW, C_in, M] (output channel
         # ci * M + m) both flatten to [(kh, kw, ci in group), C_out].
         rows = codes.reshape(-1, out_channels).T
@@ -65,15 +65,15 @@ class Block:
         """float32 [C_out] (multiplier, offset) from the current variables (FORMAT.md: input
         step x weight step, bias and the BatchNorm's moving statistics folded in)."""
         layer = self.wrapper.layer
-        _, _, weight_vars = self.wrapper._weight_vars[0]
-        _, out_channels, _ = channels(layer)
-        scale = (_float32(self.input_quantizer.quantizer_vars["step"])
-                 * _float32(weight_vars["step"]).reshape(-1))
-        scale = np.broadcast_to(scale, [out_channels])
-        bias = _float32(layer.bias) if layer.use_bias else np.zeros([out_channels], np.float32)
-        if self.batch_norm is None:
-            return scale.copy(), bias
-        return batch_norm_fold(self.batch_norm, scale, bias)
+        _, out_channels, _ = layers.channels(layer)
+        return folding.block_affine(
+            graph.quantizer_variables(self.input_quantizer)["step"],
+            graph.quantizer_variables(self.wrapper)["step"],
+            layer.bias if layer.use_bias else None, out_channels, self.batch_norm)
+
+    def input_step(self) -> tf.Tensor:
+        """The input quantizer's step, from the current variable."""
+        return tf.convert_to_tensor(graph.quantizer_variables(self.input_quantizer)["step"])
 
     def reduction_chunks(self) -> list[tuple[int, int]]:
         """[(first, stop)] input-channel ranges whose integer sums the .tflite computes in
@@ -87,7 +87,7 @@ class Block:
         8-bit grouped layer beyond the bound is not split (FORMAT.md says so).
         """
         layer = self.wrapper.layer
-        in_channels, _, groups = channels(layer)
+        in_channels, _, groups = layers.channels(layer)
         if self.sub_byte or groups > 1:
             return [(0, in_channels)]
         weight_bits = self.wrapper.quantize_config.weight_bits
@@ -100,14 +100,15 @@ class Block:
 
     def check_trained(self):
         """Raises ConversionError if a step of the block never saw data."""
-        trained_step(self.input_quantizer.quantizer_vars, self.name)
-        trained_step(self.wrapper._weight_vars[0][2], self.name)
+        trained_step(self.input_quantizer, self.name)
+        trained_step(self.wrapper, self.name)
 
     def kernel_codes(self) -> tf.Tensor:
         """The kernel's codes as the wrapper's quantizer computes them, from the current
         variables; the step is initialised first if the wrapper never ran, as its own call
         would."""
-        kernel, quantizer, weight_vars = self.wrapper._weight_vars[0]
+        kernel, quantizer = graph.wrapped_kernel(self.wrapper)
+        weight_vars = graph.quantizer_variables(self.wrapper)
         quantizer(kernel, False, weight_vars)
         return quantizer.codes(tf.convert_to_tensor(kernel),
                                tf.convert_to_tensor(weight_vars["step"]))
@@ -115,8 +116,8 @@ class Block:
     def options(self) -> bytes:
         """FlexBuffer custom options: grids, input step, folded multiplier/offset, geometry."""
         layer = self.wrapper.layer
-        input_scale = np.float32(trained_step(self.input_quantizer.quantizer_vars, self.name))
-        in_channels, out_channels, groups = channels(layer)
+        input_scale = np.float32(trained_step(self.input_quantizer, self.name))
+        in_channels, out_channels, groups = layers.channels(layer)
         multiplier, offset = self.affine()
         common = dict(
             weight_bits=self.wrapper.quantize_config.weight_bits,
@@ -135,49 +136,10 @@ class Block:
             **common)
 
 
-def channels(layer) -> tuple[int, int, int]:
-    """(C_in, C_out, groups) of a built Conv2D, DepthwiseConv2D or Dense (FORMAT.md "Groups")."""
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-        _, _, in_channels, multiplier = layer.depthwise_kernel.shape
-        return int(in_channels), int(in_channels * multiplier), int(in_channels)
-    groups = getattr(layer, "groups", 1)
-    *_, group_in_channels, out_channels = layer.kernel.shape
-    return int(group_in_channels * groups), int(out_channels), int(groups)
-
-
-def _float32(value) -> np.ndarray:
-    return np.asarray(value, dtype=np.float32)
-
-
-def fold_batch_norm(scale, bias, gamma, beta, mean, variance, epsilon):
-    """(multiplier, offset) of `BatchNorm(x * scale + bias)` as `x * multiplier + offset`:
-    float32 NumPy, each operation one IEEE rounding in the order written.
-
-    NumPy, not TF ops, because the QAT model's inference and the converter must hold the very
-    same float32 constants: TF ops run inside a graph, and Grappler rewrites a graph by its
-    context (x / sqrt(y) into x * rsqrt(y), products regrouped across the ops around it), so
-    the same TF function gave a multiplier one ulp apart inside `predict` and eagerly in the
-    converter, and a deep network turned that ulp into a different code at a rounding tie
-    (issue 10). The QAT model reads these NumPy results from variables (exact.FoldedConstants).
-    """
-    root = np.sqrt(variance + epsilon)
-    return scale * gamma / root, (bias - mean) * gamma / root + beta
-
-
-def batch_norm_fold(layer, scale, bias) -> tuple[np.ndarray, np.ndarray]:
-    """fold_batch_norm with the layer's moving statistics; scale and bias broadcast to its
-    channels."""
-    channels = int(layer.moving_mean.shape[0])
-    ones, zeros = np.ones([channels], np.float32), np.zeros([channels], np.float32)
-    return fold_batch_norm(
-        np.broadcast_to(_float32(scale), [channels]), np.broadcast_to(_float32(bias), [channels]),
-        _float32(layer.gamma) if layer.gamma is not None else ones,
-        _float32(layer.beta) if layer.beta is not None else zeros,
-        _float32(layer.moving_mean), _float32(layer.moving_variance), np.float32(layer.epsilon))
-
-
-def trained_step(quantizer_vars: dict, layer_name: str) -> np.ndarray:
-    """Float32 step of an LSQ quantizer; raises if it never saw data (lazy initialisation)."""
+def trained_step(layer, layer_name: str) -> np.ndarray:
+    """Float32 step of the quantizer of an input QuantizeLayer or of a QuantizeWrapper's kernel;
+    raises if it never saw data (lazy initialisation)."""
+    quantizer_vars = graph.quantizer_variables(layer)
     if not bool(quantizer_vars["initialized"].numpy()):
         raise ConversionError(
             f"layer {layer_name!r}: its quantizer step was never initialised; run the QAT "
@@ -188,10 +150,10 @@ def trained_step(quantizer_vars: dict, layer_name: str) -> np.ndarray:
 def find_blocks(model) -> list[Block]:
     """The blocks of a QAT model (sub-byte and 8-bit), in execution order; raises
     ConversionError for a layer that is quantized in a way the converter cannot express."""
-    consumers = graph.Consumers(model)
-    blocks = []
     nodes = graph.model_nodes(model)
-    calls = collections.Counter(id(node.layer) for node in nodes)
+    consumers = graph.Consumers(model)
+    calls = graph.call_counts(nodes)
+    blocks = []
     for node in nodes:
         layer = node.layer
         if isinstance(layer, QuantizeLayer):
@@ -202,12 +164,15 @@ def find_blocks(model) -> list[Block]:
             continue
         if not isinstance(layer, QuantizeWrapper):
             continue
-        _check_wrapper(layer, node, calls[id(layer)])
         input_quantizer, input_quantizer_node = graph.producer(node.keras_inputs[0])
+        _check_wrapper(layer, input_quantizer, calls[id(layer)])
         bits = (layer.quantize_config.weight_bits, input_quantizer.quantizer.num_bits)
-        sub_byte = min(bits) <= max(custom_ops.SUPPORTED_BITS)
-        if sub_byte:
-            _check_sub_byte(layer, *bits)
+        sub_byte = layers.is_sub_byte(*bits)
+        reason = sub_byte and layers.sub_byte_problem(layer.layer, *bits)
+        if reason:
+            raise ConversionError(
+                f"layer {layer.layer.name!r} ({type(layer.layer).__name__}) cannot become a "
+                f"bitlite op: {reason}; {layers.way_out(layer.layer.name)}")
         block = Block(wrapper=layer, input_quantizer=input_quantizer,
                       input=input_quantizer_node.keras_inputs[0], output=node.outputs,
                       sub_byte=sub_byte)
@@ -220,52 +185,25 @@ def find_blocks(model) -> list[Block]:
     return blocks
 
 
-def _check_wrapper(wrapper, node, calls: int):
+def _check_wrapper(wrapper, input_producer, calls: int):
     name = wrapper.layer.name
-    if calls > 1:
-        raise ConversionError(
-            f"layer {name!r} is called {calls} times; a bitlite op computes one call, so give "
-            f"each call its own layer (bitlite's quantize_model refuses shared layers, or "
-            f"leaves them float with skip=[{name!r}])")
+    shared = layers.shared_problem(name, calls)
+    if shared:
+        raise ConversionError(shared)
     if not isinstance(wrapper.quantize_config, KernelQuantizeConfig):
         raise ConversionError(
             f"layer {name!r} is wrapped with {type(wrapper.quantize_config).__name__}, not "
             "bitlite's KernelQuantizeConfig: build the QAT model with bitlite's quantize_model")
-    if type(wrapper.layer) not in QUANTIZABLE_LAYERS:
+    if type(wrapper.layer) not in layers.QUANTIZABLE_LAYERS:
         raise ConversionError(
             f"layer {name!r} ({type(wrapper.layer).__name__}) inside a quantize wrapper: bitlite "
             f"converts Conv2D, DepthwiseConv2D and Dense only; leave it float with "
             f"quantize_model(..., skip=[{name!r}])")
-    producer, _ = graph.producer(node.keras_inputs[0])
-    if not (isinstance(producer, QuantizeLayer)
-            and isinstance(producer.quantizer, ActivationQuantizer)):
+    if not (isinstance(input_producer, QuantizeLayer)
+            and isinstance(input_producer.quantizer, ActivationQuantizer)):
         raise ConversionError(
             f"layer {name!r}: its input does not come from a bitlite input QuantizeLayer; build "
             "the QAT model with bitlite's quantize_model")
-
-
-def sub_byte_problem(layer) -> str | None:
-    """Why a quantizable layer cannot become a bitlite op, None if it can."""
-    data_format = getattr(layer, "data_format", "channels_last")
-    if data_format != "channels_last":
-        return f"data_format={data_format!r} (bitlite ops are NHWC)"
-    return None
-
-
-def way_out(layer_name: str) -> str:
-    return (f"keep it 8-bit with quantize_model(..., keep_8bit=[{layer_name!r}]) or leave it "
-            f"float with quantize_model(..., skip=[{layer_name!r}])")
-
-
-def _check_sub_byte(wrapper, weight_bits: int, activation_bits: int):
-    layer = wrapper.layer
-    reason = sub_byte_problem(layer)
-    if not {weight_bits, activation_bits} <= set(custom_ops.SUPPORTED_BITS):
-        reason = (f"W{weight_bits}A{activation_bits}: a bitlite op needs weights and input both "
-                  f"in {custom_ops.SUPPORTED_BITS} bits")
-    if reason:
-        raise ConversionError(f"layer {layer.name!r} ({type(layer).__name__}) cannot become a "
-                              f"bitlite op: {reason}; {way_out(layer.name)}")
 
 
 def _fuse_following_layers(block: Block, consumers: graph.Consumers):
@@ -278,7 +216,7 @@ def _fuse_following_layers(block: Block, consumers: graph.Consumers):
     if own != "linear":
         return
     reader = consumers.sole_reader(block.output)
-    if reader is not None and _folds_into(reader.layer, block):
+    if reader is not None and folding.batch_norm_on_last_axis(reader.layer, block.output):
         block.batch_norm = reader.layer
         block.absorbed_nodes.append(reader)
         block.output = reader.outputs
@@ -291,10 +229,3 @@ def _fuse_following_layers(block: Block, consumers: graph.Consumers):
             block.absorbed_nodes.append(reader)
             block.output = reader.outputs
 
-
-def _folds_into(layer, block: Block) -> bool:
-    """A BatchNormalization normalising the channel axis of the block's output."""
-    if type(layer) is not keras.layers.BatchNormalization:
-        return False
-    rank = block.output.shape.rank
-    return list(layer.axis) == [rank - 1]

@@ -8,7 +8,7 @@ batch statistics). Inference (`training` false or None: predict, evaluate, a pla
   is exact below 2^53) and rounded once to float32 (as the delegate converts its int32 sum),
   times the float32 multiplier, plus the float32 offset, then the activation;
 - each other BatchNormalization on the last axis as `x * multiplier + offset`, folded by the
-  same function (blocks.batch_norm_fold);
+  same function (folding.py);
 - every other layer as the layer itself.
 The multipliers and offsets are folded in NumPy and read from variables (FoldedConstants), so
 that inference and converter hold the same float32 numbers whatever graph surrounds them.
@@ -27,8 +27,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from . import graph, pooling
-from .blocks import Block, batch_norm_fold, find_blocks
+from . import folding, graph, pooling
+from .blocks import Block, find_blocks
 
 ACTIVATIONS = {"NONE": tf.identity, "RELU": tf.nn.relu, "RELU6": tf.nn.relu6}
 
@@ -59,8 +59,7 @@ def _linear(layer, x, kernel):
 def block_output(block: Block, x, multiplier, offset) -> tf.Tensor:
     """FORMAT.md's arithmetic of a block on its input `x` (before the input quantizer), with
     the block's folded multiplier and offset."""
-    quantize = block.input_quantizer
-    codes = quantize.quantizer.codes(x, tf.convert_to_tensor(quantize.quantizer_vars["step"]))
+    codes = block.input_quantizer.quantizer.codes(x, block.input_step())
     y = integer_sum(block, codes, block.kernel_codes()) * multiplier + offset
     y = ACTIVATIONS[block.activation](y)
     if block.trailing_activation is not None:
@@ -68,21 +67,9 @@ def block_output(block: Block, x, multiplier, offset) -> tf.Tensor:
     return y
 
 
-def standalone_batch_norm(node) -> bool:
-    """A BatchNormalization call that no block folds (the caller leaves those out),
-    normalising the last axis: it computes `x * multiplier + offset` in inference and in the
-    .tflite."""
-    return (type(node.layer) is keras.layers.BatchNormalization
-            and list(node.layer.axis) == [node.keras_inputs[0].shape.rank - 1])
-
-
-def batch_norm_affine(layer) -> tuple[np.ndarray, np.ndarray]:
-    return batch_norm_fold(layer, np.float32(1.0), np.float32(0.0))
-
-
 class FoldedConstants(tf.Module):
     """The float32 (multiplier, offset) of every block and standalone BatchNorm, folded in
-    NumPy (blocks.fold_batch_norm) and held in variables that the inference graph reads.
+    NumPy (folding.py) and held in variables that the inference graph reads.
 
     Folding inside the graph would let Grappler round differently from the converter (see
     fold_batch_norm); a variable's value is what it is in every graph. `refresh` re-folds from
@@ -99,8 +86,9 @@ class FoldedConstants(tf.Module):
         self._folds = {block.wrapper.name: functools.partial(_block_fold, block)
                        for block in blocks}
         for node in graph.model_nodes(model):
-            if standalone_batch_norm(node):
-                self._folds[node.layer.name] = functools.partial(batch_norm_affine, node.layer)
+            if folding.batch_norm_on_last_axis(node.layer, node.keras_inputs[0]):
+                self._folds[node.layer.name] = functools.partial(folding.batch_norm_affine,
+                                                                 node.layer)
         self.folded = {}
 
     def refresh(self):
@@ -117,8 +105,9 @@ class FoldedConstants(tf.Module):
     def steps_initialized(self) -> bool:
         """Whether every block's input step has been initialised (by the first call)."""
         with tf.init_scope():  # the variables' values now, also while a graph is traced
-            return all(bool(block.input_quantizer.quantizer_vars["initialized"].numpy())
-                       for block in self._blocks)
+            return all(
+                bool(graph.quantizer_variables(block.input_quantizer)["initialized"].numpy())
+                for block in self._blocks)
 
     def of(self, layer) -> tuple[tf.Variable, tf.Variable]:
         if not self.folded:
@@ -150,7 +139,8 @@ def exact_outputs(model, blocks: list[Block], constants: FoldedConstants, inputs
                                                   *constants.of(block.wrapper)))
             continue
         args, kwargs = values.arguments(node)
-        if standalone_batch_norm(node):
+        if folding.batch_norm_on_last_axis(node.layer, node.keras_inputs[0]):
+            # No block folds it (those are absorbed): `x * multiplier + offset` alone.
             multiplier, offset = constants.of(node.layer)
             values.set_outputs(node, args[0] * multiplier + offset)
         else:

@@ -23,11 +23,11 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
     QuantizeLayer)
 
-from . import graph, markers, pooling
+from . import folding, graph, markers, pooling
 from .blocks import Block, trained_step
 from .errors import ConversionError
-from .exact import ACTIVATIONS, batch_norm_affine, standalone_batch_norm
-from .quantizers import kernel_attribute
+from .exact import ACTIVATIONS
+from .layers import kernel_attribute
 
 
 class FakeQuant(keras.layers.Layer):
@@ -38,7 +38,7 @@ class FakeQuant(keras.layers.Layer):
                  codes_only: bool = False, **kwargs):
         super().__init__(name=name or f"{quantize_layer.name}_fake_quant", **kwargs)
         self.quantizer = quantize_layer.quantizer
-        self.step = float(trained_step(quantize_layer.quantizer_vars, quantize_layer.name))
+        self.step = float(trained_step(quantize_layer, quantize_layer.name))
         self.codes_only = codes_only
 
     def call(self, x):
@@ -92,8 +92,9 @@ def build_export_model(qat_model, blocks: list[Block]) -> tuple[keras.Model, lis
                 y = keras.layers.Activation(block.trailing_activation,
                                             name=f"{block.name}_activation")(y)
             rebuild.set(block.output, y)
-        elif standalone_batch_norm(node):
-            affine = Affine(*batch_norm_affine(layer), name=f"{layer.name}_affine")
+        elif folding.batch_norm_on_last_axis(layer, node.keras_inputs[0]):
+            # A BatchNorm no block folds (those are absorbed): its affine form alone.
+            affine = Affine(*folding.batch_norm_affine(layer), name=f"{layer.name}_affine")
             rebuild.set_outputs(node, _marked(affine, rebuild.new(node.keras_inputs[0]), regions))
         else:
             rebuild.set_outputs(node, copies.call(layer, *rebuild.arguments(node)))

@@ -1,13 +1,20 @@
-"""Walking and re-creating the layer graph of a functional (or Sequential) tf_keras model.
+"""Walking and re-creating the layer graph of a functional (or Sequential) tf_keras model, and
+reading the quantizer state tfmot keeps on its layers.
 
 quantize_model and the converter both rebuild a model node by node, replacing some layers;
-this module holds the bookkeeping they share.
+this module holds the bookkeeping they share. It is the one module that reads tf_keras' and
+tfmot's private attributes (_keras_history, _inbound_nodes, _nodes_by_depth, _weight_vars),
+so a change of theirs is mended here alone.
 """
 
 from __future__ import annotations
 
+import collections
+
 import tensorflow as tf
 import tf_keras as keras
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
+    QuantizeLayer)
 
 
 def tensor_key(tensor) -> tuple:
@@ -39,6 +46,11 @@ def model_nodes(model) -> list:
     for depth in sorted(model._nodes_by_depth, reverse=True):
         nodes.extend(node for node in model._nodes_by_depth[depth] if not node.is_input)
     return nodes
+
+
+def call_counts(nodes) -> collections.Counter:
+    """id(layer) -> how many of `nodes` (layer calls) call it."""
+    return collections.Counter(id(node.layer) for node in nodes)
 
 
 def output_tensors(node) -> list:
@@ -193,3 +205,19 @@ class LayerCopies:
         if first_call:
             copy.set_weights(layer.get_weights())
         return outputs
+
+
+def wrapped_kernel(wrapper) -> tuple:
+    """(float kernel variable, weight quantizer) of a QuantizeWrapper: tfmot keeps them in the
+    wrapper and puts the quantized kernel tensor on the inner layer once it is called."""
+    kernel, quantizer, _ = wrapper._weight_vars[0]
+    return kernel, quantizer
+
+
+def quantizer_variables(layer) -> dict:
+    """The variables ({'step', 'initialized', ...}) of an input QuantizeLayer's quantizer, or
+    of a QuantizeWrapper's kernel quantizer."""
+    if isinstance(layer, QuantizeLayer):
+        return layer.quantizer_vars
+    _, _, variables = layer._weight_vars[0]
+    return variables

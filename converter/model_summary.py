@@ -25,7 +25,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapper)
 
-from . import custom_ops, report
+from . import layers, report
 
 _FLOAT_BYTES = 4
 
@@ -42,7 +42,8 @@ class LayerCost:
 
     @property
     def sub_byte(self) -> bool:
-        return self.weight_bits in custom_ops.SUPPORTED_BITS
+        return self.weight_bits is not None and layers.is_sub_byte(self.weight_bits,
+                                                                   self.activation_bits)
 
     @property
     def binary_operations(self) -> int:
@@ -120,7 +121,7 @@ def _cost(layer) -> LayerCost:
         if isinstance(layer, QuantizeWrapper):
             weight_bits = layer.quantize_config.weight_bits
             activation_bits = _input_bits(layer)
-            if weight_bits in custom_ops.SUPPORTED_BITS:
+            if layers.is_sub_byte(weight_bits, activation_bits):
                 row_bytes = -(-reduction * weight_bits // 8)
                 stored = out_channels * (row_bytes + 2 * _FLOAT_BYTES)
     return LayerCost(inner.name, type(inner).__name__, weight_bits, activation_bits,

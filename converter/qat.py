@@ -16,7 +16,6 @@ converted .tflite computes.
 
 from __future__ import annotations
 
-import collections
 from typing import Callable, Iterable, Mapping
 
 import tensorflow_model_optimization as tfmot
@@ -26,17 +25,10 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapperV2)
 
-from . import activations, custom_ops, graph, pooling
-from .blocks import sub_byte_problem, way_out
+from . import activations, graph, layers, pooling
 from .exact import QatModel
-from .quantizers import (QUANTIZABLE_LAYERS, KernelQuantizeConfig, custom_objects,
-                         kernel_attribute, output_channel_dims, quantizer_family)
-
-# What quantize_model quantizes: the wrapped layers, and SeparableConv2D as two of them.
-PLANNED_LAYERS = QUANTIZABLE_LAYERS + (keras.layers.SeparableConv2D,)
-
-SUB_BYTE_BITS = custom_ops.SUPPORTED_BITS
-KEPT = (8, 8)  # weight and input bits of a layer kept 8-bit (it runs as float ops)
+from .layers import KEPT, PLANNED_LAYERS, SUB_BYTE_BITS, kernel_attribute, output_channel_dims
+from .quantizers import KernelQuantizeConfig, custom_objects, quantizer_family
 
 # Layers whose output is non-negative whenever all their inputs are.
 _SIGN_PRESERVING = (
@@ -92,7 +84,7 @@ def quantize_model(
     is built, compiled and fit in a tf.distribute strategy's scope.
     """
     for name, bits in (("weight_bits", weight_bits), ("activation_bits", activation_bits)):
-        if isinstance(bits, bool) or bits not in SUB_BYTE_BITS:
+        if not layers.is_bit_width(bits):
             raise ValueError(f"{name} must be one of {SUB_BYTE_BITS}, got {bits!r}")
     quantizers = quantizer_family(quantizer)
     flat = graph.FlatNodes(model)
@@ -182,9 +174,9 @@ def _copy_kernel_and_bias(kernel, bias, wrapper):
     The copy is built by the wrapper, not before: tfmot orders a wrapper's trainable weights
     differently when the inner layer arrives built, and a loaded model's never does, so
     optimizer state would not load back. Once called, the wrapper has replaced the inner
-    layer's `kernel` attribute by the quantized tensor: the variable is in `_weight_vars`.
+    layer's `kernel` attribute by the quantized tensor: graph.wrapped_kernel finds the variable.
     """
-    wrapped_kernel, _, _ = wrapper._weight_vars[0]
+    wrapped_kernel, _ = graph.wrapped_kernel(wrapper)
     wrapped_kernel.assign(kernel)
     if bias is not None:
         wrapper.layer.bias.assign(bias)
@@ -195,9 +187,9 @@ def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set
     """id(layer) -> (weight bits, activation bits), or None for float, of every quantizable
     layer. First match decides: keep_8bit / skip / a layer_bits dict entry / the layer_bits
     callable; keep_first_last_8bit for the first and last layer not left float; `default`."""
-    layers = {}
+    by_name = {}
     for node in nodes:
-        if layers.setdefault(node.layer.name, node.layer) is not node.layer:
+        if by_name.setdefault(node.layer.name, node.layer) is not node.layer:
             # Nested models have their own name scopes; the flat QAT model has one.
             raise ValueError(f"two layers are named {node.layer.name!r} (inside and outside a "
                              f"nested model): rename one, the QAT model is rebuilt flat")
@@ -215,13 +207,13 @@ def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set
     if both:
         raise ValueError(f"layers both in keep_8bit and skip: {both}")
     for name in sorted(named):
-        if name not in layers:
-            candidates = [n for n, layer in layers.items() if isinstance(layer, PLANNED_LAYERS)]
+        if name not in by_name:
+            candidates = [n for n, layer in by_name.items() if isinstance(layer, PLANNED_LAYERS)]
             raise ValueError(f"{sources[name]} names layers the model does not have: {[name]} "
                              f"(its quantizable layers: {candidates})")
-        if not isinstance(layers[name], PLANNED_LAYERS):
+        if not isinstance(by_name[name], PLANNED_LAYERS):
             raise ValueError(
-                f"layer {name!r} ({type(layers[name]).__name__}) is not quantized by bitlite "
+                f"layer {name!r} ({type(by_name[name]).__name__}) is not quantized by bitlite "
                 f"(only {', '.join(t.__name__ for t in PLANNED_LAYERS)} are): remove it from "
                 f"{sources[name]}, it stays float anyway")
 
@@ -238,16 +230,19 @@ def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set
     for layer in quantizable:
         if id(layer) not in plan:
             plan[id(layer)] = KEPT if id(layer) in ends else default
-    calls = collections.Counter(id(node.layer) for node in nodes)
+    calls = graph.call_counts(nodes)
     for layer in quantizable:
         bits = plan[id(layer)]
-        if bits is not None and calls[id(layer)] > 1:
+        if bits is None:
+            continue
+        shared = layers.shared_problem(layer.name, calls[id(layer)])
+        if shared:
+            raise ValueError(shared)
+        reason = layers.is_sub_byte(*bits) and layers.sub_byte_problem(layer, *bits)
+        if reason:
             raise ValueError(
-                f"layer {layer.name!r} is called more than once; bitlite quantizes each call "
-                f"separately, so give each call its own layer or leave it float with "
-                f"quantize_model(..., skip=[{layer.name!r}])")
-        if bits is not None and bits != KEPT:
-            _check_sub_byte_layer(layer)
+                f"layer {layer.name!r} ({type(layer).__name__}) cannot be quantized below 8 "
+                f"bits: {reason}; {layers.way_out(layer.name)}")
     return plan
 
 
@@ -255,26 +250,11 @@ def _checked_bits(name: str, bits):
     """A layer's (weight bits, activation bits) as given by the user, validated."""
     if bits is None:
         return None
-    try:
-        weight, activation = bits
-    except (TypeError, ValueError):
-        weight = activation = None
-    if (weight, activation) == KEPT or (
-            weight in SUB_BYTE_BITS and activation in SUB_BYTE_BITS
-            and not isinstance(weight, bool) and not isinstance(activation, bool)):
-        return int(weight), int(activation)
-    raise ValueError(
-        f"layer {name!r}: bits {bits!r} are not supported; give (weight_bits, activation_bits) "
-        f"with both in {SUB_BYTE_BITS}, (8, 8) to keep the layer 8-bit, or None to leave it "
-        f"float")
-
-
-def _check_sub_byte_layer(layer):
-    reason = sub_byte_problem(layer)
+    reason = layers.bits_problem(bits)
     if reason:
-        raise ValueError(
-            f"layer {layer.name!r} ({type(layer).__name__}) cannot be quantized below 8 bits: "
-            f"{reason}; {way_out(layer.name)}")
+        raise ValueError(f"layer {name!r}: {reason}")
+    weight, activation = bits
+    return int(weight), int(activation)
 
 
 def _non_negative(tensor, resolve, memo: dict) -> bool:

@@ -26,6 +26,7 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from . import custom_ops
+from .layers import kernel_attribute
 
 MAX_BITS = 8
 # Keeps the step positive (a grid needs s > 0) when an optimizer step would cross zero.
@@ -288,20 +289,6 @@ def quantizer_family(name: str) -> QuantizerFamily:
     if name not in QUANTIZER_FAMILIES:
         raise ValueError(f"quantizer must be one of {sorted(QUANTIZER_FAMILIES)}, got {name!r}")
     return QUANTIZER_FAMILIES[name]
-
-
-# The layers KernelQuantizeConfig handles (exact types: Conv2DTranspose subclasses Conv2D).
-QUANTIZABLE_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
-
-
-def kernel_attribute(layer) -> str:
-    """Name of the weight a quantizable layer multiplies its input with."""
-    return "depthwise_kernel" if isinstance(layer, keras.layers.DepthwiseConv2D) else "kernel"
-
-
-def output_channel_dims(layer) -> int:
-    """How many trailing kernel axes index the output channels (see WeightQuantizer)."""
-    return 2 if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
 
 
 @keras.utils.register_keras_serializable(package="bitlite")

@@ -14,7 +14,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
     QuantizeWrapper)
 
 from . import graph
-from .quantizers import kernel_attribute
+from .layers import kernel_attribute
 
 # Calibration inputs of the int8 version: random, as bench measures speed, not accuracy.
 _CALIBRATION_SAMPLES = 8
@@ -43,7 +43,7 @@ def _unwrapped_call(wrapper, args, kwargs):
     kernel in the wrapper, and puts the quantized one on the inner layer)."""
     copy = graph.clone_layer(wrapper.layer)
     outputs = copy(*args, **kwargs)
-    float_kernel = wrapper._weight_vars[0][0]
+    float_kernel, _ = graph.wrapped_kernel(wrapper)
     getattr(copy, kernel_attribute(copy)).assign(float_kernel)
     if copy.use_bias:
         copy.bias.assign(wrapper.layer.bias)

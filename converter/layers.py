@@ -1,0 +1,92 @@
+"""What bitlite knows of a Keras layer, and the rules a quantized layer must meet.
+
+quantize_model checks these rules when it plans a QAT model, and the converter checks them again
+on whatever model it is given (a hand-built one may break them): both ask here, so the two
+never disagree on what a sub-byte layer is or why one is refused. Each check returns the
+reason (None: the layer passes); the caller raises its own error with it (quantize_model a
+ValueError, the converter a ConversionError).
+"""
+
+from __future__ import annotations
+
+import tf_keras as keras
+
+from . import custom_ops
+
+# The layers a bitlite op (or an 8-bit block) computes, as exact types: Conv2DTranspose
+# subclasses Conv2D.
+QUANTIZABLE_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+# What quantize_model quantizes: those, and SeparableConv2D as two of them.
+PLANNED_LAYERS = QUANTIZABLE_LAYERS + (keras.layers.SeparableConv2D,)
+
+SUB_BYTE_BITS = custom_ops.SUPPORTED_BITS
+KEPT = (8, 8)  # weight and input bits of a layer kept 8-bit (it runs as float ops)
+
+
+def kernel_attribute(layer) -> str:
+    """Name of the weight a quantizable layer multiplies its input with."""
+    return "depthwise_kernel" if isinstance(layer, keras.layers.DepthwiseConv2D) else "kernel"
+
+
+def output_channel_dims(layer) -> int:
+    """How many trailing kernel axes index the output channels (see WeightQuantizer)."""
+    return 2 if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
+
+
+def channels(layer) -> tuple[int, int, int]:
+    """(C_in, C_out, groups) of a built Conv2D, DepthwiseConv2D or Dense (FORMAT.md "Groups")."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        _, _, in_channels, multiplier = layer.depthwise_kernel.shape
+        return int(in_channels), int(in_channels * multiplier), int(in_channels)
+    groups = getattr(layer, "groups", 1)
+    *_, group_in_channels, out_channels = layer.kernel.shape
+    return int(group_in_channels * groups), int(out_channels), int(groups)
+
+
+def is_bit_width(bits) -> bool:
+    """Whether `bits` is a sub-byte width a bitlite op takes (an int, not a bool)."""
+    return not isinstance(bits, bool) and bits in SUB_BYTE_BITS
+
+
+def bits_problem(bits) -> str | None:
+    """Why (weight bits, activation bits) is no layer precision: both sub-byte, or KEPT."""
+    try:
+        weight, activation = bits
+    except (TypeError, ValueError):
+        weight = activation = None
+    if (weight, activation) == KEPT or (is_bit_width(weight) and is_bit_width(activation)):
+        return None
+    return (f"bits {bits!r} are not supported; give (weight_bits, activation_bits) with both in "
+            f"{SUB_BYTE_BITS}, (8, 8) to keep the layer 8-bit, or None to leave it float")
+
+
+def is_sub_byte(weight_bits: int, activation_bits: int | None) -> bool:
+    """Whether a quantized layer is meant to be a bitlite op: a width below 8 (whether it can
+    be is sub_byte_problem's question). activation_bits None: its input is not quantized."""
+    return min(b for b in (weight_bits, activation_bits) if b is not None) <= max(SUB_BYTE_BITS)
+
+
+def sub_byte_problem(layer, weight_bits: int, activation_bits: int) -> str | None:
+    """Why a quantizable layer cannot become a bitlite op at these widths, None if it can."""
+    if not (is_bit_width(weight_bits) and is_bit_width(activation_bits)):
+        return (f"W{weight_bits}A{activation_bits}: a bitlite op needs weights and input both "
+                f"in {SUB_BYTE_BITS} bits")
+    data_format = getattr(layer, "data_format", "channels_last")
+    if data_format != "channels_last":
+        return f"data_format={data_format!r} (bitlite ops are NHWC)"
+    return None
+
+
+def shared_problem(layer_name: str, calls: int) -> str | None:
+    """Why a layer called `calls` times cannot be quantized: a bitlite op computes one call."""
+    if calls > 1:
+        return (f"layer {layer_name!r} is called more than once ({calls} times); bitlite "
+                "quantizes and converts each call separately, so give each call its own layer "
+                f"or leave it float with quantize_model(..., skip=[{layer_name!r}])")
+    return None
+
+
+def way_out(layer_name: str) -> str:
+    return (f"keep it 8-bit with quantize_model(..., keep_8bit=[{layer_name!r}]) or leave it "
+            f"float with quantize_model(..., skip=[{layer_name!r}])")
+
