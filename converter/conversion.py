@@ -43,11 +43,15 @@ def convert(qat_model, progress: Callable[[str], None] | None = None) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.allow_custom_ops = True  # the markers come out as custom ops
     model = tflite_edit.read(converter.convert())
+    subgraph = model.subgraphs[0]
+    found = markers.find(model, subgraph)
+    flow = tflite_edit.Dataflow(model, subgraph)
     every = max(1, len(regions) // 10)
     for index, region in enumerate(regions):
-        _replace_region(model, index, region)
+        _replace_region(model, flow, found, index, region)
         if (index + 1) % every == 0 or index + 1 == len(regions):
             say(f"replaced {index + 1}/{len(regions)} regions (last: {region.name})")
+    subgraph.operators = flow.operators()
     tflite_edit.remove_unused(model)
     model.description = DESCRIPTION
     tflite_edit.set_metadata(model, VERSION_METADATA, str(custom_ops.FORMAT_VERSION).encode())
@@ -55,22 +59,23 @@ def convert(qat_model, progress: Callable[[str], None] | None = None) -> bytes:
     return tflite_edit.write(model)
 
 
-def _replace_region(model, index: int, region):
+def _replace_region(model, flow: tflite_edit.Dataflow, found: dict, index: int, region):
+    """Replaces region `index` (its markers' positions in `found`, as the TFLite converter
+    wrote them) in `flow`, which holds the subgraph's operators as earlier regions left them."""
     subgraph = model.subgraphs[0]
-    found = markers.find(model, subgraph)
     what = f"layer {region.name!r}"
     try:
-        start = found[(markers.INPUT, index)]
-        end = found[(markers.OUTPUT, index)]
+        start = subgraph.operators[found[(markers.INPUT, index)]]
+        end = subgraph.operators[found[(markers.OUTPUT, index)]]
     except KeyError:
         raise ConversionError(f"{what}: the TFLite converter lost its region markers") from None
-    x, y = subgraph.operators[start].inputs[0], subgraph.operators[end].outputs[0]
+    x, y = start.inputs[0], end.outputs[0]
     try:
-        positions = tflite_edit.ops_between(model, subgraph, x, y)
+        ops = flow.ops_between(x, y)
     except ValueError as error:
         raise ConversionError(f"{what}: its converted region is not self-contained ({error})"
                               ) from None
-    if start not in positions:
+    if not any(op is start for op in ops):
         raise ConversionError(f"{what}: its converted region bypasses the input marker")
     if isinstance(region, Block):
         new_ops = [_bitlite_op(model, subgraph, region, x, y)]
@@ -78,7 +83,7 @@ def _replace_region(model, index: int, region):
         new_ops = _affine_ops(model, subgraph, region, x, y)
     else:
         new_ops = _fake_quant_ops(model, subgraph, region, x, y)
-    tflite_edit.replace_ops(subgraph, positions, new_ops)
+    flow.replace(ops, new_ops)
     if y not in subgraph.outputs:  # model outputs keep the names callers look them up by
         subgraph.tensors[y].name = f"{region.name}/output"
 

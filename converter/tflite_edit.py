@@ -112,49 +112,93 @@ def constant(model, subgraph, index: int) -> np.ndarray | None:
     return np.frombuffer(data.tobytes(), dtype=_NUMPY_TYPES[tensor.type]).reshape(shape)
 
 
-def producers(subgraph) -> dict[int, int]:
-    """Tensor index -> position of the operator that writes it."""
-    return {t: position for position, op in enumerate(subgraph.operators) for t in op.outputs}
+class Dataflow:
+    """Which operator writes and which read each tensor of a subgraph, kept current while
+    regions of operators are replaced by new ones, so that replacing every region of a model
+    costs time in proportion to its operators (not regions x operators).
 
-
-def readers(subgraph) -> dict[int, list[int]]:
-    """Tensor index -> positions of the operators that read it."""
-    result = {}
-    for position, op in enumerate(subgraph.operators):
-        for t in op.inputs:
-            if t >= 0:
-                result.setdefault(t, []).append(position)
-    return result
-
-
-def ops_between(model, subgraph, start: int, end: int) -> list[int]:
-    """Positions of the operators computing tensor `end` from tensor `start` (and constants).
-
-    Raises ValueError when that computation reads any other non-constant tensor, or when one of
-    its intermediate tensors is read outside it or is a subgraph output: then the operators
-    cannot be replaced by one op from `start` to `end`.
+    Operators are known by identity, as a replacement shifts positions; `operators()` lists
+    them in order once every replacement is done.
     """
-    written_by = producers(subgraph)
-    region, pending = set(), [end]
-    while pending:
-        tensor = pending.pop()
-        if tensor == start or tensor < 0 or is_constant(model, subgraph.tensors[tensor]):
-            continue
-        if tensor not in written_by:
-            raise ValueError(f"tensor {tensor_name(subgraph, tensor)!r} enters the region from "
-                             "outside")
-        position = written_by[tensor]
-        if position not in region:
-            region.add(position)
-            pending.extend(subgraph.operators[position].inputs)
-    inner = {t for p in region for t in subgraph.operators[p].outputs} - {end}
-    read_by = readers(subgraph)
-    for tensor in inner:
-        outside = set(read_by.get(tensor, ())) - region
-        if outside or tensor in subgraph.outputs:
-            raise ValueError(f"tensor {tensor_name(subgraph, tensor)!r} is also used outside "
-                             "the region")
-    return sorted(region)
+
+    def __init__(self, model, subgraph):
+        self._model = model
+        self._subgraph = subgraph
+        self._writer = {}  # tensor -> op
+        self._readers = {}  # tensor -> {id(op): op}
+        self._position = {}  # id(op) -> position; a new op takes that of the op it replaces
+        self._replaced = {}  # id(op) -> the ops in its place (none for all but a region's last)
+        for position, op in enumerate(subgraph.operators):
+            self._position[id(op)] = position
+            self._link(op)
+
+    def _link(self, op):
+        for tensor in op.outputs:
+            self._writer[tensor] = op
+        for tensor in op.inputs:
+            if tensor >= 0:
+                self._readers.setdefault(tensor, {})[id(op)] = op
+
+    def _unlink(self, op):
+        for tensor in op.outputs:
+            if self._writer.get(tensor) is op:
+                del self._writer[tensor]
+        for tensor in op.inputs:
+            self._readers.get(tensor, {}).pop(id(op), None)
+
+    def ops_between(self, start: int, end: int) -> list:
+        """The operators computing tensor `end` from tensor `start` (and constants).
+
+        Raises ValueError when that computation reads any other non-constant tensor, or when
+        one of its intermediate tensors is read outside it or is a subgraph output: then the
+        operators cannot be replaced by one op from `start` to `end`.
+        """
+        region, pending = {}, [end]
+        while pending:
+            tensor = pending.pop()
+            if (tensor == start or tensor < 0
+                    or is_constant(self._model, self._subgraph.tensors[tensor])):
+                continue
+            op = self._writer.get(tensor)
+            if op is None:
+                raise ValueError(f"tensor {tensor_name(self._subgraph, tensor)!r} enters the "
+                                 "region from outside")
+            if id(op) not in region:
+                region[id(op)] = op
+                pending.extend(op.inputs)
+        inner = {t for op in region.values() for t in op.outputs} - {end}
+        for tensor in inner:
+            if self._readers.get(tensor, {}).keys() - region.keys() or (
+                    tensor in self._subgraph.outputs):
+                raise ValueError(f"tensor {tensor_name(self._subgraph, tensor)!r} is also used "
+                                 "outside the region")
+        return sorted(region.values(), key=lambda op: self._position[id(op)])
+
+    def replace(self, ops: list, new_ops: list) -> None:
+        """Removes `ops` and puts `new_ops` (in order) where the last of them was: the region's
+        inputs exist by then and its output's readers come later, so topological order holds."""
+        last = max(ops, key=lambda op: self._position[id(op)])
+        for op in ops:
+            self._unlink(op)
+            self._replaced[id(op)] = []
+        self._replaced[id(last)] = list(new_ops)
+        for op in new_ops:
+            self._position[id(op)] = self._position[id(last)]
+            self._link(op)
+
+    def operators(self) -> list:
+        """The subgraph's operators in order, every replacement made."""
+        result = []
+
+        def place(op):
+            if id(op) not in self._replaced:
+                result.append(op)
+            for new_op in self._replaced.get(id(op), ()):
+                place(new_op)
+
+        for op in self._subgraph.operators:
+            place(op)
+        return result
 
 
 def add_constant(model, subgraph, array: np.ndarray, name: str) -> int:
@@ -224,21 +268,6 @@ def custom_op(model, code: str, inputs: list[int], outputs: list[int], options: 
     op.customOptions = np.frombuffer(options, dtype=np.uint8)
     op.customOptionsFormat = schema.CustomOptionsFormat.FLEXBUFFERS
     return op
-
-
-def replace_ops(subgraph, positions: list[int], new_ops: list) -> None:
-    """Removes the operators at `positions` and puts `new_ops` (in order) where the last of
-    them was: the region's inputs exist by then and its output's readers come later, so
-    topological order holds."""
-    last = max(positions)
-    removed = set(positions)
-    operators = []
-    for position, op in enumerate(subgraph.operators):
-        if position == last:
-            operators.extend(new_ops)
-        elif position not in removed:
-            operators.append(op)
-    subgraph.operators = operators
 
 
 def set_metadata(model, name: str, data: bytes) -> None:
