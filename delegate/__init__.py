@@ -46,9 +46,14 @@ class DelegateNotLoadedError(RuntimeError):
 def library_path() -> str:
     """Path of the delegate shared library, for any runtime's own load_delegate()."""
     override = os.environ.get(LIBRARY_ENV)
-    path = Path(override) if override else Path(__file__).resolve().parent / LIBRARY_NAME
-    if not path.is_file():
-        where = f"${LIBRARY_ENV}={override}" if override else f"the package at {path.parent}"
+    # The package's folders: in an editable install (`pip install -e .`) the built library
+    # lies in site-packages, beside the source folder that holds this file.
+    candidates = ([Path(override)] if override
+                  else [Path(folder).resolve() / LIBRARY_NAME for folder in __path__])
+    path = next((candidate for candidate in candidates if candidate.is_file()), None)
+    if path is None:
+        where = (f"${LIBRARY_ENV}={override}" if override else
+                 f"the package at {', '.join(str(c.parent) for c in candidates)}")
         raise FileNotFoundError(
             f"bitlite delegate library not found in {where}; reinstall bitlite "
             f"(`pip install .` builds it) or point {LIBRARY_ENV} at a built {LIBRARY_NAME}")
