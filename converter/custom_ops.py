@@ -60,16 +60,6 @@ def pack_weights(codes: np.ndarray, bits: int) -> np.ndarray:
     return np.packbits(stream, axis=1, bitorder="little")
 
 
-def unpack_weights(packed: np.ndarray, bits: int, k: int) -> np.ndarray:
-    """Inverse of pack_weights: uint8 rows [C_out, row_bytes] -> signed codes [C_out, K]."""
-    packed = np.asarray(packed, dtype=np.uint8)
-    stream = np.unpackbits(packed, axis=1, bitorder="little")[:, : k * bits]
-    stored = (stream.reshape(packed.shape[0], k, bits).astype(np.int64) << np.arange(bits)).sum(-1)
-    if bits == 1:
-        return stored * 2 - 1
-    return stored + weight_code_range(bits)[0]
-
-
 def _float32_blob(values, length: int, name: str) -> bytes:
     array = np.asarray(values, dtype=np.float32).reshape(-1)
     if array.size != length:

@@ -20,7 +20,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np  # noqa: E402
 
-from harness import run_model  # noqa: E402  (this script's directory is tests/)
+from support.harness import run_model  # noqa: E402  (this script's folder, tests/, holds support)
 
 MARKER = "BITLITE-RESULT "
 

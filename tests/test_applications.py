@@ -18,8 +18,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from conftest import tflite_ops
-from test_end_to_end import check_every_runtime, conversion, randomize
+from support.checks import tflite_ops
+from support.models import check_every_runtime, conversion, randomize
 
 APPLICATIONS = keras.applications
 

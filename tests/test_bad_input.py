@@ -16,8 +16,9 @@ from flatbuffers import flexbuffers
 
 from bitlite.converter import custom_ops
 
-import reference as ref
-import tflite_builder
+from support import reference as ref
+from support import tflite_builder
+from support.harness import run_model
 
 RUNNER = Path(__file__).resolve().parent / "bad_model_runner.py"
 CHILD_TIMEOUT_S = 300
@@ -268,10 +269,9 @@ def test_malformed_model_raises_named_error(name, runtime, bad_results):
 
 def test_valid_base_model_runs(runtime, delegate_library):
     # Guards the cases above: the unbroken layer they start from must be accepted.
-    from harness import run_model
     model = tflite_builder.conv_model(INPUT_SHAPE, base_packed(), BASE_SPEC, base_options())
     x = x_for(INPUT_SHAPE)[0]
-    codes = custom_ops.unpack_weights(base_packed(), 2, 27).reshape(4, 3, 3, 3)
+    codes = ref.unpack_rows(base_packed(), 2, 27).reshape(4, 3, 3, 3)
     assert np.array_equal(run_model(model, x, runtime), ref.conv2d(x, codes, **BASE_SPEC))
 
 
@@ -364,7 +364,6 @@ def test_extreme_geometries_run_like_the_reference(runtime, delegate_library, tm
 
 
 def test_scratch_limit_refuses_a_layer_with_a_named_error(runtime, delegate_library):
-    from harness import run_model
     model = tflite_builder.conv_model(INPUT_SHAPE, base_packed(), BASE_SPEC, base_options())
     with pytest.raises((RuntimeError, ValueError)) as error:
         run_model(model, x_for(INPUT_SHAPE), runtime,

@@ -9,7 +9,7 @@ import pytest
 
 from bitlite.converter import summary
 
-from test_cli import SUB_BYTE, assert_one_line_error, bad_files, float_model, run_main, saved  # noqa: F401
+from support.cli import SUB_BYTE, assert_one_line_error, float_model, run_main
 
 # conv1 of test_cli's model: 3x3, 8 -> 16 channels, SAME on 8x8, W2A3, with bias.
 CONV1_K, CONV1_OUT, CONV1_PIXELS = 3 * 3 * 8, 16, 8 * 8

@@ -8,56 +8,18 @@ import contextlib
 import io
 import os
 import shutil
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tf_keras as keras
 
-from bitlite.converter import cli, convert, quantize_model
+from bitlite.converter import cli, convert
 
-from conftest import RUNTIMES, assert_matches_keras, skip_or_fail
-from harness import run_model
-
-L = keras.layers
-# (layer name, weight bits, activation bits) of the sub-byte layers of the model below.
-SUB_BYTE = [("conv1", 2, 3), ("conv2", 2, 3), ("hidden", 2, 3)]
-
-
-def float_model():
-    keras.utils.set_random_seed(31)
-    inputs = keras.Input((8, 8, 1))
-    x = L.ReLU()(L.Conv2D(8, 3, padding="same", name="conv0")(inputs))
-    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(16, 3, padding="same", name="conv1")(x)))
-    x = L.Conv2D(16, 3, strides=2, activation="relu", name="conv2")(x)
-    x = L.Dense(12, activation="relu", name="hidden")(L.Flatten()(x))
-    return keras.Model(inputs, L.Dense(4, name="logits")(x))
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    """A QAT model run once (steps initialised) and saved; its Keras outputs on test data."""
-    directory = tmp_path_factory.mktemp("cli")
-    rng = np.random.default_rng(31)
-    qat = quantize_model(float_model(), 2, 3)
-    qat.predict(rng.uniform(0, 1, size=(32, 8, 8, 1)).astype(np.float32), verbose=0)
-    qat.save(directory / "qat.keras")
-    x = rng.uniform(0, 1, size=(20, 8, 8, 1)).astype(np.float32)
-    return directory, qat, x, qat.predict(x, verbose=0)
-
-
-def run_main(args, capsys):
-    """(exit status, stdout, stderr) of cli.main(args); an exception escaping main fails."""
-    try:
-        status = cli.main([str(a) for a in args])
-    except SystemExit as exit_:  # argparse usage errors
-        status = exit_.code
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
+from support.checks import RUNTIMES, assert_matches_keras, skip_or_fail
+from support.cli import SUB_BYTE, assert_one_line_error, float_model, run_main
+from support.harness import run_model
 
 @pytest.fixture(scope="module")
 def converted(saved):
@@ -172,31 +134,6 @@ def test_console_script(saved, tmp_path, delegate_library):
 # ---------------------------------------------------------------------------------------------
 # Bad input: non-zero exit, one line saying what is wrong, no traceback
 # ---------------------------------------------------------------------------------------------
-
-def assert_one_line_error(status, stderr, *mentions):
-    """Failure exit; stderr ends with one `bitlite ...` line (progress lines may precede it)
-    naming what is wrong, and holds no traceback."""
-    assert status not in (0, None), status
-    assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
-    assert lines and lines[-1].startswith("bitlite"), stderr
-    for mention in mentions:
-        assert mention in lines[-1], lines[-1]
-
-
-@pytest.fixture(scope="module")
-def bad_files(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("bad")
-    (directory / "text.tflite").write_text("not a flatbuffer\n")
-    (directory / "text.keras").write_text("not a model\n")
-    # Starts like a .tflite (root offset, TFL3 identifier), then ends: a cut-off download.
-    (directory / "truncated.tflite").write_bytes(struct.pack("<I", 64) + b"TFL3" + bytes(8))
-    model = float_model()  # a float model: never went through quantize_model
-    model.save(directory / "float.keras")
-    untrained = quantize_model(float_model(), 2, 2)  # never ran: steps not initialised
-    untrained.save(directory / "never_ran.keras")
-    return directory
-
 
 @pytest.mark.parametrize("name", ["missing.keras", "text.keras", "text.tflite"])
 def test_convert_unreadable_model(bad_files, name, tmp_path, capsys):

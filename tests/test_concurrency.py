@@ -10,9 +10,9 @@ import threading
 
 import numpy as np
 
-import cases
+from support import cases
 from bitlite import delegate
-from harness import invoke, prepared_interpreter
+from support.harness import invoke, prepared_interpreter
 
 INVOKES_PER_THREAD = 25
 

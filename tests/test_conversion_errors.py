@@ -19,8 +19,8 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
 from bitlite.converter import (ActivationQuantizer, ConversionError, KernelQuantizeConfig,
                                convert, quantize_model)
 
-from conftest import RUNTIMES, assert_matches_keras, tflite_ops
-from harness import run_model
+from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.harness import run_model
 
 L = keras.layers
 # What a message may point the user to.

@@ -8,8 +8,8 @@ every thread count must give the same outputs.
 import numpy as np
 import pytest
 
-import cases
-from harness import run_model
+from support import cases
+from support.harness import run_model
 
 PAIRS = [(w, a, s) for w in (1, 2, 3, 4) for a in (1, 2, 3, 4) for s in (False, True)]
 

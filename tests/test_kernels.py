@@ -13,32 +13,11 @@ import pytest
 
 from bitlite.converter import custom_ops
 
-import cases
-import reference as ref
-import tflite_builder
-from harness import run_model
-
-# Every weight x activation bit width, with both activation grids (signed 1 bit = {-1, +1}).
-PAIRS = [(w, a, s) for w in (1, 2, 3, 4) for a in (1, 2, 3, 4) for s in (False, True)]
-
-
-def pair_id(pair):
-    w, a, s = pair
-    return f"W{w}A{a}{'s' if s else 'u'}"
-
-
-def check(case, runtime, **run_options):
-    out = run_model(case.model, case.x, runtime, **run_options)
-    assert out.dtype == np.float32
-    assert np.array_equal(out, case.expected), cases.mismatch_report(out, case.expected, case)
-    return out
-
-
-def check_exact(case, runtime):
-    out = check(case, runtime)
-    # float(acc) of these small sums is exact: the output IS the integer accumulator.
-    assert np.array_equal(out, case.acc), cases.mismatch_report(out, case.acc, case)
-
+from support import cases
+from support import reference as ref
+from support import tflite_builder
+from support.cases import PAIRS, check, check_exact, pair_id
+from support.harness import run_model
 
 # ---------------------------------------------------------------------------------------------
 # Every bit pair, random geometry

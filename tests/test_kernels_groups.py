@@ -11,9 +11,9 @@ import tensorflow as tf
 
 from bitlite.converter import custom_ops
 
-import cases
-import reference as ref
-from test_kernels import PAIRS, check, check_exact, pair_id
+from support import cases
+from support import reference as ref
+from support.cases import PAIRS, check, check_exact, pair_id
 
 
 # ---------------------------------------------------------------------------------------------

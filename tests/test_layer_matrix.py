@@ -23,8 +23,8 @@ import tf_keras as keras
 
 from bitlite.converter import convert, quantize_model
 
-from conftest import keras_tolerance, tflite_ops
-from harness import run_model
+from support.checks import assert_matches_keras, tflite_ops
+from support.harness import run_model
 
 L = keras.layers
 BIT_PAIRS = [(1, 1), (2, 2), (3, 3), (4, 4), (2, 4), (4, 2), (1, 3), (3, 1), (4, 1), (1, 4)]
@@ -114,17 +114,6 @@ def _model(case: LayerCase) -> keras.Model:
     return keras.Model(inputs, x)
 
 
-def assert_close_to_keras(x: np.ndarray, expected: np.ndarray, actual: np.ndarray):
-    """Every output within float32 rounding of Keras (conftest.keras_tolerance), on every row.
-    conftest.assert_matches_keras also compares arg-maxes, meant for classifiers: feature maps
-    on a quantization lattice have exact ties there."""
-    assert actual.shape == expected.shape and actual.dtype == np.float32
-    difference = np.abs(actual - expected).reshape(len(x), -1).max(axis=1)
-    off = np.flatnonzero(~(difference <= keras_tolerance(expected)))
-    assert off.size == 0, (
-        f"rows {off.tolist()} differ from Keras by up to {difference[off].max():.3g}")
-
-
 @pytest.mark.parametrize("case", _matrix(), ids=lambda case: case.id)
 def test_layer_converts_and_matches_keras(case, delegate_library):
     float_model = _model(case)
@@ -142,7 +131,7 @@ def test_layer_converts_and_matches_keras(case, delegate_library):
     for batch, runtime in ((1, "tf"), (8, "litert")):
         x = rng.normal(size=(batch, *shape)).astype(np.float32)
         expected = qat.predict(x, verbose=0)
-        assert_close_to_keras(x, expected, run_model(data, x, runtime))
+        assert_matches_keras(x, expected, run_model(data, x, runtime))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """quantize_model on nested models (flattened, their layers quantized) and under tf.distribute.
 
 Both are trained for an epoch, converted, and must compute what the QAT model computes in Keras
-(conftest.assert_matches_keras). The distributed case runs in a subprocess: logical CPU devices
+(support.checks.assert_matches_keras). The distributed case runs in a subprocess: logical CPU devices
 must be configured before TensorFlow runs any op, which the rest of the suite has done already.
 """
 
@@ -16,8 +16,8 @@ import tf_keras as keras
 
 from bitlite.converter import convert, quantize_model
 
-from conftest import RUNTIMES, assert_matches_keras, tflite_ops
-from harness import run_model
+from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.harness import run_model
 
 L = keras.layers
 SHAPE = (10, 10, 3)

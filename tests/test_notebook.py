@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import skip_or_fail
+from support.checks import skip_or_fail
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "colab" / "quickstart.ipynb"
 AGREEMENT_LINE = re.compile(r"Keras QAT vs TFLite arg-max agreement\s+([0-9.]+)")

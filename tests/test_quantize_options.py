@@ -12,9 +12,9 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapp
 from bitlite.converter import cli, convert, load_qat_model, quantize_model
 from bitlite.converter.quantizers import MinMaxActivationQuantizer, MinMaxWeightQuantizer
 
-from conftest import RUNTIMES, assert_matches_keras, tflite_ops
-from harness import run_model
-from test_end_to_end import randomize
+from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.harness import run_model
+from support.models import randomize
 
 L = keras.layers
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import reference as ref
+from support import reference as ref
 
 
 def _tf_accumulator(qx, qw, stride_h, stride_w, dilation_h, dilation_w, padding):

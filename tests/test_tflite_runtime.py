@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cases
-from conftest import skip_or_fail
+from support import cases
+from support.checks import skip_or_fail
 
 ENV = "BITLITE_TFLITE_RUNTIME_PYTHON"
 SCRIPT = Path(__file__).resolve().parent / "run_in_tflite_runtime.py"

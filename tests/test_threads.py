@@ -8,8 +8,8 @@ import threading
 
 import numpy as np
 
-import cases
-from harness import invoke, prepared_interpreter
+from support import cases
+from support.harness import invoke, prepared_interpreter
 
 
 def large_cases(rng):

@@ -4,7 +4,7 @@ ResNet-style (residual Add, strided 1x1 projection), VGG-style (stacked 3x3, poo
 MobileNet-style (depthwise-separable blocks with ReLU6, a SeparableConv2D) and a small
 detection head with two outputs. Random weights with random biases and BatchNorm statistics,
 one predict to initialise the quantizer steps, then every output of the .tflite (both
-in-process runtimes) must match Keras (conftest.assert_matches_keras).
+in-process runtimes) must match Keras (support.checks.assert_matches_keras).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import tf_keras as keras
 from bitlite import delegate
 from bitlite.converter import convert, quantize_model
 
-from conftest import RUNTIMES, assert_matches_keras, tflite_ops
-from test_end_to_end import randomize
+from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.models import randomize
 
 L = keras.layers
 

@@ -11,9 +11,9 @@ import numpy as np
 import tf_keras as keras
 
 from bitlite.converter import convert, quantize_model
-from conftest import bench_module
-from test_deep_networks import trained, upscaled_digits
-from test_end_to_end import randomize
+from bench import digits
+from support.models import randomize
+from support.networks import trained, upscaled_digits
 
 L = keras.layers
 
@@ -28,7 +28,6 @@ class ConvertedCase:
 
 
 def _digits_w2a2() -> ConvertedCase:
-    digits = bench_module("digits")
     x_train, y_train, x_test, _ = digits.load_data()
     float_model = digits.compile_and_fit(digits.build_cnn(width=8), x_train, y_train, epochs=4,
                                          learning_rate=3e-3)

@@ -25,20 +25,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cases
-import harness
-from conftest import assert_matches_keras, skip_or_fail
+from support import cases, harness
+from support.checks import assert_matches_keras, skip_or_fail
 from converted_models import converted_cases
 
 ROOT_ENV = "BITLITE_ARM_ROOT"
-RUNNER = Path(__file__).resolve().parent / "arm_run_models.py"
+RUNNER = Path(__file__).resolve().parents[1] / "arm_run_models.py"
 QEMU = {"aarch64": "qemu-aarch64", "armv7l": "qemu-arm"}
 # Linux HWCAP bits: aarch64 HWCAP_ASIMDDP (dotprod); arm HWCAP_NEON and HWCAP_VFPv4.
 HWCAP_ASIMDDP = 1 << 20
 HWCAP_NEON, HWCAP_VFPV4 = 1 << 12, 1 << 16
 NO_DOTPROD = ("cortex-a53", "cortex-a72")
-# Host variables that must not reach the emulated Python: a host PYTHONPATH (build/pysrc)
-# would shadow the installed wheel, a host BITLITE_DELEGATE_LIBRARY is an x86 library.
+# Host variables that must not reach the emulated Python: a host PYTHONPATH (x86 source or
+# build folders) would shadow the installed wheel, a host BITLITE_DELEGATE_LIBRARY is an x86 library.
 HOST_ONLY_ENV = ("PYTHONPATH", "PYTHONHOME", "BITLITE_DELEGATE_LIBRARY")
 
 TARGETS = [

@@ -17,12 +17,10 @@ import json
 import platform
 import struct
 import sys
-from pathlib import Path
 
 import bitlite.delegate
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared job runner
-from run_in_tflite_runtime import invoke_job  # noqa: E402
+from run_in_tflite_runtime import invoke_job  # this script's folder, tests/: the shared job runner
 
 AT_HWCAP = 16
 # Runtime module -> its distribution, for the version in the report.

@@ -63,7 +63,7 @@ def quantize_input(x, input_scale: float, activation_bits: int,
 
 
 # ---------------------------------------------------------------------------------------------
-# Packed weights (read independently of custom_ops.unpack_weights)
+# Packed weights (read one bit at a time, independently of custom_ops.pack_weights)
 # ---------------------------------------------------------------------------------------------
 
 def unpack_rows(packed: np.ndarray, bits: int, k: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Random but reproducible bitlite op cases: model bytes, input, and the reference answer.
 
-Shared by test_kernels.py (in-process runtimes) and test_tflite_runtime.py (subprocess).
+Shared by the kernel tests (in-process runtimes), test_tflite_runtime.py (subprocess) and the
+emulated ARM runs; `check` and `check_exact` hold a runtime's output to the answer bit for bit.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import numpy as np
 
 from bitlite.converter import custom_ops
 
-import reference as ref
-import tflite_builder
+from . import reference as ref
+from . import tflite_builder
+from .harness import run_model
 
 # Input steps: powers of two make (k + 0.5) * s an exact tie after the float32 division; the
 # others exercise the division itself (a kernel multiplying by 1/s differs near ties).
@@ -158,3 +160,25 @@ def mismatch_report(actual: np.ndarray, expected: np.ndarray, case: Case) -> str
     return (f"{case.description}: {len(bad)}/{same.size} outputs differ; first at {first}: "
             f"got {actual[first]!r}, reference {expected[first]!r} "
             f"(acc {case.acc[first] if case.acc.shape == expected.shape else '?'})")
+
+
+# Every weight x activation bit width, with both activation grids (signed 1 bit = {-1, +1}).
+PAIRS = [(w, a, s) for w in (1, 2, 3, 4) for a in (1, 2, 3, 4) for s in (False, True)]
+
+
+def pair_id(pair):
+    w, a, s = pair
+    return f"W{w}A{a}{'s' if s else 'u'}"
+
+
+def check(case, runtime, **run_options):
+    out = run_model(case.model, case.x, runtime, **run_options)
+    assert out.dtype == np.float32
+    assert np.array_equal(out, case.expected), mismatch_report(out, case.expected, case)
+    return out
+
+
+def check_exact(case, runtime):
+    out = check(case, runtime)
+    # float(acc) of these small sums is exact: the output IS the integer accumulator.
+    assert np.array_equal(out, case.acc), mismatch_report(out, case.acc, case)

@@ -1,0 +1,92 @@
+"""The runtimes the tests run under, CI-aware skipping, reading a .tflite's operators, and the
+one equivalence rule of a converted model against the QAT model (README "What exact means")."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# In-process runtimes every kernel test runs under (tflite_runtime lives in its own venv and
+# is covered by test_tflite_runtime.py).
+RUNTIMES = ("tf", "litert")
+TFLITE_RUNTIME_ENV = "BITLITE_TFLITE_RUNTIME_PYTHON"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def skip_or_fail(reason: str):
+    """Skip locally; in CI a missing core piece is a failure, never a silent skip."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def tflite_runtime_python() -> str:
+    """The python of the tflite-runtime venv; skipped locally, a failure in CI, when unset."""
+    python = os.environ.get(TFLITE_RUNTIME_ENV)
+    if not python:
+        skip_or_fail(f"{TFLITE_RUNTIME_ENV} is not set (the python of a venv with tflite-runtime)")
+    assert Path(python).exists(), f"{TFLITE_RUNTIME_ENV}={python} does not exist"
+    return python
+
+
+def tflite_ops(data: bytes) -> list:
+    """The operators of a .tflite in order, read with TF's own flatbuffer schema (not through
+    the converter's helpers): dicts with `name` (builtin name or custom code), and for custom
+    ops `options` (decoded FlexBuffer map) and `weights` (bytes of input 1's buffer)."""
+    from flatbuffers import flexbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    builtin_names = {value: name for name, value in vars(schema.BuiltinOperator).items()
+                     if not name.startswith("_")}
+    ops = []
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            if builtin != schema.BuiltinOperator.CUSTOM:
+                ops.append({"name": builtin_names[builtin]})
+                continue
+            weights = model.buffers[subgraph.tensors[op.inputs[1]].buffer].data
+            ops.append({"name": code.customCode.decode(),
+                        "options": flexbuffers.Loads(bytearray(bytes(op.customOptions))),
+                        "weights": b"" if weights is None else bytes(weights)})
+    return ops
+
+
+def keras_tolerance(expected: np.ndarray) -> float:
+    """Absolute tolerance of a converted model's output against the QAT model's inference.
+
+    Both compute every quantized layer, folded BatchNorm, ReLU, add, concatenation and pooling
+    with the same float32 operations (converter/exact.py), so every code is identical and a
+    model ending in a quantized layer matches bit for bit. What remains are float layers the
+    user left float after the last quantizer (softmax, tanh, a float Dense): TF and TFLite
+    round those differently, by a few ulps of the output. 1e-4 is ~50 ulps of a value of 16
+    (float32 spacing there is 1.9e-6); larger outputs scale it.
+    """
+    return 1e-4 * max(1.0, float(np.abs(expected).max()) / 16.0)
+
+
+def assert_matches_keras(x: np.ndarray, expected: np.ndarray, actual: np.ndarray):
+    """A converted model's output `actual` equals the QAT model's `expected` on every row of x
+    up to the float rounding of float layers after the last quantizer (keras_tolerance), with
+    the same arg-max. No row is excused: a flipped code moves an output by a quantization
+    step, far more than the tolerance."""
+    assert actual.shape == expected.shape and actual.dtype == np.float32, (
+        actual.shape, actual.dtype, expected.shape)
+    rows = len(x)
+    difference = np.abs(actual - expected).reshape(rows, -1).max(axis=1)
+    off = np.flatnonzero(~(difference <= keras_tolerance(expected)))  # NaN counts as off
+    assert off.size == 0, (
+        f"{off.size} of {rows} rows differ from Keras by more than "
+        f"{keras_tolerance(expected):.3g} (max {difference[off].max():.3g}, rows "
+        f"{off[:10].tolist()})")
+    disagree = (np.argmax(expected.reshape(rows, -1), axis=1)
+                != np.argmax(actual.reshape(rows, -1), axis=1))
+    assert not disagree.any(), f"arg-max differs on rows {np.flatnonzero(disagree)[:10].tolist()}"
