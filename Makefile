@@ -40,7 +40,7 @@ install: $(VENV)/.deps
 	$(PY) -m pip install -q --no-deps --no-build-isolation --force-reinstall .
 
 demo: install
-	TF_USE_LEGACY_KERAS=1 $(PY) bench/digits_demo.py
+	TF_USE_LEGACY_KERAS=1 $(PY) -m bench.digits_demo
 
 # The C++ tests twice: built by GCC (the compiler of the wheels), and by clang (Android's and
 # most ARM toolchains are clang-only) with the ASan/UBSan/LSan copies. The sanitized copies are
@@ -138,12 +138,12 @@ wheel-armv7:
 	tools/arm/build_wheel.sh armv7l dist
 
 bench-accuracy: install
-	$(PY) bench/accuracy.py
+	$(PY) -m bench.accuracy
 
 # Instructions per inference under qemu (plugin built from Debian's qemu source package).
 bench-arm: install arm-env
 	bench/arm/build_plugin.sh
-	$(PY) bench/arm/bench_insns.py
+	$(PY) -m bench.arm.bench_insns
 
 # Modelled ms per inference on Raspberry Pi 3B+/4/5 cores (qemu plugin + cache simulation +
 # llvm-mca): bench/results/arm_cycles.json, arm_cycles_validation.json, arm_cycles.png.
@@ -151,17 +151,17 @@ bench-arm: install arm-env
 bench-arm-cycles: install arm-env
 	bench/arm/build_plugin.sh
 	$(PY) -m pip install -q matplotlib
-	$(PY) bench/arm/bench_cycles.py --fresh
+	$(PY) -m bench.arm.bench_cycles --fresh
 
 # Whole networks (ResNet-18 224 and 32, ResNet-20, VGG-small, MobileNetV2) at W1A1/W2A2/W4A4
 # beside XNNPACK fp32 and int8, 1 and 2 threads: latency, speed-ups, sizes, peak RSS
 # (bench/results/whole_model_x86.json; a few minutes once the models are converted and cached).
 .PHONY: bench-whole-model
 bench-whole-model: install
-	TF_USE_LEGACY_KERAS=1 $(PY) bench/whole_model.py
+	TF_USE_LEGACY_KERAS=1 $(PY) -m bench.whole_model
 
 bench-kernels: install $(LCE_VENV)/.deps
-	TF_USE_LEGACY_KERAS=1 $(PY) bench/kernels/bench_conv.py --runs 200
+	TF_USE_LEGACY_KERAS=1 $(PY) -m bench.kernels.bench_conv --runs 200
 
 clean:
 	rm -rf $(BUILD) dist

@@ -1,7 +1,7 @@
 """Accuracy of the digits CNN at each precision: float, and QAT W4A4 / W2A2 / W1A1 (LSQ) plus
 W4A4 / W2A2 with the min/max quantizers, each converted and run through the delegate.
 
-    make bench-accuracy   (or .venv/bin/python bench/accuracy.py [--out ...] after make install)
+    make bench-accuracy   (or python -m bench.accuracy [--out ...] after make install)
 
 Writes the JSON results and prints a markdown table. quantize_model runs with its defaults (the
 first conv and the classifier stay 8-bit; the two middle convs become bitlite ops). Targets:
@@ -19,7 +19,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import warnings
 
@@ -27,8 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-import digits
-import tflite_run
+from bench import digits, tflite_run
 from bitlite.converter import convert, quantize_model
 from bitlite.delegate import load_delegate
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # keep TensorFlow's start-up chatter out of the table
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import warnings
 
@@ -25,8 +24,7 @@ with native_logs.captured():
     import numpy as np
     import tensorflow as tf
 
-    import digits
-    import tflite_run
+    from bench import digits, tflite_run
     from bitlite.converter import convert, quantize_model
     from bitlite.delegate import load_delegate
 

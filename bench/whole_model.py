@@ -4,7 +4,7 @@ and 2 threads, in one run. The networks are bench/arm/whole_models.py's, with ra
 (time depends on the graph, not on the weights).
 
     make bench-whole-model                     # every network: a few minutes
-    .venv/bin/python bench/whole_model.py --quick --models resnet20_32,resnet18_32
+    .venv/bin/python -m bench.whole_model --quick --models resnet20_32,resnet18_32
 
 Each (network, variant, threads) runs in a child process of its own, so that its peak RSS is
 that interpreter's alone, plus the child's Python and LiteRT (measured before the model is
@@ -36,10 +36,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(HERE / "arm"))
-import whole_models  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+from bench.arm import whole_models  # noqa: E402  (after the environment settings above)
 
 # Smallest first, so that partial results come early.
 MODELS = ("resnet20_32", "resnet18_32", "vgg_small_32", "mobilenet_v2_224", "resnet18_224")
@@ -121,8 +119,8 @@ class Child:
         # LiteRT's log lines go to a file, shown only if the child dies.
         self.log = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--child", str(path), str(threads), str(int(bitlite)),
-             str(interpreter_threads)],
+            [sys.executable, "-m", "bench.whole_model", "--child", str(path), str(threads),
+             str(int(bitlite)), str(interpreter_threads)], cwd=REPO,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.times: list[int] = []  # wall ns per invoke
         self.cpu_times: list[int] = []  # the process's CPU ns per invoke, all threads
@@ -282,7 +280,8 @@ def main() -> None:
     from bitlite import delegate
 
     result = {
-        "command": " ".join([Path(sys.executable).name, "bench/whole_model.py", *sys.argv[1:]]),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench.whole_model",
+                             *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or cpu_name()}",
         "delegate_library": delegate.library_path(),

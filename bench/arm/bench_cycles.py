@@ -6,7 +6,7 @@ Each network runs single-threaded in the emulated aarch64 LiteRT under the qemu 
 the core's cache hierarchy (measure_cycles.py); llvm-mca prices its blocks (cycle_model.py).
 
     bench/arm/build_plugin.sh
-    .venv/bin/python bench/arm/bench_cycles.py [--models ...] [--cpus ...]
+    .venv/bin/python -m bench.arm.bench_cycles [--models ...] [--cpus ...]
 
 Writes bench/results/arm_cycles.json, arm_cycles_validation.json and arm_cycles.png, and
 prints the tables. Per (core, network) results are kept in build/arm/cycles-runs, so an
@@ -30,12 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-from arm_cores import CORES  # noqa: E402
-import digits_models  # noqa: E402
-import cycle_model  # noqa: E402
-import measure_cycles  # noqa: E402
-import whole_models  # noqa: E402
+from bench.arm import cycle_model, digits_models, measure_cycles, whole_models
+from bench.arm.arm_cores import CORES
 
 BITS = ("W1A1", "W2A2", "W4A4")
 STOCK = ("fp32", "int8")

@@ -11,7 +11,7 @@ one process by insn_driver.py's markers, less the markers' own cost. Whole-proce
 to run (Python start-up), which is more than a dense layer costs; the markers agree to ~50.
 
     bench/arm/build_plugin.sh
-    PYTHONPATH=build/pysrc .venv/bin/python bench/arm/bench_insns.py
+    .venv/bin/python -m bench.arm.bench_insns
 
 Needs the emulated Python with the bitlite wheel installed (tools/arm/README.md). Writes
 bench/results/arm_insns.json and prints markdown tables. A benchmark, not part of make test.
@@ -35,10 +35,8 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 REPO = Path(__file__).resolve().parents[1].parent
-sys.path.insert(0, str(REPO / "bench" / "kernels"))
-sys.path.insert(0, str(REPO / "tests"))
-import bench_conv  # noqa: E402  the x86 benchmark's model builders: same layers, same models
-import digits_models  # noqa: E402
+from bench.arm import digits_models
+from bench.kernels import bench_conv  # the x86 benchmark's model builders: same layers, same models
 
 # The x86 benchmark's layers at full size: counting under qemu costs ~1 s per 100M guest
 # instructions, so even ResNet-18's 56x56 layer takes seconds (no reduced sizes needed).

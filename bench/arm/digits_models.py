@@ -8,14 +8,10 @@ ops on XNNPACK) and the two middle convolutions become bitlite ops.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/: digits.py
-import digits  # noqa: E402
-import whole_models  # noqa: E402  (bench/arm is on the path of every script that imports this)
+from bench import digits
+from bench.arm import whole_models
 
 NAME = "digits_cnn_8x8"
 EPOCHS = 2

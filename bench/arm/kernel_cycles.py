@@ -23,13 +23,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "bench/kernels"))
-import bench_conv  # noqa: E402
-import cycle_model  # noqa: E402
-import measure_cycles  # noqa: E402
-from arm_cores import CORES  # noqa: E402
-from bench_cycles import MCA_CACHE  # noqa: E402
+from bench.arm import cycle_model, measure_cycles
+from bench.arm.arm_cores import CORES
+from bench.arm.bench_cycles import MCA_CACHE
+from bench.kernels import bench_conv
 
 LAYER = bench_conv.LAYERS[0]  # the layer the auto rule was read off
 PAIRS = ((1, 1), (2, 2), (2, 3), (2, 4), (3, 3), (4, 4))

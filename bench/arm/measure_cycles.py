@@ -14,14 +14,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
-import cycle_model
+from bench.arm import cycle_model
+from bench.arm.bench_insns import HOST_ONLY_ENV  # the same emulated Python, the same rules
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from bench_insns import HOST_ONLY_ENV  # noqa: E402  the same emulated Python, the same rules
 
 
 def subtract(after: dict, before: dict) -> dict:

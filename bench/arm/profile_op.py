@@ -5,7 +5,7 @@ profile=FILE, takes the blocks executed between the driver's markers (N invokes)
 their addresses to functions of the unstripped delegate library (same build id as the
 installed, stripped one) or to the other mapped files (libc, LiteRT, Python).
 
-    PYTHONPATH=build/pysrc .venv/bin/python bench/arm/profile_op.py resnet18_3x3_64_56 W1A1
+    .venv/bin/python -m bench.arm.profile_op resnet18_3x3_64_56 W1A1
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-import bench_insns
+from bench.arm import bench_insns
 
 REPO = bench_insns.REPO
 SITE = "build/arm/aarch64/venv/lib/python3.11/site-packages/bitlite/delegate/"

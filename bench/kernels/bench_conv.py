@@ -6,9 +6,9 @@ them in tf.lite.Interpreter with 1 and 2 threads and reports median invoke times
 convolutions also run in Larq Compute Engine (bench/kernels/lce_conv.py, in the separate
 environment .venv-lce that `make bench-kernels` creates; --no-lce skips it).
 
-    make bench-kernels    (the installed bitlite; or, on a development build,
-    PYTHONPATH=build/pysrc BITLITE_DELEGATE_LIBRARY=build/cc/libbitlite_delegate.so \
-        TF_USE_LEGACY_KERAS=1 .venv/bin/python bench/kernels/bench_conv.py)
+    make bench-kernels    (the installed bitlite; or, from the repository root after
+    `pip install --no-build-isolation -e .`,
+        TF_USE_LEGACY_KERAS=1 .venv/bin/python -m bench.kernels.bench_conv)
 
 Writes bench/results/kernels_x86.json and prints a markdown table. The machine must be quiet
 for the numbers to mean anything; the JSON records the load average before and after.
@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests"))  # tflite_builder: one-op bitlite models
 
 # name, kind (conv, depthwise or fc), input [H, W, C_in] (FC: [K]), C_out, kernel, stride
 LAYERS = [
@@ -66,7 +65,7 @@ def time_ms(interpreter, x: np.ndarray, runs: int) -> tuple[float, float]:
 
 def bitlite_model(layer, weight_bits, activation_bits, rng) -> bytes:
     from bitlite.converter import custom_ops
-    import tflite_builder
+    from tests.support import tflite_builder
 
     name, kind, shape, c_out, kernel, stride = layer
     c_in = shape[-1]

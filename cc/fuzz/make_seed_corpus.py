@@ -3,29 +3,25 @@
 Every bitlite op of the models below becomes a one-node seed (its custom options, weight
 buffer and tensor shapes, in the byte format of cc/fuzz/fuzz_graph.h) and every pair of
 bitlite ops where one reads the other's output a two-node seed. The models are the end-to-end
-tests' converted Keras models plus tests/cases.py models for what the converter rarely makes
+tests' converted Keras models plus tests/support/cases.py models for what the converter rarely makes
 (grouped, depthwise, leading dims), and the extreme geometries of issue 9.
 
 Run from the repository root with bitlite installed:
-    TF_USE_LEGACY_KERAS=1 .venv/bin/python cc/fuzz/make_seed_corpus.py
+    TF_USE_LEGACY_KERAS=1 .venv/bin/python -m cc.fuzz.make_seed_corpus
 """
 
 import os
 import shutil
 import struct
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
 from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402
 
-import cases  # noqa: E402
-import test_end_to_end as end_to_end  # noqa: E402
 from bitlite.converter import custom_ops  # noqa: E402
+from tests.support import cases, models  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 KERNELS = ("auto", "bitserial", "int", "lut", "reference")
@@ -80,11 +76,11 @@ def model_seeds(data: bytes, rng: np.random.Generator, first: int):
 
 
 def converted_models():
-    for name, (build, weight_bits, activation_bits, *_) in sorted(end_to_end.MODELS.items()):
-        yield name, end_to_end.conversion(build(), 7, weight_bits, activation_bits).data
+    for name, (build, weight_bits, activation_bits, *_) in sorted(models.MODELS.items()):
+        yield name, models.conversion(build(), 7, weight_bits, activation_bits).data
     for weight_bits, activation_bits in ((1, 1), (2, 4), (4, 3)):
         yield (f"small_cnn_w{weight_bits}a{activation_bits}",
-               end_to_end.conversion(end_to_end.small_cnn(), 1, weight_bits, activation_bits,
+               models.conversion(models.small_cnn(), 1, weight_bits, activation_bits,
                                      keep_first_last_8bit=False).data)
 
 

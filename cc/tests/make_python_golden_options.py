@@ -1,7 +1,7 @@
 """Writes python_golden_options.h: option bytes exactly as the Python converter emits them.
 
-Run from the repository root:
-  PYTHONPATH=build/pysrc .venv/bin/python cc/tests/make_python_golden_options.py \
+Run from the repository root with bitlite installed (`make install`, or `pip install -e .`):
+  .venv/bin/python cc/tests/make_python_golden_options.py \
       > cc/tests/python_golden_options.h
 """
 

@@ -194,8 +194,8 @@ download_wheels() {
   mv "$WHEELS.tmp" "$WHEELS"
 }
 
-# Runs the emulated Python without the host settings that would reach it: PYTHONPATH (e.g.
-# build/pysrc would shadow the installed wheel), BITLITE_DELEGATE_LIBRARY (an x86 library),
+# Runs the emulated Python without the host settings that would reach it: PYTHONPATH (a host
+# folder on it would shadow the installed wheel), BITLITE_DELEGATE_LIBRARY (an x86 library),
 # and the host's pip configuration (x86 find-links, indexes; qemu falls back to host paths
 # for /etc/pip.conf).
 guest() {
