@@ -14,7 +14,7 @@ import numpy as np
 
 
 def run(library: str, job: dict) -> None:
-    # Imported here, not at the top: tests/arm/arm_run_models.py reuses invoke_job in Pythons
+    # Imported here, not at the top: tests/arm_run_models.py reuses invoke_job in Pythons
     # that have another runtime.
     from tflite_runtime.interpreter import Interpreter, load_delegate
 

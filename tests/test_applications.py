@@ -51,6 +51,10 @@ FLOAT_LAYERS = {
     "DenseNet121": "the BatchNorm + ReLU before each conv (pre-activation, after a "
                    "Concatenate: BatchNorm folds only into the layer before it), pooling",
 }
+# Networks whose float layers include operations TF and TFLite round apart (hard-swish and
+# hard-sigmoid, swish, sigmoid, GELU, LayerNormalization): their outputs agree up to float
+# rounding; the others equal Keras bit for bit (support.checks.assert_matches_keras).
+ROUNDED_APART = {"MobileNetV3Small", "MobileNetV3Large", "ConvNeXtTiny", "EfficientNetB0"}
 QUANTIZABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
 
 # make test runs the networks whose graphs once broke the rebuild (TF ops with scalar
@@ -105,4 +109,4 @@ def test_application_matches_keras(name, delegate_library):
     assert len(bitlite_ops) == len(quantizable) - 2, (len(bitlite_ops), len(quantizable))
     converted.x = converted.x[:2]
     converted.expected = converted.expected[:2]
-    check_every_runtime(converted)
+    check_every_runtime(converted, exact=name not in ROUNDED_APART)

@@ -197,7 +197,9 @@ def test_quantized_input_also_read_outside_its_layer(delegate_library):
     except ConversionError as error:
         assert "'shared_q'" in str(error) and WAY_OUT.search(str(error)), str(error)
         return
-    assert_matches_keras(x, expected, run_model(data, x, "litert"))
+    # The other reader sees the fake-quantized value, `codes * step`: a float product that TF's
+    # quantizer and the .tflite's MUL may round apart (README "What exact means").
+    assert_matches_keras(x, expected, run_model(data, x, "litert"), exact=False)
 
 
 @pytest.mark.parametrize("with_layer", [False, True], ids=["alone", "beside_its_layer"])

@@ -23,7 +23,7 @@ import tf_keras as keras
 
 from bitlite.converter import convert, quantize_model
 
-from support.checks import RUNTIMES, tflite_runtime_python
+from support.checks import RUNTIMES, assert_matches_keras, tflite_runtime_python
 from support.harness import run_model
 from support.networks import trained, upscaled_digits
 
@@ -54,28 +54,16 @@ def converted(digits):
         # The same inference run eagerly: a graph (predict's) must not round differently from
         # op-by-op execution (it did where Grappler rewrote the BatchNorm fold, issue 10).
         eager = qat(x, training=False).numpy()
-        assert_rows_equal(eager, expected, f"{case}: an eager call against predict")
+        assert_matches_keras(x, expected, eager, what=f"{case}: an eager call against predict")
         results.append((case, convert(qat), expected))
     return results
-
-
-def assert_rows_equal(actual: np.ndarray, expected: np.ndarray, what: str):
-    """Every row bit for bit (the last op of these networks is the 8-bit classifier's affine
-    output stage, which both sides compute with the same two float32 roundings)."""
-    assert actual.dtype == np.float32 and actual.shape == expected.shape, (actual.shape,
-                                                                           expected.shape)
-    differing = np.flatnonzero((actual != expected).any(axis=1))
-    assert differing.size == 0, (
-        f"{what}: {differing.size} of {len(actual)} rows differ from qat.predict (rows "
-        f"{differing[:10].tolist()}, max |diff| {np.abs(actual - expected).max():.3g}, arg-max "
-        f"agreement {np.mean(actual.argmax(1) == expected.argmax(1)):.3f})")
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_every_row_equals_keras(converted, digits, runtime):
     for case, model, expected in converted:
-        assert_rows_equal(run_model(model, digits[2], runtime), expected,
-                          f"{case} under {runtime}")
+        assert_matches_keras(digits[2], expected, run_model(model, digits[2], runtime),
+                             what=f"{case} under {runtime}")
 
 
 def test_every_row_equals_keras_under_tflite_runtime(converted, digits, delegate_library,
@@ -94,8 +82,8 @@ def test_every_row_equals_keras_under_tflite_runtime(converted, digits, delegate
                            capture_output=True, text=True, timeout=600)
     assert child.returncode == 0, f"exit {child.returncode}\n{child.stderr[-3000:]}"
     for index, (case, _, expected) in enumerate(converted):
-        assert_rows_equal(np.load(tmp_path / f"{index}_y.npy"), expected,
-                          f"{case} under tflite-runtime")
+        assert_matches_keras(digits[2], expected, np.load(tmp_path / f"{index}_y.npy"),
+                             what=f"{case} under tflite-runtime")
 
 
 def test_models_learned(converted, digits):
@@ -121,5 +109,5 @@ def test_8bit_sums_beyond_float32_integers_are_exact(rng):
     assert np.abs(expected).max() > 2 ** 24 / 127 ** 2  # the sums did pass 2^24
     model = convert(qat)
     for runtime in RUNTIMES:
-        assert_rows_equal(run_model(model, x, runtime), expected,
-                          f"wide 8-bit classifier under {runtime}")
+        assert_matches_keras(x, expected, run_model(model, x, runtime),
+                             what=f"wide 8-bit classifier under {runtime}")

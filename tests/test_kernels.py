@@ -1,4 +1,4 @@
-"""Delegate output vs the independent reference (tests/reference.py), bit for bit.
+"""Delegate output vs the independent reference (tests/support/reference.py), bit for bit.
 
 Two kinds of check (FORMAT.md "Arithmetic"):
   * multiplier 1, offset 0, NONE: the output is float(acc), so it must equal the integer

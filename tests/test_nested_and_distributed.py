@@ -1,7 +1,7 @@
 """quantize_model on nested models (flattened, their layers quantized) and under tf.distribute.
 
-Both are trained for an epoch, converted, and must compute what the QAT model computes in Keras
-(support.checks.assert_matches_keras). The distributed case runs in a subprocess: logical CPU devices
+Both are trained for an epoch, converted, and must compute what the QAT model computes in Keras,
+bit for bit (support.checks.assert_matches_keras). The distributed case runs in a subprocess: logical CPU devices
 must be configured before TensorFlow runs any op, which the rest of the suite has done already.
 """
 

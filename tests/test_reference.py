@@ -1,4 +1,4 @@
-"""Checks the test oracle itself (tests/reference.py) against TensorFlow's own ops.
+"""Checks the test oracle itself (tests/support/reference.py) against TensorFlow's own ops.
 
 If the reference were wrong, every kernel test would compare against the wrong answer; TF's
 conv2d and round/clip are implementations nobody in this project wrote.
