@@ -85,8 +85,11 @@ class FoldedConstants(tf.Module):
         # Keyed by layer name (unique in a model): a tf.Module tracks dicts with string keys.
         self._folds = {block.wrapper.name: functools.partial(_block_fold, block)
                        for block in blocks}
+        # A BatchNorm a block absorbs is folded into that block's constants, not on its own.
+        absorbed = {id(node) for block in blocks for node in block.absorbed_nodes}
         for node in graph.model_nodes(model):
-            if folding.batch_norm_on_last_axis(node.layer, node.keras_inputs[0]):
+            if id(node) not in absorbed and folding.batch_norm_on_last_axis(
+                    node.layer, node.keras_inputs[0]):
                 self._folds[node.layer.name] = functools.partial(folding.batch_norm_affine,
                                                                  node.layer)
         self.folded = {}
