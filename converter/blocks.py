@@ -52,15 +52,6 @@ class Block:
             return custom_ops.FULLY_CONNECTED
         return custom_ops.CONV2D
 
-    def packed_weights(self) -> np.ndarray:
-        """uint8 [C_out, row_bytes] rows of the weight codes Keras uses (FORMAT.md order)."""
-        codes = self.kernel_codes().numpy().astype(np.int64)
-        _, out_channels, _ = layers.channels(self.wrapper.layer)
-        # Conv/Dense [..., C_in / G, C_out] and depthwise [KH, KW, C_in, M] (output channel
-        # ci * M + m) both flatten to [(kh, kw, ci in group), C_out].
-        rows = codes.reshape(-1, out_channels).T
-        return custom_ops.pack_weights(rows, self.wrapper.quantize_config.weight_bits)
-
     def affine(self) -> tuple[np.ndarray, np.ndarray]:
         """float32 [C_out] (multiplier, offset) from the current variables (FORMAT.md: input
         step x weight step, bias and the BatchNorm's moving statistics folded in)."""
@@ -112,29 +103,6 @@ class Block:
         quantizer(kernel, False, weight_vars)
         return quantizer.codes(tf.convert_to_tensor(kernel),
                                tf.convert_to_tensor(weight_vars["step"]))
-
-    def options(self) -> bytes:
-        """FlexBuffer custom options: grids, input step, folded multiplier/offset, geometry."""
-        layer = self.wrapper.layer
-        input_scale = np.float32(trained_step(self.input_quantizer, self.name))
-        in_channels, out_channels, groups = layers.channels(layer)
-        multiplier, offset = self.affine()
-        common = dict(
-            weight_bits=self.wrapper.quantize_config.weight_bits,
-            activation_bits=self.input_quantizer.quantizer.num_bits,
-            activation_signed=self.input_quantizer.quantizer.signed,
-            input_scale=input_scale, in_channels=in_channels,
-            out_channels=out_channels, activation=self.activation,
-            multiplier=multiplier.astype(np.float32), offset=offset.astype(np.float32))
-        if self.op_code == custom_ops.FULLY_CONNECTED:
-            return custom_ops.fully_connected_options(**common)
-        kernel_h, kernel_w = layer.kernel_size
-        return custom_ops.conv2d_options(
-            kernel_h=kernel_h, kernel_w=kernel_w, stride_h=layer.strides[0],
-            stride_w=layer.strides[1], dilation_h=layer.dilation_rate[0],
-            dilation_w=layer.dilation_rate[1], padding=layer.padding.upper(), groups=groups,
-            **common)
-
 
 def trained_step(layer, layer_name: str) -> np.ndarray:
     """Float32 step of the quantizer of an input QuantizeLayer or of a QuantizeWrapper's kernel;

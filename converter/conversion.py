@@ -1,6 +1,7 @@
 """convert: a trained bitlite QAT model -> .tflite bytes whose sub-byte layers are bitlite ops.
 
-1. blocks.find_blocks picks the quantized layers (with the BatchNorm/ReLU they fold);
+1. plan.plan_conversion reads the QAT model once: the quantized layers (with the BatchNorm/ReLU
+   they fold, blocks.py) and every number the .tflite carries;
 2. export.build_export_model writes the float export model with its regions between markers;
 3. the stock TFLiteConverter converts it (float, no optimizations, custom ops allowed);
 4. each marked region, markers included, is replaced: a sub-byte block by one bitlite op
@@ -20,9 +21,9 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 from . import custom_ops, markers, tflite_edit
-from .blocks import Block, find_blocks
 from .errors import ConversionError
-from .export import Affine, FakeQuant, build_export_model
+from .export import AffineLayer, FakeQuantLayer, build_export_model
+from .plan import BlockNumbers, plan_conversion
 
 DESCRIPTION = "bitlite model: run with bitlite.delegate.load_delegate()"
 VERSION_METADATA = "bitlite_format_version"
@@ -36,9 +37,9 @@ def convert(qat_model, progress: Callable[[str], None] | None = None) -> bytes:
     bitlite CLI prints them: a large model takes a while).
     """
     say = progress or (lambda message: None)
-    blocks = find_blocks(qat_model)
-    say(f"{len(blocks)} sub-byte layers; building the export model")
-    export_model, regions = build_export_model(qat_model, blocks)
+    plan = plan_conversion(qat_model)
+    say(f"{len(plan.blocks)} quantized layers; building the export model")
+    export_model, regions = build_export_model(plan)
     say(f"running the TFLite converter on {len(export_model.layers)} layers")
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.allow_custom_ops = True  # the markers come out as custom ops
@@ -55,7 +56,7 @@ def convert(qat_model, progress: Callable[[str], None] | None = None) -> bytes:
     tflite_edit.remove_unused(model)
     model.description = DESCRIPTION
     tflite_edit.set_metadata(model, VERSION_METADATA, str(custom_ops.FORMAT_VERSION).encode())
-    _verify(model, blocks)
+    _verify(model, plan.blocks)
     return tflite_edit.write(model)
 
 
@@ -77,9 +78,9 @@ def _replace_region(model, flow: tflite_edit.Dataflow, found: dict, index: int, 
                               ) from None
     if not any(op is start for op in ops):
         raise ConversionError(f"{what}: its converted region bypasses the input marker")
-    if isinstance(region, Block):
+    if isinstance(region, BlockNumbers):
         new_ops = [_bitlite_op(model, subgraph, region, x, y)]
-    elif isinstance(region, Affine):
+    elif isinstance(region, AffineLayer):
         new_ops = _affine_ops(model, subgraph, region, x, y)
     else:
         new_ops = _fake_quant_ops(model, subgraph, region, x, y)
@@ -88,26 +89,26 @@ def _replace_region(model, flow: tflite_edit.Dataflow, found: dict, index: int, 
         subgraph.tensors[y].name = f"{region.name}/output"
 
 
-def _bitlite_op(model, subgraph, block: Block, x: int, y: int):
-    weights = tflite_edit.add_constant(model, subgraph, block.packed_weights(),
+def _bitlite_op(model, subgraph, block: BlockNumbers, x: int, y: int):
+    weights = tflite_edit.add_constant(model, subgraph, block.packed_weights,
                                        name=f"{block.name}/packed_weights")
     return tflite_edit.custom_op(model, block.op_code, inputs=[x, weights], outputs=[y],
-                                 options=block.options())
+                                 options=block.options)
 
 
 def _float_constant(model, subgraph, value, name: str) -> int:
     return tflite_edit.add_constant(model, subgraph, np.asarray(value, np.float32), name=name)
 
 
-def _fake_quant_ops(model, subgraph, fake_quant: FakeQuant, x: int, y: int) -> list:
+def _fake_quant_ops(model, subgraph, fake_quant: FakeQuantLayer, x: int, y: int) -> list:
     """y = clip(round(x / s), qmin, qmax) * s as TFLite builtins, the division kept a DIV;
     without the MUL when the region computes codes only."""
-    quantizer = fake_quant.quantizer  # never the sign grid: export refuses it
+    quantizer = fake_quant.codes.quantizer  # never the sign grid: plan refuses it
 
     def scalar(value, suffix):
         return _float_constant(model, subgraph, value, f"{fake_quant.name}/{suffix}")
 
-    step = scalar(fake_quant.step, "step")
+    step = scalar(fake_quant.codes.step, "step")
     divided, rounded, clipped_high = (
         tflite_edit.add_tensor(subgraph, like=x, name=f"{fake_quant.name}/{suffix}")
         for suffix in ("div", "round", "minimum"))
@@ -132,7 +133,7 @@ _FUSED_ACTIVATIONS = {"NONE": schema.ActivationFunctionType.NONE,
                       "RELU6": schema.ActivationFunctionType.RELU6}
 
 
-def _affine_ops(model, subgraph, affine: Affine, x: int, y: int) -> list:
+def _affine_ops(model, subgraph, affine: AffineLayer, x: int, y: int) -> list:
     """y = activation(x * multiplier + offset): a MUL, then an ADD with the fused activation
     (a clamp, exact), each one float32 rounding as in FORMAT.md's output stage."""
     multiplier = _float_constant(model, subgraph, affine.multiplier, f"{affine.name}/multiplier")
@@ -146,7 +147,7 @@ def _affine_ops(model, subgraph, affine: Affine, x: int, y: int) -> list:
     ]
 
 
-def _verify(model, blocks: list[Block]):
+def _verify(model, blocks: list[BlockNumbers]):
     left = markers.remaining(model)
     if left:
         raise ConversionError(f"{left} region marker op(s) left in the converted model")
