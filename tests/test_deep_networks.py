@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from bitlite.converter import convert, quantize_model
+from bitlite.converter import convert, graph, quantize_model
 
 from support.checks import RUNTIMES, assert_matches_keras, tflite_runtime_python
 from support.harness import run_model
@@ -101,7 +101,8 @@ def test_8bit_sums_beyond_float32_integers_are_exact(rng):
     x = rng.uniform(0.8, 1.0, size=(16, 3000)).astype(np.float32)
     qat.predict(x, verbose=0)  # initialises the steps; then put the codes near their maximum
     wrapper = qat.layers[-1]
-    kernel, _, weight_vars = wrapper._weight_vars[0]
+    kernel, _ = graph.wrapped_kernel(wrapper)
+    weight_vars = graph.quantizer_variables(wrapper)
     kernel.assign(rng.uniform(0.8, 1.0, size=kernel.shape))
     weight_vars["step"].assign(np.full(weight_vars["step"].shape, 1 / 127, np.float32))
     qat.layers[-2].quantizer_vars["step"].assign(1 / 127)

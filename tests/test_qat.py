@@ -14,8 +14,8 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapperV2)
 
-from bitlite.converter import (ActivationQuantizer, WeightQuantizer, convert, load_qat_model,
-                               quantize_model)
+from bitlite.converter import (ActivationQuantizer, WeightQuantizer, convert, graph,
+                               load_qat_model, quantize_model)
 
 L = keras.layers
 
@@ -261,7 +261,8 @@ def test_weight_step_gradient_is_lsq_per_channel(bits, rng):
 def test_steps_initialise_on_first_call_only(rng):
     qat = quantize_model(chain_model(), 2, 3, keep_first_last_8bit=False)
     first = input_quantizer(wrappers(qat)["c0"])
-    kernel, _, kernel_vars = wrappers(qat)["c0"]._weight_vars[0]
+    kernel, _ = graph.wrapped_kernel(wrappers(qat)["c0"])
+    kernel_vars = graph.quantizer_variables(wrappers(qat)["c0"])
     assert not bool(first.quantizer_vars["initialized"].numpy())
     assert not bool(kernel_vars["initialized"].numpy())
 

@@ -9,7 +9,7 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapper)
 
-from bitlite.converter import cli, convert, load_qat_model, quantize_model
+from bitlite.converter import cli, convert, graph, load_qat_model, quantize_model
 from bitlite.converter.quantizers import MinMaxActivationQuantizer, MinMaxWeightQuantizer
 
 from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
@@ -115,7 +115,8 @@ def test_minmax_steps_follow_the_ranges():
     x = np.random.default_rng(1).normal(size=(8, 8, 8, 3)).astype(np.float32)
     qat.predict(x, verbose=0)
     wrapper = qat.get_layer("quant_c0")
-    kernel, quantizer, weights = wrapper._weight_vars[0]
+    kernel, quantizer = graph.wrapped_kernel(wrapper)
+    weights = graph.quantizer_variables(wrapper)
     assert isinstance(quantizer, MinMaxWeightQuantizer)
     # Per output channel: the largest |w| lands on the top code of the 3-bit grid (3).
     expected = np.abs(kernel.numpy()).reshape(-1, 8).max(axis=0) / 3
@@ -126,7 +127,8 @@ def test_minmax_steps_follow_the_ranges():
     np.testing.assert_allclose(input_layer.quantizer_vars["step"].numpy(),
                                np.abs(x).max() / 7, rtol=1e-6)
     # Depthwise: one step per output channel ci * M + m, from that channel's 3x3 taps.
-    dw_kernel, _, dw_weights = qat.get_layer("quant_dw")._weight_vars[0]
+    dw_kernel, _ = graph.wrapped_kernel(qat.get_layer("quant_dw"))
+    dw_weights = graph.quantizer_variables(qat.get_layer("quant_dw"))
     assert dw_weights["step"].shape == dw_kernel.shape[-2:]
 
 
