@@ -12,18 +12,16 @@
 namespace bitlite {
 
 // Which kernel runs the ops (delegate option `kernel`; BitliteOp's constructor applies it).
-// kAuto: AutoIsa (kernels/gemm/gemm_kernels.h), per layer by the crossovers measured for its
-// bit widths: the int8 kernel for wide codes where the CPU has one, the LUT kernel where the
-// widest popcount is AVX2's, else the bitserial kernel on the widest ISA the CPU runs.
-// kBitserial: always the bitserial kernel; kInt: the int8 kernel where the CPU has one, else
-// bitserial.
-// kLut: the lookup-table kernel (kernels/lut/lutgemm.h) on the best ISA the CPU runs for the
-// layer (BestLutIsa: lut/avx512vbmi, lut/avx512bw, lut/avx2, lut/neon, else lut/scalar); it
-// supports every bit pair and activation grid, so it never falls back for bit widths.
+// The rows it chooses among are the GEMM kernel table's (kernels/gemm/gemm_kernels.h):
+// kAuto: AutoGemmKernel, per layer by the crossovers measured for its bit widths (an int
+// kernel for wide codes where the CPU has one, else the widest bitserial or LUT row).
+// kBitserial, kInt, kLut: BestGemmKernel of that family, the widest row the CPU runs (kInt
+// takes the best bitserial row where the CPU runs no int kernel; the LUT rows support every
+// bit pair and activation grid, so kLut never falls back for bit widths).
 // kReference: the scalar reference kernel (the specification, for comparisons). Grouped
 // convolutions run on the same kernels as ordinary ones, depthwise convolutions (groups ==
-// in_channels) on a kernel of their own (kernels/depthwise/conv2d_depthwise.h), for every choice but
-// kReference.
+// in_channels) on the depthwise table's rows (kernels/depthwise/dwconv_kernels.h), for every
+// choice but kReference.
 enum class KernelChoice { kAuto, kBitserial, kInt, kLut, kReference };
 
 struct DelegateOptions {
