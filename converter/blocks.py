@@ -136,7 +136,8 @@ def find_blocks(model) -> list[Block]:
         _check_wrapper(layer, input_quantizer, calls[id(layer)])
         bits = (layer.quantize_config.weight_bits, input_quantizer.quantizer.num_bits)
         sub_byte = layers.is_sub_byte(*bits)
-        reason = sub_byte and layers.sub_byte_problem(layer.layer, *bits)
+        reason = (sub_byte and layers.sub_byte_problem(layer.layer, *bits)
+                  or layers.binary_padding_problem(layer.layer, input_quantizer.quantizer.binary))
         if reason:
             raise ConversionError(
                 f"layer {layer.layer.name!r} ({type(layer.layer).__name__}) cannot become a "
@@ -165,8 +166,8 @@ def _check_wrapper(wrapper, input_producer, calls: int):
     if type(wrapper.layer) not in layers.QUANTIZABLE_LAYERS:
         raise ConversionError(
             f"layer {name!r} ({type(wrapper.layer).__name__}) inside a quantize wrapper: bitlite "
-            f"converts Conv2D, DepthwiseConv2D and Dense only; leave it float with "
-            f"quantize_model(..., skip=[{name!r}])")
+            f"converts {', '.join(t.__name__ for t in layers.QUANTIZABLE_LAYERS)} only; leave "
+            f"it float with quantize_model(..., skip=[{name!r}])")
     if not (isinstance(input_producer, QuantizeLayer)
             and isinstance(input_producer.quantizer, ActivationQuantizer)):
         raise ConversionError(

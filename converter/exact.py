@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from . import folding, graph, pooling
+from . import folding, graph, layers, pooling
 from .blocks import Block, find_blocks
 
 ACTIVATIONS = {"NONE": tf.identity, "RELU": tf.nn.relu, "RELU6": tf.nn.relu6}
@@ -45,14 +45,21 @@ def integer_sum(block: Block, codes, kernel_codes) -> tf.Tensor:
 
 
 def _linear(layer, x, kernel):
-    """What the layer computes with this kernel, no bias, no activation (Conv2D, grouped too,
-    DepthwiseConv2D, Dense on any rank)."""
+    """What the layer computes with this kernel, no bias, no activation (Conv1D and Conv2D,
+    grouped too, DepthwiseConv2D, Dense on any rank)."""
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         return tf.nn.depthwise_conv2d(x, kernel, (1, *layer.strides, 1), layer.padding.upper(),
                                       dilations=layer.dilation_rate)
     if isinstance(layer, keras.layers.Conv2D):
         return tf.nn.conv2d(x, kernel, layer.strides, layer.padding.upper(),
                             dilations=layer.dilation_rate)
+    if isinstance(layer, keras.layers.Conv1D):
+        # Causal: zeros on the left, then 'valid' (the zero code is 0 on every grid but the
+        # {-1, +1} one, which layers.binary_padding_problem refuses).
+        geometry = layers.conv2d_geometry(layer)
+        x = tf.pad(x, [[0, 0], [layers.causal_padding(layer), 0], [0, 0]])
+        return tf.nn.conv1d(x, kernel, layer.strides[0], geometry["padding"].upper(),
+                            dilations=layer.dilation_rate[0])
     return tf.tensordot(x, kernel, axes=1)
 
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from . import graph, markers, pooling
+from . import graph, layers, markers, pooling
 from .exact import ACTIVATIONS
-from .layers import kernel_attribute
 from .plan import Affine, BlockNumbers, ConversionPlan, Copy, FakeQuant, InputCodes
 
 
@@ -95,7 +94,19 @@ def _marked(compute, x, regions: list, region=None):
 def _export_block(numbers: BlockNumbers, x, regions: list):
     """A block as input codes -> integer sum -> affine (exact.block_output's steps): one
     region for a sub-byte block; for an 8-bit block the codes and the affine are regions and
-    the integer sum stays the TFLiteConverter's own convolution."""
+    the integer sum stays the TFLiteConverter's own convolution. A Conv1D's regions compute
+    on [N, 1, W, C], between EXPAND_DIMS and SQUEEZE (and the PAD of causal padding) outside
+    them."""
+    if not numbers.one_row:
+        return _export_block_regions(numbers, x, regions)
+    x = tf.expand_dims(x, 1)
+    causal = layers.causal_padding(numbers.block.wrapper.layer)
+    if causal:
+        x = keras.layers.ZeroPadding2D(((0, 0), (causal, 0)), name=f"{numbers.name}_causal")(x)
+    return tf.squeeze(_export_block_regions(numbers, x, regions), 1)
+
+
+def _export_block_regions(numbers: BlockNumbers, x, regions: list):
     codes = FakeQuantLayer(numbers.input_codes, name=f"{numbers.name}_input_codes",
                            codes_only=True)
     affine = AffineLayer(numbers.multiplier, numbers.offset, numbers.block.activation,
@@ -116,5 +127,5 @@ def _integer_sum(numbers: BlockNumbers, codes):
         config = dict(numbers.layer_config, name=f"{numbers.layer_config['name']}_channels{first}")
         layer = numbers.layer_class.from_config(config)
         parts.append(layer(codes if len(chunks) == 1 else codes[..., first:stop]))
-        getattr(layer, kernel_attribute(layer)).assign(numbers.kernel_codes[..., first:stop, :])
+        getattr(layer, layers.kernel_attribute(layer)).assign(numbers.kernel_codes[..., first:stop, :])
     return pooling.sum_in_order(parts)

@@ -14,13 +14,27 @@ import tf_keras as keras
 from . import custom_ops
 
 # The layers a bitlite op (or an 8-bit block) computes, as exact types: Conv2DTranspose
-# subclasses Conv2D.
-QUANTIZABLE_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+# subclasses Conv2D, Conv1DTranspose Conv1D. A Conv1D is computed as a Conv2D of one row.
+QUANTIZABLE_LAYERS = (keras.layers.Conv2D, keras.layers.Conv1D, keras.layers.DepthwiseConv2D,
+                      keras.layers.Dense)
 # What quantize_model quantizes: those, and SeparableConv2D as two of them.
 PLANNED_LAYERS = QUANTIZABLE_LAYERS + (keras.layers.SeparableConv2D,)
 
+# Layers with weights that multiply their input which bitlite does not quantize: they stay
+# float, and quantize_model says so (subclasses of the quantizable types included, e.g.
+# Conv2DTranspose).
+_WEIGHTED_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
+                    keras.layers.DepthwiseConv1D, keras.layers.SeparableConv1D,
+                    keras.layers.Dense, keras.layers.EinsumDense,
+                    keras.layers.LocallyConnected1D, keras.layers.LocallyConnected2D)
+
 SUB_BYTE_BITS = custom_ops.SUPPORTED_BITS
 KEPT = (8, 8)  # weight and input bits of a layer kept 8-bit (it runs as float ops)
+
+
+def is_left_float(layer) -> bool:
+    """Whether `layer` multiplies its input by weights but is no type bitlite quantizes."""
+    return isinstance(layer, _WEIGHTED_LAYERS) and type(layer) not in PLANNED_LAYERS
 
 
 def kernel_attribute(layer) -> str:
@@ -31,6 +45,24 @@ def kernel_attribute(layer) -> str:
 def output_channel_dims(layer) -> int:
     """How many trailing kernel axes index the output channels (see WeightQuantizer)."""
     return 2 if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
+
+
+def causal_padding(layer) -> int:
+    """Zeros a causal Conv1D pads on the left of its input (0 for any other layer)."""
+    if getattr(layer, "padding", None) != "causal":
+        return 0
+    return (layer.kernel_size[0] - 1) * layer.dilation_rate[0]
+
+
+def conv2d_geometry(layer) -> dict:
+    """Kernel, strides, dilation and padding of a convolution as one Conv2D computes them: a
+    Conv1D is a Conv2D of one row, its causal padding applied to the input beforehand."""
+    if isinstance(layer, keras.layers.Conv1D):
+        padding = "valid" if layer.padding == "causal" else layer.padding
+        return dict(kernel_size=(1, *layer.kernel_size), strides=(1, *layer.strides),
+                    dilation_rate=(1, *layer.dilation_rate), padding=padding)
+    return dict(kernel_size=tuple(layer.kernel_size), strides=tuple(layer.strides),
+                dilation_rate=tuple(layer.dilation_rate), padding=layer.padding)
 
 
 def channels(layer) -> tuple[int, int, int]:
@@ -74,6 +106,16 @@ def sub_byte_problem(layer, weight_bits: int, activation_bits: int) -> str | Non
     data_format = getattr(layer, "data_format", "channels_last")
     if data_format != "channels_last":
         return f"data_format={data_format!r} (bitlite ops are NHWC)"
+    return None
+
+
+def binary_padding_problem(layer, binary_input: bool) -> str | None:
+    """Why a causal Conv1D cannot read a signed 1-bit ({-1, +1}) input: its left zeros are
+    padded ahead of the bitlite op, and a zero has no code on that grid."""
+    if binary_input and causal_padding(layer):
+        return ("padding='causal' with a signed 1-bit input: a bitlite op pads only 'same' "
+                "or 'valid', and the causal zeros padded ahead of it have no {-1, +1} code; "
+                "use 2 or more activation bits, an input after a ReLU, or 'same'/'valid'")
     return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
     QuantizeLayer)
 
@@ -58,10 +59,10 @@ class BlockNumbers:
     input_codes: InputCodes
     multiplier: np.ndarray  # float32 [C_out]
     offset: np.ndarray  # float32 [C_out]
-    kernel_codes: np.ndarray  # the kernel's integer codes, in the kernel's own shape
+    kernel_codes: np.ndarray  # the kernel's integer codes (a Conv1D's as its one-row Conv2D's)
     chunks: list  # Block.reduction_chunks
-    layer_class: type  # the quantized layer's class and config, for the integer-sum copies
-    layer_config: dict
+    layer_class: type  # the class and config of the integer-sum copies (linear, no bias; a
+    layer_config: dict  # Conv1D's as a Conv2D of one row)
     packed_weights: np.ndarray | None  # a bitlite op's weight rows; None for an 8-bit block
     options: bytes | None  # a bitlite op's custom options; None for an 8-bit block
 
@@ -76,6 +77,11 @@ class BlockNumbers:
     @property
     def op_code(self) -> str:
         return self.block.op_code
+
+    @property
+    def one_row(self) -> bool:
+        """A Conv1D: its [N, W, C] tensors are computed as [N, 1, W, C]."""
+        return isinstance(self.block.wrapper.layer, keras.layers.Conv1D)
 
 
 @dataclass(frozen=True)
@@ -139,15 +145,21 @@ def _fake_quant_codes(quantize_layer: QuantizeLayer) -> InputCodes:
 
 def _block_numbers(block: Block) -> BlockNumbers:
     block.check_trained()
+    layer = block.wrapper.layer
     kernel_codes = block.kernel_codes().numpy()
     multiplier, offset = block.affine()
-    config = block.wrapper.layer.get_config()
+    layer_class, config = type(layer), layer.get_config()
+    if isinstance(layer, keras.layers.Conv1D):
+        layer_class = keras.layers.Conv2D
+        config = dict(name=layer.name, filters=layer.filters, groups=layer.groups,
+                      **layers.conv2d_geometry(layer))
+        kernel_codes = kernel_codes[np.newaxis]
     config.update(activation="linear", use_bias=False)
     input_codes = _input_codes(block.input_quantizer, block.name)
     return BlockNumbers(
         block=block, input_codes=input_codes, multiplier=multiplier, offset=offset,
         kernel_codes=kernel_codes, chunks=block.reduction_chunks(),
-        layer_class=type(block.wrapper.layer), layer_config=config,
+        layer_class=layer_class, layer_config=config,
         packed_weights=_packed_weights(block, kernel_codes) if block.sub_byte else None,
         options=(_options(block, np.float32(input_codes.step), multiplier, offset)
                  if block.sub_byte else None))
@@ -177,9 +189,10 @@ def _options(block: Block, input_scale: np.float32, multiplier: np.ndarray,
         offset=offset.astype(np.float32))
     if block.op_code == custom_ops.FULLY_CONNECTED:
         return custom_ops.fully_connected_options(**common)
-    kernel_h, kernel_w = layer.kernel_size
+    geometry = layers.conv2d_geometry(layer)
+    (kernel_h, kernel_w), (stride_h, stride_w), (dilation_h, dilation_w) = (
+        geometry["kernel_size"], geometry["strides"], geometry["dilation_rate"])
     return custom_ops.conv2d_options(
-        kernel_h=kernel_h, kernel_w=kernel_w, stride_h=layer.strides[0],
-        stride_w=layer.strides[1], dilation_h=layer.dilation_rate[0],
-        dilation_w=layer.dilation_rate[1], padding=layer.padding.upper(), groups=groups,
-        **common)
+        kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
+        dilation_h=dilation_h, dilation_w=dilation_w, padding=geometry["padding"].upper(),
+        groups=groups, **common)

@@ -1,7 +1,7 @@
 """quantize_model: a float tf_keras model -> a trainable bitlite quantization-aware model.
 
-Each quantized layer L (Conv2D, DepthwiseConv2D or Dense; a SeparableConv2D is split into a
-DepthwiseConv2D and a 1x1 Conv2D first) becomes
+Each quantized layer L (Conv1D, Conv2D, DepthwiseConv2D or Dense; a SeparableConv2D is split
+into a DepthwiseConv2D and a 1x1 Conv2D first) becomes
 
     QuantizeLayer(ActivationQuantizer)  ->  QuantizeWrapperV2(L, KernelQuantizeConfig)
 
@@ -16,6 +16,7 @@ converted .tflite computes.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Iterable, Mapping
 
 import tensorflow_model_optimization as tfmot
@@ -75,8 +76,10 @@ def quantize_model(
       quantizer: "lsq" (learned step size) or "minmax" (steps from min/max statistics, as
         tfmot's LastValueQuantizer / MovingAverageQuantizer; see quantizers.py).
 
-    Quantizable layers: Conv2D (grouped too), DepthwiseConv2D, SeparableConv2D and Dense (any
-    input rank). A SeparableConv2D is split into its two parts, see _split_separable.
+    Quantizable layers: Conv1D and Conv2D (grouped too; Conv1D with 'causal' padding too),
+    DepthwiseConv2D, SeparableConv2D and Dense (any input rank). A SeparableConv2D is split
+    into its two parts, see _split_separable. Other layers with weights (Conv2DTranspose,
+    Conv3D, ...) stay float, with one warning naming them.
 
     The input quantizer of a layer is unsigned when its input is known to be non-negative
     (produced by a ReLU, possibly through pooling/flatten/reshape/dropout/concat), else signed.
@@ -89,11 +92,19 @@ def quantize_model(
     quantizers = quantizer_family(quantizer)
     flat = graph.FlatNodes(model)
     nodes = flat.nodes
+    left_float = {node.layer.name: type(node.layer).__name__ for node in nodes
+                  if layers.is_left_float(node.layer)}
+    if left_float:
+        warnings.warn(
+            "quantize_model leaves these layers float (bitlite quantizes "
+            f"{', '.join(t.__name__ for t in PLANNED_LAYERS)}): "
+            + ", ".join(f"{name!r} ({kind})" for name, kind in left_float.items()),
+            stacklevel=2)
     plan = _plan_bits(nodes, (weight_bits, activation_bits), keep_first_last_8bit,
                       set(keep_8bit), set(skip), layer_bits)
     if not any(bits is not None for bits in plan.values()):
-        raise ValueError(f"model {model.name!r} has no Conv2D, DepthwiseConv2D, "
-                         f"SeparableConv2D or Dense layer to quantize")
+        raise ValueError(f"model {model.name!r} has no "
+                         f"{', '.join(t.__name__ for t in PLANNED_LAYERS)} layer to quantize")
 
     rebuild = graph.Rebuild(model, flat.resolve)
     copies = graph.LayerCopies(copy_type=pooling.ordered_type)
@@ -106,6 +117,11 @@ def quantize_model(
             outputs = copies.call(layer, args, kwargs)
         else:
             signed = not _non_negative(node.keras_inputs[0], flat.resolve, sign_memo)
+            reason = layers.binary_padding_problem(layer, signed and bits[1] == 1)
+            if reason:
+                raise ValueError(f"layer {layer.name!r} ({type(layer).__name__}) cannot be "
+                                 f"quantized at W{bits[0]}A{bits[1]}: {reason}; "
+                                 f"{layers.way_out(layer.name)}")
             bias = layer.bias if layer.use_bias else None
             parts = (_split_separable(layer) if isinstance(layer, keras.layers.SeparableConv2D)
                      else [(layer, getattr(layer, kernel_attribute(layer)), bias)])
@@ -208,10 +224,10 @@ def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set
         raise ValueError(f"layers both in keep_8bit and skip: {both}")
     for name in sorted(named):
         if name not in by_name:
-            candidates = [n for n, layer in by_name.items() if isinstance(layer, PLANNED_LAYERS)]
+            candidates = [n for n, layer in by_name.items() if type(layer) in PLANNED_LAYERS]
             raise ValueError(f"{sources[name]} names layers the model does not have: {[name]} "
                              f"(its quantizable layers: {candidates})")
-        if not isinstance(by_name[name], PLANNED_LAYERS):
+        if type(by_name[name]) not in PLANNED_LAYERS:
             raise ValueError(
                 f"layer {name!r} ({type(by_name[name]).__name__}) is not quantized by bitlite "
                 f"(only {', '.join(t.__name__ for t in PLANNED_LAYERS)} are): remove it from "

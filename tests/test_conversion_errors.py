@@ -108,11 +108,19 @@ def test_foreign_quantize_config_rejected():
 
 
 def test_unsupported_layer_in_wrapper_rejected():
-    inputs = keras.Input((8, 2))
-    x = quantized(inputs, "conv1d", layer=L.Conv1D(4, 3, name="conv1d"))
+    inputs = keras.Input((6, 6, 2))
+    x = quantized(inputs, "up", layer=L.Conv2DTranspose(4, 3, name="up"))
     model = keras.Model(inputs, x)
     run_once(model)
-    conversion_error(model, "conv1d", "skip=['conv1d']")
+    conversion_error(model, "up", "skip=['up']")
+
+
+def test_causal_conv1d_on_signed_1bit_input_rejected():
+    inputs = keras.Input((8, 2))
+    x = quantized(inputs, "causal", 2, 1, layer=L.Conv1D(4, 3, padding="causal", name="causal"))
+    model = keras.Model(inputs, x)
+    run_once(model)
+    conversion_error(model, "causal", "padding='causal'")
 
 
 def test_wrapper_without_input_quantizer_rejected():
