@@ -174,14 +174,15 @@ BITLITE_TEST(RefusesScratchOverTheLimit) {
                   "kernel 3x3, stride 1x2, dilation 1x1, padding top 1 left 0 takes");
   EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
                   "more than the limit of 1000 (delegate option max_scratch_bytes)");
-  options.kernel = KernelChoice::kReference;  // its scratch: 90 codes, 2 accumulators
-  options.max_scratch_bytes = 98;
+  // The reference's scratch: 90 int16 codes (W8A8's unsigned codes reach 255), 2 accumulators.
+  options.kernel = KernelChoice::kReference;
+  options.max_scratch_bytes = 188;
   graph.interpreter.delegate_options() = options;
   EXPECT_EQ(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}), "ok");
-  options.max_scratch_bytes = 97;
+  options.max_scratch_bytes = 187;
   graph.interpreter.delegate_options() = options;
   EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
-                  "takes 98 bytes, more than the limit of 97");
+                  "takes 188 bytes, more than the limit of 187");
 }
 
 // Shapes near INT32_MAX. Products past 64 bits are refused by the geometry; an input that
