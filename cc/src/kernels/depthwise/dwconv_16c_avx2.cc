@@ -71,7 +71,9 @@ struct Avx2W8A8Ops {
         _mm256_add_epi32(acc.high, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(products, 1)));
     return acc;
   }
-  static void Store(const Acc& acc, int32_t* out, bool add) { Store32(acc.low, acc.high, out, add); }
+  static void Store(const Acc& acc, int32_t* out, bool add) {
+    Store32(acc.low, acc.high, out, add);
+  }
 };
 
 }  // namespace

@@ -60,7 +60,9 @@ struct NeonW8A8Ops {
 #else
   static constexpr int kPixels = 1;  // 16 quad registers
 #endif
-  static Weights DecodeWeights(const uint8_t* packed) { return vreinterpretq_s8_u8(vld1q_u8(packed)); }
+  static Weights DecodeWeights(const uint8_t* packed) {
+    return vreinterpretq_s8_u8(vld1q_u8(packed));
+  }
   static Acc Zero() { return {{vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)}}; }
   static Acc MultiplyAdd(Acc acc, const int8_t* x, Weights w) {
     const int8x16_t codes = vld1q_s8(x);

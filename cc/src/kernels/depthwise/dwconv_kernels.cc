@@ -11,7 +11,9 @@ bool Always(const CpuFeatures&) { return true; }
 // The reference quantizer behind the vector quantizers' signature (sub-byte codes fit int8).
 void QuantizeActivationsScalar(const float* x, size_t count, const ActivationPacking& packing,
                                int8_t* codes) {
-  for (size_t i = 0; i < count; ++i) codes[i] = static_cast<int8_t>(ActivationCode(x[i], packing.grid));
+  for (size_t i = 0; i < count; ++i) {
+    codes[i] = static_cast<int8_t>(ActivationCode(x[i], packing.grid));
+  }
 }
 
 #if BITLITE_X86_KERNELS

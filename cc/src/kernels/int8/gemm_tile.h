@@ -10,8 +10,8 @@
 //   channels per tile); kPixels (pixels per tile); kBlockWords (most words the accumulators
 //   take before they must be added into core: narrow accumulators would overflow);
 //   Zero(); LoadWeights(p, &lo, &hi) (one group's kWeightBits * 2 * kLanes bytes of one
-//   word: channels [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word); Dot(acc, w, x) (adds into
-//   the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
+//   word: channels [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word);
+//   Dot(acc, w, x) (adds into the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
 //   accumulate) (the tile's channels of one pixel to core, added to what is there when
 //   `accumulate`).
 // Include only from such a file.
