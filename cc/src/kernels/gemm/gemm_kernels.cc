@@ -122,7 +122,11 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 // W2A4 0.56 / 0.43, W4A4 0.82 / 0.57.
 // Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21.
 // W8A8 has no choice to measure: only int rows take it, so kernel=auto takes the CPU's widest
-// (int8/scalar, int8/avx2 and int8/neon run nothing but W8A8 or are its only SIMD row there).
+// int row that does. For the record (3x3 conv, 1 thread, unsigned activations, ms on this
+// project's x86, min of 30 runs; bitlite_conv_bench H W C C 3 1 8 8 1 30 ISA):
+//   56x56x64:   int8/avx512vnni 0.60 (its W4A4 0.61), int8/avx2 2.18, int8/scalar 27.5;
+//               W2A2 on bitserial/avx512vpopcntdq 0.46;
+//   14x14x256:  int8/avx512vnni 0.52, int8/avx2 2.01, int8/scalar 25.1; W2A2 0.39.
 #if BITLITE_NEON_KERNELS
 #if defined(__aarch64__)
 constexpr int kNeonIntFrom = 8;
