@@ -93,14 +93,19 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, const DelegateOptio
     case KernelChoice::kReference:
       gemm_kernel_ = &AutoGemmKernel(cpu, params_.weight_bits, params_.activation_bits);
       break;
+    // A family without a kernel for the widths falls back (BestGemmKernel): W8A8 under
+    // kernel=bitserial or lut runs on an int kernel, which verbose mode names.
     case KernelChoice::kBitserial:
-      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kBitserial, params_.activation_bits);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kBitserial, params_.weight_bits,
+                                     params_.activation_bits);
       break;
     case KernelChoice::kInt:
-      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kInt, params_.activation_bits);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kInt, params_.weight_bits,
+                                     params_.activation_bits);
       break;
     case KernelChoice::kLut:
-      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kLut, params_.activation_bits);
+      gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kLut, params_.weight_bits,
+                                     params_.activation_bits);
       break;
   }
 }
@@ -154,7 +159,7 @@ bool BitliteOp::PrepareReferenceKernel(const TfLiteContext* context, int threads
   // Its scratch is the delegate kernel's: one code per input value, one accumulator per
   // output channel (DelegateKernel::Prepare sizes it for the largest node).
   ScratchBudget budget;
-  budget.Add(geometry_.InputSize(), sizeof(int8_t));
+  budget.Add(geometry_.InputSize(), sizeof(ActivationCodeT));
   budget.Add(geometry_.out_c, sizeof(int32_t));
   const int64_t limit = ScratchLimit(context, threads);
   if (!budget.Within(limit)) return Fail(ScratchTooLarge(budget, limit, geometry_), error);
@@ -266,7 +271,8 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>*
   return true;
 }
 
-void BitliteOp::Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool) {
+void BitliteOp::Run(const float* x, float* y, ActivationCodeT* codes, int32_t* acc,
+                    ThreadPool* pool) {
   if (!run_reference_) {
     return use_depthwise_ ? depthwise_->Run(x, y, pool) : gemm_->Run(x, y, pool);
   }

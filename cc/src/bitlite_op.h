@@ -58,7 +58,7 @@ class BitliteOp {
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
   // `acc` out_channels() elements of scratch for the reference kernel; the fast kernels
   // have their own and run on `pool` (at most the `threads` of Prepare).
-  void Run(const float* x, float* y, int8_t* codes, int32_t* acc, ThreadPool* pool);
+  void Run(const float* x, float* y, ActivationCodeT* codes, int32_t* acc, ThreadPool* pool);
 
  private:
   bool CheckTensors(const TfLiteContext* context, std::string* error) const;

@@ -187,7 +187,7 @@ class DelegateKernel {
 
   std::vector<WiredOp> ops_;
   std::vector<InternalBuffer> buffers_;
-  std::vector<int8_t> codes_;
+  std::vector<ActivationCodeT> codes_;
   std::vector<int32_t> acc_;
   DelegateOptions options_;
   NodeProfile profile_;

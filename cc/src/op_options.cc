@@ -212,6 +212,19 @@ constexpr Padding kPaddings[] = {Padding::kSame, Padding::kValid};
 constexpr const char* kActivationNames[] = {"NONE", "RELU", "RELU6"};
 constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kRelu6};
 
+// The widths the kernels implement: sub-byte W1-4 x A1-4, and W8A8 (8-bit layers as int8
+// codes); 5-7 bits and 8 bits on one side only have no kernel.
+bool CheckBitWidths(const OpParams& p, std::string* error) {
+  const bool sub_byte = p.weight_bits <= 4 && p.activation_bits <= 4;
+  const bool w8a8 = p.weight_bits == 8 && p.activation_bits == 8;
+  if (sub_byte || w8a8) return true;
+  *error = "weight_bits = " + std::to_string(p.weight_bits) + " with activation_bits = " +
+           std::to_string(p.activation_bits) +
+           " is not supported: weight_bits and activation_bits take 1..4 each, or are both 8 "
+           "(W8A8)";
+  return false;
+}
+
 int MaxMagnitude(CodeRange range) { return range.max > -range.min ? range.max : -range.min; }
 
 // FORMAT.md promises an exact int32 accumulator: K * max|qw| * max|qx| <= INT32_MAX.
@@ -244,9 +257,9 @@ bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* par
   if (!entries.Collect(data, size)) return false;
   OpParams p;
   p.kind = kind;
-  if (!entries.ReadInt(kWeightBits, 1, 4, &p.weight_bits) ||
-      !entries.ReadInt(kActivationBits, 1, 4, &p.activation_bits) ||
-      !entries.ReadBool(kActivationSigned, &p.activation_signed) ||
+  if (!entries.ReadInt(kWeightBits, 1, 8, &p.weight_bits) ||
+      !entries.ReadInt(kActivationBits, 1, 8, &p.activation_bits) ||
+      !CheckBitWidths(p, error) || !entries.ReadBool(kActivationSigned, &p.activation_signed) ||
       !entries.ReadPositiveFloat(kInputScale, &p.input_scale) ||
       !entries.ReadInt(kInChannels, 1, INT_MAX, &p.in_channels) ||
       !entries.ReadInt(kOutChannels, 1, INT_MAX, &p.out_channels) ||

@@ -1,5 +1,6 @@
 // Every depthwise kernel x ISA this CPU runs against the reference kernel, bit for bit: all 16
-// weight x activation widths on the unsigned, signed and binary grids, depth multipliers 1-3,
+// sub-byte weight x activation widths and W8A8 on the unsigned, signed and binary grids,
+// depth multipliers 1-3,
 // channel counts around the 16- and 32-lane tiles, kernel sizes 1-5 (and one past the int16 chunk),
 // strides, dilations, SAME/VALID, batches, quantization edge values (NaN, infinities, ties,
 // denormals), extreme codes, and 1, 2 and 3 threads giving identical outputs.
@@ -127,16 +128,32 @@ BITLITE_TEST(MatchesReferenceOnExtremeCodesAndLongReductions) {
     for (bool is_signed : {false, true}) {
       for (int kernel : {3, 17}) {
         ConvCase c = RandomCase(rng, bits, 4, is_signed);
-        OpParams& p = c.params;
-        p.kernel_h = p.kernel_w = kernel;
-        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-        p.padding = Padding::kSame;
-        c.input_shape = {2, kernel + 2, kernel + 1, p.in_channels};
-        c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
-                         static_cast<int8_t>(WeightCodeRange(bits).min));
-        c.x.assign(static_cast<size_t>(2 * (kernel + 2) * (kernel + 1) * p.in_channels),
-                   is_signed ? -1e9f : 1e9f);
+        SetUniformCase(kernel, {2, kernel + 2, kernel + 1, c.params.in_channels},
+                       WeightCodeRange(bits).min, is_signed ? -1e9f : 1e9f, &c);
         if (!CheckCase(c, pools.pools)) return;
+      }
+    }
+  }
+}
+
+// W8A8 (8-bit depthwise layers, e.g. MobileNet's): random cases on both grids, and the
+// extreme codes (-128 weights x 255 or -128 activations, 127 weights) over a 17x17 kernel,
+// with the unsigned grid's border of code 0 stored as -128.
+BITLITE_TEST(W8A8MatchesReferenceOnBothGridsAndExtremeCodes) {
+  Pools pools;
+  std::mt19937 rng(88);
+  for (bool is_signed : {false, true}) {
+    for (int repeat = 0; repeat < 24; ++repeat) {
+      if (!CheckCase(RandomCase(rng, 8, 8, is_signed), pools.pools)) return;
+    }
+    for (int weight_code : {-128, 127}) {
+      for (float x : {-1e9f, 1e9f}) {
+        for (int kernel : {3, 17}) {
+          ConvCase c = RandomCase(rng, 8, 8, is_signed);
+          SetUniformCase(kernel, {2, kernel + 2, kernel + 1, c.params.in_channels}, weight_code,
+                         x, &c);
+          if (!CheckCase(c, pools.pools)) return;
+        }
       }
     }
   }
@@ -169,8 +186,9 @@ BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
   Pools pools;
   std::mt19937 rng(11);
   for (int repeat = 0; repeat < 120; ++repeat) {
-    const int weight_bits = repeat % 4 + 1;
-    const int activation_bits = repeat / 4 % 4 + 1;
+    // Every fifth case W8A8.
+    const int weight_bits = repeat % 5 == 4 ? 8 : repeat % 4 + 1;
+    const int activation_bits = repeat % 5 == 4 ? 8 : repeat / 4 % 4 + 1;
     ConvCase c = RandomCase(rng, weight_bits, activation_bits, repeat % 2 == 1);
     SetExtremeGeometry(rng, &c);
     if (repeat == 0) {
@@ -219,7 +237,9 @@ BITLITE_TEST(ActivationQuantizersMatchReference) {
           std::vector<float> x;
           for (size_t i = 0; i < count; ++i) x.push_back(EdgeValue(rng, p.input_scale));
           std::vector<int8_t> expected(count + 1, 42);
-          QuantizeActivationsReference(x.data(), count, grid, expected.data());
+          for (size_t i = 0; i < count; ++i) {
+            expected[i] = static_cast<int8_t>(ActivationCode(x[i], grid));
+          }
           for (QuantizeActivationsFn quantize : quantizers) {
             std::vector<int8_t> codes(count + 1, 42);
             quantize(x.data(), count, packing, codes.data());

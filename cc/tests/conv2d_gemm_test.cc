@@ -1,5 +1,6 @@
 // Every bitserial, int8 and LUT kernel x ISA this CPU runs against the reference kernel, bit
-// for bit: all 16 weight x activation widths on both activation grids, random shapes with
+// for bit: all 16 sub-byte weight x activation widths and W8A8 (every row that takes it) on
+// both activation grids, random shapes with
 // channel counts around the 64-bit word, grouped convolutions, tails in every dimension,
 // strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/gemm/conv2d_gemm.h"
@@ -88,6 +89,7 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
   if (taps.Empty()) return;
   const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
   for (const GemmKernel* kernel : Kernels()) {
+    if (!kernel->Takes(c.params.weight_bits, c.params.activation_bits)) continue;
     Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
     // Shared as a large layer would be, so that every thread count runs its own split.
     if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1)) {
@@ -152,18 +154,50 @@ BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
           for (float x : {-1e9f, 1e9f}) {
             if (x < 0 && !is_signed) continue;  // every code 0 on an unsigned grid
             ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
-            OpParams& p = c.params;
-            p.kind = OpKind::kConv2D;
-            p.in_channels = 300;
-            p.kernel_h = p.kernel_w = 3;
-            p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-            p.padding = Padding::kSame;
-            c.input_shape = {1, 5, 6, p.in_channels};
-            c.w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
-                             static_cast<int8_t>(weight_code));
-            c.x.assign(static_cast<size_t>(5 * 6 * p.in_channels), x);
+            c.params.in_channels = 300;
+            SetUniformCase(3, {1, 5, 6, 300}, weight_code, x, &c);
             CheckCase(c, pools);
           }
+        }
+      }
+    }
+  }
+}
+
+// W8A8 on every row that takes it: random plain and grouped cases on both grids.
+BITLITE_TEST(W8A8MatchesReferenceOnEveryRowThatTakesIt) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(808);
+  for (bool is_signed : {false, true}) {
+    for (int repeat = 0; repeat < 40; ++repeat) {
+      CheckCase(RandomCase(rng, 8, 8, is_signed, /*grouped=*/repeat % 4 == 3), pools);
+    }
+  }
+}
+
+// W8A8's worst magnitudes: weights all -128 (or 127) times activations all 255 (or -128,
+// 127) over the longest reduction the accumulator bound allows on the unsigned grid
+// (K = 3 * 3 * 7310 = 65790 of at most 65793: |acc| = 2^31 - 32640 * 3), and a 1x1 one just
+// under it (K = 65793), with SAME borders so the signed grid's offset correction runs over
+// partial windows. Sums past int32 before the correction must wrap back exactly.
+BITLITE_TEST(W8A8MatchesReferenceAtTheAccumulatorBound) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(65793);
+  for (bool is_signed : {false, true}) {
+    for (int weight_code : {-128, 127}) {
+      for (float x : {-1e9f, 1e9f}) {
+        for (int kernel : {3, 1}) {
+          ConvCase c = RandomCase(rng, 8, 8, is_signed);
+          OpParams& p = c.params;
+          p.groups = 1;
+          p.in_channels = kernel == 3 ? 7310 : 65793;
+          p.out_channels = 3;
+          p.multiplier.resize(3);
+          p.offset.resize(3);
+          SetUniformCase(kernel, {1, 2, 3, p.in_channels}, weight_code, x, &c);
+          CheckCase(c, pools);
         }
       }
     }
@@ -178,9 +212,10 @@ BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
   ThreadPool pools[3];
   for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
   std::mt19937 rng(9);
-  for (int repeat = 0; repeat < 160; ++repeat) {
-    const int weight_bits = repeat % 4 + 1;
-    const int activation_bits = repeat / 4 % 4 + 1;
+  for (int repeat = 0; repeat < 200; ++repeat) {
+    // Every fifth case W8A8.
+    const int weight_bits = repeat % 5 == 4 ? 8 : repeat % 4 + 1;
+    const int activation_bits = repeat % 5 == 4 ? 8 : repeat / 4 % 4 + 1;
     ConvCase c = RandomCase(rng, weight_bits, activation_bits, repeat % 32 >= 16,
                             /*grouped=*/repeat % 3 == 0);
     SetExtremeGeometry(rng, &c);
@@ -192,11 +227,19 @@ BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
   }
 }
 
-// Every ISA's activation packing (bit planes or bytes) equals the scalar one on edge values
-// and odd channel counts.
+// The entry points of `kernel` for activation_bits (W8A8 at 8, else 1 weight bit), or for
+// W8A8 where the row takes only that: its packing and output stage serve every grid.
+GemmFunctions FunctionsFor(const GemmKernel& kernel, int activation_bits, bool is_signed) {
+  const bool w8a8 = activation_bits == 8 || !kernel.Takes(1, activation_bits);
+  return w8a8 ? kernel.functions(8, 8, is_signed)
+              : kernel.functions(1, activation_bits, is_signed);
+}
+
+// Every ISA's activation packing (bit planes or bytes, u8 or s8) equals the scalar one on
+// edge values and odd channel counts; byte packers on every grid, W8A8's included.
 BITLITE_TEST(ActivationPackingMatchesScalar) {
   std::mt19937 rng(3);
-  for (int bits = 1; bits <= 4; ++bits) {
+  for (int bits : {1, 2, 3, 4, 8}) {
     for (bool is_signed : {false, true}) {
       for (int channels : {1, 3, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200}) {
         OpParams p;
@@ -208,8 +251,10 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
         std::vector<float> x;
         for (int i = 0; i < pixels * channels; ++i) x.push_back(EdgeValue(rng, p.input_scale));
         for (const GemmKernel* kernel : Kernels()) {
-          const GemmFunctions functions = kernel->functions(1, bits, is_signed);
-          const PlaneGrid planes = ActivationPlaneGrid(bits, is_signed, kernel->bytes());
+          if (bits == 8 && !kernel->bytes()) continue;  // bit planes stop at 4 bits
+          const GemmFunctions functions = FunctionsFor(*kernel, bits, is_signed);
+          const PlaneGrid planes = ActivationPlaneGrid(bits, is_signed, kernel->bytes(),
+                                                       functions.signed_activation_bytes);
           const size_t words = static_cast<size_t>(
               pixels * planes.Planes() * WordsPerTap(channels, planes.CodeBits()));
           std::vector<uint64_t> expected(words), actual(words, ~uint64_t{0});
@@ -273,7 +318,7 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
         OutputEpilogueScalar(core.data(), core_stride, kPixels, channels, terms, multiplier.data(),
                              offset.data(), act, acc.data(), expected.data(), y_stride);
         for (const GemmKernel* kernel : Kernels()) {
-          const GemmFunctions functions = kernel->functions(1, 1, false);
+          const GemmFunctions functions = FunctionsFor(*kernel, 1, false);
           std::vector<float> actual(static_cast<size_t>(kPixels * y_stride), 1.0f);
           functions.epilogue(core.data(), core_stride, kPixels, channels, terms, multiplier.data(),
                              offset.data(), act, acc.data(), actual.data(), y_stride);
@@ -290,11 +335,13 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
 }
 
 // The int8 kernels' weights stay packed: 4 bits per code in memory, in the nibble layout of
-// bitserial_planes.h, each nibble FORMAT.md's stored code u (0 past the real codes).
-BITLITE_TEST(Int8WeightsArePackedAsNibblesOfTheStoredCodes) {
+// bitserial_planes.h, each nibble FORMAT.md's stored code u; W8A8's one int8 byte per code,
+// in the byte layout (the nibble layout's two halves side by side). 0 past the real codes.
+BITLITE_TEST(Int8WeightsArePackedAsNibblesOrBytesOfTheCodes) {
   std::mt19937 rng(5);
-  for (int bits = 1; bits <= 4; ++bits) {
+  for (int bits : {1, 2, 3, 4, 8}) {
     const CodeRange range = WeightCodeRange(bits);
+    const bool bytes = bits == 8;
     for (int lanes : {2, 8}) {
       for (int64_t out_c : {1, 5, 16, 17}) {
         for (int64_t in_c : {1, 7, 8, 9, 20}) {
@@ -309,27 +356,30 @@ BITLITE_TEST(Int8WeightsArePackedAsNibblesOfTheStoredCodes) {
           PackBitserialWeights(out_c, taps, in_c, codes.data(), WeightPlaneGrid(bits, true),
                                lanes, false, &w);
           const int64_t words_per_tap = (in_c + 7) / 8;
-          EXPECT_TRUE(w.grid.nibbles);
+          EXPECT_TRUE(w.grid.nibbles != bytes && w.grid.bytes == bytes);
           EXPECT_EQ(w.words_per_plane, taps * words_per_tap);
-          EXPECT_EQ(static_cast<int64_t>(w.planes.size()) * 16, w.channels * w.words_per_plane * 8);
-          const uint8_t* bytes = reinterpret_cast<const uint8_t*>(w.planes.data());
+          EXPECT_EQ(static_cast<int64_t>(w.planes.size()) * (bytes ? 8 : 16),
+                    w.channels * w.words_per_plane * 8);
+          const uint8_t* stored = reinterpret_cast<const uint8_t*>(w.planes.data());
           for (int64_t c = 0; c < w.channels; ++c) {
+            const int half = c % (2 * lanes) < lanes ? 0 : 1;
             for (int64_t k = 0; k < w.words_per_plane; ++k) {
               for (int64_t j = 0; j < 8; ++j) {
-                const int64_t byte = ((c / (2 * lanes) * w.words_per_plane + k) * lanes +
-                                      c % lanes) * 8 + j;
-                const int shift = c % (2 * lanes) < lanes ? 0 : 4;
-                const int nibble = (bytes[byte] >> shift) & 0xf;
+                const int64_t block = (c / (2 * lanes) * w.words_per_plane + k) * (bytes ? 2 : 1) +
+                                      (bytes ? half : 0);
+                const uint8_t byte = stored[(block * lanes + c % lanes) * 8 + j];
+                const int value = bytes ? static_cast<int8_t>(byte) : (byte >> (4 * half)) & 0xf;
                 const int64_t t = k / words_per_tap, ci = k % words_per_tap * 8 + j;
-                int u = 0;
+                int expected = 0;
                 if (c < out_c && ci < in_c) {
                   const int q = codes[static_cast<size_t>((c * taps + t) * in_c + ci)];
-                  u = bits == 1 ? (q + 1) / 2 : q + (1 << (bits - 1));
+                  expected = bytes ? q : bits == 1 ? (q + 1) / 2 : q + (1 << (bits - 1));
                 }
-                if (nibble != u) {
-                  ReportFailure(__FILE__, __LINE__, "nibble of channel " + std::to_string(c) +
+                if (value != expected) {
+                  ReportFailure(__FILE__, __LINE__, "code of channel " + std::to_string(c) +
                                                         " word " + std::to_string(k) + " code " +
-                                                        std::to_string(j));
+                                                        std::to_string(j) + " bits " +
+                                                        std::to_string(bits));
                   return;
                 }
               }

@@ -131,7 +131,7 @@ std::vector<float> ReferenceConv(const OpParams& p, const std::vector<int>& inpu
     *error = "unpack failed";
     return {};
   }
-  std::vector<int8_t> x_codes(x.size());
+  std::vector<ActivationCodeT> x_codes(x.size());
   QuantizeActivationsReference(x.data(), x.size(), MakeActivationGrid(p), x_codes.data());
   std::vector<int32_t> acc(static_cast<size_t>(p.out_channels));
   std::vector<float> y(static_cast<size_t>(g.OutputSize()));

@@ -70,8 +70,23 @@ void SetExtremeGeometry(std::mt19937& rng, ConvCase* c) {
   c->input_shape = {uniform(1, 2), uniform(1, 3), uniform(1, 3), p.in_channels};
 }
 
+void SetUniformCase(int kernel, const std::vector<int>& input_shape, int weight_code, float x,
+                    ConvCase* c) {
+  OpParams& p = c->params;
+  p.kind = OpKind::kConv2D;
+  p.kernel_h = p.kernel_w = kernel;
+  p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+  p.padding = Padding::kSame;
+  c->input_shape = input_shape;
+  c->w_codes.assign(static_cast<size_t>(p.out_channels * p.ReductionSize()),
+                    static_cast<int8_t>(weight_code));
+  size_t size = 1;
+  for (int d : input_shape) size *= static_cast<size_t>(d);
+  c->x.assign(size, x);
+}
+
 std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g) {
-  std::vector<int8_t> codes(c.x.size());
+  std::vector<ActivationCodeT> codes(c.x.size());
   QuantizeActivationsReference(c.x.data(), c.x.size(), MakeActivationGrid(c.params),
                                codes.data());
   std::vector<int32_t> acc(static_cast<size_t>(g.out_c));

@@ -37,6 +37,12 @@ void FillRandomData(std::mt19937& rng, ConvCase* c);
 // and c->input_shape; FillRandomData must follow.
 void SetExtremeGeometry(std::mt19937& rng, ConvCase* c);
 
+// Makes c (whose channels are set) a convolution of kernel x kernel taps, stride and
+// dilation 1, SAME padding, on `input_shape`, with every weight code `weight_code` and every
+// input `x`: the extreme-magnitude cases.
+void SetUniformCase(int kernel, const std::vector<int>& input_shape, int weight_code, float x,
+                    ConvCase* c);
+
 // A scratch limit every case of the kernel tests fits in: a kernel that materialised the
 // padding of a huge dilation would exceed it and fail its test.
 constexpr int64_t kSmallScratchLimit = int64_t{64} << 20;

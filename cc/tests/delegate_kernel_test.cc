@@ -164,6 +164,50 @@ BITLITE_TEST(HugeDilationsRunOnEveryKernelLikeTheReference) {
   }
 }
 
+// An 8-bit layer as a bitlite op (W8A8, FORMAT.md): ValidOptions()'s conv with int8 weight
+// bytes (row_bytes = K = 27), on both activation grids, under every kernel choice (bitserial
+// and lut fall back to an int kernel) gives the reference's output; a weight tensor sized for
+// sub-byte rows is refused.
+BITLITE_TEST(RunsW8A8UnderEveryKernelChoiceLikeTheReference) {
+  std::vector<uint8_t> weights(2 * 27);
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] = static_cast<uint8_t>(i * 97 + 128);
+  for (bool is_signed : {false, true}) {
+    const std::vector<uint8_t> options = ValidOptions(true)
+                                             .Remove("weight_bits")
+                                             .Remove("activation_bits")
+                                             .Remove("activation_signed")
+                                             .Int("weight_bits", 8)
+                                             .Int("activation_bits", 8)
+                                             .Bool("activation_signed", is_signed)
+                                             .Finish();
+    std::vector<float> expected;
+    for (KernelChoice choice : {KernelChoice::kReference, KernelChoice::kAuto,
+                                KernelChoice::kBitserial, KernelChoice::kInt, KernelChoice::kLut}) {
+      FakeInterpreter interpreter;
+      const int x = interpreter.AddFloatTensor({1, 5, 6, 3});
+      const int w = interpreter.AddWeights(weights, 2);
+      const int y = interpreter.AddFloatTensor({1, 5, 3, 2});
+      interpreter.AddNode("BitliteConv2D", {x, w}, {y}, options);
+      interpreter.Fill(x, -3.0f, 0.37f);  // codes from clipped low to clipped high
+      DelegateOptions delegate_options;
+      delegate_options.kernel = choice;
+      interpreter.delegate_options() = delegate_options;
+      EXPECT_EQ(interpreter.Run({0}, {x, w}, {y}), "ok");
+      if (choice == KernelChoice::kReference) {
+        expected = interpreter.Values(y);
+      } else {
+        EXPECT_TRUE(BitwiseEqual(interpreter.Values(y), expected));
+      }
+    }
+    FakeInterpreter interpreter;
+    const int x = interpreter.AddFloatTensor({1, 5, 6, 3});
+    const int w = interpreter.AddWeights(ConvWeights(), 2);  // W2 rows: 7 bytes
+    const int y = interpreter.AddFloatTensor({1, 5, 3, 2});
+    interpreter.AddNode("BitliteConv2D", {x, w}, {y}, options);
+    EXPECT_CONTAINS(interpreter.Run({0}, {x, w}, {y}), "must have shape [2, 27]");
+  }
+}
+
 BITLITE_TEST(RefusesScratchOverTheLimit) {
   Graph graph;
   DelegateOptions options;
@@ -174,14 +218,15 @@ BITLITE_TEST(RefusesScratchOverTheLimit) {
                   "kernel 3x3, stride 1x2, dilation 1x1, padding top 1 left 0 takes");
   EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
                   "more than the limit of 1000 (delegate option max_scratch_bytes)");
-  options.kernel = KernelChoice::kReference;  // its scratch: 90 codes, 2 accumulators
-  options.max_scratch_bytes = 98;
+  // The reference's scratch: 90 int16 codes (W8A8's unsigned codes reach 255), 2 accumulators.
+  options.kernel = KernelChoice::kReference;
+  options.max_scratch_bytes = 188;
   graph.interpreter.delegate_options() = options;
   EXPECT_EQ(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}), "ok");
-  options.max_scratch_bytes = 97;
+  options.max_scratch_bytes = 187;
   graph.interpreter.delegate_options() = options;
   EXPECT_CONTAINS(graph.interpreter.Run({0}, {graph.x, graph.conv_w}, {graph.mid}),
-                  "takes 98 bytes, more than the limit of 97");
+                  "takes 188 bytes, more than the limit of 187");
 }
 
 // Shapes near INT32_MAX. Products past 64 bits are refused by the geometry; an input that

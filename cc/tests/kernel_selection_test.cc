@@ -2,6 +2,7 @@
 // (kernels/gemm/gemm_kernels.h, kernels/depthwise/dwconv_kernels.h).
 #include <cstdlib>
 #include <set>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -48,12 +49,14 @@ std::string AutoName(const CpuFeatures& cpu, int weight_bits, int activation_bit
   return AutoGemmKernel(cpu, weight_bits, activation_bits).name;
 }
 
-std::string BestName(const CpuFeatures& cpu, GemmFamily family, int activation_bits = 4) {
-  return BestGemmKernel(cpu, family, activation_bits).name;
+std::string BestName(const CpuFeatures& cpu, GemmFamily family, int activation_bits = 4,
+                     int weight_bits = 4) {
+  return BestGemmKernel(cpu, family, weight_bits, activation_bits).name;
 }
 
-// Every row: a unique "family/isa" name, entry points for every bit pair and grid, scalar
-// rows only where no CPU feature is needed, crossovers only where they are measured.
+// Every row: a unique "family/isa" name, entry points for every bit pair and grid it takes,
+// scalar rows only where no CPU feature is needed, crossovers only where they are measured;
+// only int rows take W8A8, and the scalar one makes every CPU run it.
 BITLITE_TEST(KernelTableRowsAreComplete) {
   std::set<std::string> names;
   for (const GemmKernel* row : GemmKernels()) {
@@ -64,25 +67,62 @@ BITLITE_TEST(KernelTableRowsAreComplete) {
                                                                : "lut/";
     EXPECT_EQ(name.rfind(prefix, 0), size_t{0});
     EXPECT_EQ(row->runs_on(CpuFeatures{}), name.find("/scalar") != std::string::npos);
-    for (int w = 1; w <= 4; ++w) {
-      for (int a = 1; a <= 4; ++a) {
-        for (bool twos : {false, true}) {
-          const GemmFunctions f = row->functions(w, a, twos);
-          EXPECT_TRUE((f.bgemm.run != nullptr || f.bgemm.indirect != nullptr) &&
-                      f.pack != nullptr && f.epilogue != nullptr);
-          EXPECT_EQ(f.relayout_weights != nullptr, row->family == GemmFamily::kLut);
-        }
+    const std::vector<std::pair<int, int>> pairs = {{1, 1}, {1, 2}, {1, 3}, {1, 4}, {2, 1},
+                                                    {2, 2}, {2, 3}, {2, 4}, {3, 1}, {3, 2},
+                                                    {3, 3}, {3, 4}, {4, 1}, {4, 2}, {4, 3},
+                                                    {4, 4}, {8, 8}};
+    for (const auto& [w, a] : pairs) {
+      if (!row->Takes(w, a)) continue;
+      for (bool twos : {false, true}) {
+        const GemmFunctions f = row->functions(w, a, twos);
+        EXPECT_TRUE((f.bgemm.run != nullptr || f.bgemm.indirect != nullptr) &&
+                    f.pack != nullptr && f.epilogue != nullptr);
+        EXPECT_EQ(f.relayout_weights != nullptr, row->family == GemmFamily::kLut);
+        EXPECT_TRUE(!f.signed_activation_bytes || w == 8);
       }
     }
-    const bool measured = row->family == GemmFamily::kInt || name == "bitserial/avx2";
+    EXPECT_TRUE(row->Takes(1, 1) || row->Takes(8, 8));
+    EXPECT_TRUE(!row->Takes(8, 8) || row->family == GemmFamily::kInt);
+    const bool sub_byte_int = row->family == GemmFamily::kInt && row->Takes(1, 1);
+    const bool measured = sub_byte_int || name == "bitserial/avx2";
     EXPECT_EQ(row->auto_min_bit_product < kNeverBitProduct, measured);
   }
-  EXPECT_TRUE(names.count("bitserial/scalar") == 1 && names.count("lut/scalar") == 1);
+  EXPECT_TRUE(names.count("bitserial/scalar") == 1 && names.count("lut/scalar") == 1 &&
+              names.count("int8/scalar") == 1);
   for (const DwconvKernel* row : DwconvKernels()) {
     EXPECT_EQ(std::string(row->name).rfind("depthwise/", 0), size_t{0});
     EXPECT_TRUE(row->functions.quantize != nullptr && row->functions.row != nullptr &&
                 row->functions.epilogue != nullptr);
   }
+}
+
+// W8A8 runs on the CPU's widest int row that takes it under kernel=auto and kernel=int, and
+// falls back to it under kernel=bitserial and kernel=lut (which take at most 4 bits).
+BITLITE_TEST(W8A8TakesTheWidestIntRowUnderEveryChoice) {
+  auto expect_everywhere = [](const CpuFeatures& cpu, const std::string& name) {
+    EXPECT_EQ(AutoName(cpu, 8, 8), name);
+    for (GemmFamily family : {GemmFamily::kBitserial, GemmFamily::kInt, GemmFamily::kLut}) {
+      EXPECT_EQ(BestName(cpu, family, 8, 8), name);
+    }
+  };
+  CpuFeatures cpu;
+  expect_everywhere(cpu, "int8/scalar");
+#if BITLITE_X86_KERNELS
+  cpu.avx2 = true;
+  expect_everywhere(cpu, "int8/avx2");
+  cpu.avx512bw = true;  // Skylake-SP: no VNNI
+  expect_everywhere(cpu, "int8/avx2");
+  cpu.avx512_vnni = true;
+  expect_everywhere(cpu, "int8/avx512vnni");
+#endif
+#if BITLITE_NEON_KERNELS
+  cpu.neon = true;
+  expect_everywhere(cpu, "int8/neon");
+#if defined(__aarch64__)
+  cpu.dotprod = true;
+  expect_everywhere(cpu, "int8/neondot");
+#endif
+#endif
 }
 
 // kernel=auto on CPUs described by their features, against the measured crossovers written
@@ -186,15 +226,19 @@ BITLITE_TEST(DetectsTheEmulatedCpuAndNeverPicksKernelsItLacks) {
   }
   EXPECT_EQ(dot != nullptr && Runs(cpu, *dot), cpu.dotprod);
   for (GemmFamily family : {GemmFamily::kBitserial, GemmFamily::kInt, GemmFamily::kLut}) {
-    for (int a = 1; a <= 4; ++a) EXPECT_TRUE(Runs(cpu, BestGemmKernel(cpu, family, a)));
+    for (int a = 1; a <= 4; ++a) EXPECT_TRUE(Runs(cpu, BestGemmKernel(cpu, family, 4, a)));
+    EXPECT_TRUE(Runs(cpu, BestGemmKernel(cpu, family, 8, 8)));
+    EXPECT_TRUE(BestGemmKernel(cpu, family, 8, 8).Takes(8, 8));
   }
   for (int w = 1; w <= 4; ++w) {
     for (int a = 1; a <= 4; ++a) EXPECT_TRUE(Runs(cpu, AutoGemmKernel(cpu, w, a)));
   }
+  EXPECT_TRUE(Runs(cpu, AutoGemmKernel(cpu, 8, 8)));
 #if BITLITE_NEON_KERNELS
   // Every NEON CPU has an int kernel; the dot product one exactly where dotprod is.
   EXPECT_TRUE(cpu.neon);
   EXPECT_EQ(BestName(cpu, GemmFamily::kInt), cpu.dotprod ? "int8/neondot" : "int8/neon");
+  EXPECT_EQ(AutoName(cpu, 8, 8), cpu.dotprod ? "int8/neondot" : "int8/neon");
 #endif
 }
 

@@ -122,10 +122,10 @@ BITLITE_TEST(RejectsWrongTypes) {
 }
 
 BITLITE_TEST(RejectsValuesOutOfRange) {
-  EXPECT_EQ(ConvError(ValidOptions(true).Remove("weight_bits").Int("weight_bits", 5)),
-            "weight_bits = 5 is out of range [1, 4]");
+  EXPECT_EQ(ConvError(ValidOptions(true).Remove("weight_bits").Int("weight_bits", 9)),
+            "weight_bits = 9 is out of range [1, 8]");
   EXPECT_EQ(ConvError(ValidOptions(true).Remove("activation_bits").Int("activation_bits", 0)),
-            "activation_bits = 0 is out of range [1, 4]");
+            "activation_bits = 0 is out of range [1, 8]");
   EXPECT_EQ(ConvError(ValidOptions(true).Remove("stride_w").Int("stride_w", 0)),
             "stride_w = 0 is out of range [1, 2147483647]");
   EXPECT_EQ(ConvError(ValidOptions(true).Remove("kernel_h").Int("kernel_h", int64_t{1} << 40)),
@@ -148,6 +148,23 @@ BITLITE_TEST(RejectsBlobsOfWrongLength) {
             "multiplier must hold out_channels = 2 float32 values (8 bytes), got 12 bytes");
   EXPECT_EQ(ConvError(ValidOptions(true).Remove("offset").Blob("offset", {0, 0, 0, 0, 0, 0, 0})),
             "offset must hold out_channels = 2 float32 values (8 bytes), got 7 bytes");
+}
+
+// ValidOptions() with the bit widths, the activation grid, the kernel size and in_channels
+// replaced.
+FlexMapWriter BitsConv(int64_t weight_bits, int64_t activation_bits, bool is_signed,
+                       int64_t kernel, int64_t in_channels) {
+  FlexMapWriter writer = ValidOptions(true);
+  for (const char* key : {"weight_bits", "activation_bits", "activation_signed", "kernel_h",
+                          "kernel_w", "in_channels"}) {
+    writer.Remove(key);
+  }
+  return writer.Int("weight_bits", weight_bits)
+      .Int("activation_bits", activation_bits)
+      .Bool("activation_signed", is_signed)
+      .Int("kernel_h", kernel)
+      .Int("kernel_w", kernel)
+      .Int("in_channels", in_channels);
 }
 
 FlexMapWriter W4A4Conv(int64_t kernel, int64_t in_channels) {
@@ -180,6 +197,39 @@ BITLITE_TEST(RejectsLayersThatCouldOverflowTheAccumulator) {
             "kernel_h * kernel_w * in_channels / groups = 3 * 3 * 3976822 / 2 is too large for "
             "W4A4: the int32 accumulator could overflow (at most 17895697)");
   EXPECT_EQ(ConvError(grouped.Remove("in_channels").Int("in_channels", 1988410 * 2)), "ok");
+}
+
+// 8 bits only as W8A8; every sub-byte pair is accepted, 5-7 bits nowhere.
+BITLITE_TEST(AcceptsSubByteWidthsAndW8A8Only) {
+  for (int w = 1; w <= 8; ++w) {
+    for (int a = 1; a <= 8; ++a) {
+      const bool supported = (w <= 4 && a <= 4) || (w == 8 && a == 8);
+      const std::string error = ConvError(BitsConv(w, a, false, 3, 3));
+      if (supported) {
+        EXPECT_EQ(error, "ok");
+      } else {
+        EXPECT_EQ(error, "weight_bits = " + std::to_string(w) + " with activation_bits = " +
+                             std::to_string(a) +
+                             " is not supported: weight_bits and activation_bits take 1..4 "
+                             "each, or are both 8 (W8A8)");
+      }
+    }
+  }
+}
+
+BITLITE_TEST(BoundsTheW8A8Accumulator) {
+  // Unsigned: |qw| <= 128, qx <= 255, so K <= floor((2^31 - 1) / 32640) = 65793.
+  EXPECT_EQ(ConvError(BitsConv(8, 8, false, 1, 65793)), "ok");
+  EXPECT_EQ(ConvError(BitsConv(8, 8, false, 1, 65794)),
+            "kernel_h * kernel_w * in_channels / groups = 1 * 1 * 65794 / 1 is too large for "
+            "W8A8: the int32 accumulator could overflow (at most 65793)");
+  EXPECT_EQ(ConvError(BitsConv(8, 8, false, 3, 7310)), "ok");  // K = 65790
+  EXPECT_CONTAINS(ConvError(BitsConv(8, 8, false, 3, 7311)), "(at most 65793)");
+  // Signed: |qx| <= 128, so K <= floor((2^31 - 1) / 16384) = 131071.
+  EXPECT_EQ(ConvError(BitsConv(8, 8, true, 1, 131071)), "ok");
+  EXPECT_EQ(ConvError(BitsConv(8, 8, true, 1, 131072)),
+            "kernel_h * kernel_w * in_channels / groups = 1 * 1 * 131072 / 1 is too large for "
+            "W8A8: the int32 accumulator could overflow (at most 131071)");
 }
 
 // ValidOptions() with in_channels, out_channels and groups replaced.

@@ -36,6 +36,12 @@ BITLITE_TEST(UnpacksFourBitsAndRows) {
   EXPECT_TRUE(Unpack({0xf0, 0x07, 0x08, 0x0f}, 2, 3, 4) == std::vector<int>({-8, 7, -1, 0, -8, 7}));
 }
 
+BITLITE_TEST(UnpacksEightBitsAsTwosComplementBytes) {
+  // FORMAT.md: W8 rows are row_bytes = K int8 bytes, not offset binary.
+  EXPECT_TRUE(Unpack({0x80, 0xff, 0x00, 0x01, 0x7f, 0x9c}, 2, 3, 8) ==
+              std::vector<int>({-128, -1, 0, 1, 127, -100}));
+}
+
 BITLITE_TEST(RejectsSetPaddingBits) {
   EXPECT_TRUE(Unpack({0x0d, 0x05}, 1, 10, 1).empty());               // bit 10 of a 10-bit row
   EXPECT_TRUE(Unpack({0xf0, 0x17}, 1, 3, 4).empty());                // bit 12 of a 12-bit row

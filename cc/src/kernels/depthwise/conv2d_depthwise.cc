@@ -16,15 +16,32 @@ Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
           MakeActivationGrid(params),
           ActivationPlaneGrid(params.activation_bits, params.activation_signed, true))),
       kernels_(kernel.functions),
+      w8a8_(params.weight_bits == 8),
+      lanes_(w8a8_ ? kDwconvW8A8Lanes : kernel.functions.lanes),
+      row_(w8a8_ ? kernel.functions.row_w8a8 : kernel.functions.row),
+      code_shift_(w8a8_ && !params.activation_signed ? 128 : 0),
       activation_(params.activation),
       multiplier_(params.multiplier),
       offset_(params.offset),
       depth_multiplier_(params.out_channels / params.in_channels),
       taps_(int64_t{params.kernel_h} * params.kernel_w) {
   const int64_t out_c = params.out_channels;
-  const int64_t lanes = kernels_.lanes;
+  const int64_t lanes = lanes_;
   const int64_t half = lanes / 2;
   channels_ = (out_c + lanes - 1) / lanes * lanes;
+  if (w8a8_) {
+    weights_.assign(static_cast<size_t>(channels_ * taps_), 0);
+    channel_terms_.assign(code_shift_ != 0 ? static_cast<size_t>(out_c) : 0, 0);
+    for (int64_t c = 0; c < out_c; ++c) {
+      uint8_t* tile = weights_.data() + c / lanes * taps_ * lanes;
+      for (int64_t t = 0; t < taps_; ++t) {
+        const int code = w_codes[c * taps_ + t];
+        tile[t * lanes + c % lanes] = static_cast<uint8_t>(code);
+        if (code_shift_ != 0) channel_terms_[static_cast<size_t>(c)] += code_shift_ * code;
+      }
+    }
+    return;
+  }
   weights_.assign(static_cast<size_t>(channels_ / 2 * taps_), 0);
   for (int64_t c = 0; c < out_c; ++c) {
     const int64_t lane = c % lanes;
@@ -51,6 +68,7 @@ bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_sc
   ScratchBudget budget;
   budget.Add(codes, sizeof(int8_t));
   budget.Add(CheckedSize(g.kernel_h) * g.kernel_w, sizeof(int64_t));
+  if (code_shift_ != 0) budget.Add(g.out_w, sizeof(const int32_t*));
   const CheckedSize per_thread = CheckedSize(g.in_w) * g.in_c * sizeof(int8_t) +
                                  (CheckedSize(g.out_w) + 1) * channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
@@ -65,8 +83,9 @@ bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_sc
       tap_offsets_.push_back((kh * g.dilation_h * padded_w_ + kw * g.dilation_w) * channels_);
     }
   }
-  // Zero once: Run writes only the input's codes, so the borders and padding channels stay 0.
-  codes_.assign(static_cast<size_t>(codes.value()), 0);
+  // Once: Run writes only the input's codes, so the borders and padding channels keep code 0.
+  codes_.assign(static_cast<size_t>(codes.value()), static_cast<int8_t>(-code_shift_));
+  term_rows_.assign(code_shift_ != 0 ? static_cast<size_t>(g.out_w) : 0, channel_terms_.data());
   scratch_.resize(static_cast<size_t>(threads_));
   for (Scratch& s : scratch_) {
     s.row_codes.assign(static_cast<size_t>(g.in_w * g.in_c), 0);
@@ -95,13 +114,18 @@ void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch)
   const float* src = x + row * g_.in_w * g_.in_c;
   int8_t* dst = codes_.data() +
                 ((n * padded_h_ + rows_.before + ih) * padded_w_ + cols_.before) * channels_;
-  if (depth_multiplier_ == 1 && channels_ == g_.in_c) {
-    // The common case: the row's codes are contiguous in the buffer.
-    kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, dst);
-    return;
+  const size_t count = static_cast<size_t>(g_.in_w * g_.in_c);
+  const bool contiguous = depth_multiplier_ == 1 && channels_ == g_.in_c;
+  int8_t* codes = contiguous ? dst : scratch->row_codes.data();
+  if (w8a8_) {
+    for (size_t i = 0; i < count; ++i) {
+      codes[i] = static_cast<int8_t>(ActivationCode(src[i], packing_.grid) - code_shift_);
+    }
+  } else {
+    kernels_.quantize(src, count, packing_, codes);
   }
-  int8_t* codes = scratch->row_codes.data();
-  kernels_.quantize(src, static_cast<size_t>(g_.in_w * g_.in_c), packing_, codes);
+  // The common case: the row's codes are contiguous in the buffer.
+  if (contiguous) return;
   for (int64_t iw = 0; iw < g_.in_w; ++iw, dst += channels_, codes += g_.in_c) {
     for (int64_t ci = 0; ci < g_.in_c; ++ci) {
       std::fill_n(dst + ci * depth_multiplier_, depth_multiplier_, codes[ci]);
@@ -121,14 +145,15 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const 
   params.tap_offsets = tap_offsets_.data();
   params.taps = taps_;
   params.acc_stride = channels_;
-  for (int64_t c0 = 0; c0 < channels_; c0 += kernels_.lanes) {
+  for (int64_t c0 = 0; c0 < channels_; c0 += lanes_) {
     params.x = window_row + c0;
-    params.weights = weights_.data() + c0 / 2 * taps_;
+    params.weights = weights_.data() + c0 / (w8a8_ ? 1 : 2) * taps_;
     params.acc = scratch->core.data() + c0;
-    kernels_.row(params);
+    row_(params);
   }
-  // Accumulators are final: no grid needs a correction term (see the header).
-  const EpilogueTerms terms;
+  // Accumulators are final but for W8A8's shifted codes (see the header).
+  EpilogueTerms terms;
+  if (!term_rows_.empty()) terms.channel_terms = term_rows_.data();
   kernels_.epilogue(scratch->core.data(), channels_, g_.out_w, g_.out_c, terms, multiplier_.data(),
                     offset_.data(), activation_, scratch->acc.data(),
                     y + row * g_.out_w * g_.out_c, g_.out_c);

@@ -13,6 +13,12 @@
 // output row is a work unit: the micro-kernel sums the taps of every tile, and the output
 // epilogue (output_epilogue.h) writes the row. Every unit is computed whole by one thread, so
 // results do not depend on the thread count.
+//
+// W8A8 (8-bit layers): weights one int8 byte per code, in tiles of kDwconvW8A8Lanes; codes in
+// the buffer as int8 v = q - shift (shift 0 on the signed grid, 128 on the unsigned one, whose
+// codes reach 255), quantized by the reference; the buffer's border and padding channels hold
+// v = -shift (code 0), so every tap, padded or not, adds w * (v + shift) = w * q once the
+// epilogue adds the per-channel term shift * sum(w over the taps).
 #ifndef BITLITE_SRC_KERNELS_DEPTHWISE_CONV2D_DEPTHWISE_H_
 #define BITLITE_SRC_KERNELS_DEPTHWISE_CONV2D_DEPTHWISE_H_
 
@@ -63,13 +69,22 @@ class Conv2DDepthwise {
 
   ActivationPacking packing_;  // the grid, and its thresholds for the quantizers
   DwconvFunctions kernels_;
+  bool w8a8_ = false;
+  int64_t lanes_ = 16;     // channels per tile: kernels_.lanes, or kDwconvW8A8Lanes
+  DwconvRowFn row_ = nullptr;
+  int code_shift_ = 0;     // W8A8 unsigned: codes are stored as q - 128
+  // code_shift_ * sum(w) per channel, and out_w pointers to it (EpilogueTerms::channel_terms
+  // rows); empty without a shift.
+  std::vector<int32_t> channel_terms_;
+  std::vector<const int32_t*> term_rows_;
   Activation activation_;
   std::vector<float> multiplier_;
   std::vector<float> offset_;
   int64_t depth_multiplier_ = 1;
   int64_t taps_ = 0;
-  int64_t channels_ = 0;          // out_c rounded up to the tile width (kernels_.lanes)
-  std::vector<uint8_t> weights_;  // [channels_ / lanes][taps_][lanes / 2] (dwconv.h)
+  int64_t channels_ = 0;          // out_c rounded up to the tile width (lanes_)
+  // [channels_ / lanes][taps_][lanes / 2] (dwconv.h); W8A8: [...][lanes] bytes
+  std::vector<uint8_t> weights_;
 
   ConvGeometry g_;
   int threads_ = 1;  // that Run uses: ThreadsForWork of Prepare's `threads`

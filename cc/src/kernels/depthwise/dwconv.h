@@ -29,13 +29,26 @@ struct DwconvRowParams {
   int64_t taps = 0;
   // [taps][L / 2] bytes: lane j's 4-bit two's complement weight code is the low nibble of
   // byte j (j < L / 2), the high nibble of byte j - L / 2 (j >= L / 2): two shifts decode
-  // all L lanes.
+  // all L lanes. W8A8: [taps][L] int8 codes, lane j's in byte j.
   const uint8_t* weights = nullptr;
   int32_t* acc = nullptr;  // output pixel ow's L accumulators at acc + ow * acc_stride
   int64_t acc_stride = 0;
 };
 
 using DwconvRowFn = void (*)(const DwconvRowParams& params);
+
+// W8A8 (8-bit depthwise layers): int8 activation bytes (v = q on the signed grid, q - 128 on
+// the unsigned one, whose driver adds 128 * sum(w) back per channel), int8 weights; a product
+// reaches 128 * 128, so there is no int16 stage: products are widened and summed in int32.
+// Every W8A8 micro-kernel has 16 lanes.
+constexpr int64_t kDwconvW8A8Lanes = 16;
+void DwconvRow16cW8A8Scalar(const DwconvRowParams& params);
+#if BITLITE_X86_KERNELS
+void DwconvRow16cW8A8Avx2(const DwconvRowParams& params);
+#endif
+#if BITLITE_NEON_KERNELS
+void DwconvRow16cW8A8Neon(const DwconvRowParams& params);
+#endif
 
 void DwconvRow16cScalar(const DwconvRowParams& params);
 #if BITLITE_X86_KERNELS

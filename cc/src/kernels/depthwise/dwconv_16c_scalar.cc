@@ -1,5 +1,6 @@
-// Portable depthwise micro-kernel: 16 channels per tile in plain int32 arithmetic (no vector
-// width to save, so the sums need no int16 stage; chunking keeps the loop shared).
+// Portable depthwise micro-kernels: 16 channels per tile in plain int32 arithmetic (no vector
+// width to save, so the sums need no int16 stage; chunking keeps the loop shared). The W8A8
+// one differs only in its weights: one int8 byte per code.
 #include "kernels/depthwise/dwconv_row.h"
 
 namespace bitlite {
@@ -7,6 +8,7 @@ namespace {
 
 struct ScalarOps {
   static constexpr int kLanes = 16;
+  static constexpr int kTapBytes = kLanes / 2;
   struct Weights {
     int32_t lane[kLanes];
   };
@@ -33,8 +35,21 @@ struct ScalarOps {
   }
 };
 
+struct ScalarW8A8Ops : ScalarOps {
+  static constexpr int kTapBytes = kLanes;
+  static Weights DecodeWeights(const uint8_t* packed) {
+    Weights w;
+    for (int j = 0; j < kLanes; ++j) w.lane[j] = static_cast<int8_t>(packed[j]);
+    return w;
+  }
+};
+
 }  // namespace
 
 void DwconvRow16cScalar(const DwconvRowParams& params) { dwconv_row::Run<ScalarOps>(params); }
+
+void DwconvRow16cW8A8Scalar(const DwconvRowParams& params) {
+  dwconv_row::Run<ScalarW8A8Ops>(params);
+}
 
 }  // namespace bitlite

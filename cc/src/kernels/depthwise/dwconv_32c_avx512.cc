@@ -12,6 +12,7 @@ namespace {
 
 struct Avx512Ops {
   static constexpr int kLanes = 32;
+  static constexpr int kTapBytes = kLanes / 2;
   static constexpr int kPixels = 2;
   using Weights = __m512i;
   using Acc = __m512i;

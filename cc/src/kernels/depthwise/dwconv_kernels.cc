@@ -8,10 +8,12 @@ namespace {
 
 bool Always(const CpuFeatures&) { return true; }
 
-// The reference quantizer behind the vector quantizers' signature.
+// The reference quantizer behind the vector quantizers' signature (sub-byte codes fit int8).
 void QuantizeActivationsScalar(const float* x, size_t count, const ActivationPacking& packing,
                                int8_t* codes) {
-  QuantizeActivationsReference(x, count, packing.grid, codes);
+  for (size_t i = 0; i < count; ++i) {
+    codes[i] = static_cast<int8_t>(ActivationCode(x[i], packing.grid));
+  }
 }
 
 #if BITLITE_X86_KERNELS
@@ -34,18 +36,21 @@ constexpr EpilogueFn kNeonEpilogue = OutputEpilogueScalar;
 
 const DwconvKernel kTable[] = {
     {"depthwise/scalar", "16 channels", Always,
-     {QuantizeActivationsScalar, DwconvRow16cScalar, OutputEpilogueScalar, 16}},
+     {QuantizeActivationsScalar, DwconvRow16cScalar, OutputEpilogueScalar, 16,
+      DwconvRow16cW8A8Scalar}},
 #if BITLITE_X86_KERNELS
     {"depthwise/avx2", "16 channels", HasAvx2,
-     {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16}},
+     {QuantizeActivationsAvx2, DwconvRow16cAvx2, OutputEpilogueAvx2, 16, DwconvRow16cW8A8Avx2}},
     // Quantization stays AVX2: division throughput per value is the same at either width (an
-    // AVX-512 threshold quantizer, compares into masks, is not measured).
+    // AVX-512 threshold quantizer, compares into masks, is not measured). W8A8 keeps AVX2's
+    // 16-channel row (an AVX-512 one is not written).
     {"depthwise/avx512", "32 channels x 2 pixels", HasAvx512Bw,
-     {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32}},
+     {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32,
+      DwconvRow16cW8A8Avx2}},
 #endif
 #if BITLITE_NEON_KERNELS
     {"depthwise/neon", "16 channels", HasNeon,
-     {kNeonQuantize, DwconvRow16cNeon, kNeonEpilogue, 16}},
+     {kNeonQuantize, DwconvRow16cNeon, kNeonEpilogue, 16, DwconvRow16cW8A8Neon}},
 #endif
 };
 

@@ -22,6 +22,9 @@ struct DwconvFunctions {
   DwconvRowFn row = nullptr;
   EpilogueFn epilogue = nullptr;
   int64_t lanes = 16;  // channels per tile of `row`
+  // W8A8 layers' row (kDwconvW8A8Lanes channels per tile); their activations are quantized
+  // by the reference (see conv2d_depthwise.h).
+  DwconvRowFn row_w8a8 = nullptr;
 };
 
 struct DwconvKernel {

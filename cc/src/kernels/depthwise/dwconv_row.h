@@ -1,9 +1,10 @@
 // The loop nest shared by the depthwise micro-kernels (dwconv.h), written once over an ISA
 // policy `Ops` that each dwconv_<tile>_<isa>.cc file defines in an anonymous namespace and
 // instantiates in a translation unit compiled for that ISA:
-//   kLanes (channels per tile, L); Weights (one tap's L decoded weight codes); Acc (L sums);
-//   kPixels (output pixels per step: as many accumulators as the registers hold beside 9
-//   taps' weights); DecodeWeights(packed) (L / 2 bytes of nibbles, the dwconv.h layout);
+//   kLanes (channels per tile, L); kTapBytes (one tap's packed weights: L / 2 bytes of
+//   nibbles, or L int8 bytes for W8A8); Weights (one tap's L decoded weight codes); Acc (L
+//   sums); kPixels (output pixels per step: as many accumulators as the registers hold beside
+//   9 taps' weights); DecodeWeights(packed) (kTapBytes bytes, the dwconv.h layout);
 //   Zero(); MultiplyAdd(acc, x, w) = acc + (the L codes at x) * w per lane;
 //   Store(acc, out, add): out[0..L-1] = (or +=) acc widened to int32.
 // Include only from such a file; it uses no library functions, so nothing compiled for an
@@ -71,7 +72,7 @@ inline __attribute__((always_inline)) void Chunk(const DwconvRowParams& p, int64
                                                  int64_t n) {
   typename Ops::Weights w[kTaps > 0 ? kTaps : kDwconvChunkTaps];
   ForTaps<kTaps>(n, [&](int64_t t) __attribute__((always_inline)) {
-    w[t] = Ops::DecodeWeights(p.weights + (first + t) * (Ops::kLanes / 2));
+    w[t] = Ops::DecodeWeights(p.weights + (first + t) * Ops::kTapBytes);
   });
   // With kTaps, a local copy the compiler keeps in registers across the row.
   int64_t local_offsets[kTaps > 0 ? kTaps : 1];

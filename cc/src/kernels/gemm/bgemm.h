@@ -52,18 +52,26 @@ struct BgemmKernel {
 // negative when `activation_twos_complement` (weights of 2+ bits always are). One per ISA,
 // each in its own file compiled for that ISA; call only what CpuFeatures reports.
 BgemmKernel BgemmScalar(int weight_bits, int activation_bits, bool activation_twos_complement);
+// W8A8 (int8/gemm_tile.h): int8 weights in BitserialWeights' byte layout, activations one
+// byte per code, u8 (PlaneGrid v = q - min code) or, where the name says s8, int8
+// (bitserial_planes.h, "W8A8").
+BgemmKernel BgemmW8A8Scalar();  // u8
 #if BITLITE_X86_KERNELS
 BgemmKernel BgemmAvx2(int weight_bits, int activation_bits, bool activation_twos_complement);
 BgemmKernel BgemmAvx512(int weight_bits, int activation_bits, bool activation_twos_complement);
 // The widened-int kernels (int8/gemm_tile.h), any bit widths: weights as nibbles
 // (PlaneGrid::nibbles), activations one byte per code (PlaneGrid::bytes), both unsigned.
 BgemmKernel BgemmInt8Avx512Vnni();
+BgemmKernel BgemmW8A8Avx2();        // u8
+BgemmKernel BgemmW8A8Avx512Vnni();  // u8
 #endif
 #if BITLITE_NEON_KERNELS
 BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement);
 BgemmKernel BgemmInt8Neon();  // UMLAL, every NEON CPU
+BgemmKernel BgemmW8A8Neon();  // s8: SMULL + SADALP, every NEON CPU
 #if defined(__aarch64__)
 BgemmKernel BgemmInt8NeonDot();  // UDOT: only where CpuFeatures::dotprod
+BgemmKernel BgemmW8A8NeonDot();  // s8: SDOT, only where CpuFeatures::dotprod
 #endif
 #endif
 

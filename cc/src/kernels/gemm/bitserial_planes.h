@@ -23,6 +23,16 @@
 // The shifts cost no multiply: the corrections above are the same sums as for the 1-bit grids.
 // v*v <= 225, so a sum of 4 products fits 16 bits and the kernels' int32 accumulators wrap
 // exactly like the epilogue's modulo-2^32 arithmetic.
+//
+// W8A8 (8-bit layers, int kernels only) keeps the weights signed, one int8 byte per code
+// (v = q, shift 0: FORMAT.md's stored byte itself), and encodes the activations as the row's
+// multiply wants them (GemmFunctions::signed_activation_bytes):
+//   u8 (VPDPBUSD's u8 x s8, AVX2's widened int16, the scalar row): v = q - min code, so
+//     shift -128 on the signed grid, 0 on the unsigned one;
+//   s8 (ARM's SMULL and SDOT, s8 x s8): v = q on the signed grid, q - 128 (shift +128) on
+//     the unsigned one.
+// Every product is exact in int16 or wider and the sums wrap modulo 2^32; the activation
+// shift costs the same weight-sum correction over valid taps as above.
 #ifndef BITLITE_SRC_KERNELS_GEMM_BITSERIAL_PLANES_H_
 #define BITLITE_SRC_KERNELS_GEMM_BITSERIAL_PLANES_H_
 
@@ -36,7 +46,7 @@ struct PlaneGrid {
   int bits = 1;
   bool twos_complement = false;  // signed b >= 2: the top plane counts -2^(b-1)
   bool binary = false;           // the {-1, +1} grid: q = 2v - 1
-  bool bytes = false;            // one byte per code (int8 kernels' activations), not bit planes
+  bool bytes = false;            // one byte per code (int8 kernels' activations, W8 weights)
   bool nibbles = false;          // one nibble per code (int8 kernels' weights), not bit planes
   int scale = 1;                 // q = scale * v + shift
   int shift = 0;
@@ -55,8 +65,10 @@ struct PlaneGrid {
 
 // `bytes`: the int8 kernels' encoding (nibbles for weights, bytes for activations), else bit
 // planes.
+// 8-bit weights are always bytes (W8A8 runs on int kernels only).
 PlaneGrid WeightPlaneGrid(int bits, bool bytes);
-PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes);
+// `signed_bytes`: bytes as int8 (see W8A8 above), else as uint8.
+PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes, bool signed_bytes = false);
 
 // Words (64 bits) per plane and tap: every tap starts a word, so im2col copies whole words;
 // the codes past in_c in a tap's last word are 0 in weights and activations alike.
@@ -72,6 +84,10 @@ inline int64_t WordsPerTap(int64_t in_c, int code_bits) {
 //   byte l * 8 + j = code 8k + j of channel 2Lg + l      (low nibble)
 //                  | code 8k + j of channel 2Lg + L + l  (high nibble)       l < L, j < 8,
 // so one load, an AND and a shift give the two registers [L channels][8 codes] as bytes.
+// 8-bit weights (grid.bytes) use the same order with the two halves side by side instead of
+// in one byte's nibbles: 16L bytes at byte offset (g * words_per_plane + k) * 16L hold
+//   byte h * 8L + l * 8 + j = code 8k + j of channel 2Lg + hL + l      h < 2, l < L, j < 8,
+// so two plain loads give the same two registers.
 // Weights in the kernels' layout, built once at Prepare from the weight codes.
 struct BitserialWeights {
   PlaneGrid grid;
@@ -80,7 +96,7 @@ struct BitserialWeights {
   // bytes (8 codes a word), as the GEMM counts them
   int64_t words_per_plane = 0;
   // [channels / lanes][words_per_plane][grid.Planes()][lanes], the bgemm.h w layout; with
-  // nibbles, the layout above (4 bytes per channel and word)
+  // nibbles or bytes, the layouts above (4 or 8 bytes per channel and word)
   std::vector<uint64_t> planes;
   // The weights of channels from c (a multiple of kChannelAlign) on.
   const uint64_t* ChannelTile(int64_t c) const {

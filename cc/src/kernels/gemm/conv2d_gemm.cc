@@ -37,7 +37,7 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
       multiplier_(params.multiplier),
       offset_(params.offset) {
   x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
-                                  kernel.bytes());
+                                  kernel.bytes(), kernels_.signed_activation_bytes);
   packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);
   const int64_t groups = params.groups;
   const int64_t taps = int64_t{params.kernel_h} * params.kernel_w;

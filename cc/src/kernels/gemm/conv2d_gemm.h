@@ -30,7 +30,7 @@ namespace bitlite {
 class Conv2DGemm {
  public:
   // Packs the weights: w_codes [out_c][kernel_h][kernel_w][in_c / groups] as the reference
-  // unpacks them.
+  // unpacks them. `kernel` must take the params' bit widths (GemmKernel::Takes).
   Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel);
 
   // Sizes the scratch for geometry `g` and up to `threads` workers, fewer if the layer is

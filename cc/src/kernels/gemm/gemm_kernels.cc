@@ -35,6 +35,9 @@ GemmFunctions LutWith(LutGemmKernel lut, ActivationPackFn pack, EpilogueFn epilo
 GemmFunctions LutScalar(int w, int a, bool twos) {
   return LutWith(LutGemmScalar(w, a, twos), PackActivationsScalar, OutputEpilogueScalar);
 }
+GemmFunctions W8A8Scalar(int, int, bool) {
+  return {BgemmW8A8Scalar(), PackActivationsScalar, OutputEpilogueScalar};
+}
 #if BITLITE_X86_KERNELS
 GemmFunctions BitserialAvx2(int w, int a, bool twos) {
   return {BgemmAvx2(w, a, twos), PackActivationsAvx2, OutputEpilogueAvx2};
@@ -42,8 +45,12 @@ GemmFunctions BitserialAvx2(int w, int a, bool twos) {
 GemmFunctions BitserialAvx512(int w, int a, bool twos) {
   return {BgemmAvx512(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512};
 }
-GemmFunctions IntAvx512Vnni(int, int, bool) {
-  return {BgemmInt8Avx512Vnni(), PackActivationBytesAvx512, OutputEpilogueAvx512};
+GemmFunctions IntAvx512Vnni(int w, int, bool) {
+  return {w == 8 ? BgemmW8A8Avx512Vnni() : BgemmInt8Avx512Vnni(), PackActivationBytesAvx512,
+          OutputEpilogueAvx512};
+}
+GemmFunctions W8A8Avx2(int, int, bool) {
+  return {BgemmW8A8Avx2(), PackActivationBytesAvx2, OutputEpilogueAvx2};
 }
 GemmFunctions LutAvx2(int w, int a, bool twos) {
   return LutWith(LutGemmAvx2(w, a, twos), PackActivationsAvx2, OutputEpilogueAvx2);
@@ -70,9 +77,14 @@ constexpr EpilogueFn kNeonEpilogue = OutputEpilogueScalar;
 GemmFunctions BitserialNeon(int w, int a, bool twos) {
   return {BgemmNeon(w, a, twos), kNeonPack, kNeonEpilogue};
 }
-GemmFunctions IntNeon(int, int, bool) { return {BgemmInt8Neon(), kNeonPackBytes, kNeonEpilogue}; }
+// W8A8 on ARM multiplies s8 x s8 (SMULL, SDOT): int8 activation bytes.
+GemmFunctions IntNeon(int w, int, bool) {
+  if (w == 8) return {BgemmW8A8Neon(), kNeonPackBytes, kNeonEpilogue, nullptr, true};
+  return {BgemmInt8Neon(), kNeonPackBytes, kNeonEpilogue};
+}
 #if defined(__aarch64__)
-GemmFunctions IntNeonDot(int, int, bool) {
+GemmFunctions IntNeonDot(int w, int, bool) {
+  if (w == 8) return {BgemmW8A8NeonDot(), kNeonPackBytes, kNeonEpilogue, nullptr, true};
   return {BgemmInt8NeonDot(), kNeonPackBytes, kNeonEpilogue};
 }
 #endif
@@ -109,6 +121,12 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 // 56x56, 1 thread, ms BW / VBMI): W2A1 0.31 / 0.39, W2A2 0.38 / 0.41, W2A3 0.47 / 0.43,
 // W2A4 0.56 / 0.43, W4A4 0.82 / 0.57.
 // Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21.
+// W8A8 has no choice to measure: only int rows take it, so kernel=auto takes the CPU's widest
+// int row that does. For the record (3x3 conv, 1 thread, unsigned activations, ms on this
+// project's x86, min of 30 runs; bitlite_conv_bench H W C C 3 1 8 8 1 30 ISA):
+//   56x56x64:   int8/avx512vnni 0.60 (its W4A4 0.61), int8/avx2 2.18, int8/scalar 27.5;
+//               W2A2 on bitserial/avx512vpopcntdq 0.46;
+//   14x14x256:  int8/avx512vnni 0.52, int8/avx2 2.01, int8/scalar 25.1; W2A2 0.39.
 #if BITLITE_NEON_KERNELS
 #if defined(__aarch64__)
 constexpr int kNeonIntFrom = 8;
@@ -118,14 +136,20 @@ constexpr int kNeonIntFrom = 9;  // armv7
 #endif
 
 const GemmKernel kTable[] = {
-    // name, family, tile, runs_on, functions, auto_min_bit_product, min_activation_bits
+    // name, family, tile, runs_on, functions, auto_min_bit_product, min_activation_bits,
+    // widths
     {"bitserial/scalar", GemmFamily::kBitserial, "2x4", Always, BitserialScalar},
     {"lut/scalar", GemmFamily::kLut, "1x16", Always, LutScalar},
+    {"int8/scalar", GemmFamily::kInt, "2x8", Always, W8A8Scalar, kNeverBitProduct, 1,
+     BitWidths::kW8A8},
 #if BITLITE_X86_KERNELS
     {"bitserial/avx2", GemmFamily::kBitserial, "8x4", HasAvx2, BitserialAvx2, 3},
+    {"int8/avx2", GemmFamily::kInt, "2x8", HasAvx2, W8A8Avx2, kNeverBitProduct, 1,
+     BitWidths::kW8A8},
     {"bitserial/avx512vpopcntdq", GemmFamily::kBitserial, "8x16", HasAvx512Vpopcntdq,
      BitserialAvx512},
-    {"int8/avx512vnni", GemmFamily::kInt, "8x16", HasAvx512Vnni, IntAvx512Vnni, 6},
+    {"int8/avx512vnni", GemmFamily::kInt, "8x16", HasAvx512Vnni, IntAvx512Vnni, 6, 1,
+     BitWidths::kBoth},
     {"lut/avx2", GemmFamily::kLut, "2x16", HasAvx2, LutAvx2},
     {"lut/avx512bw", GemmFamily::kLut, "4x16", HasAvx512Bw, LutAvx512Bw},
     {"lut/avx512vbmi", GemmFamily::kLut, "4x16", HasAvx512Vbmi, LutAvx512Vbmi,
@@ -133,9 +157,10 @@ const GemmKernel kTable[] = {
 #endif
 #if BITLITE_NEON_KERNELS
     {"bitserial/neon", GemmFamily::kBitserial, "4x8 (armv7: 4x4)", HasNeon, BitserialNeon},
-    {"int8/neon", GemmFamily::kInt, "3x8 (armv7: 1x8)", HasNeon, IntNeon, kNeonIntFrom},
+    {"int8/neon", GemmFamily::kInt, "3x8 (armv7: 1x8)", HasNeon, IntNeon, kNeonIntFrom, 1,
+     BitWidths::kBoth},
 #if defined(__aarch64__)
-    {"int8/neondot", GemmFamily::kInt, "5x8", HasDotprod, IntNeonDot, 4},
+    {"int8/neondot", GemmFamily::kInt, "5x8", HasDotprod, IntNeonDot, 4, 1, BitWidths::kBoth},
 #endif
     {"lut/neon", GemmFamily::kLut, "4x16 (armv7: 2x16)", HasNeon, LutNeon},
 #endif
@@ -152,26 +177,34 @@ std::vector<const GemmKernel*> SupportedGemmKernels(const CpuFeatures& cpu) {
   return RowsThatRun(GemmKernels(), cpu);
 }
 
-const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family,
+const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family, int weight_bits,
                                  int activation_bits) {
   const GemmKernel* best = nullptr;
   for (const GemmKernel* row : SupportedGemmKernels(cpu)) {
-    if (row->family == family && activation_bits >= row->min_activation_bits) best = row;
+    if (row->family == family && row->Takes(weight_bits, activation_bits) &&
+        activation_bits >= row->min_activation_bits) {
+      best = row;
+    }
   }
   if (best != nullptr) return *best;
-  // Only the int family can be missing: a CPU without an int8 dot product.
-  return BestGemmKernel(cpu, GemmFamily::kBitserial, activation_bits);
+  // The scalar rows make these two families complete for their widths.
+  const bool w8a8 = weight_bits == 8;
+  return BestGemmKernel(cpu, w8a8 ? GemmFamily::kInt : GemmFamily::kBitserial, weight_bits,
+                        activation_bits);
 }
 
 const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
   const int product = weight_bits * activation_bits;
-  const GemmKernel& int_kernel = BestGemmKernel(cpu, GemmFamily::kInt, activation_bits);
-  if (int_kernel.family == GemmFamily::kInt && product >= int_kernel.auto_min_bit_product) {
+  const GemmKernel& int_kernel =
+      BestGemmKernel(cpu, GemmFamily::kInt, weight_bits, activation_bits);
+  if (int_kernel.family == GemmFamily::kInt &&
+      (weight_bits == 8 || product >= int_kernel.auto_min_bit_product)) {
     return int_kernel;
   }
-  const GemmKernel& bitserial = BestGemmKernel(cpu, GemmFamily::kBitserial, activation_bits);
+  const GemmKernel& bitserial =
+      BestGemmKernel(cpu, GemmFamily::kBitserial, weight_bits, activation_bits);
   if (product >= bitserial.auto_min_bit_product) {
-    return BestGemmKernel(cpu, GemmFamily::kLut, activation_bits);
+    return BestGemmKernel(cpu, GemmFamily::kLut, weight_bits, activation_bits);
   }
   return bitserial;
 }

@@ -7,7 +7,8 @@
 // Three families share the driver and the weight planes:
 //   bitserial (DeepliteRT-style): AND + popcount over weight x activation bit planes;
 //   int: weights as nibbles widened to bytes in registers, an int8 dot product (VPDPBUSD,
-//     UMLAL, UDOT) over one byte per activation code;
+//     UMLAL, UDOT) over one byte per activation code; and W8A8 (8-bit layers), weights as
+//     int8 bytes (VPDPBUSD, AVX2's VPMADDWD, SMULL + SADALP, SDOT, scalar);
 //   lut (DeepGEMM-style, lutgemm.h): table lookups over the same bit planes; it supports every
 //     bit pair and activation grid.
 #ifndef BITLITE_SRC_KERNELS_GEMM_GEMM_KERNELS_H_
@@ -34,7 +35,13 @@ struct GemmFunctions {
   // Applied once to the packed weight planes (PackBitserialWeights with bgemm.lanes) where the
   // GEMM reads another order (the LUT kernels' nibbles); null: none.
   WeightRelayoutFn relayout_weights = nullptr;
+  // W8A8 activation bytes as int8 (the s8 x s8 kernels), else as uint8: bitserial_planes.h.
+  bool signed_activation_bytes = false;
 };
+
+// The bit widths a row runs (op_options.cc accepts exactly these): sub-byte W1-4 x A1-4,
+// W8A8, or both.
+enum class BitWidths { kSubByte, kW8A8, kBoth };
 
 // A bit product w * a above every real one: a crossover that is never reached.
 constexpr int kNeverBitProduct = 17;
@@ -49,6 +56,7 @@ struct GemmKernel {
   // registers; armv7 has half of aarch64's registers).
   const char* tile;
   bool (*runs_on)(const CpuFeatures& cpu);
+  // Call only for widths the row takes (Takes).
   GemmFunctions (*functions)(int weight_bits, int activation_bits, bool activation_twos);
   // kernel=auto, by the bit product p = weight_bits * activation_bits: an int kernel is
   // taken from this p up; a bitserial kernel gives way to the CPU's LUT kernel from this p up.
@@ -57,9 +65,14 @@ struct GemmKernel {
   // A LUT kernel is taken for at least this many activation bits (where a narrower one of the
   // family is faster below); 1 otherwise.
   int min_activation_bits = 1;
+  BitWidths widths = BitWidths::kSubByte;
 
   // Codes as bytes (PlaneGrid::bytes), not bit planes: the int family.
   bool bytes() const { return family == GemmFamily::kInt; }
+  bool Takes(int weight_bits, int activation_bits) const {
+    const bool w8a8 = weight_bits == 8 && activation_bits == 8;
+    return widths == BitWidths::kBoth || (widths == BitWidths::kW8A8) == w8a8;
+  }
 };
 
 // Every kernel of this build, scalar ones first, then each ISA from the narrowest up.
@@ -68,14 +81,17 @@ const std::vector<const GemmKernel*>& GemmKernels();
 // The kernels `cpu` runs, in table order.
 std::vector<const GemmKernel*> SupportedGemmKernels(const CpuFeatures& cpu);
 
-// The widest kernel of `family` that `cpu` runs for `activation_bits` (the later row of the
-// table wins). Every CPU runs a bitserial and a LUT kernel (the scalar ones); where it runs
-// no int kernel, kernel=int takes the best bitserial one.
-const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family,
-                                 int activation_bits = 4);
+// The widest kernel of `family` that `cpu` runs for these widths (the later row of the
+// table wins). Every CPU runs a sub-byte bitserial and LUT kernel and a W8A8 int kernel (the
+// scalar ones). Where the family has none: sub-byte (a CPU without an int8 dot product),
+// the best bitserial kernel; W8A8 (bitserial and LUT kernels take at most 4 bits), the best
+// int kernel.
+const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family, int weight_bits,
+                                 int activation_bits);
 
-// kernel=auto: the best int kernel from its auto_min_bit_product up, else the best LUT
-// kernel from the best bitserial kernel's auto_min_bit_product up, else that bitserial one.
+// kernel=auto: the best int kernel from its auto_min_bit_product up (W8A8 always), else the
+// best LUT kernel from the best bitserial kernel's auto_min_bit_product up, else that
+// bitserial one.
 const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits);
 
 // The row named `name` that `cpu` runs, or null.

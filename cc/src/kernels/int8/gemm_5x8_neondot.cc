@@ -4,6 +4,9 @@
 // to two registers of 2 channels x 8 bytes. UDOT multiplies them with the pixel's word loaded
 // into both halves (u8 x u8, both <= 15) and adds the products in 4-byte groups to 32-bit
 // lanes: 16 multiply-adds per instruction, each channel's two partial sums added at the end.
+// W8A8: int8 weight bytes (BitserialWeights' byte layout, two plain loads) and int8
+// activations (v = q - 128 on the unsigned grid, corrected like the nibbles' offset): SDOT,
+// s8 x s8, whose 4 products of at most 128 * 128 each fit int32 exactly.
 // Compiled with -march=armv8.2-a+dotprod; run only where CpuFeatures::dotprod (HWCAP_ASIMDDP).
 #include <arm_neon.h>
 
@@ -15,6 +18,7 @@ namespace bitlite {
 namespace {
 
 struct NeonDotInt8Ops {
+  static constexpr int kWeightBits = 4;
   using Vec = uint32x4_t;   // {channel a: codes 0-3, 4-7; channel b: codes 0-3, 4-7}
   static constexpr int kVecsPerWVec = 1;
   using WVec = uint8x16_t;  // 2 channels x 8 codes
@@ -44,10 +48,27 @@ struct NeonDotInt8Ops {
   }
 };
 
+struct NeonDotW8Ops : NeonDotInt8Ops {
+  static constexpr int kWeightBits = 8;
+  static void LoadWeights(const uint8_t* p, WVec* lo, WVec* hi) {
+    *lo = vld1q_u8(p);
+    *hi = vld1q_u8(p + 16);
+  }
+  // The lanes wrap modulo 2^32 whether read as signed or unsigned.
+  static void Dot(Vec (&acc)[1], WVec w, XVec x) {
+    acc[0] = vreinterpretq_u32_s32(vdotq_s32(vreinterpretq_s32_u32(acc[0]),
+                                             vreinterpretq_s8_u8(w), vreinterpretq_s8_u8(x)));
+  }
+};
+
 }  // namespace
 
 BgemmKernel BgemmInt8NeonDot() {
   return {&bgemm_int8_tile::Bgemm<NeonDotInt8Ops>, NeonDotInt8Ops::kLanes};
+}
+
+BgemmKernel BgemmW8A8NeonDot() {
+  return {&bgemm_int8_tile::Bgemm<NeonDotW8Ops>, NeonDotW8Ops::kLanes};
 }
 
 }  // namespace bitlite

@@ -7,8 +7,12 @@
 // non-negative as int8) and adds the products in 4-byte groups to 32-bit lanes, so each
 // channel's 64-bit lane holds two partial sums, added at the end. One instruction does 64
 // multiply-adds, where the bitserial kernel needs weight_bits * activation_bits popcounts for
-// 8 x 64 one-bit products. Compiled with -mavx512f -mavx512vnni; run only where
-// CpuFeatures::avx512_vnni.
+// 8 x 64 one-bit products.
+// W8A8: the weights are int8 bytes (BitserialWeights' byte layout), two plain loads instead of
+// the AND and shift; VPDPBUSD's u8 x s8 takes them as they are, with the activations as u8
+// (v = q + 128 on the signed grid, corrected like the nibbles' offset). 255 * -128 * 4 fits
+// int32, and VPDPBUSD (unlike VPDPBUSDS) does not saturate: exact.
+// Compiled with -mavx512f -mavx512vnni; run only where CpuFeatures::avx512_vnni.
 #include <immintrin.h>
 
 #include <limits>
@@ -24,6 +28,7 @@ namespace bitlite {
 namespace {
 
 struct Avx512VnniOps {
+  static constexpr int kWeightBits = 4;
   using Vec = __m512i;
   static constexpr int kVecsPerWVec = 1;
   using WVec = __m512i;
@@ -59,10 +64,22 @@ struct Avx512VnniOps {
   }
 };
 
+struct Avx512VnniW8Ops : Avx512VnniOps {
+  static constexpr int kWeightBits = 8;
+  static void LoadWeights(const uint8_t* p, WVec* lo, WVec* hi) {
+    *lo = _mm512_loadu_si512(p);
+    *hi = _mm512_loadu_si512(p + 64);
+  }
+};
+
 }  // namespace
 
 BgemmKernel BgemmInt8Avx512Vnni() {
   return {&bgemm_int8_tile::Bgemm<Avx512VnniOps>, Avx512VnniOps::kLanes};
+}
+
+BgemmKernel BgemmW8A8Avx512Vnni() {
+  return {&bgemm_int8_tile::Bgemm<Avx512VnniW8Ops>, Avx512VnniW8Ops::kLanes};
 }
 
 }  // namespace bitlite

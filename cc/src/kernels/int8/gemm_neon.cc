@@ -6,7 +6,13 @@
 // multiply-adds per instruction, no broadcast per code, one horizontal sum per channel at the
 // end. A lane gains at most 15 * 15 per word, so the reduction runs in blocks of kBlockWords
 // words that cannot overflow 16 bits, each added into core as int32.
+// W8A8: int8 weight bytes (BitserialWeights' byte layout, two plain loads) and int8
+// activations (v = q - 128 on the unsigned grid, corrected like the nibbles' offset). SMULL
+// gives 8 exact int16 products (|v * v| <= 128 * 128; SMLAL could not add two of them), SADALP
+// adds them in pairs to 4 int32 lanes per channel: 8 multiply-adds per 2 instructions.
 #include <arm_neon.h>
+
+#include <limits>
 
 #include "kernels/int8/gemm_tile.h"
 
@@ -23,7 +29,20 @@ uint32x4_t PairwiseAdd(uint32x4_t a, uint32x4_t b) {
 #endif
 }
 
+// Adds the 4 channels' int32 sums of quads[2 * half], quads[2 * half + 1] (each {a0 + a1,
+// a2 + a3, b0 + b1, b2 + b3}) to or into out[4 * half ..]: the tile's 8 channels of one pixel.
+inline void StoreQuads(const uint32x4_t (&quads)[4], int32_t* out, bool accumulate) {
+#pragma GCC unroll 4
+  for (int half = 0; half < 2; ++half) {
+    uint32x4_t sums = PairwiseAdd(quads[2 * half], quads[2 * half + 1]);
+    uint32_t* dst = reinterpret_cast<uint32_t*>(out + 4 * half);
+    if (accumulate) sums = vaddq_u32(sums, vld1q_u32(dst));
+    vst1q_u32(dst, sums);
+  }
+}
+
 struct NeonInt8Ops {
+  static constexpr int kWeightBits = 4;
   using Vec = uint16x8_t;  // one channel's partial sums, per code j
   static constexpr int kVecsPerWVec = 2;  // the WVec's 2 channels
   using WVec = uint8x16_t;   // 2 channels x 8 codes
@@ -58,13 +77,42 @@ struct NeonInt8Ops {
     for (int n = 0; n < 4; ++n) {
       quads[n] = PairwiseAdd(vpaddlq_u16(acc[n][0]), vpaddlq_u16(acc[n][1]));
     }
+    StoreQuads(quads, out, accumulate);
+  }
+};
+
+struct NeonW8Ops {
+  static constexpr int kWeightBits = 8;
+  using Vec = int32x4_t;  // one channel's partial sums
+  static constexpr int kVecsPerWVec = 2;  // the WVec's 2 channels
+  using WVec = int8x16_t;  // 2 channels x 8 codes
+  using XVec = int8x16_t;  // the pixel's word, twice
+  static constexpr int kLanes = 2;
+  static constexpr int kPairs = 2;
+  static constexpr int kPixels = NeonInt8Ops::kPixels;
+  // The int32 lanes wrap modulo 2^32 like the epilogue: no block limit.
+  static constexpr int64_t kBlockWords = std::numeric_limits<int64_t>::max();
+  static Vec Zero() { return vdupq_n_s32(0); }
+  static void LoadWeights(const uint8_t* p, WVec* lo, WVec* hi) {
+    *lo = vreinterpretq_s8_u8(vld1q_u8(p));
+    *hi = vreinterpretq_s8_u8(vld1q_u8(p + 16));
+  }
+  static XVec LoadX(const uint64_t* p) { return vreinterpretq_s8_u64(vld1q_dup_u64(p)); }
+  static void Dot(Vec (&acc)[2], WVec w, XVec x) {
+    acc[0] = vpadalq_s16(acc[0], vmull_s8(vget_low_s8(w), vget_low_s8(x)));
+#if defined(__aarch64__)
+    acc[1] = vpadalq_s16(acc[1], vmull_high_s8(w, x));  // SMULL2: no move of the high halves
+#else
+    acc[1] = vpadalq_s16(acc[1], vmull_s8(vget_high_s8(w), vget_high_s8(x)));
+#endif
+  }
+  static void Store(const Vec (&acc)[4][2], int32_t* out, bool accumulate) {
+    uint32x4_t quads[4];
 #pragma GCC unroll 4
-    for (int half = 0; half < 2; ++half) {
-      uint32x4_t sums = PairwiseAdd(quads[2 * half], quads[2 * half + 1]);
-      uint32_t* dst = reinterpret_cast<uint32_t*>(out + 4 * half);
-      if (accumulate) sums = vaddq_u32(sums, vld1q_u32(dst));
-      vst1q_u32(dst, sums);
+    for (int n = 0; n < 4; ++n) {
+      quads[n] = PairwiseAdd(vreinterpretq_u32_s32(acc[n][0]), vreinterpretq_u32_s32(acc[n][1]));
     }
+    StoreQuads(quads, out, accumulate);
   }
 };
 
@@ -72,6 +120,10 @@ struct NeonInt8Ops {
 
 BgemmKernel BgemmInt8Neon() {
   return {&bgemm_int8_tile::Bgemm<NeonInt8Ops>, NeonInt8Ops::kLanes};
+}
+
+BgemmKernel BgemmW8A8Neon() {
+  return {&bgemm_int8_tile::Bgemm<NeonW8Ops>, NeonW8Ops::kLanes};
 }
 
 }  // namespace bitlite

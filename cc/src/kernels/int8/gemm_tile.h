@@ -1,16 +1,17 @@
 // The loop nest shared by the widened-int micro-kernels (bgemm.h's int8 kernels): weights as
-// nibbles in memory (BitserialWeights' nibble layout), widened to bytes in registers; one
-// byte per activation code (PlaneGrid::bytes); core = sum over codes of vw * vx. Written once
+// nibbles in memory (BitserialWeights' nibble layout), widened to bytes in registers, or for
+// W8A8 as bytes (its byte layout); one byte per activation code (PlaneGrid::bytes);
+// core = sum over codes of vw * vx. Written once
 // over an ISA policy `Ops` that each bgemm_*_<isa>.cc file defines in an anonymous namespace
 // and instantiates in a translation unit compiled for that ISA:
-//   Vec, kVecsPerWVec (accumulator registers per widened register), WVec (a widened
-//   register), XVec;
+//   kWeightBits (4: nibbles, 8: bytes); Vec, kVecsPerWVec (accumulator registers per widened
+//   register), WVec (a widened register), XVec;
 //   kLanes (channels per WVec: the nibble layout's L); kPairs (nibble groups of 2 * kLanes
 //   channels per tile); kPixels (pixels per tile); kBlockWords (most words the accumulators
 //   take before they must be added into core: narrow accumulators would overflow);
-//   Zero(); LoadWeights(p, &lo, &hi) (one group's 8 * kLanes bytes of one word: channels
-//   [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word); Dot(acc, w, x) (adds into
-//   the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
+//   Zero(); LoadWeights(p, &lo, &hi) (one group's kWeightBits * 2 * kLanes bytes of one
+//   word: channels [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word);
+//   Dot(acc, w, x) (adds into the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
 //   accumulate) (the tile's channels of one pixel to core, added to what is there when
 //   `accumulate`).
 // Include only from such a file.
@@ -34,7 +35,8 @@ template <class Ops, int kPixels>
 void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_t k1,
           int32_t* core, int64_t core_stride, bool accumulate) {
   constexpr int kVectors = 2 * Ops::kPairs;
-  constexpr int64_t kGroupBytes = 8 * Ops::kLanes;  // one group's nibbles of one word
+  // One group's nibbles or bytes of one word.
+  constexpr int64_t kGroupBytes = Ops::kWeightBits * 2 * Ops::kLanes;
   // Fully unrolled (the pragmas), so that the accumulators live in registers.
   // Plain vectors, not NEON's structs of vectors: GCC keeps arrays of those in memory.
   typename Ops::Vec acc[kPixels][kVectors][Ops::kVecsPerWVec];
@@ -91,8 +93,8 @@ void Bgemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channel
   // At least one block, so that core is written even for an empty reduction.
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(words, Ops::kBlockWords));
   for (int64_t c0 = 0; c0 < channels; c0 += kTileChannels) {
-    // The weight tile (4 bytes per channel and word) stays in L1 while the pixels stream.
-    const uint8_t* w_tile = reinterpret_cast<const uint8_t*>(w) + c0 * words * 4;
+    // The weight tile (4 or 8 bytes per channel and word) stays in L1 while the pixels stream.
+    const uint8_t* w_tile = reinterpret_cast<const uint8_t*>(w) + c0 * words * Ops::kWeightBits;
     for (int64_t p = 0; p < pixels; p += Ops::kPixels) {
       const int64_t n = std::min<int64_t>(Ops::kPixels, pixels - p);
       for (int64_t k0 = 0; k0 == 0 || k0 < words; k0 += block) {

@@ -44,6 +44,8 @@ void PackActivationsAvx2(const float* x, int64_t x_stride, int64_t pixels, int64
 void PackActivationsAvx512(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
                            const ActivationPacking& packing, uint64_t* out, int32_t* sums);
 // Bytes only (planes.bytes), for the int8 kernels; the scalar packer does both encodings.
+void PackActivationBytesAvx2(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
+                             const ActivationPacking& packing, uint64_t* out, int32_t* sums);
 void PackActivationBytesAvx512(const float* x, int64_t x_stride, int64_t pixels,
                                int64_t channels, const ActivationPacking& packing,
                                uint64_t* out, int32_t* sums);

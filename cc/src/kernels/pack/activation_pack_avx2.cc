@@ -1,12 +1,43 @@
 // AVX2 activation packing: 8 values per step; a plane's 8 bits are the sign bits (MOVMSKPS)
-// of the codes shifted left. Same IEEE operations as ActivationCode (divide, round half to
-// even, clip on floats, NaN to 0). Compiled with -mavx2; run only where CpuFeatures says.
+// of the codes shifted left, a byte per code (the W8A8 int8/avx2 row) the low byte of each
+// value's lane. Same IEEE operations as ActivationCode (divide, round half to even, clip on
+// floats, NaN to 0). Compiled with -mavx2; run only where CpuFeatures says.
 #include <immintrin.h>
+
+#include <cstring>
 
 #include "kernels/pack/activation_pack.h"
 
 namespace bitlite {
 namespace {
+
+// Codes of a multi-level grid by division, as ActivationCode; NaN gives 0.
+struct Divider {
+  explicit Divider(const ActivationGrid& grid)
+      : scale(_mm256_set1_ps(grid.scale)),
+        low(_mm256_set1_ps(static_cast<float>(grid.range.min))),
+        high(_mm256_set1_ps(static_cast<float>(grid.range.max))) {}
+
+  __m256i Codes(__m256 v) const {
+    const __m256 scaled = _mm256_div_ps(v, scale);
+    const __m256 number = _mm256_cmp_ps(scaled, scaled, _CMP_ORD_Q);
+    // max/min return their second operand for a NaN first operand: NaN lanes stay
+    // finite and are zeroed below.
+    __m256 code = _mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    code = _mm256_min_ps(_mm256_max_ps(code, low), high);
+    return _mm256_and_si256(_mm256_cvttps_epi32(code), _mm256_castps_si256(number));
+  }
+
+  const __m256 scale;
+  const __m256 low;
+  const __m256 high;
+};
+
+// Lanes [0, count) all ones.
+__m256i ValidLanes(int64_t count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
 // The 8 bits of plane `j` of `codes`: bit j moved to the sign bit.
 uint64_t PlaneBits(__m256i codes, int j) {
@@ -28,10 +59,7 @@ void PackActivationsAvx2(const float* x, int64_t x_stride, int64_t pixels, int64
   const ActivationGrid& grid = packing.grid;
   const PlaneGrid& planes = packing.planes;
   const int64_t words = WordsPerTap(channels, 1);
-  const __m256 scale = _mm256_set1_ps(grid.scale);
-  const __m256 low = _mm256_set1_ps(static_cast<float>(grid.range.min));
-  const __m256 high = _mm256_set1_ps(static_cast<float>(grid.range.max));
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const Divider divider(grid);
   for (int64_t p = 0; p < pixels; ++p, x += x_stride, out += planes.bits * words) {
     __m256i sum = _mm256_setzero_si256();  // of the codes, which are the plane values
     int32_t binary_sum = 0;                // or of the binary grid's set bits
@@ -41,7 +69,7 @@ void PackActivationsAvx2(const float* x, int64_t x_stride, int64_t pixels, int64
         const int64_t first = word * 64 + group * 8;
         if (first >= channels) break;
         const int64_t count = channels - first < 8 ? channels - first : 8;
-        const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lane);
+        const __m256i valid = ValidLanes(count);
         const uint64_t valid_bits = (uint64_t{1} << count) - 1;
         const __m256 v = _mm256_maskload_ps(x + first, valid);
         if (grid.is_binary) {
@@ -52,14 +80,7 @@ void PackActivationsAvx2(const float* x, int64_t x_stride, int64_t pixels, int64
           binary_sum += __builtin_popcountll(plane);
           continue;
         }
-        const __m256 scaled = _mm256_div_ps(v, scale);
-        const __m256 number = _mm256_cmp_ps(scaled, scaled, _CMP_ORD_Q);
-        // max/min return their second operand for a NaN first operand: NaN lanes stay
-        // finite and are zeroed below.
-        __m256 code = _mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        code = _mm256_min_ps(_mm256_max_ps(code, low), high);
-        const __m256i codes =
-            _mm256_and_si256(_mm256_cvttps_epi32(code), _mm256_castps_si256(number));
+        const __m256i codes = divider.Codes(v);
         sum = _mm256_add_epi32(sum, codes);
         for (int j = 0; j < planes.bits; ++j) {
           bits[j] |= (PlaneBits(codes, j) & valid_bits) << (group * 8);
@@ -68,6 +89,41 @@ void PackActivationsAvx2(const float* x, int64_t x_stride, int64_t pixels, int64
       for (int j = 0; j < planes.bits; ++j) out[word * planes.bits + j] = bits[j];
     }
     sums[p] = grid.is_binary ? binary_sum : HorizontalSum(sum);
+  }
+}
+
+void PackActivationBytesAvx2(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
+                             const ActivationPacking& packing, uint64_t* out, int32_t* sums) {
+  const ActivationGrid& grid = packing.grid;
+  const Divider divider(grid);
+  const int64_t words = WordsPerTap(channels, 8);
+  const __m256i shift = _mm256_set1_epi32(packing.planes.shift);
+  // Byte 0 of each int32 lane, per 128-bit half.
+  const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                             -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1,
+                                             -1, -1, -1, -1, -1, -1);
+  for (int64_t p = 0; p < pixels; ++p, x += x_stride, out += words) {
+    uint8_t* bytes = reinterpret_cast<uint8_t*>(out);
+    __m256i sum = _mm256_setzero_si256();
+    for (int64_t first = 0; first < words * 8; first += 8) {
+      // Lanes past `channels` up to the word end must be 0 bytes (v of no code).
+      const int64_t count = channels - first < 0 ? 0 : channels - first < 8 ? channels - first : 8;
+      const __m256i valid = ValidLanes(count);
+      const __m256 v = _mm256_maskload_ps(x + first, valid);
+      // v = (q - shift) / scale: the binary grid's v is 1 for +1, 0 for -1.
+      const __m256i values =
+          grid.is_binary
+              ? _mm256_andnot_si256(_mm256_castps_si256(_mm256_cmp_ps(
+                                        v, _mm256_set1_ps(-FLT_MIN), _CMP_LE_OQ)),
+                                    _mm256_and_si256(valid, _mm256_set1_epi32(1)))
+              : _mm256_and_si256(_mm256_sub_epi32(divider.Codes(v), shift), valid);
+      sum = _mm256_add_epi32(sum, values);
+      const __m256i packed = _mm256_shuffle_epi8(values, low_bytes);
+      const int32_t halves[2] = {_mm_cvtsi128_si32(_mm256_castsi256_si128(packed)),
+                                 _mm_cvtsi128_si32(_mm256_extracti128_si256(packed, 1))};
+      std::memcpy(bytes + first, halves, 8);
+    }
+    sums[p] = HorizontalSum(sum);
   }
 }
 

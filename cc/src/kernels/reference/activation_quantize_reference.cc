@@ -11,7 +11,7 @@ ActivationGrid MakeActivationGrid(const OpParams& params) {
 }
 
 void QuantizeActivationsReference(const float* x, size_t count, const ActivationGrid& grid,
-                                  int8_t* codes) {
+                                  ActivationCodeT* codes) {
   for (size_t i = 0; i < count; ++i) codes[i] = ActivationCode(x[i], grid);
 }
 

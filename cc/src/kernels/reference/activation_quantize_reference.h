@@ -11,6 +11,9 @@
 
 namespace bitlite {
 
+// One activation code: int16, because the unsigned 8-bit grid reaches 255.
+using ActivationCodeT = int16_t;
+
 struct ActivationGrid {
   float scale = 1.0f;
   CodeRange range = {0, 1};
@@ -26,18 +29,18 @@ inline bool IsBinaryNegative(float x) { return x <= -FLT_MIN; }
 
 // One code. NaN never reaches the float-to-int conversion: it maps to 0 (to +1 on the
 // binary grid), and the clip happens on floats, so no value is UB.
-inline int8_t ActivationCode(float x, const ActivationGrid& grid) {
+inline ActivationCodeT ActivationCode(float x, const ActivationGrid& grid) {
   if (grid.is_binary) return IsBinaryNegative(x) ? -1 : 1;
   const float scaled = x / grid.scale;
   if (std::isnan(scaled)) return 0;
   float code = std::nearbyint(scaled);
   code = code < grid.range.min ? static_cast<float>(grid.range.min) : code;
   code = code > grid.range.max ? static_cast<float>(grid.range.max) : code;
-  return static_cast<int8_t>(code);
+  return static_cast<ActivationCodeT>(code);
 }
 
 void QuantizeActivationsReference(const float* x, size_t count, const ActivationGrid& grid,
-                                  int8_t* codes);
+                                  ActivationCodeT* codes);
 
 }  // namespace bitlite
 

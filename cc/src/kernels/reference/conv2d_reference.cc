@@ -6,7 +6,7 @@
 
 namespace bitlite {
 
-void Conv2DReference(const ConvGeometry& g, const int8_t* x_codes, const int8_t* w_codes,
+void Conv2DReference(const ConvGeometry& g, const ActivationCodeT* x_codes, const int8_t* w_codes,
                      const float* multiplier, const float* offset, Activation activation,
                      int32_t* acc, float* y) {
   const int64_t group_in_c = g.InChannelsPerGroup();
@@ -23,11 +23,11 @@ void Conv2DReference(const ConvGeometry& g, const int8_t* x_codes, const int8_t*
           for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
             const int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
             if (iw < 0 || iw >= g.in_w) continue;
-            const int8_t* x_pixel = x_codes + ((n * g.in_h + ih) * g.in_w + iw) * g.in_c;
+            const ActivationCodeT* x_pixel = x_codes + ((n * g.in_h + ih) * g.in_w + iw) * g.in_c;
             const int8_t* w_tap = w_codes + (kh * g.kernel_w + kw) * group_in_c;
             for (int64_t c = 0; c < g.out_c; ++c) {
               // Output channel c sees only the input channels of its group.
-              const int8_t* x_tap = x_pixel + (c / group_out_c) * group_in_c;
+              const ActivationCodeT* x_tap = x_pixel + (c / group_out_c) * group_in_c;
               const int8_t* w_row = w_tap + c * k;
               int32_t sum = 0;
               for (int64_t ci = 0; ci < group_in_c; ++ci) sum += w_row[ci] * x_tap[ci];
