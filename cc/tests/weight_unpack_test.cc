@@ -37,9 +37,9 @@ BITLITE_TEST(UnpacksFourBitsAndRows) {
 }
 
 BITLITE_TEST(UnpacksEightBitsAsTwosComplementBytes) {
-  // FORMAT.md: W8 rows are row_bytes = K int8 bytes, not offset binary.
+  // FORMAT.md: W8 rows are row_bytes = K bytes, each the offset-binary code qw + 128.
   EXPECT_TRUE(Unpack({0x80, 0xff, 0x00, 0x01, 0x7f, 0x9c}, 2, 3, 8) ==
-              std::vector<int>({-128, -1, 0, 1, 127, -100}));
+              std::vector<int>({0, 127, -128, -127, -1, 28}));
 }
 
 BITLITE_TEST(RejectsSetPaddingBits) {

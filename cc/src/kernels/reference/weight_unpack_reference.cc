@@ -12,11 +12,6 @@ bool UnpackWeightsReference(const uint8_t* packed, int64_t rows, int64_t k, int 
   // Stored codes are offset binary; 1 bit maps {0, 1} to {-1, +1}.
   const int code_min = WeightCodeRange(bits).min;
   const int code_step = bits == 1 ? 2 : 1;
-  if (bits == 8) {
-    // FORMAT.md: 8-bit codes are int8 two's complement bytes, not offset binary.
-    for (int64_t i = 0; i < rows * k; ++i) codes[i] = static_cast<int8_t>(packed[i]);
-    return true;
-  }
   for (int64_t row = 0; row < rows; ++row) {
     const uint8_t* bytes = packed + row * row_bytes;
     if (row_bytes > 0 && (bytes[row_bytes - 1] >> used_in_last_byte) != 0) return false;
