@@ -1,13 +1,15 @@
 """Which parts of a QAT model compute as one unit, and the numbers that unit carries.
 
-A block is a QuantizeWrapperV2(Conv2D | DepthwiseConv2D | Dense) with its input QuantizeLayer,
+A block is a QuantizeWrapperV2(Conv1D | Conv2D | DepthwiseConv2D | Dense) with its input
+QuantizeLayer,
 plus the BatchNormalization and then the ReLU/ReLU6 that follow it when each is the sole reader
 of the tensor before it. BatchNorm folds only after a linear layer; a layer's own relu/relu6 is
 fused; another own activation (tanh, swish ...) stays outside the block as a float op.
 
 A block computes FORMAT.md's arithmetic, `activation(float32(acc) * multiplier + offset)` with
 `acc` the exact integer sum of code products, both in the QAT model's inference (exact.py) and
-in the .tflite: a sub-byte block as one bitlite op, an 8-bit block as builtin ops (export.py).
+in the .tflite: as one bitlite op (sub-byte, or W8A8 while the op's int32 accumulator holds
+every sum), else as builtin ops (export.py).
 `affine` computes multiplier and offset once, in NumPy, for both (folding.py says why). The
 rules a layer must meet are layers.py's, and the quantizer state is read through graph.py.
 """
@@ -40,7 +42,9 @@ class Block:
     activation: str = "NONE"  # the op's fused activation (FORMAT.md)
     trailing_activation: object = None  # own activation applied after the op, as float ops
     absorbed_nodes: list = field(default_factory=list)  # BN / activation calls folded in
-    sub_byte: bool = True  # a bitlite op; else 8-bit, builtin ops in the .tflite
+    # One bitlite op in the .tflite (sub-byte, or W8A8 within the op's int32 accumulator);
+    # else an 8-bit layer beyond that bound, as builtin ops summing in float32 ranges.
+    bitlite_op: bool = True
 
     @property
     def name(self) -> str:
@@ -79,12 +83,12 @@ class Block:
         """
         layer = self.wrapper.layer
         in_channels, _, groups = layers.channels(layer)
-        if self.sub_byte or groups > 1:
+        if self.bitlite_op or groups > 1:
             return [(0, in_channels)]
         weight_bits = self.wrapper.quantize_config.weight_bits
         quantizer = self.input_quantizer.quantizer
         largest_product = 2 ** (weight_bits - 1) * max(-quantizer.qmin, quantizer.qmax)
-        window = int(np.prod(getattr(layer, "kernel_size", (1,))))
+        window = layers.reduction_size(layer) // in_channels
         per_range = max(1, (2 ** 24 - 1) // (window * largest_product))
         return [(first, min(first + per_range, in_channels))
                 for first in range(0, in_channels, per_range)]
@@ -142,9 +146,12 @@ def find_blocks(model) -> list[Block]:
             raise ConversionError(
                 f"layer {layer.layer.name!r} ({type(layer.layer).__name__}) cannot become a "
                 f"bitlite op: {reason}; {layers.way_out(layer.layer.name)}")
+        quantizer = input_quantizer.quantizer
+        bitlite_op = sub_byte or custom_ops.accumulator_fits(
+            layers.reduction_size(layer.layer), *bits, quantizer.signed)
         block = Block(wrapper=layer, input_quantizer=input_quantizer,
                       input=input_quantizer_node.keras_inputs[0], output=node.outputs,
-                      sub_byte=sub_byte)
+                      bitlite_op=bitlite_op)
         _fuse_following_layers(block, consumers)
         blocks.append(block)
     if not any(isinstance(node.layer, (QuantizeLayer, QuantizeWrapper)) for node in nodes):

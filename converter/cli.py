@@ -99,7 +99,8 @@ def _convert(args) -> int:
     from . import report, tflite_edit
     layers = report.bitlite_layers(tflite_edit.read(data))
     from .model_summary import layer_costs
-    kept = [cost for cost in layer_costs(model) if cost.weight_bits == 8]
+    ops = {layer.name for layer in layers}
+    kept = [cost for cost in layer_costs(model) if cost.weight_bits == 8 and cost.name not in ops]
     print(report.layer_table(layers, kept))
     print("\n".join(report.size_lines(len(data), layers)))
     print(f"wrote {args.output} ({len(data)} bytes)")

@@ -151,7 +151,7 @@ def _verify(model, blocks: list[BlockNumbers]):
     left = markers.remaining(model)
     if left:
         raise ConversionError(f"{left} region marker op(s) left in the converted model")
-    weight_names = [f"{block.name}/packed_weights" for block in blocks if block.sub_byte]
+    weight_names = [f"{block.name}/packed_weights" for block in blocks if block.bitlite_op]
     found = []
     for subgraph in model.subgraphs:
         for op in subgraph.operators:

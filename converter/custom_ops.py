@@ -13,7 +13,9 @@ FORMAT_VERSION = 1
 CONV2D = "BitliteConv2D"
 FULLY_CONNECTED = "BitliteFullyConnected"
 OP_NAMES = (CONV2D, FULLY_CONNECTED)
-SUPPORTED_BITS = (1, 2, 3, 4)
+SUPPORTED_BITS = (1, 2, 3, 4)  # sub-byte widths, for weights and activations in any pair
+W8A8 = (8, 8)  # a layer kept at 8 bits (FORMAT.md "Bit widths")
+_WEIGHT_BITS = SUPPORTED_BITS + (8,)
 ACTIVATIONS = ("NONE", "RELU", "RELU6")
 PADDINGS = ("SAME", "VALID")
 
@@ -32,17 +34,32 @@ def activation_code_range(bits: int, signed: bool) -> tuple[int, int]:
     return weight_code_range(bits)
 
 
+def is_op_bits(weight_bits, activation_bits) -> bool:
+    """Whether a bitlite op takes these widths: both sub-byte, or W8A8."""
+    return ((weight_bits, activation_bits) == W8A8
+            or (weight_bits in SUPPORTED_BITS and activation_bits in SUPPORTED_BITS))
+
+
+def accumulator_fits(k: int, weight_bits: int, activation_bits: int,
+                     activation_signed: bool) -> bool:
+    """Whether K code products of these grids always sum within the op's int32 accumulator
+    (the delegate refuses a layer where they may not; FORMAT.md "Arithmetic")."""
+    largest_weight = max(map(abs, weight_code_range(weight_bits)))
+    largest_input = max(map(abs, activation_code_range(activation_bits, activation_signed)))
+    return k * largest_weight * largest_input <= 2 ** 31 - 1
+
+
 def pack_weights(codes: np.ndarray, bits: int) -> np.ndarray:
     """Packs signed weight codes [C_out, K] into the canonical uint8 rows [C_out, row_bytes].
 
     Codes are stored offset-binary (1 bit: bit set means +1), LSB first, each row padded to
-    whole bytes.
+    whole bytes (at 8 bits, one byte `code + 128` per code).
     """
     codes = np.asarray(codes)
     if codes.ndim != 2:
         raise ValueError(f"weight codes must be [C_out, K], got shape {codes.shape}")
-    if bits not in SUPPORTED_BITS:
-        raise ValueError(f"weight_bits must be one of {SUPPORTED_BITS}, got {bits}")
+    if bits not in _WEIGHT_BITS:
+        raise ValueError(f"weight_bits must be one of {_WEIGHT_BITS}, got {bits}")
     lo, hi = weight_code_range(bits)
     if bits == 1:
         if not np.isin(codes, (-1, 1)).all():
@@ -71,9 +88,10 @@ def _common_options(
     *, weight_bits, activation_bits, activation_signed, input_scale, in_channels, out_channels,
     activation, multiplier, offset,
 ) -> dict:
-    if weight_bits not in SUPPORTED_BITS or activation_bits not in SUPPORTED_BITS:
+    if not is_op_bits(weight_bits, activation_bits):
         raise ValueError(
-            f"bit widths must be in {SUPPORTED_BITS}, got W{weight_bits}A{activation_bits}")
+            f"bit widths must both be in {SUPPORTED_BITS}, or both 8, got "
+            f"W{weight_bits}A{activation_bits}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     scale = float(np.float32(input_scale))

@@ -12,9 +12,10 @@ batch statistics). Inference (`training` false or None: predict, evaluate, a pla
 - every other layer as the layer itself.
 The multipliers and offsets are folded in NumPy and read from variables (FoldedConstants), so
 that inference and converter hold the same float32 numbers whatever graph surrounds them.
-The converter writes exactly these multipliers, offsets and codes (a sub-byte block as one
-bitlite op; an 8-bit block as DIV, ROUND, MINIMUM, MAXIMUM, an integer-valued float CONV_2D /
-DEPTHWISE_CONV_2D / FULLY_CONNECTED, MUL, ADD; a BatchNorm as MUL, ADD). Elementwise IEEE
+The converter writes exactly these multipliers, offsets and codes (a block as one bitlite op,
+sub-byte or W8A8; an 8-bit block beyond the op's int32 accumulator as DIV, ROUND, MINIMUM,
+MAXIMUM, integer-valued float CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, MUL, ADD; a
+BatchNorm as MUL, ADD). Elementwise IEEE
 operations and an exact integer sum give the same float32 on every runtime, so every quantizer
 after them sees the same value and rounds to the same code.
 """

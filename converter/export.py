@@ -2,8 +2,9 @@
 
 It mirrors the QAT model with plain float layers and region markers. The converter later
 replaces everything between a region's markers by ops it writes itself:
-- a sub-byte block (blocks.py): one bitlite op;
-- an 8-bit block: two regions around the converter's own integer-valued convolution, its input
+- a block (blocks.py), sub-byte or W8A8: one bitlite op;
+- an 8-bit block beyond the op's int32 accumulator (blocks.Block.bitlite_op): two regions
+  around the converter's own integer-valued convolution, its input
   codes (`round(x / s)` clipped, written as DIV, ROUND, MINIMUM, MAXIMUM) and its affine output
   stage (MUL by the multiplier, ADD of the offset with the fused ReLU);
 - a BatchNormalization no block folds: its affine form (MUL, ADD);
@@ -93,8 +94,9 @@ def _marked(compute, x, regions: list, region=None):
 
 def _export_block(numbers: BlockNumbers, x, regions: list):
     """A block as input codes -> integer sum -> affine (exact.block_output's steps): one
-    region for a sub-byte block; for an 8-bit block the codes and the affine are regions and
-    the integer sum stays the TFLiteConverter's own convolution. A Conv1D's regions compute
+    region for a bitlite op's block; for an 8-bit block beyond the op's int32 accumulator the
+    codes and the affine are regions and the integer sum stays the TFLiteConverter's own
+    convolution. A Conv1D's regions compute
     on [N, 1, W, C], between EXPAND_DIMS and SQUEEZE (and the PAD of causal padding) outside
     them."""
     if not numbers.one_row:
@@ -111,7 +113,7 @@ def _export_block_regions(numbers: BlockNumbers, x, regions: list):
                            codes_only=True)
     affine = AffineLayer(numbers.multiplier, numbers.offset, numbers.block.activation,
                          name=f"{numbers.name}_affine")
-    if numbers.sub_byte:
+    if numbers.bitlite_op:
         return _marked(lambda x: affine(_integer_sum(numbers, codes(x))), x, regions,
                        region=numbers)
     return _marked(affine, _integer_sum(numbers, _marked(codes, x, regions)), regions)

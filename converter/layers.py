@@ -75,6 +75,15 @@ def channels(layer) -> tuple[int, int, int]:
     return int(group_in_channels * groups), int(out_channels), int(groups)
 
 
+def reduction_size(layer) -> int:
+    """K, the codes each output sums over: kernel taps x the input channels of one group."""
+    in_channels, _, groups = channels(layer)
+    window = 1
+    for size in getattr(layer, "kernel_size", ()):
+        window *= size
+    return window * in_channels // groups
+
+
 def is_bit_width(bits) -> bool:
     """Whether `bits` is a sub-byte width a bitlite op takes (an int, not a bool)."""
     return not isinstance(bits, bool) and bits in SUB_BYTE_BITS

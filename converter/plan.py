@@ -63,16 +63,16 @@ class BlockNumbers:
     chunks: list  # Block.reduction_chunks
     layer_class: type  # the class and config of the integer-sum copies (linear, no bias; a
     layer_config: dict  # Conv1D's as a Conv2D of one row)
-    packed_weights: np.ndarray | None  # a bitlite op's weight rows; None for an 8-bit block
-    options: bytes | None  # a bitlite op's custom options; None for an 8-bit block
+    packed_weights: np.ndarray | None  # a bitlite op's weight rows; None for builtin ops
+    options: bytes | None  # a bitlite op's custom options; None for builtin ops
 
     @property
     def name(self) -> str:
         return self.block.name
 
     @property
-    def sub_byte(self) -> bool:
-        return self.block.sub_byte
+    def bitlite_op(self) -> bool:
+        return self.block.bitlite_op
 
     @property
     def op_code(self) -> str:
@@ -160,9 +160,9 @@ def _block_numbers(block: Block) -> BlockNumbers:
         block=block, input_codes=input_codes, multiplier=multiplier, offset=offset,
         kernel_codes=kernel_codes, chunks=block.reduction_chunks(),
         layer_class=layer_class, layer_config=config,
-        packed_weights=_packed_weights(block, kernel_codes) if block.sub_byte else None,
+        packed_weights=_packed_weights(block, kernel_codes) if block.bitlite_op else None,
         options=(_options(block, np.float32(input_codes.step), multiplier, offset)
-                 if block.sub_byte else None))
+                 if block.bitlite_op else None))
 
 
 def _packed_weights(block: Block, kernel_codes: np.ndarray) -> np.ndarray:

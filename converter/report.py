@@ -71,8 +71,9 @@ def size_lines(file_size: int, layers: list[BitliteLayer]) -> list[str]:
 
 def layer_table(layers: list[BitliteLayer], kept=()) -> str:
     """One row per bitlite op: layer, op, W/A bits, MACs per example, packed weight bytes; then
-    one per kept 8-bit layer (summary.LayerCost), which runs as float builtin ops with float32
-    weights (its DIV/ROUND/MINIMUM/MAXIMUM/MUL input quantizer included). The total counts the
+    one per 8-bit layer left to builtin ops (summary.LayerCost: beyond the op's int32
+    accumulator, it runs as float builtins on integer codes, its DIV/ROUND/MINIMUM/MAXIMUM
+    input quantizer included). The total counts the
     MACs of both and the packed bytes of the bitlite ops."""
     rows = [("layer", "op", "bits", "MACs", "packed bytes")]
     for layer in layers:

@@ -9,7 +9,7 @@ import pytest
 
 from bitlite.converter import summary
 
-from support.cli import SUB_BYTE, assert_one_line_error, float_model, run_main
+from support.cli import BITLITE_OPS, SUB_BYTE, assert_one_line_error, float_model, run_main
 
 # conv1 of test_cli's model: 3x3, 8 -> 16 channels, SAME on 8x8, W2A3, with bias.
 CONV1_K, CONV1_OUT, CONV1_PIXELS = 3 * 3 * 8, 16, 8 * 8
@@ -24,6 +24,8 @@ def test_summary_counts_conv1(saved):
         f"{packed + CONV1_OUT * 8:,}",  # plus a float32 multiplier and offset per channel
         f"{macs:,}", f"{macs * 2 * 3:,}"]
     assert rows["conv0"][1] == "W8A8" and rows["conv0"][-1] == "0"
+    # conv0 (3x3, 1 -> 8 channels) is a W8A8 op: one byte per weight code, multiplier, offset.
+    assert rows["conv0"][3] == f"{8 * 9 + 8 * 8:,}", rows["conv0"]
     batch_norm = [row for name, row in rows.items() if name.startswith("batch_normalization")]
     assert batch_norm and batch_norm[0][1] == "float", rows
     parameters = float_model().count_params()
@@ -67,7 +69,7 @@ def test_bench_times_every_op_of_every_version(benched):
     for run in (r for r in runs if r["variant"] == "bitlite"):
         bitlite = [op for op in run["ops"] if op["op"].startswith("Bitlite")]
         # Measured by the delegate, with the kernel that ran each layer.
-        assert [op["name"] for op in bitlite] == [name for name, _, _ in SUB_BYTE], bitlite
+        assert [op["name"] for op in bitlite] == [name for name, _, _ in BITLITE_OPS], bitlite
         assert all(op["ms"] > 0 and "/" in op["kernel"] for op in bitlite), bitlite
         builtin = [op for op in run["ops"] if op["kernel"] == "builtin"]
         assert builtin and all(op["ms"] > 0 for op in builtin), builtin

@@ -18,7 +18,7 @@ import pytest
 from bitlite.converter import cli, convert
 
 from support.checks import RUNTIMES, assert_matches_keras, skip_or_fail
-from support.cli import SUB_BYTE, assert_one_line_error, float_model, run_main
+from support.cli import BITLITE_OPS, assert_one_line_error, float_model, run_main
 from support.harness import run_model
 
 @pytest.fixture(scope="module")
@@ -51,35 +51,35 @@ def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
     assert status == 0
     lines = stdout.splitlines()
     ops = [line for line in lines if "Bitlite" in line]
-    assert len(ops) == len(SUB_BYTE), stdout
+    assert len(ops) == len(BITLITE_OPS), stdout
     model = float_model()
     packed_total = float_total = 0
-    for line, (name, weight_bits, activation_bits) in zip(ops, SUB_BYTE):
+    for line, (name, weight_bits, activation_bits) in zip(ops, BITLITE_OPS):
         kernel = model.get_layer(name).kernel.shape
         k, c_out = int(np.prod(kernel[:-1])), int(kernel[-1])
         packed = c_out * -(-k * weight_bits // 8)  # rows of ceil(K * bits / 8) bytes
         packed_total += packed
         float_total += 4 * c_out * k
-        op = "BitliteFullyConnected" if name == "hidden" else "BitliteConv2D"
+        op = "BitliteFullyConnected" if name in ("hidden", "logits") else "BitliteConv2D"
         assert op in line and f"W{weight_bits}A{activation_bits}" in line, line
         assert f"packed weights {packed} B" in line, line
-    # The kept 8-bit layers are listed as builtin ops, named by their output (the codes of
-    # their input, then their exact integer sums and affine stage).
-    builtin = {line.split()[1]: line.split()[2] for line in lines
+    # The kept 8-bit layers are W8A8 ops above: no float convolution, matrix product or
+    # input-quantizer emulation is left among the builtin ops.
+    builtin = {line.split()[1] for line in lines
                if len(line.split()) == 3 and line.split()[0].isdigit()}
-    assert "conv0" in builtin["CONV_2D"] and "FULLY_CONNECTED" in builtin, stdout
-    assert builtin["DIV"].endswith("_input_codes/div"), stdout
+    assert not {"CONV_2D", "FULLY_CONNECTED", "DIV", "ROUND"} & builtin, stdout
     size = out.stat().st_size
     assert f"file size: {size} bytes" in stdout, stdout
     # fp32 size: the same file with each op's packed weights replaced by float32 kernels.
     assert f"same model in fp32: {size - packed_total + float_total} bytes" in stdout, stdout
 
 
-def test_convert_report_names_the_kept_8bit_layers(converted):
+def test_convert_report_lists_the_kept_8bit_layers_as_w8a8_ops(converted):
     rows = {line.split()[0]: line.split()[1:] for line in converted[1].splitlines()
             if line.strip()}
-    assert rows["conv0"][:3] == ["float", "builtins", "W8A8"], converted[1]
-    assert rows["logits"][:3] == ["float", "builtins", "W8A8"], converted[1]
+    assert rows["conv0"][:2] == ["BitliteConv2D", "W8A8"], converted[1]
+    assert rows["logits"][:2] == ["BitliteFullyConnected", "W8A8"], converted[1]
+    assert "builtins" not in converted[1], converted[1]
 
 
 def test_info_needs_no_tensorflow(converted):

@@ -33,7 +33,7 @@ def _stream_pack(codes, bits):
 # Packing
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
 @pytest.mark.parametrize("k", [1, 3, 5, 7, 9, 13, 17, 31, 33, 65])
 def test_pack_unpack_round_trip(bits, k, rng):
     codes = ref.random_weight_codes(rng, bits, (5, k))
@@ -67,6 +67,8 @@ HAND_EXAMPLES = {
     3: ([3, -4, 1, 2], [0x47, 0x0D]),
     # 4 bit, K=5: u = 0 15 8 7 13 -> 0 | 15<<4 = 0xF0; 8 | 7<<4 = 0x78; 13 = 0x0D.
     4: ([-8, 7, 0, -1, 5], [0xF0, 0x78, 0x0D]),
+    # 8 bit (W8A8), K=5: one byte u = q + 128 per code.
+    8: ([-128, 127, 0, -1, 28], [0x00, 0xFF, 0x80, 0x7F, 0x9C]),
 }
 
 
@@ -158,7 +160,7 @@ def test_options_flexbuffer_types_match_format_md():
 # Writer errors
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("bits", [0, 5, 8])
+@pytest.mark.parametrize("bits", [0, 5, 7, 16])
 def test_pack_rejects_unsupported_bits(bits):
     with pytest.raises(ValueError, match="weight_bits"):
         custom_ops.pack_weights(np.zeros((1, 4), int), bits)
@@ -169,6 +171,7 @@ def test_pack_rejects_unsupported_bits(bits):
     (2, [1, 2]), (2, [-3]),
     (3, [4]), (3, [-5]),
     (4, [8]), (4, [-9]),
+    (8, [128]), (8, [-129]),
 ])
 def test_pack_rejects_out_of_range_codes(bits, codes):
     with pytest.raises(ValueError, match="codes"):
@@ -182,7 +185,8 @@ def test_pack_rejects_wrong_rank():
 
 @pytest.mark.parametrize("field,value,message", [
     ("weight_bits", 0, "bit widths"), ("weight_bits", 5, "bit widths"),
-    ("activation_bits", 8, "bit widths"),
+    ("activation_bits", 8, "bit widths"),  # 8 bits only as W8A8
+    ("weight_bits", 8, "bit widths"),
     ("activation", "TANH", "activation"),
     ("input_scale", 0.0, "input_scale"), ("input_scale", -1.0, "input_scale"),
     ("input_scale", float("nan"), "input_scale"), ("input_scale", float("inf"), "input_scale"),
@@ -210,3 +214,19 @@ def test_conv2d_options_writer_rejects_non_positive_geometry(field):
     geometry[field] = 0
     with pytest.raises(ValueError, match=field.split("_")[0]):
         custom_ops.conv2d_options(**geometry, **_common())
+
+
+def test_w8a8_options_encode_decode():
+    options = custom_ops.decode_options(custom_ops.conv2d_options(
+        kernel_h=3, kernel_w=3, **_common(weight_bits=8, activation_bits=8)))
+    assert (options["weight_bits"], options["activation_bits"]) == (8, 8)
+
+
+@pytest.mark.parametrize("k,signed,fits", [
+    (65793, False, True), (65794, False, False),        # 128 * 255 per product
+    (131071, True, True), (131072, True, False),        # 128 * 128
+    (16_000_000, False, True),                          # W2A2: 2 * 3 per product
+])
+def test_accumulator_bound_is_the_delegates(k, signed, fits):
+    bits = (8, 8) if k < 1_000_000 else (2, 2)
+    assert custom_ops.accumulator_fits(k, *bits, signed) is fits

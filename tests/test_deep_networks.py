@@ -23,7 +23,7 @@ import tf_keras as keras
 
 from bitlite.converter import convert, graph, quantize_model
 
-from support.checks import RUNTIMES, assert_matches_keras, tflite_runtime_python
+from support.checks import RUNTIMES, assert_matches_keras, tflite_ops, tflite_runtime_python
 from support.harness import run_model
 from support.networks import trained, upscaled_digits
 
@@ -92,13 +92,16 @@ def test_models_learned(converted, digits):
         assert len(np.unique(expected.argmax(1))) >= 3, case
 
 
-def test_8bit_sums_beyond_float32_integers_are_exact(rng):
+@pytest.mark.parametrize("features", [3000, 140000])
+def test_8bit_sums_beyond_float32_integers_are_exact(features, rng):
     """An 8-bit classifier whose sums pass 2^24, where a float32 sum of integers rounds:
-    3000 positive products of codes near 127 reach 4.5e7. The .tflite sums ranges of input
-    channels that stay below 2^24 and adds them in order, as the QAT model's inference does."""
-    inputs = keras.Input((3000,))
+    `features` positive products of codes near 127. With 3000 (sums of 4.5e7) it is a W8A8
+    bitlite op, whose int32 sum is exact; with 140000 even int32 cannot hold every sum
+    (2.3e9), so the .tflite sums ranges of input channels that stay below 2^24 in float32
+    builtins and adds them in order, as the QAT model's inference does."""
+    inputs = keras.Input((features,))
     qat = quantize_model(keras.Model(inputs, L.Dense(4)(inputs)))
-    x = rng.uniform(0.8, 1.0, size=(16, 3000)).astype(np.float32)
+    x = rng.uniform(0.8, 1.0, size=(16, features)).astype(np.float32)
     qat.predict(x, verbose=0)  # initialises the steps; then put the codes near their maximum
     wrapper = qat.layers[-1]
     kernel, _ = graph.wrapped_kernel(wrapper)
@@ -109,6 +112,11 @@ def test_8bit_sums_beyond_float32_integers_are_exact(rng):
     expected = qat.predict(x, verbose=0)
     assert np.abs(expected).max() > 2 ** 24 / 127 ** 2  # the sums did pass 2^24
     model = convert(qat)
+    names = [op["name"] for op in tflite_ops(model)]
+    if features == 3000:
+        assert names == ["BitliteFullyConnected"], names
+    else:
+        assert "BitliteFullyConnected" not in names and names.count("FULLY_CONNECTED") > 1
     for runtime in RUNTIMES:
         assert_matches_keras(x, expected, run_model(model, x, runtime),
                              what=f"wide 8-bit classifier under {runtime}")

@@ -43,18 +43,21 @@ def quantized_layers(model):
 
 
 def check_ops(data: bytes, float_model, kept: set):
-    """Every sub-byte Conv2D/Dense of `float_model` became one bitlite op, in order, with its
-    kernel geometry; the kept (8-bit) ones and every other layer stayed builtin."""
+    """Every Conv2D/Dense of `float_model` became one bitlite op, in order, with its kernel
+    geometry, the kept ones as W8A8 ops (FORMAT.md "Bit widths"); no float convolution or
+    matrix product is left. Returns the ops of the sub-byte layers."""
     ops = tflite_ops(data)
     custom = [op for op in ops if "options" in op]
-    sub_byte = [layer for layer in quantized_layers(float_model) if layer.name not in kept]
+    quantized = quantized_layers(float_model)
     assert [op["name"] for op in custom] == [
         "BitliteConv2D" if isinstance(layer, L.Conv2D) else "BitliteFullyConnected"
-        for layer in sub_byte], [op["name"] for op in ops]
-    for op, layer in zip(custom, sub_byte):
+        for layer in quantized], [op["name"] for op in ops]
+    for op, layer in zip(custom, quantized):
         kernel = layer.kernel.shape
         k, c_out = int(np.prod(kernel[:-1])), int(kernel[-1])
         options = op["options"]
+        bits = (options["weight_bits"], options["activation_bits"])
+        assert (bits == (8, 8)) == (layer.name in kept), (layer.name, bits)
         assert (options["in_channels"], options["out_channels"]) == (kernel[-2], c_out)
         # One row of ceil(K * bits / 8) bytes per output channel (FORMAT.md).
         assert len(op["weights"]) == c_out * -(-k * options["weight_bits"] // 8), layer.name
@@ -64,11 +67,8 @@ def check_ops(data: bytes, float_model, kept: set):
             assert (options["dilation_h"], options["dilation_w"]) == layer.dilation_rate
             assert options["padding"] == layer.padding.upper()
     names = [op["name"] for op in ops]
-    kept_layers = [layer for layer in quantized_layers(float_model) if layer.name in kept]
-    assert names.count("CONV_2D") == sum(isinstance(layer, L.Conv2D) for layer in kept_layers)
-    assert names.count("FULLY_CONNECTED") == sum(
-        isinstance(layer, L.Dense) for layer in kept_layers)
-    return custom
+    assert not {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} & set(names), names
+    return [op for op, layer in zip(custom, quantized) if layer.name not in kept]
 
 
 # ---------------------------------------------------------------------------------------------

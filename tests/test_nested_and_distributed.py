@@ -84,14 +84,15 @@ def test_nested_models_are_flattened(nested_qat):
 def test_nested_ops(nested_qat):
     ops = tflite_ops(convert(nested_qat))
     custom = [op for op in ops if "options" in op]
-    assert [op["name"] for op in custom] == ["BitliteConv2D"] * len(SUB_BYTE), ops
-    for op, (name, bits) in zip(custom, SUB_BYTE):
+    sub_byte = [op for op in custom if op["options"]["weight_bits"] != 8]
+    assert [op["name"] for op in sub_byte] == ["BitliteConv2D"] * len(SUB_BYTE), ops
+    for op, (name, bits) in zip(sub_byte, SUB_BYTE):
         options = op["options"]
         assert (options["weight_bits"], options["activation_bits"]) == bits, name
         # Every input comes from a ReLU, across the nested models' boundaries: unsigned.
         assert options["activation_signed"] is False, name
-    names = [op["name"] for op in ops]
-    assert (names.count("CONV_2D"), names.count("FULLY_CONNECTED")) == (1, 1)  # kept 8-bit
+    kept = [op["name"] for op in custom if op["options"]["weight_bits"] == 8]
+    assert kept == ["BitliteConv2D", "BitliteFullyConnected"], ops  # first and last: W8A8
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -52,15 +52,15 @@ def test_layer_bits_dict_mixes_precisions_and_converts_exactly(delegate_library)
                          layer_bits={"dw": (2, 4), "c1": (1, 3), "d1": (8, 8), "d0": None})
     assert bits_of(qat) == {"c0": (4, 4), "dw": (2, 4), "c1": (1, 3), "d1": (8, 8)}
     x, expected, data = run_and_convert(qat)
-    # c0 W4A4, dw W2A4, c1 W1A3 become bitlite ops; d1 (8-bit) and d0 (float) do not.
+    # c0 W4A4, dw W2A4, c1 W1A3 and d1 W8A8 become bitlite ops; d0 (float) does not.
     pairs = sorted((op["options"]["weight_bits"], op["options"]["activation_bits"])
                    for op in tflite_ops(data) if op["name"].startswith("Bitlite"))
-    assert pairs == [(1, 3), (2, 4), (4, 4)], pairs
+    assert pairs == [(1, 3), (2, 4), (4, 4), (8, 8)], pairs
     for runtime in RUNTIMES:
         assert_matches_keras(x, expected, run_model(data, x, runtime))
 
 
-def test_8bit_depthwise_and_separable_stay_float_ops(delegate_library):
+def test_8bit_depthwise_and_separable_become_w8a8_ops(delegate_library):
     keras.utils.set_random_seed(4)
     inputs = keras.Input((8, 8, 3))
     x = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw")(inputs)
@@ -70,8 +70,12 @@ def test_8bit_depthwise_and_separable_stay_float_ops(delegate_library):
     qat = quantize_model(float_model, 2, 2, keep_first_last_8bit=False,
                          layer_bits={"dw": (8, 8), "sep": (8, 8)})
     x, expected, data = run_and_convert(qat)
-    names = [op["name"] for op in tflite_ops(data)]
-    assert names.count("DEPTHWISE_CONV_2D") == 2 and names.count("BitliteConv2D") == 1, names
+    ops = tflite_ops(data)
+    bits = [(op["options"]["weight_bits"], op["options"]["groups"]) for op in ops
+            if op["name"] == "BitliteConv2D"]
+    # dw (groups = 3), sep's depthwise part (groups = 6) and pointwise part at W8A8, c at W2.
+    assert bits == [(8, 3), (8, 6), (8, 1), (2, 1)], ops
+    assert "DEPTHWISE_CONV_2D" not in [op["name"] for op in ops], ops
     for runtime in RUNTIMES:
         assert_matches_keras(x, expected, run_model(data, x, runtime))
 
@@ -176,3 +180,22 @@ def test_convert_prints_layer_report(tmp_path, capsys):
     size = out.stat().st_size
     assert f"file size: {size} bytes" in captured.out
     assert "same model in fp32:" in captured.out and "same model in int8:" in captured.out
+
+
+def test_weighted_layers_left_float_are_named_in_one_warning(delegate_library):
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="c", activation="relu")(inputs)
+    x = keras.layers.Conv2DTranspose(4, 3, name="up")(x)
+    y = keras.layers.Dense(2, name="head")(keras.layers.Flatten()(x))
+    with pytest.warns(UserWarning) as record:
+        qat = quantize_model(keras.Model(inputs, y), 2, 2, keep_first_last_8bit=False)
+    messages = [str(w.message) for w in record if "leaves these layers float" in str(w.message)]
+    assert len(messages) == 1 and "'up' (Conv2DTranspose)" in messages[0], messages
+    assert "'c'" not in messages[0] and "'head'" not in messages[0], messages
+    # The transposed convolution runs as a float builtin beside the two bitlite ops.
+    x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype(np.float32)
+    qat.predict(x, verbose=0)
+    data = convert(qat)
+    names = [op["name"] for op in tflite_ops(data)]
+    assert "TRANSPOSE_CONV" in names and names.count("BitliteConv2D") == 1, names
+    assert_matches_keras(x, qat.predict(x, verbose=0), run_model(data, x, "tf"), exact=False)

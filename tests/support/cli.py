@@ -8,8 +8,10 @@ import tf_keras as keras
 from bitlite.converter import cli
 
 L = keras.layers
-# (layer name, weight bits, activation bits) of the sub-byte layers of the model below.
+# (layer name, weight bits, activation bits) of the sub-byte layers of the model below, and
+# of all its bitlite ops (the first and last layer kept 8-bit: W8A8 ops).
 SUB_BYTE = [("conv1", 2, 3), ("conv2", 2, 3), ("hidden", 2, 3)]
+BITLITE_OPS = [("conv0", 8, 8), *SUB_BYTE, ("logits", 8, 8)]
 
 
 def float_model():
