@@ -117,8 +117,9 @@ android:
 aar: android
 	$(PYTHON) tools/android/make_aar.py $(BUILD)/android dist
 
-# The libraries' ELF facts and the AAR's layout; the C++ tests built by the Android toolchain,
-# run under qemu-aarch64 without and with dotprod (cortex-a53, cortex-a76).
+# The libraries' ELF facts and the AAR's layout; the kernels' outputs in the Android build
+# against the Linux aarch64 build's (tools/android/kernel_digests.sh); the C++ tests built by the
+# Android toolchain; all run under qemu-aarch64 without and with dotprod (cortex-a53, cortex-a76).
 test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
 	tools/android/qemu_ctest.sh cortex-a53 cortex-a76
