@@ -108,11 +108,12 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	cc/fuzz/run_fuzzer.sh $(FUZZ_BUILD) 120
 
-# Android arm64-v8a libraries, built with zig from PyPI in place of the NDK (android/README.md),
-# and the AAR that packages them (dist/bitlite-<version>.aar).
+# Android arm64-v8a and armeabi-v7a libraries, built with zig from PyPI in place of the NDK
+# (android/README.md), and the AAR that packages them (dist/bitlite-<version>.aar).
 .PHONY: android aar test-android
 android:
 	tools/android/build.sh arm64-v8a
+	tools/android/build.sh armeabi-v7a
 
 aar: android
 	$(PYTHON) tools/android/make_aar.py $(BUILD)/android dist
