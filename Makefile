@@ -108,17 +108,19 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	cc/fuzz/run_fuzzer.sh $(FUZZ_BUILD) 120
 
-# Android arm64-v8a libraries, built with zig from PyPI in place of the NDK (android/README.md),
-# and the AAR that packages them (dist/bitlite-<version>.aar).
+# Android arm64-v8a and armeabi-v7a libraries, built with zig from PyPI in place of the NDK
+# (android/README.md), and the AAR that packages them (dist/bitlite-<version>.aar).
 .PHONY: android aar test-android
 android:
 	tools/android/build.sh arm64-v8a
+	tools/android/build.sh armeabi-v7a
 
 aar: android
 	$(PYTHON) tools/android/make_aar.py $(BUILD)/android dist
 
-# The libraries' ELF facts and the AAR's layout; the C++ tests built by the Android toolchain,
-# run under qemu-aarch64 without and with dotprod (cortex-a53, cortex-a76).
+# The libraries' ELF facts and the AAR's layout; the kernels' outputs in the Android build
+# against the Linux aarch64 build's (tools/android/kernel_digests.sh); the C++ tests built by the
+# Android toolchain; all run under qemu-aarch64 without and with dotprod (cortex-a53, cortex-a76).
 test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
 	tools/android/qemu_ctest.sh cortex-a53 cortex-a76

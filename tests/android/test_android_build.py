@@ -15,14 +15,25 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("BITLITE_ANDROID_BUILD", REPO / "build" / "android"))
-ABI = "arm64-v8a"
-DELEGATE = BUILD / ABI / "libbitlite_delegate.so"
-JNI = BUILD / ABI / "libbitlite_jni.so"
+ABIS = ("arm64-v8a", "armeabi-v7a")
+DELEGATE = "libbitlite_delegate.so"
+JNI = "libbitlite_jni.so"
+LIBRARIES = [BUILD / abi / name for abi in ABIS for name in (DELEGATE, JNI)]
 STUB_LIBRARIES = ("libc.so", "libdl.so", "libm.so")
+# armv7 VFP has no round-to-integer instruction: std::nearbyint calls libm's nearbyintf.
+BIONIC_NEEDED = {"arm64-v8a": ["libc.so", "libdl.so"],
+                 "armeabi-v7a": ["libm.so", "libc.so", "libdl.so"]}
+# What `readelf -h` says: the machine, and for ARM the float ABI of armeabi-v7a (softfp: floats
+# passed in core registers, which the ELF header calls soft-float).
+ELF_HEADER = {"arm64-v8a": ["AArch64"], "armeabi-v7a": ["ARM", "soft-float ABI"]}
 PAGE_16K = 16384
 # The delegate measured 707 KB stripped (2026-12-04); the bound catches an unstripped build or
 # libc++ pulled in wholesale.
 DELEGATE_MAX_BYTES = 1_000_000
+
+
+def library_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 def readelf(*args: str, path: Path) -> str:
@@ -51,15 +62,17 @@ def symbol_list(library: str) -> set[str]:
     return {line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")}
 
 
-def test_delegate_needs_only_bionic_libc_and_libdl():
-    assert needed(DELEGATE) == ["libc.so", "libdl.so"]
+@pytest.mark.parametrize("abi", ABIS)
+def test_delegate_needs_only_bionic_libraries(abi):
+    assert needed(BUILD / abi / DELEGATE) == BIONIC_NEEDED[abi]
 
 
-def test_jni_glue_needs_the_delegate_and_bionic_only():
-    assert needed(JNI) == ["libbitlite_delegate.so", "libc.so", "libdl.so"]
+@pytest.mark.parametrize("abi", ABIS)
+def test_jni_glue_needs_the_delegate_and_bionic_only(abi):
+    assert needed(BUILD / abi / JNI) == ["libbitlite_delegate.so", "libc.so", "libdl.so"]
 
 
-@pytest.mark.parametrize("path", [DELEGATE, JNI], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LIBRARIES, ids=library_id)
 def test_every_bionic_import_is_versioned_LIBC_and_in_our_symbol_lists(path):
     declared = set().union(*(symbol_list(lib) for lib in STUB_LIBRARIES))
     ours = {"tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate"}
@@ -72,20 +85,22 @@ def test_every_bionic_import_is_versioned_LIBC_and_in_our_symbol_lists(path):
         assert version == "LIBC" and base in declared, name
 
 
-def test_delegate_exports_exactly_the_plugin_functions():
-    exports = {name for binding, index, name in dynamic_symbols(DELEGATE)
+@pytest.mark.parametrize("abi", ABIS)
+def test_delegate_exports_exactly_the_plugin_functions(abi):
+    exports = {name for binding, index, name in dynamic_symbols(BUILD / abi / DELEGATE)
                if index != "UND" and binding in ("GLOBAL", "WEAK")}
     assert exports == {"tflite_plugin_create_delegate", "tflite_plugin_destroy_delegate"}
 
 
-def test_jni_glue_exports_exactly_its_native_methods():
-    exports = {name for binding, index, name in dynamic_symbols(JNI)
+@pytest.mark.parametrize("abi", ABIS)
+def test_jni_glue_exports_exactly_its_native_methods(abi):
+    exports = {name for binding, index, name in dynamic_symbols(BUILD / abi / JNI)
                if index != "UND" and binding in ("GLOBAL", "WEAK")}
     assert exports == {"Java_org_bitlite_BitliteDelegate_nativeCreate",
                        "Java_org_bitlite_BitliteDelegate_nativeDestroy"}
 
 
-@pytest.mark.parametrize("path", [DELEGATE, JNI], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LIBRARIES, ids=library_id)
 def test_loadable_on_16k_page_devices(path):
     loads = [line.split() for line in readelf("-l", path=path).splitlines()
              if line.split()[:1] == ["LOAD"]]
@@ -95,15 +110,23 @@ def test_loadable_on_16k_page_devices(path):
         assert alignment % PAGE_16K == 0 and offset % PAGE_16K == vaddr % PAGE_16K, load
 
 
-@pytest.mark.parametrize("path", [DELEGATE, JNI], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LIBRARIES, ids=library_id)
 def test_no_text_relocations_and_stripped(path):
     assert "TEXTREL" not in readelf("-d", path=path)
     assert ".symtab" not in readelf("-S", path=path)
 
 
-def test_delegate_is_arm64_and_small():
-    assert "AArch64" in readelf("-h", path=DELEGATE)
-    assert DELEGATE.stat().st_size <= DELEGATE_MAX_BYTES
+@pytest.mark.parametrize("path", LIBRARIES, ids=library_id)
+def test_machine_and_float_abi(path):
+    header = readelf("-h", path=path)
+    machine = re.search(r"Machine:\s+(.+)", header).group(1).strip()
+    assert machine == ELF_HEADER[path.parent.name][0]
+    assert all(fact in header for fact in ELF_HEADER[path.parent.name][1:])
+
+
+@pytest.mark.parametrize("abi", ABIS)
+def test_delegate_is_small(abi):
+    assert (BUILD / abi / DELEGATE).stat().st_size <= DELEGATE_MAX_BYTES
 
 
 def aar_path() -> Path:
@@ -118,7 +141,7 @@ def test_aar_holds_manifest_classes_and_both_libraries():
         names = set(aar.namelist())
         manifest = aar.read("AndroidManifest.xml").decode()
     assert names == {"AndroidManifest.xml", "R.txt", "proguard.txt", "classes.jar",
-                     f"jni/{ABI}/libbitlite_delegate.so", f"jni/{ABI}/libbitlite_jni.so"}
+                     *(f"jni/{abi}/{name}" for abi in ABIS for name in (DELEGATE, JNI))}
     assert 'package="org.bitlite"' in manifest and 'minSdkVersion="24"' in manifest
 
 
@@ -135,5 +158,5 @@ def test_aar_classes_are_ours_only_and_java8():
 
 def test_aar_libraries_are_the_built_ones():
     with zipfile.ZipFile(aar_path()) as aar:
-        for path in (DELEGATE, JNI):
-            assert aar.read(f"jni/{ABI}/{path.name}") == path.read_bytes(), path.name
+        for path in LIBRARIES:
+            assert aar.read(f"jni/{library_id(path)}") == path.read_bytes(), path

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds bitlite's Android libraries with zig (PyPI `ziglang`, pinned) in place of the NDK:
 #
-#   tools/android/build.sh ABI [CMAKE_ARGS...]       (ABI: arm64-v8a)
+#   tools/android/build.sh ABI [CMAKE_ARGS...]       (ABI: arm64-v8a, armeabi-v7a)
 #
 # into build/android/ABI (or BITLITE_ANDROID_BUILD_DIR): libbitlite_delegate.so and
 # libbitlite_jni.so (android/CMakeLists.txt).
@@ -42,5 +42,5 @@ touch "$BUILD_DIR/sysroot.stamp"
 JAVA_HOME=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}
 cmake -S "$REPO/android" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$REPO/cc/toolchains/android-zig.cmake" \
-  -DBITLITE_ANDROID_SYSROOT="$SYSROOT" -DBITLITE_JNI_INCLUDE_DIR="$JAVA_HOME/include" "$@" >/dev/null
+  -DBITLITE_ANDROID_SYSROOT="$SYSROOT" -DBITLITE_ANDROID_ABI="$ABI" -DBITLITE_JNI_INCLUDE_DIR="$JAVA_HOME/include" "$@" >/dev/null
 cmake --build "$BUILD_DIR"

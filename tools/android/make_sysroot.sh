@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the sysroot that zig compiles and links Android code against:
 #
-#   tools/android/make_sysroot.sh ZIG ABI OUT      (ABI: arm64-v8a)
+#   tools/android/make_sysroot.sh ZIG ABI OUT      (ABI: arm64-v8a, armeabi-v7a)
 #
 # OUT/include: the C declarations, our bionic overlay (android/bionic/include) first, then a
 #   tree of symbolic links into the musl and Linux UAPI headers that ship inside the ziglang
@@ -18,7 +18,18 @@ ZIG=$1 ABI=$2 OUT=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 case $ABI in
-  arm64-v8a) ARCH=aarch64 TARGET=aarch64-linux-android.24 ;;
+  arm64-v8a)
+    ARCH=aarch64 TARGET="aarch64-linux-android.24" LINK_TARGET=$TARGET CRT_FLAGS= ;;
+  # armeabi-v7a is softfp: VFP and NEON inside functions, floats passed in core registers. zig
+  # knows no softfp target: arm-linux-android is hard float (which clang rejects for Android:
+  # zig cannot build its libc++ for it) and arm-linux-androideabi soft float (every float
+  # operation a call, and LLVM stops on NEON float vectors: "Do not know how to split the
+  # result of this operator!"). So our code is compiled for arm-linux-android with
+  # -mfloat-abi=softfp, and linked as arm-linux-androideabi: zig builds libc++, libunwind and
+  # compiler-rt soft float, whose calls are the same as softfp's (AAPCS base variant).
+  armeabi-v7a)
+    ARCH=arm TARGET="arm-linux-android.24 -mfloat-abi=softfp" LINK_TARGET=arm-linux-androideabi.24
+    CRT_FLAGS=-mfloat-abi=softfp ;;  # arm-linux-none is hard float: lld would mark the .so so
   *) echo "unsupported ABI $ABI" >&2; exit 2 ;;
 esac
 ZIG_INCLUDE=$(dirname "$(realpath "$ZIG")")/lib/libc/include
@@ -33,8 +44,9 @@ done
 for lib in libc libdl libm; do
   "$HERE/make_stub.sh" "$ZIG" "$ARCH-linux-none" "$HERE/$lib.symbols" "$OUT/lib/$lib.so"
 done
-"$ZIG" cc -target "$ARCH-linux-none" -O2 -fPIC -c "$HERE/crtbegin_so.c" -o "$OUT/lib/crtbegin_so.o"
-"$ZIG" cc -target "$ARCH-linux-none" -c -x c /dev/null -o "$OUT/lib/crtend_so.o"
+"$ZIG" cc -target "$ARCH-linux-none" $CRT_FLAGS -O2 -fPIC -c "$HERE/crtbegin_so.c" \
+  -o "$OUT/lib/crtbegin_so.o"
+"$ZIG" cc -target "$ARCH-linux-none" $CRT_FLAGS -c -x c /dev/null -o "$OUT/lib/crtend_so.o"
 
 cat >"$OUT/libc.txt" <<PATHS
 include_dir=$REPO/android/bionic/include
@@ -47,22 +59,25 @@ darwin_sdk_dir=
 PATHS
 
 # The layouts and constants the delegate relies on must be bionic's (android/bionic/).
-ZIG_LIBC="$OUT/libc.txt" "$ZIG" cc -target "$TARGET" -c -include pthread.h \
+ZIG_LIBC="$OUT/libc.txt" "$ZIG" cc -target $TARGET -c -include pthread.h \
   "$REPO/android/bionic/abi_checks.c" -o "$OUT/abi_checks.o"
 rm "$OUT/abi_checks.o"
 
 # zig takes -march only as a CPU name, so the dotprod kernel's flag becomes the equivalent -mcpu.
+# A command with -c compiles (-target $TARGET), any other links (-target $LINK_TARGET).
 # The cache directory the sysroot was made with (tools/android/build.sh's) is kept.
 CACHE_SETTING=${ZIG_GLOBAL_CACHE_DIR:+ZIG_GLOBAL_CACHE_DIR=$ZIG_GLOBAL_CACHE_DIR}
 cat >"$OUT/zig-c++" <<WRAPPER
 #!/bin/sh
+target="$LINK_TARGET"
 for arg in "\$@"; do
   case \$arg in
     -march=armv8.2-a+dotprod) arg=-mcpu=generic+v8_2a+dotprod ;;
+    -c) target="$TARGET" ;;
   esac
   set -- "\$@" "\$arg"
   shift
 done
-ZIG_LIBC="$OUT/libc.txt" $CACHE_SETTING exec "$(realpath "$ZIG")" c++ -target $TARGET "\$@"
+ZIG_LIBC="$OUT/libc.txt" $CACHE_SETTING exec "$(realpath "$ZIG")" c++ -target \$target "\$@"
 WRAPPER
 chmod +x "$OUT/zig-c++"

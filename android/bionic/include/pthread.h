@@ -1,6 +1,7 @@
 // bionic overlay: the pthread objects libc++ embeds (std::mutex, std::condition_variable,
 // std::shared_mutex) live in our memory and are used by bionic, so their sizes must be
-// bionic's (the static initializers are all zero in both). musl's match on LP64; checked here.
+// bionic's (the static initializers are all zero in both). musl's match on LP64; 32-bit ones
+// are declared in bits/alltypes.h. Checked here.
 #ifndef BITLITE_BIONIC_PTHREAD_H_
 #define BITLITE_BIONIC_PTHREAD_H_
 #include_next <pthread.h>
@@ -14,6 +15,11 @@ BITLITE_BIONIC_LAYOUT(sizeof(pthread_rwlock_t) == 56, "pthread_rwlock_t");
 BITLITE_BIONIC_LAYOUT(sizeof(pthread_key_t) == 4, "pthread_key_t");
 BITLITE_BIONIC_LAYOUT(sizeof(pthread_t) == 8, "pthread_t");
 #else
-#error "bionic overlay: only LP64 (arm64-v8a) layouts are declared"
+// bionic: int32_t __private[1], [1], [10]; key: int; pthread_t: long.
+BITLITE_BIONIC_LAYOUT(sizeof(pthread_mutex_t) == 4, "pthread_mutex_t");
+BITLITE_BIONIC_LAYOUT(sizeof(pthread_cond_t) == 4, "pthread_cond_t");
+BITLITE_BIONIC_LAYOUT(sizeof(pthread_rwlock_t) == 40, "pthread_rwlock_t");
+BITLITE_BIONIC_LAYOUT(sizeof(pthread_key_t) == 4, "pthread_key_t");
+BITLITE_BIONIC_LAYOUT(sizeof(pthread_t) == 4, "pthread_t");
 #endif
 #endif  // BITLITE_BIONIC_PTHREAD_H_

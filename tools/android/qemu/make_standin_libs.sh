@@ -36,8 +36,9 @@ is_extra() { [[ $1 == stderr || $1 == android_set_abort_message ]]; }
 for lib in libc libdl libm; do
   asm=$WORK/$lib.S
   echo '.text' >"$asm"
-  while read -r name _; do
+  while read -r name kind; do
     [[ -z $name || $name == \#* ]] && continue
+    [[ -z $kind || $kind == data || $kind == aarch64 ]] || continue
     is_extra "$name" && continue
     cat >>"$asm" <<ASM
 .global standin_$name
