@@ -5,7 +5,8 @@
 //
 //   kernel_digest        (a shared object run by tools/android/qemu's runner on Android)
 //
-// prints, for the GEMM cases and then the depthwise cases,
+// prints, for the GEMM cases (sub-byte, then W8A8, each on the rows that take them) and then
+// the depthwise cases,
 //   cases <table> <count> <digest of the cases' inputs>
 //   <table> reference <digest>
 //   <table> <row name> <digest>           one line per row of the table this CPU runs
@@ -145,58 +146,67 @@ std::vector<int> SpatialInput(CaseRng& rng, const OpParams& p, int extra) {
           (p.kernel_w - 1) * p.dilation_w + rng.Int(1, extra), p.in_channels};
 }
 
-// GEMM cases: for each of the 32 bit pairs x grids, convolutions and fully connected layers
+// The bit pairs of the cases: every sub-byte pair, or W8A8 twelve times over (about as many
+// cases as the sub-byte pairs give).
+std::vector<std::pair<int, int>> BitPairs(bool w8a8) {
+  if (w8a8) return std::vector<std::pair<int, int>>(12, {8, 8});
+  std::vector<std::pair<int, int>> pairs;
+  for (int wb = 1; wb <= 4; ++wb) {
+    for (int ab = 1; ab <= 4; ++ab) pairs.push_back({wb, ab});
+  }
+  return pairs;
+}
+
+// GEMM cases: for each of the 32 sub-byte bit pairs (or W8A8) x grids, convolutions and fully connected layers
 // with channel counts below, at and across 64-bit words, a grouped convolution, and a deep
 // reduction (3x3 x 300 channels) at the extreme codes; then windows reaching far past tiny
 // inputs (dilations and strides up to 2^31 - 1, SAME padding).
-std::vector<ConvCase> GemmCases() {
-  CaseRng rng(0x6e6d6d);
+std::vector<ConvCase> GemmCases(bool w8a8) {
+  CaseRng rng(w8a8 ? 0x6e6d38 : 0x6e6d6d);
   std::vector<ConvCase> cases;
   const int channel_choices[] = {1, 3, 7, 31, 63, 64, 65, 100, 130};
   const int group_channel_choices[] = {2, 3, 5, 31, 64, 65};
-  for (int wb = 1; wb <= 4; ++wb) {
-    for (int ab = 1; ab <= 4; ++ab) {
-      for (bool is_signed : {false, true}) {
-        for (int kind = 0; kind < 4; ++kind) {
-          ConvCase c = NewCase(rng, wb, ab, is_signed);
-          OpParams& p = c.params;
-          p.in_channels = rng.Pick(channel_choices);
-          p.out_channels = rng.Int(1, 21);
-          if (kind == 2) {  // fully connected: [batch, rows, channels]
-            p.kind = OpKind::kFullyConnected;
-            c.input_shape = {rng.Int(1, 2), rng.Int(1, 9), p.in_channels};
-          } else {
-            if (kind == 3) {  // each group with a channel count of its own
-              p.groups = rng.Int(2, 4);
-              p.in_channels = p.groups * rng.Pick(group_channel_choices);
-              p.out_channels = p.groups * rng.Int(1, 6);
-            }
-            SetWindow(rng, 3, &p);
-            c.input_shape = SpatialInput(rng, p, 8);
+  for (const auto& [wb, ab] : BitPairs(w8a8)) {
+    for (bool is_signed : {false, true}) {
+      for (int kind = 0; kind < 4; ++kind) {
+        ConvCase c = NewCase(rng, wb, ab, is_signed);
+        OpParams& p = c.params;
+        p.in_channels = rng.Pick(channel_choices);
+        p.out_channels = rng.Int(1, 21);
+        if (kind == 2) {  // fully connected: [batch, rows, channels]
+          p.kind = OpKind::kFullyConnected;
+          c.input_shape = {rng.Int(1, 2), rng.Int(1, 9), p.in_channels};
+        } else {
+          if (kind == 3) {  // each group with a channel count of its own
+            p.groups = rng.Int(2, 4);
+            p.in_channels = p.groups * rng.Pick(group_channel_choices);
+            p.out_channels = p.groups * rng.Int(1, 6);
           }
-          SetOutputStage(rng, &p);
-          FillInputsAndWeights(rng, &c);
-          cases.push_back(c);
+          SetWindow(rng, 3, &p);
+          c.input_shape = SpatialInput(rng, p, 8);
         }
-
-        ConvCase deep = NewCase(rng, wb, ab, is_signed);
-        OpParams& d = deep.params;
-        d.in_channels = 300;
-        d.out_channels = rng.Int(1, 9);
-        d.kernel_h = d.kernel_w = 3;
-        d.padding = Padding::kSame;
-        deep.input_shape = {1, 4, 5, d.in_channels};
-        SetOutputStage(rng, &d);
-        const CodeRange range = WeightCodeRange(wb);
-        deep.w_codes.assign(static_cast<size_t>(d.out_channels * d.ReductionSize()),
-                            static_cast<int8_t>(rng.Coin() ? range.min : range.max));
-        deep.x.assign(static_cast<size_t>(InputSize(deep)), is_signed && rng.Coin() ? -1e9f : 1e9f);
-        cases.push_back(deep);
+        SetOutputStage(rng, &p);
+        FillInputsAndWeights(rng, &c);
+        cases.push_back(c);
       }
+
+      ConvCase deep = NewCase(rng, wb, ab, is_signed);
+      OpParams& d = deep.params;
+      d.in_channels = 300;
+      d.out_channels = rng.Int(1, 9);
+      d.kernel_h = d.kernel_w = 3;
+      d.padding = Padding::kSame;
+      deep.input_shape = {1, 4, 5, d.in_channels};
+      SetOutputStage(rng, &d);
+      const CodeRange range = WeightCodeRange(wb);
+      deep.w_codes.assign(static_cast<size_t>(d.out_channels * d.ReductionSize()),
+                          static_cast<int8_t>(rng.Coin() ? range.min : range.max));
+      deep.x.assign(static_cast<size_t>(InputSize(deep)), is_signed && rng.Coin() ? -1e9f : 1e9f);
+      cases.push_back(deep);
     }
   }
   const int reaches[] = {1, 2, 3, 1 << 13, (1 << 30) - 1, INT_MAX};
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < 24 && !w8a8; ++i) {
     ConvCase c = NewCase(rng, i % 4 + 1, i / 4 % 4 + 1, i % 2 == 1);
     OpParams& p = c.params;
     p.in_channels = rng.Pick(channel_choices);
@@ -216,7 +226,7 @@ std::vector<ConvCase> GemmCases() {
   return cases;
 }
 
-// Depthwise cases: for each of the 32 bit pairs x grids, channel counts below, at and across
+// Depthwise cases: for each of the 32 sub-byte bit pairs and W8A8 x grids, channel counts below, at and across
 // the 16- and 32-lane tiles, depth multipliers 1-3, kernels 1x1 to 5x5; then a 17x17 kernel
 // (289 taps, past one int16 chunk) at the extreme codes of each weight width and grid.
 std::vector<ConvCase> DepthwiseCases() {
@@ -236,15 +246,15 @@ std::vector<ConvCase> DepthwiseCases() {
     SetOutputStage(rng, &p);
     return c;
   };
-  for (int wb = 1; wb <= 4; ++wb) {
-    for (int ab = 1; ab <= 4; ++ab) {
-      for (bool is_signed : {false, true}) {
-        for (int repeat = 0; repeat < 3; ++repeat) {
-          ConvCase c = depthwise(wb, ab, is_signed);
-          c.input_shape = SpatialInput(rng, c.params, 7);
-          FillInputsAndWeights(rng, &c);
-          cases.push_back(c);
-        }
+  std::vector<std::pair<int, int>> pairs = BitPairs(false);
+  pairs.push_back({8, 8});
+  for (const auto& [wb, ab] : pairs) {
+    for (bool is_signed : {false, true}) {
+      for (int repeat = 0; repeat < 3; ++repeat) {
+        ConvCase c = depthwise(wb, ab, is_signed);
+        c.input_shape = SpatialInput(rng, c.params, 7);
+        FillInputsAndWeights(rng, &c);
+        cases.push_back(c);
       }
     }
   }
@@ -308,6 +318,16 @@ struct Row {
   std::string name;
   Fnv1a digest;
 };
+
+// The rows of `rows` that take these widths.
+std::vector<const GemmKernel*> Taking(const std::vector<const GemmKernel*>& rows, int weight_bits,
+                                      int activation_bits) {
+  std::vector<const GemmKernel*> taking;
+  for (const GemmKernel* row : rows) {
+    if (row->Takes(weight_bits, activation_bits)) taking.push_back(row);
+  }
+  return taking;
+}
 
 // Runs `Kernel` (Conv2DGemm or Conv2DDepthwise) of every row on every case as BitliteOp does
 // (on the live taps), with 1 and 2 threads, and the reference; prints the digests. Returns
@@ -373,7 +393,11 @@ __attribute__((visibility("default"))) int main() {
   using namespace bitlite::testing;
   const CpuFeatures& cpu = DetectCpuFeatures();
   Fnv1a total;
-  int mismatches = DigestTable<Conv2DGemm>("gemm", GemmCases(), SupportedGemmKernels(cpu), &total);
+  const std::vector<const GemmKernel*> gemm = SupportedGemmKernels(cpu);
+  int mismatches =
+      DigestTable<Conv2DGemm>("gemm", GemmCases(false), Taking(gemm, 1, 1), &total);
+  mismatches +=
+      DigestTable<Conv2DGemm>("gemm-w8a8", GemmCases(true), Taking(gemm, 8, 8), &total);
   mismatches += DigestTable<Conv2DDepthwise>("depthwise", DepthwiseCases(),
                                              SupportedDwconvKernels(cpu), &total);
   std::printf("total %s\n", total.Hex().c_str());
