@@ -42,8 +42,8 @@ class Block:
     activation: str = "NONE"  # the op's fused activation (FORMAT.md)
     trailing_activation: object = None  # own activation applied after the op, as float ops
     absorbed_nodes: list = field(default_factory=list)  # BN / activation calls folded in
-    # One bitlite op in the .tflite (sub-byte, or W8A8 within the op's int32 accumulator);
-    # else an 8-bit layer beyond that bound, as builtin ops summing in float32 ranges.
+    # One bitlite op in the .tflite (layers.becomes_bitlite_op); else an 8-bit layer as
+    # builtin ops on its integer codes, summing in float32 ranges.
     bitlite_op: bool = True
 
     @property
@@ -146,12 +146,10 @@ def find_blocks(model) -> list[Block]:
             raise ConversionError(
                 f"layer {layer.layer.name!r} ({type(layer.layer).__name__}) cannot become a "
                 f"bitlite op: {reason}; {layers.way_out(layer.layer.name)}")
-        quantizer = input_quantizer.quantizer
-        bitlite_op = sub_byte or custom_ops.accumulator_fits(
-            layers.reduction_size(layer.layer), *bits, quantizer.signed)
         block = Block(wrapper=layer, input_quantizer=input_quantizer,
                       input=input_quantizer_node.keras_inputs[0], output=node.outputs,
-                      bitlite_op=bitlite_op)
+                      bitlite_op=layers.becomes_bitlite_op(
+                          layer.layer, *bits, input_quantizer.quantizer.signed))
         _fuse_following_layers(block, consumers)
         blocks.append(block)
     if not any(isinstance(node.layer, (QuantizeLayer, QuantizeWrapper)) for node in nodes):

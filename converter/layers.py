@@ -84,6 +84,28 @@ def reduction_size(layer) -> int:
     return window * in_channels // groups
 
 
+# The W8A8 GEMM kernels read a convolution's 8-bit input codes a word (8 codes) per kernel
+# tap, so a convolution with fewer input channels per group fills part of each word (3 of 8
+# for an RGB stem): ResNet-18's 7x7 3 -> 64 stem at 224x224 took 2.4 ms as a W8A8 op against
+# 1.8 ms on XNNPACK fp32 (x86, 1 thread). Such 8-bit layers keep the exact float-builtin
+# form until a kernel packs narrow inputs densely.
+W8A8_MIN_CHANNELS = 8
+
+
+def becomes_bitlite_op(layer, weight_bits: int, activation_bits: int,
+                       activation_signed: bool) -> bool:
+    """Whether a quantized layer is one bitlite op in the .tflite: sub-byte, or W8A8 where the
+    op's int32 accumulator holds every sum and a convolution reads W8A8_MIN_CHANNELS input
+    channels per group or more (depthwise and Dense layers are never narrow)."""
+    if is_sub_byte(weight_bits, activation_bits):
+        return True
+    in_channels, _, groups = channels(layer)
+    narrow = (isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D))
+              and in_channels // groups < W8A8_MIN_CHANNELS)
+    return not narrow and custom_ops.accumulator_fits(
+        reduction_size(layer), weight_bits, activation_bits, activation_signed)
+
+
 def is_bit_width(bits) -> bool:
     """Whether `bits` is a sub-byte width a bitlite op takes (an int, not a bool)."""
     return not isinstance(bits, bool) and bits in SUB_BYTE_BITS

@@ -5,11 +5,11 @@ Per layer: weight and input bits, parameters, the bytes its weights take in the 
 .tflite, multiply-accumulates and binary operations per example. Totals compare those bytes
 with the same parameters stored as float32 and as int8.
 
-- bytes: a layer that becomes a bitlite op (sub-byte, or 8-bit within the op's int32
-  accumulator) stores its codes packed (FORMAT.md: C_out rows of ceil(K * bits / 8) bytes) plus
+- bytes: a layer that becomes a bitlite op (layers.becomes_bitlite_op: sub-byte, or W8A8)
+  stores its codes packed (FORMAT.md: C_out rows of ceil(K * bits / 8) bytes) plus
   a float32 multiplier and offset per output channel, which also carry the bias and a folded
-  BatchNorm; every other layer stores float32 parameters (an 8-bit layer beyond that bound runs
-  as float builtins on its integer codes). A BatchNorm folded into an op is counted as its own
+  BatchNorm; every other layer stores float32 parameters (an 8-bit layer that stays builtin
+  runs as float builtins on its integer codes). A BatchNorm folded into an op is counted as its own
   float layer here, as Keras holds it: the totals slightly overstate the .tflite.
 - binary operations: a W-bit x A-bit layer runs W x A one-bit AND + popcount planes per
   multiply-accumulate in the bit-serial kernel (one XNOR + popcount at W1A1, as larq counts).
@@ -26,7 +26,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapper)
 
-from . import custom_ops, layers, report
+from . import layers, report
 
 _FLOAT_BYTES = 4
 
@@ -123,9 +123,8 @@ def _cost(layer) -> LayerCost:
             weight_bits = layer.quantize_config.weight_bits
             input_quantizer = _input_quantizer(layer)
             activation_bits = input_quantizer and input_quantizer.num_bits
-            if activation_bits is not None and custom_ops.is_op_bits(
-                    weight_bits, activation_bits) and custom_ops.accumulator_fits(
-                    reduction, weight_bits, activation_bits, input_quantizer.signed):
+            if activation_bits is not None and layers.becomes_bitlite_op(
+                    inner, weight_bits, activation_bits, input_quantizer.signed):
                 row_bytes = -(-reduction * weight_bits // 8)
                 stored = out_channels * (row_bytes + 2 * _FLOAT_BYTES)
     return LayerCost(inner.name, type(inner).__name__, weight_bits, activation_bits,

@@ -65,7 +65,8 @@ def quantize_model(
       weight_bits, activation_bits: 1..4, the grid of every quantized layer except the kept ones.
       keep_first_last_8bit: the first and last quantized layers (in execution order, nested
         models' layers counted where they run) use 8-bit weights and input; they become W8A8
-        bitlite ops.
+        bitlite ops (but a convolution reading fewer than 8 channels, see
+        layers.becomes_bitlite_op).
       keep_8bit: names of further layers to keep at 8 bits (same as layer_bits (8, 8)).
       skip: names of layers to leave float, not quantized at all (same as layer_bits None).
       layer_bits: per-layer precision, for mixed-precision models (e.g. W2A4 beside W4A4).

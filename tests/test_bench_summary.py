@@ -24,8 +24,10 @@ def test_summary_counts_conv1(saved):
         f"{packed + CONV1_OUT * 8:,}",  # plus a float32 multiplier and offset per channel
         f"{macs:,}", f"{macs * 2 * 3:,}"]
     assert rows["conv0"][1] == "W8A8" and rows["conv0"][-1] == "0"
-    # conv0 (3x3, 1 -> 8 channels) is a W8A8 op: one byte per weight code, multiplier, offset.
-    assert rows["conv0"][3] == f"{8 * 9 + 8 * 8:,}", rows["conv0"]
+    # conv0 (3x3, 1 -> 8 channels, narrow) stays float32; logits (12 -> 4) is a W8A8 op: one
+    # byte per weight code, and a float32 multiplier and offset per output channel.
+    assert rows["conv0"][3] == f"{4 * (9 * 8 + 8):,}", rows["conv0"]
+    assert rows["logits"][3] == f"{12 * 4 + 4 * 8:,}", rows["logits"]
     batch_norm = [row for name, row in rows.items() if name.startswith("batch_normalization")]
     assert batch_norm and batch_norm[0][1] == "float", rows
     parameters = float_model().count_params()

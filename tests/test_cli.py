@@ -63,23 +63,24 @@ def test_info_lists_bitlite_ops_and_sizes(converted, capsys):
         op = "BitliteFullyConnected" if name in ("hidden", "logits") else "BitliteConv2D"
         assert op in line and f"W{weight_bits}A{activation_bits}" in line, line
         assert f"packed weights {packed} B" in line, line
-    # The kept 8-bit layers are W8A8 ops above: no float convolution, matrix product or
-    # input-quantizer emulation is left among the builtin ops.
-    builtin = {line.split()[1] for line in lines
+    # The kept 8-bit classifier is a W8A8 op above; the kept first conv (one input channel)
+    # stays builtin ops, named by their output (the codes of its input, then its exact
+    # integer sums and affine stage).
+    builtin = {line.split()[1]: line.split()[2] for line in lines
                if len(line.split()) == 3 and line.split()[0].isdigit()}
-    assert not {"CONV_2D", "FULLY_CONNECTED", "DIV", "ROUND"} & builtin, stdout
+    assert "conv0" in builtin["CONV_2D"] and "FULLY_CONNECTED" not in builtin, stdout
+    assert builtin["DIV"].endswith("_input_codes/div"), stdout
     size = out.stat().st_size
     assert f"file size: {size} bytes" in stdout, stdout
     # fp32 size: the same file with each op's packed weights replaced by float32 kernels.
     assert f"same model in fp32: {size - packed_total + float_total} bytes" in stdout, stdout
 
 
-def test_convert_report_lists_the_kept_8bit_layers_as_w8a8_ops(converted):
+def test_convert_report_names_the_kept_8bit_layers(converted):
     rows = {line.split()[0]: line.split()[1:] for line in converted[1].splitlines()
             if line.strip()}
-    assert rows["conv0"][:2] == ["BitliteConv2D", "W8A8"], converted[1]
+    assert rows["conv0"][:3] == ["float", "builtins", "W8A8"], converted[1]
     assert rows["logits"][:2] == ["BitliteFullyConnected", "W8A8"], converted[1]
-    assert "builtins" not in converted[1], converted[1]
 
 
 def test_info_needs_no_tensorflow(converted):

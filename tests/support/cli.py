@@ -9,9 +9,10 @@ from bitlite.converter import cli
 
 L = keras.layers
 # (layer name, weight bits, activation bits) of the sub-byte layers of the model below, and
-# of all its bitlite ops (the first and last layer kept 8-bit: W8A8 ops).
+# of all its bitlite ops: the last layer, kept 8-bit, is a W8A8 op; the first, kept 8-bit
+# too, reads one channel and stays float builtins (layers.W8A8_MIN_CHANNELS).
 SUB_BYTE = [("conv1", 2, 3), ("conv2", 2, 3), ("hidden", 2, 3)]
-BITLITE_OPS = [("conv0", 8, 8), *SUB_BYTE, ("logits", 8, 8)]
+BITLITE_OPS = [*SUB_BYTE, ("logits", 8, 8)]
 
 
 def float_model():
