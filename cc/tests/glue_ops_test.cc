@@ -186,6 +186,40 @@ BITLITE_TEST(PartitionOfBitliteAndGlueMatchesNodeByNode) {
   EXPECT_TRUE(most > 0 && most <= 6);
 }
 
+// The pooling options' own activation (NONE here) is the one applied, whatever the padding.
+BITLITE_TEST(MaxPoolReadsItsOwnFusedActivation) {
+  GlueGraph graph(kTfLiteActNone);
+  TfLitePoolParams pool{};
+  pool.padding = kTfLitePaddingValid;  // 2, the value of RELU_N1_TO_1 among activations
+  pool.stride_width = pool.stride_height = 1;
+  pool.filter_width = pool.filter_height = 2;
+  pool.activation = kTfLiteActNone;
+  const int pooled = graph.interpreter.AddFloatTensor({1, 4, 2, 2});
+  const int node = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinMaxPool2d, {graph.sum},
+                                                    {pooled}, pool);
+  graph.interpreter.MarkGraphOutput(graph.sum);
+  EXPECT_EQ(graph.interpreter.Run({graph.conv_node, graph.add_node, node},
+                                  {graph.x, graph.w, graph.offset}, {graph.sum, pooled}),
+            "ok");
+  const std::vector<float> sum = graph.interpreter.Values(graph.sum);  // [1, 5, 3, 2]
+  std::vector<float> expected;
+  for (int y = 0; y < 4; ++y) {
+    for (int x = 0; x < 2; ++x) {
+      for (int c = 0; c < 2; ++c) {
+        float most = std::numeric_limits<float>::lowest();
+        for (int dy = 0; dy < 2; ++dy) {
+          for (int dx = 0; dx < 2; ++dx) most = std::max(most, sum[((y + dy) * 3 + x + dx) * 2 + c]);
+        }
+        expected.push_back(most);
+      }
+    }
+  }
+  EXPECT_TRUE(SameBits(graph.interpreter.Values(pooled), expected));
+  float largest = 0;
+  for (float v : expected) largest = std::max(largest, std::fabs(v));
+  EXPECT_TRUE(largest > 1.0f);  // outside RELU_N1_TO_1's range: a misread activation shows
+}
+
 BITLITE_TEST(UnsupportedGlueIsLeftToTheRuntime) {
   std::string error;
   {

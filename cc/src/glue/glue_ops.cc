@@ -246,13 +246,15 @@ class GlueOp : public PartitionOp {
     return false;
   }
 
+  // The fused activation of options `data` of type Params (ADD-like or pooling).
+  template <class Params>
   bool Activation(const void* data) {
     if (data == nullptr) {
       init_error_ = "has no options";
       return false;
     }
     has_activation_ = true;
-    activation_ = static_cast<const TfLiteAddParams*>(data)->activation;
+    activation_ = static_cast<const Params*>(data)->activation;
     if (ActivationClamp(activation_, &clamp_)) return true;
     init_error_ = "fused activation " + std::to_string(static_cast<int>(activation_)) +
                   " is not one the delegate runs";
@@ -281,7 +283,7 @@ class GlueOp : public PartitionOp {
     if (IsBinary(builtin_, &binary_)) {
       if (!Counts(in, out, 2, 1)) return;
       const bool fused = binary_ != BinaryOp::kMaximum && binary_ != BinaryOp::kMinimum;
-      if (fused && !Activation(data)) return;
+      if (fused && !Activation<TfLiteAddParams>(data)) return;
       inputs_ = in;
     } else if (builtin_ == kTfLiteBuiltinRound) {
       if (!Counts(in, out, 1, 1)) return;
@@ -320,7 +322,7 @@ class GlueOp : public PartitionOp {
       if (!AllAtLeast(slice_strides_, 1, "only positive strides are run by the delegate")) return;
       inputs_ = {in[0]};
     } else if (builtin_ == kTfLiteBuiltinMaxPool2d) {
-      if (!Counts(in, out, 1, 1) || !Activation(data)) return;
+      if (!Counts(in, out, 1, 1) || !Activation<TfLitePoolParams>(data)) return;
       pool_ = *static_cast<const TfLitePoolParams*>(data);
       inputs_ = in;
     } else if (builtin_ == kTfLiteBuiltinReshape) {
