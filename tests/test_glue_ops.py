@@ -30,8 +30,9 @@ PARTITION = re.compile(r"bitlite: delegate partition of (\d+) nodes")
 
 def resnet_with_max_pool():
     """ResNet-style with a MAX_POOL_2D (SAME, stride 2) after the stem and a zero-padded
-    strided convolution (PAD, then VALID)."""
-    inputs = keras.Input((16, 16, 3))
+    strided convolution (PAD, then VALID) down to 3x3, whose ordered global pooling sums an
+    odd number of positions (SPLIT_V)."""
+    inputs = keras.Input((12, 12, 3))
     x = whole.conv_bn(inputs, 16)
     x = L.MaxPooling2D(3, strides=2, padding="same")(x)
     shortcut = x
@@ -47,10 +48,10 @@ def resnet_with_max_pool():
 # name -> (builder, delegate partitions with the glue claimed, builtins the .tflite must hold)
 NETWORKS = {
     "resnet": (whole.resnet_style, 1, ("ADD", "RESHAPE", "UNPACK", "MUL", "DIV", "ROUND")),
-    "resnet_max_pool_pad": (resnet_with_max_pool, 1, ("MAX_POOL_2D", "PAD")),
+    "resnet_max_pool_pad": (resnet_with_max_pool, 1, ("MAX_POOL_2D", "PAD", "SPLIT_V")),
     "vgg": (whole.vgg_style, 1, ("MAX_POOL_2D", "RESHAPE")),
     "densenet": (networks.densenet, 1, ("CONCATENATION", "STRIDED_SLICE", "RELU")),
-    "mobilenet_v2": (networks.mobilenet_v2, 1, ("ADD", "SPLIT_V")),
+    "mobilenet_v2": (networks.mobilenet_v2, 1, ("ADD", "UNPACK")),
 }
 
 _converted = {}
