@@ -45,6 +45,8 @@ VARIANTS = ("fp32", "int8", "W1A1", "W2A2", "W4A4")
 CACHE = REPO / "build/whole_model"
 RESULTS = REPO / "bench/results/whole_model_x86.json"
 WARM_UP = 5
+# Extra delegate options (--delegate-option), handed to the children through the environment.
+OPTIONS_ENV = "BITLITE_BENCH_DELEGATE_OPTIONS"
 
 
 def cache_key() -> str:
@@ -91,7 +93,8 @@ def child(path: str, threads: int, bitlite: bool, interpreter_threads: int) -> N
     before = status_kb("VmRSS")
     interpreter = delegate.Interpreter(
         model_path=path, runtime="litert", num_threads=interpreter_threads or threads,
-        delegate_options={"num_threads": str(threads)},
+        delegate_options={"num_threads": str(threads),
+                          **json.loads(os.environ.get(OPTIONS_ENV, "{}"))},
         experimental_delegates=None if bitlite else [])
     interpreter.allocate_tensors()
     rng = np.random.default_rng(0)
@@ -255,11 +258,16 @@ def main() -> None:
                         help="3 rounds, 0.6 s and at least 5 invokes per round per config")
     parser.add_argument("--fresh", action="store_true", help="convert again")
     parser.add_argument("--json", type=Path, default=RESULTS)
+    parser.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an extra bitlite delegate option, e.g. claim_builtins=false "
+                        "(repeatable)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), bool(int(args.child[2])), int(args.child[3]))
         return
+    extra = dict(option.split("=", 1) for option in args.delegate_option)
+    os.environ[OPTIONS_ENV] = json.dumps(extra)
     if args.quick:
         args.rounds, args.seconds, args.min_runs = 3, 0.6, 5
     models = args.models.split(",")
@@ -295,6 +303,7 @@ def main() -> None:
                  "and counts the workers' waiting at 2. peak_rss_kb is the child process "
                  "(Python, LiteRT, the interpreter); rss_before_model_kb its RSS before the "
                  "model was loaded."),
+        "delegate_options": extra,
         "load_average_start": load_start, "load_average_end": os.getloadavg(),
         "seconds": time.time() - started, "rows": rows,
     }

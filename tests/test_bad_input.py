@@ -461,3 +461,73 @@ def _valid_model(op):
     fc_spec["in_channels"] = 27
     return tflite_builder.fc_model([2, 27], base_packed(), fc_spec,
                                    custom_ops.fully_connected_options(**fc_spec))
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed glue around a bitlite op: left to the runtime or refused, never a crash, and the
+# same outcome whether the delegate claims builtins or not
+# ---------------------------------------------------------------------------------------------
+
+def _add_options(activation=0):
+    from tensorflow.lite.python import schema_py_generated as schema
+    options = schema.AddOptionsT()
+    options.fusedActivationFunction = activation
+    return schema.BuiltinOptions.AddOptions, options
+
+
+def glue_cases() -> dict:
+    """name -> model bytes: a valid conv [1, 6, 6, 4] then one builtin, broken in one way."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    T = tflite_builder.T
+
+    def model(builtin, second=None, **kwargs):
+        return tflite_builder.conv_then_builtin_model(INPUT_SHAPE, base_packed(), BASE_SPEC,
+                                                      base_options(), builtin, second, **kwargs)
+
+    pool = schema.Pool2DOptionsT()
+    pool.padding, pool.strideW, pool.strideH, pool.filterWidth, pool.filterHeight = 1, 0, 0, 2, 2
+    concat = schema.ConcatenationOptionsT()
+    concat.axis = 7
+    return {
+        "glue_add_valid_per_channel": model("ADD", np.float32([1, 2, 3, 4]),
+                                            builtin_options=_add_options(1)),
+        "glue_add_unsupported_broadcast": model("ADD", np.ones((6, 1, 1), np.float32),
+                                                output_shape=[6, 6, 6, 4],
+                                                builtin_options=_add_options()),
+        "glue_add_shapes_do_not_broadcast": model("ADD", np.ones((5,), np.float32),
+                                                  builtin_options=_add_options()),
+        "glue_add_int32_constant": model("ADD", np.ones((4,), np.int32),
+                                         builtin_options=_add_options()),
+        "glue_add_tanh_activation": model("ADD", np.float32([1, 2, 3, 4]),
+                                          builtin_options=_add_options(4)),
+        "glue_add_one_input": model("ADD", builtin_options=_add_options()),
+        "glue_mul_no_options": model("MUL", np.float32([2])),
+        "glue_round_int8_output": model("ROUND", output_type=T.INT8),
+        "glue_reshape_wrong_size": model("RESHAPE", np.int32([5, 7])),
+        "glue_reshape_two_stretch_dims": model("RESHAPE", np.int32([-1, -1])),
+        "glue_max_pool_zero_strides": model(
+            "MAX_POOL_2D", builtin_options=(schema.BuiltinOptions.Pool2DOptions, pool)),
+        "glue_pad_negative": model("PAD", np.int32([[0, 0], [-1, 0], [0, 0], [0, 0]])),
+        "glue_pad_wrong_rank": model("PAD", np.int32([[0, 0], [1, 1]])),
+        "glue_concat_axis_out_of_range": model(
+            "CONCATENATION", builtin_options=(schema.BuiltinOptions.ConcatenationOptions, concat)),
+    }
+
+
+def test_malformed_glue_is_left_to_the_runtime_or_refused(delegate_library, tmp_path):
+    x = x_for([2, 6, 6, 3])
+    for runtime in ("tf", "litert"):
+        outcomes = {}
+        for claim in ("true", "false"):
+            models = {name: (data, x, {"claim_builtins": claim})
+                      for name, data in glue_cases().items()}
+            outcomes[claim] = run_isolated(runtime, models, tmp_path / f"{runtime}_{claim}")
+        for name in glue_cases():
+            glued, alone = outcomes["true"][name], outcomes["false"][name]
+            assert glued["outcome"] != "crash", f"{name} crashed under {runtime}: {glued}"
+            assert glued["outcome"] == alone["outcome"], (name, runtime, glued, alone)
+            if glued["outcome"] == "ok":
+                a = np.load(tmp_path / f"{runtime}_true" / f"{name}.out.npy")
+                b = np.load(tmp_path / f"{runtime}_false" / f"{name}.out.npy")
+                assert a.tobytes() == b.tobytes(), name
+        assert outcomes["true"]["glue_add_valid_per_channel"]["outcome"] == "ok"

@@ -19,27 +19,32 @@
 namespace bitlite {
 namespace {
 
-// Claims every BitliteConv2D / BitliteFullyConnected node and nothing else.
+// Claims every BitliteConv2D / BitliteFullyConnected node and, unless the option
+// claim_builtins is off, the float builtins between them (claimed_nodes.h).
 TfLiteStatus PrepareDelegate(TfLiteContext* context, TfLiteDelegate* delegate) {
   return CatchAll(context, [&] {
-    std::vector<int> claimed;
-    int plan_size = 0;
+    const DelegateOptions& options = static_cast<BitliteDelegate*>(delegate->data_)->options;
+    ClaimedNodes claimed;
     std::string error;
-    if (!FindClaimedNodes(context, &claimed, &plan_size, &error)) {
+    if (!FindClaimedNodes(context, options.claim_builtins, &claimed, &error)) {
       ReportError(context, error.c_str());
       return kTfLiteError;
     }
-    const DelegateOptions& options = static_cast<BitliteDelegate*>(delegate->data_)->options;
     if (options.verbose) {
       const int threads =
           options.num_threads == -1 ? context->recommended_num_threads : options.num_threads;
       std::fprintf(stderr,
-                   "bitlite: taking over %zu of %d nodes (num_threads %d; the reference "
-                   "kernel runs on 1)\n",
-                   claimed.size(), plan_size, threads);
+                   "bitlite: taking over %zu of %d nodes (%d bitlite, %d builtin; num_threads "
+                   "%d; the reference kernel runs on 1)\n",
+                   claimed.nodes.size(), claimed.plan_size, claimed.bitlite_nodes,
+                   claimed.glue_nodes, threads);
+      for (const std::string& line : claimed.left_to_runtime) {
+        std::fprintf(stderr, "bitlite: left to the runtime: %s\n", line.c_str());
+      }
     }
-    if (claimed.empty()) return kTfLiteOk;
-    const std::unique_ptr<TfLiteIntArray, void (*)(void*)> nodes(NewIntArray(claimed), std::free);
+    if (claimed.nodes.empty()) return kTfLiteOk;
+    const std::unique_ptr<TfLiteIntArray, void (*)(void*)> nodes(NewIntArray(claimed.nodes),
+                                                                 std::free);
     if (nodes == nullptr) throw std::bad_alloc();
     return context->ReplaceNodeSubsetsWithDelegateKernels(context, DelegateKernelRegistration(),
                                                           nodes.get(), delegate);

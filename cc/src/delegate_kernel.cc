@@ -2,42 +2,47 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <map>
 #include <new>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "bitlite_op.h"
 #include "c_boundary.h"
 #include "delegate_options.h"
 #include "node_profile.h"
 #include "op_geometry.h"
+#include "partition_op.h"
 #include "tflite_tensors.h"
 #include "threading/thread_pool.h"
 
 namespace bitlite {
 namespace {
 
-// The runtime allocates only the inputs and outputs of the subset. A tensor that one node of
-// the subset writes and another reads, and nobody outside uses, gets no memory from the
-// runtime: the kernel keeps it in a buffer of its own.
-struct InternalBuffer {
-  std::vector<int> shape;
-  std::vector<float> data;
-};
-
-// Where an op reads x or writes y: a runtime tensor, or internal buffer `buffer` (>= 0).
-struct Slot {
+// The runtime allocates only the inputs and outputs of the subset (and constants). A tensor
+// that one node of the subset writes and others read, and nobody outside uses, gets no memory
+// from the runtime: the kernel keeps it in memory of its own, sized by liveness (see
+// AssignBuffers).
+struct InternalTensor {
   int tensor = -1;
-  int buffer = -1;
+  int producer = -1;  // the op writing it
+  int last_use = -1;  // the last op reading it (the producer if none)
+  Shape shape;
+  int buffer = -1;  // in buffers_, from the last Prepare
 };
 
 struct WiredOp {
-  BitliteOp op;
-  Slot x;
-  Slot y;
+  std::unique_ptr<PartitionOp> op;
+  // Per input / output: an index into internal_, or -1 for the runtime's tensor.
+  std::vector<int> in_internal;
+  std::vector<int> out_internal;
   std::string wiring_error;
+  std::vector<Shape> in_shapes;
+  std::vector<Shape> out_shapes;
+  std::vector<const float*> in_data;
+  std::vector<float*> out_data;
 };
 
 class DelegateKernel {
@@ -47,39 +52,57 @@ class DelegateKernel {
     for (const TfLiteIntArray* list : {params.input_tensors, params.output_tensors}) {
       if (list != nullptr) external.insert(list->data, list->data + list->size);
     }
-    std::map<int, int> buffer_of_tensor;
+    std::map<int, int> internal_of_tensor;
     const BitliteDelegate* delegate =
         params.delegate ? static_cast<const BitliteDelegate*>(params.delegate->data_) : nullptr;
     if (delegate != nullptr) options_ = delegate->options;
     profile_ = NodeProfile(options_.profile_path);
     const TfLiteIntArray* nodes = params.nodes_to_replace;
     for (int i = 0; nodes != nullptr && i < nodes->size; ++i) {
-      ops_.push_back({BitliteOp(context, nodes->data[i], options_), {}, {}, {}});
+      const int index = static_cast<int>(ops_.size());
+      ops_.push_back(WiredOp());
       WiredOp& wired = ops_.back();
-      const int x = wired.op.input_tensor();
-      const int y = wired.op.output_tensor();
-      wired.x.tensor = x;
-      wired.y.tensor = y;
-      // Broken nodes and missing tensors are reported by the op's own checks.
-      if (!wired.op.init_error().empty() || x < 0 || y < 0) continue;
-      if (external.count(x) == 0) {
-        const auto producer = buffer_of_tensor.find(x);
-        if (producer == buffer_of_tensor.end()) {
-          wired.wiring_error =
-              "input x (tensor " + std::to_string(x) + ") is not computed before this node";
+      wired.op = MakePartitionOp(context, nodes->data[i], options_);
+      for (int tensor : wired.op->inputs()) {
+        const auto producer = internal_of_tensor.find(tensor);
+        const TfLiteTensor* t = TensorAt(context, tensor);
+        if (producer != internal_of_tensor.end()) {
+          wired.in_internal.push_back(producer->second);
+          internal_[producer->second].last_use = index;
         } else {
-          wired.x.buffer = producer->second;
+          wired.in_internal.push_back(-1);
+          // A missing tensor is reported by the op's own checks.
+          if (t != nullptr && external.count(tensor) == 0 && !IsConstant(*t) &&
+              wired.wiring_error.empty()) {
+            wired.wiring_error = "input (tensor " + std::to_string(tensor) +
+                                 ") is not computed before this node";
+          }
         }
       }
-      if (external.count(y) == 0) {
-        const auto inserted = buffer_of_tensor.emplace(y, static_cast<int>(buffers_.size()));
-        if (inserted.second) buffers_.emplace_back();
-        wired.y.buffer = inserted.first->second;
+      for (int tensor : wired.op->outputs()) {
+        if (external.count(tensor) != 0) {
+          wired.out_internal.push_back(-1);
+          continue;
+        }
+        const auto inserted =
+            internal_of_tensor.emplace(tensor, static_cast<int>(internal_.size()));
+        if (!inserted.second && wired.wiring_error.empty()) {
+          wired.wiring_error =
+              "output (tensor " + std::to_string(tensor) + ") is written by another node too";
+        }
+        if (inserted.second) {
+          InternalTensor internal;
+          internal.tensor = tensor;
+          internal.producer = internal.last_use = index;
+          internal_.push_back(internal);
+        }
+        wired.out_internal.push_back(inserted.first->second);
       }
     }
     if (options_.verbose) {
+      std::fprintf(stderr, "bitlite: delegate partition of %zu nodes\n", ops_.size());
       for (const WiredOp& wired : ops_) {
-        std::fprintf(stderr, "%s\n", wired.op.Describe(context).c_str());
+        std::fprintf(stderr, "%s\n", wired.op->Describe(context).c_str());
       }
     }
   }
@@ -87,108 +110,197 @@ class DelegateKernel {
   ~DelegateKernel() {
     std::vector<std::pair<int, std::string>> names;
     for (const WiredOp& wired : ops_) {
-      names.emplace_back(wired.op.output_tensor(), wired.op.KernelName());
+      const std::vector<int>& outputs = wired.op->outputs();
+      names.emplace_back(outputs.empty() ? -1 : outputs[0], wired.op->KernelName());
     }
     // Nobody to report to while the interpreter is destroyed: `bitlite bench` finds no times.
     profile_.Write(names);
   }
 
   TfLiteStatus Prepare(TfLiteContext* context) {
-    size_t max_input = 0;
-    size_t max_channels = 0;
     std::string error;
     const int threads = options_.num_threads > 0 ? options_.num_threads
                         : context->recommended_num_threads > 0 ? context->recommended_num_threads
                                                                : 1;
     pool_.Resize(threads);
     for (WiredOp& wired : ops_) {
-      std::vector<int> input_shape, output_shape;
-      if (!InputShape(context, wired, &input_shape, &error) ||
-          !wired.op.Prepare(context, input_shape, &output_shape, &error, threads) ||
-          !StoreOutputShape(context, wired, output_shape, &error)) {
+      if (!InputShapes(context, &wired, &error) ||
+          !wired.op->Prepare(context, wired.in_shapes, &wired.out_shapes, threads, &scratch_,
+                             &error) ||
+          !StoreOutputShapes(context, &wired, &error)) {
         ReportError(context, error.c_str());
         return kTfLiteError;
       }
-      max_input = std::max(max_input, static_cast<size_t>(wired.op.input_size()));
-      max_channels = std::max(max_channels, static_cast<size_t>(wired.op.out_channels()));
     }
-    codes_.resize(max_input);
-    acc_.resize(max_channels);
+    AssignBuffers();
+    if (options_.verbose) {
+      std::fprintf(stderr,
+                   "bitlite: partition of %zu nodes: %zu internal tensors in %zu buffers of "
+                   "%lld bytes in all\n",
+                   ops_.size(), internal_.size(), buffers_.size(),
+                   static_cast<long long>(BufferBytes()));
+    }
     return kTfLiteOk;
   }
 
   TfLiteStatus Invoke(TfLiteContext* context) {
     for (size_t index = 0; index < ops_.size(); ++index) {
       WiredOp& wired = ops_[index];
-      if (wired.op.output_size() == 0) continue;
-      float* x = Data(context, wired.x, wired.op.input_size());
-      float* y = Data(context, wired.y, wired.op.output_size());
-      if (x == nullptr || y == nullptr) {
-        ReportError(context, (wired.op.MessagePrefix() +
+      bool ok = true;
+      for (size_t i = 0; i < wired.in_data.size(); ++i) {
+        wired.in_data[i] = Data(context, wired.op->inputs()[i], wired.in_internal[i],
+                                wired.in_shapes[i], &ok);
+      }
+      for (size_t i = 0; i < wired.out_data.size(); ++i) {
+        wired.out_data[i] = Data(context, wired.op->outputs()[i], wired.out_internal[i],
+                                 wired.out_shapes[i], &ok);
+      }
+      if (!ok) {
+        ReportError(context, (wired.op->MessagePrefix() +
                               "a tensor has no data or fewer bytes than its shape at invoke")
                                  .c_str());
         return kTfLiteError;
       }
-      profile_.Time(index, [&] { wired.op.Run(x, y, codes_.data(), acc_.data(), &pool_); });
+      profile_.Time(index, [&] {
+        wired.op->Eval(wired.in_data.data(), wired.out_data.data(), &scratch_, &pool_);
+      });
     }
     return kTfLiteOk;
   }
 
  private:
-  bool InputShape(const TfLiteContext* context, const WiredOp& wired, std::vector<int>* shape,
-                  std::string* error) const {
-    if (!wired.wiring_error.empty()) {
-      *error = wired.op.MessagePrefix() + wired.wiring_error;
+  bool InputShapes(const TfLiteContext* context, WiredOp* wired, std::string* error) const {
+    // A broken node is reported by the op's own Prepare, before anything about its wiring.
+    if (!wired->op->init_error().empty()) return true;
+    if (!wired->wiring_error.empty()) {
+      *error = wired->op->MessagePrefix() + wired->wiring_error;
       return false;
     }
-    if (wired.x.buffer >= 0) {
-      *shape = buffers_[wired.x.buffer].shape;
-      return true;
+    const std::vector<int>& inputs = wired->op->inputs();
+    wired->in_shapes.assign(inputs.size(), Shape());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (wired->in_internal[i] >= 0) {
+        wired->in_shapes[i] = internal_[wired->in_internal[i]].shape;
+        continue;
+      }
+      // A missing or shapeless input is reported by the op's own checks.
+      const TfLiteTensor* tensor = TensorAt(context, inputs[i]);
+      if (tensor != nullptr) TensorShape(*tensor, &wired->in_shapes[i]);
     }
-    const TfLiteTensor* x = TensorAt(context, wired.x.tensor);
-    // A missing or shapeless x is reported by the op's own checks.
-    if (x == nullptr || !TensorShape(*x, shape)) shape->clear();
+    wired->in_data.assign(inputs.size(), nullptr);
     return true;
   }
 
-  bool StoreOutputShape(TfLiteContext* context, WiredOp& wired, const std::vector<int>& shape,
-                        std::string* error) {
-    if (wired.y.buffer >= 0) {
-      InternalBuffer& buffer = buffers_[wired.y.buffer];
-      buffer.shape = shape;
-      buffer.data.resize(static_cast<size_t>(wired.op.output_size()));
-      return true;
-    }
-    TfLiteIntArray* dims = NewIntArray(shape);
-    TfLiteTensor* y = MutableTensorAt(context, wired.y.tensor);
-    if (dims == nullptr) throw std::bad_alloc();
-    // ResizeTensor takes ownership of dims, even when it fails.
-    if (context->ResizeTensor(context, y, dims) != kTfLiteOk) {
-      *error = wired.op.MessagePrefix() + "cannot resize the output to " + ShapeToString(shape);
+  bool StoreOutputShapes(TfLiteContext* context, WiredOp* wired, std::string* error) {
+    const std::vector<int>& outputs = wired->op->outputs();
+    if (wired->out_shapes.size() != outputs.size()) {
+      *error = wired->op->MessagePrefix() + "internal error: wrong number of output shapes";
       return false;
+    }
+    wired->out_data.assign(outputs.size(), nullptr);
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const Shape& shape = wired->out_shapes[i];
+      if (wired->out_internal[i] >= 0) {
+        internal_[wired->out_internal[i]].shape = shape;
+        continue;
+      }
+      TfLiteIntArray* dims = NewIntArray(shape);
+      TfLiteTensor* y = MutableTensorAt(context, outputs[i]);
+      if (dims == nullptr) throw std::bad_alloc();
+      // ResizeTensor takes ownership of dims, even when it fails.
+      if (y == nullptr || context->ResizeTensor(context, y, dims) != kTfLiteOk) {
+        if (y == nullptr) std::free(dims);
+        *error = wired->op->MessagePrefix() + "cannot resize output tensor " +
+                 std::to_string(outputs[i]) + " to " + ShapeToString(shape);
+        return false;
+      }
     }
     return true;
   }
 
-  // The data of a slot, if it holds at least `elements` floats.
-  float* Data(TfLiteContext* context, const Slot& slot, int64_t elements) {
-    if (slot.buffer >= 0) {
-      // Smaller only if two nodes of a malformed model write one tensor with other shapes.
-      std::vector<float>& data = buffers_[slot.buffer].data;
-      return data.size() >= static_cast<size_t>(elements) ? data.data() : nullptr;
+  // Gives every internal tensor a buffer for the ops from its producer to its last reader:
+  // in plan order, an op's outputs take free buffers (the smallest that fits, else the
+  // largest free one, grown, else a new one) while its inputs are still held, then the
+  // tensors it read last are given back. So a partition holds about its two or three largest
+  // live tensors at any point, not one buffer per tensor.
+  void AssignBuffers() {
+    std::vector<int64_t> capacity;
+    std::vector<int> free_buffers;
+    for (InternalTensor& internal : internal_) internal.buffer = -1;
+    for (size_t index = 0; index < ops_.size(); ++index) {
+      for (int id : ops_[index].out_internal) {
+        if (id < 0 || internal_[id].buffer >= 0) continue;
+        const int64_t need = std::max<int64_t>(ShapeElements(internal_[id].shape), 1);
+        int best = -1;
+        for (size_t f = 0; f < free_buffers.size(); ++f) {
+          const int64_t have = capacity[free_buffers[f]];
+          const int64_t best_have = best < 0 ? 0 : capacity[free_buffers[best]];
+          const bool fits = have >= need, best_fits = best >= 0 && best_have >= need;
+          if (best < 0 || (fits && (!best_fits || have < best_have)) ||
+              (!fits && !best_fits && have > best_have)) {
+            best = static_cast<int>(f);
+          }
+        }
+        if (best >= 0) {
+          internal_[id].buffer = free_buffers[best];
+          free_buffers.erase(free_buffers.begin() + best);
+          capacity[internal_[id].buffer] = std::max(capacity[internal_[id].buffer], need);
+        } else {
+          internal_[id].buffer = static_cast<int>(capacity.size());
+          capacity.push_back(need);
+        }
+      }
+      for (const InternalTensor& internal : internal_) {
+        if (internal.last_use == static_cast<int>(index) && internal.buffer >= 0) {
+          free_buffers.push_back(internal.buffer);
+        }
+      }
     }
-    TfLiteTensor* tensor = MutableTensorAt(context, slot.tensor);
-    if (tensor == nullptr || tensor->data.f == nullptr ||
-        tensor->bytes < static_cast<size_t>(elements) * sizeof(float)) {
+    buffers_.resize(capacity.size());
+    for (size_t b = 0; b < capacity.size(); ++b) {
+      if (buffers_[b].size() < static_cast<size_t>(capacity[b])) {
+        buffers_[b].resize(static_cast<size_t>(capacity[b]));
+      }
+    }
+  }
+
+  int64_t BufferBytes() const {
+    int64_t bytes = 0;
+    for (const std::vector<float>& buffer : buffers_) {
+      bytes += static_cast<int64_t>(buffer.size() * sizeof(float));
+    }
+    return bytes;
+  }
+
+  // The data of an input or output, if it holds the elements of `shape`; sets *ok = false
+  // and returns nullptr if not.
+  float* Data(TfLiteContext* context, int tensor, int internal, const Shape& shape, bool* ok) {
+    const int64_t elements = ShapeElements(shape);
+    if (elements < 0) {
+      *ok = false;
       return nullptr;
     }
-    return tensor->data.f;
+    if (internal >= 0) {
+      const int buffer = internal_[internal].buffer;
+      if (buffer < 0 || buffers_[buffer].size() < static_cast<size_t>(elements)) {
+        *ok = false;
+        return nullptr;
+      }
+      return buffers_[buffer].data();
+    }
+    TfLiteTensor* t = MutableTensorAt(context, tensor);
+    if (t == nullptr || t->data.f == nullptr ||
+        t->bytes < static_cast<size_t>(elements) * sizeof(float)) {
+      *ok = false;
+      return nullptr;
+    }
+    return t->data.f;
   }
 
   std::vector<WiredOp> ops_;
-  std::vector<InternalBuffer> buffers_;
-  std::vector<ActivationCodeT> codes_;
-  std::vector<int32_t> acc_;
+  std::vector<InternalTensor> internal_;
+  std::vector<std::vector<float>> buffers_;
+  OpScratch scratch_;
   DelegateOptions options_;
   NodeProfile profile_;
   ThreadPool pool_;

@@ -76,6 +76,10 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       if (!ParseBool(values[i], &options->verbose)) {
         return Fail("verbose must be true, false, 1 or 0, got '" + value + "'", error);
       }
+    } else if (key == "claim_builtins") {
+      if (!ParseBool(values[i], &options->claim_builtins)) {
+        return Fail("claim_builtins must be true, false, 1 or 0, got '" + value + "'", error);
+      }
     } else if (key == "kernel") {
       if (!ParseKernel(value, &options->kernel)) {
         return Fail("kernel must be auto, bitserial, int, lut or reference, got '" + value + "'",
@@ -89,7 +93,8 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       options->profile_path = value;
     } else {
       return Fail("unknown option '" + key +
-                      "' (known: kernel, max_scratch_bytes, num_threads, profile, verbose)",
+                      "' (known: claim_builtins, kernel, max_scratch_bytes, "
+                      "num_threads, profile, verbose)",
                   error);
     }
   }

@@ -31,6 +31,9 @@ struct DelegateOptions {
   KernelChoice kernel = KernelChoice::kAuto;
   // Print to stderr which nodes the delegate takes over, with shapes and bit widths.
   bool verbose = false;
+  // Also take over the float builtins between bitlite ops (glue/glue_ops.h), so that a
+  // network becomes one delegate partition; false: only the bitlite ops.
+  bool claim_builtins = true;
   // The most scratch memory one node's kernel may take, in bytes; Prepare refuses a node that
   // needs more. 0: a bound derived from the node's own tensor sizes (BitliteOp::ScratchLimit).
   int64_t max_scratch_bytes = 0;

@@ -102,7 +102,7 @@ BITLITE_TEST(ReportsMalformedNodes) {
   {
     Graph graph;  // reads a tensor of the subset that no earlier node writes
     EXPECT_CONTAINS(graph.interpreter.Run({1, 0}, {graph.x, graph.conv_w, graph.fc_w}, {graph.y}),
-                    "bitlite: node 1 (BitliteFullyConnected): input x (tensor 2) is not computed "
+                    "bitlite: node 1 (BitliteFullyConnected): input (tensor 2) is not computed "
                     "before this node");
   }
   {

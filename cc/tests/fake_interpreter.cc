@@ -14,6 +14,7 @@ namespace testing {
 struct FakeInterpreter::Node {
   std::string op;
   std::vector<uint8_t> options;
+  std::vector<uint64_t> builtin_data;  // 8-byte aligned copy of the options struct
   TfLiteIntArray* input_array = nullptr;
   TfLiteIntArray* output_array = nullptr;
   TfLiteNode node{};
@@ -142,6 +143,23 @@ int FakeInterpreter::AddNode(const std::string& op, const std::vector<int>& inpu
   std::free(plan_);
   plan_ = NewIntArray(plan);
   return static_cast<int>(nodes_.size()) - 1;
+}
+
+int FakeInterpreter::AddBuiltinNode(int builtin_code, const std::vector<int>& inputs,
+                                    const std::vector<int>& outputs, const void* builtin_data,
+                                    size_t builtin_data_size) {
+  const int index = AddNode("", inputs, outputs, {});
+  Node& n = *nodes_[index];
+  n.registration.builtin_code = builtin_code;
+  n.registration.custom_name = nullptr;
+  n.node.custom_initial_data = nullptr;
+  n.node.custom_initial_data_size = 0;
+  if (builtin_data != nullptr && builtin_data_size > 0) {
+    n.builtin_data.resize((builtin_data_size + 7) / 8);
+    std::memcpy(n.builtin_data.data(), builtin_data, builtin_data_size);
+    n.node.builtin_data = n.builtin_data.data();
+  }
+  return index;
 }
 
 std::string FakeInterpreter::Run(const std::vector<int>& nodes, const std::vector<int>& inputs,

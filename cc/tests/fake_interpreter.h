@@ -39,6 +39,22 @@ class FakeInterpreter {
   int AddWeights(const std::vector<uint8_t>& packed, int rows);
   int AddNode(const std::string& op, const std::vector<int>& inputs,
               const std::vector<int>& outputs, std::vector<uint8_t> options);
+  // A builtin node (kTfLiteBuiltin*) with `builtin_data` as its options struct (copied; empty:
+  // no options, builtin_data stays NULL).
+  int AddBuiltinNode(int builtin_code, const std::vector<int>& inputs,
+                     const std::vector<int>& outputs, const void* builtin_data = nullptr,
+                     size_t builtin_data_size = 0);
+  template <class Params>
+  int AddBuiltinNode(int builtin_code, const std::vector<int>& inputs,
+                     const std::vector<int>& outputs, const Params& params) {
+    return AddBuiltinNode(builtin_code, inputs, outputs, &params, sizeof(params));
+  }
+  // The context as the delegate's Prepare sees it (for FindClaimedNodes).
+  TfLiteContext* context() {
+    context_.tensors = tensors_.data();
+    context_.tensors_size = tensors_.size();
+    return &context_;
+  }
   // A tensor the graph hands back to the app: RunDelegate makes it an output of whichever
   // delegate kernel writes it, even if a later node of the kernel reads it too.
   void MarkGraphOutput(int tensor) { graph_outputs_.insert(tensor); }

@@ -178,3 +178,48 @@ def broken_fc_models(k: int, packed: np.ndarray, spec: dict, options: bytes,
         "fc_input_rank1": (fc_model([k], packed, spec, options, dynamic_batch=False), [x1]),
         "fc_input_k_mismatch": (fc_model([2, k + 1], packed, spec, options), [x2]),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# A bitlite conv followed by one builtin (the glue the delegate may claim), well formed or not
+# ---------------------------------------------------------------------------------------------
+
+def conv_then_builtin_model(input_shape, packed: np.ndarray, spec: dict, options: bytes,
+                            builtin: str, second_input=None, output_shape=None,
+                            builtin_options=None, output_type=T.FLOAT32) -> bytes:
+    """BitliteConv2D (x, w) -> y, then builtin `builtin` (y[, second_input]) -> z.
+
+    second_input: a numpy array stored as a constant (its dtype picks the tensor type), or None
+    for a one-input builtin. builtin_options: (BuiltinOptions type, options object) or None.
+    output_shape: z's declared shape (default y's)."""
+    model = schema.ModelT.InitFromPackedBuf(
+        bytearray(conv_model(input_shape, packed, spec, options)), 0)
+    subgraph = model.subgraphs[0]
+    y = 2
+    inputs = [y]
+    if second_input is not None:
+        array = np.ascontiguousarray(second_input)
+        types = {np.dtype(np.float32): T.FLOAT32, np.dtype(np.int32): T.INT32,
+                 np.dtype(np.int8): T.INT8}
+        model.buffers.append(_buffer(array.tobytes()))
+        subgraph.tensors.append(_tensor("constant", array.shape, types[array.dtype],
+                                        len(model.buffers) - 1, False))
+        inputs.append(len(subgraph.tensors) - 1)
+    declared = list(output_shape or subgraph.tensors[y].shape)
+    subgraph.tensors.append(_tensor("z", declared, output_type, 0, True))
+    z = len(subgraph.tensors) - 1
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, builtin)
+    code.version = 1
+    model.operatorCodes.append(code)
+    operator = schema.OperatorT()
+    operator.opcodeIndex = len(model.operatorCodes) - 1
+    operator.inputs = inputs
+    operator.outputs = [z]
+    if builtin_options is not None:
+        operator.builtinOptionsType, operator.builtinOptions = builtin_options
+    subgraph.operators.append(operator)
+    subgraph.outputs = [z]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -59,10 +59,30 @@ typedef enum TfLiteType {
   kTfLiteBFloat16 = 19,
 } TfLiteType;
 
-// schema.fbs BuiltinOperator values the delegate compares against or registers with.
+// schema.fbs BuiltinOperator values the delegate compares against, claims or registers with.
 enum {
+  kTfLiteBuiltinAdd = 0,
+  kTfLiteBuiltinAveragePool2d = 1,
+  kTfLiteBuiltinConcatenation = 2,
+  kTfLiteBuiltinMaxPool2d = 17,
+  kTfLiteBuiltinMul = 18,
+  kTfLiteBuiltinRelu = 19,
+  kTfLiteBuiltinReluN1To1 = 20,
+  kTfLiteBuiltinRelu6 = 21,
+  kTfLiteBuiltinReshape = 22,
   kTfLiteBuiltinCustom = 32,
+  kTfLiteBuiltinPad = 34,
+  kTfLiteBuiltinMean = 40,
+  kTfLiteBuiltinSub = 41,
+  kTfLiteBuiltinDiv = 42,
+  kTfLiteBuiltinStridedSlice = 45,
+  kTfLiteBuiltinSplit = 49,
   kTfLiteBuiltinDelegate = 51,
+  kTfLiteBuiltinMaximum = 55,
+  kTfLiteBuiltinMinimum = 57,
+  kTfLiteBuiltinUnpack = 88,
+  kTfLiteBuiltinSplitV = 102,
+  kTfLiteBuiltinRound = 116,
 };
 
 enum {
@@ -227,10 +247,85 @@ typedef struct TfLiteDelegate {
   struct TfLiteOpaqueDelegateBuilder* opaque_delegate_builder;
 } TfLiteDelegate;
 
+// builtin_data of the builtin ops the delegate claims (tensorflow/lite/core/c/builtin_op_data.h).
+// Read through node->builtin_data, which the runtime allocates: like TfLiteNode, a correct
+// prefix is enough (TfLiteAddParams and TfLiteSubParams end in a bool pot_scale_int16 that is
+// left out, as it only concerns int16).
+typedef enum TfLitePadding {
+  kTfLitePaddingUnknown = 0,
+  kTfLitePaddingSame = 1,
+  kTfLitePaddingValid = 2,
+} TfLitePadding;
+
+typedef struct TfLitePaddingValues {
+  int width;
+  int height;
+  int width_offset;
+  int height_offset;
+} TfLitePaddingValues;
+
+typedef enum TfLiteFusedActivation {
+  kTfLiteActNone = 0,
+  kTfLiteActRelu = 1,
+  kTfLiteActReluN1To1 = 2,
+  kTfLiteActRelu6 = 3,
+  kTfLiteActTanh = 4,
+  kTfLiteActSignBit = 5,
+  kTfLiteActSigmoid = 6,
+} TfLiteFusedActivation;
+
+// ADD, SUB, MUL and DIV: the fused activation first in each.
+typedef struct TfLiteAddParams {
+  TfLiteFusedActivation activation;
+} TfLiteAddParams;
+
+typedef struct TfLitePoolParams {
+  TfLitePadding padding;
+  int stride_width;
+  int stride_height;
+  int filter_width;
+  int filter_height;
+  TfLiteFusedActivation activation;
+  struct {
+    TfLitePaddingValues padding;
+  } computed;
+} TfLitePoolParams;
+
+typedef struct TfLiteReshapeParams {
+  int shape[8];
+  int num_dimensions;
+} TfLiteReshapeParams;
+
+typedef struct TfLiteConcatenationParams {
+  int axis;
+  TfLiteFusedActivation activation;
+} TfLiteConcatenationParams;
+
+typedef struct TfLiteUnpackParams {
+  int num;
+  int axis;
+} TfLiteUnpackParams;
+
+typedef struct TfLiteStridedSliceParams {
+  int begin_mask;
+  int end_mask;
+  int ellipsis_mask;
+  int new_axis_mask;
+  int shrink_axis_mask;
+  bool offset;
+} TfLiteStridedSliceParams;
+
+// SPLIT and SPLIT_V.
+typedef struct TfLiteSplitParams {
+  int num_splits;
+} TfLiteSplitParams;
+
 #ifdef __cplusplus
 }  // extern "C"
 
 static_assert(sizeof(TfLiteIntArray) == sizeof(int), "flexible array member expected");
+static_assert(sizeof(TfLitePoolParams) == 40, "TfLitePoolParams layout");
+static_assert(sizeof(TfLiteReshapeParams) == 36, "TfLiteReshapeParams layout");
 
 #if UINTPTR_MAX == UINT64_MAX
 static_assert(sizeof(TfLiteTensor) == 112, "TfLiteTensor layout (64-bit)");

@@ -1,0 +1,196 @@
+#include "glue/glue_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace bitlite {
+namespace glue {
+namespace {
+
+// ActivationFunctionWithMinMax.
+inline float Clamped(float v, Clamp clamp) { return std::min(std::max(v, clamp.low), clamp.high); }
+
+// One loop per broadcast form, so that the compiler sees plain streams.
+template <class Op>
+void Apply(Op op, Broadcast broadcast, const float* a, const float* b, float* out, int64_t size,
+           int64_t channels) {
+  switch (broadcast) {
+    case Broadcast::kNone:
+      for (int64_t i = 0; i < size; ++i) out[i] = op(a[i], b[i]);
+      return;
+    case Broadcast::kScalarA: {
+      const float s = a[0];
+      for (int64_t i = 0; i < size; ++i) out[i] = op(s, b[i]);
+      return;
+    }
+    case Broadcast::kScalarB: {
+      const float s = b[0];
+      for (int64_t i = 0; i < size; ++i) out[i] = op(a[i], s);
+      return;
+    }
+    case Broadcast::kChannelA:
+      for (int64_t row = 0; row < size; row += channels) {
+        for (int64_t c = 0; c < channels; ++c) out[row + c] = op(a[c], b[row + c]);
+      }
+      return;
+    case Broadcast::kChannelB:
+      for (int64_t row = 0; row < size; row += channels) {
+        for (int64_t c = 0; c < channels; ++c) out[row + c] = op(a[row + c], b[c]);
+      }
+      return;
+  }
+}
+
+}  // namespace
+
+void Binary(BinaryOp op, Broadcast broadcast, const float* a, const float* b, float* out,
+            int64_t size, int64_t channels, Clamp clamp) {
+  switch (op) {
+    case BinaryOp::kAdd:
+      return Apply([clamp](float x, float y) { return Clamped(x + y, clamp); }, broadcast, a, b,
+                   out, size, channels);
+    case BinaryOp::kSub:
+      return Apply([clamp](float x, float y) { return Clamped(x - y, clamp); }, broadcast, a, b,
+                   out, size, channels);
+    case BinaryOp::kMul:
+      return Apply([clamp](float x, float y) { return Clamped(x * y, clamp); }, broadcast, a, b,
+                   out, size, channels);
+    case BinaryOp::kDiv:
+      return Apply([clamp](float x, float y) { return Clamped(x / y, clamp); }, broadcast, a, b,
+                   out, size, channels);
+    case BinaryOp::kMaximum:
+      return Apply([](float x, float y) { return x > y ? x : y; }, broadcast, a, b, out, size,
+                   channels);
+    case BinaryOp::kMinimum:
+      return Apply([](float x, float y) { return x < y ? x : y; }, broadcast, a, b, out, size,
+                   channels);
+  }
+}
+
+void Relu(const float* x, float* y, int64_t size, Clamp clamp) {
+  for (int64_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    y[i] = v < clamp.low ? clamp.low : v > clamp.high ? clamp.high : v;
+  }
+}
+
+void Round(const float* x, float* y, int64_t size) {
+  for (int64_t i = 0; i < size; ++i) {
+    const float floor_value = std::floor(x[i]);
+    const float diff = x[i] - floor_value;
+    // A tie has |x| < 2^23, so floor_value fits an int there; the parity is only read then.
+    const bool down =
+        diff < 0.5f || (diff == 0.5f && static_cast<int64_t>(floor_value) % 2 == 0);
+    y[i] = down ? floor_value : floor_value + 1.0f;
+  }
+}
+
+void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp) {
+  const int64_t c_count = g.channels;
+  for (int n = 0; n < g.batch; ++n) {
+    const float* image = x + static_cast<int64_t>(n) * g.in_h * g.in_w * c_count;
+    for (int oy = 0; oy < g.out_h; ++oy) {
+      const int origin_y = oy * g.stride_h - g.pad_top;
+      const int y_start = std::max(0, -origin_y);
+      const int y_end = std::min(g.filter_h, g.in_h - origin_y);
+      for (int ox = 0; ox < g.out_w; ++ox) {
+        const int origin_x = ox * g.stride_w - g.pad_left;
+        const int x_start = std::max(0, -origin_x);
+        const int x_end = std::min(g.filter_w, g.in_w - origin_x);
+        float* out = y + ((static_cast<int64_t>(n) * g.out_h + oy) * g.out_w + ox) * c_count;
+        std::fill(out, out + c_count, std::numeric_limits<float>::lowest());
+        for (int fy = y_start; fy < y_end; ++fy) {
+          for (int fx = x_start; fx < x_end; ++fx) {
+            const float* in =
+                image + (static_cast<int64_t>(origin_y + fy) * g.in_w + origin_x + fx) * c_count;
+            for (int64_t c = 0; c < c_count; ++c) out[c] = std::max(out[c], in[c]);
+          }
+        }
+        for (int64_t c = 0; c < c_count; ++c) out[c] = Clamped(out[c], clamp);
+      }
+    }
+  }
+}
+
+namespace {
+
+// Pads dims d.. of one block; returns the end of what it wrote.
+float* PadDims(const std::vector<int>& shape, const std::vector<int>& paddings,
+               const std::vector<int64_t>& out_strides, size_t d, const float*& x, float* out) {
+  const int64_t before = static_cast<int64_t>(paddings[2 * d]) * out_strides[d];
+  const int64_t after = static_cast<int64_t>(paddings[2 * d + 1]) * out_strides[d];
+  std::fill(out, out + before, 0.0f);
+  out += before;
+  if (d + 1 == shape.size()) {
+    std::memcpy(out, x, sizeof(float) * static_cast<size_t>(shape[d]));
+    x += shape[d];
+    out += shape[d];
+  } else {
+    for (int i = 0; i < shape[d]; ++i) out = PadDims(shape, paddings, out_strides, d + 1, x, out);
+  }
+  std::fill(out, out + after, 0.0f);
+  return out + after;
+}
+
+}  // namespace
+
+void Pad(const std::vector<int>& in_shape, const std::vector<int>& paddings, const float* x,
+         float* out) {
+  if (in_shape.empty()) {
+    out[0] = x[0];
+    return;
+  }
+  // Elements of one step along each dim of the output.
+  std::vector<int64_t> out_strides(in_shape.size(), 1);
+  for (size_t d = in_shape.size() - 1; d > 0; --d) {
+    out_strides[d - 1] = out_strides[d] * (in_shape[d] + paddings[2 * d] + paddings[2 * d + 1]);
+  }
+  PadDims(in_shape, paddings, out_strides, 0, x, out);
+}
+
+void StridedSlice(const int* in_shape, const int* begin, const int* stride, const int* out_shape,
+                  const float* x, float* out) {
+  int64_t in_strides[5];
+  in_strides[4] = 1;
+  for (int d = 4; d > 0; --d) in_strides[d - 1] = in_strides[d] * in_shape[d];
+  for (int i0 = 0; i0 < out_shape[0]; ++i0) {
+    const float* p0 = x + (begin[0] + int64_t{i0} * stride[0]) * in_strides[0];
+    for (int i1 = 0; i1 < out_shape[1]; ++i1) {
+      const float* p1 = p0 + (begin[1] + int64_t{i1} * stride[1]) * in_strides[1];
+      for (int i2 = 0; i2 < out_shape[2]; ++i2) {
+        const float* p2 = p1 + (begin[2] + int64_t{i2} * stride[2]) * in_strides[2];
+        for (int i3 = 0; i3 < out_shape[3]; ++i3) {
+          const float* p3 = p2 + (begin[3] + int64_t{i3} * stride[3]) * in_strides[3] + begin[4];
+          for (int i4 = 0; i4 < out_shape[4]; ++i4) *out++ = p3[int64_t{i4} * stride[4]];
+        }
+      }
+    }
+  }
+}
+
+void Concatenate(int64_t outer, int64_t inner, const std::vector<int64_t>& axis_sizes,
+                 const float* const* parts, float* out) {
+  for (int64_t o = 0; o < outer; ++o) {
+    for (size_t i = 0; i < axis_sizes.size(); ++i) {
+      const int64_t block = axis_sizes[i] * inner;
+      std::memcpy(out, parts[i] + o * block, sizeof(float) * static_cast<size_t>(block));
+      out += block;
+    }
+  }
+}
+
+void Split(int64_t outer, int64_t inner, const std::vector<int64_t>& axis_sizes, const float* x,
+           float* const* parts) {
+  for (int64_t o = 0; o < outer; ++o) {
+    for (size_t i = 0; i < axis_sizes.size(); ++i) {
+      const int64_t block = axis_sizes[i] * inner;
+      std::memcpy(parts[i] + o * block, x, sizeof(float) * static_cast<size_t>(block));
+      x += block;
+    }
+  }
+}
+
+}  // namespace glue
+}  // namespace bitlite

@@ -1,0 +1,80 @@
+// Float kernels of the builtin ops the delegate claims between bitlite ops (glue_ops.h).
+// Scalar code that does, element by element, the float operations of TFLite's own float
+// kernels in the same order (tensorflow/lite/kernels/internal/reference_ops and optimized_ops),
+// so that their results are bit-identical: see cc/FORMAT.md, "Builtin ops the delegate runs".
+// No TFLite types here: shapes and sizes are checked by the callers.
+#ifndef BITLITE_SRC_GLUE_GLUE_KERNELS_H_
+#define BITLITE_SRC_GLUE_GLUE_KERNELS_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace bitlite {
+namespace glue {
+
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kMaximum, kMinimum };
+
+// How the two operands of a binary op map onto its output (of `size` elements).
+enum class Broadcast {
+  kNone,      // both have the output's elements
+  kScalarA,   // a is one element
+  kScalarB,   // b is one element
+  kChannelA,  // a is one element per index of the last axis (`channels` of them)
+  kChannelB,
+};
+
+// TFLite's fused activation as a clamp (CalculateActivationRange): NONE is
+// [lowest, max], so an infinity becomes the largest finite float, as in TFLite.
+struct Clamp {
+  float low;
+  float high;
+};
+
+// out[i] = clamp(a[i] op b[i]) for ADD, SUB, MUL, DIV (ActivationFunctionWithMinMax:
+// min(max(v, low), high)); MAXIMUM and MINIMUM have no clamp and are `a > b ? a : b`,
+// `a < b ? a : b` (maximum_minimum.h).
+void Binary(BinaryOp op, Broadcast broadcast, const float* a, const float* b, float* out,
+            int64_t size, int64_t channels, Clamp clamp);
+
+// TFLite's RELU, RELU6 and RELU_N1_TO_1 (ReluX): v < low ? low : v > high ? high : v (a NaN
+// stays a NaN, -0 stays -0).
+void Relu(const float* x, float* y, int64_t size, Clamp clamp);
+
+// TFLite's ROUND (RoundToNearest): half to even, from floor(x) and x - floor(x).
+void Round(const float* x, float* y, int64_t size);
+
+struct PoolGeometry {
+  int batch, in_h, in_w, channels;
+  int out_h, out_w;
+  int filter_h, filter_w;
+  int stride_h, stride_w;
+  int pad_top, pad_left;
+};
+
+// TFLite's float MAX_POOL_2D: per output element, std::max over the window's elements
+// inside the input in row-major order, starting from the lowest float, then the clamp.
+void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp);
+
+// Zero padding of a tensor of shape `in_shape` by paddings[2 * d] before and
+// paddings[2 * d + 1] after each dim d (all >= 0); out has the padded shape.
+void Pad(const std::vector<int>& in_shape, const std::vector<int>& paddings, const float* x,
+         float* out);
+
+// STRIDED_SLICE with positive strides on a tensor of up to 5 dims: out[i0, ..., i4] =
+// x[begin[0] + i0 * stride[0], ...]; in_shape, begin, stride and out_shape have 5 entries
+// (leading dims of 1 for lower ranks).
+void StridedSlice(const int* in_shape, const int* begin, const int* stride, const int* out_shape,
+                  const float* x, float* out);
+
+// Concatenation along an axis: the tensors are [outer, axis_sizes[i], inner] in memory.
+void Concatenate(int64_t outer, int64_t inner, const std::vector<int64_t>& axis_sizes,
+                 const float* const* parts, float* out);
+
+// The inverse: splits x [outer, sum(axis_sizes), inner] into parts (UNPACK, SPLIT, SPLIT_V).
+void Split(int64_t outer, int64_t inner, const std::vector<int64_t>& axis_sizes, const float* x,
+           float* const* parts);
+
+}  // namespace glue
+}  // namespace bitlite
+
+#endif  // BITLITE_SRC_GLUE_GLUE_KERNELS_H_

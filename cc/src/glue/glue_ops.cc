@@ -1,0 +1,762 @@
+#include "glue/glue_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "error_message.h"
+#include "glue/glue_kernels.h"
+#include "op_geometry.h"
+#include "tflite_tensors.h"
+
+namespace bitlite {
+namespace {
+
+using glue::BinaryOp;
+using glue::Broadcast;
+
+const char* BuiltinName(int code) {
+  switch (code) {
+    case kTfLiteBuiltinAdd: return "ADD";
+    case kTfLiteBuiltinSub: return "SUB";
+    case kTfLiteBuiltinMul: return "MUL";
+    case kTfLiteBuiltinDiv: return "DIV";
+    case kTfLiteBuiltinMaximum: return "MAXIMUM";
+    case kTfLiteBuiltinMinimum: return "MINIMUM";
+    case kTfLiteBuiltinRound: return "ROUND";
+    case kTfLiteBuiltinRelu: return "RELU";
+    case kTfLiteBuiltinRelu6: return "RELU6";
+    case kTfLiteBuiltinReluN1To1: return "RELU_N1_TO_1";
+    case kTfLiteBuiltinStridedSlice: return "STRIDED_SLICE";
+    case kTfLiteBuiltinMaxPool2d: return "MAX_POOL_2D";
+    case kTfLiteBuiltinReshape: return "RESHAPE";
+    case kTfLiteBuiltinPad: return "PAD";
+    case kTfLiteBuiltinConcatenation: return "CONCATENATION";
+    case kTfLiteBuiltinUnpack: return "UNPACK";
+    case kTfLiteBuiltinSplit: return "SPLIT";
+    case kTfLiteBuiltinSplitV: return "SPLIT_V";
+    default: return nullptr;
+  }
+}
+
+bool IsBinary(int code, BinaryOp* op) {
+  switch (code) {
+    case kTfLiteBuiltinAdd: *op = BinaryOp::kAdd; return true;
+    case kTfLiteBuiltinSub: *op = BinaryOp::kSub; return true;
+    case kTfLiteBuiltinMul: *op = BinaryOp::kMul; return true;
+    case kTfLiteBuiltinDiv: *op = BinaryOp::kDiv; return true;
+    case kTfLiteBuiltinMaximum: *op = BinaryOp::kMaximum; return true;
+    case kTfLiteBuiltinMinimum: *op = BinaryOp::kMinimum; return true;
+    default: return false;
+  }
+}
+
+bool IsRelu(int code) {
+  return code == kTfLiteBuiltinRelu || code == kTfLiteBuiltinRelu6 ||
+         code == kTfLiteBuiltinReluN1To1;
+}
+
+// CalculateActivationRange for float; false for activations the delegate does not run.
+bool ActivationClamp(TfLiteFusedActivation activation, glue::Clamp* clamp) {
+  const float lowest = std::numeric_limits<float>::lowest();
+  const float highest = std::numeric_limits<float>::max();
+  switch (activation) {
+    case kTfLiteActNone: *clamp = {lowest, highest}; return true;
+    case kTfLiteActRelu: *clamp = {0.0f, highest}; return true;
+    case kTfLiteActRelu6: *clamp = {0.0f, 6.0f}; return true;
+    case kTfLiteActReluN1To1: *clamp = {-1.0f, 1.0f}; return true;
+    default: return false;
+  }
+}
+
+const char* ActivationName(TfLiteFusedActivation activation) {
+  switch (activation) {
+    case kTfLiteActNone: return "NONE";
+    case kTfLiteActRelu: return "RELU";
+    case kTfLiteActRelu6: return "RELU6";
+    case kTfLiteActReluN1To1: return "RELU_N1_TO_1";
+    default: return "unsupported";
+  }
+}
+
+// The values of a constant int32 tensor (a shape, paddings, an axis).
+bool ReadInt32Constant(const TfLiteContext* context, int index, const char* role,
+                       std::vector<int>* values, Shape* shape, std::string* error) {
+  const TfLiteTensor* tensor = TensorAt(context, index);
+  const std::string name = std::string(role) + " (tensor " + std::to_string(index) + ")";
+  if (tensor == nullptr) return Fail(name + " is missing", error);
+  if (tensor->type != kTfLiteInt32) {
+    return Fail(name + " must be int32, got " + TypeName(tensor->type), error);
+  }
+  if (!IsConstant(*tensor) || tensor->data.raw == nullptr) {
+    return Fail(name + " must be a constant tensor", error);
+  }
+  const int64_t elements = TensorShape(*tensor, shape) ? ShapeElements(*shape) : -1;
+  if (elements < 0 || elements > 64 ||
+      tensor->bytes != static_cast<size_t>(elements) * sizeof(int32_t)) {
+    return Fail(name + " has a malformed shape or size", error);
+  }
+  values->resize(static_cast<size_t>(elements));
+  if (elements > 0) std::memcpy(values->data(), tensor->data.raw, sizeof(int32_t) * elements);
+  return true;
+}
+
+// An axis in [-rank, rank), made non-negative.
+bool NormalizeAxis(int axis, size_t rank, int* out) {
+  const int r = static_cast<int>(rank);
+  if (axis < -r || axis >= r) return false;
+  *out = axis < 0 ? axis + r : axis;
+  return true;
+}
+
+// The most elements of any tensor a glue op reads or writes (8 GiB of floats): far beyond real
+// layers, small enough that no size computed from it overflows.
+constexpr int64_t kMaxElements = int64_t{1} << 31;
+
+bool FitsInt(int64_t value) { return value >= 0 && value <= std::numeric_limits<int>::max(); }
+
+int64_t Product(const Shape& shape, size_t begin, size_t end) {
+  int64_t product = 1;
+  for (size_t d = begin; d < end; ++d) product *= shape[d];
+  return product;
+}
+
+class GlueOp : public PartitionOp {
+ public:
+  GlueOp(TfLiteContext* context, int node_index) : node_index_(node_index) {
+    TfLiteNode* node = nullptr;
+    TfLiteRegistration* registration = nullptr;
+    if (context->GetNodeAndRegistration(context, node_index, &node, &registration) !=
+            kTfLiteOk ||
+        node == nullptr || registration == nullptr ||
+        BuiltinName(registration->builtin_code) == nullptr) {
+      init_error_ = "is not a bitlite op or a builtin op the delegate runs";
+      return;
+    }
+    builtin_ = registration->builtin_code;
+    if (node->inputs == nullptr || node->outputs == nullptr) {
+      init_error_ = "has no input or output list";
+      return;
+    }
+    const std::vector<int> in(node->inputs->data, node->inputs->data + node->inputs->size);
+    const std::vector<int> out(node->outputs->data, node->outputs->data + node->outputs->size);
+    ReadNode(context, node->builtin_data, in, out);
+  }
+
+  std::string MessagePrefix() const override {
+    const char* name = BuiltinName(builtin_);
+    return "bitlite: node " + std::to_string(node_index_) +
+           (name != nullptr ? std::string(" (") + name + ")" : std::string()) + ": ";
+  }
+
+  std::string Describe(const TfLiteContext* context) const override {
+    std::string text = MessagePrefix();
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      text += (i ? ", " : "") + DeclaredShape(context, inputs_[i]);
+    }
+    text += " ->";
+    for (size_t i = 0; i < outputs_.size(); ++i) {
+      text += (i ? ", " : " ") + DeclaredShape(context, outputs_[i]);
+    }
+    if (!init_error_.empty()) return text + ", cannot run: " + init_error_;
+    if (has_activation_) text += std::string(", ") + ActivationName(activation_);
+    return text + ", kernel " + KernelName();
+  }
+
+  std::string KernelName() const override {
+    const char* name = BuiltinName(builtin_);
+    return std::string("glue/") + (name != nullptr ? name : "?");
+  }
+
+  // The claim-time checks: tensor kinds and the declared shapes.
+  bool Claimable(const TfLiteContext* context, std::string* reason) {
+    if (!init_error_.empty()) return Fail(init_error_, reason);
+    if (!CheckTensors(context, /*claiming=*/true, reason)) return false;
+    std::vector<Shape> shapes(inputs_.size()), out;
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      TensorShape(*TensorAt(context, inputs_[i]), &shapes[i]);
+    }
+    return Infer(shapes, &out, reason);
+  }
+
+  bool Prepare(const TfLiteContext* context, const std::vector<Shape>& input_shapes,
+               std::vector<Shape>* output_shapes, int, OpScratch*,
+               std::string* error) override {
+    std::string message;
+    if (!init_error_.empty()) {
+      message = init_error_;
+    } else if (input_shapes.size() == inputs_.size() &&
+               CheckTensors(context, /*claiming=*/false, &message) &&
+               Infer(input_shapes, output_shapes, &message)) {
+      return true;
+    } else if (message.empty()) {
+      message = "an input has no shape";
+    }
+    *error = MessagePrefix() + message;
+    return false;
+  }
+
+  void Eval(const float* const* in, float* const* out, OpScratch*, ThreadPool*) override {
+    switch (builtin_) {
+      case kTfLiteBuiltinRound:
+        return glue::Round(in[0], out[0], size_);
+      case kTfLiteBuiltinRelu:
+      case kTfLiteBuiltinRelu6:
+      case kTfLiteBuiltinReluN1To1:
+        return glue::Relu(in[0], out[0], size_, clamp_);
+      case kTfLiteBuiltinStridedSlice:
+        return glue::StridedSlice(slice_in_shape_, slice_start_, slice_strides5_,
+                                  slice_out_shape_, in[0], out[0]);
+      case kTfLiteBuiltinMaxPool2d:
+        return glue::MaxPool(pool_geometry_, in[0], out[0], clamp_);
+      case kTfLiteBuiltinReshape:
+        std::memcpy(out[0], in[0], sizeof(float) * static_cast<size_t>(size_));
+        return;
+      case kTfLiteBuiltinPad:
+        return glue::Pad(pad_in_shape_, paddings_, in[0], out[0]);
+      case kTfLiteBuiltinConcatenation:
+        return glue::Concatenate(outer_, inner_, axis_sizes_, in, out[0]);
+      case kTfLiteBuiltinUnpack:
+      case kTfLiteBuiltinSplit:
+      case kTfLiteBuiltinSplitV:
+        return glue::Split(outer_, inner_, axis_sizes_, in[0], out);
+      default:
+        return glue::Binary(binary_, broadcast_, in[0], in[1], out[0], size_, channels_,
+                            clamp_);
+    }
+  }
+
+ private:
+  static std::string DeclaredShape(const TfLiteContext* context, int index) {
+    Shape shape;
+    const TfLiteTensor* tensor = TensorAt(context, index);
+    if (tensor == nullptr || !TensorShape(*tensor, &shape)) return "(none)";
+    return ShapeToString(shape);
+  }
+
+  bool Counts(const std::vector<int>& in, const std::vector<int>& out, size_t inputs,
+              size_t outputs) {
+    if (in.size() == inputs && out.size() == outputs) return true;
+    init_error_ = "must have " + std::to_string(inputs) + " input(s) and " +
+                  std::to_string(outputs) + " output(s), has " + std::to_string(in.size()) +
+                  " and " + std::to_string(out.size());
+    return false;
+  }
+
+  // The fused activation of options `data` of type Params (ADD-like or pooling).
+  template <class Params>
+  bool Activation(const void* data) {
+    if (data == nullptr) {
+      init_error_ = "has no options";
+      return false;
+    }
+    has_activation_ = true;
+    activation_ = static_cast<const Params*>(data)->activation;
+    if (ActivationClamp(activation_, &clamp_)) return true;
+    init_error_ = "fused activation " + std::to_string(static_cast<int>(activation_)) +
+                  " is not one the delegate runs";
+    return false;
+  }
+
+  bool AllAtLeast(const std::vector<int>& values, int least, const char* message) {
+    for (int value : values) {
+      if (value < least) return Fail(message, &init_error_);
+    }
+    return true;
+  }
+
+  bool Axis(const TfLiteContext* context, int tensor) {
+    std::vector<int> values;
+    Shape shape;
+    if (!ReadInt32Constant(context, tensor, "axis", &values, &shape, &init_error_)) return false;
+    if (values.size() != 1) return Fail("axis must hold one value", &init_error_);
+    axis_ = values[0];
+    return true;
+  }
+
+  // Parses the options and the constant parameters once; sets init_error_ on any problem.
+  void ReadNode(const TfLiteContext* context, const void* data, const std::vector<int>& in,
+                const std::vector<int>& out) {
+    if (IsBinary(builtin_, &binary_)) {
+      if (!Counts(in, out, 2, 1)) return;
+      const bool fused = binary_ != BinaryOp::kMaximum && binary_ != BinaryOp::kMinimum;
+      if (fused && !Activation<TfLiteAddParams>(data)) return;
+      inputs_ = in;
+    } else if (builtin_ == kTfLiteBuiltinRound) {
+      if (!Counts(in, out, 1, 1)) return;
+      inputs_ = in;
+    } else if (IsRelu(builtin_)) {
+      if (!Counts(in, out, 1, 1)) return;
+      clamp_ = builtin_ == kTfLiteBuiltinRelu    ? glue::Clamp{0.0f, INFINITY}
+               : builtin_ == kTfLiteBuiltinRelu6 ? glue::Clamp{0.0f, 6.0f}
+                                                 : glue::Clamp{-1.0f, 1.0f};
+      inputs_ = in;
+    } else if (builtin_ == kTfLiteBuiltinStridedSlice) {
+      if (!Counts(in, out, 4, 1)) return;
+      if (data == nullptr) {
+        init_error_ = "has no options";
+        return;
+      }
+      const auto* params = static_cast<const TfLiteStridedSliceParams*>(data);
+      if (params->ellipsis_mask != 0 || params->new_axis_mask != 0 ||
+          params->shrink_axis_mask != 0 || params->offset) {
+        init_error_ = "ellipsis, new-axis and shrink-axis masks and offset are not run by the "
+                      "delegate";
+        return;
+      }
+      slice_begin_mask_ = params->begin_mask;
+      slice_end_mask_ = params->end_mask;
+      Shape shape;
+      for (int k = 0; k < 3; ++k) {
+        const char* role = k == 0 ? "begin" : k == 1 ? "end" : "strides";
+        std::vector<int>& values = k == 0 ? slice_begin_ : k == 1 ? slice_end_ : slice_strides_;
+        if (!ReadInt32Constant(context, in[1 + k], role, &values, &shape, &init_error_)) return;
+        if (shape.size() != 1) {
+          init_error_ = std::string(role) + " must be a vector";
+          return;
+        }
+      }
+      if (!AllAtLeast(slice_strides_, 1, "only positive strides are run by the delegate")) return;
+      inputs_ = {in[0]};
+    } else if (builtin_ == kTfLiteBuiltinMaxPool2d) {
+      if (!Counts(in, out, 1, 1) || !Activation<TfLitePoolParams>(data)) return;
+      pool_ = *static_cast<const TfLitePoolParams*>(data);
+      inputs_ = in;
+    } else if (builtin_ == kTfLiteBuiltinReshape) {
+      if (in.empty() || in.size() > 2 || !Counts(in, out, in.size(), 1)) {
+        if (init_error_.empty()) init_error_ = "must have 1 or 2 inputs";
+        return;
+      }
+      // TFLite's rule: the shape tensor when it is an int32 vector, else the options.
+      const TfLiteTensor* shape = in.size() == 2 ? TensorAt(context, in[1]) : nullptr;
+      if (shape != nullptr && shape->type == kTfLiteInt32 && shape->dims != nullptr &&
+          shape->dims->size == 1) {
+        Shape shape_of_shape;
+        if (!ReadInt32Constant(context, in[1], "shape", &reshape_target_, &shape_of_shape,
+                               &init_error_)) {
+          return;
+        }
+      } else {
+        const auto* params = static_cast<const TfLiteReshapeParams*>(data);
+        if (params == nullptr || params->num_dimensions < 0 || params->num_dimensions > 8) {
+          init_error_ = "has neither a constant shape tensor nor a shape in its options";
+          return;
+        }
+        reshape_target_.assign(params->shape, params->shape + params->num_dimensions);
+      }
+      inputs_ = {in[0]};
+    } else if (builtin_ == kTfLiteBuiltinPad) {
+      if (!Counts(in, out, 2, 1)) return;
+      Shape shape;
+      if (!ReadInt32Constant(context, in[1], "paddings", &paddings_, &shape, &init_error_)) {
+        return;
+      }
+      if (shape.size() != 2 || shape[1] != 2) {
+        init_error_ = "paddings must have shape [rank, 2], got " + ShapeToString(shape);
+        return;
+      }
+      if (!AllAtLeast(paddings_, 0, "paddings must not be negative")) return;
+      inputs_ = {in[0]};
+    } else if (builtin_ == kTfLiteBuiltinConcatenation) {
+      if (in.empty() || !Counts(in, out, in.size(), 1) || data == nullptr) {
+        if (init_error_.empty()) init_error_ = in.empty() ? "has no inputs" : "has no options";
+        return;
+      }
+      const auto* params = static_cast<const TfLiteConcatenationParams*>(data);
+      axis_ = params->axis;
+      if (params->activation != kTfLiteActNone) {
+        init_error_ = "a fused activation on CONCATENATION is not run by the delegate";
+        return;
+      }
+      inputs_ = in;
+    } else if (builtin_ == kTfLiteBuiltinUnpack) {
+      if (data == nullptr) {
+        init_error_ = "has no options";
+        return;
+      }
+      const auto* params = static_cast<const TfLiteUnpackParams*>(data);
+      if (params->num < 1 || !Counts(in, out, 1, static_cast<size_t>(params->num))) {
+        if (init_error_.empty()) init_error_ = "num must be at least 1";
+        return;
+      }
+      axis_ = params->axis;
+      inputs_ = in;
+    } else if (builtin_ == kTfLiteBuiltinSplit || builtin_ == kTfLiteBuiltinSplitV) {
+      const bool v = builtin_ == kTfLiteBuiltinSplitV;
+      if (data == nullptr) {
+        init_error_ = "has no options";
+        return;
+      }
+      const int splits = static_cast<const TfLiteSplitParams*>(data)->num_splits;
+      if (splits < 1 || !Counts(in, out, v ? 3 : 2, static_cast<size_t>(splits))) {
+        if (init_error_.empty()) init_error_ = "num_splits must be at least 1";
+        return;
+      }
+      if (!Axis(context, v ? in[2] : in[0])) return;
+      if (v) {
+        Shape shape;
+        if (!ReadInt32Constant(context, in[1], "size_splits", &split_sizes_, &shape,
+                               &init_error_)) {
+          return;
+        }
+        if (shape.size() != 1 || split_sizes_.size() != static_cast<size_t>(splits)) {
+          init_error_ = "size_splits must be a vector of num_splits values";
+          return;
+        }
+      }
+      inputs_ = {v ? in[0] : in[1]};
+    }
+    outputs_ = out;
+  }
+
+  bool CheckTensors(const TfLiteContext* context, bool claiming, std::string* error) const {
+    for (size_t i = 0; i < inputs_.size() + outputs_.size(); ++i) {
+      const bool output = i >= inputs_.size();
+      const int index = output ? outputs_[i - inputs_.size()] : inputs_[i];
+      const TfLiteTensor* tensor = TensorAt(context, index);
+      const std::string name = std::string(output ? "output" : "input") + " (tensor " +
+                               std::to_string(index) + ")";
+      if (tensor == nullptr) return Fail(name + " is missing", error);
+      if (tensor->type != kTfLiteFloat32) {
+        return Fail(name + " must be float32, got " + TypeName(tensor->type), error);
+      }
+      if (tensor->dims == nullptr) return Fail(name + " has no shape", error);
+      if (output && IsConstant(*tensor)) return Fail(name + " is a constant tensor", error);
+      if (claiming && tensor->allocation_type != kTfLiteArenaRw &&
+          (output || !IsConstant(*tensor))) {
+        return Fail(name + " is not an arena tensor (dynamic or persistent)", error);
+      }
+      if (claiming && tensor->is_variable) return Fail(name + " is a variable", error);
+    }
+    return true;
+  }
+
+  // Output shapes from input shapes, and the geometry Eval uses.
+  bool Infer(const std::vector<Shape>& in, std::vector<Shape>* out, std::string* error) {
+    for (const Shape& shape : in) {
+      if (shape.size() > 6) return Fail("has an input of rank over 6", error);
+      const int64_t elements = ShapeElements(shape);
+      if (elements < 1 || elements > kMaxElements) {
+        return Fail("input shape " + ShapeToString(shape) + " has no elements or too many",
+                    error);
+      }
+    }
+    bool ok = false;
+    switch (builtin_) {
+      case kTfLiteBuiltinRound:
+      case kTfLiteBuiltinRelu:
+      case kTfLiteBuiltinRelu6:
+      case kTfLiteBuiltinReluN1To1:
+        out->assign(1, in[0]);
+        ok = true;
+        break;
+      case kTfLiteBuiltinStridedSlice: ok = InferSlice(in[0], out, error); break;
+      case kTfLiteBuiltinMaxPool2d: ok = InferPool(in[0], out, error); break;
+      case kTfLiteBuiltinReshape: ok = InferReshape(in[0], out, error); break;
+      case kTfLiteBuiltinPad: ok = InferPad(in[0], out, error); break;
+      case kTfLiteBuiltinConcatenation: ok = InferConcat(in, out, error); break;
+      case kTfLiteBuiltinUnpack:
+      case kTfLiteBuiltinSplit:
+      case kTfLiteBuiltinSplitV: ok = InferSplit(in[0], out, error); break;
+      default: ok = InferBinary(in[0], in[1], out, error); break;
+    }
+    if (!ok) return false;
+    for (const Shape& shape : *out) {
+      const int64_t elements = ShapeElements(shape);
+      if (elements < 1 || elements > kMaxElements) {
+        return Fail("output shape " + ShapeToString(shape) + " has no elements or too many",
+                    error);
+      }
+    }
+    // Elementwise ops run over the output's elements (a broadcast input has fewer).
+    size_ = ShapeElements((*out)[0]);
+    return true;
+  }
+
+  bool InferBinary(const Shape& a, const Shape& b, std::vector<Shape>* out, std::string* error) {
+    // NumPy broadcasting, aligned on the last axis.
+    const size_t rank = std::max(a.size(), b.size());
+    Shape shape(rank);
+    for (size_t d = 0; d < rank; ++d) {
+      const int da = d + a.size() >= rank ? a[d + a.size() - rank] : 1;
+      const int db = d + b.size() >= rank ? b[d + b.size() - rank] : 1;
+      if (da != db && da != 1 && db != 1) {
+        return Fail("input shapes " + ShapeToString(a) + " and " + ShapeToString(b) +
+                        " do not broadcast",
+                    error);
+      }
+      shape[d] = da == 1 ? db : da;
+    }
+    const int64_t total = ShapeElements(shape), na = ShapeElements(a), nb = ShapeElements(b);
+    const int64_t channels = shape.empty() ? 1 : shape.back();
+    // Equal element counts mean equal layouts (only dims of 1 differ).
+    if (na == total && nb == total) {
+      broadcast_ = Broadcast::kNone;
+    } else if (na == total && nb == 1) {
+      broadcast_ = Broadcast::kScalarB;
+    } else if (nb == total && na == 1) {
+      broadcast_ = Broadcast::kScalarA;
+    } else if (na == total && nb == channels && !b.empty() && b.back() == channels) {
+      broadcast_ = Broadcast::kChannelB;
+    } else if (nb == total && na == channels && !a.empty() && a.back() == channels) {
+      broadcast_ = Broadcast::kChannelA;
+    } else {
+      return Fail("broadcasting " + ShapeToString(a) + " with " + ShapeToString(b) +
+                      " is not a form the delegate runs (same shapes, a single element, or "
+                      "one element per index of the last axis)",
+                  error);
+    }
+    channels_ = channels;
+    out->assign(1, shape);
+    return true;
+  }
+
+  bool InferPool(const Shape& x, std::vector<Shape>* out, std::string* error) {
+    if (x.size() != 4) return Fail("input must have rank 4, got " + ShapeToString(x), error);
+    const TfLitePoolParams& p = pool_;
+    if (p.padding != kTfLitePaddingSame && p.padding != kTfLitePaddingValid) {
+      return Fail("padding must be SAME or VALID", error);
+    }
+    if (p.stride_height < 1 || p.stride_width < 1 || p.filter_height < 1 || p.filter_width < 1) {
+      return Fail("strides and filter sizes must be at least 1", error);
+    }
+    glue::PoolGeometry& g = pool_geometry_;
+    g.batch = x[0];
+    g.in_h = x[1];
+    g.in_w = x[2];
+    g.channels = x[3];
+    g.filter_h = p.filter_height;
+    g.filter_w = p.filter_width;
+    g.stride_h = p.stride_height;
+    g.stride_w = p.stride_width;
+    // ComputeOutSize and ComputePaddingWithOffset (the offset only matters to TFLite's own
+    // bookkeeping: the window starts at out * stride - padding either way).
+    auto out_size = [&](int64_t in, int64_t filter, int64_t stride) -> int64_t {
+      return p.padding == kTfLitePaddingSame ? (in + stride - 1) / stride
+                                             : (in + stride - filter) / stride;
+    };
+    auto padding = [](int64_t in, int64_t filter, int64_t stride, int64_t out) -> int64_t {
+      const int64_t total = (out - 1) * stride + filter - in;
+      return total > 0 ? total / 2 : 0;
+    };
+    const int64_t oh = out_size(g.in_h, g.filter_h, g.stride_h);
+    const int64_t ow = out_size(g.in_w, g.filter_w, g.stride_w);
+    if (oh < 1 || ow < 1 || !FitsInt(oh) || !FitsInt(ow)) {
+      return Fail("the pooling window does not fit the input " + ShapeToString(x), error);
+    }
+    g.out_h = static_cast<int>(oh);
+    g.out_w = static_cast<int>(ow);
+    g.pad_top = static_cast<int>(padding(g.in_h, g.filter_h, g.stride_h, oh));
+    g.pad_left = static_cast<int>(padding(g.in_w, g.filter_w, g.stride_w, ow));
+    out->assign(1, Shape{g.batch, g.out_h, g.out_w, g.channels});
+    return true;
+  }
+
+  // StartForAxis / StopForAxis for positive strides.
+  bool InferSlice(const Shape& x, std::vector<Shape>* out, std::string* error) {
+    const size_t rank = x.size();
+    if (rank < 1 || rank > 5 || slice_begin_.size() != rank || slice_end_.size() != rank ||
+        slice_strides_.size() != rank) {
+      return Fail("begin, end and strides must have one value per dim of " + ShapeToString(x) +
+                      " (rank 1 to 5)",
+                  error);
+    }
+    Shape shape(rank);
+    const size_t lead = 5 - rank;
+    for (size_t d = 0; d < 5; ++d) {
+      slice_in_shape_[d] = slice_out_shape_[d] = slice_strides5_[d] = 1;
+      slice_start_[d] = 0;
+    }
+    for (size_t d = 0; d < rank; ++d) {
+      const int64_t dim = x[d];
+      auto clamp_index = [dim](int64_t index) {
+        if (index < 0) index += dim;
+        return std::min(std::max<int64_t>(index, 0), dim);
+      };
+      const int64_t start = (slice_begin_mask_ >> d) & 1 ? 0 : clamp_index(slice_begin_[d]);
+      const int64_t stop = (slice_end_mask_ >> d) & 1 ? dim : clamp_index(slice_end_[d]);
+      const int64_t stride = slice_strides_[d];
+      const int64_t size = stop > start ? (stop - start + stride - 1) / stride : 0;
+      shape[d] = static_cast<int>(size);
+      slice_in_shape_[lead + d] = x[d];
+      slice_out_shape_[lead + d] = static_cast<int>(size);
+      slice_start_[lead + d] = static_cast<int>(start);
+      slice_strides5_[lead + d] = static_cast<int>(stride);
+    }
+    out->assign(1, shape);
+    return true;
+  }
+
+  bool InferReshape(const Shape& x, std::vector<Shape>* out, std::string* error) {
+    Shape shape = reshape_target_;
+    int stretch = -1;
+    int64_t known = 1;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == -1 && stretch < 0) {
+        stretch = static_cast<int>(d);
+      } else if (shape[d] < 1) {
+        return Fail("new shape " + ShapeToString(shape) + " is not one the delegate runs",
+                    error);
+      } else {
+        known *= shape[d];
+        if (known > std::numeric_limits<int>::max()) return Fail("new shape is too large", error);
+      }
+    }
+    const int64_t elements = ShapeElements(x);
+    if (stretch >= 0) {
+      if (elements % known != 0) {
+        return Fail("cannot reshape " + ShapeToString(x) + " to " + ShapeToString(shape), error);
+      }
+      shape[stretch] = static_cast<int>(elements / known);
+      known = elements;
+    }
+    if (known != elements) {
+      return Fail("cannot reshape " + ShapeToString(x) + " to " + ShapeToString(shape), error);
+    }
+    out->assign(1, shape);
+    return true;
+  }
+
+  bool InferPad(const Shape& x, std::vector<Shape>* out, std::string* error) {
+    if (x.empty() || x.size() > 4 || paddings_.size() != 2 * x.size()) {
+      return Fail("paddings do not match the input " + ShapeToString(x) + " (rank 1 to 4)",
+                  error);
+    }
+    Shape shape(x.size());
+    for (size_t d = 0; d < x.size(); ++d) {
+      const int64_t size = int64_t{x[d]} + paddings_[2 * d] + paddings_[2 * d + 1];
+      if (!FitsInt(size)) return Fail("the padded shape is too large", error);
+      shape[d] = static_cast<int>(size);
+    }
+    pad_in_shape_ = x;
+    out->assign(1, shape);
+    return true;
+  }
+
+  bool InferConcat(const std::vector<Shape>& in, std::vector<Shape>* out, std::string* error) {
+    const Shape& first = in[0];
+    int axis;
+    if (first.empty() || first.size() > 4 || !NormalizeAxis(axis_, first.size(), &axis)) {
+      return Fail("axis " + std::to_string(axis_) + " does not fit input " +
+                      ShapeToString(first) + " (rank 1 to 4)",
+                  error);
+    }
+    Shape shape = first;
+    int64_t total = 0;
+    axis_sizes_.clear();
+    for (const Shape& s : in) {
+      for (size_t d = 0; d < first.size(); ++d) {
+        if (s.size() != first.size() || (d != static_cast<size_t>(axis) && s[d] != first[d])) {
+          return Fail("inputs " + ShapeToString(first) + " and " + ShapeToString(s) +
+                          " differ off the axis",
+                      error);
+        }
+      }
+      total += s[axis];
+      axis_sizes_.push_back(s[axis]);
+    }
+    if (!FitsInt(total)) return Fail("the concatenation is too large", error);
+    shape[axis] = static_cast<int>(total);
+    outer_ = Product(shape, 0, axis);
+    inner_ = Product(shape, axis + 1, shape.size());
+    out->assign(1, shape);
+    return true;
+  }
+
+  bool InferSplit(const Shape& x, std::vector<Shape>* out, std::string* error) {
+    int axis;
+    if (x.empty() || !NormalizeAxis(axis_, x.size(), &axis)) {
+      return Fail("axis " + std::to_string(axis_) + " does not fit input " + ShapeToString(x),
+                  error);
+    }
+    const int extent = x[axis];
+    axis_sizes_.clear();
+    if (builtin_ == kTfLiteBuiltinUnpack || builtin_ == kTfLiteBuiltinSplit) {
+      const int parts = static_cast<int>(outputs_.size());
+      if (extent % parts != 0 || (builtin_ == kTfLiteBuiltinUnpack && extent != parts)) {
+        return Fail("cannot split " + ShapeToString(x) + " into " + std::to_string(parts) +
+                        " along axis " + std::to_string(axis),
+                    error);
+      }
+      axis_sizes_.assign(outputs_.size(), extent / parts);
+    } else {
+      int64_t known = 0;
+      int stretch = -1;
+      for (size_t i = 0; i < split_sizes_.size(); ++i) {
+        if (split_sizes_[i] == -1 && stretch < 0) {
+          stretch = static_cast<int>(i);
+        } else if (split_sizes_[i] < 1) {
+          return Fail("size_splits must be positive (one may be -1)", error);
+        } else {
+          known += split_sizes_[i];
+        }
+        axis_sizes_.push_back(split_sizes_[i]);
+      }
+      if (stretch >= 0 && known < extent) {
+        axis_sizes_[stretch] = extent - known;
+        known = extent;
+      }
+      if (known != extent) {
+        return Fail("size_splits do not add up to " + std::to_string(extent), error);
+      }
+    }
+    out->clear();
+    for (int64_t size : axis_sizes_) {
+      Shape shape = x;
+      if (builtin_ == kTfLiteBuiltinUnpack) {
+        shape.erase(shape.begin() + axis);
+      } else {
+        shape[axis] = static_cast<int>(size);
+      }
+      out->push_back(shape);
+    }
+    outer_ = Product(x, 0, axis);
+    inner_ = Product(x, axis + 1, x.size());
+    return true;
+  }
+
+  int node_index_;
+  int builtin_ = -1;
+  // Options and constant parameters.
+  BinaryOp binary_ = BinaryOp::kAdd;
+  bool has_activation_ = false;
+  TfLiteFusedActivation activation_ = kTfLiteActNone;
+  glue::Clamp clamp_{};
+  TfLitePoolParams pool_{};
+  Shape reshape_target_;
+  std::vector<int> paddings_;
+  int axis_ = 0;
+  std::vector<int> split_sizes_;
+  int slice_begin_mask_ = 0;
+  int slice_end_mask_ = 0;
+  std::vector<int> slice_begin_, slice_end_, slice_strides_;
+  // The geometry of the last Infer.
+  Broadcast broadcast_ = Broadcast::kNone;
+  int64_t size_ = 0;
+  int64_t channels_ = 1;
+  glue::PoolGeometry pool_geometry_{};
+  Shape pad_in_shape_;
+  int64_t outer_ = 1;
+  int64_t inner_ = 1;
+  std::vector<int64_t> axis_sizes_;
+  int slice_in_shape_[5] = {}, slice_out_shape_[5] = {}, slice_start_[5] = {},
+      slice_strides5_[5] = {};
+};
+
+}  // namespace
+
+bool IsGlueBuiltin(int builtin_code) { return BuiltinName(builtin_code) != nullptr; }
+
+std::unique_ptr<PartitionOp> MakeGlueOp(TfLiteContext* context, int node_index) {
+  return std::make_unique<GlueOp>(context, node_index);
+}
+
+bool ClaimableGlue(TfLiteContext* context, int node_index, std::string* reason) {
+  GlueOp op(context, node_index);
+  return op.Claimable(context, reason);
+}
+
+}  // namespace bitlite

@@ -1,0 +1,77 @@
+#include "partition_op.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "bitlite_op.h"
+#include "glue/glue_ops.h"
+
+namespace bitlite {
+namespace {
+
+// A BitliteConv2D / BitliteFullyConnected node: x in, y out (the packed weights are its own).
+class BitliteNodeOp : public PartitionOp {
+ public:
+  BitliteNodeOp(TfLiteContext* context, int node_index, const DelegateOptions& options)
+      : op_(context, node_index, options) {
+    // A broken node keeps no tensors: its Prepare reports what is wrong with it.
+    init_error_ = op_.init_error();
+    if (op_.input_tensor() >= 0 && op_.output_tensor() >= 0) {
+      inputs_ = {op_.input_tensor()};
+      outputs_ = {op_.output_tensor()};
+    }
+  }
+
+  std::string MessagePrefix() const override { return op_.MessagePrefix(); }
+  std::string Describe(const TfLiteContext* context) const override {
+    return op_.Describe(context);
+  }
+  std::string KernelName() const override { return op_.KernelName(); }
+
+  bool Prepare(const TfLiteContext* context, const std::vector<Shape>& input_shapes,
+               std::vector<Shape>* output_shapes, int threads, OpScratch* scratch,
+               std::string* error) override {
+    output_shapes->assign(1, Shape());
+    const Shape input = input_shapes.empty() ? Shape() : input_shapes[0];
+    if (!op_.Prepare(context, input, &(*output_shapes)[0], error, threads)) return false;
+    // The reference kernel's scratch: one code per input value, one accumulator per channel.
+    scratch->codes.resize(std::max(scratch->codes.size(), static_cast<size_t>(op_.input_size())));
+    scratch->acc.resize(std::max(scratch->acc.size(), static_cast<size_t>(op_.out_channels())));
+    return true;
+  }
+
+  void Eval(const float* const* in, float* const* out, OpScratch* scratch,
+            ThreadPool* pool) override {
+    if (op_.output_size() == 0) return;
+    op_.Run(in[0], out[0], scratch->codes.data(), scratch->acc.data(), pool);
+  }
+
+ private:
+  BitliteOp op_;
+};
+
+}  // namespace
+
+int64_t ShapeElements(const Shape& shape) {
+  int64_t elements = 1;
+  for (int dim : shape) {
+    if (dim < 0) return -1;
+    if (dim != 0 && elements > INT64_MAX / dim) return -1;
+    elements *= dim;
+  }
+  return elements;
+}
+
+std::unique_ptr<PartitionOp> MakePartitionOp(TfLiteContext* context, int node_index,
+                                             const DelegateOptions& options) {
+  TfLiteNode* node = nullptr;
+  TfLiteRegistration* registration = nullptr;
+  OpKind kind;
+  if (context->GetNodeAndRegistration(context, node_index, &node, &registration) == kTfLiteOk &&
+      node != nullptr && registration != nullptr && !FindBitliteOp(*registration, &kind)) {
+    return MakeGlueOp(context, node_index);
+  }
+  return std::make_unique<BitliteNodeOp>(context, node_index, options);
+}
+
+}  // namespace bitlite

@@ -1,0 +1,315 @@
+// The float builtins the delegate claims between bitlite ops (src/glue): the kernels' TFLite
+// semantics at the edges (ties, infinities, padding), which nodes are claimed, a partition of
+// bitlite and glue nodes against the same nodes run one by one, and malformed glue nodes.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "claimed_nodes.h"
+#include "fake_interpreter.h"
+#include "flexbuffer_test_writer.h"
+#include "glue/glue_kernels.h"
+#include "test_harness.h"
+
+namespace bitlite {
+namespace testing {
+namespace {
+
+using glue::Clamp;
+
+uint32_t Bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return bits;
+}
+
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Bits(a[i]) != Bits(b[i])) return false;
+  }
+  return true;
+}
+
+BITLITE_TEST(RoundIsTfliteRoundToNearest) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, -0.3f, -0.0f,
+                                8388609.0f, 1e30f, -INFINITY, 2.4999998f};
+  std::vector<float> y(x.size());
+  glue::Round(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  // -0.5 and -0.3 round to +0 (floor + 1), as TFLite's kernel computes, unlike nearbyint.
+  const std::vector<float> expected = {0.0f, 2.0f, 2.0f, 0.0f, -2.0f, -2.0f, 0.0f, -0.0f,
+                                       8388609.0f, 1e30f, -INFINITY, 2.0f};
+  EXPECT_TRUE(SameBits(y, expected));
+  float n = nan, out = 0;
+  glue::Round(&n, &out, 1);
+  EXPECT_TRUE(std::isnan(out));
+}
+
+BITLITE_TEST(BinaryOpsClampLikeTflite) {
+  const float highest = std::numeric_limits<float>::max();
+  const Clamp none{std::numeric_limits<float>::lowest(), highest};
+  const std::vector<float> a = {1.0f, INFINITY, -3.0f, 0.25f, 5.0f, -7.0f};
+  const std::vector<float> b = {2.0f, 1.0f, 1.0f, 0.5f, 2.0f, 4.0f};
+  std::vector<float> y(6);
+  glue::Binary(glue::BinaryOp::kAdd, glue::Broadcast::kNone, a.data(), b.data(), y.data(), 6, 6,
+               none);
+  // NONE clamps to the finite range, as TFLite's ActivationFunctionWithMinMax does.
+  EXPECT_TRUE(SameBits(y, {3.0f, highest, -2.0f, 0.75f, 7.0f, -3.0f}));
+  glue::Binary(glue::BinaryOp::kDiv, glue::Broadcast::kChannelB, a.data(), b.data(), y.data(), 6,
+               2, Clamp{0.0f, 6.0f});
+  EXPECT_TRUE(SameBits(y, {0.5f, 6.0f, 0.0f, 0.25f, 2.5f, 0.0f}));
+  glue::Binary(glue::BinaryOp::kSub, glue::Broadcast::kScalarA, b.data(), a.data(), y.data(), 6,
+               6, none);
+  EXPECT_TRUE(SameBits(y, {1.0f, -highest, 5.0f, 1.75f, -3.0f, 9.0f}));
+  glue::Binary(glue::BinaryOp::kMaximum, glue::Broadcast::kScalarB, a.data(), b.data(), y.data(),
+               6, 6, none);
+  EXPECT_TRUE(SameBits(y, {2.0f, INFINITY, 2.0f, 2.0f, 5.0f, 2.0f}));
+  // Ties take the second operand: MAXIMUM(-0, +0) is +0, MINIMUM(+0, -0) is -0.
+  const float neg_zero = -0.0f, zero = 0.0f;
+  float out = 1.0f;
+  glue::Binary(glue::BinaryOp::kMaximum, glue::Broadcast::kNone, &neg_zero, &zero, &out, 1, 1,
+               none);
+  EXPECT_EQ(Bits(out), Bits(0.0f));
+  glue::Binary(glue::BinaryOp::kMinimum, glue::Broadcast::kNone, &zero, &neg_zero, &out, 1, 1,
+               none);
+  EXPECT_EQ(Bits(out), Bits(-0.0f));
+}
+
+BITLITE_TEST(MaxPoolSamePaddingSkipsPaddedTaps) {
+  // 1x3x3x1, 2x2 window, stride 2, SAME: out 2x2, padding 0 before (total 1, after).
+  const std::vector<float> x = {-5, -4, -3, -2, -1, -9, -8, -7, -6};
+  glue::PoolGeometry g{1, 3, 3, 1, 2, 2, 2, 2, 2, 2, 0, 0};
+  std::vector<float> y(4);
+  glue::MaxPool(g, x.data(), y.data(), Clamp{std::numeric_limits<float>::lowest(), 1e9f});
+  EXPECT_TRUE(SameBits(y, {-1, -3, -7, -6}));
+  glue::MaxPool(g, x.data(), y.data(), Clamp{0.0f, 1e9f});
+  EXPECT_TRUE(SameBits(y, {0, 0, 0, 0}));
+}
+
+BITLITE_TEST(PadConcatSplitAndSliceMoveElements) {
+  const std::vector<float> x = {1, 2, 3, 4, 5, 6};  // [2, 3]
+  std::vector<float> padded(4 * 4);
+  glue::Pad({2, 3}, {1, 1, 0, 1}, x.data(), padded.data());
+  EXPECT_TRUE(SameBits(padded, {0, 0, 0, 0, 1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0, 0}));
+  const std::vector<float> b = {7, 8};  // [2, 1]
+  const float* parts[] = {x.data(), b.data()};
+  std::vector<float> joined(8);
+  glue::Concatenate(2, 1, {3, 1}, parts, joined.data());
+  EXPECT_TRUE(SameBits(joined, {1, 2, 3, 7, 4, 5, 6, 8}));
+  std::vector<float> first(6), second(2);
+  float* outs[] = {first.data(), second.data()};
+  glue::Split(2, 1, {3, 1}, joined.data(), outs);
+  EXPECT_TRUE(SameBits(first, x) && SameBits(second, b));
+  // x[:, ::2] of [2, 3] as 5-dim [1, 1, 1, 2, 3].
+  const int in[5] = {1, 1, 1, 2, 3}, begin[5] = {0, 0, 0, 0, 0}, stride[5] = {1, 1, 1, 1, 2},
+            out_shape[5] = {1, 1, 1, 2, 2};
+  std::vector<float> sliced(4);
+  glue::StridedSlice(in, begin, stride, out_shape, x.data(), sliced.data());
+  EXPECT_TRUE(SameBits(sliced, {1, 3, 4, 6}));
+}
+
+// x [1, 5, 6, 3] -> BitliteConv2D -> conv [1, 5, 3, 2] -> ADD(+offset [2], RELU6)
+// -> MAX_POOL 2x2 SAME stride 1 -> RESHAPE [-1, 30] -> y.
+struct GlueGraph {
+  FakeInterpreter interpreter;
+  int x, w, conv, offset, sum, pooled, shape, y;
+  int conv_node, add_node, pool_node, reshape_node;
+  explicit GlueGraph(int activation = kTfLiteActRelu6) {
+    x = interpreter.AddFloatTensor({1, 5, 6, 3});
+    std::vector<uint8_t> packed(14);
+    for (size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<uint8_t>(i * 37 + 11);
+    packed[6] &= 0x3f;
+    packed[13] &= 0x3f;
+    w = interpreter.AddWeights(packed, 2);
+    conv = interpreter.AddFloatTensor({1, 5, 3, 2});
+    const std::vector<float> offset_values = {0.75f, -0.5f};
+    std::vector<uint8_t> bytes(8);
+    std::memcpy(bytes.data(), offset_values.data(), 8);
+    offset = interpreter.AddConstantTensor(kTfLiteFloat32, kTfLiteMmapRo, {2}, bytes);
+    sum = interpreter.AddFloatTensor({1, 5, 3, 2});
+    pooled = interpreter.AddFloatTensor({1, 5, 3, 2});
+    const int32_t shape_values[2] = {-1, 30};
+    std::vector<uint8_t> shape_bytes(8);
+    std::memcpy(shape_bytes.data(), shape_values, 8);
+    shape = interpreter.AddConstantTensor(kTfLiteInt32, kTfLiteMmapRo, {2}, shape_bytes);
+    y = interpreter.AddFloatTensor({1, 30});
+    conv_node = interpreter.AddNode("BitliteConv2D", {x, w}, {conv}, ValidOptions(true).Finish());
+    TfLiteAddParams add{static_cast<TfLiteFusedActivation>(activation)};
+    add_node = interpreter.AddBuiltinNode(kTfLiteBuiltinAdd, {conv, offset}, {sum}, add);
+    TfLitePoolParams pool{};
+    pool.padding = kTfLitePaddingSame;
+    pool.stride_width = pool.stride_height = 1;
+    pool.filter_width = pool.filter_height = 2;
+    pool_node = interpreter.AddBuiltinNode(kTfLiteBuiltinMaxPool2d, {sum}, {pooled}, pool);
+    reshape_node = interpreter.AddBuiltinNode(kTfLiteBuiltinReshape, {pooled, shape}, {y});
+    interpreter.Fill(x, -1.0f, 0.07f);
+  }
+
+  std::vector<int> Claimed(bool claim_builtins, std::string* error) {
+    ClaimedNodes claimed;
+    if (!FindClaimedNodes(interpreter.context(), claim_builtins, &claimed, error)) return {};
+    return claimed.nodes;
+  }
+};
+
+BITLITE_TEST(PartitionOfBitliteAndGlueMatchesNodeByNode) {
+  std::string error;
+  GlueGraph glued;
+  EXPECT_TRUE(glued.Claimed(false, &error) == std::vector<int>{glued.conv_node});
+  const std::vector<int> claimed = glued.Claimed(true, &error);
+  ASSERT_TRUE(claimed.size() == 4);
+  // One partition: conv, sum and pooled live only inside it (liveness-shared buffers).
+  EXPECT_EQ(glued.interpreter.Run(claimed, {glued.x, glued.w, glued.offset, glued.shape},
+                                  {glued.y}, /*resizes_before_invoke=*/1),
+            "ok");
+  // The same nodes one kernel each, every tensor the runtime's.
+  GlueGraph apart;
+  for (int node : claimed) {
+    const std::vector<std::vector<int>> io = {
+        {apart.x, apart.w, apart.conv}, {apart.conv, apart.offset, apart.sum},
+        {apart.sum, apart.pooled}, {apart.pooled, apart.shape, apart.y}};
+    std::vector<int> inputs = io[node];
+    const int output = inputs.back();
+    inputs.pop_back();
+    EXPECT_EQ(apart.interpreter.Run({node}, inputs, {output}), "ok");
+  }
+  const std::vector<float> y = glued.interpreter.Values(glued.y);
+  EXPECT_TRUE(SameBits(y, apart.interpreter.Values(apart.y)));
+  EXPECT_TRUE(glued.interpreter.Shape(glued.y) == (std::vector<int>{1, 30}));
+  // RELU6 and max pooling leave values in [0, 6], and not all zero.
+  float most = 0;
+  for (float v : y) most = std::max(most, v);
+  EXPECT_TRUE(most > 0 && most <= 6);
+}
+
+// The pooling options' own activation (NONE here) is the one applied, whatever the padding.
+BITLITE_TEST(MaxPoolReadsItsOwnFusedActivation) {
+  GlueGraph graph(kTfLiteActNone);
+  TfLitePoolParams pool{};
+  pool.padding = kTfLitePaddingValid;  // 2, the value of RELU_N1_TO_1 among activations
+  pool.stride_width = pool.stride_height = 1;
+  pool.filter_width = pool.filter_height = 2;
+  pool.activation = kTfLiteActNone;
+  const int pooled = graph.interpreter.AddFloatTensor({1, 4, 2, 2});
+  const int node = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinMaxPool2d, {graph.sum},
+                                                    {pooled}, pool);
+  graph.interpreter.MarkGraphOutput(graph.sum);
+  EXPECT_EQ(graph.interpreter.Run({graph.conv_node, graph.add_node, node},
+                                  {graph.x, graph.w, graph.offset}, {graph.sum, pooled}),
+            "ok");
+  const std::vector<float> sum = graph.interpreter.Values(graph.sum);  // [1, 5, 3, 2]
+  std::vector<float> expected;
+  for (int y = 0; y < 4; ++y) {
+    for (int x = 0; x < 2; ++x) {
+      for (int c = 0; c < 2; ++c) {
+        float most = std::numeric_limits<float>::lowest();
+        for (int dy = 0; dy < 2; ++dy) {
+          for (int dx = 0; dx < 2; ++dx) most = std::max(most, sum[((y + dy) * 3 + x + dx) * 2 + c]);
+        }
+        expected.push_back(most);
+      }
+    }
+  }
+  EXPECT_TRUE(SameBits(graph.interpreter.Values(pooled), expected));
+  float largest = 0;
+  for (float v : expected) largest = std::max(largest, std::fabs(v));
+  EXPECT_TRUE(largest > 1.0f);  // outside RELU_N1_TO_1's range: a misread activation shows
+}
+
+BITLITE_TEST(UnsupportedGlueIsLeftToTheRuntime) {
+  std::string error;
+  {
+    GlueGraph graph(kTfLiteActTanh);  // an activation the delegate does not run
+    EXPECT_TRUE(graph.Claimed(true, &error) == std::vector<int>{graph.conv_node});
+  }
+  {
+    GlueGraph graph;  // an int32 input
+    graph.interpreter.tensor(graph.offset).type = kTfLiteInt32;
+    EXPECT_TRUE(graph.Claimed(true, &error) == std::vector<int>{graph.conv_node});
+  }
+  {
+    GlueGraph graph;  // broadcasting [1, 5, 3, 2] with [5, 1, 1]: not a form the delegate runs
+    const int other = graph.interpreter.AddConstantTensor(kTfLiteFloat32, kTfLiteMmapRo,
+                                                          {5, 1, 1}, std::vector<uint8_t>(20));
+    const int out = graph.interpreter.AddFloatTensor({1, 5, 3, 2});
+    TfLiteAddParams add{kTfLiteActNone};
+    graph.interpreter.AddBuiltinNode(kTfLiteBuiltinMul, {graph.y, other}, {out}, add);
+    const std::vector<int> claimed = graph.Claimed(true, &error);
+    EXPECT_EQ(claimed.size(), size_t{4});
+  }
+  {
+    GlueGraph graph;  // an ADD without options, a dynamic output
+    graph.interpreter.AddBuiltinNode(kTfLiteBuiltinAdd, {graph.y, graph.y},
+                                     {graph.interpreter.AddFloatTensor({1, 30})});
+    const int dynamic = graph.interpreter.AddFloatTensor({1, 30});
+    graph.interpreter.tensor(dynamic).allocation_type = kTfLiteDynamic;
+    graph.interpreter.AddBuiltinNode(kTfLiteBuiltinRound, {graph.y}, {dynamic});
+    EXPECT_EQ(graph.Claimed(true, &error).size(), size_t{4});
+  }
+  {
+    GlueGraph graph;  // a glue node reading a tensor a later node writes: not claimed
+    const int later = graph.interpreter.AddFloatTensor({1, 30});
+    const int out = graph.interpreter.AddFloatTensor({1, 30});
+    graph.interpreter.AddBuiltinNode(kTfLiteBuiltinRound, {later}, {out});
+    graph.interpreter.AddBuiltinNode(kTfLiteBuiltinRound, {graph.y}, {later});
+    const std::vector<int> claimed = graph.Claimed(true, &error);
+    EXPECT_EQ(claimed.size(), size_t{5});
+  }
+}
+
+BITLITE_TEST(MalformedGlueNodesAreRefusedAtPrepare) {
+  {
+    GlueGraph graph;  // shapes that do not broadcast, forced into a kernel
+    const int other = graph.interpreter.AddFloatTensor({1, 7});
+    const int out = graph.interpreter.AddFloatTensor({1, 30});
+    TfLiteAddParams add{kTfLiteActNone};
+    const int node =
+        graph.interpreter.AddBuiltinNode(kTfLiteBuiltinAdd, {graph.y, other}, {out}, add);
+    EXPECT_CONTAINS(graph.interpreter.Run({node}, {graph.y, other}, {out}), "do not broadcast");
+  }
+  {
+    GlueGraph graph;  // RESHAPE to a shape of other size
+    const int32_t values[2] = {7, 4};
+    std::vector<uint8_t> bytes(8);
+    std::memcpy(bytes.data(), values, 8);
+    const int shape = graph.interpreter.AddConstantTensor(kTfLiteInt32, kTfLiteMmapRo, {2}, bytes);
+    const int out = graph.interpreter.AddFloatTensor({7, 4});
+    const int node = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinReshape, {graph.y, shape}, {out});
+    EXPECT_CONTAINS(graph.interpreter.Run({node}, {graph.y, shape}, {out}), "cannot reshape");
+  }
+  {
+    GlueGraph graph;  // wrong input counts, missing options, missing tensors
+    const int out = graph.interpreter.AddFloatTensor({1, 30});
+    const int add = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinAdd, {graph.y}, {out});
+    EXPECT_CONTAINS(graph.interpreter.Run({add}, {graph.y}, {out}), "must have 2 input(s)");
+    const int pool = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinMaxPool2d, {graph.y}, {out});
+    EXPECT_CONTAINS(graph.interpreter.Run({pool}, {graph.y}, {out}), "has no options");
+    TfLitePoolParams params{};
+    params.padding = kTfLitePaddingValid;
+    params.stride_width = params.stride_height = 1;
+    params.filter_width = params.filter_height = 2;
+    const int rank2 = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinMaxPool2d, {graph.y}, {out},
+                                                       params);
+    EXPECT_CONTAINS(graph.interpreter.Run({rank2}, {graph.y}, {out}), "rank 4");
+    const int missing = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinRound, {999}, {out});
+    EXPECT_CONTAINS(graph.interpreter.Run({missing}, {}, {out}), "missing");
+    TfLiteSplitParams split{3};
+    const int axis = graph.interpreter.AddConstantTensor(kTfLiteInt32, kTfLiteMmapRo, {},
+                                                         std::vector<uint8_t>(4));
+    const int a = graph.interpreter.AddFloatTensor({1, 10});
+    const int b = graph.interpreter.AddFloatTensor({1, 10});
+    const int c = graph.interpreter.AddFloatTensor({1, 10});
+    // Splitting axis 0 (size 1) in 3.
+    const int node = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinSplit, {axis, graph.y},
+                                                      {a, b, c}, split);
+    EXPECT_CONTAINS(graph.interpreter.Run({node}, {axis, graph.y}, {a, b, c}), "cannot split");
+  }
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace bitlite

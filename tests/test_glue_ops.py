@@ -1,0 +1,129 @@
+"""The delegate claims the float builtins between bitlite ops ("glue", cc/FORMAT.md "Builtin
+ops the delegate runs"): converted networks become one delegate partition and compute exactly
+what they compute with the glue left to the runtime (delegate option claim_builtins=false),
+which is exactly the Keras QAT model (support.checks.assert_matches_keras).
+
+Partitions are counted from the delegate's verbose lines ("bitlite: delegate partition of N
+nodes", one per delegate kernel the runtime creates), read from the process's stderr.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from bitlite import delegate
+from bitlite.converter import convert, quantize_model
+
+from support import networks
+from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.models import randomize
+
+import test_whole_models as whole
+
+L = keras.layers
+PARTITION = re.compile(r"bitlite: delegate partition of (\d+) nodes")
+
+
+def resnet_with_max_pool():
+    """ResNet-style with a MAX_POOL_2D (SAME, stride 2) after the stem and a zero-padded
+    strided convolution (PAD, then VALID) down to 3x3, whose ordered global pooling sums an
+    odd number of positions (SPLIT_V)."""
+    inputs = keras.Input((12, 12, 3))
+    x = whole.conv_bn(inputs, 16)
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    shortcut = x
+    y = whole.conv_bn(x, 16)
+    y = L.BatchNormalization()(L.Conv2D(16, 3, padding="same", use_bias=False)(y))
+    x = L.ReLU()(L.Add()([y, shortcut]))
+    x = L.ZeroPadding2D(1)(x)
+    x = whole.conv_bn(L.Conv2D(24, 3, strides=2, use_bias=False)(x), 24, kernel=1)
+    outputs = L.Dense(10)(L.GlobalAveragePooling2D()(x))
+    return keras.Model(inputs, outputs, name="resnet_with_max_pool")
+
+
+# name -> (builder, delegate partitions with the glue claimed, builtins the .tflite must hold)
+NETWORKS = {
+    "resnet": (whole.resnet_style, 1, ("ADD", "RESHAPE", "UNPACK", "MUL", "DIV", "ROUND")),
+    "resnet_max_pool_pad": (resnet_with_max_pool, 1, ("MAX_POOL_2D", "PAD", "SPLIT_V")),
+    "vgg": (whole.vgg_style, 1, ("MAX_POOL_2D", "RESHAPE")),
+    "densenet": (networks.densenet, 1, ("CONCATENATION", "STRIDED_SLICE", "RELU")),
+    "mobilenet_v2": (networks.mobilenet_v2, 1, ("ADD", "UNPACK")),
+}
+
+_converted = {}
+
+
+def converted(name):
+    """(qat, .tflite bytes, x, Keras outputs), converted once per session."""
+    if name not in _converted:
+        keras.utils.set_random_seed(5)
+        float_model = randomize(NETWORKS[name][0](), seed=5)
+        qat = quantize_model(float_model, 2, 2)
+        rng = np.random.default_rng(5)
+        shape = float_model.input_shape[1:]
+        qat.predict(rng.normal(size=(32, *shape)).astype(np.float32), verbose=0)
+        x = rng.normal(size=(8, *shape)).astype(np.float32)
+        _converted[name] = (qat, convert(qat), x, qat.predict(x, verbose=0))
+    return _converted[name]
+
+
+def run(data: bytes, x: np.ndarray, runtime: str, claim_builtins: bool) -> np.ndarray:
+    interpreter = delegate.Interpreter(
+        model_content=data, runtime=runtime,
+        delegate_options={"claim_builtins": str(claim_builtins).lower(), "verbose": "true"})
+    detail = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(detail["index"], list(x.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def partitions(stderr: str) -> list[int]:
+    return [int(n) for n in PARTITION.findall(stderr)]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_glue_claimed_network_is_one_partition_and_exact(name, runtime, delegate_library,
+                                                         capfd):
+    _, data, x, expected = converted(name)
+    names = [op["name"] for op in tflite_ops(data)]
+    bitlite_ops = sum(n.startswith("Bitlite") for n in names)
+    assert set(NETWORKS[name][2]) <= set(names), names
+    capfd.readouterr()
+    for batch in (1, len(x)):
+        glued = run(data, x[:batch], runtime, claim_builtins=True)
+        with_glue = partitions(capfd.readouterr().err)
+        alone = run(data, x[:batch], runtime, claim_builtins=False)
+        without_glue = partitions(capfd.readouterr().err)
+        # Bit for bit (the bytes, so that even a zero's sign counts) against the glue left to
+        # the runtime, and the project's rule against Keras.
+        assert glued.tobytes() == alone.tobytes(), f"{name}: glue changed the output"
+        assert_matches_keras(x[:batch], expected[:batch], glued)
+        assert len(with_glue) == NETWORKS[name][1], (name, with_glue, names)
+        assert sum(with_glue) > bitlite_ops, "no builtin was claimed"
+        assert len(without_glue) > len(with_glue), (without_glue, with_glue)
+        assert sum(without_glue) == bitlite_ops
+
+
+def test_quantizer_emulation_ops_are_claimed(delegate_library, capfd):
+    """The classifier's 8-bit input quantizer (DIV, ROUND, MINIMUM, MAXIMUM) and the stem's
+    affine output stage (MUL, ADD) sit between bitlite ops and the runtime's float layers:
+    the delegate runs them; the stem's own input quantizer feeds only the runtime's CONV_2D and
+    stays with the runtime."""
+    _, data, x, _ = converted("resnet")
+    names = [op["name"] for op in tflite_ops(data)]
+    for op in ("DIV", "ROUND", "MINIMUM", "MAXIMUM", "MUL"):
+        assert op in names
+    capfd.readouterr()
+    run(data, x[:1], "tf", claim_builtins=True)
+    err = capfd.readouterr().err
+    described = re.findall(r"bitlite: node \d+ \((\w+)\):", err)
+    for op in ("DIV", "ROUND", "MINIMUM", "MAXIMUM", "MUL", "ADD", "RESHAPE", "UNPACK"):
+        assert op in described, (op, described)
+    assert "connected to no bitlite op" in err
