@@ -111,19 +111,48 @@ def test_glue_claimed_network_is_one_partition_and_exact(name, runtime, delegate
         assert sum(without_glue) == bitlite_ops
 
 
+def narrow_8bit_in_the_middle():
+    """A convolution kept 8-bit between sub-byte ones that reads 4 channels: it stays float
+    builtins (the W8A8 kernels need 8 channels a tap), its input quantizer (DIV, ROUND,
+    MINIMUM, MAXIMUM) fed by a bitlite op and its affine stage (MUL, ADD) feeding one."""
+    inputs = keras.Input((8, 8, 8))
+    x = L.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(8, 3, padding="same", name="narrow")(x)))
+    x = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, L.Dense(10)(L.GlobalAveragePooling2D()(x)))
+
+
 def test_quantizer_emulation_ops_are_claimed(delegate_library, capfd):
-    """The classifier's 8-bit input quantizer (DIV, ROUND, MINIMUM, MAXIMUM) and the stem's
-    affine output stage (MUL, ADD) sit between bitlite ops and the runtime's float layers:
-    the delegate runs them; the stem's own input quantizer feeds only the runtime's CONV_2D and
-    stays with the runtime."""
-    _, data, x, _ = converted("resnet")
+    """The narrow 8-bit layer's input quantizer and affine stage sit between bitlite ops and
+    the runtime's CONV_2D: the delegate runs them, and the result is unchanged."""
+    keras.utils.set_random_seed(6)
+    qat = quantize_model(randomize(narrow_8bit_in_the_middle(), seed=6), 2, 2,
+                         keep_first_last_8bit=False, layer_bits={"narrow": (8, 8)})
+    x = np.random.default_rng(6).normal(size=(4, 8, 8, 8)).astype(np.float32)
+    qat.predict(x, verbose=0)
+    expected = qat.predict(x, verbose=0)
+    data = convert(qat)
     names = [op["name"] for op in tflite_ops(data)]
-    for op in ("DIV", "ROUND", "MINIMUM", "MAXIMUM", "MUL"):
-        assert op in names
+    for op in ("DIV", "ROUND", "MINIMUM", "MAXIMUM", "CONV_2D", "MUL", "ADD"):
+        assert op in names, (op, names)
+    capfd.readouterr()
+    glued = run(data, x, "tf", claim_builtins=True)
+    described = re.findall(r"bitlite: node \d+ \((\w+)\):", capfd.readouterr().err)
+    for op in ("DIV", "ROUND", "MINIMUM", "MAXIMUM", "MUL", "ADD"):
+        assert op in described, (op, described)
+    assert "CONV_2D" not in described, described
+    assert glued.tobytes() == run(data, x, "tf", claim_builtins=False).tobytes()
+    assert_matches_keras(x, expected, glued)
+
+
+def test_glue_feeding_only_the_runtime_stays_with_it(delegate_library, capfd):
+    """The RGB stem is kept 8-bit and narrow: its input quantizer feeds only the runtime's
+    CONV_2D, so the delegate leaves it there and says why."""
+    _, data, x, _ = converted("resnet")
     capfd.readouterr()
     run(data, x[:1], "tf", claim_builtins=True)
     err = capfd.readouterr().err
     described = re.findall(r"bitlite: node \d+ \((\w+)\):", err)
-    for op in ("DIV", "ROUND", "MINIMUM", "MAXIMUM", "MUL", "ADD", "RESHAPE", "UNPACK"):
+    for op in ("MUL", "ADD", "RESHAPE", "UNPACK"):
         assert op in described, (op, described)
     assert "connected to no bitlite op" in err
