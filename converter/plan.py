@@ -88,7 +88,11 @@ class BlockNumbers:
 class ConversionPlan:
     model: object  # the QAT model, whose graph the export model repeats
     steps: list  # Copy | FakeQuant | Affine | BlockNumbers, in execution order
-    blocks: list  # the BlockNumbers among the steps
+
+    @property
+    def blocks(self) -> list:
+        """The BlockNumbers among the steps."""
+        return [step for step in self.steps if isinstance(step, BlockNumbers)]
 
 
 def plan_conversion(qat_model) -> ConversionPlan:
@@ -113,8 +117,7 @@ def plan_conversion(qat_model) -> ConversionPlan:
             steps.append(Affine(node, layer.name, *folding.batch_norm_affine(layer)))
         else:
             steps.append(Copy(node))
-    return ConversionPlan(qat_model, steps,
-                          [step for step in steps if isinstance(step, BlockNumbers)])
+    return ConversionPlan(qat_model, steps)
 
 
 def _read_outside_blocks(node, consumers: graph.Consumers, block_of: dict) -> bool:
