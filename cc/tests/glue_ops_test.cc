@@ -49,34 +49,60 @@ BITLITE_TEST(RoundIsTfliteRoundToNearest) {
   EXPECT_TRUE(std::isnan(out));
 }
 
+// The geometry of one of the simple broadcast forms over `size` outputs.
+glue::BinaryGeometry Form(glue::Broadcast broadcast, int64_t size, int64_t channels) {
+  glue::BinaryGeometry g;
+  g.broadcast = broadcast;
+  g.size = size;
+  g.channels = channels;
+  return g;
+}
+
 BITLITE_TEST(BinaryOpsClampLikeTflite) {
+  using glue::Broadcast;
   const float highest = std::numeric_limits<float>::max();
   const Clamp none{std::numeric_limits<float>::lowest(), highest};
   const std::vector<float> a = {1.0f, INFINITY, -3.0f, 0.25f, 5.0f, -7.0f};
   const std::vector<float> b = {2.0f, 1.0f, 1.0f, 0.5f, 2.0f, 4.0f};
   std::vector<float> y(6);
-  glue::Binary(glue::BinaryOp::kAdd, glue::Broadcast::kNone, a.data(), b.data(), y.data(), 6, 6,
+  glue::Binary(glue::BinaryOp::kAdd, Form(Broadcast::kNone, 6, 6), a.data(), b.data(), y.data(),
                none);
   // NONE clamps to the finite range, as TFLite's ActivationFunctionWithMinMax does.
   EXPECT_TRUE(SameBits(y, {3.0f, highest, -2.0f, 0.75f, 7.0f, -3.0f}));
-  glue::Binary(glue::BinaryOp::kDiv, glue::Broadcast::kChannelB, a.data(), b.data(), y.data(), 6,
-               2, Clamp{0.0f, 6.0f});
+  glue::Binary(glue::BinaryOp::kDiv, Form(Broadcast::kChannelB, 6, 2), a.data(), b.data(),
+               y.data(), Clamp{0.0f, 6.0f});
   EXPECT_TRUE(SameBits(y, {0.5f, 6.0f, 0.0f, 0.25f, 2.5f, 0.0f}));
-  glue::Binary(glue::BinaryOp::kSub, glue::Broadcast::kScalarA, b.data(), a.data(), y.data(), 6,
-               6, none);
+  glue::Binary(glue::BinaryOp::kSub, Form(Broadcast::kScalarA, 6, 6), b.data(), a.data(),
+               y.data(), none);
   EXPECT_TRUE(SameBits(y, {1.0f, -highest, 5.0f, 1.75f, -3.0f, 9.0f}));
-  glue::Binary(glue::BinaryOp::kMaximum, glue::Broadcast::kScalarB, a.data(), b.data(), y.data(),
-               6, 6, none);
+  glue::Binary(glue::BinaryOp::kMaximum, Form(Broadcast::kScalarB, 6, 6), a.data(), b.data(),
+               y.data(), none);
   EXPECT_TRUE(SameBits(y, {2.0f, INFINITY, 2.0f, 2.0f, 5.0f, 2.0f}));
   // Ties take the second operand: MAXIMUM(-0, +0) is +0, MINIMUM(+0, -0) is -0.
   const float neg_zero = -0.0f, zero = 0.0f;
   float out = 1.0f;
-  glue::Binary(glue::BinaryOp::kMaximum, glue::Broadcast::kNone, &neg_zero, &zero, &out, 1, 1,
+  glue::Binary(glue::BinaryOp::kMaximum, Form(Broadcast::kNone, 1, 1), &neg_zero, &zero, &out,
                none);
   EXPECT_EQ(Bits(out), Bits(0.0f));
-  glue::Binary(glue::BinaryOp::kMinimum, glue::Broadcast::kNone, &zero, &neg_zero, &out, 1, 1,
+  glue::Binary(glue::BinaryOp::kMinimum, Form(Broadcast::kNone, 1, 1), &zero, &neg_zero, &out,
                none);
   EXPECT_EQ(Bits(out), Bits(-0.0f));
+}
+
+// A broadcast of no simple form ([2, 1, 3] * [2, 2, 1], a squeeze-excite's [N, 1, 1, C]
+// against [N, H, W, C] at batch 2 alike) through a MUL node: NumPy's result.
+BITLITE_TEST(GeneralBroadcastMatchesNumpy) {
+  FakeInterpreter interpreter;
+  const int a = interpreter.AddFloatTensor({2, 1, 3});
+  const int b = interpreter.AddFloatTensor({2, 2, 1});
+  const int y = interpreter.AddFloatTensor({2, 2, 3});
+  interpreter.Fill(a, 1.0f, 1.0f);   // 1 2 3 | 4 5 6
+  interpreter.Fill(b, 10.0f, 10.0f);  // 10 20 | 30 40
+  TfLiteAddParams mul{kTfLiteActNone};  // MUL's options have ADD's layout
+  const int node = interpreter.AddBuiltinNode(kTfLiteBuiltinMul, {a, b}, {y}, mul);
+  EXPECT_EQ(interpreter.Run({node}, {a, b}, {y}), "ok");
+  EXPECT_TRUE(SameBits(interpreter.Values(y), {10, 20, 30, 20, 40, 60,
+                                               120, 150, 180, 160, 200, 240}));
 }
 
 BITLITE_TEST(MaxPoolSamePaddingSkipsPaddedTaps) {
@@ -232,14 +258,14 @@ BITLITE_TEST(UnsupportedGlueIsLeftToTheRuntime) {
     EXPECT_TRUE(graph.Claimed(true, &error) == std::vector<int>{graph.conv_node});
   }
   {
-    GlueGraph graph;  // broadcasting [1, 5, 3, 2] with [5, 1, 1]: not a form the delegate runs
+    GlueGraph graph;  // broadcasting [1, 5, 3, 2] with [5, 1, 1]: the strided form, claimed
     const int other = graph.interpreter.AddConstantTensor(kTfLiteFloat32, kTfLiteMmapRo,
                                                           {5, 1, 1}, std::vector<uint8_t>(20));
     const int out = graph.interpreter.AddFloatTensor({1, 5, 3, 2});
     TfLiteAddParams add{kTfLiteActNone};
     graph.interpreter.AddBuiltinNode(kTfLiteBuiltinMul, {graph.y, other}, {out}, add);
     const std::vector<int> claimed = graph.Claimed(true, &error);
-    EXPECT_EQ(claimed.size(), size_t{4});
+    EXPECT_EQ(claimed.size(), size_t{5});
   }
   {
     GlueGraph graph;  // an ADD without options, a dynamic output

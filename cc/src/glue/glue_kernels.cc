@@ -14,9 +14,10 @@ inline float Clamped(float v, Clamp clamp) { return std::min(std::max(v, clamp.l
 
 // One loop per broadcast form, so that the compiler sees plain streams.
 template <class Op>
-void Apply(Op op, Broadcast broadcast, const float* a, const float* b, float* out, int64_t size,
-           int64_t channels) {
-  switch (broadcast) {
+void Apply(Op op, const BinaryGeometry& g, const float* a, const float* b, float* out) {
+  const int64_t size = g.size;
+  const int64_t channels = g.channels;
+  switch (g.broadcast) {
     case Broadcast::kNone:
       for (int64_t i = 0; i < size; ++i) out[i] = op(a[i], b[i]);
       return;
@@ -40,32 +41,45 @@ void Apply(Op op, Broadcast broadcast, const float* a, const float* b, float* ou
         for (int64_t c = 0; c < channels; ++c) out[row + c] = op(a[row + c], b[c]);
       }
       return;
+    case Broadcast::kGeneral: {
+      // Rows of the last axis, the other axes counted like an odometer.
+      const int last = g.rank - 1;
+      const int64_t n = g.shape[last], sa = g.a_stride[last], sb = g.b_stride[last];
+      int64_t index[kMaxBroadcastRank] = {};
+      int64_t ao = 0, bo = 0;
+      for (int64_t row = 0; row < size; row += n) {
+        for (int64_t i = 0; i < n; ++i) out[row + i] = op(a[ao + i * sa], b[bo + i * sb]);
+        for (int d = last - 1; d >= 0; --d) {
+          ao += g.a_stride[d];
+          bo += g.b_stride[d];
+          if (++index[d] < g.shape[d]) break;
+          ao -= g.a_stride[d] * g.shape[d];
+          bo -= g.b_stride[d] * g.shape[d];
+          index[d] = 0;
+        }
+      }
+      return;
+    }
   }
 }
 
 }  // namespace
 
-void Binary(BinaryOp op, Broadcast broadcast, const float* a, const float* b, float* out,
-            int64_t size, int64_t channels, Clamp clamp) {
+void Binary(BinaryOp op, const BinaryGeometry& g, const float* a, const float* b, float* out,
+            Clamp clamp) {
   switch (op) {
     case BinaryOp::kAdd:
-      return Apply([clamp](float x, float y) { return Clamped(x + y, clamp); }, broadcast, a, b,
-                   out, size, channels);
+      return Apply([clamp](float x, float y) { return Clamped(x + y, clamp); }, g, a, b, out);
     case BinaryOp::kSub:
-      return Apply([clamp](float x, float y) { return Clamped(x - y, clamp); }, broadcast, a, b,
-                   out, size, channels);
+      return Apply([clamp](float x, float y) { return Clamped(x - y, clamp); }, g, a, b, out);
     case BinaryOp::kMul:
-      return Apply([clamp](float x, float y) { return Clamped(x * y, clamp); }, broadcast, a, b,
-                   out, size, channels);
+      return Apply([clamp](float x, float y) { return Clamped(x * y, clamp); }, g, a, b, out);
     case BinaryOp::kDiv:
-      return Apply([clamp](float x, float y) { return Clamped(x / y, clamp); }, broadcast, a, b,
-                   out, size, channels);
+      return Apply([clamp](float x, float y) { return Clamped(x / y, clamp); }, g, a, b, out);
     case BinaryOp::kMaximum:
-      return Apply([](float x, float y) { return x > y ? x : y; }, broadcast, a, b, out, size,
-                   channels);
+      return Apply([](float x, float y) { return x > y ? x : y; }, g, a, b, out);
     case BinaryOp::kMinimum:
-      return Apply([](float x, float y) { return x < y ? x : y; }, broadcast, a, b, out, size,
-                   channels);
+      return Apply([](float x, float y) { return x < y ? x : y; }, g, a, b, out);
   }
 }
 

@@ -21,6 +21,22 @@ enum class Broadcast {
   kScalarB,   // b is one element
   kChannelA,  // a is one element per index of the last axis (`channels` of them)
   kChannelB,
+  kGeneral,   // any other NumPy broadcast: strides of 0 along the broadcast axes
+};
+
+constexpr int kMaxBroadcastRank = 6;
+
+// Where a binary op's operands sit in its output (of `size` elements).
+struct BinaryGeometry {
+  Broadcast broadcast = Broadcast::kNone;
+  int64_t size = 0;
+  int64_t channels = 1;  // kChannelA/B: the last axis
+  // kGeneral: the output's shape and each operand's element strides per axis (0 where the
+  // operand's axis is 1 and the output's is not), `rank` axes.
+  int rank = 0;
+  int64_t shape[kMaxBroadcastRank] = {};
+  int64_t a_stride[kMaxBroadcastRank] = {};
+  int64_t b_stride[kMaxBroadcastRank] = {};
 };
 
 // TFLite's fused activation as a clamp (CalculateActivationRange): NONE is
@@ -33,8 +49,8 @@ struct Clamp {
 // out[i] = clamp(a[i] op b[i]) for ADD, SUB, MUL, DIV (ActivationFunctionWithMinMax:
 // min(max(v, low), high)); MAXIMUM and MINIMUM have no clamp and are `a > b ? a : b`,
 // `a < b ? a : b` (maximum_minimum.h).
-void Binary(BinaryOp op, Broadcast broadcast, const float* a, const float* b, float* out,
-            int64_t size, int64_t channels, Clamp clamp);
+void Binary(BinaryOp op, const BinaryGeometry& g, const float* a, const float* b, float* out,
+            Clamp clamp);
 
 // TFLite's RELU, RELU6 and RELU_N1_TO_1 (ReluX): v < low ? low : v > high ? high : v (a NaN
 // stays a NaN, -0 stays -0).

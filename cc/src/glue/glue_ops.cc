@@ -224,8 +224,7 @@ class GlueOp : public PartitionOp {
       case kTfLiteBuiltinSplitV:
         return glue::Split(outer_, inner_, axis_sizes_, in[0], out);
       default:
-        return glue::Binary(binary_, broadcast_, in[0], in[1], out[0], size_, channels_,
-                            clamp_);
+        return glue::Binary(binary_, binary_geometry_, in[0], in[1], out[0], clamp_);
     }
   }
 
@@ -492,24 +491,37 @@ class GlueOp : public PartitionOp {
     }
     const int64_t total = ShapeElements(shape), na = ShapeElements(a), nb = ShapeElements(b);
     const int64_t channels = shape.empty() ? 1 : shape.back();
-    // Equal element counts mean equal layouts (only dims of 1 differ).
+    glue::BinaryGeometry& g = binary_geometry_;
+    g = glue::BinaryGeometry{};
+    g.size = total;
+    g.channels = channels;
+    // Equal element counts mean equal layouts (only dims of 1 differ); the common forms get
+    // loops of their own, every other broadcast the strided one.
     if (na == total && nb == total) {
-      broadcast_ = Broadcast::kNone;
+      g.broadcast = Broadcast::kNone;
     } else if (na == total && nb == 1) {
-      broadcast_ = Broadcast::kScalarB;
+      g.broadcast = Broadcast::kScalarB;
     } else if (nb == total && na == 1) {
-      broadcast_ = Broadcast::kScalarA;
+      g.broadcast = Broadcast::kScalarA;
     } else if (na == total && nb == channels && !b.empty() && b.back() == channels) {
-      broadcast_ = Broadcast::kChannelB;
+      g.broadcast = Broadcast::kChannelB;
     } else if (nb == total && na == channels && !a.empty() && a.back() == channels) {
-      broadcast_ = Broadcast::kChannelA;
+      g.broadcast = Broadcast::kChannelA;
     } else {
-      return Fail("broadcasting " + ShapeToString(a) + " with " + ShapeToString(b) +
-                      " is not a form the delegate runs (same shapes, a single element, or "
-                      "one element per index of the last axis)",
-                  error);
+      g.broadcast = Broadcast::kGeneral;
+      g.rank = static_cast<int>(std::max<size_t>(rank, 1));
+      int64_t a_step = 1, b_step = 1;
+      for (int d = g.rank - 1; d >= 0; --d) {
+        const size_t axis = static_cast<size_t>(d);
+        const int da = axis + a.size() >= rank ? a[axis + a.size() - rank] : 1;
+        const int db = axis + b.size() >= rank ? b[axis + b.size() - rank] : 1;
+        g.shape[d] = shape.empty() ? 1 : shape[axis];
+        g.a_stride[d] = da == 1 ? 0 : a_step;
+        g.b_stride[d] = db == 1 ? 0 : b_step;
+        a_step *= da;
+        b_step *= db;
+      }
     }
-    channels_ = channels;
     out->assign(1, shape);
     return true;
   }
@@ -734,9 +746,8 @@ class GlueOp : public PartitionOp {
   int slice_end_mask_ = 0;
   std::vector<int> slice_begin_, slice_end_, slice_strides_;
   // The geometry of the last Infer.
-  Broadcast broadcast_ = Broadcast::kNone;
+  glue::BinaryGeometry binary_geometry_;
   int64_t size_ = 0;
-  int64_t channels_ = 1;
   glue::PoolGeometry pool_geometry_{};
   Shape pad_in_shape_;
   int64_t outer_ = 1;
