@@ -5,9 +5,9 @@
 // strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/gemm/conv2d_gemm.h"
 
+#include <cstdio>
 #include <cfloat>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <random>
 #include <string>
