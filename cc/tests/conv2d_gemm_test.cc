@@ -5,7 +5,6 @@
 // strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
 #include "kernels/gemm/conv2d_gemm.h"
 
-#include <cstdio>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -182,27 +181,7 @@ BITLITE_TEST(W8A8MatchesReferenceOnEveryRowThatTakesIt) {
 // (K = 3 * 3 * 7310 = 65790 of at most 65793: |acc| = 2^31 - 32640 * 3), and a 1x1 one just
 // under it (K = 65793), with SAME borders so the signed grid's offset correction runs over
 // partial windows. Sums past int32 before the correction must wrap back exactly.
-// Whether this build runs under AddressSanitizer (GCC's macro, clang's feature test).
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-
 BITLITE_TEST(W8A8MatchesReferenceAtTheAccumulatorBound) {
-  if (sizeof(void*) == 4 && kAddressSanitizer) {
-    // 32-bit ASan under qemu-arm failed inside ASan itself on these 65,793-channel cases
-    // ("CHECK failed: asan_poisoning.cpp:36 AddrIsInMem", then a hang), after every other
-    // case passed; the unsanitized armv7 build and the 64-bit sanitized builds run them.
-    std::printf("[ SKIP ] the accumulator bound under 32-bit AddressSanitizer\n");
-    return;
-  }
   ThreadPool pools[3];
   for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
   std::mt19937 rng(65793);
