@@ -86,10 +86,7 @@ FakeInterpreter::FakeInterpreter() {
 FakeInterpreter::~FakeInterpreter() {
   for (TfLiteTensor& tensor : tensors_) {
     std::free(tensor.dims);
-    // Arena tensors own what SetDims allocated, also when a test made one dynamic after.
-    if (tensor.allocation_type == kTfLiteArenaRw || tensor.allocation_type == kTfLiteDynamic) {
-      std::free(tensor.data.raw);
-    }
+    if (tensor.allocation_type == kTfLiteArenaRw) std::free(tensor.data.raw);
   }
   for (auto& node : nodes_) {
     std::free(node->input_array);
