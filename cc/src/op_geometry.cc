@@ -6,9 +6,7 @@
 #include "error_message.h"
 
 namespace bitlite {
-namespace {
 
-// FORMAT.md "Output size" for one spatial axis.
 bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Padding padding,
                 int64_t* out, int64_t* pad_before) {
   const int64_t extent = (kernel - 1) * dilation + 1;
@@ -23,8 +21,6 @@ bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Pa
   *pad_before = pad_total > 0 ? pad_total / 2 : 0;
   return true;
 }
-
-}  // namespace
 
 std::string ShapeToString(const std::vector<int>& shape) {
   std::string text = "[";

@@ -20,6 +20,12 @@ bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape
 
 std::string ShapeToString(const std::vector<int>& shape);
 
+// FORMAT.md "Output size" for one spatial axis (TFLite's ComputeOutSize and
+// ComputePaddingWithOffset): the output size and the padding before the first input; false
+// where a VALID window does not fit the input.
+bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Padding padding,
+                int64_t* out, int64_t* pad_before);
+
 // A convolution cut down to its live taps (FindLiveTaps, not empty): what the fast kernels
 // run. Its weight codes [out_c][kernel_h * kernel_w * in_c / groups] are those of the taps.
 struct LiveTapConv {

@@ -544,25 +544,19 @@ class GlueOp : public PartitionOp {
     g.filter_w = p.filter_width;
     g.stride_h = p.stride_height;
     g.stride_w = p.stride_width;
-    // ComputeOutSize and ComputePaddingWithOffset (the offset only matters to TFLite's own
-    // bookkeeping: the window starts at out * stride - padding either way).
-    auto out_size = [&](int64_t in, int64_t filter, int64_t stride) -> int64_t {
-      return p.padding == kTfLitePaddingSame ? (in + stride - 1) / stride
-                                             : (in + stride - filter) / stride;
-    };
-    auto padding = [](int64_t in, int64_t filter, int64_t stride, int64_t out) -> int64_t {
-      const int64_t total = (out - 1) * stride + filter - in;
-      return total > 0 ? total / 2 : 0;
-    };
-    const int64_t oh = out_size(g.in_h, g.filter_h, g.stride_h);
-    const int64_t ow = out_size(g.in_w, g.filter_w, g.stride_w);
-    if (oh < 1 || ow < 1 || !FitsInt(oh) || !FitsInt(ow)) {
+    // The convolutions' rule (the padding offset only matters to TFLite's own bookkeeping:
+    // the window starts at out * stride - padding either way).
+    const Padding padding = p.padding == kTfLitePaddingSame ? Padding::kSame : Padding::kValid;
+    int64_t oh = 0, ow = 0, pad_top = 0, pad_left = 0;
+    if (!OutputSize(g.in_h, g.filter_h, g.stride_h, 1, padding, &oh, &pad_top) ||
+        !OutputSize(g.in_w, g.filter_w, g.stride_w, 1, padding, &ow, &pad_left) ||
+        !FitsInt(oh) || !FitsInt(ow)) {
       return Fail("the pooling window does not fit the input " + ShapeToString(x), error);
     }
     g.out_h = static_cast<int>(oh);
     g.out_w = static_cast<int>(ow);
-    g.pad_top = static_cast<int>(padding(g.in_h, g.filter_h, g.stride_h, oh));
-    g.pad_left = static_cast<int>(padding(g.in_w, g.filter_w, g.stride_w, ow));
+    g.pad_top = static_cast<int>(pad_top);
+    g.pad_left = static_cast<int>(pad_left);
     out->assign(1, Shape{g.batch, g.out_h, g.out_w, g.channels});
     return true;
   }
