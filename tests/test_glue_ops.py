@@ -26,6 +26,7 @@ import test_whole_models as whole
 
 L = keras.layers
 PARTITION = re.compile(r"bitlite: delegate partition of (\d+) nodes")
+CODES = re.compile(r"internal tensors \((\d+) as codes\)")
 
 
 def resnet_with_max_pool():
@@ -71,10 +72,12 @@ def converted(name):
     return _converted[name]
 
 
-def run(data: bytes, x: np.ndarray, runtime: str, claim_builtins: bool) -> np.ndarray:
+def run(data: bytes, x: np.ndarray, runtime: str, claim_builtins: bool,
+        codes_between_ops: bool = True) -> np.ndarray:
     interpreter = delegate.Interpreter(
         model_content=data, runtime=runtime,
-        delegate_options={"claim_builtins": str(claim_builtins).lower(), "verbose": "true"})
+        delegate_options={"claim_builtins": str(claim_builtins).lower(), "verbose": "true",
+                          "codes_between_ops": str(codes_between_ops).lower()})
     detail = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(detail["index"], list(x.shape))
     interpreter.allocate_tensors()
@@ -109,6 +112,38 @@ def test_glue_claimed_network_is_one_partition_and_exact(name, runtime, delegate
         assert sum(with_glue) > bitlite_ops, "no builtin was claimed"
         assert len(without_glue) > len(with_glue), (without_glue, with_glue)
         assert sum(without_glue) == bitlite_ops
+
+
+def cpu_flags() -> set[str]:
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    return set()
+
+
+# The kernel rows that keep codes between ops (cc/src/kernels/gemm/gemm_kernels.cc: the
+# AVX-512 rows, W2A2 picks bitserial/avx512vpopcntdq); elsewhere every tensor stays float.
+KEEPS_CODES = {"avx512bw", "avx512_vpopcntdq"} <= cpu_flags()
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
+    """cc/FORMAT.md "Codes between ops": tensors kept as int8 codes between bitlite ops give
+    the bytes that float tensors give, at batch 1 and 8; where the CPU's rows keep codes, the
+    networks with bitlite op -> bitlite op edges (a residual block's two convolutions,
+    MobileNetV2's expand -> depthwise -> project) keep some."""
+    _, data, x, _ = converted(name)
+    capfd.readouterr()
+    for batch in (1, len(x)):
+        with_codes = run(data, x[:batch], "tf", claim_builtins=True, codes_between_ops=True)
+        kept = [int(n) for n in CODES.findall(capfd.readouterr().err)]
+        floats = run(data, x[:batch], "tf", claim_builtins=True, codes_between_ops=False)
+        none = [int(n) for n in CODES.findall(capfd.readouterr().err)]
+        assert with_codes.tobytes() == floats.tobytes(), name
+        assert kept and none and sum(none) == 0, (kept, none)
+        if KEEPS_CODES and name in ("resnet", "mobilenet_v2"):
+            assert sum(kept) > 0, (name, kept)
 
 
 def narrow_8bit_in_the_middle():

@@ -271,14 +271,26 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>*
   return true;
 }
 
-void BitliteOp::Run(const float* x, float* y, ActivationCodeT* codes, int32_t* acc,
-                    ThreadPool* pool) {
+const ActivationPacking* BitliteOp::InputCodeGrid() const {
+  if (run_reference_ || !CodesFitInt8(grid_)) return nullptr;
+  if (use_depthwise_) return &depthwise_->input_packing();  // reads codes on every row
+  return gemm_->reads_codes() ? &gemm_->input_packing() : nullptr;
+}
+
+bool BitliteOp::WritesCodes() const {
+  if (run_reference_) return false;
+  return use_depthwise_ ? depthwise_->writes_codes() : gemm_->writes_codes();
+}
+
+void BitliteOp::Run(const ActivationInput& x, const ActivationOutput& y, ActivationCodeT* codes,
+                    int32_t* acc, ThreadPool* pool) {
   if (!run_reference_) {
     return use_depthwise_ ? depthwise_->Run(x, y, pool) : gemm_->Run(x, y, pool);
   }
-  QuantizeActivationsReference(x, static_cast<size_t>(geometry_.InputSize()), grid_, codes);
+  QuantizeActivationsReference(x.values, static_cast<size_t>(geometry_.InputSize()), grid_,
+                               codes);
   Conv2DReference(geometry_, codes, weight_codes_.data(), params_.multiplier.data(),
-                  params_.offset.data(), params_.activation, acc, y);
+                  params_.offset.data(), params_.activation, acc, y.values);
 }
 
 }  // namespace bitlite

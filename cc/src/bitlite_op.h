@@ -55,10 +55,19 @@ class BitliteOp {
   int64_t output_size() const { return geometry_.OutputSize(); }
   int64_t out_channels() const { return geometry_.out_c; }
 
+  // Codes between ops (FORMAT.md): after Prepare, the grid (and quantizer data) of the
+  // input when the op's kernel can read it as int8 codes, else nullptr (the reference
+  // kernel, or the unsigned 8-bit grid).
+  const ActivationPacking* InputCodeGrid() const;
+  // After Prepare: whether the op's kernel can write its output as another op's codes.
+  bool WritesCodes() const;
+
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
   // `acc` out_channels() elements of scratch for the reference kernel; the fast kernels
-  // have their own and run on `pool` (at most the `threads` of Prepare).
-  void Run(const float* x, float* y, ActivationCodeT* codes, int32_t* acc, ThreadPool* pool);
+  // have their own and run on `pool` (at most the `threads` of Prepare). Codes in or out
+  // only where InputCodeGrid / WritesCodes allow them.
+  void Run(const ActivationInput& x, const ActivationOutput& y, ActivationCodeT* codes,
+           int32_t* acc, ThreadPool* pool);
 
  private:
   bool CheckTensors(const TfLiteContext* context, std::string* error) const;

@@ -30,6 +30,9 @@ struct InternalTensor {
   int producer = -1;  // the op writing it
   int last_use = -1;  // the last op reading it (the producer if none)
   Shape shape;
+  // Kept as int8 codes of its readers' grid (FORMAT.md "Codes between ops"), as decided at
+  // the last Prepare (DecideCodes).
+  bool codes = false;
   int buffer = -1;  // in buffers_, from the last Prepare
 };
 
@@ -132,12 +135,15 @@ class DelegateKernel {
         return kTfLiteError;
       }
     }
+    DecideCodes();
     AssignBuffers();
     if (options_.verbose) {
+      int codes = 0;
+      for (const InternalTensor& internal : internal_) codes += internal.codes ? 1 : 0;
       std::fprintf(stderr,
-                   "bitlite: partition of %zu nodes: %zu internal tensors in %zu buffers of "
-                   "%lld bytes in all\n",
-                   ops_.size(), internal_.size(), buffers_.size(),
+                   "bitlite: partition of %zu nodes: %zu internal tensors (%d as codes) in %zu "
+                   "buffers of %lld bytes in all\n",
+                   ops_.size(), internal_.size(), codes, buffers_.size(),
                    static_cast<long long>(BufferBytes()));
     }
     return kTfLiteOk;
@@ -218,6 +224,50 @@ class DelegateKernel {
     return true;
   }
 
+  // Which internal tensors are kept as codes, and tells every op its formats: a tensor whose
+  // producer can write codes and whose readers all read it as input 0 with codes of one and
+  // the same grid (ActivationGrid equal in every field). Any other reader (a glue op, the
+  // reference kernel, a second input) keeps it float.
+  void DecideCodes() {
+    std::vector<const ActivationPacking*> grid(internal_.size(), nullptr);
+    std::vector<bool> possible(internal_.size(), options_.codes_between_ops);
+    for (size_t id = 0; id < internal_.size(); ++id) {
+      internal_[id].codes = false;
+      if (!ops_[internal_[id].producer].op->WritesCodes()) possible[id] = false;
+    }
+    for (const WiredOp& wired : ops_) {
+      for (size_t i = 0; i < wired.in_internal.size(); ++i) {
+        const int id = wired.in_internal[i];
+        if (id < 0 || !possible[id]) continue;
+        const ActivationPacking* reads = i == 0 ? wired.op->InputCodeGrid() : nullptr;
+        if (reads == nullptr || (grid[id] != nullptr && !SameGrid(*grid[id], *reads))) {
+          possible[id] = false;
+        } else if (grid[id] == nullptr) {
+          grid[id] = reads;
+        }
+      }
+    }
+    std::vector<const ActivationPacking*> output_grid(ops_.size(), nullptr);
+    std::vector<bool> input_codes(ops_.size(), false);
+    for (size_t id = 0; id < internal_.size(); ++id) {
+      // A tensor nobody reads has no grid: it stays float.
+      if (!possible[id] || grid[id] == nullptr) continue;
+      internal_[id].codes = true;
+      output_grid[internal_[id].producer] = grid[id];
+    }
+    for (size_t index = 0; index < ops_.size(); ++index) {
+      const WiredOp& wired = ops_[index];
+      input_codes[index] = !wired.in_internal.empty() && wired.in_internal[0] >= 0 &&
+                           internal_[wired.in_internal[0]].codes;
+      wired.op->UseCodes(input_codes[index], output_grid[index]);
+    }
+  }
+
+  static bool SameGrid(const ActivationPacking& a, const ActivationPacking& b) {
+    return a.grid.scale == b.grid.scale && a.grid.range.min == b.grid.range.min &&
+           a.grid.range.max == b.grid.range.max && a.grid.is_binary == b.grid.is_binary;
+  }
+
   // Gives every internal tensor a buffer for the ops from its producer to its last reader:
   // in plan order, an op's outputs take free buffers (the smallest that fits, else the
   // largest free one, grown, else a new one) while its inputs are still held, then the
@@ -230,7 +280,7 @@ class DelegateKernel {
     for (size_t index = 0; index < ops_.size(); ++index) {
       for (int id : ops_[index].out_internal) {
         if (id < 0 || internal_[id].buffer >= 0) continue;
-        const int64_t need = std::max<int64_t>(ShapeElements(internal_[id].shape), 1);
+        const int64_t need = std::max<int64_t>(BufferFloats(internal_[id]), 1);
         int best = -1;
         for (size_t f = 0; f < free_buffers.size(); ++f) {
           const int64_t have = capacity[free_buffers[f]];
@@ -264,6 +314,12 @@ class DelegateKernel {
     }
   }
 
+  // A float per element, or an int8 code per element rounded up to whole floats.
+  static int64_t BufferFloats(const InternalTensor& internal) {
+    const int64_t elements = ShapeElements(internal.shape);
+    return internal.codes ? (elements + 3) / 4 : elements;
+  }
+
   int64_t BufferBytes() const {
     int64_t bytes = 0;
     for (const std::vector<float>& buffer : buffers_) {
@@ -282,7 +338,8 @@ class DelegateKernel {
     }
     if (internal >= 0) {
       const int buffer = internal_[internal].buffer;
-      if (buffer < 0 || buffers_[buffer].size() < static_cast<size_t>(elements)) {
+      const int64_t floats = BufferFloats(internal_[internal]);
+      if (buffer < 0 || buffers_[buffer].size() < static_cast<size_t>(floats)) {
         *ok = false;
         return nullptr;
       }

@@ -80,6 +80,10 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       if (!ParseBool(values[i], &options->claim_builtins)) {
         return Fail("claim_builtins must be true, false, 1 or 0, got '" + value + "'", error);
       }
+    } else if (key == "codes_between_ops") {
+      if (!ParseBool(values[i], &options->codes_between_ops)) {
+        return Fail("codes_between_ops must be true, false, 1 or 0, got '" + value + "'", error);
+      }
     } else if (key == "kernel") {
       if (!ParseKernel(value, &options->kernel)) {
         return Fail("kernel must be auto, bitserial, int, lut or reference, got '" + value + "'",
@@ -93,7 +97,7 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       options->profile_path = value;
     } else {
       return Fail("unknown option '" + key +
-                      "' (known: claim_builtins, kernel, max_scratch_bytes, "
+                      "' (known: claim_builtins, codes_between_ops, kernel, max_scratch_bytes, "
                       "num_threads, profile, verbose)",
                   error);
     }

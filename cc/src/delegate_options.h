@@ -34,6 +34,10 @@ struct DelegateOptions {
   // Also take over the float builtins between bitlite ops (glue/glue_ops.h), so that a
   // network becomes one delegate partition; false: only the bitlite ops.
   bool claim_builtins = true;
+  // A tensor that one bitlite op writes and only bitlite ops of one input grid read, inside
+  // a partition, is kept as their int8 codes instead of floats (FORMAT.md "Codes between
+  // ops"); false: floats everywhere, for comparisons.
+  bool codes_between_ops = true;
   // The most scratch memory one node's kernel may take, in bytes; Prepare refuses a node that
   // needs more. 0: a bound derived from the node's own tensor sizes (BitliteOp::ScratchLimit).
   int64_t max_scratch_bytes = 0;

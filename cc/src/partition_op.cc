@@ -33,6 +33,7 @@ class BitliteNodeOp : public PartitionOp {
                std::string* error) override {
     output_shapes->assign(1, Shape());
     const Shape input = input_shapes.empty() ? Shape() : input_shapes[0];
+    UseCodes(false, nullptr);  // until the delegate kernel decides again
     if (!op_.Prepare(context, input, &(*output_shapes)[0], error, threads)) return false;
     // The reference kernel's scratch: one code per input value, one accumulator per channel.
     scratch->codes.resize(std::max(scratch->codes.size(), static_cast<size_t>(op_.input_size())));
@@ -40,14 +41,38 @@ class BitliteNodeOp : public PartitionOp {
     return true;
   }
 
+  const ActivationPacking* InputCodeGrid() const override { return op_.InputCodeGrid(); }
+  bool WritesCodes() const override { return op_.WritesCodes(); }
+  void UseCodes(bool input_codes, const ActivationPacking* output_grid) override {
+    input_codes_ = input_codes;
+    output_grid_ = output_grid;
+  }
+
   void Eval(const float* const* in, float* const* out, OpScratch* scratch,
             ThreadPool* pool) override {
     if (op_.output_size() == 0) return;
-    op_.Run(in[0], out[0], scratch->codes.data(), scratch->acc.data(), pool);
+    ActivationInput x;
+    // Codes tensors are the delegate kernel's float buffers holding int8 (char types may
+    // alias any storage).
+    if (input_codes_) {
+      x.codes = reinterpret_cast<const int8_t*>(in[0]);
+    } else {
+      x.values = in[0];
+    }
+    ActivationOutput y;
+    if (output_grid_ != nullptr) {
+      y.codes = reinterpret_cast<int8_t*>(out[0]);
+      y.grid = output_grid_;
+    } else {
+      y.values = out[0];
+    }
+    op_.Run(x, y, scratch->codes.data(), scratch->acc.data(), pool);
   }
 
  private:
   BitliteOp op_;
+  bool input_codes_ = false;
+  const ActivationPacking* output_grid_ = nullptr;  // the reader's, owned by its kernel
 };
 
 }  // namespace

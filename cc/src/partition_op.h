@@ -11,6 +11,7 @@
 
 #include "bitlite/tflite_c_abi.h"
 #include "delegate_options.h"
+#include "kernels/pack/activation_pack.h"
 #include "kernels/reference/activation_quantize_reference.h"
 #include "threading/thread_pool.h"
 
@@ -49,9 +50,19 @@ class PartitionOp {
                        std::vector<Shape>* output_shapes, int threads, OpScratch* scratch,
                        std::string* error) = 0;
 
+  // Codes between ops (FORMAT.md "Codes between ops"), as of the last Prepare: the grid
+  // input 0 can be read as int8 codes of (nullptr: floats only), and whether output 0 can be
+  // written as another op's codes.
+  virtual const ActivationPacking* InputCodeGrid() const { return nullptr; }
+  virtual bool WritesCodes() const { return false; }
+  // The formats of the following Evals, set by the delegate kernel after every Prepare
+  // (floats unless it says otherwise): input 0 as codes, output 0 as codes of `output_grid`
+  // (nullptr: floats). Only where the two above allow it.
+  virtual void UseCodes(bool /*input_codes*/, const ActivationPacking* /*output_grid*/) {}
+
   // Computes the outputs from the inputs with the shapes of the last Prepare: `in` and `out`
-  // hold one pointer per inputs() / outputs(), each with the elements of its shape. Cannot
-  // fail.
+  // hold one pointer per inputs() / outputs(), each with the elements of its shape (a tensor
+  // UseCodes made codes: its buffer, holding one int8 code per element). Cannot fail.
   virtual void Eval(const float* const* in, float* const* out, OpScratch* scratch,
                     ThreadPool* pool) = 0;
 

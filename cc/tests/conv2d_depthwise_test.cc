@@ -70,6 +70,8 @@ bool CheckCase(const ConvCase& c, ThreadPool* pools) {
     return false;
   }
   const std::vector<float> expected = RunReference(c, g);
+  // The grids of the codes-out checks, one sequence per case.
+  std::mt19937 rng(static_cast<uint32_t>(expected.size()));
   // As BitliteOp runs it: on the live taps, or on the reference kernel if there are none.
   const LiveTaps taps = FindLiveTaps(g);
   if (taps.Empty()) return true;
@@ -89,6 +91,11 @@ bool CheckCase(const ConvCase& c, ThreadPool* pools) {
                       "mismatch: " + DescribeCase(c, kernel->name, threads));
         return false;
       }
+    }
+    const std::string codes = CheckCodesInAndOut(&conv, c, expected, &rng, &pools[2]);
+    if (!codes.empty()) {
+      ReportFailure(__FILE__, __LINE__, codes + ": " + DescribeCase(c, kernel->name, 3));
+      return false;
     }
   }
   return true;

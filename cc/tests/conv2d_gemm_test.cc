@@ -2,7 +2,8 @@
 // for bit: all 16 sub-byte weight x activation widths and W8A8 (every row that takes it) on
 // both activation grids, random shapes with
 // channel counts around the 64-bit word, grouped convolutions, tails in every dimension,
-// strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs.
+// strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs;
+// every case also with codes in and out (FORMAT.md "Codes between ops").
 #include "kernels/gemm/conv2d_gemm.h"
 
 #include <cfloat>
@@ -84,6 +85,8 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
     return;
   }
   const std::vector<float> expected = RunReference(c, g);
+  // The grids of the codes-out checks, one sequence per case.
+  std::mt19937 rng(static_cast<uint32_t>(expected.size()));
   // As BitliteOp runs it: on the live taps, or on the reference kernel if there are none.
   const LiveTaps taps = FindLiveTaps(g);
   if (taps.Empty()) return;
@@ -103,6 +106,11 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
         ReportFailure(__FILE__, __LINE__, "mismatch: " + DescribeCase(c, kernel->name, threads));
         return;
       }
+    }
+    const std::string codes = CheckCodesInAndOut(&conv, c, expected, &rng, &pools[2]);
+    if (!codes.empty()) {
+      ReportFailure(__FILE__, __LINE__, codes + ": " + DescribeCase(c, kernel->name, 3));
+      return;
     }
   }
 }
@@ -236,7 +244,8 @@ GemmFunctions FunctionsFor(const GemmKernel& kernel, int activation_bits, bool i
 }
 
 // Every ISA's activation packing (bit planes or bytes, u8 or s8) equals the scalar one on
-// edge values and odd channel counts; byte packers on every grid, W8A8's included.
+// edge values and odd channel counts; byte packers on every grid, W8A8's included; and so
+// does its packing of the same values' codes, where it has one.
 BITLITE_TEST(ActivationPackingMatchesScalar) {
   std::mt19937 rng(3);
   for (int bits : {1, 2, 3, 4, 8}) {
@@ -269,24 +278,59 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
                           std::string(kernel->name) + " packing, bits " + std::to_string(bits) +
                               " channels " + std::to_string(channels));
           }
+          // The same words and sums from the codes (FORMAT.md "Codes between ops").
+          if (functions.pack_codes == nullptr || !CodesFitInt8(grid)) continue;
+          const std::vector<int8_t> codes = ReferenceCodes(x, packing);
+          std::fill(actual.begin(), actual.end(), ~uint64_t{0});
+          std::fill(actual_sums.begin(), actual_sums.end(), -1);
+          functions.pack_codes(codes.data(), channels, pixels, channels, planes, actual.data(),
+                               actual_sums.data());
+          if (actual != expected || actual_sums != expected_sums) {
+            ReportFailure(__FILE__, __LINE__,
+                          std::string(kernel->name) + " packing codes, bits " +
+                              std::to_string(bits) + " channels " + std::to_string(channels));
+          }
         }
       }
     }
   }
 }
 
+// Grids of each kind the codes epilogues quantize to: binary, with thresholds (up to 3
+// bits, both signs), by division (4 bits, signed 8 bits); steps 0.5 and 0.25 so that the
+// epilogue test's ties land on them.
+std::vector<ActivationPacking> CodeGridsOfEveryKind() {
+  std::vector<ActivationPacking> grids;
+  for (int bits : {1, 2, 3, 4, 8}) {
+    for (bool is_signed : {false, true}) {
+      if (bits == 8 && !is_signed) continue;  // codes up to 255: never kept as int8 codes
+      OpParams p;
+      p.activation_bits = bits;
+      p.activation_signed = is_signed;
+      p.input_scale = bits % 2 == 0 ? 0.5f : 0.25f;
+      grids.push_back(MakeActivationPacking(MakeActivationGrid(p),
+                                            ActivationPlaneGrid(bits, is_signed, false)));
+    }
+  }
+  return grids;
+}
+
 // Every ISA's output epilogue equals the scalar one (integer terms, then the reference
 // output stage) bit for bit: channel counts around the vector widths, with and without
 // per-channel terms, every shift, wrapping sums, and outputs that are NaN, infinite, -0.0,
-// denormal or at the activations' edges.
+// denormal or at the activations' edges; and so do its codes epilogue's codes, where it has
+// one, on every grid kind.
 BITLITE_TEST(OutputEpilogueMatchesScalar) {
   std::mt19937 rng(5);
   auto pick_float = [&]() {
-    const float special[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, FLT_MIN,
-                             std::numeric_limits<float>::denorm_min(), -1e-40f, 6.0f, 1e30f};
-    std::uniform_int_distribution<int> pick(0, 19);
-    const int k = pick(rng);
-    return k < 10 ? special[k] : std::normal_distribution<float>(0.0f, 3.0f)(rng);
+    // With the binary grid's boundary and ties of the code grids below (steps 0.5, 0.25).
+    const float special[] = {NAN,      INFINITY, -INFINITY, 0.0f,  -0.0f,
+                             FLT_MIN,  std::numeric_limits<float>::denorm_min(), -1e-40f,
+                             6.0f,     1e30f,    -FLT_MIN, std::nextafter(-FLT_MIN, 0.0f),
+                             0.25f,    0.75f,    -0.125f,  1.375f, -0.375f, 3.75f};
+    constexpr int kSpecial = sizeof(special) / sizeof(special[0]);
+    const int k = std::uniform_int_distribution<int>(0, 2 * kSpecial - 1)(rng);
+    return k < kSpecial ? special[k] : std::normal_distribution<float>(0.0f, 3.0f)(rng);
   };
   auto pick_int = [&]() { return std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng); };
   constexpr int kPixels = 3;
@@ -327,6 +371,25 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
                           std::string(kernel->name) + " epilogue, channels " +
                               std::to_string(channels) + " activation " +
                               std::to_string(activation));
+          }
+          if (functions.epilogue_codes == nullptr) continue;
+          // The codes of the same outputs on every grid kind (sign test, thresholds, division).
+          for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
+            std::vector<int8_t> codes(static_cast<size_t>(kPixels * y_stride), 99);
+            functions.epilogue_codes(core.data(), core_stride, kPixels, channels, terms,
+                                     multiplier.data(), offset.data(), act, grid, codes.data(),
+                                     y_stride);
+            std::vector<int8_t> want = ReferenceCodes(expected, grid);
+            for (int q = 0; q < kPixels; ++q) {  // the gaps between rows stay as they were
+              for (int c = channels; c < y_stride; ++c) want[static_cast<size_t>(q * y_stride + c)] = 99;
+            }
+            if (codes != want) {
+              ReportFailure(__FILE__, __LINE__,
+                            std::string(kernel->name) + " codes epilogue, channels " +
+                                std::to_string(channels) + " activation " +
+                                std::to_string(activation) + " bits " +
+                                std::to_string(grid.grid.range.max - grid.grid.range.min));
+            }
           }
         }
       }

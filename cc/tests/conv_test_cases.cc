@@ -113,5 +113,24 @@ bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
+ActivationPacking RandomCodeGrid(std::mt19937& rng) {
+  const int bits_choices[] = {1, 2, 3, 4, 8};
+  OpParams p;
+  p.activation_bits = bits_choices[std::uniform_int_distribution<int>(0, 4)(rng)];
+  p.activation_signed = p.activation_bits == 8 || std::uniform_int_distribution<int>(0, 1)(rng);
+  p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
+  return MakeActivationPacking(
+      MakeActivationGrid(p), ActivationPlaneGrid(p.activation_bits, p.activation_signed, false));
+}
+
+std::vector<int8_t> ReferenceCodes(const std::vector<float>& values,
+                                   const ActivationPacking& packing) {
+  std::vector<int8_t> codes(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    codes[i] = static_cast<int8_t>(ActivationCode(values[i], packing.grid));
+  }
+  return codes;
+}
+
 }  // namespace testing
 }  // namespace bitlite

@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "kernels/activation_io.h"
 #include "kernels/conv_geometry.h"
 #include "op_options.h"
+#include "threading/thread_pool.h"
 
 namespace bitlite {
 namespace testing {
@@ -55,6 +57,45 @@ std::string DescribeCase(const ConvCase& c, const std::string& kernel, int threa
 
 // Equal bit patterns (NaN payloads and -0.0 included).
 bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b);
+
+// A grid another op might read this op's output with: 1-4 bits on either grid, or signed 8
+// bits (the grids whose codes fit int8), a random step; with its quantizer thresholds.
+ActivationPacking RandomCodeGrid(std::mt19937& rng);
+
+// The reference quantizer's codes of `values` on `packing`'s grid.
+std::vector<int8_t> ReferenceCodes(const std::vector<float>& values,
+                                   const ActivationPacking& packing);
+
+// FORMAT.md "Codes between ops" for one prepared kernel (Conv2DGemm or Conv2DDepthwise) and
+// case whose reference output is `expected`: given its own grid's codes instead of c.x it
+// computes `expected` again, and asked for the codes of another grid it writes exactly the
+// reference quantizer's codes of `expected`. Returns "" or what differs.
+template <class Conv>
+std::string CheckCodesInAndOut(Conv* conv, const ConvCase& c, const std::vector<float>& expected,
+                               std::mt19937* rng, ThreadPool* pool) {
+  const ActivationPacking& own = conv->input_packing();
+  if (CodesFitInt8(own.grid) && conv->reads_codes()) {
+    const std::vector<int8_t> x_codes = ReferenceCodes(c.x, own);
+    std::vector<float> y(expected.size(), -1.0f);
+    ActivationInput x;
+    x.codes = x_codes.data();
+    ActivationOutput out;
+    out.values = y.data();
+    conv->Run(x, out, pool);
+    if (!BitwiseEqual(y, expected)) return "codes in: output differs";
+  }
+  if (!conv->writes_codes()) return "";
+  const ActivationPacking next = RandomCodeGrid(*rng);
+  std::vector<int8_t> y_codes(expected.size(), 99);
+  ActivationInput x;
+  x.values = c.x.data();
+  ActivationOutput out;
+  out.codes = y_codes.data();
+  out.grid = &next;
+  conv->Run(x, out, pool);
+  if (y_codes != ReferenceCodes(expected, next)) return "codes out: codes differ";
+  return "";
+}
 
 }  // namespace testing
 }  // namespace bitlite

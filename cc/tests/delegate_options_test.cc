@@ -35,8 +35,8 @@ BITLITE_TEST(DefaultsAndValidValues) {
 BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
   DelegateOptions options;
   EXPECT_EQ(Parse({"threads"}, {"2"}, &options),
-            "unknown option 'threads' (known: claim_builtins, kernel, max_scratch_bytes, "
-            "num_threads, profile, verbose)");
+            "unknown option 'threads' (known: claim_builtins, codes_between_ops, kernel, "
+            "max_scratch_bytes, num_threads, profile, verbose)");
   for (const char* bad : {"0", "-2", "2x", "", " 2", "99999999999", "1.5"}) {
     EXPECT_CONTAINS(Parse({"num_threads"}, {bad}, &options), "num_threads must be an integer >= 1");
   }

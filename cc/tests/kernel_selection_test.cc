@@ -161,7 +161,7 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
 }
 
 // kernel=lut, kernel=bitserial and kernel=int take the widest kernel of their family a CPU
-// runs: the SIMD ones need exactly their flags, VBMI's LUT only where it is faster than BW
+// runs: the SIMD ones need exactly their flags (the AVX-512 ones AVX512BW too), VBMI's LUT only where it is faster than BW
 // (3-4 activation bits), and int falls back to bitserial on a CPU without one.
 BITLITE_TEST(FamiliesFollowCpuFeatures) {
   CpuFeatures cpu;
@@ -172,10 +172,13 @@ BITLITE_TEST(FamiliesFollowCpuFeatures) {
   cpu.avx2 = true;
   EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 2), "lut/avx2");
   EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "bitserial/avx2");
-  cpu.avx512_vnni = true;  // VNNI without AVX512BW: still AVX2's LUT
+  // VNNI without AVX512BW (no such CPU is known): AVX2's rows, as the AVX-512 rows' codes
+  // between ops need byte masks.
+  cpu.avx512_vnni = true;
   EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 4), "lut/avx2");
-  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "int8/avx512vnni");
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "bitserial/avx2");
   cpu.avx512bw = true;  // Skylake-SP, Cascade Lake
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "int8/avx512vnni");
   EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 1), "lut/avx512bw");
   EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 4), "lut/avx512bw");
   cpu.avx512_vbmi = true;  // Ice Lake and later

@@ -1,6 +1,7 @@
 #include "kernels/depthwise/conv2d_depthwise.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "error_message.h"
 
@@ -95,29 +96,34 @@ bool Conv2DDepthwise::Prepare(const ConvGeometry& g, int threads, int64_t max_sc
   return true;
 }
 
-void Conv2DDepthwise::Run(const float* x, float* y, ThreadPool* pool) {
+void Conv2DDepthwise::Run(const ActivationInput& x, const ActivationOutput& y,
+                          ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
   if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
-  auto quantize = [this, x](int64_t row, int worker) {
+  auto quantize = [this, &x](int64_t row, int worker) {
     QuantizeRow(x, row, &scratch_[static_cast<size_t>(worker)]);
   };
   pool->ParallelFor(g_.batch * g_.in_h, quantize, threads_);
-  auto compute = [this, y](int64_t row, int worker) {
+  auto compute = [this, &y](int64_t row, int worker) {
     ComputeRow(row, &scratch_[static_cast<size_t>(worker)], y);
   };
   pool->ParallelFor(g_.batch * g_.out_h, compute, threads_);
 }
 
-void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch) {
+void Conv2DDepthwise::QuantizeRow(const ActivationInput& x, int64_t row, Scratch* scratch) {
   const int64_t n = row / g_.in_h;
   const int64_t ih = row % g_.in_h;
-  const float* src = x + row * g_.in_w * g_.in_c;
+  const float* src = x.values + row * g_.in_w * g_.in_c;
   int8_t* dst = codes_.data() +
                 ((n * padded_h_ + rows_.before + ih) * padded_w_ + cols_.before) * channels_;
   const size_t count = static_cast<size_t>(g_.in_w * g_.in_c);
   const bool contiguous = depth_multiplier_ == 1 && channels_ == g_.in_c;
   int8_t* codes = contiguous ? dst : scratch->row_codes.data();
-  if (w8a8_) {
+  if (x.codes != nullptr) {
+    // Another op quantized them. Stored as they are: code_shift_ is 0 on every grid whose
+    // codes fit int8 (only those are kept as codes).
+    std::memcpy(codes, x.codes + row * g_.in_w * g_.in_c, count);
+  } else if (w8a8_) {
     for (size_t i = 0; i < count; ++i) {
       codes[i] = static_cast<int8_t>(ActivationCode(src[i], packing_.grid) - code_shift_);
     }
@@ -133,7 +139,8 @@ void Conv2DDepthwise::QuantizeRow(const float* x, int64_t row, Scratch* scratch)
   }
 }
 
-void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const {
+void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch,
+                                 const ActivationOutput& y) const {
   const int64_t n = row / g_.out_h;
   const int64_t oh = row % g_.out_h;
   const int8_t* window_row =
@@ -154,9 +161,15 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch, float* y) const 
   // Accumulators are final but for W8A8's shifted codes (see the header).
   EpilogueTerms terms;
   if (!term_rows_.empty()) terms.channel_terms = term_rows_.data();
+  const int64_t first = row * g_.out_w * g_.out_c;
+  if (y.codes != nullptr) {
+    kernels_.epilogue_codes(scratch->core.data(), channels_, g_.out_w, g_.out_c, terms,
+                            multiplier_.data(), offset_.data(), activation_, *y.grid,
+                            y.codes + first, g_.out_c);
+    return;
+  }
   kernels_.epilogue(scratch->core.data(), channels_, g_.out_w, g_.out_c, terms, multiplier_.data(),
-                    offset_.data(), activation_, scratch->acc.data(),
-                    y + row * g_.out_w * g_.out_c, g_.out_c);
+                    offset_.data(), activation_, scratch->acc.data(), y.values + first, g_.out_c);
 }
 
 }  // namespace bitlite

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/activation_io.h"
 #include "kernels/pack/activation_quantize.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/depthwise/dwconv_kernels.h"
@@ -55,7 +56,19 @@ class Conv2DDepthwise {
   int threads() const { return threads_; }
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
-  void Run(const float* x, float* y, ThreadPool* pool);
+  // x as floats or as codes of input_packing()'s grid; y as floats or (where writes_codes())
+  // as another op's codes.
+  void Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool);
+  void Run(const float* x, float* y, ThreadPool* pool) {
+    Run(ActivationInput{x, nullptr}, ActivationOutput{y}, pool);
+  }
+
+  // The grid the input is quantized to, and how (what a producer of its codes needs).
+  const ActivationPacking& input_packing() const { return packing_; }
+  // Codes are copied in place of the quantized input on every row; the output needs the
+  // row's codes epilogue (DwconvFunctions).
+  bool reads_codes() const { return true; }
+  bool writes_codes() const { return kernels_.epilogue_codes != nullptr; }
 
  private:
   struct Scratch {
@@ -64,8 +77,8 @@ class Conv2DDepthwise {
     std::vector<int32_t> acc;       // the epilogue's scratch
   };
 
-  void QuantizeRow(const float* x, int64_t row, Scratch* scratch);
-  void ComputeRow(int64_t row, Scratch* scratch, float* y) const;
+  void QuantizeRow(const ActivationInput& x, int64_t row, Scratch* scratch);
+  void ComputeRow(int64_t row, Scratch* scratch, const ActivationOutput& y) const;
 
   ActivationPacking packing_;  // the grid, and its thresholds for the quantizers
   DwconvFunctions kernels_;

@@ -46,7 +46,7 @@ const DwconvKernel kTable[] = {
     // 16-channel row (an AVX-512 one is not written).
     {"depthwise/avx512", "32 channels x 2 pixels", HasAvx512Bw,
      {QuantizeActivationsAvx2, DwconvRow32cAvx512, OutputEpilogueAvx512, 32,
-      DwconvRow16cW8A8Avx2}},
+      DwconvRow16cW8A8Avx2, OutputEpilogueCodesAvx512}},
 #endif
 #if BITLITE_NEON_KERNELS
     {"depthwise/neon", "16 channels", HasNeon,

@@ -25,6 +25,9 @@ struct DwconvFunctions {
   // W8A8 layers' row (kDwconvW8A8Lanes channels per tile); their activations are quantized
   // by the reference (see conv2d_depthwise.h).
   DwconvRowFn row_w8a8 = nullptr;
+  // The output stage writing another op's codes (FORMAT.md "Codes between ops"); null where
+  // the ISA has none yet (its ops then write floats).
+  EpilogueCodesFn epilogue_codes = nullptr;
 };
 
 struct DwconvKernel {

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels/op_params.h"
+#include "kernels/pack/activation_pack.h"
 
 namespace bitlite {
 
@@ -25,6 +26,16 @@ using EpilogueFn = void (*)(const int32_t* core, int64_t core_stride, int64_t pi
                             int64_t channels, const EpilogueTerms& terms,
                             const float* multiplier, const float* offset,
                             Activation activation, int32_t* acc, float* y, int64_t y_stride);
+
+// The same outputs, written as the int8 codes of another op's input grid (FORMAT.md "Codes
+// between ops"): ActivationCode(y, grid.grid) at codes + q * codes_stride, bit-identical to
+// quantizing the float epilogue's y with QuantizeActivationsReference, without the floats
+// ever leaving the registers. `grid`'s codes fit int8.
+using EpilogueCodesFn = void (*)(const int32_t* core, int64_t core_stride, int64_t pixels,
+                                 int64_t channels, const EpilogueTerms& terms,
+                                 const float* multiplier, const float* offset,
+                                 Activation activation, const ActivationPacking& grid,
+                                 int8_t* codes, int64_t codes_stride);
 
 // Integer step here, then OutputStageReference itself, pixel by pixel.
 void OutputEpilogueScalar(const int32_t* core, int64_t core_stride, int64_t pixels,
@@ -62,6 +73,11 @@ void OutputEpilogueAvx512(const int32_t* core, int64_t core_stride, int64_t pixe
                           int64_t channels, const EpilogueTerms& terms, const float* multiplier,
                           const float* offset, Activation activation, int32_t* acc, float* y,
                           int64_t y_stride);
+void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t pixels,
+                               int64_t channels, const EpilogueTerms& terms,
+                               const float* multiplier, const float* offset,
+                               Activation activation, const ActivationPacking& grid,
+                               int8_t* codes, int64_t codes_stride);
 #endif
 #if BITLITE_NEON_KERNELS && defined(__aarch64__)
 void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels,

@@ -1,8 +1,14 @@
 // AVX-512 output epilogue: 16 channels per step, the channel tail under a mask, with the same
 // IEEE operations as the reference (int32 to float conversion rounding to nearest even,
-// multiply, add, compare-and-select activations that let NaN through). Compiled with
-// -mavx512f; run only where CpuFeatures says.
+// multiply, add, compare-and-select activations that let NaN through). The codes variant
+// then quantizes in registers with ActivationCode's operations (the binary grid's sign test,
+// a multi-level grid's thresholds or its division, round half to even and clip; NaN to 0)
+// and stores one byte per output. Compiled with -mavx512f; run only where
+// CpuFeatures says.
 #include <immintrin.h>
+
+#include <cfloat>
+#include <cstring>
 
 #include "kernels/epilogue/output_epilogue.h"
 
@@ -13,11 +19,91 @@
 namespace bitlite {
 namespace {
 
-// 16 channels (the lanes in `lanes`) of one pixel.
-template <Activation kActivation, bool kChannelTerms>
+// Where the outputs go: floats, or the codes of one grid kind.
+struct FloatOutput {
+  float* y;
+  int64_t stride;
+  void Store(__m512 v, int64_t q, int64_t c, __mmask16 lanes) const {
+    _mm512_mask_storeu_ps(y + q * stride + c, lanes, v);
+  }
+};
+
+// The binary grid: -1 where v <= -FLT_MIN (ordered: NaN gives +1), else +1.
+struct BinaryCodes {
+  explicit BinaryCodes(const ActivationPacking&) {}
+  __m512i operator()(__m512 v) const {
+    const __mmask16 negative = _mm512_cmp_ps_mask(v, _mm512_set1_ps(-FLT_MIN), _CMP_LE_OQ);
+    return _mm512_mask_blend_epi32(negative, _mm512_set1_epi32(1), _mm512_set1_epi32(-1));
+  }
+};
+
+// The lowest code plus the thresholds v reaches (ordered compares: NaN reaches none and is
+// then set to 0).
+struct ThresholdCodes {
+  explicit ThresholdCodes(const ActivationPacking& packing)
+      : count(packing.threshold_count), low(_mm512_set1_epi32(packing.grid.range.min)) {
+    for (int i = 0; i < count; ++i) thresholds[i] = _mm512_set1_ps(packing.thresholds[i]);
+  }
+  __m512i operator()(__m512 v) const {
+    __m512i code = low;
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int i = 0; i < count; ++i) {
+      code = _mm512_mask_add_epi32(code, _mm512_cmp_ps_mask(v, thresholds[i], _CMP_GE_OQ),
+                                   code, one);
+    }
+    return _mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), code);
+  }
+  int count;
+  __m512i low;
+  __m512 thresholds[7];
+};
+
+// ActivationCode's own operations: divide, round half to even, clip on floats, NaN to 0.
+struct DividingCodes {
+  explicit DividingCodes(const ActivationPacking& packing)
+      : scale(_mm512_set1_ps(packing.grid.scale)),
+        low(_mm512_set1_ps(static_cast<float>(packing.grid.range.min))),
+        high(_mm512_set1_ps(static_cast<float>(packing.grid.range.max))) {}
+  __m512i operator()(__m512 v) const {
+    const __m512 scaled = _mm512_div_ps(v, scale);
+    const __mmask16 number = _mm512_cmp_ps_mask(scaled, scaled, _CMP_ORD_Q);
+    __m512 code = _mm512_roundscale_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    // max/min give their second operand for a NaN first one: NaN lanes stay finite, and are
+    // zeroed below.
+    code = _mm512_min_ps(_mm512_max_ps(code, low), high);
+    return _mm512_maskz_mov_epi32(number, _mm512_cvttps_epi32(code));
+  }
+  __m512 scale;
+  __m512 low;
+  __m512 high;
+};
+
+template <class Codes>
+struct CodesOutput {
+  int8_t* codes;
+  int64_t stride;
+  Codes codes_of;
+  // VPMOVDB to a register, then a plain store: its memory form (and a masked one) is much
+  // slower on some cores (AMD Zen 4). The channel tail goes through a small buffer.
+  void Store(__m512 v, int64_t q, int64_t c, __mmask16 lanes) const {
+    const __m128i bytes = _mm512_cvtepi32_epi8(codes_of(v));
+    int8_t* to = codes + q * stride + c;
+    if (lanes == 0xffff) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(to), bytes);
+      return;
+    }
+    alignas(16) int8_t tail[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(tail), bytes);
+    std::memcpy(to, tail, static_cast<size_t>(__builtin_popcount(lanes)));
+  }
+};
+
+// 16 channels (the lanes in `lanes`) of pixel q.
+template <Activation kActivation, bool kChannelTerms, class Output>
 inline __attribute__((always_inline)) void Step(const int32_t* core, __m128i shift,
                                                 __m512i constant, const int32_t* channel_terms,
-                                                __m512 multiplier, __m512 offset, float* y,
+                                                __m512 multiplier, __m512 offset,
+                                                const Output& out, int64_t q, int64_t c,
                                                 __mmask16 lanes) {
   __m512i acc = _mm512_add_epi32(_mm512_sll_epi32(_mm512_maskz_loadu_epi32(lanes, core), shift),
                                  constant);
@@ -31,50 +117,72 @@ inline __attribute__((always_inline)) void Step(const int32_t* core, __m128i shi
     const __m512 six = _mm512_set1_ps(6.0f);
     v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ), six);
   }
-  _mm512_mask_storeu_ps(y, lanes, v);
+  out.Store(v, q, c, lanes);
 }
 
 // Channels outside, pixels inside: a vector's multipliers and offsets stay in registers
 // while the chunk's pixels (in L1) pass.
-template <Activation kActivation, bool kChannelTerms>
+template <Activation kActivation, bool kChannelTerms, class Output>
 inline __attribute__((always_inline)) void Column(const int32_t* core, int64_t core_stride,
                                                   int64_t pixels, const EpilogueTerms& terms,
                                                   __m128i shift, const float* multiplier,
-                                                  const float* offset, float* y,
-                                                  int64_t y_stride, int64_t c, __mmask16 lanes) {
+                                                  const float* offset, const Output& out,
+                                                  int64_t c, __mmask16 lanes) {
   const __m512 m = _mm512_maskz_loadu_ps(lanes, multiplier + c);
   const __m512 o = _mm512_maskz_loadu_ps(lanes, offset + c);
-  // Locals: the stores to y could alias `terms` for all the compiler knows.
+  // Locals: the stores to the output could alias `terms` for all the compiler knows.
   const int32_t* constants = terms.constants;
   const int32_t* const* channel_terms = terms.channel_terms;
   for (int64_t q = 0; q < pixels; ++q) {
     const __m512i constant = _mm512_set1_epi32(constants != nullptr ? constants[q] : 0);
     Step<kActivation, kChannelTerms>(core + q * core_stride + c, shift, constant,
-                                     kChannelTerms ? channel_terms[q] + c : nullptr, m, o,
-                                     y + q * y_stride + c, lanes);
+                                     kChannelTerms ? channel_terms[q] + c : nullptr, m, o, out,
+                                     q, c, lanes);
   }
 }
 
-template <Activation kActivation, bool kChannelTerms>
+template <Activation kActivation, bool kChannelTerms, class Output>
 void Run(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
-         const EpilogueTerms& terms, const float* multiplier, const float* offset, float* y,
-         int64_t y_stride) {
+         const EpilogueTerms& terms, const float* multiplier, const float* offset,
+         const Output& out) {
   const __m128i shift = _mm_cvtsi32_si128(terms.scale_shift);
   const int64_t full = channels / 16 * 16;
   for (int64_t c = 0; c < full; c += 16) {
     Column<kActivation, kChannelTerms>(core, core_stride, pixels, terms, shift, multiplier,
-                                       offset, y, y_stride, c, 0xffff);
+                                       offset, out, c, 0xffff);
   }
   if (full < channels) {
     Column<kActivation, kChannelTerms>(core, core_stride, pixels, terms, shift, multiplier,
-                                       offset, y, y_stride, full,
+                                       offset, out, full,
                                        static_cast<__mmask16>((1u << (channels - full)) - 1));
   }
 }
 
-using RowsLoop = void (*)(const int32_t* core, int64_t core_stride, int64_t pixels,
-                          int64_t channels, const EpilogueTerms& terms, const float* multiplier,
-                          const float* offset, float* y, int64_t y_stride);
+// Run for the activation and channel terms of this call: one loop each.
+template <class Output>
+void Dispatch(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+              const EpilogueTerms& terms, const float* multiplier, const float* offset,
+              Activation activation, const Output& out) {
+  using Loop = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
+                        const float*, const float*, const Output&);
+  // [has channel terms][activation]
+  static constexpr Loop kLoops[2][3] = {
+      {Run<Activation::kNone, false, Output>, Run<Activation::kRelu, false, Output>,
+       Run<Activation::kRelu6, false, Output>},
+      {Run<Activation::kNone, true, Output>, Run<Activation::kRelu, true, Output>,
+       Run<Activation::kRelu6, true, Output>}};
+  kLoops[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation)](
+      core, core_stride, pixels, channels, terms, multiplier, offset, out);
+}
+
+template <class Codes>
+void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+                   const EpilogueTerms& terms, const float* multiplier, const float* offset,
+                   Activation activation, const ActivationPacking& grid, int8_t* codes,
+                   int64_t codes_stride) {
+  const CodesOutput<Codes> out{codes, codes_stride, Codes(grid)};
+  Dispatch(core, core_stride, pixels, channels, terms, multiplier, offset, activation, out);
+}
 
 }  // namespace
 
@@ -82,14 +190,22 @@ void OutputEpilogueAvx512(const int32_t* core, int64_t core_stride, int64_t pixe
                           int64_t channels, const EpilogueTerms& terms, const float* multiplier,
                           const float* offset, Activation activation, int32_t*, float* y,
                           int64_t y_stride) {
-  // [has channel terms][activation]
-  static constexpr RowsLoop kLoops[2][3] = {
-      {Run<Activation::kNone, false>, Run<Activation::kRelu, false>,
-       Run<Activation::kRelu6, false>},
-      {Run<Activation::kNone, true>, Run<Activation::kRelu, true>,
-       Run<Activation::kRelu6, true>}};
-  kLoops[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation)](
-      core, core_stride, pixels, channels, terms, multiplier, offset, y, y_stride);
+  Dispatch(core, core_stride, pixels, channels, terms, multiplier, offset, activation,
+           FloatOutput{y, y_stride});
+}
+
+void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t pixels,
+                               int64_t channels, const EpilogueTerms& terms,
+                               const float* multiplier, const float* offset,
+                               Activation activation, const ActivationPacking& grid,
+                               int8_t* codes, int64_t codes_stride) {
+  // The grid kinds of MakeActivationPacking: the sign test, thresholds where they exist (up
+  // to 3 bits), else the division.
+  const auto run = grid.grid.is_binary        ? DispatchCodes<BinaryCodes>
+                   : grid.threshold_count > 0 ? DispatchCodes<ThresholdCodes>
+                                              : DispatchCodes<DividingCodes>;
+  run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, grid, codes,
+      codes_stride);
 }
 
 }  // namespace bitlite

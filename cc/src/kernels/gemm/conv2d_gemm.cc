@@ -161,31 +161,40 @@ bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch
   return true;
 }
 
-void Conv2DGemm::Run(const float* x, float* y, ThreadPool* pool) {
+void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
   if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
-  auto pack = [this, x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
+  auto pack = [this, &x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
   pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack, threads_);
-  auto compute = [this, y](int64_t unit, int worker) {
+  auto compute = [this, &y](int64_t unit, int worker) {
     RunUnit(unit, &scratch_[static_cast<size_t>(worker)], y);
   };
   pool->ParallelFor(chunks_ * g_.groups * blocks_, compute, threads_);
 }
 
-void Conv2DGemm::PackRow(const float* x, int64_t row, int64_t g) {
+void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g) {
   // Quantize and pack into the padded buffer's interior; its border stays 0.
   const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + rows_.before;
   const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + cols_.before;
-  kernels_.pack(x + row * g_.in_w * g_.in_c + g * group_in_c_, g_.in_c, g_.in_w, group_in_c_,
-                packing_, packed_input_.data() + at * tap_words_, input_sums_.data() + at);
+  const int64_t first = row * g_.in_w * g_.in_c + g * group_in_c_;
+  uint64_t* packed = packed_input_.data() + at * tap_words_;
+  int32_t* sums = input_sums_.data() + at;
+  if (x.codes != nullptr) {
+    kernels_.pack_codes(x.codes + first, g_.in_c, g_.in_w, group_in_c_, x_planes_, packed,
+                        sums);
+  } else {
+    kernels_.pack(x.values + first, g_.in_c, g_.in_w, group_in_c_, packing_, packed, sums);
+  }
   if (window_row_sums_.empty()) return;
-  const int32_t* sums =
+  const int32_t* row_sums_in =
       input_sums_.data() + g * padded_pixels_ + padded_row * padded_w_ + cols_.shift;
   int32_t* row_sums =
       window_row_sums_.data() + (g * g_.batch * padded_h_ + padded_row) * g_.out_w;
   for (int64_t ow = 0; ow < g_.out_w; ++ow) {
     int32_t sum = 0;
-    for (int64_t kw = 0; kw < g_.kernel_w; ++kw) sum += sums[ow * g_.stride_w + kw * g_.dilation_w];
+    for (int64_t kw = 0; kw < g_.kernel_w; ++kw) {
+      sum += row_sums_in[ow * g_.stride_w + kw * g_.dilation_w];
+    }
     row_sums[ow] = sum;
   }
 }
@@ -301,7 +310,7 @@ void Conv2DGemm::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
   }
 }
 
-void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
+void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const {
   const int64_t block = unit % blocks_;
   const int64_t group = unit / blocks_ % g_.groups;
   const int64_t chunk = unit / (blocks_ * g_.groups);
@@ -329,9 +338,15 @@ void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, float* y) const {
   terms.constants = scratch->constants.data();
   if (x_planes_.Shift() != 0) terms.channel_terms = scratch->channel_terms.data();
   const int64_t oc = group * group_out_c_ + c0;
+  if (y.codes != nullptr) {
+    kernels_.epilogue_codes(scratch->core.data(), block_channels_, count, real_channels, terms,
+                            multiplier_.data() + oc, offset_.data() + oc, activation_, *y.grid,
+                            y.codes + first * g_.out_c + oc, g_.out_c);
+    return;
+  }
   kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
                     multiplier_.data() + oc, offset_.data() + oc, activation_,
-                    scratch->acc.data(), y + first * g_.out_c + oc, g_.out_c);
+                    scratch->acc.data(), y.values + first * g_.out_c + oc, g_.out_c);
 }
 
 }  // namespace bitlite

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/activation_io.h"
 #include "kernels/pack/activation_pack.h"
 #include "kernels/gemm/gemm_kernels.h"
 #include "kernels/gemm/bitserial_planes.h"
@@ -44,7 +45,19 @@ class Conv2DGemm {
   int threads() const { return threads_; }
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
-  void Run(const float* x, float* y, ThreadPool* pool);
+  // x as floats or (where reads_codes()) as codes of input_packing()'s grid; y as floats or
+  // (where writes_codes()) as another op's codes.
+  void Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool);
+  void Run(const float* x, float* y, ThreadPool* pool) {
+    Run(ActivationInput{x, nullptr}, ActivationOutput{y}, pool);
+  }
+
+  // The grid the input is quantized to, and how (what a producer of its codes needs).
+  const ActivationPacking& input_packing() const { return packing_; }
+  // Whether Run takes its input, and writes its output, as codes: the kernel row has the
+  // functions (GemmFunctions).
+  bool reads_codes() const { return kernels_.pack_codes != nullptr; }
+  bool writes_codes() const { return kernels_.epilogue_codes != nullptr; }
 
  private:
   struct Scratch {
@@ -65,8 +78,8 @@ class Conv2DGemm {
   void Next(PixelPosition* position) const;  // the following output pixel
 
   // Packs input row `row` (n * in_h + ih) of group g.
-  void PackRow(const float* x, int64_t row, int64_t g);
-  void RunUnit(int64_t unit, Scratch* scratch, float* y) const;
+  void PackRow(const ActivationInput& x, int64_t row, int64_t g);
+  void RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const;
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
   void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;

@@ -12,8 +12,10 @@ namespace {
 bool Always(const CpuFeatures&) { return true; }
 #if BITLITE_X86_KERNELS
 bool HasAvx2(const CpuFeatures& cpu) { return cpu.avx2; }
-bool HasAvx512Vpopcntdq(const CpuFeatures& cpu) { return cpu.avx512_vpopcntdq; }
-bool HasAvx512Vnni(const CpuFeatures& cpu) { return cpu.avx512_vnni; }
+// With AVX512BW, as every CPU with these but Knights Mill has: the codes between ops of the
+// AVX-512 rows (WithCodesAvx512) use byte masks.
+bool HasAvx512Vpopcntdq(const CpuFeatures& cpu) { return cpu.avx512_vpopcntdq && cpu.avx512bw; }
+bool HasAvx512Vnni(const CpuFeatures& cpu) { return cpu.avx512_vnni && cpu.avx512bw; }
 bool HasAvx512Bw(const CpuFeatures& cpu) { return cpu.avx512bw; }
 bool HasAvx512Vbmi(const CpuFeatures& cpu) { return cpu.avx512_vbmi; }
 #endif
@@ -42,12 +44,19 @@ GemmFunctions W8A8Scalar(int, int, bool) {
 GemmFunctions BitserialAvx2(int w, int a, bool twos) {
   return {BgemmAvx2(w, a, twos), PackActivationsAvx2, OutputEpilogueAvx2};
 }
+// The AVX-512 rows' functions with the codes between ops (their CPUs all have AVX512BW, see
+// the predicates above).
+GemmFunctions WithCodesAvx512(GemmFunctions functions) {
+  functions.pack_codes = PackActivationCodesAvx512;
+  functions.epilogue_codes = OutputEpilogueCodesAvx512;
+  return functions;
+}
 GemmFunctions BitserialAvx512(int w, int a, bool twos) {
-  return {BgemmAvx512(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512};
+  return WithCodesAvx512({BgemmAvx512(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512});
 }
 GemmFunctions IntAvx512Vnni(int w, int, bool) {
-  return {w == 8 ? BgemmW8A8Avx512Vnni() : BgemmInt8Avx512Vnni(), PackActivationBytesAvx512,
-          OutputEpilogueAvx512};
+  return WithCodesAvx512({w == 8 ? BgemmW8A8Avx512Vnni() : BgemmInt8Avx512Vnni(),
+                          PackActivationBytesAvx512, OutputEpilogueAvx512});
 }
 GemmFunctions W8A8Avx2(int, int, bool) {
   return {BgemmW8A8Avx2(), PackActivationBytesAvx2, OutputEpilogueAvx2};
@@ -56,10 +65,12 @@ GemmFunctions LutAvx2(int w, int a, bool twos) {
   return LutWith(LutGemmAvx2(w, a, twos), PackActivationsAvx2, OutputEpilogueAvx2);
 }
 GemmFunctions LutAvx512Bw(int w, int a, bool twos) {
-  return LutWith(LutGemmAvx512Bw(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512);
+  return WithCodesAvx512(
+      LutWith(LutGemmAvx512Bw(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512));
 }
 GemmFunctions LutAvx512Vbmi(int w, int a, bool twos) {
-  return LutWith(LutGemmAvx512Vbmi(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512);
+  return WithCodesAvx512(
+      LutWith(LutGemmAvx512Vbmi(w, a, twos), PackActivationsAvx512, OutputEpilogueAvx512));
 }
 #endif
 #if BITLITE_NEON_KERNELS

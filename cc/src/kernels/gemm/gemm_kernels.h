@@ -37,6 +37,11 @@ struct GemmFunctions {
   WeightRelayoutFn relayout_weights = nullptr;
   // W8A8 activation bytes as int8 (the s8 x s8 kernels), else as uint8: bitserial_planes.h.
   bool signed_activation_bytes = false;
+  // Codes between ops (FORMAT.md): packing from int8 codes instead of floats, and the output
+  // stage writing another op's codes. Null where the ISA has none yet (then its ops read and
+  // write floats, exactly as before): AVX-512 rows only, for now.
+  ActivationCodePackFn pack_codes = nullptr;
+  EpilogueCodesFn epilogue_codes = nullptr;
 };
 
 // The bit widths a row runs (op_options.cc accepts exactly these): sub-byte W1-4 x A1-4,

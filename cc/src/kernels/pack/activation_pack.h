@@ -38,7 +38,17 @@ using ActivationPackFn = void (*)(const float* x, int64_t x_stride, int64_t pixe
 
 void PackActivationsScalar(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
                            const ActivationPacking& packing, uint64_t* out, int32_t* sums);
+// The same layout from int8 codes of the op's grid (FORMAT.md "Codes between ops": another
+// op quantized them): no quantization left, only the plane bits or bytes and the sums.
+using ActivationCodePackFn = void (*)(const int8_t* codes, int64_t codes_stride, int64_t pixels,
+                                      int64_t channels, const PlaneGrid& planes, uint64_t* out,
+                                      int32_t* sums);
+
 #if BITLITE_X86_KERNELS
+// AVX512BW (byte masks).
+void PackActivationCodesAvx512(const int8_t* codes, int64_t codes_stride, int64_t pixels,
+                               int64_t channels, const PlaneGrid& planes, uint64_t* out,
+                               int32_t* sums);
 void PackActivationsAvx2(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
                          const ActivationPacking& packing, uint64_t* out, int32_t* sums);
 void PackActivationsAvx512(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,

@@ -1,0 +1,69 @@
+// AVX512BW packing of int8 activation codes (FORMAT.md "Codes between ops"): 64 codes, one
+// 64-bit word of every plane, per step, the same layout and sums as the float packers give
+// for the same codes. Plane j's word is one VPTESTMB of the codes against bit j (the binary
+// grid's single plane is code > 0); a byte per code is v = code - shift (code > 0 on the
+// binary grid). Channel tails load and store under byte masks; the sums come from VPSADBW on
+// the codes offset by 128. Compiled with -mavx512f -mavx512bw; run only where CpuFeatures
+// says.
+#include <immintrin.h>
+
+#include "kernels/pack/activation_pack.h"
+
+namespace bitlite {
+namespace {
+
+// Lanes [0, count) of a 64-byte vector; all for count >= 64.
+__mmask64 FirstLanes(int64_t count) {
+  return count >= 64 ? ~__mmask64{0} : (__mmask64{1} << count) - 1;
+}
+
+// Sum of the 64 signed codes of q, plus 128 each (VPSADBW adds unsigned bytes).
+int64_t OffsetSum(__m512i q) {
+  return _mm512_reduce_add_epi64(
+      _mm512_sad_epu8(_mm512_xor_si512(q, _mm512_set1_epi8(-128)), _mm512_setzero_si512()));
+}
+
+}  // namespace
+
+void PackActivationCodesAvx512(const int8_t* codes, int64_t codes_stride, int64_t pixels,
+                               int64_t channels, const PlaneGrid& planes, uint64_t* out,
+                               int32_t* sums) {
+  const int plane_count = planes.Planes();
+  const int64_t words = WordsPerTap(channels, planes.CodeBits());
+  const __m512i zero = _mm512_setzero_si512();
+  for (int64_t p = 0; p < pixels; ++p, codes += codes_stride, out += plane_count * words) {
+    // Sum of code + 128 over whole 64-lane blocks (lanes past `channels` load as 0).
+    int64_t offset_sum = 0;
+    int64_t blocks = 0;
+    if (planes.bytes) {
+      int8_t* bytes = reinterpret_cast<int8_t*>(out);
+      const int64_t stored = words * 8;  // the codes and the zeros after them
+      for (int64_t c = 0; c < stored; c += 64, ++blocks) {
+        const __mmask64 valid = FirstLanes(channels - c);
+        const __m512i q = _mm512_maskz_loadu_epi8(valid, codes + c);
+        offset_sum += OffsetSum(q);
+        const __m512i v =
+            planes.binary
+                ? _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(q, zero), _mm512_set1_epi8(1))
+                : _mm512_sub_epi8(q, _mm512_set1_epi8(static_cast<char>(planes.shift)));
+        _mm512_mask_storeu_epi8(bytes + c, FirstLanes(stored - c), _mm512_maskz_mov_epi8(valid, v));
+      }
+    } else {
+      for (int64_t word = 0; word < words; ++word, ++blocks) {
+        const int64_t c = word * 64;
+        const __m512i q = _mm512_maskz_loadu_epi8(FirstLanes(channels - c), codes + c);
+        offset_sum += OffsetSum(q);
+        for (int j = 0; j < plane_count; ++j) {
+          out[word * plane_count + j] =
+              planes.binary ? _mm512_cmpgt_epi8_mask(q, zero)
+                            : _mm512_test_epi8_mask(q, _mm512_set1_epi8(static_cast<char>(1 << j)));
+        }
+      }
+    }
+    // sum of v = (sum of codes - channels * shift) / scale, exactly (FORMAT.md grids).
+    const int64_t code_sum = offset_sum - 128 * 64 * blocks;
+    sums[p] = static_cast<int32_t>((code_sum - channels * planes.shift) / planes.scale);
+  }
+}
+
+}  // namespace bitlite
