@@ -10,7 +10,9 @@ the core's cache hierarchy (measure_cycles.py); llvm-mca prices its blocks (cycl
 
 Writes bench/results/arm_cycles.json, arm_cycles_validation.json and arm_cycles.png, and
 prints the tables. Per (core, network) results are kept in build/arm/cycles-runs, so an
-interrupted run resumes (--fresh to start over). A benchmark, not part of make test.
+interrupted run resumes (--fresh to start over). Rows of arm_cycles.json that this run does
+not price (other networks, cores or variants) are kept as they are. A benchmark, not part of
+make test.
 """
 
 from __future__ import annotations
@@ -121,6 +123,19 @@ def rows_of(results: dict, cores: dict) -> list:
     return rows
 
 
+def row_key(row: dict) -> tuple:
+    return row["model"], row["bits"] or row["runtime"], row["cpu"]
+
+
+def merged(rows: list, previous: list) -> list:
+    """`rows` (priced now) plus the rows of the previous arm_cycles.json they do not replace:
+    a subset run, or a saved run lost with build/, keeps the rest of the table. Kept rows are
+    as priced when written (--fresh starts the table over)."""
+    new = {row_key(r) for r in rows}
+    kept = [r for r in previous if row_key(r) not in new]
+    return sorted(kept + rows, key=lambda r: (r["cpu"], r["model"]))  # stable: kept first
+
+
 def validation_of(rows: list) -> list:
     modelled = {(r["model"], r["runtime"], r["cpu"]): r["ms"] for r in rows}
     row_core = {(r["model"], r["runtime"], r["cpu"]): r["core_only_ms"] for r in rows}
@@ -214,6 +229,9 @@ def report(results: dict, args) -> None:
     if args.mca_a53:
         cores["cortex-a53"] = dataclasses.replace(CORES["cortex-a53"], mca_cpu="cortex-a53")
     rows = rows_of(results, cores)
+    table = RESULTS / "arm_cycles.json"
+    if not args.fresh and table.exists():
+        rows = merged(rows, json.loads(table.read_text()))
     points = validation_of(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "arm_cycles.json").write_text(json.dumps(rows, indent=1) + "\n")
@@ -238,7 +256,8 @@ def main() -> int:
     parser.add_argument("--variants", nargs="*", help="only these of each network's variants")
     parser.add_argument("--invokes", type=int, default=1, help="measured invokes per model")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--fresh", action="store_true", help="ignore build/arm/cycles-runs")
+    parser.add_argument("--fresh", action="store_true",
+                        help="ignore build/arm/cycles-runs and the rows of arm_cycles.json")
     parser.add_argument("--report-only", action="store_true",
                         help="price what build/arm/cycles-runs holds, emulate nothing")
     parser.add_argument("--mca-a53", action="store_true",
