@@ -79,11 +79,15 @@ test-cc-arm:
 	BITLITE_ARM_SANITIZERS=0 tools/arm/ctest.sh aarch64
 	BITLITE_ARM_SANITIZERS=0 tools/arm/ctest.sh armv7l
 
-# Emulated aarch64 Python + LiteRT and armv7 Python + tflite-runtime with our wheels installed
-# (cached under build/arm, outside git).
+# Emulated aarch64 Python + LiteRT and armv7 Python + tflite-runtime with our wheels installed,
+# and a Debian 11 (Raspberry Pi OS Bullseye class: glibc 2.31, Python 3.9) aarch64 Python whose
+# own pip installs the aarch64 wheel (cached under build/arm, outside git; the Bullseye one
+# takes about 50 s to make, 17 s when cached).
 arm-env: wheel-aarch64 wheel-armv7
 	tools/arm/setup_emulated_python.sh aarch64 $(ARM_ROOT)/aarch64 dist/bitlite-*-py3-none-*_aarch64.whl
 	tools/arm/setup_emulated_python.sh armv7l $(ARM_ROOT)/armv7l dist/bitlite-*-py3-none-*_armv7l.whl
+	tools/arm/setup_emulated_python.sh aarch64-bullseye $(ARM_ROOT)/aarch64-bullseye \
+		dist/bitlite-*-py3-none-*_aarch64.whl
 
 # The qemu plugin's instruction counts and cache simulation on a tiny guest program with known
 # answers (needs aarch64-linux-gnu-gcc, qemu-user, libglib2.0-dev; seconds once built).

@@ -1,26 +1,33 @@
 #!/usr/bin/env bash
-# Creates an emulated ARM Linux Python 3.11 with a TFLite runtime, to run bitlite's ARM wheel
-# under qemu-user on an x86 machine (there is no ARM hardware in CI):
+# Creates an emulated ARM Linux Python with a TFLite runtime, to run bitlite's ARM wheel under
+# qemu-user on an x86 machine (there is no ARM hardware in CI):
 #   aarch64: Debian arm64 python3.11 + ai-edge-litert 2.3.0 + numpy (PyPI aarch64 wheels)
 #   armv7l:  Debian armhf python3.11 + python3-numpy:armhf (PyPI has no armv7 numpy wheels)
 #            + tflite-runtime 2.14.0 (there is no armv7 ai-edge-litert wheel)
+#   aarch64-bullseye: Debian 11 (Raspberry Pi OS Bullseye class: glibc 2.31) arm64 python3.9
+#            with Debian 11's own pip 20.3.4 + tflite-runtime 2.13.0 and ai-edge-litert 1.4.0
+#            (the newest of each with a cp39 aarch64 wheel for glibc <= 2.31) + numpy<2
 #
 #   tools/arm/setup_emulated_python.sh ARCH DEST [BITLITE_WHEEL]
 #
-# ARCH is aarch64 or armv7l. DEST is a cache directory outside git (e.g. build/arm/aarch64);
-# every step is skipped when its result is already there, so re-running is cheap. With a
-# BITLITE_WHEEL, the emulated pip installs it (and checks its dependencies resolve) and the
-# emulated Python imports it. Afterwards DEST/python runs the emulated interpreter (see
-# make_wrapper below for the CPU models). Needs: apt-get, dpkg-deb, qemu-user, python3 + pip.
+# ARCH is aarch64, armv7l or aarch64-bullseye. DEST is a cache directory outside git (e.g.
+# build/arm/aarch64); every step is skipped when its result is already there, so re-running is
+# cheap. With a BITLITE_WHEEL, the emulated pip installs it (and checks its dependencies
+# resolve) and the emulated Python imports it. Afterwards DEST/python runs the emulated
+# interpreter (see make_wrapper below for the CPU models). Needs: apt-get, dpkg-deb, qemu-user,
+# python3 + pip.
 set -euo pipefail
 
-usage() { echo "usage: $0 aarch64|armv7l DEST [BITLITE_WHEEL]" >&2; exit 2; }
+usage() { echo "usage: $0 aarch64|armv7l|aarch64-bullseye DEST [BITLITE_WHEEL]" >&2; exit 2; }
 [[ $# -ge 2 && $# -le 3 ]] || usage
 ARCH=$1
 DEST=$(mkdir -p "$2" && cd "$2" && pwd)
 WHEEL=${3:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
+# SUITE: empty for the machine's own Debian release (its apt sources as they are), else a Debian
+# release fetched from the machine's Debian mirror. PY: the Python version of that release.
+SUITE='' PY=3.11
 case $ARCH in
   aarch64)
     DEB_ARCH=arm64 QEMU=qemu-aarch64 DEFAULT_CPU=neoverse-n1
@@ -38,6 +45,18 @@ case $ARCH in
     PIP_PACKAGES=(flatbuffers)
     # Its only dependency, numpy>=1.23.2, is Debian's python3-numpy (1.24) here.
     PIP_NO_DEPS=(tflite-runtime==2.14.0) ;;
+  aarch64-bullseye)
+    # The oldest glibc and Python bitlite's aarch64 wheel is meant for. The default CPU is the
+    # Pi 4's (what Bullseye mostly runs on); the wheel's tag is checked by Debian 11's own pip.
+    DEB_ARCH=arm64 QEMU=qemu-aarch64 DEFAULT_CPU=cortex-a72 SUITE=bullseye PY=3.9
+    DEB_PACKAGES=(python3.9 python3.9-venv libstdc++6)
+    # Every manylinux tag glibc 2.31 accepts that these packages use; the emulated pip then
+    # checks each wheel against the real interpreter. tflite-runtime 2.14.0's aarch64 wheels
+    # are manylinux_2_34 only, so 2.13.0 is the newest a Bullseye system can install.
+    PIP_PLATFORMS=(manylinux2014_aarch64 manylinux_2_17_aarch64 manylinux_2_24_aarch64
+                   manylinux_2_27_aarch64 manylinux_2_28_aarch64 manylinux_2_31_aarch64)
+    PIP_PACKAGES=(tflite-runtime==2.13.0 ai-edge-litert==1.4.0 "numpy<2" flatbuffers)
+    PIP_NO_DEPS=() ;;
   *) usage ;;
 esac
 command -v "$QEMU" >/dev/null || { echo "$QEMU not found: apt-get install qemu-user" >&2; exit 1; }
@@ -58,8 +77,13 @@ step() {
 # A private apt state for the target architecture only: the machine's own sources, keys and
 # proxy settings (/etc/apt) are used as they are, but its package lists, dpkg database and
 # foreign-architecture setting are never touched, so this needs no dpkg --add-architecture.
+# With a SUITE, the sources are a private list of that release on the machine's Debian mirror
+# instead (no mirror name is written here; the keys are the machine's debian-archive-keyring).
 apt_target() {
-  apt-get -q -o APT::Architecture="$DEB_ARCH" -o APT::Architectures="$DEB_ARCH" \
+  local sources=()
+  [[ -n $SUITE ]] && sources=(-o Dir::Etc::sourcelist="$APT_DIR/sources.list"
+                              -o Dir::Etc::sourceparts="$APT_DIR/sources.list.d")
+  apt-get -q -o APT::Architecture="$DEB_ARCH" -o APT::Architectures="$DEB_ARCH" "${sources[@]}" \
     -o Dir::State::Lists="$APT_DIR/lists" -o Dir::State::status="$APT_DIR/status" \
     -o Dir::Cache="$APT_DIR/cache" -o Dir::Cache::archives="$APT_DIR/archives" \
     -o Debug::NoLocking=1 -o APT::Sandbox::User="$(id -un)" -o Acquire::Retries=3 "$@"
@@ -71,6 +95,15 @@ download_debs() {
   mkdir -p "$APT_DIR"/lists/partial "$APT_DIR"/cache "$APT_DIR"/archives/partial
   # Empty dpkg status: nothing counts as installed, so apt downloads the whole closure.
   : > "$APT_DIR/status"
+  if [[ -n $SUITE ]]; then
+    # The machine's mirror of the main Debian archive (label "Debian", not Debian-Security).
+    local mirror
+    mirror=$(apt-get indextargets --format '$(LABEL) $(REPO_URI)' 'Created-By: Packages' |
+             awk '$1 == "Debian" { print $2; exit }')
+    [[ -n $mirror ]] || { echo "[setup $ARCH] no Debian mirror in the apt sources" >&2; exit 1; }
+    mkdir -p "$APT_DIR/sources.list.d"
+    echo "deb $mirror $SUITE main" > "$APT_DIR/sources.list"
+  fi
   # A suite whose index is momentarily inconsistent on the mirror (seen: bookworm-security
   # armhf, "File has unexpected size") must not stop the run: apt resolves with the suites it
   # got, and the install below still fails if the packages cannot be had.
@@ -128,7 +161,7 @@ cpu_root() {
 
 make_cpu_roots() {
   rm -rf "$DEST/cpu"
-  if [[ $ARCH == aarch64 ]]; then
+  if [[ $DEB_ARCH == arm64 ]]; then
     local base="fp asimd evtstrm crc32 cpuid"
     local v82="aes pmull sha1 sha2 atomics fphp asimdhp asimdrdm lrcpc dcpop"
     cpu_root cortex-a53 0xd03 8 "" "$base"                                  # Pi 3, Zero 2
@@ -172,7 +205,7 @@ EOF
 make_venv() {
   rm -rf "$VENV"
   env -u PYTHONPATH -u PYTHONHOME "$QEMU" -L "$DEST/cpu/$DEFAULT_CPU" -cpu "$DEFAULT_CPU" \
-    "$ROOT/usr/bin/python3.11" -m venv --without-pip --system-site-packages "$VENV"
+    "$ROOT/usr/bin/python$PY" -m venv --without-pip --system-site-packages "$VENV"
   local pip_wheel
   pip_wheel=$(echo "$ROOT"/usr/share/python-wheels/pip-*.whl)
   guest "$pip_wheel/pip" install -q --no-index --disable-pip-version-check "$pip_wheel"
@@ -183,8 +216,8 @@ make_venv() {
 download_wheels() {
   local platform_args=() p
   for p in "${PIP_PLATFORMS[@]}"; do platform_args+=(--platform "$p"); done
-  local common=(download -q --only-binary=:all: "${platform_args[@]}" --python-version 3.11
-                --implementation cp --abi cp311 -d "$WHEELS.tmp")
+  local common=(download -q --only-binary=:all: "${platform_args[@]}" --python-version "$PY"
+                --implementation cp --abi "cp${PY/./}" -d "$WHEELS.tmp")
   rm -rf "$WHEELS.tmp"
   python3 -m pip "${common[@]}" "${PIP_PACKAGES[@]}"
   if [[ ${#PIP_NO_DEPS[@]} -gt 0 ]]; then
@@ -213,7 +246,7 @@ install_runtime() {
 stamp_ok() { [[ -f $DEST/.$1 && $(cat "$DEST/.$1") == "$2" ]]; }
 stamp() { echo "$2" > "$DEST/.$1"; }
 
-KEY_DEBS="${DEB_PACKAGES[*]}"
+KEY_DEBS="${SUITE:+$SUITE }${DEB_PACKAGES[*]}"
 KEY_WHEELS="${PIP_PACKAGES[*]} ${PIP_NO_DEPS[*]} ${PIP_PLATFORMS[*]}"
 if ! stamp_ok debs "$KEY_DEBS"; then
   rm -f "$DEST"/.cpus "$DEST"/.venv "$DEST"/.runtime
