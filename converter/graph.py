@@ -133,7 +133,12 @@ class Consumers:
 def clone_layer(layer, layer_class=None):
     """A fresh, unbuilt copy of `layer` (weights are copied once it is built), of class
     `layer_class` (default: the layer's own)."""
-    return (layer_class or type(layer)).from_config(layer.get_config())
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.BatchNormalization) and layer.synchronized:
+        # tf_keras' BatchNormalization.get_config leaves `synchronized` out: the copy would
+        # take its batch statistics per replica again (each worker its own moving statistics).
+        config["synchronized"] = True
+    return (layer_class or type(layer)).from_config(config)
 
 
 class Rebuild:
