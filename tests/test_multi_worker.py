@@ -156,14 +156,14 @@ def worker_main(directory: str, quantizer: str, synchronized: bool):
 
     # Each worker's own copy of every variable, read without collectives.
     own = {v.name: strategy.experimental_local_results(v)[0].numpy() for v in qat.variables}
+    other_path = os.path.join(directory, "worker1.npz")
     if not chief:
-        np.savez(os.path.join(directory, "worker1.npz"), **own)
+        np.savez(other_path + ".partial.npz", **own)
+        os.replace(other_path + ".partial.npz", other_path)  # whole, or not there
         return  # exits without converting: the chief must not wait for it
     deadline = time.monotonic() + 60
-    other_path = os.path.join(directory, "worker1.npz")
     while not os.path.exists(other_path) and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(0.5)  # np.savez has closed the file
     other = dict(np.load(other_path))
     statistics = [name for name in own if "moving_" in name]
     differ = [name for name in own if not np.array_equal(own[name], other[name])]
