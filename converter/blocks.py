@@ -112,11 +112,11 @@ def trained_step(layer, layer_name: str) -> np.ndarray:
     """Float32 step of the quantizer of an input QuantizeLayer or of a QuantizeWrapper's kernel;
     raises if it never saw data (lazy initialisation)."""
     quantizer_vars = graph.quantizer_variables(layer)
-    if not bool(quantizer_vars["initialized"].numpy()):
+    if not bool(graph.local_value(quantizer_vars["initialized"])):
         raise ConversionError(
             f"layer {layer_name!r}: its quantizer step was never initialised; run the QAT "
             "model on data (fit, or at least one predict) before converting")
-    return quantizer_vars["step"].numpy().astype(np.float32)
+    return graph.local_value(quantizer_vars["step"]).astype(np.float32)
 
 
 def find_blocks(model) -> list[Block]:

@@ -117,7 +117,8 @@ class FoldedConstants(tf.Module):
         """Whether every block's input step has been initialised (by the first call)."""
         with tf.init_scope():  # the variables' values now, also while a graph is traced
             return all(
-                bool(graph.quantizer_variables(block.input_quantizer)["initialized"].numpy())
+                bool(graph.local_value(
+                    graph.quantizer_variables(block.input_quantizer)["initialized"]))
                 for block in self._blocks)
 
     def of(self, layer) -> tuple[tf.Variable, tf.Variable]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import tf_keras as keras
 
+from . import graph
+
 
 def batch_norm_on_last_axis(layer, x) -> bool:
     """Whether `layer` is a BatchNormalization normalising the last axis of its input `x`:
@@ -21,7 +23,8 @@ def batch_norm_on_last_axis(layer, x) -> bool:
 
 
 def _float32(value) -> np.ndarray:
-    return np.asarray(value, dtype=np.float32)
+    # A variable's value on this worker (graph.local_value: no cross-worker read).
+    return np.asarray(graph.local_value(value), dtype=np.float32)
 
 
 def fold_batch_norm(scale, bias, gamma, beta, mean, variance, epsilon):

@@ -4,13 +4,15 @@ reading the quantizer state tfmot keeps on its layers.
 quantize_model and the converter both rebuild a model node by node, replacing some layers;
 this module holds the bookkeeping they share. It is the one module that reads tf_keras' and
 tfmot's private attributes (_keras_history, _inbound_nodes, _nodes_by_depth, _weight_vars),
-so a change of theirs is mended here alone.
+so a change of theirs is mended here alone. It also reads variables' values for folding and
+copying (local_value): under a tf.distribute strategy, without waiting for other workers.
 """
 
 from __future__ import annotations
 
 import collections
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
@@ -131,7 +133,12 @@ class Consumers:
 def clone_layer(layer, layer_class=None):
     """A fresh, unbuilt copy of `layer` (weights are copied once it is built), of class
     `layer_class` (default: the layer's own)."""
-    return (layer_class or type(layer)).from_config(layer.get_config())
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.BatchNormalization) and layer.synchronized:
+        # tf_keras' BatchNormalization.get_config leaves `synchronized` out: the copy would
+        # take its batch statistics per replica again (each worker its own moving statistics).
+        config["synchronized"] = True
+    return (layer_class or type(layer)).from_config(config)
 
 
 class Rebuild:
@@ -203,8 +210,54 @@ class LayerCopies:
             copy = self._copies[id(layer)] = clone_layer(layer, self._copy_type(layer))
         outputs = copy(*args, **kwargs)
         if first_call:
-            copy.set_weights(layer.get_weights())
+            copy.set_weights(_weight_values(layer))
         return outputs
+
+
+def _weight_values(layer) -> list:
+    """layer.get_weights(), each variable read by local_value (get_weights all-reduces)."""
+    if not all(isinstance(weight, tf.Variable) for weight in layer.weights):
+        return layer.get_weights()  # weight handlers (some RNN cells): Keras' own reading
+    return [local_value(weight) for weight in layer.weights]
+
+
+def local_value(value) -> np.ndarray:
+    """The value of a variable (or of a tensor, array, number) as this worker holds it, read
+    without any cross-worker communication.
+
+    Under a tf.distribute strategy a model's variables are DistributedValues: one copy per
+    replica of this worker (one per local device). Read whole outside a replica context
+    (`.numpy()`, np.asarray, get_weights), a SyncOnRead variable with MEAN aggregation, such as
+    BatchNormalization's moving statistics, is all-reduced over every replica of the cluster:
+    under MultiWorkerMirroredStrategy that waits until every other worker reads it too, so
+    `convert` called on the chief alone never returned. Here only this worker's copies are
+    read (strategy.experimental_local_results): a mirrored variable's copies are equal and the
+    first is taken; a MEAN SyncOnRead variable gives the mean of this worker's copies, summed
+    in replica order and divided by their count (on one machine, MirroredStrategy, that is the
+    mean a plain read gives); an ONLY_FIRST_REPLICA one gives the first copy, as a plain read.
+
+    The QAT model's inference folds its constants through here too (folding.py, exact.py), so
+    on each worker the converted model and the model's own inference use that worker's
+    BatchNorm statistics, which differ between workers unless the BatchNorm is synchronized
+    (README "Training on several machines").
+    """
+    if not isinstance(value, tf.distribute.DistributedValues):
+        return np.asarray(value)
+    copies = [np.asarray(copy)
+              for copy in value.distribute_strategy.experimental_local_results(value)]
+    if getattr(value, "synchronization", None) != tf.VariableSynchronization.ON_READ:
+        return copies[0]
+    if value.aggregation == tf.VariableAggregation.MEAN:
+        total = copies[0]
+        for copy in copies[1:]:
+            total = total + copy
+        return (total / len(copies)).astype(copies[0].dtype)
+    if value.aggregation == tf.VariableAggregation.ONLY_FIRST_REPLICA:
+        return copies[0]
+    # SUM (or NONE) is a cluster-wide total, which no worker holds alone; no layer the
+    # converter reads has such a variable.
+    raise ValueError(f"variable {value.name!r} is aggregated with {value.aggregation} across "
+                     "replicas; bitlite reads only mirrored, MEAN or ONLY_FIRST_REPLICA ones")
 
 
 def wrapped_kernel(wrapper) -> tuple:
