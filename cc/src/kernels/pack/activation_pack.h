@@ -68,6 +68,10 @@ void PackActivationsNeon(const float* x, int64_t x_stride, int64_t pixels, int64
 void PackActivationBytesNeon(const float* x, int64_t x_stride, int64_t pixels,
                              int64_t channels, const ActivationPacking& packing, uint64_t* out,
                              int32_t* sums);
+// Both encodings, from codes.
+void PackActivationCodesNeon(const int8_t* codes, int64_t codes_stride, int64_t pixels,
+                             int64_t channels, const PlaneGrid& planes, uint64_t* out,
+                             int32_t* sums);
 #endif
 
 }  // namespace bitlite

@@ -2,7 +2,9 @@
 // ActivationCode: a division (FDIV, under the same FPCR as the scalar one), rounding half to
 // even and the clip, NaN to 0, the binary grid's ordered compare with -FLT_MIN. A plane's 64
 // bits come from the 64 codes narrowed to bytes: bit tests, weighted by 1 << (lane % 8), and
-// summed by pairwise adds.
+// summed by pairwise adds. PackActivationCodesNeon packs int8 codes another op quantized
+// (FORMAT.md "Codes between ops") through the same word loop, with the codes as the bytes
+// (the binary grid's: code < 0); bytes (PlaneGrid::bytes) are v = code - shift, 16 per step.
 // armv7 keeps the scalar packer: its NEON has no division and flushes denormals to zero (x /
 // scale for a denormal x could round differently). Only its binary grid's compare would be
 // exact (a flushed denormal compares as 0 and gives +1, as the rule does).
@@ -75,30 +77,48 @@ struct Quantizer {
   const int32x4_t high;
 };
 
-template <bool kBinary>
-void Pack(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
-          const ActivationGrid& grid, const PlaneGrid& planes, uint64_t* out, int32_t* sums) {
+// The same bytes from int8 codes of the grid: the codes, or on the binary grid 0xff where
+// the code is -1.
+struct CodeLoader {
+  template <bool kBinary>
+  uint8x16_t Group(const int8_t* codes) const {
+    const int8x16_t q = vld1q_s8(codes);
+    return kBinary ? vcltzq_s8(q) : vreinterpretq_u8_s8(q);
+  }
+
+  template <bool kBinary>
+  uint8x16_t PartialGroup(const int8_t* codes, int64_t count) const {
+    int8_t padded[kGroup] = {};
+    std::memcpy(padded, codes, static_cast<size_t>(count));
+    return Group<kBinary>(padded);
+  }
+};
+
+// Bit planes of pixels whose values `loader` (Quantizer or CodeLoader) turns into bytes.
+template <bool kBinary, class Value, class Loader>
+void Pack(const Value* x, int64_t x_stride, int64_t pixels, int64_t channels,
+          const Loader& loader, const PlaneGrid& planes, uint64_t* out, int32_t* sums) {
   static constexpr uint8_t kWeights[16] = {1, 2, 4, 8, 16, 32, 64, 128,
                                            1, 2, 4, 8, 16, 32, 64, 128};
   const uint8x16_t weights = vld1q_u8(kWeights);
-  const Quantizer quantizer(grid);
   const int64_t words = WordsPerTap(channels, 1);
   const int plane_count = kBinary ? 1 : planes.bits;
   for (int64_t p = 0; p < pixels; ++p, x += x_stride, out += plane_count * words) {
     int32x4_t sum = vdupq_n_s32(0);  // of the codes, which are the plane values
     int32_t binary_sum = 0;          // or of the binary grid's set bits
     for (int64_t word = 0; word < words; ++word) {
-      const float* values = x + word * 64;
+      const Value* values = x + word * 64;
       const int64_t count = channels - word * 64;  // values left from this word on
       uint8x16_t bytes[4];
       if (count >= 64) {
 #pragma GCC unroll 4
-        for (int g = 0; g < 4; ++g) bytes[g] = quantizer.Group<kBinary>(values + g * kGroup);
+        for (int g = 0; g < 4; ++g) bytes[g] = loader.template Group<kBinary>(values + g * kGroup);
       } else {
         for (int g = 0; g < 4; ++g) {
           const int64_t left = count - g * kGroup;
-          bytes[g] = left >= kGroup ? quantizer.Group<kBinary>(values + g * kGroup)
-                     : left > 0     ? quantizer.PartialGroup<kBinary>(values + g * kGroup, left)
+          const Value* group = values + g * kGroup;
+          bytes[g] = left >= kGroup ? loader.template Group<kBinary>(group)
+                     : left > 0     ? loader.template PartialGroup<kBinary>(group, left)
                                     : vdupq_n_u8(0);
         }
       }
@@ -132,10 +152,66 @@ void Pack(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
 // in cycles on an in-order core with a slow FDIV is not measured.
 void PackActivationsNeon(const float* x, int64_t x_stride, int64_t pixels, int64_t channels,
                          const ActivationPacking& packing, uint64_t* out, int32_t* sums) {
+  const Quantizer quantizer(packing.grid);
   if (packing.grid.is_binary) {
-    Pack<true>(x, x_stride, pixels, channels, packing.grid, packing.planes, out, sums);
+    Pack<true>(x, x_stride, pixels, channels, quantizer, packing.planes, out, sums);
   } else {
-    Pack<false>(x, x_stride, pixels, channels, packing.grid, packing.planes, out, sums);
+    Pack<false>(x, x_stride, pixels, channels, quantizer, packing.planes, out, sums);
+  }
+}
+
+namespace {
+
+// Bytes v = code - shift (the binary grid's: 1 for +1, 0 for -1), 16 per step; the tail
+// through a zero-padded copy, its bytes past `channels` (to the word's end) set to 0.
+template <bool kBinary>
+void PackCodeBytes(const int8_t* codes, int64_t codes_stride, int64_t pixels, int64_t channels,
+                   const PlaneGrid& planes, uint64_t* out, int32_t* sums) {
+  const int64_t words = WordsPerTap(channels, 8);
+  const int64_t stored = words * 8;  // the values and the zeros after them
+  const int8x16_t shift = vdupq_n_s8(static_cast<int8_t>(planes.shift));
+  const auto values = [shift](int8x16_t q) {
+    return kBinary ? vreinterpretq_s8_u8(vshrq_n_u8(vcgtzq_s8(q), 7)) : vsubq_s8(q, shift);
+  };
+  for (int64_t p = 0; p < pixels; ++p, codes += codes_stride, out += words) {
+    int8_t* bytes = reinterpret_cast<int8_t*>(out);
+    int32x4_t sum = vdupq_n_s32(0);  // of the codes
+    int64_t c = 0;
+    for (; c + kGroup <= channels; c += kGroup) {
+      const int8x16_t q = vld1q_s8(codes + c);
+      sum = vpadalq_s16(sum, vpaddlq_s8(q));
+      vst1q_s8(bytes + c, values(q));
+    }
+    if (c < stored) {
+      const size_t left = static_cast<size_t>(channels - c);
+      int8_t tail[kGroup] = {};
+      std::memcpy(tail, codes + c, left);
+      const int8x16_t q = vld1q_s8(tail);
+      sum = vpadalq_s16(sum, vpaddlq_s8(q));
+      vst1q_s8(tail, values(q));
+      std::memset(tail + left, 0, kGroup - left);
+      std::memcpy(bytes + c, tail, static_cast<size_t>(stored - c));
+    }
+    // sum of v = (sum of codes - channels * shift) / scale, exactly (FORMAT.md grids).
+    sums[p] = static_cast<int32_t>((vaddvq_s32(sum) - channels * planes.shift) / planes.scale);
+  }
+}
+
+}  // namespace
+
+void PackActivationCodesNeon(const int8_t* codes, int64_t codes_stride, int64_t pixels,
+                             int64_t channels, const PlaneGrid& planes, uint64_t* out,
+                             int32_t* sums) {
+  if (planes.bytes) {
+    (planes.binary ? PackCodeBytes<true> : PackCodeBytes<false>)(codes, codes_stride, pixels,
+                                                                 channels, planes, out, sums);
+    return;
+  }
+  const CodeLoader loader;
+  if (planes.binary) {
+    Pack<true>(codes, codes_stride, pixels, channels, loader, planes, out, sums);
+  } else {
+    Pack<false>(codes, codes_stride, pixels, channels, loader, planes, out, sums);
   }
 }
 
