@@ -84,6 +84,12 @@ void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels
                         int64_t channels, const EpilogueTerms& terms, const float* multiplier,
                         const float* offset, Activation activation, int32_t* acc, float* y,
                         int64_t y_stride);
+// Vector channel tails through zero-padded copies: no scalar part.
+void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
+                             int64_t channels, const EpilogueTerms& terms,
+                             const float* multiplier, const float* offset,
+                             Activation activation, const ActivationPacking& grid,
+                             int8_t* codes, int64_t codes_stride);
 #endif
 
 }  // namespace bitlite

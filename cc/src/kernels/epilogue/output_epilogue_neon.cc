@@ -3,46 +3,64 @@
 // multiply-add under -ffp-contract=off) and activations as compare-and-select, which let NaN
 // through and keep -0.0 (FMAX would turn max(-0.0, 0) into +0.0).
 // armv7 keeps the scalar epilogue: its NEON float arithmetic flushes denormals to zero.
+// The codes variant (FORMAT.md "Codes between ops") computes the same floats, then quantizes
+// them in registers with ActivationCode's operations: the binary grid's ordered compare with
+// -FLT_MIN, else the IEEE division, FCVTNS (round half to even, saturating, NaN to 0) and the
+// clip on the narrowed codes, as QuantizeActivationsNeon does; one byte per output.
 #include <arm_neon.h>
+
+#include <cfloat>
+#include <cstring>
 
 #include "kernels/epilogue/output_epilogue.h"
 
 namespace bitlite {
 namespace {
 
-// 8 channels per step: two vectors, each array read by one two-register load.
+// The output stage of the 8 channels at the pointers: two vectors, each array read by one
+// two-register load. (core << scale_shift) + constant (+ channel term) as a multiply-add,
+// modulo 2^32 as the scalar epilogue's uint32 arithmetic.
+template <Activation kActivation, bool kChannelTerms>
+inline __attribute__((always_inline)) float32x4x2_t Outputs8(const int32_t* core, int32_t scale,
+                                                             int32x4_t constant,
+                                                             const int32_t* channel_terms,
+                                                             const float* multiplier,
+                                                             const float* offset) {
+  const float32x4_t zero = vdupq_n_f32(0.0f);
+  const float32x4_t six = vdupq_n_f32(6.0f);
+  const int32x4x2_t core_pair = vld1q_s32_x2(core);
+  int32x4x2_t base = {{constant, constant}};
+  if (kChannelTerms) {
+    const int32x4x2_t term_pair = vld1q_s32_x2(channel_terms);
+    for (int h = 0; h < 2; ++h) base.val[h] = vaddq_s32(constant, term_pair.val[h]);
+  }
+  const float32x4x2_t multiplier_pair = vld1q_f32_x2(multiplier);
+  const float32x4x2_t offset_pair = vld1q_f32_x2(offset);
+  float32x4x2_t out;
+  for (int h = 0; h < 2; ++h) {
+    const int32x4_t acc = vmlaq_n_s32(base.val[h], core_pair.val[h], scale);
+    float32x4_t v = vmulq_f32(vcvtq_f32_s32(acc), multiplier_pair.val[h]);
+    v = vaddq_f32(v, offset_pair.val[h]);
+    if (kActivation != Activation::kNone) v = vbslq_f32(vcltq_f32(v, zero), zero, v);
+    if (kActivation == Activation::kRelu6) v = vbslq_f32(vcgtq_f32(v, six), six, v);
+    out.val[h] = v;
+  }
+  return out;
+}
+
+// 8 channels per step.
 template <Activation kActivation, bool kChannelTerms>
 int64_t Loop(const int32_t* core, int64_t channels, int scale_shift, int32_t constant_value,
              const int32_t* channel_terms, const float* multiplier, const float* offset,
              float* y) {
-  // (core << scale_shift) + constant (+ channel term) as a multiply-add, modulo 2^32 as the
-  // scalar epilogue's uint32 arithmetic.
   const int32_t scale = static_cast<int32_t>(1u << scale_shift);
   const int32x4_t constant = vdupq_n_s32(constant_value);
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  const float32x4_t six = vdupq_n_f32(6.0f);
   // Pointers stepped by 8, which the loads and the store post-increment.
   const int64_t steps = channels / 8;
   for (int64_t step = 0; step < steps; ++step, core += 8, channel_terms += kChannelTerms ? 8 : 0,
                multiplier += 8, offset += 8, y += 8) {
-    const int32x4x2_t core_pair = vld1q_s32_x2(core);
-    int32x4x2_t base = {{constant, constant}};
-    if (kChannelTerms) {
-      const int32x4x2_t term_pair = vld1q_s32_x2(channel_terms);
-      for (int h = 0; h < 2; ++h) base.val[h] = vaddq_s32(constant, term_pair.val[h]);
-    }
-    const float32x4x2_t multiplier_pair = vld1q_f32_x2(multiplier);
-    const float32x4x2_t offset_pair = vld1q_f32_x2(offset);
-    float32x4x2_t out;
-    for (int h = 0; h < 2; ++h) {
-      const int32x4_t acc = vmlaq_n_s32(base.val[h], core_pair.val[h], scale);
-      float32x4_t v = vmulq_f32(vcvtq_f32_s32(acc), multiplier_pair.val[h]);
-      v = vaddq_f32(v, offset_pair.val[h]);
-      if (kActivation != Activation::kNone) v = vbslq_f32(vcltq_f32(v, zero), zero, v);
-      if (kActivation == Activation::kRelu6) v = vbslq_f32(vcgtq_f32(v, six), six, v);
-      out.val[h] = v;
-    }
-    vst1q_f32_x2(y, out);
+    vst1q_f32_x2(y, Outputs8<kActivation, kChannelTerms>(core, scale, constant, channel_terms,
+                                                         multiplier, offset));
   }
   return steps * 8;
 }
@@ -58,6 +76,94 @@ int64_t Run(const int32_t* core, int64_t channels, int scale_shift, int32_t cons
                                         multiplier, offset, y);
 }
 
+// The binary grid: -1 where v <= -FLT_MIN (ordered: NaN gives +1), else +1.
+struct BinaryCodes {
+  explicit BinaryCodes(const ActivationPacking&) {}
+  int8x8_t operator()(float32x4x2_t v) const {
+    const float32x4_t limit = vdupq_n_f32(-FLT_MIN);
+    const uint16x8_t negative =
+        vcombine_u16(vmovn_u32(vcleq_f32(v.val[0], limit)), vmovn_u32(vcleq_f32(v.val[1], limit)));
+    return vorr_s8(vreinterpret_s8_u8(vmovn_u16(negative)), vdup_n_s8(1));
+  }
+};
+
+// Every multi-level grid: the division (the thresholds of ActivationPacking give the same
+// codes; one FDIV per 4 values is fewer instructions than up to 7 compares, as in
+// PackActivationsNeon). FCVTNS saturates and gives 0 for NaN, and saturating narrows keep the
+// sign, so clipping the int8 lanes equals ActivationCode's clip on floats.
+struct DividingCodes {
+  explicit DividingCodes(const ActivationPacking& packing)
+      : scale(vdupq_n_f32(packing.grid.scale)),
+        low(vdup_n_s8(static_cast<int8_t>(packing.grid.range.min))),
+        high(vdup_n_s8(static_cast<int8_t>(packing.grid.range.max))) {}
+  int8x8_t operator()(float32x4x2_t v) const {
+    const int32x4_t first = vcvtnq_s32_f32(vdivq_f32(v.val[0], scale));
+    const int32x4_t second = vcvtnq_s32_f32(vdivq_f32(v.val[1], scale));
+    const int8x8_t narrow = vqmovn_s16(vcombine_s16(vqmovn_s32(first), vqmovn_s32(second)));
+    return vmin_s8(vmax_s8(narrow, low), high);
+  }
+  float32x4_t scale;
+  int8x8_t low;
+  int8x8_t high;
+};
+
+// One pixel's codes: 8 channels per step, the tail (under 8) through zero-padded copies of
+// its inputs, so nothing is read or written past the caller's arrays.
+template <Activation kActivation, bool kChannelTerms, class Codes>
+void CodesPixel(const int32_t* core, int64_t channels, int32_t scale, int32x4_t constant,
+                const int32_t* channel_terms, const float* multiplier, const float* offset,
+                const Codes& codes_of, int8_t* codes) {
+  int64_t c = 0;
+  for (; c + 8 <= channels; c += 8) {
+    vst1_s8(codes + c, codes_of(Outputs8<kActivation, kChannelTerms>(
+                           core + c, scale, constant, kChannelTerms ? channel_terms + c : nullptr,
+                           multiplier + c, offset + c)));
+  }
+  if (c == channels) return;
+  const size_t left = static_cast<size_t>(channels - c);
+  int32_t core_tail[8] = {}, terms_tail[8] = {};
+  float multiplier_tail[8] = {}, offset_tail[8] = {};
+  std::memcpy(core_tail, core + c, left * sizeof(int32_t));
+  if (kChannelTerms) std::memcpy(terms_tail, channel_terms + c, left * sizeof(int32_t));
+  std::memcpy(multiplier_tail, multiplier + c, left * sizeof(float));
+  std::memcpy(offset_tail, offset + c, left * sizeof(float));
+  int8_t codes_tail[8];
+  vst1_s8(codes_tail, codes_of(Outputs8<kActivation, kChannelTerms>(
+                          core_tail, scale, constant, terms_tail, multiplier_tail, offset_tail)));
+  std::memcpy(codes + c, codes_tail, left);
+}
+
+template <Activation kActivation, bool kChannelTerms, class Codes>
+void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+               const EpilogueTerms& terms, const float* multiplier, const float* offset,
+               const Codes& codes_of, int8_t* codes, int64_t codes_stride) {
+  const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int32x4_t constant = vdupq_n_s32(terms.constants != nullptr ? terms.constants[q] : 0);
+    CodesPixel<kActivation, kChannelTerms>(core + q * core_stride, channels, scale, constant,
+                                           kChannelTerms ? terms.channel_terms[q] : nullptr,
+                                           multiplier, offset, codes_of, codes + q * codes_stride);
+  }
+}
+
+template <class Codes>
+void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+                   const EpilogueTerms& terms, const float* multiplier, const float* offset,
+                   Activation activation, const ActivationPacking& grid, int8_t* codes,
+                   int64_t codes_stride) {
+  using Rows = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
+                        const float*, const float*, const Codes&, int8_t*, int64_t);
+  // [has channel terms][activation]
+  static constexpr Rows kRows[2][3] = {
+      {CodesRows<Activation::kNone, false, Codes>, CodesRows<Activation::kRelu, false, Codes>,
+       CodesRows<Activation::kRelu6, false, Codes>},
+      {CodesRows<Activation::kNone, true, Codes>, CodesRows<Activation::kRelu, true, Codes>,
+       CodesRows<Activation::kRelu6, true, Codes>}};
+  kRows[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation)](
+      core, core_stride, pixels, channels, terms, multiplier, offset, Codes(grid), codes,
+      codes_stride);
+}
+
 }  // namespace
 
 void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
@@ -68,6 +174,16 @@ void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels
       Run<Activation::kNone>, Run<Activation::kRelu>, Run<Activation::kRelu6>};
   RunEpilogueWithScalarTail(kLoops, core, core_stride, pixels, channels, terms, multiplier,
                             offset, activation, acc, y, y_stride);
+}
+
+void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
+                             int64_t channels, const EpilogueTerms& terms,
+                             const float* multiplier, const float* offset,
+                             Activation activation, const ActivationPacking& grid,
+                             int8_t* codes, int64_t codes_stride) {
+  const auto run = grid.grid.is_binary ? DispatchCodes<BinaryCodes> : DispatchCodes<DividingCodes>;
+  run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, grid, codes,
+      codes_stride);
 }
 
 }  // namespace bitlite
