@@ -28,9 +28,11 @@ bool HasNeon(const CpuFeatures& cpu) { return cpu.neon; }
 #if defined(__aarch64__)
 constexpr QuantizeActivationsFn kNeonQuantize = QuantizeActivationsNeon;
 constexpr EpilogueFn kNeonEpilogue = OutputEpilogueNeon;
+constexpr EpilogueCodesFn kNeonEpilogueCodes = OutputEpilogueCodesNeon;
 #else
 constexpr QuantizeActivationsFn kNeonQuantize = QuantizeActivationsScalar;
 constexpr EpilogueFn kNeonEpilogue = OutputEpilogueScalar;
+constexpr EpilogueCodesFn kNeonEpilogueCodes = nullptr;  // its ops write floats
 #endif
 #endif
 
@@ -50,7 +52,8 @@ const DwconvKernel kTable[] = {
 #endif
 #if BITLITE_NEON_KERNELS
     {"depthwise/neon", "16 channels", HasNeon,
-     {kNeonQuantize, DwconvRow16cNeon, kNeonEpilogue, 16, DwconvRow16cW8A8Neon}},
+     {kNeonQuantize, DwconvRow16cNeon, kNeonEpilogue, 16, DwconvRow16cW8A8Neon,
+      kNeonEpilogueCodes}},
 #endif
 };
 

@@ -76,31 +76,46 @@ GemmFunctions LutAvx512Vbmi(int w, int a, bool twos) {
 #if BITLITE_NEON_KERNELS
 // On armv7 activation packing and the output stage stay scalar: its NEON has no float
 // division and flushes denormals to zero, which FORMAT.md's arithmetic does not.
+// The codes between ops (FORMAT.md) likewise: aarch64 only, armv7 keeps floats there.
 #if defined(__aarch64__)
 constexpr ActivationPackFn kNeonPack = PackActivationsNeon;
 constexpr ActivationPackFn kNeonPackBytes = PackActivationBytesNeon;
 constexpr EpilogueFn kNeonEpilogue = OutputEpilogueNeon;
+constexpr ActivationCodePackFn kNeonPackCodes = PackActivationCodesNeon;
+constexpr EpilogueCodesFn kNeonEpilogueCodes = OutputEpilogueCodesNeon;
 #else
 constexpr ActivationPackFn kNeonPack = PackActivationsScalar;
 constexpr ActivationPackFn kNeonPackBytes = PackActivationsScalar;
 constexpr EpilogueFn kNeonEpilogue = OutputEpilogueScalar;
+constexpr ActivationCodePackFn kNeonPackCodes = nullptr;
+constexpr EpilogueCodesFn kNeonEpilogueCodes = nullptr;
 #endif
+// The NEON rows' functions with the codes between ops (null on armv7).
+GemmFunctions WithCodesNeon(GemmFunctions functions) {
+  functions.pack_codes = kNeonPackCodes;
+  functions.epilogue_codes = kNeonEpilogueCodes;
+  return functions;
+}
 GemmFunctions BitserialNeon(int w, int a, bool twos) {
-  return {BgemmNeon(w, a, twos), kNeonPack, kNeonEpilogue};
+  return WithCodesNeon({BgemmNeon(w, a, twos), kNeonPack, kNeonEpilogue});
 }
 // W8A8 on ARM multiplies s8 x s8 (SMULL, SDOT): int8 activation bytes.
 GemmFunctions IntNeon(int w, int, bool) {
-  if (w == 8) return {BgemmW8A8Neon(), kNeonPackBytes, kNeonEpilogue, nullptr, true};
-  return {BgemmInt8Neon(), kNeonPackBytes, kNeonEpilogue};
+  if (w == 8) {
+    return WithCodesNeon({BgemmW8A8Neon(), kNeonPackBytes, kNeonEpilogue, nullptr, true});
+  }
+  return WithCodesNeon({BgemmInt8Neon(), kNeonPackBytes, kNeonEpilogue});
 }
 #if defined(__aarch64__)
 GemmFunctions IntNeonDot(int w, int, bool) {
-  if (w == 8) return {BgemmW8A8NeonDot(), kNeonPackBytes, kNeonEpilogue, nullptr, true};
-  return {BgemmInt8NeonDot(), kNeonPackBytes, kNeonEpilogue};
+  if (w == 8) {
+    return WithCodesNeon({BgemmW8A8NeonDot(), kNeonPackBytes, kNeonEpilogue, nullptr, true});
+  }
+  return WithCodesNeon({BgemmInt8NeonDot(), kNeonPackBytes, kNeonEpilogue});
 }
 #endif
 GemmFunctions LutNeon(int w, int a, bool twos) {
-  return LutWith(LutGemmNeon(w, a, twos), kNeonPack, kNeonEpilogue);
+  return WithCodesNeon(LutWith(LutGemmNeon(w, a, twos), kNeonPack, kNeonEpilogue));
 }
 #endif
 
