@@ -86,22 +86,38 @@ def reduction_size(layer) -> int:
 
 # The W8A8 GEMM kernels read a convolution's 8-bit input codes a word (8 codes) per kernel
 # tap, so a convolution with fewer input channels per group fills part of each word (3 of 8
-# for an RGB stem): ResNet-18's 7x7 3 -> 64 stem at 224x224 took 2.4 ms as a W8A8 op against
-# 1.8 ms on XNNPACK fp32 (x86, 1 thread). Such 8-bit layers keep the exact float-builtin
-# form until a kernel packs narrow inputs densely.
+# for an RGB stem). The delegate folds the kernel's columns into the channels where they are
+# contiguous (one group, no column dilation: cc/src/kernels/gemm/conv2d_gemm.h), which packs
+# such a layer densely: ResNet-18's 7x7 3 -> 64 stem at 224x224 takes 1.27 ms as a W8A8 op so
+# (2.4 ms unfolded) against 2.2 ms for XNNPACK fp32 with its BatchNorm MUL and ADD (x86, 1
+# thread). A narrow layer that cannot fold (1x1, dilated columns, groups) keeps the exact
+# float-builtin form.
 W8A8_MIN_CHANNELS = 8
+
+
+def packs_narrow_input_densely(layer) -> bool:
+    """Whether a convolution reading fewer than W8A8_MIN_CHANNELS channels per group fills
+    the W8A8 kernels' words once the delegate folds its kernel's columns: one group, columns
+    not dilated, and a row of taps of W8A8_MIN_CHANNELS codes or more."""
+    in_channels, _, groups = channels(layer)
+    geometry = conv2d_geometry(layer)
+    kernel_w = geometry["kernel_size"][1]
+    return (groups == 1 and geometry["dilation_rate"][1] == 1 and kernel_w > 1
+            and kernel_w * in_channels >= W8A8_MIN_CHANNELS)
 
 
 def becomes_bitlite_op(layer, weight_bits: int, activation_bits: int,
                        activation_signed: bool) -> bool:
     """Whether a quantized layer is one bitlite op in the .tflite: sub-byte, or W8A8 where the
     op's int32 accumulator holds every sum and a convolution reads W8A8_MIN_CHANNELS input
-    channels per group or more (depthwise and Dense layers are never narrow)."""
+    channels per group or more, or packs its narrow input densely (depthwise and Dense layers
+    are never narrow)."""
     if is_sub_byte(weight_bits, activation_bits):
         return True
     in_channels, _, groups = channels(layer)
     narrow = (isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D))
-              and in_channels // groups < W8A8_MIN_CHANNELS)
+              and in_channels // groups < W8A8_MIN_CHANNELS
+              and not packs_narrow_input_densely(layer))
     return not narrow and custom_ops.accumulator_fits(
         reduction_size(layer), weight_bits, activation_bits, activation_signed)
 

@@ -7,8 +7,9 @@ with test_end_to_end's helpers. W2A2 everywhere except the first and last quanti
 which stay 8-bit (quantize_model's default).
 
 `FLOAT_LAYERS` says, per network, what runs as float builtin ops and why; the test checks that
-every Conv2D, DepthwiseConv2D and Dense became a bitlite op, the last at W8A8, but the RGB stem
-(kept 8-bit, three input channels: float builtins).
+every Conv2D, DepthwiseConv2D and Dense became a bitlite op, the first and last at W8A8 (an
+RGB stem too: three input channels, but a kernel row of 8 codes or more once its columns are
+folded), but a kept narrow conv that cannot fold (support.models.stays_float_when_kept_8bit).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from support.checks import tflite_ops
-from support.models import check_every_runtime, conversion, randomize
+from support.models import (check_every_runtime, conversion, randomize,
+                            stays_float_when_kept_8bit)
 
 APPLICATIONS = keras.applications
 
@@ -36,8 +38,8 @@ NETWORKS = {
     "DenseNet121": 32,
 }
 
-# Every Conv2D, DepthwiseConv2D and Dense becomes a bitlite op except the first and last (kept
-# 8-bit, float builtins); what else runs as float builtin ops in each network, and why.
+# Every Conv2D, DepthwiseConv2D and Dense becomes a bitlite op, the first and last kept 8-bit
+# as W8A8 ops; what else runs as float builtin ops in each network, and why.
 FLOAT_LAYERS = {
     "MobileNetV3Small": "Rescaling; hard-swish / hard-sigmoid (x + 3, ReLU6, * 1/6, Multiply) "
                         "and the squeeze-excite Multiply: element-wise ops after the bitlite ops",
@@ -78,8 +80,9 @@ def scalar_arguments():
 
 def test_scalar_arguments_match_keras(delegate_library):
     converted = conversion(randomize(scalar_arguments(), seed=4), 4, 2, 2)
-    # middle and third sub-byte, last W8A8 (first: 3 input channels, float builtins).
-    assert ["BitliteConv2D"] * 2 + ["BitliteFullyConnected"] == [
+    # first W8A8 (3 input channels, 3x3: 9 codes a folded row), middle and third sub-byte,
+    # last W8A8.
+    assert ["BitliteConv2D"] * 3 + ["BitliteFullyConnected"] == [
         op["name"] for op in tflite_ops(converted.data) if op["name"].startswith("Bitlite")]
     check_every_runtime(converted)
 
@@ -108,9 +111,12 @@ def test_application_matches_keras(name, delegate_library):
     converted = conversion(float_model, 3, 2, 2)
     quantizable = [layer for layer in flat_layers(float_model) if isinstance(layer, QUANTIZABLE)]
     bitlite_ops = [op for op in tflite_ops(converted.data) if op["name"].startswith("Bitlite")]
-    assert len(bitlite_ops) == len(quantizable) - 1, (len(bitlite_ops), len(quantizable))
+    ops_of = [layer for layer in quantizable if not stays_float_when_kept_8bit(layer)
+              or layer not in (quantizable[0], quantizable[-1])]
+    assert len(bitlite_ops) == len(ops_of), (len(bitlite_ops), len(quantizable))
     w8a8 = [i for i, op in enumerate(bitlite_ops) if op["options"]["weight_bits"] == 8]
-    assert w8a8 == [len(bitlite_ops) - 1], w8a8
+    kept = [i for i, layer in enumerate(ops_of) if layer in (quantizable[0], quantizable[-1])]
+    assert w8a8 == kept, (w8a8, kept)
     converted.x = converted.x[:2]
     converted.expected = converted.expected[:2]
     check_every_runtime(converted, exact=name not in ROUNDED_APART)

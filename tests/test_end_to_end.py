@@ -23,7 +23,8 @@ from bitlite.converter import convert, quantize_model
 from bench import digits, tflite_run
 from support.checks import assert_matches_keras, tflite_ops, tflite_runtime_python
 from support.harness import run_model
-from support.models import MODELS, check_every_runtime, conversion, small_cnn
+from support.models import (MODELS, check_every_runtime, conversion, small_cnn,
+                            stays_float_when_kept_8bit)
 
 L = keras.layers
 BITLITE_OPS = ("BitliteConv2D", "BitliteFullyConnected")
@@ -42,20 +43,14 @@ def quantized_layers(model):
     return [layer for layer in model.layers if type(layer) in (L.Conv2D, L.Dense)]
 
 
-def narrow(layer) -> bool:
-    """A Conv2D reading fewer than 8 channels: kept 8-bit, it stays float builtins (README
-    "What is supported": the W8A8 kernels read 8 codes a tap)."""
-    return isinstance(layer, L.Conv2D) and layer.kernel.shape[-2] < 8
-
-
 def check_ops(data: bytes, float_model, kept: set):
     """Every Conv2D/Dense of `float_model` became one bitlite op, in order, with its kernel
-    geometry, the kept ones as W8A8 ops (FORMAT.md "Bit widths") but a narrow kept conv,
-    which stays a float CONV_2D. Returns the ops of the sub-byte layers."""
+    geometry, the kept ones as W8A8 ops (FORMAT.md "Bit widths") but a narrow kept conv that
+    cannot fold its kernel's columns, which stays a float CONV_2D. Returns the ops of the sub-byte layers."""
     ops = tflite_ops(data)
     custom = [op for op in ops if "options" in op]
     quantized = [layer for layer in quantized_layers(float_model)
-                 if not (layer.name in kept and narrow(layer))]
+                 if not (layer.name in kept and stays_float_when_kept_8bit(layer))]
     assert [op["name"] for op in custom] == [
         "BitliteConv2D" if isinstance(layer, L.Conv2D) else "BitliteFullyConnected"
         for layer in quantized], [op["name"] for op in ops]
@@ -75,7 +70,7 @@ def check_ops(data: bytes, float_model, kept: set):
             assert options["padding"] == layer.padding.upper()
     names = [op["name"] for op in ops]
     float_convs = [layer for layer in quantized_layers(float_model)
-                   if layer.name in kept and narrow(layer)]
+                   if layer.name in kept and stays_float_when_kept_8bit(layer)]
     assert names.count("CONV_2D") == len(float_convs), names
     assert not {"DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} & set(names), names
     return [op for op, layer in zip(custom, quantized) if layer.name not in kept]

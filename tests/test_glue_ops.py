@@ -48,7 +48,7 @@ def resnet_with_max_pool():
 
 # name -> (builder, delegate partitions with the glue claimed, builtins the .tflite must hold)
 NETWORKS = {
-    "resnet": (whole.resnet_style, 1, ("ADD", "RESHAPE", "UNPACK", "MUL", "DIV", "ROUND")),
+    "resnet": (whole.resnet_style, 1, ("ADD", "RESHAPE", "UNPACK", "MUL")),
     "resnet_max_pool_pad": (resnet_with_max_pool, 1, ("MAX_POOL_2D", "PAD", "SPLIT_V")),
     "vgg": (whole.vgg_style, 1, ("MAX_POOL_2D", "RESHAPE")),
     "densenet": (networks.densenet, 1, ("CONCATENATION", "STRIDED_SLICE", "RELU")),
@@ -123,7 +123,8 @@ def cpu_flags() -> set[str]:
 
 
 # The kernel rows that keep codes between ops (cc/src/kernels/gemm/gemm_kernels.cc: the
-# AVX-512 rows, W2A2 picks bitserial/avx512vpopcntdq); elsewhere every tensor stays float.
+# AVX-512 rows, W2A2 picks bitserial/avx512vpopcntdq on x86; the aarch64 NEON rows); on
+# other x86 CPUs every tensor stays float.
 KEEPS_CODES = {"avx512bw", "avx512_vpopcntdq"} <= cpu_flags()
 
 
@@ -147,12 +148,13 @@ def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
 
 
 def narrow_8bit_in_the_middle():
-    """A convolution kept 8-bit between sub-byte ones that reads 4 channels: it stays float
-    builtins (the W8A8 kernels need 8 channels a tap), its input quantizer (DIV, ROUND,
-    MINIMUM, MAXIMUM) fed by a bitlite op and its affine stage (MUL, ADD) feeding one."""
+    """A 1x1 convolution kept 8-bit between sub-byte ones that reads 4 channels: it stays
+    float builtins (the W8A8 kernels need 8 codes a tap, and a 1x1 kernel has no columns to
+    fold), its input quantizer (DIV, ROUND, MINIMUM, MAXIMUM) fed by a bitlite op and its
+    affine stage (MUL, ADD) feeding one."""
     inputs = keras.Input((8, 8, 8))
     x = L.Conv2D(4, 3, padding="same", activation="relu")(inputs)
-    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(8, 3, padding="same", name="narrow")(x)))
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(8, 1, name="narrow")(x)))
     x = L.Conv2D(8, 3, padding="same", activation="relu")(x)
     return keras.Model(inputs, L.Dense(10)(L.GlobalAveragePooling2D()(x)))
 
@@ -180,10 +182,24 @@ def test_quantizer_emulation_ops_are_claimed(delegate_library, capfd):
     assert_matches_keras(x, expected, glued)
 
 
+def pointwise_rgb_stem():
+    """A 1x1 stem on 3 channels (kept 8-bit, narrow, nothing to fold: float builtins), then
+    sub-byte layers."""
+    inputs = keras.Input((8, 8, 3))
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(8, 1, name="stem")(inputs)))
+    x = L.Conv2D(8, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, L.Dense(10)(L.GlobalAveragePooling2D()(x)))
+
+
 def test_glue_feeding_only_the_runtime_stays_with_it(delegate_library, capfd):
-    """The RGB stem is kept 8-bit and narrow: its input quantizer feeds only the runtime's
-    CONV_2D, so the delegate leaves it there and says why."""
-    _, data, x, _ = converted("resnet")
+    """A narrow 8-bit stem that stays float builtins: its input quantizer feeds only the
+    runtime's CONV_2D, so the delegate leaves it there and says why."""
+    keras.utils.set_random_seed(7)
+    qat = quantize_model(randomize(pointwise_rgb_stem(), seed=7), 2, 2)
+    x = np.random.default_rng(7).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    qat.predict(x, verbose=0)
+    data = convert(qat)
+    assert "CONV_2D" in [op["name"] for op in tflite_ops(data)]
     capfd.readouterr()
     run(data, x[:1], "tf", claim_builtins=True)
     err = capfd.readouterr().err

@@ -184,6 +184,48 @@ BITLITE_TEST(W8A8MatchesReferenceOnEveryRowThatTakesIt) {
   }
 }
 
+// Narrow inputs fold the kernel's width into the channels (conv2d_gemm.h): RGB-stem-like
+// 7x7 stride-2 layers and 3x3 ones of 1 to 24 channels, W8A8 and sub-byte, both grids (the
+// binary one never folds), SAME and VALID, widths where no window or every window crosses a
+// border, against the reference like every case, and the fold checked to happen.
+BITLITE_TEST(NarrowInputsFoldTheKernelWidthAndMatchReference) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(77);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int folded = 0;
+  for (int bits : {2, 4, 8}) {
+    for (bool is_signed : {false, true}) {
+      for (int repeat = 0; repeat < 6; ++repeat) {
+        ConvCase c = RandomCase(rng, bits, bits, is_signed);
+        OpParams& p = c.params;
+        const bool stem = repeat % 2 == 0;
+        p.kind = OpKind::kConv2D;
+        p.groups = 1;
+        p.in_channels = stem ? 3 : uniform(1, 24);
+        p.kernel_h = stem ? 7 : 3;
+        p.kernel_w = stem ? 7 : uniform(2, 3);
+        p.stride_h = stem ? 2 : uniform(1, 2);
+        p.stride_w = stem ? 2 : uniform(1, 3);
+        p.dilation_h = uniform(1, 2);
+        p.dilation_w = 1;
+        p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
+        const int w = (p.kernel_w - 1) + uniform(1, 12);
+        c.input_shape = {uniform(1, 2), (p.kernel_h - 1) * p.dilation_h + uniform(1, 6), w,
+                         p.in_channels};
+        FillRandomData(rng, &c);
+        CheckCase(c, pools);
+        for (const GemmKernel* kernel : Kernels()) {
+          if (!kernel->Takes(bits, bits)) continue;
+          Conv2DGemm conv(p, c.w_codes.data(), *kernel);
+          folded += conv.folds_width() ? 1 : 0;
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(folded > 0);
+}
+
 // W8A8's worst magnitudes: weights all -128 (or 127) times activations all 255 (or -128,
 // 127) over the longest reduction the accumulator bound allows on the unsigned grid
 // (K = 3 * 3 * 7310 = 65790 of at most 65793: |acc| = 2^31 - 32640 * 3), and a 1x1 one just

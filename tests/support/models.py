@@ -36,6 +36,22 @@ def randomize(model, seed: int):
     return model
 
 
+def stays_float_when_kept_8bit(layer) -> bool:
+    """A convolution that, kept 8-bit, stays float builtins instead of a W8A8 op (README
+    "What is supported"): it reads fewer than 8 channels per group and its kernel row is not 8
+    contiguous codes either (the W8A8 kernels read 8 codes a tap, folding a kernel's columns
+    into one where they are contiguous: one group, no column dilation)."""
+    if not isinstance(layer, (L.Conv1D, L.Conv2D)) or isinstance(layer, L.DepthwiseConv2D):
+        return False
+    groups = getattr(layer, "groups", 1)
+    group_channels = layer.kernel.shape[-2]
+    if group_channels >= 8:
+        return False
+    kernel_w, dilation_w = layer.kernel_size[-1], layer.dilation_rate[-1]
+    folds = groups == 1 and dilation_w == 1 and kernel_w > 1 and kernel_w * group_channels >= 8
+    return not folds
+
+
 def conversion(float_model, seed: int, *args, **kwargs):
     """quantize_model(float_model, ...), run once on random data (lazy step init), converted;
     with random test inputs and the Keras outputs on them."""

@@ -113,7 +113,7 @@ void Conv2DDepthwise::Run(const ActivationInput& x, const ActivationOutput& y,
 void Conv2DDepthwise::QuantizeRow(const ActivationInput& x, int64_t row, Scratch* scratch) {
   const int64_t n = row / g_.in_h;
   const int64_t ih = row % g_.in_h;
-  const float* src = x.values + row * g_.in_w * g_.in_c;
+  const int64_t first = row * g_.in_w * g_.in_c;  // of the row in x
   int8_t* dst = codes_.data() +
                 ((n * padded_h_ + rows_.before + ih) * padded_w_ + cols_.before) * channels_;
   const size_t count = static_cast<size_t>(g_.in_w * g_.in_c);
@@ -122,13 +122,14 @@ void Conv2DDepthwise::QuantizeRow(const ActivationInput& x, int64_t row, Scratch
   if (x.codes != nullptr) {
     // Another op quantized them. Stored as they are: code_shift_ is 0 on every grid whose
     // codes fit int8 (only those are kept as codes).
-    std::memcpy(codes, x.codes + row * g_.in_w * g_.in_c, count);
+    std::memcpy(codes, x.codes + first, count);
   } else if (w8a8_) {
     for (size_t i = 0; i < count; ++i) {
-      codes[i] = static_cast<int8_t>(ActivationCode(src[i], packing_.grid) - code_shift_);
+      codes[i] =
+          static_cast<int8_t>(ActivationCode(x.values[first + i], packing_.grid) - code_shift_);
     }
   } else {
-    kernels_.quantize(src, count, packing_, codes);
+    kernels_.quantize(x.values + first, count, packing_, codes);
   }
   // The common case: the row's codes are contiguous in the buffer.
   if (contiguous) return;

@@ -28,6 +28,31 @@ void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* 
   }
 }
 
+// Whether the layer folds its kernel's width into the channels (conv2d_gemm.h): an
+// ordinary convolution of contiguous kernel columns on a non-binary grid, whose folded taps
+// take at most 3/4 of the words its taps take now.
+bool WidthFolds(const OpParams& p, const PlaneGrid& x_planes) {
+  if (p.kind != OpKind::kConv2D || p.groups != 1 || p.kernel_w <= 1 || p.dilation_w != 1 ||
+      x_planes.binary) {
+    return false;
+  }
+  const int code_bits = x_planes.CodeBits();
+  const int64_t folded = WordsPerTap(int64_t{p.kernel_w} * p.in_channels, code_bits);
+  return 4 * folded <= 3 * p.kernel_w * WordsPerTap(p.in_channels, code_bits);
+}
+
+// The geometry the folded GEMM runs: kernel_h x 1 over out_w columns of kernel_w * in_c.
+ConvGeometry FoldWidth(const ConvGeometry& g) {
+  ConvGeometry folded = g;
+  folded.in_w = g.out_w;
+  folded.in_c = g.kernel_w * g.in_c;
+  folded.kernel_w = 1;
+  folded.stride_w = 1;
+  folded.dilation_w = 1;
+  folded.pad_left = 0;
+  return folded;
+}
+
 }  // namespace
 
 Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel)
@@ -39,9 +64,13 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
   x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
                                   kernel.bytes(), kernels_.signed_activation_bytes);
   packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);
+  fold_width_ = WidthFolds(params, x_planes_);
   const int64_t groups = params.groups;
-  const int64_t taps = int64_t{params.kernel_h} * params.kernel_w;
-  const int64_t group_in_c = params.in_channels / groups;
+  // Folded, w_codes [out_c][kernel_h][kernel_w][in_c] is [out_c][kernel_h][kernel_w * in_c]:
+  // the same codes as kernel_h taps of kernel_w * in_c channels.
+  const int64_t fold = fold_width_ ? params.kernel_w : 1;
+  const int64_t taps = int64_t{params.kernel_h} * params.kernel_w / fold;
+  const int64_t group_in_c = params.in_channels / groups * fold;
   const int64_t group_out_c = params.out_channels / groups;
   weights_.resize(static_cast<size_t>(groups));
   for (int64_t group = 0; group < groups; ++group) {
@@ -57,9 +86,11 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
   }
 }
 
-bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch_bytes,
-                              std::string* error, int64_t min_work_per_thread) {
-  g_ = g;
+bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_scratch_bytes,
+                         std::string* error, int64_t min_work_per_thread) {
+  unfolded_ = geometry;
+  g_ = fold_width_ ? FoldWidth(geometry) : geometry;
+  const ConvGeometry& g = g_;
   group_in_c_ = g.InChannelsPerGroup();
   group_out_c_ = g.OutChannelsPerGroup();
   group_channels_ = weights_.front().channels;
@@ -107,8 +138,9 @@ bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch
       (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
       (chunk + 1) * block_channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
+  if (fold_width_) budget.Add(CheckedSize(threads_) * g.in_c, sizeof(float) + sizeof(int8_t));
   if (!budget.Within(max_scratch_bytes)) {
-    return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+    return Fail(ScratchTooLarge(budget, max_scratch_bytes, unfolded_), error);
   }
   std::vector<TapRange> ranges;
   for (int64_t oh = 0; oh < g.out_h; ++oh) {
@@ -125,7 +157,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch
                    static_cast<int64_t>(col_ranges_.size()) * group_channels_,
                sizeof(int32_t));
     if (!budget.Within(max_scratch_bytes)) {
-      return Fail(ScratchTooLarge(budget, max_scratch_bytes, g), error);
+      return Fail(ScratchTooLarge(budget, max_scratch_bytes, unfolded_), error);
     }
   }
 
@@ -157,14 +189,18 @@ bool Conv2DGemm::Prepare(const ConvGeometry& g, int threads, int64_t max_scratch
     s.constants.assign(count, 0);
     s.channel_terms.assign(count, nullptr);
     s.acc.assign(static_cast<size_t>(block_channels_), 0);
+    s.fold_values.assign(fold_width_ ? static_cast<size_t>(g.in_c) : 0, 0.0f);
+    s.fold_codes.assign(fold_width_ ? static_cast<size_t>(g.in_c) : 0, 0);
   }
   return true;
 }
 
 void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
-  if (g_.InputSize() == 0 || g_.OutputSize() == 0) return;
-  auto pack = [this, &x](int64_t unit, int) { PackRow(x, unit / g_.groups, unit % g_.groups); };
+  if (unfolded_.InputSize() == 0 || g_.OutputSize() == 0) return;
+  auto pack = [this, &x](int64_t unit, int worker) {
+    PackRow(x, unit / g_.groups, unit % g_.groups, &scratch_[static_cast<size_t>(worker)]);
+  };
   pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack, threads_);
   auto compute = [this, &y](int64_t unit, int worker) {
     RunUnit(unit, &scratch_[static_cast<size_t>(worker)], y);
@@ -172,18 +208,28 @@ void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, Thread
   pool->ParallelFor(chunks_ * g_.groups * blocks_, compute, threads_);
 }
 
-void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g) {
+void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g, Scratch* scratch) {
   // Quantize and pack into the padded buffer's interior; its border stays 0.
   const int64_t padded_row = row / g_.in_h * padded_h_ + row % g_.in_h + rows_.before;
   const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + cols_.before;
-  const int64_t first = row * g_.in_w * g_.in_c + g * group_in_c_;
   uint64_t* packed = packed_input_.data() + at * tap_words_;
   int32_t* sums = input_sums_.data() + at;
+  // Row `row` of the layer's input, from group g's first channel; group_in_c_ codes a pixel
+  // (kernel_w times the layer's channels, folded).
+  const int64_t first =
+      row * unfolded_.in_w * unfolded_.in_c + g * unfolded_.InChannelsPerGroup();
   if (x.codes != nullptr) {
-    kernels_.pack_codes(x.codes + first, g_.in_c, g_.in_w, group_in_c_, x_planes_, packed,
-                        sums);
+    auto pack = [this](const int8_t* codes, int64_t stride, int64_t pixels, uint64_t* out,
+                       int32_t* out_sums) {
+      kernels_.pack_codes(codes, stride, pixels, group_in_c_, x_planes_, out, out_sums);
+    };
+    PackPixels(x.codes + first, scratch->fold_codes.data(), pack, packed, sums);
   } else {
-    kernels_.pack(x.values + first, g_.in_c, g_.in_w, group_in_c_, packing_, packed, sums);
+    auto pack = [this](const float* values, int64_t stride, int64_t pixels, uint64_t* out,
+                       int32_t* out_sums) {
+      kernels_.pack(values, stride, pixels, group_in_c_, packing_, out, out_sums);
+    };
+    PackPixels(x.values + first, scratch->fold_values.data(), pack, packed, sums);
   }
   if (window_row_sums_.empty()) return;
   const int32_t* row_sums_in =
@@ -196,6 +242,40 @@ void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g) {
       sum += row_sums_in[ow * g_.stride_w + kw * g_.dilation_w];
     }
     row_sums[ow] = sum;
+  }
+}
+
+template <class T, class Pack>
+void Conv2DGemm::PackPixels(const T* x_row, T* border_tap, Pack pack, uint64_t* packed,
+                            int32_t* sums) const {
+  if (!fold_width_) return pack(x_row, g_.in_c, g_.in_w, packed, sums);
+  // Output column ow's window row starts at input column ow * stride - pad_left; the columns
+  // whose kernel_w taps all lie inside the input form one range, packed by one call with a
+  // stride of `stride` pixels. The others get a copy with zeros outside the input.
+  const int64_t in_w = unfolded_.in_w, in_c = unfolded_.in_c, kernel_w = unfolded_.kernel_w;
+  const int64_t stride = unfolded_.stride_w, pad = unfolded_.pad_left;
+  auto start = [&](int64_t ow) { return ow * stride - pad; };
+  int64_t inside_lo = 0;
+  while (inside_lo < g_.in_w && start(inside_lo) < 0) ++inside_lo;
+  int64_t inside_hi = inside_lo;
+  while (inside_hi < g_.in_w && start(inside_hi) + kernel_w <= in_w) ++inside_hi;
+  if (inside_hi > inside_lo) {
+    pack(x_row + start(inside_lo) * in_c, stride * in_c, inside_hi - inside_lo,
+         packed + inside_lo * tap_words_, sums + inside_lo);
+  }
+  for (int64_t ow = 0; ow < g_.in_w; ++ow) {
+    if (ow == inside_lo) ow = inside_hi;  // skips the range packed above (or nothing)
+    if (ow >= g_.in_w) break;
+    for (int64_t kw = 0; kw < kernel_w; ++kw) {
+      const int64_t iw = start(ow) + kw;
+      T* tap = border_tap + kw * in_c;
+      if (iw < 0 || iw >= in_w) {
+        std::fill_n(tap, in_c, T(0));
+      } else {
+        std::copy_n(x_row + iw * in_c, in_c, tap);
+      }
+    }
+    pack(border_tap, 0, 1, packed + ow * tap_words_, sums + ow);
   }
 }
 

@@ -9,6 +9,13 @@
 // A grouped convolution (FORMAT.md `groups`) is one such GEMM per group: each group's input
 // channel slice is packed on its own (whole words per tap), with its own weights and output
 // channels.
+// Narrow inputs (an RGB stem, 16-channel layers): every tap starts a 64-bit word, so a tap of
+// 3 byte codes or 16 bit codes leaves most of its word empty. Such a layer (WidthFolds) runs
+// with its kernel's columns folded into the channels: the kernel_w taps of a row, contiguous
+// in NHWC, become one tap of kernel_w * in_c codes, the convolution a kernel_h x 1 one over an
+// input of out_w columns (packing gathers each window's row, zeros outside the input). The
+// sum of products is the same, tap by tap: the width's zero padding becomes code 0 inside a
+// tap, which adds w * 0 on every grid but the binary one, which never folds.
 // Work is split into (pixel chunk, group, channel block) units over a ThreadPool; every unit
 // is computed whole by one thread, so results do not depend on the thread count.
 #ifndef BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_
@@ -43,6 +50,8 @@ class Conv2DGemm {
 
   // The threads Run takes part of its pool for (Prepare's choice).
   int threads() const { return threads_; }
+  // Whether the layer runs with its kernel's width folded into the channels (above).
+  bool folds_width() const { return fold_width_; }
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   // x as floats or (where reads_codes()) as codes of input_packing()'s grid; y as floats or
@@ -67,6 +76,8 @@ class Conv2DGemm {
     std::vector<int32_t> constants;             // [chunk pixels], EpilogueTerms::constants
     std::vector<const int32_t*> channel_terms;  // [chunk pixels], EpilogueTerms::channel_terms
     std::vector<int32_t> acc;                   // one pixel's accumulators (scalar epilogue)
+    std::vector<float> fold_values;             // one folded tap at the input's border
+    std::vector<int8_t> fold_codes;             // the same, for codes
   };
 
   struct PixelPosition {
@@ -77,8 +88,14 @@ class Conv2DGemm {
   PixelPosition PositionOf(int64_t pixel) const;
   void Next(PixelPosition* position) const;  // the following output pixel
 
-  // Packs input row `row` (n * in_h + ih) of group g.
-  void PackRow(const ActivationInput& x, int64_t row, int64_t g);
+  // Packs input row `row` (n * in_h + ih) of group g; `scratch` is the worker's.
+  void PackRow(const ActivationInput& x, int64_t row, int64_t g, Scratch* scratch);
+  // The row's pixels from x_row (floats or codes) with `pack`: the input's pixels, or for a
+  // folded layer every output column's window row as one pixel (border_tap: scratch for
+  // one of them).
+  template <class T, class Pack>
+  void PackPixels(const T* x_row, T* border_tap, Pack pack, uint64_t* packed,
+                  int32_t* sums) const;
   void RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const;
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
@@ -98,7 +115,9 @@ class Conv2DGemm {
   std::vector<float> multiplier_;
   std::vector<float> offset_;
 
-  ConvGeometry g_;
+  bool fold_width_ = false;
+  ConvGeometry g_;         // what the GEMM runs: the layer's geometry, or its folded one
+  ConvGeometry unfolded_;  // the layer's geometry
   int64_t group_in_c_ = 0;
   int64_t group_out_c_ = 0;
   int64_t group_channels_ = 0;  // weights_[g].channels: group_out_c_ rounded up

@@ -39,7 +39,7 @@ struct GemmFunctions {
   bool signed_activation_bytes = false;
   // Codes between ops (FORMAT.md): packing from int8 codes instead of floats, and the output
   // stage writing another op's codes. Null where the ISA has none yet (then its ops read and
-  // write floats, exactly as before): AVX-512 rows only, for now.
+  // write floats, exactly as before): the AVX-512 and aarch64 NEON rows have them.
   ActivationCodePackFn pack_codes = nullptr;
   EpilogueCodesFn epilogue_codes = nullptr;
 };
