@@ -88,16 +88,16 @@ GLUE_NETWORKS = {
 
 
 def _glue_network(name: str, rows: int = 8) -> ConvertedCase:
-    """As test_glue_ops.converted(): W2A2, random weights and BatchNorm statistics, a predict
-    on random rows to initialise the steps, then `rows` other random inputs (as many as the
-    first predict's, so that Keras does not trace its predict function again)."""
+    """As test_glue_ops.converted(): W2A2, random weights and BatchNorm statistics, steps
+    initialised on random rows (here by one eager call: a predict would trace the model once
+    more, seconds a network), then the Keras outputs on `rows` other random inputs."""
     builder, description = GLUE_NETWORKS[name]
     keras.utils.set_random_seed(5)
     float_model = randomize(builder(), seed=5)
     qat = quantize_model(float_model, 2, 2)
     rng = np.random.default_rng(5)
     shape = float_model.input_shape[1:]
-    qat.predict(rng.normal(size=(rows, *shape)).astype(np.float32), verbose=0)
+    qat(rng.normal(size=(32, *shape)).astype(np.float32), training=False)
     x = rng.normal(size=(rows, *shape)).astype(np.float32)
     return ConvertedCase(convert(qat), x, qat.predict(x, verbose=0), qat,
                          f"{description} network W2A2, random weights, glue claimed")
