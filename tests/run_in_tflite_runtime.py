@@ -2,7 +2,8 @@
 
     python run_in_tflite_runtime.py LIBRARY MANIFEST.json
 
-MANIFEST is a list of {"model": path, "input": .npy, "output": .npy, "num_threads": int|null}.
+MANIFEST is a list of {"model": path, "input": .npy, "output": .npy, "num_threads": int|null},
+each optionally with "delegate_options" (a dict of strings for load_delegate, e.g. verbose).
 Each model is loaded from its file (weights mmapped), the input resized to the array's shape,
 and output 0 saved. Any error propagates: a non-zero exit with the traceback on stderr.
 """
@@ -20,7 +21,9 @@ def run(library: str, job: dict) -> None:
 
     kwargs = {} if job.get("num_threads") is None else {"num_threads": job["num_threads"]}
     invoke_job(Interpreter(model_path=job["model"],
-                           experimental_delegates=[load_delegate(library)], **kwargs), job)
+                           experimental_delegates=[load_delegate(library,
+                                                                 job.get("delegate_options"))],
+                           **kwargs), job)
 
 
 def invoke_job(interpreter, job: dict) -> None:

@@ -1,7 +1,9 @@
 """Models made by the real converter for the emulated ARM runs: the trained digits model, a
 representative mix of the layer matrix (grouped conv, depthwise, residual add, rank-3 dense,
-a dense head, 1-4 bit mixed) and a trained deep bottleneck ResNet (test_deep_networks), so ARM
-runs what users convert, not only hand-built one-op models."""
+a dense head, 1-4 bit mixed), a trained deep bottleneck ResNet (test_deep_networks) and W2A2
+MobileNetV2-, DenseNet- (concatenation) and EfficientNet-Lite-style networks with random weights
+whose glue the delegate claims (one partition each, test_glue_ops), so ARM runs what users
+convert, not only hand-built one-op models."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import tf_keras as keras
 from bitlite.converter import convert, quantize_model
 from bench import digits
 from support.models import randomize
+from support import networks
 from support.networks import trained, upscaled_digits
 
 L = keras.layers
@@ -74,6 +77,34 @@ def _deep_resnet() -> ConvertedCase:
                          "ResNet-50-deep bottleneck network W2A2, trained")
 
 
+# Whole backbones the delegate takes as one partition, glue included (cc/FORMAT.md "Builtin ops
+# the delegate runs"): inverted residuals (ADD, depthwise), dense blocks (CONCATENATION,
+# STRIDED_SLICE, AVERAGE_POOL_2D) and EfficientNet-Lite's 5x5 depthwise stages, at 16x16.
+GLUE_NETWORKS = {
+    "mobilenet_v2_w2a2": (networks.mobilenet_v2, "MobileNetV2-style"),
+    "densenet_w2a2": (networks.densenet, "DenseNet-style (concatenation)"),
+    "efficientnet_lite_w2a2": (networks.efficientnet_lite, "EfficientNet-Lite-style"),
+}
+
+
+def _glue_network(name: str, rows: int = 8) -> ConvertedCase:
+    """As test_glue_ops.converted(): W2A2, random weights and BatchNorm statistics, steps
+    initialised on random rows (here by one eager call: a predict would trace the model once
+    more, seconds a network), then the Keras outputs on `rows` other random inputs."""
+    builder, description = GLUE_NETWORKS[name]
+    keras.utils.set_random_seed(5)
+    float_model = randomize(builder(), seed=5)
+    qat = quantize_model(float_model, 2, 2)
+    rng = np.random.default_rng(5)
+    shape = float_model.input_shape[1:]
+    qat(rng.normal(size=(32, *shape)).astype(np.float32), training=False)
+    x = rng.normal(size=(rows, *shape)).astype(np.float32)
+    return ConvertedCase(convert(qat), x, qat.predict(x, verbose=0), qat,
+                         f"{description} network W2A2, random weights, glue claimed")
+
+
 def converted_cases() -> dict[str, ConvertedCase]:
-    return {"digits_w2a2": _digits_w2a2(), "layer_mix": _layer_mix(),
-            "deep_resnet_w2a2": _deep_resnet()}
+    built = {"digits_w2a2": _digits_w2a2(), "layer_mix": _layer_mix(),
+             "deep_resnet_w2a2": _deep_resnet()}
+    built.update({name: _glue_network(name) for name in GLUE_NETWORKS})
+    return built

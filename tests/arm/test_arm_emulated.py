@@ -27,7 +27,7 @@ import pytest
 
 from support import cases, harness
 from support.checks import assert_matches_keras, skip_or_fail
-from converted_models import converted_cases
+from converted_models import GLUE_NETWORKS, converted_cases
 
 ROOT_ENV = "BITLITE_ARM_ROOT"
 RUNNER = Path(__file__).resolve().parents[1] / "arm_run_models.py"
@@ -39,6 +39,11 @@ NO_DOTPROD = ("cortex-a53", "cortex-a72")
 # Host variables that must not reach the emulated Python: a host PYTHONPATH (x86 source or
 # build folders) would shadow the installed wheel, a host BITLITE_DELEGATE_LIBRARY is an x86 library.
 HOST_ONLY_ENV = ("PYTHONPATH", "PYTHONHOME", "BITLITE_DELEGATE_LIBRARY")
+
+# Verbose lines: one "taking over" per interpreter (the models run in the manifest's order), then
+# one "delegate partition" per delegate kernel the runtime creates.
+DELEGATION = re.compile(r"^bitlite: (?:taking over (\d+) of (\d+) nodes|"
+                        r"delegate partition of (\d+) nodes)", re.M)
 
 TARGETS = [
     pytest.param("aarch64", "cortex-a53", id="aarch64-cortex-a53"),
@@ -126,7 +131,7 @@ def test_x86_baseline_of_converted_models_matches_keras(models, x86_outputs):
     _, built, _ = models
     converted = [(name, case) for name, (case, _) in built.items()
                  if not isinstance(case, cases.Case)]
-    assert len(converted) == 3
+    assert len(converted) == 6
     for name, case in converted:
         assert_matches_keras(case.x, case.expected, x86_outputs[name])
 
@@ -170,6 +175,28 @@ def _check_kernels(kernels: list, arch: str, cpu: str) -> None:
     assert ("int8/neondot" in kernels) == dotprod, (cpu, kernels)
 
 
+def _partitions_per_model(stderr: str) -> list[tuple[int, int, list[int]]]:
+    """(nodes taken, nodes in the graph, partitions' node counts) per interpreter, in order."""
+    models = []
+    for match in DELEGATION.finditer(stderr):
+        if match[1] is not None:
+            models.append((int(match[1]), int(match[2]), []))
+        else:
+            assert models, "a delegate partition before any 'taking over' line"
+            models[-1][2].append(int(match[3]))
+    return models
+
+
+def _check_glue_networks(stderr: str, names: list) -> None:
+    """The glue networks are one partition of every node on ARM too: the delegate claimed the
+    glue builtins between the bitlite ops, as on x86 (test_glue_ops)."""
+    models = _partitions_per_model(stderr)
+    assert len(models) == len(names), (len(models), len(names))
+    for name, (taken, total, partitions) in zip(names, models):
+        if name in GLUE_NETWORKS:
+            assert taken == total and partitions == [total], (name, taken, total, partitions)
+
+
 @pytest.mark.parametrize("arch, cpu", TARGETS)
 def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
     python = _emulated_python(arch)
@@ -188,6 +215,7 @@ def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
     print(f"{arch} -cpu {cpu}: {report}")
     _check_cpu(report, arch, cpu)
     _check_kernels(report["kernels"], arch, cpu)
+    _check_glue_networks(child.stderr, list(jobs))
 
     failures = []
     for name, (case, _) in built.items():
@@ -195,11 +223,16 @@ def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
         x86 = x86_outputs[name]
         if not isinstance(case, cases.Case):
             # Converted models: with Keras, as on x86 (their float builtins, 8-bit layers on
-            # integer codes, adds, affine stages, are exact on every CPU as well).
+            # integer codes, adds, affine stages, are exact on every CPU as well), and byte for
+            # byte the x86 output (so that even a zero's sign counts).
             try:
                 assert_matches_keras(case.x, case.expected, out)
             except AssertionError as error:
                 failures.append(f"{case.description}: {error}")
+            else:
+                if out.tobytes() != x86.tobytes():
+                    failures.append(f"{case.description}: matches Keras but its bytes differ "
+                                    f"from x86's")
         elif out.dtype != np.float32 or out.shape != x86.shape:
             failures.append(f"{name}: {out.dtype}{out.shape} vs x86 {x86.dtype}{x86.shape}")
         elif not np.array_equal(_bits(out), _bits(x86)):

@@ -1,0 +1,102 @@
+"""Whole networks through the delegate claiming the glue (one partition each, test_glue_ops)
+under tflite_runtime 2.14 (its own venv, run_in_tflite_runtime.py): test_glue_ops' networks
+(ResNet-style, ResNet with max pooling and padding, VGG-style, DenseNet-style, MobileNetV2) and
+EfficientNet-Lite, W2A2 with random weights, at batch 1 and batch 8 (a resize). Each output
+matches the Keras QAT model (support.checks.assert_matches_keras) and is byte for byte the
+output of tf.lite in this process; the runtime made one delegate partition of the same nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from bitlite.converter import convert, quantize_model
+
+from support import networks
+from support.checks import assert_matches_keras, tflite_ops, tflite_runtime_python
+from support.models import randomize
+
+import test_glue_ops as glue
+
+SCRIPT = Path(__file__).resolve().parent / "run_in_tflite_runtime.py"
+NAMES = sorted([*glue.NETWORKS, "efficientnet_lite"])
+BATCHES = (1, 8)
+_efficientnet = {}
+
+
+def converted(name):
+    """(qat, .tflite bytes, x, Keras outputs): test_glue_ops.converted(), whose recipe (W2A2,
+    randomize, a predict on 32 rows to initialise the steps) EfficientNet-Lite follows here."""
+    if name in glue.NETWORKS:
+        return glue.converted(name)
+    if not _efficientnet:
+        keras.utils.set_random_seed(5)
+        float_model = randomize(networks.efficientnet_lite(), seed=5)
+        qat = quantize_model(float_model, 2, 2)
+        rng = np.random.default_rng(5)
+        shape = float_model.input_shape[1:]
+        qat.predict(rng.normal(size=(32, *shape)).astype(np.float32), verbose=0)
+        x = rng.normal(size=(8, *shape)).astype(np.float32)
+        _efficientnet[name] = (qat, convert(qat), x, qat.predict(x, verbose=0))
+    return _efficientnet[name]
+
+
+@pytest.fixture(scope="module")
+def runs(delegate_library, tmp_path_factory):
+    """Every network at every batch in one tflite_runtime process: {(name, batch): output},
+    and the delegate's partitions (node counts) in job order."""
+    python = tflite_runtime_python()
+    directory = tmp_path_factory.mktemp("glue_networks")
+    manifest = []
+    for name in NAMES:
+        _, data, x, _ = converted(name)
+        (directory / f"{name}.tflite").write_bytes(data)
+        for batch in BATCHES:
+            np.save(directory / f"{name}_{batch}_x.npy", x[:batch])
+            manifest.append({"model": str(directory / f"{name}.tflite"),
+                             "input": str(directory / f"{name}_{batch}_x.npy"),
+                             "output": str(directory / f"{name}_{batch}_y.npy"),
+                             "num_threads": None,
+                             "delegate_options": {"verbose": "true"}})
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    child = subprocess.run([python, str(SCRIPT), delegate_library,
+                            str(directory / "manifest.json")],
+                           capture_output=True, text=True, timeout=300)
+    assert child.returncode == 0, f"exit {child.returncode}\n{child.stderr[-3000:]}"
+    outputs = {(name, batch): np.load(directory / f"{name}_{batch}_y.npy")
+               for name in NAMES for batch in BATCHES}
+    return outputs, glue.partitions(child.stderr)
+
+
+def test_one_partition_per_model(runs):
+    """Every interpreter made exactly one partition: each model has bitlite ops, so at least
+    one each, and as many as jobs in all."""
+    _, partitions = runs
+    assert len(partitions) == len(NAMES) * len(BATCHES), partitions
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_network_in_tflite_runtime_matches_keras_and_tf_lite(name, runs, capfd):
+    outputs, partitions = runs
+    _, data, x, expected = converted(name)
+    assert len(partitions) == len(NAMES) * len(BATCHES), partitions
+    names = [op["name"] for op in tflite_ops(data)]
+    bitlite_ops = sum(n.startswith("Bitlite") for n in names)
+    capfd.readouterr()
+    for index, batch in enumerate(BATCHES):
+        out = outputs[name, batch]
+        assert_matches_keras(x[:batch], expected[:batch], out,
+                             what=f"{name} at batch {batch} in tflite_runtime")
+        in_process = glue.run(data, x[:batch], "tf", claim_builtins=True)
+        tf_partitions = glue.partitions(capfd.readouterr().err)
+        assert out.tobytes() == in_process.tobytes(), f"{name}: tflite_runtime != tf.lite"
+        # The same single partition as tf.lite, glue included.
+        nodes = partitions[NAMES.index(name) * len(BATCHES) + index]
+        assert tf_partitions == [nodes], (name, batch, tf_partitions, nodes)
+        assert nodes > bitlite_ops, f"{name}: no builtin was claimed ({nodes} nodes)"
