@@ -59,8 +59,11 @@ int64_t Loop(const int32_t* core, int64_t channels, int scale_shift, int32_t con
   const int64_t steps = channels / 8;
   for (int64_t step = 0; step < steps; ++step, core += 8, channel_terms += kChannelTerms ? 8 : 0,
                multiplier += 8, offset += 8, y += 8) {
-    vst1q_f32_x2(y, Outputs8<kActivation, kChannelTerms>(core, scale, constant, channel_terms,
-                                                         multiplier, offset));
+    // A local first: clang's vst1q_f32_x2 is a macro, and the template's comma would split
+    // its arguments.
+    const float32x4x2_t outputs = Outputs8<kActivation, kChannelTerms>(
+        core, scale, constant, channel_terms, multiplier, offset);
+    vst1q_f32_x2(y, outputs);
   }
   return steps * 8;
 }
@@ -115,9 +118,11 @@ void CodesPixel(const int32_t* core, int64_t channels, int32_t scale, int32x4_t 
                 const Codes& codes_of, int8_t* codes) {
   int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
-    vst1_s8(codes + c, codes_of(Outputs8<kActivation, kChannelTerms>(
-                           core + c, scale, constant, kChannelTerms ? channel_terms + c : nullptr,
-                           multiplier + c, offset + c)));
+    // Locals before every store: clang's NEON stores are macros (see Loop).
+    const int8x8_t step_codes = codes_of(Outputs8<kActivation, kChannelTerms>(
+        core + c, scale, constant, kChannelTerms ? channel_terms + c : nullptr, multiplier + c,
+        offset + c));
+    vst1_s8(codes + c, step_codes);
   }
   if (c == channels) return;
   const size_t left = static_cast<size_t>(channels - c);
@@ -128,8 +133,9 @@ void CodesPixel(const int32_t* core, int64_t channels, int32_t scale, int32x4_t 
   std::memcpy(multiplier_tail, multiplier + c, left * sizeof(float));
   std::memcpy(offset_tail, offset + c, left * sizeof(float));
   int8_t codes_tail[8];
-  vst1_s8(codes_tail, codes_of(Outputs8<kActivation, kChannelTerms>(
-                          core_tail, scale, constant, terms_tail, multiplier_tail, offset_tail)));
+  const int8x8_t tail_codes = codes_of(Outputs8<kActivation, kChannelTerms>(
+      core_tail, scale, constant, terms_tail, multiplier_tail, offset_tail));
+  vst1_s8(codes_tail, tail_codes);
   std::memcpy(codes + c, codes_tail, left);
 }
 
