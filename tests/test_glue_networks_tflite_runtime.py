@@ -14,13 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tf_keras as keras
-
-from bitlite.converter import convert, quantize_model
 
 from support import networks
 from support.checks import assert_matches_keras, tflite_ops, tflite_runtime_python
-from support.models import randomize
 
 import test_glue_ops as glue
 
@@ -31,19 +27,12 @@ _efficientnet = {}
 
 
 def converted(name):
-    """(qat, .tflite bytes, x, Keras outputs): test_glue_ops.converted(), whose recipe (W2A2,
-    randomize, a predict on 32 rows to initialise the steps) EfficientNet-Lite follows here."""
+    """(qat, .tflite bytes, x, Keras outputs): test_glue_ops.converted(), and its recipe
+    (test_glue_ops.convert_w2a2) for EfficientNet-Lite."""
     if name in glue.NETWORKS:
         return glue.converted(name)
     if not _efficientnet:
-        keras.utils.set_random_seed(5)
-        float_model = randomize(networks.efficientnet_lite(), seed=5)
-        qat = quantize_model(float_model, 2, 2)
-        rng = np.random.default_rng(5)
-        shape = float_model.input_shape[1:]
-        qat.predict(rng.normal(size=(32, *shape)).astype(np.float32), verbose=0)
-        x = rng.normal(size=(8, *shape)).astype(np.float32)
-        _efficientnet[name] = (qat, convert(qat), x, qat.predict(x, verbose=0))
+        _efficientnet[name] = glue.convert_w2a2(networks.efficientnet_lite)
     return _efficientnet[name]
 
 

@@ -58,17 +58,23 @@ NETWORKS = {
 _converted = {}
 
 
+def convert_w2a2(builder):
+    """(qat, .tflite bytes, x, Keras outputs) of builder()'s network: random weights, W2A2,
+    a predict on 32 rows to initialise the steps, 8 rows to compare."""
+    keras.utils.set_random_seed(5)
+    float_model = randomize(builder(), seed=5)
+    qat = quantize_model(float_model, 2, 2)
+    rng = np.random.default_rng(5)
+    shape = float_model.input_shape[1:]
+    qat.predict(rng.normal(size=(32, *shape)).astype(np.float32), verbose=0)
+    x = rng.normal(size=(8, *shape)).astype(np.float32)
+    return qat, convert(qat), x, qat.predict(x, verbose=0)
+
+
 def converted(name):
-    """(qat, .tflite bytes, x, Keras outputs), converted once per session."""
+    """convert_w2a2 of NETWORKS[name], once per session."""
     if name not in _converted:
-        keras.utils.set_random_seed(5)
-        float_model = randomize(NETWORKS[name][0](), seed=5)
-        qat = quantize_model(float_model, 2, 2)
-        rng = np.random.default_rng(5)
-        shape = float_model.input_shape[1:]
-        qat.predict(rng.normal(size=(32, *shape)).astype(np.float32), verbose=0)
-        x = rng.normal(size=(8, *shape)).astype(np.float32)
-        _converted[name] = (qat, convert(qat), x, qat.predict(x, verbose=0))
+        _converted[name] = convert_w2a2(NETWORKS[name][0])
     return _converted[name]
 
 

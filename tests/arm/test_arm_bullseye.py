@@ -26,7 +26,7 @@ import pytest
 
 from support import cases, harness
 from support.checks import skip_or_fail
-from test_arm_emulated import HOST_ONLY_ENV, ROOT_ENV, _bits, _cases
+from test_arm_emulated import HOST_ONLY_ENV, ROOT_ENV, _cases, x86_mismatch
 
 ENV_NAME = "aarch64-bullseye"
 CPU = "cortex-a72"  # Pi 4: no dotprod
@@ -133,13 +133,6 @@ def test_bullseye_matches_x86(bullseye, runtime):
         out, expected = outputs[runtime][name], x86[name]
         if not np.array_equal(expected, case.expected, equal_nan=True):
             failures.append(cases.mismatch_report(expected, case.expected, case))
-        elif out.dtype != np.float32 or out.shape != expected.shape:
-            failures.append(f"{name}: {out.dtype}{out.shape} vs x86 "
-                            f"{expected.dtype}{expected.shape}")
-        elif not np.array_equal(_bits(out), _bits(expected)):
-            differ = np.argwhere(_bits(out) != _bits(expected))
-            first = tuple(differ[0])
-            failures.append(f"{case.description}: {len(differ)}/{out.size} outputs not "
-                            f"bit-identical to x86; first at {first}: {out[first]!r} vs "
-                            f"x86 {expected[first]!r}")
+        elif (mismatch := x86_mismatch(name, case, out, expected)) is not None:
+            failures.append(mismatch)
     assert not failures, f"{ENV_NAME} {runtime} {RUNTIMES[runtime]}:\n" + "\n".join(failures)

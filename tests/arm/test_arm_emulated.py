@@ -117,6 +117,19 @@ def _bits(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float32).view(np.uint32)
 
 
+def x86_mismatch(name: str, case, out: np.ndarray, x86: np.ndarray) -> str | None:
+    """How an emulated output differs from x86's bit for bit (dtype and shape first), or None."""
+    if out.dtype != np.float32 or out.shape != x86.shape:
+        return f"{name}: {out.dtype}{out.shape} vs x86 {x86.dtype}{x86.shape}"
+    if np.array_equal(_bits(out), _bits(x86)):
+        return None
+    differ = np.argwhere(_bits(out) != _bits(x86))
+    first = tuple(differ[0])
+    return (f"{case.description}: {len(differ)}/{out.size} outputs not bit-identical to x86; "
+            f"first at {first}: {out[first]!r} vs x86 {x86[first]!r} "
+            f"(reference {case.expected[first]!r})")
+
+
 def test_x86_baseline_matches_reference(models, x86_outputs):
     """The baseline itself is right (else an ARM mismatch would be hard to read)."""
     _, built, _ = models
@@ -233,14 +246,8 @@ def test_emulated_arm_matches_x86(arch, cpu, models, x86_outputs, tmp_path):
                 if out.tobytes() != x86.tobytes():
                     failures.append(f"{case.description}: matches Keras but its bytes differ "
                                     f"from x86's")
-        elif out.dtype != np.float32 or out.shape != x86.shape:
-            failures.append(f"{name}: {out.dtype}{out.shape} vs x86 {x86.dtype}{x86.shape}")
-        elif not np.array_equal(_bits(out), _bits(x86)):
-            differ = np.argwhere(_bits(out) != _bits(x86))
-            first = tuple(differ[0])
-            failures.append(f"{case.description}: {len(differ)}/{out.size} outputs not "
-                            f"bit-identical to x86; first at {first}: {out[first]!r} vs "
-                            f"x86 {x86[first]!r} (reference {case.expected[first]!r})")
+        elif (mismatch := x86_mismatch(name, case, out, x86)) is not None:
+            failures.append(mismatch)
     hint = ("\nThis runtime runs with flush-to-zero on (denormal inputs read as 0): a float "
             "comparison such as x >= 0 then differs from x86 for negative denormals."
             if report["flushes_denormals"] else "")
