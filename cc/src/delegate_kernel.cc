@@ -248,7 +248,6 @@ class DelegateKernel {
       }
     }
     std::vector<const ActivationPacking*> output_grid(ops_.size(), nullptr);
-    std::vector<bool> input_codes(ops_.size(), false);
     for (size_t id = 0; id < internal_.size(); ++id) {
       // A tensor nobody reads has no grid: it stays float.
       if (!possible[id] || grid[id] == nullptr) continue;
@@ -257,9 +256,9 @@ class DelegateKernel {
     }
     for (size_t index = 0; index < ops_.size(); ++index) {
       const WiredOp& wired = ops_[index];
-      input_codes[index] = !wired.in_internal.empty() && wired.in_internal[0] >= 0 &&
-                           internal_[wired.in_internal[0]].codes;
-      wired.op->UseCodes(input_codes[index], output_grid[index]);
+      const bool input_codes = !wired.in_internal.empty() && wired.in_internal[0] >= 0 &&
+                               internal_[wired.in_internal[0]].codes;
+      wired.op->UseCodes(input_codes, output_grid[index]);
     }
   }
 
