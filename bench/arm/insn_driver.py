@@ -4,7 +4,7 @@ bench_insns.py through the DEST/python wrapper of tools/arm/setup_emulated_pytho
     python insn_driver.py MANIFEST.json
 
 MANIFEST is a list of {"name", "model": path, "bitlite": bool, "invokes": N, "kernel": the
-delegate's kernel option}. Per model:
+delegate's kernel option, optional "profile": its per-op profile file}. Per model:
 create the interpreter (single-threaded: the plugin's counter is not thread-safe), set a
 fixed input, invoke once (lazy packing and first-run work), then markers 3i and 3i+1, N more
 invokes, marker 3i+2. The plugin prints the instruction count at each marker, so the
@@ -35,10 +35,11 @@ def marker(label: int) -> None:
 def interpreter_for(job: dict):
     if job["bitlite"]:
         # verbose: the delegate names the kernel it picked on stderr ("... kernel NAME").
+        options = {"verbose": "true", "kernel": job.get("kernel", "auto")}
+        if "profile" in job:
+            options["profile"] = job["profile"]
         return bitlite.delegate.Interpreter(model_path=job["model"], runtime="litert",
-                                            num_threads=1,
-                                            delegate_options={"verbose": "true",
-                                                              "kernel": job.get("kernel", "auto")})
+                                            num_threads=1, delegate_options=options)
     # The default op resolver applies LiteRT's XNNPACK delegate (fp32 and int8).
     return Interpreter(model_path=job["model"], num_threads=1)
 
