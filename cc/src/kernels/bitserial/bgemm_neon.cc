@@ -68,6 +68,33 @@ struct NeonOps {
     for (uint8x16_t& q : v.q) q = word;
     return v;
   }
+#if defined(__aarch64__)
+  // A word's activation planes lie together: one LD2R or LD3R broadcasts 2 or 3 of them,
+  // where each Broadcast is a load and a DUP (LD1R takes no register offset). Not LD4R: its
+  // 4 live registers made the 4-plane tiles spill more accumulators.
+  static constexpr int kMostBroadcastPlanes = 3;
+  template <int kPlanes>
+  static __attribute__((always_inline)) void BroadcastPlanes(const uint64_t* p,
+                                                             Vec (&x)[kPlanes]) {
+    uint64x2_t loaded[kPlanes];
+    if constexpr (kPlanes == 2) {
+      const uint64x2x2_t t = vld2q_dup_u64(p);
+      loaded[0] = t.val[0];
+      loaded[1] = t.val[1];
+    } else {
+      static_assert(kPlanes == 3, "LD2R or LD3R");
+      const uint64x2x3_t t = vld3q_dup_u64(p);
+      loaded[0] = t.val[0];
+      loaded[1] = t.val[1];
+      loaded[2] = t.val[2];
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < kPlanes; ++j) {
+#pragma GCC unroll 4
+      for (uint8x16_t& q : x[j].q) q = vreinterpretq_u8_u64(loaded[j]);
+    }
+  }
+#endif
   template <bool kNegative>
   static __attribute__((always_inline)) Vec Accumulate(Vec acc, const Vec& a, const Vec& b) {
 #pragma GCC unroll 4

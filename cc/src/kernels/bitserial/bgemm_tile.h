@@ -16,6 +16,10 @@
 //   template <int kW, int kA, bool kTwos, int kS> static void Flush(const Vec (&acc)[kVectors][kS],
 //   int32_t* out, bool first): one pixel's sums of a block, stored to out[0, kVectors *
 //   kLanes) when `first`, else added to what is there.
+// Optional, both or neither: kMostBroadcastPlanes and template <int kPlanes> static void
+// BroadcastPlanes(const uint64_t* p, X (&x)[kPlanes]) for 2 <= kPlanes <=
+// kMostBroadcastPlanes (X: what Broadcast returns): x[j] = Broadcast(p + j) for a word's
+// activation planes, where one instruction loads several of them (ARM's LD2R, LD3R).
 // A tile then runs its words in blocks, each flushed; without them it is one block, combined
 // and stored with Combine and Store.
 // The kernels read x in place (BgemmIndirectFn): no im2col step for them.
@@ -121,6 +125,14 @@ struct RowsX {
   const int64_t* offsets;
 };
 
+// Optional Ops::kMostBroadcastPlanes: BroadcastPlanes takes 2 .. that many planes; 1 without
+// it (no BroadcastPlanes).
+template <class Ops, class = void>
+struct MostBroadcastPlanes : std::integral_constant<int, 1> {};
+template <class Ops>
+struct MostBroadcastPlanes<Ops, std::void_t<decltype(Ops::kMostBroadcastPlanes)>>
+    : std::integral_constant<int, Ops::kMostBroadcastPlanes> {};
+
 // Optional Ops::kWeightRegisters: registers that a Load result holds through a word, taken
 // from kAccumulators per weight plane and Vec of channels; 0 without it.
 template <class Ops, class = void>
@@ -166,8 +178,13 @@ inline __attribute__((always_inline)) void AccumulateWords(
     });
     ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
       const uint64_t* xp = x.Word(p, k);
+      // All planes at once where Ops has a load for that, else each one where it is used.
+      constexpr bool kAllPlanes =
+          kActivationBits > 1 && kActivationBits <= MostBroadcastPlanes<Ops>::value;
+      decltype(Ops::Broadcast(xp)) planes[kActivationBits];
+      if constexpr (kAllPlanes) Ops::template BroadcastPlanes<kActivationBits>(xp, planes);
       Unroll<kActivationBits>([&](auto j) __attribute__((always_inline)) {
-        const auto xv = Ops::Broadcast(xp + j);
+        const auto xv = kAllPlanes ? planes[j] : Ops::Broadcast(xp + j);
         ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
           Unroll<kWeightBits>([&](auto i) __attribute__((always_inline)) {
             constexpr bool kNegative =
