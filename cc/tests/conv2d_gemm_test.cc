@@ -6,6 +6,7 @@
 // every case also with codes in and out (FORMAT.md "Codes between ops").
 #include "kernels/gemm/conv2d_gemm.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -250,6 +251,42 @@ BITLITE_TEST(W8A8MatchesReferenceAtTheAccumulatorBound) {
           CheckCase(c, pools);
         }
       }
+    }
+  }
+}
+
+// W8A8 weights without the code -128, which kernels with a faster run for them
+// (BgemmKernel::run_without_min_weight: int16 sums of two products) take: random plain,
+// grouped and stem-like (7x7 stride 2, 3 channels: the fold) cases on both grids, and the
+// int16 bound, weights all -127 (or 127) times activations all -128.
+BITLITE_TEST(W8A8WithoutTheMinimumWeightMatchesReference) {
+  ThreadPool pools[3];
+  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  std::mt19937 rng(127);
+  for (bool is_signed : {false, true}) {
+    for (int repeat = 0; repeat < 30; ++repeat) {
+      ConvCase c = RandomCase(rng, 8, 8, is_signed, /*grouped=*/repeat % 5 == 4);
+      if (repeat % 5 == 3) {
+        OpParams& p = c.params;
+        p.kind = OpKind::kConv2D;
+        p.groups = 1;
+        p.in_channels = 3;
+        p.kernel_h = p.kernel_w = 7;
+        p.stride_h = p.stride_w = 2;
+        p.dilation_h = p.dilation_w = 1;
+        p.padding = Padding::kSame;
+        c.input_shape = {1, 6 + repeat % 7, 7 + repeat % 5, 3};
+        FillRandomData(rng, &c);
+      }
+      std::replace(c.w_codes.begin(), c.w_codes.end(), int8_t{-128}, int8_t{-127});
+      CheckCase(c, pools);
+    }
+    for (int weight_code : {-127, 127}) {
+      ConvCase c = RandomCase(rng, 8, 8, is_signed);
+      c.params.groups = 1;
+      c.params.in_channels = 67;  // an odd word count: a word after the last pair
+      SetUniformCase(3, {1, 4, 5, 67}, weight_code, -1e9f, &c);
+      CheckCase(c, pools);
     }
   }
 }

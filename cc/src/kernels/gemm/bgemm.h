@@ -46,6 +46,9 @@ struct BgemmKernel {
   BgemmFn run = nullptr;
   int lanes = 1;  // channels per vector: the w layout's innermost dimension
   BgemmIndirectFn indirect = nullptr;
+  // Optional, W8A8 only: `run` for weights without the code -128, which some kernels' int16
+  // sums of two products need (Conv2DGemm takes it where the weights allow).
+  BgemmFn run_without_min_weight = nullptr;
 };
 
 // The micro-kernel for weight_bits x activation_bits, with the activations' top plane

@@ -72,6 +72,11 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
   const int64_t taps = int64_t{params.kernel_h} * params.kernel_w / fold;
   const int64_t group_in_c = params.in_channels / groups * fold;
   const int64_t group_out_c = params.out_channels / groups;
+  const int64_t code_count = params.out_channels * taps * group_in_c;
+  if (kernels_.bgemm.run_without_min_weight != nullptr &&
+      std::find(w_codes, w_codes + code_count, int8_t{-128}) == w_codes + code_count) {
+    kernels_.bgemm.run = kernels_.bgemm.run_without_min_weight;
+  }
   weights_.resize(static_cast<size_t>(groups));
   for (int64_t group = 0; group < groups; ++group) {
     BitserialWeights& weights = weights_[static_cast<size_t>(group)];

@@ -14,6 +14,8 @@
 //   Dot(acc, w, x) (adds into the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
 //   accumulate) (the tile's channels of one pixel to core, added to what is there when
 //   `accumulate`).
+// Optional: kDotWords = 2 and DotPair(acc, w0, w1, x0, x1) = Dot(acc, w0, x0) then
+// Dot(acc, w1, x1), of words k and k + 1 (pairs of words, then Dot for an odd last one).
 // Include only from such a file.
 #ifndef BITLITE_SRC_KERNELS_INT8_GEMM_TILE_H_
 #define BITLITE_SRC_KERNELS_INT8_GEMM_TILE_H_
@@ -22,6 +24,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/gemm/bgemm.h"
@@ -29,6 +32,12 @@
 
 namespace bitlite {
 namespace bgemm_int8_tile {
+
+template <class Ops, class = void>
+struct DotWords : std::integral_constant<int, 1> {};
+template <class Ops>
+struct DotWords<Ops, std::void_t<decltype(Ops::kDotWords)>>
+    : std::integral_constant<int, Ops::kDotWords> {};
 
 // kPixels pixels x (2 * kPairs * kLanes) channels, words [k0, k1) of the reduction.
 template <class Ops, int kPixels>
@@ -54,21 +63,41 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
   const uint64_t* xp[kPixels];
 #pragma GCC unroll 32
   for (int p = 0; p < kPixels; ++p) xp[p] = x + p * words + k0;
+  // Words k .. k + kWords - 1 (1, or 2 for DotPair) of every pixel.
+  auto step = [&](int64_t k, auto words_per_step) __attribute__((always_inline)) {
+    constexpr int kWords = decltype(words_per_step)::value;
+    typename Ops::WVec wv[kWords][kVectors];
 #pragma GCC unroll 2
-  for (int64_t k = k0; k < k1; ++k) {
-    typename Ops::WVec wv[kVectors];
+    for (int j = 0; j < kWords; ++j) {
 #pragma GCC unroll 4
-    for (int g = 0; g < Ops::kPairs; ++g) {
-      Ops::LoadWeights(w + (g * words + k) * kGroupBytes, &wv[2 * g], &wv[2 * g + 1]);
+      for (int g = 0; g < Ops::kPairs; ++g) {
+        Ops::LoadWeights(w + (g * words + k + j) * kGroupBytes, &wv[j][2 * g], &wv[j][2 * g + 1]);
+      }
     }
 #pragma GCC unroll 32
     for (int p = 0; p < kPixels; ++p) {
-      const typename Ops::XVec xv = Ops::LoadX(xp[p]++);
-      __asm__("" : "+r"(xp[p]));
+      typename Ops::XVec xv[kWords];
+#pragma GCC unroll 2
+      for (auto& v : xv) {
+        v = Ops::LoadX(xp[p]++);
+        __asm__("" : "+r"(xp[p]));
+      }
 #pragma GCC unroll 8
-      for (int n = 0; n < kVectors; ++n) Ops::Dot(acc[p][n], wv[n], xv);
+      for (int n = 0; n < kVectors; ++n) {
+        if constexpr (kWords == 2) {
+          Ops::DotPair(acc[p][n], wv[0][n], wv[1][n], xv[0], xv[1]);
+        } else {
+          Ops::Dot(acc[p][n], wv[0][n], xv[0]);
+        }
+      }
     }
+  };
+  int64_t k = k0;
+  if constexpr (DotWords<Ops>::value == 2) {
+    for (; k + 2 <= k1; k += 2) step(k, std::integral_constant<int, 2>{});
   }
+#pragma GCC unroll 2
+  for (; k < k1; ++k) step(k, std::integral_constant<int, 1>{});
 #pragma GCC unroll 32
   for (int p = 0; p < kPixels; ++p) Ops::Store(acc[p], core + p * core_stride, accumulate);
 }
