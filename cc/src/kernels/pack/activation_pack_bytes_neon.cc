@@ -5,6 +5,8 @@
 // PackActivationsScalar on the same CPU.
 #include <arm_neon.h>
 
+#include <cstring>
+
 #include "kernels/pack/activation_pack.h"
 
 namespace bitlite {
@@ -58,6 +60,16 @@ void PackActivationBytesNeon(const float* x, int64_t x_stride, int64_t pixels,
       const int32x4_t v1 = quantizer.Values(vld1q_f32(x + c + 4));
       sum = vaddq_s32(sum, vaddq_s32(v0, v1));
       vst1_u8(bytes + c, vreinterpret_u8_s8(vmovn_s16(vcombine_s16(vmovn_s32(v0), vmovn_s32(v1)))));
+    }
+    // 4 more before the scalar tail: a folded stem's 21 codes (7 x 3 channels) per pixel would
+    // leave 5 scalar codes, each a scalar division, after the two steps of 8.
+    if (c + 4 <= channels) {
+      const int32x4_t v = quantizer.Values(vld1q_f32(x + c));
+      sum = vaddq_s32(sum, v);
+      const int8x8_t narrow = vmovn_s16(vcombine_s16(vmovn_s32(v), vdup_n_s16(0)));
+      const uint32_t four = vget_lane_u32(vreinterpret_u32_s8(narrow), 0);
+      std::memcpy(bytes + c, &four, sizeof(four));  // unaligned
+      c += 4;
     }
     int32_t tail_sum = 0;
     for (; c < channels; ++c) {
