@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,66 @@ BITLITE_TEST(MaxPoolSamePaddingSkipsPaddedTaps) {
   EXPECT_TRUE(SameBits(y, {-1, -3, -7, -6}));
   glue::MaxPool(g, x.data(), y.data(), Clamp{0.0f, 1e9f});
   EXPECT_TRUE(SameBits(y, {0, 0, 0, 0}));
+}
+
+// MaxPool against its definition, output by output and channel by channel (std::max over the
+// window from lowest, then the clamp), bit for bit: random geometries with 1 to 40 channels
+// (aarch64's blocks of 16 and the channels after them), SAME and VALID-like paddings, and
+// values with NaNs, signed zeros, infinities and denormals.
+BITLITE_TEST(MaxPoolEqualsItsDefinitionOnRandomGeometriesAndSpecialValues) {
+  std::mt19937 rng(2);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const float special[] = {std::numeric_limits<float>::quiet_NaN(), 0.0f, -0.0f,
+                           std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::denorm_min(), -1e-40f, 3.5f, -2.25f};
+  for (int repeat = 0; repeat < 60; ++repeat) {
+    glue::PoolGeometry g{};
+    g.batch = uniform(1, 2);
+    g.in_h = uniform(1, 6);
+    g.in_w = uniform(1, 6);
+    g.channels = uniform(1, 40);
+    g.filter_h = uniform(1, 3);
+    g.filter_w = uniform(1, 3);
+    g.stride_h = uniform(1, 2);
+    g.stride_w = uniform(1, 2);
+    g.pad_top = uniform(0, g.filter_h - 1);
+    g.pad_left = uniform(0, g.filter_w - 1);
+    g.out_h = (g.in_h + g.pad_top - 1) / g.stride_h + 1;
+    g.out_w = (g.in_w + g.pad_left - 1) / g.stride_w + 1;
+    std::vector<float> x(static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.channels);
+    for (float& v : x) {
+      v = uniform(0, 2) == 0 ? special[uniform(0, 8)]
+                             : std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
+    }
+    const Clamp clamp = repeat % 3 == 0 ? Clamp{0.0f, 6.0f}
+                                        : Clamp{std::numeric_limits<float>::lowest(),
+                                                std::numeric_limits<float>::max()};
+    std::vector<float> y(static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.channels);
+    std::vector<float> expected(y.size());
+    size_t i = 0;
+    for (int n = 0; n < g.batch; ++n) {
+      for (int oy = 0; oy < g.out_h; ++oy) {
+        for (int ox = 0; ox < g.out_w; ++ox) {
+          for (int c = 0; c < g.channels; ++c) {
+            float m = std::numeric_limits<float>::lowest();
+            for (int fy = 0; fy < g.filter_h; ++fy) {
+              for (int fx = 0; fx < g.filter_w; ++fx) {
+                const int iy = oy * g.stride_h - g.pad_top + fy;
+                const int ix = ox * g.stride_w - g.pad_left + fx;
+                if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) continue;
+                m = std::max(m, x[((static_cast<size_t>(n) * g.in_h + iy) * g.in_w + ix) *
+                                      g.channels + c]);
+              }
+            }
+            expected[i++] = std::min(std::max(m, clamp.low), clamp.high);
+          }
+        }
+      }
+    }
+    glue::MaxPool(g, x.data(), y.data(), clamp);
+    EXPECT_TRUE(SameBits(y, expected));
+  }
 }
 
 BITLITE_TEST(PadConcatSplitAndSliceMoveElements) {

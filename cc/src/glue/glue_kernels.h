@@ -1,6 +1,6 @@
 // Float kernels of the builtin ops the delegate claims between bitlite ops (glue_ops.h).
-// Scalar code that does, element by element, the float operations of TFLite's own float
-// kernels in the same order (tensorflow/lite/kernels/internal/reference_ops and optimized_ops),
+// Scalar code (MaxPool: NEON blocks on aarch64) that does, element by element, the float
+// operations of TFLite's own float kernels in the same order (tensorflow/lite/kernels/internal/reference_ops and optimized_ops),
 // so that their results are bit-identical: see cc/FORMAT.md, "Builtin ops the delegate runs".
 // No TFLite types here: shapes and sizes are checked by the callers.
 #ifndef BITLITE_SRC_GLUE_GLUE_KERNELS_H_
