@@ -39,7 +39,8 @@ BITS = ("W1A1", "W2A2", "W4A4")
 STOCK = ("fp32", "int8")
 # Network -> variants: the README's table, plus MobileNet v1 for validation only.
 # Smallest first, so that partial results come early.
-NETWORKS = {"digits_cnn_8x8": STOCK + BITS, "resnet18_32": STOCK + BITS,
+NETWORKS = {"digits_cnn_8x8": STOCK + BITS, "resnet20_32": STOCK + BITS,
+            "resnet18_32": STOCK + BITS,
             "vgg_small_32": STOCK + BITS, "mobilenet_v2_224": STOCK + BITS,
             "mobilenet_v1_224": STOCK, "resnet18_224": STOCK + BITS}
 RESULTS = REPO / "bench/results"
