@@ -30,6 +30,8 @@ import tf_keras as keras
 
 from . import folding, graph, layers, pooling
 from .blocks import Block, find_blocks
+from .graph import Call
+
 
 ACTIVATIONS = {"NONE": tf.identity, "RELU": tf.nn.relu, "RELU6": tf.nn.relu6}
 
@@ -38,7 +40,7 @@ def integer_sum(block: Block, codes, kernel_codes) -> tf.Tensor:
     """The block's sum of code products as the .tflite computes it: per range of input
     channels (Block.reduction_chunks) the exact integer sum, computed in float64 (exact below
     2^53) and rounded once to float32, then the ranges' sums added left to right in float32."""
-    layer = block.wrapper.layer
+    layer = block.layer
     x, kernel = tf.cast(codes, tf.float64), tf.cast(kernel_codes, tf.float64)
     return pooling.sum_in_order([
         tf.cast(_linear(layer, x[..., first:stop], kernel[..., first:stop, :]), tf.float32)
@@ -67,12 +69,25 @@ def _linear(layer, x, kernel):
 def block_output(block: Block, x, multiplier, offset) -> tf.Tensor:
     """FORMAT.md's arithmetic of a block on its input `x` (before the input quantizer), with
     the block's folded multiplier and offset."""
-    codes = block.input_quantizer.quantizer.codes(x, block.input_step())
-    y = integer_sum(block, codes, block.kernel_codes()) * multiplier + offset
+    step = graph.quantizer_variables(block.input_quantizer.node.layer)["step"]
+    codes = block.input_quantizer.quantizer.codes(x, tf.convert_to_tensor(step))
+    y = integer_sum(block, codes, _kernel_codes(block)) * multiplier + offset
     y = ACTIVATIONS[block.activation](y)
     if block.trailing_activation is not None:
         y = block.trailing_activation(y)
     return y
+
+
+def _kernel_codes(block: Block) -> tf.Tensor:
+    """The kernel's codes as the wrapper's quantizer computes them, from the current
+    variables; the step is initialised first if the wrapper never ran, as its own call
+    would."""
+    wrapper = block.wrapper.node.layer
+    kernel, quantizer = graph.wrapped_kernel(wrapper)
+    weight_vars = graph.quantizer_variables(wrapper)
+    quantizer(kernel, False, weight_vars)
+    return quantizer.codes(tf.convert_to_tensor(kernel),
+                           tf.convert_to_tensor(weight_vars["step"]))
 
 
 class FoldedConstants(tf.Module):
@@ -87,19 +102,17 @@ class FoldedConstants(tf.Module):
     refreshes from outside its graph (tf.init_scope) when they do not exist yet.
     """
 
-    def __init__(self, model, blocks: list[Block]):
+    def __init__(self, calls: list[Call], blocks: list[Block]):
         super().__init__(name="folded_constants")
         self._blocks = blocks
         # Keyed by layer name (unique in a model): a tf.Module tracks dicts with string keys.
-        self._folds = {block.wrapper.name: functools.partial(_block_fold, block)
+        self._folds = {block.wrapper.node.layer.name: functools.partial(_block_fold, block)
                        for block in blocks}
         # A BatchNorm a block absorbs is folded into that block's constants, not on its own.
-        absorbed = {id(node) for block in blocks for node in block.absorbed_nodes}
-        for node in graph.model_nodes(model):
-            if id(node) not in absorbed and folding.batch_norm_on_last_axis(
-                    node.layer, node.keras_inputs[0]):
-                self._folds[node.layer.name] = functools.partial(folding.batch_norm_affine,
-                                                                 node.layer)
+        absorbed = {index for block in blocks for index in block.absorbed}
+        for call in calls:
+            if call.index not in absorbed and call.batch_norm_on_last_axis:
+                self._folds[call.name] = functools.partial(_batch_norm_fold, call)
         self.folded = {}
 
     def refresh(self):
@@ -116,10 +129,8 @@ class FoldedConstants(tf.Module):
     def steps_initialized(self) -> bool:
         """Whether every block's input step has been initialised (by the first call)."""
         with tf.init_scope():  # the variables' values now, also while a graph is traced
-            return all(
-                bool(graph.local_value(
-                    graph.quantizer_variables(block.input_quantizer)["initialized"]))
-                for block in self._blocks)
+            return all(graph.quantizer_state(block.input_quantizer.node.layer).initialized
+                       for block in self._blocks)
 
     def of(self, layer) -> tuple[tf.Variable, tf.Variable]:
         if not self.folded:
@@ -131,27 +142,34 @@ _NAMES = ("multiplier", "offset")
 
 
 def _block_fold(block: Block) -> tuple[np.ndarray, np.ndarray]:
-    block.kernel_codes()  # initialises the weight step if the wrapper never ran
-    return block.affine()
+    _kernel_codes(block)  # initialises the weight step if the wrapper never ran
+    calls = [block.input_quantizer, block.wrapper, block.batch_norm]
+    return block.affine({call.index: graph.read_state(call) for call in calls if call})
+
+
+def _batch_norm_fold(call: Call) -> tuple[np.ndarray, np.ndarray]:
+    return folding.batch_norm_affine(graph.read_state(call).statistics)
 
 
 @tf.autograph.experimental.do_not_convert
-def exact_outputs(model, blocks: list[Block], constants: FoldedConstants, inputs):
+def exact_outputs(model, calls: list[Call], blocks: list[Block], constants: FoldedConstants,
+                  inputs):
     """The model's inference outputs as the .tflite computes them (module docstring). Plain
     Python that only builds TF ops: AutoGraph has nothing to convert in it."""
-    block_of = {id(block.wrapper): block for block in blocks}
-    absorbed = {id(node) for block in blocks for node in block.absorbed_nodes}
+    block_of = {block.wrapper.index: block for block in blocks}
+    absorbed = {index for block in blocks for index in block.absorbed}
     values = graph.Rebuild(model, inputs=tf.nest.flatten(inputs))
-    for node in graph.model_nodes(model):
-        if id(node) in absorbed:
+    for call in calls:
+        if call.index in absorbed:
             continue
-        block = block_of.get(id(node.layer))
+        node = call.node
+        block = block_of.get(call.index)
         if block is not None:
             values.set(block.output, block_output(block, values.new(block.input),
-                                                  *constants.of(block.wrapper)))
+                                                  *constants.of(node.layer)))
             continue
         args, kwargs = values.arguments(node)
-        if folding.batch_norm_on_last_axis(node.layer, node.keras_inputs[0]):
+        if call.batch_norm_on_last_axis:
             # No block folds it (those are absorbed): `x * multiplier + offset` alone.
             multiplier, offset = constants.of(node.layer)
             values.set_outputs(node, args[0] * multiplier + offset)
@@ -177,11 +195,11 @@ class QatModel(keras.Model):
                 # them, and a graph cannot fold in NumPy midway. This graph computes as tfmot's
                 # (predict and evaluate trace again once the steps exist).
                 return super().call(inputs, training=False, mask=mask)
-            return exact_outputs(self, self._blocks(), constants, inputs)
+            return exact_outputs(self, *self._blocks(), constants, inputs)
         if not constants.steps_initialized():
             super().call(inputs, training=False, mask=mask)  # initialises the steps
         constants.refresh()
-        return exact_outputs(self, self._blocks(), constants, inputs)
+        return exact_outputs(self, *self._blocks(), constants, inputs)
 
     def fit(self, *args, **kwargs):
         history = super().fit(*args, **kwargs)
@@ -218,13 +236,15 @@ class QatModel(keras.Model):
         if getattr(self, "_folded_constants", None) is None:
             # A checkpoint dependency (a SavedModel export captures the variables), but no
             # Keras attribute: they are derived state, not weights of the model.
-            constants = FoldedConstants(self, self._blocks())
+            constants = FoldedConstants(*self._blocks())
             object.__setattr__(self, "_folded_constants", constants)
             self._track_trackable(constants, name="bitlite_folded_constants", overwrite=True)
         return self._folded_constants
 
-    def _blocks(self) -> list[Block]:
+    def _blocks(self) -> tuple[list[Call], list[Block]]:
+        """The model's calls (graph.read_calls) and its blocks among them."""
         if getattr(self, "_exact_blocks", None) is None:
+            calls = graph.read_calls(self)
             # Plain attribute: Keras would track a list attribute as part of the model.
-            object.__setattr__(self, "_exact_blocks", find_blocks(self))
+            object.__setattr__(self, "_exact_blocks", (calls, find_blocks(calls, self.name)))
         return self._exact_blocks

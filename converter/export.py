@@ -24,7 +24,7 @@ import tf_keras as keras
 
 from . import graph, layers, markers, pooling
 from .exact import ACTIVATIONS
-from .plan import Affine, BlockNumbers, ConversionPlan, Copy, FakeQuant, InputCodes
+from .plan import Affine, BlockNumbers, ConversionPlan, FakeQuant, InputCodes
 
 
 class FakeQuantLayer(keras.layers.Layer):
@@ -59,29 +59,30 @@ def build_export_model(plan: ConversionPlan) -> tuple[keras.Model, list]:
     """Returns the export model and its marked regions: `regions[i]` is the layer between the
     markers with index i (a FakeQuantLayer or AffineLayer), or the BlockNumbers of a sub-byte
     block."""
+    regions = []
+    computes = [_step_function(step, regions) for step in plan.steps]
     rebuild = graph.Rebuild(plan.model)
     copies = graph.LayerCopies()
-    regions = []
-    for step in plan.steps:
-        if isinstance(step, Copy):
-            rebuild.set_outputs(step.node, copies.call(step.node.layer,
-                                                       *rebuild.arguments(step.node)))
-        elif isinstance(step, FakeQuant):
-            fake_quant = FakeQuantLayer(step.codes, name=f"{step.codes.name}_fake_quant")
-            x = rebuild.new(step.node.keras_inputs[0])
-            rebuild.set_outputs(step.node, _marked(fake_quant, x, regions))
-        elif isinstance(step, Affine):
-            affine = AffineLayer(step.multiplier, step.offset, name=f"{step.name}_affine")
-            x = rebuild.new(step.node.keras_inputs[0])
-            rebuild.set_outputs(step.node, _marked(affine, x, regions))
+    for step, compute in zip(plan.steps, computes):
+        if compute is None:
+            rebuild.copy(step.call.node, copies)
         else:
-            block = step.block
-            y = _export_block(step, rebuild.new(block.input), regions)
-            if block.trailing_activation is not None:
-                y = keras.layers.Activation(block.trailing_activation,
-                                            name=f"{block.name}_activation")(y)
-            rebuild.set(block.output, y)
+            rebuild.apply(compute, *step.ends)
     return rebuild.model(name=f"{plan.model.name}_export"), regions
+
+
+def _step_function(step, regions: list):
+    """What a step computes in the export model, as a function of the new tensor of its input;
+    None for a copy. Regions are numbered as the functions run, in the plan's order."""
+    if isinstance(step, BlockNumbers):
+        return lambda x: _export_block(step, x, regions)
+    if isinstance(step, FakeQuant):
+        fake_quant = FakeQuantLayer(step.codes, name=f"{step.codes.name}_fake_quant")
+        return lambda x: _marked(fake_quant, x, regions)
+    if isinstance(step, Affine):
+        affine = AffineLayer(step.multiplier, step.offset, name=f"{step.call.name}_affine")
+        return lambda x: _marked(affine, x, regions)
+    return None
 
 
 def _marked(compute, x, regions: list, region=None):
@@ -96,16 +97,22 @@ def _export_block(numbers: BlockNumbers, x, regions: list):
     """A block as input codes -> integer sum -> affine (exact.block_output's steps): one
     region for a bitlite op's block; for an 8-bit block beyond the op's int32 accumulator the
     codes and the affine are regions and the integer sum stays the TFLiteConverter's own
-    convolution. A Conv1D's regions compute
-    on [N, 1, W, C], between EXPAND_DIMS and SQUEEZE (and the PAD of causal padding) outside
-    them."""
-    if not numbers.one_row:
-        return _export_block_regions(numbers, x, regions)
-    x = tf.expand_dims(x, 1)
-    causal = layers.causal_padding(numbers.block.wrapper.layer)
-    if causal:
-        x = keras.layers.ZeroPadding2D(((0, 0), (causal, 0)), name=f"{numbers.name}_causal")(x)
-    return tf.squeeze(_export_block_regions(numbers, x, regions), 1)
+    convolution. A Conv1D's regions compute on [N, 1, W, C], between EXPAND_DIMS and SQUEEZE
+    (and the PAD of causal padding) outside them. The layer's own activation that no op fuses
+    follows, as float ops."""
+    block = numbers.block
+    if not block.one_row:
+        y = _export_block_regions(numbers, x, regions)
+    else:
+        x = tf.expand_dims(x, 1)
+        if block.causal_padding:
+            x = keras.layers.ZeroPadding2D(((0, 0), (block.causal_padding, 0)),
+                                           name=f"{numbers.name}_causal")(x)
+        y = tf.squeeze(_export_block_regions(numbers, x, regions), 1)
+    if block.trailing_activation is not None:
+        y = keras.layers.Activation(block.trailing_activation,
+                                    name=f"{block.name}_activation")(y)
+    return y
 
 
 def _export_block_regions(numbers: BlockNumbers, x, regions: list):
@@ -113,7 +120,7 @@ def _export_block_regions(numbers: BlockNumbers, x, regions: list):
                            codes_only=True)
     affine = AffineLayer(numbers.multiplier, numbers.offset, numbers.block.activation,
                          name=f"{numbers.name}_affine")
-    if numbers.bitlite_op:
+    if numbers.block.bitlite_op:
         return _marked(lambda x: affine(_integer_sum(numbers, codes(x))), x, regions,
                        region=numbers)
     return _marked(affine, _integer_sum(numbers, _marked(codes, x, regions)), regions)

@@ -1,22 +1,33 @@
-"""Walking and re-creating the layer graph of a functional (or Sequential) tf_keras model, and
-reading the quantizer state tfmot keeps on its layers.
+"""Reading a functional (or Sequential) tf_keras model: its layer calls in order, who reads
+each tensor, and the values of the variables tfmot and Keras keep on its layers.
 
-quantize_model and the converter both rebuild a model node by node, replacing some layers;
-this module holds the bookkeeping they share. It is the one module that reads tf_keras' and
-tfmot's private attributes (_keras_history, _inbound_nodes, _nodes_by_depth, _weight_vars),
-so a change of theirs is mended here alone. It also reads variables' values for folding and
-copying (local_value): under a tf.distribute strategy, without waiting for other workers.
+It is the one module that reads tf_keras' and tfmot's private attributes (_keras_history,
+_inbound_nodes, _nodes_by_depth, _nested_outputs, _weight_vars), so a change of theirs is
+mended here alone. Variables are read as this worker holds them (local_value): under a
+tf.distribute strategy, without waiting for other workers.
+
+`read_model` is the first stage of `convert`: the model's calls (Call) and every value the
+converter needs (CallState: quantizer steps, weights, BatchNorm statistics), read once into
+plain data; the later stages plan and export from these alone. The QAT model's inference
+(exact.py) walks the same calls (read_calls).
+
+quantize_model, the export model and that inference each re-create a model call by call,
+replacing some layers (Rebuild, LayerCopies, FlatNodes): the bookkeeping they share is here,
+beside the private attributes it reads.
 """
 
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
     QuantizeLayer)
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
+    QuantizeWrapper)
 
 
 def tensor_key(tensor) -> tuple:
@@ -122,13 +133,6 @@ class Consumers:
     def is_output(self, tensor) -> bool:
         return tensor_key(tensor) in self._outputs
 
-    def sole_reader(self, tensor):
-        """The only layer call reading `tensor`, or None (several readers, or a model output)."""
-        readers = self.readers(tensor)
-        if len(readers) == 1 and not self.is_output(tensor):
-            return readers[0]
-        return None
-
 
 def clone_layer(layer, layer_class=None):
     """A fresh, unbuilt copy of `layer` (weights are copied once it is built), of class
@@ -174,6 +178,15 @@ class Rebuild:
         for old, new in zip(output_tensors(node), tf.nest.flatten(new_outputs)):
             self.set(old, new)
 
+    def apply(self, compute, tensor, output):
+        """Records `compute(new tensor of tensor)` as the new tensor of `output`."""
+        self.set(output, compute(self.new(tensor)))
+
+    def copy(self, node, copies: LayerCopies):
+        """Records the outputs of the node's layer's copy (`copies`) called on its new
+        arguments."""
+        self.set_outputs(node, copies.call(node.layer, *self.arguments(node)))
+
     def arguments(self, node) -> tuple[list, dict]:
         """The node's call arguments with every Keras tensor replaced by its new tensor."""
         # Arguments also hold plain values (the 3.0 of `x + 3.0`, a None): only Keras tensors
@@ -210,11 +223,11 @@ class LayerCopies:
             copy = self._copies[id(layer)] = clone_layer(layer, self._copy_type(layer))
         outputs = copy(*args, **kwargs)
         if first_call:
-            copy.set_weights(_weight_values(layer))
+            copy.set_weights(weight_values(layer))
         return outputs
 
 
-def _weight_values(layer) -> list:
+def weight_values(layer) -> list:
     """layer.get_weights(), each variable read by local_value (get_weights all-reduces)."""
     if not all(isinstance(weight, tf.Variable) for weight in layer.weights):
         return layer.get_weights()  # weight handlers (some RNN cells): Keras' own reading
@@ -274,3 +287,170 @@ def quantizer_variables(layer) -> dict:
         return layer.quantizer_vars
     _, _, variables = layer._weight_vars[0]
     return variables
+
+
+@dataclass(frozen=True)
+class Call:
+    """One layer call of a model, as read_calls reads it: what the converter plans from and
+    what the QAT model's inference walks. The Keras objects are kept as handles: `node` and its
+    `input` / `output` tensors for re-creating the graph (export model, inference), `layer`
+    (the wrapped layer of a QuantizeWrapper) for its class and configuration."""
+    index: int  # position in execution order
+    node: object
+    layer: object
+    input: object  # the first Keras tensor read
+    output: object  # node.outputs
+    quantizer: object = None  # an input QuantizeLayer's quantizer, a QuantizeWrapper's config
+    wrapped: bool = False  # a QuantizeWrapper's call (`layer` is the layer it wraps)
+    producer: int | None = None  # the call computing `input`; None: a model input
+    readers: tuple = ()  # the calls reading `output`
+    is_output: bool = False  # `output` is a model output
+    times_called: int = 1  # calls of this layer in the model
+    activation: str | None = None  # the name of the layer's own activation function
+    computes: str | None = None  # what a standalone activation layer computes: 'relu',
+    # 'relu6' (a ReLU with max_value=6, or an Activation layer)
+    batch_norm_on_last_axis: bool = False  # a BatchNormalization folding per channel
+
+    @property
+    def name(self) -> str:
+        return self.layer.name
+
+
+@dataclass(frozen=True)
+class QuantizerState:
+    """A quantizer's float32 step (per output channel for a kernel), and whether the step was
+    ever initialised (lazily, by the first call on data)."""
+    step: np.ndarray
+    initialized: bool
+
+
+@dataclass(frozen=True)
+class BatchNormStatistics:
+    """A BatchNormalization's float32 [C] gamma, beta (1 and 0 where it has none) and moving
+    statistics, and its epsilon."""
+    gamma: np.ndarray
+    beta: np.ndarray
+    mean: np.ndarray
+    variance: np.ndarray
+    epsilon: np.float32
+
+
+@dataclass(frozen=True)
+class CallState:
+    """The values a call computes with, read once (read_model): an input quantizer's `step`; a
+    QuantizeWrapper's `step` (of its kernel quantizer), float `kernel`, `bias` (None: none) and
+    `kernel_quantizer`; a BatchNorm's `statistics`."""
+    step: QuantizerState | None = None
+    kernel: np.ndarray | None = None
+    kernel_quantizer: object = None
+    bias: np.ndarray | None = None
+    statistics: BatchNormStatistics | None = None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """A model as read_model reads it: its calls, and each call's state by index."""
+    model: object  # the Keras model, whose graph an export model re-creates
+    calls: list
+    states: dict  # Call.index -> CallState
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+
+def read_model(model) -> ModelFacts:
+    """A model's calls and every value the converter reads, read once."""
+    calls = read_calls(model)
+    return ModelFacts(model, calls, {call.index: read_state(call) for call in calls})
+
+
+def read_calls(model) -> list[Call]:
+    """The layer calls of a model in execution order (model_nodes), with who reads each."""
+    nodes = model_nodes(model)
+    index_of = {id(node): index for index, node in enumerate(nodes)}
+    consumers = Consumers(model)
+    times_called = call_counts(nodes)
+    calls = []
+    for index, node in enumerate(nodes):
+        layer, x = node.layer, node.keras_inputs[0]
+        wrapped = isinstance(layer, QuantizeWrapper)
+        _, producer_node = producer(x)
+        calls.append(Call(
+            index=index, node=node, layer=layer.layer if wrapped else layer, input=x,
+            output=node.outputs, wrapped=wrapped,
+            quantizer=(layer.quantizer if isinstance(layer, QuantizeLayer)
+                       else layer.quantize_config if wrapped else None),
+            producer=index_of.get(id(producer_node)),
+            readers=tuple(index_of[id(reader)] for reader in consumers.readers(node.outputs)),
+            is_output=consumers.is_output(node.outputs), times_called=times_called[id(layer)],
+            activation=(activation_function_name(getattr(layer.layer, "activation", None))
+                        if wrapped else None),
+            computes=_activation_layer_name(layer),
+            batch_norm_on_last_axis=(type(layer) is keras.layers.BatchNormalization
+                                     and list(layer.axis) == [x.shape.rank - 1])))
+    return calls
+
+
+def activation_function_name(fn) -> str | None:
+    """Registered name of an activation function ('relu', 'linear' ...), None if it has none
+    (or `fn` is no function)."""
+    if not callable(fn):
+        return None
+    name = keras.activations.serialize(fn)
+    return name if isinstance(name, str) else None
+
+
+def _activation_layer_name(layer) -> str | None:
+    """Name of the activation a standalone activation layer computes (a ReLU layer with default
+    slope and threshold is 'relu', or 'relu6' with max_value=6); None otherwise."""
+    if isinstance(layer, keras.layers.ReLU):
+        config = layer.get_config()
+        if config["negative_slope"] == 0 and config["threshold"] == 0:
+            if config["max_value"] is None:
+                return "relu"
+            if float(config["max_value"]) == 6.0:
+                return "relu6"
+        return None
+    if type(layer) is keras.layers.Activation:
+        return activation_function_name(layer.activation)
+    return None
+
+
+def read_state(call: Call) -> CallState:
+    """The values of a call's variables as this worker holds them (local_value)."""
+    if call.batch_norm_on_last_axis:
+        return CallState(statistics=batch_norm_statistics(call.layer))
+    layer = call.node.layer
+    if isinstance(layer, QuantizeLayer):
+        return CallState(step=quantizer_state(layer))
+    if not call.wrapped or not layer._weight_vars:
+        return CallState()
+    kernel, kernel_quantizer = wrapped_kernel(layer)
+    bias = call.layer.bias if getattr(call.layer, "use_bias", False) else None
+    return CallState(step=quantizer_state(layer), kernel=local_value(kernel),
+                     kernel_quantizer=kernel_quantizer,
+                     bias=None if bias is None else local_value(bias))
+
+
+def quantizer_state(layer) -> QuantizerState | None:
+    """The step of an input QuantizeLayer's quantizer or of a QuantizeWrapper's kernel
+    quantizer; None for a quantizer without one (not bitlite's)."""
+    variables = quantizer_variables(layer)
+    if "step" not in variables:
+        return None
+    return QuantizerState(local_value(variables["step"]).astype(np.float32),
+                          bool(local_value(variables["initialized"])))
+
+
+def batch_norm_statistics(layer) -> BatchNormStatistics:
+    channels = int(layer.moving_mean.shape[0])
+
+    def read(variable, default):
+        if variable is None:
+            return np.full([channels], default, np.float32)
+        return np.asarray(local_value(variable), np.float32)
+
+    return BatchNormStatistics(read(layer.gamma, 1), read(layer.beta, 0),
+                               read(layer.moving_mean, 0), read(layer.moving_variance, 1),
+                               np.float32(layer.epsilon))

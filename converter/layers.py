@@ -118,8 +118,9 @@ def becomes_bitlite_op(layer, weight_bits: int, activation_bits: int,
     narrow = (isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D))
               and in_channels // groups < W8A8_MIN_CHANNELS
               and not packs_narrow_input_densely(layer))
-    return not narrow and custom_ops.accumulator_fits(
-        reduction_size(layer), weight_bits, activation_bits, activation_signed)
+    k = reduction_size(layer)
+    return not narrow and custom_ops.accumulator_fits(k, weight_bits, activation_bits,
+                                                      activation_signed)
 
 
 def is_bit_width(bits) -> bool:

@@ -1,11 +1,12 @@
-"""What the converter writes for each layer call of a QAT model, read from the model once.
+"""Stage 2 of `convert`: what the converter writes for each layer call, planned on what
+graph.read_model read.
 
-`plan_conversion` walks the QAT model once, in execution order, and records what each layer call
-becomes in the export model (export.py): a plain copy, an input quantizer's fake quantization,
-a block (blocks.py), or a BatchNorm no block folds. Every number the .tflite carries is computed
-here, once: the trained steps, the weight codes and their packed rows, the custom options, the
-folded multipliers and offsets and the reduction ranges. Export and the region replacement only
-read these records; nothing after this stage reads the QAT model's variables.
+`plan_conversion` matches the blocks (blocks.py) and records, in execution order, what each
+layer call becomes in the export model (export.py): a plain copy, an input quantizer's fake
+quantization, a block, or a BatchNorm no block folds. Every number the .tflite carries is
+computed here, once, from the values read: the weight codes and their packed rows, the custom
+options, the folded multipliers and offsets and the reduction ranges. Nothing here reads the
+QAT model's variables; export and the region replacement only read these records.
 """
 
 from __future__ import annotations
@@ -13,19 +14,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 import tf_keras as keras
-from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
-    QuantizeLayer)
 
-from . import custom_ops, folding, graph, layers
-from .blocks import Block, find_blocks, trained_step
+from . import custom_ops, folding
+from .blocks import Block, find_blocks
 from .errors import ConversionError
+from .graph import Call, CallState, ModelFacts, QuantizerState
 
 
 @dataclass(frozen=True)
-class Copy:
+class _OneCall:
+    """A step computing what one layer call computes, from its input to its output."""
+    call: Call
+
+    @property
+    def ends(self) -> tuple:
+        """The Keras tensors it reads and writes."""
+        return self.call.input, self.call.output
+
+
+@dataclass(frozen=True)
+class Copy(_OneCall):
     """A layer call the export model repeats as it is."""
-    node: object
 
 
 @dataclass(frozen=True)
@@ -37,17 +48,14 @@ class InputCodes:
 
 
 @dataclass(frozen=True)
-class FakeQuant:
+class FakeQuant(_OneCall):
     """An input QuantizeLayer whose output something besides blocks reads: `codes(x) * step`."""
-    node: object
     codes: InputCodes
 
 
 @dataclass(frozen=True)
-class Affine:
+class Affine(_OneCall):
     """A BatchNorm no block folds: `x * multiplier + offset` (float32 [C])."""
-    node: object
-    name: str
     multiplier: np.ndarray
     offset: np.ndarray
 
@@ -71,17 +79,9 @@ class BlockNumbers:
         return self.block.name
 
     @property
-    def bitlite_op(self) -> bool:
-        return self.block.bitlite_op
-
-    @property
-    def op_code(self) -> str:
-        return self.block.op_code
-
-    @property
-    def one_row(self) -> bool:
-        """A Conv1D: its [N, W, C] tensors are computed as [N, 1, W, C]."""
-        return isinstance(self.block.wrapper.layer, keras.layers.Conv1D)
+    def ends(self) -> tuple:
+        """The Keras tensors the block reads and writes."""
+        return self.block.input, self.block.output
 
 
 @dataclass(frozen=True)
@@ -95,47 +95,49 @@ class ConversionPlan:
         return [step for step in self.steps if isinstance(step, BlockNumbers)]
 
 
-def plan_conversion(qat_model) -> ConversionPlan:
-    """The plan of `qat_model`; raises ConversionError for what the converter cannot express
-    (a layer quantized in another way, a step that never saw data, a sign-quantized tensor that
-    a float op reads)."""
-    blocks = find_blocks(qat_model)
-    block_of = {id(block.wrapper): block for block in blocks}
-    absorbed = {id(node) for block in blocks for node in block.absorbed_nodes}
-    consumers = graph.Consumers(qat_model)
+def plan_conversion(facts: ModelFacts) -> ConversionPlan:
+    """The plan of a QAT model read by graph.read_model; raises ConversionError for what the
+    converter cannot express (a layer quantized in another way, a step that never saw data, a
+    sign-quantized tensor that a float op reads)."""
+    blocks = find_blocks(facts.calls, facts.name)
+    block_of = {block.wrapper.index: block for block in blocks}
+    absorbed = {index for block in blocks for index in block.absorbed}
     steps = []
-    for node in graph.model_nodes(qat_model):
-        layer = node.layer
-        if id(node) in absorbed:
+    for call in facts.calls:
+        state = facts.states[call.index]
+        if call.index in absorbed:
             continue  # computed inside its block
-        if isinstance(layer, QuantizeLayer):
-            if _read_outside_blocks(node, consumers, block_of):
-                steps.append(FakeQuant(node, _fake_quant_codes(layer)))
-        elif id(layer) in block_of:
-            steps.append(_block_numbers(block_of[id(layer)]))
-        elif folding.batch_norm_on_last_axis(layer, node.keras_inputs[0]):
-            steps.append(Affine(node, layer.name, *folding.batch_norm_affine(layer)))
+        if call.quantizer is not None and not call.wrapped:  # an input QuantizeLayer
+            if call.is_output or any(reader not in block_of for reader in call.readers):
+                steps.append(FakeQuant(call, _fake_quant_codes(call, state.step)))
+        elif call.index in block_of:
+            steps.append(_block_numbers(block_of[call.index], facts.states))
+        elif call.batch_norm_on_last_axis:
+            steps.append(Affine(call, *folding.batch_norm_affine(state.statistics)))
         else:
-            steps.append(Copy(node))
-    return ConversionPlan(qat_model, steps)
+            steps.append(Copy(call))
+    return ConversionPlan(facts.model, steps)
 
 
-def _read_outside_blocks(node, consumers: graph.Consumers, block_of: dict) -> bool:
-    """Whether an input quantizer's output is needed by more than the blocks reading its input
-    (a model output counts as a reader outside blocks)."""
-    output = node.outputs
-    return consumers.is_output(output) or any(
-        id(reader.layer) not in block_of for reader in consumers.readers(output))
+def _trained_step(step: QuantizerState, layer_name: str) -> np.ndarray:
+    """The float32 step; raises if it never saw data (lazy initialisation)."""
+    if not step.initialized:
+        raise ConversionError(
+            f"layer {layer_name!r}: its quantizer step was never initialised; run the QAT "
+            "model on data (fit, or at least one predict) before converting")
+    return step.step
 
 
-def _input_codes(quantize_layer: QuantizeLayer, block_name: str) -> InputCodes:
+def _input_codes(quantize_layer: Call, step: QuantizerState, block_name: str) -> InputCodes:
     """The codes of an input quantizer; `block_name` names the layer in the error raised when
     its step never saw data."""
     return InputCodes(quantize_layer.name, quantize_layer.quantizer,
-                      float(trained_step(quantize_layer, block_name)))
+                      float(_trained_step(step, block_name)))
 
 
-def _fake_quant_codes(quantize_layer: QuantizeLayer) -> InputCodes:
+def _fake_quant_codes(quantize_layer: Call, step: QuantizerState) -> InputCodes:
+    """The codes of an input QuantizeLayer whose output something besides blocks reads (a
+    model output counts as such a reader)."""
     if quantize_layer.quantizer.binary:
         raise ConversionError(
             f"layer {quantize_layer.name!r}: its signed 1-bit (sign) output is read by "
@@ -143,59 +145,66 @@ def _fake_quant_codes(quantize_layer: QuantizeLayer) -> InputCodes:
             "form in TFLite; build the model with bitlite's quantize_model, which puts input "
             "quantizers only in front of the layers it quantizes, or use 2 or more activation "
             "bits")
-    return _input_codes(quantize_layer, quantize_layer.name)
+    return _input_codes(quantize_layer, step, quantize_layer.name)
 
 
-def _block_numbers(block: Block) -> BlockNumbers:
-    block.check_trained()
-    layer = block.wrapper.layer
-    kernel_codes = block.kernel_codes().numpy()
-    multiplier, offset = block.affine()
-    layer_class, config = type(layer), layer.get_config()
-    if isinstance(layer, keras.layers.Conv1D):
-        layer_class = keras.layers.Conv2D
-        config = dict(name=layer.name, filters=layer.filters, groups=layer.groups,
-                      **layers.conv2d_geometry(layer))
+def _block_numbers(block: Block, states: dict[int, CallState]) -> BlockNumbers:
+    weights = states[block.wrapper.index]
+    input_codes = _input_codes(block.input_quantizer, states[block.input_quantizer.index].step,
+                               block.name)
+    weight_step = _trained_step(weights.step, block.name)
+    layer_class, config = _integer_sum_layer(block)
+    fields = _option_fields(block, np.float32(input_codes.step)) if block.bitlite_op else None
+    kernel_codes = weights.kernel_quantizer.codes(
+        tf.convert_to_tensor(weights.kernel), tf.convert_to_tensor(weight_step)).numpy()
+    if block.one_row:
         kernel_codes = kernel_codes[np.newaxis]
-    config.update(activation="linear", use_bias=False)
-    input_codes = _input_codes(block.input_quantizer, block.name)
+    chunks = block.reduction_chunks()
+    multiplier, offset = block.affine(states)
+    packed_weights = options = None
+    if block.bitlite_op:
+        # Conv/Dense [..., C_in / G, C_out] and depthwise [KH, KW, C_in, M] (output channel
+        # ci * M + m) both flatten to [(kh, kw, ci in group), C_out]: FORMAT.md's rows.
+        rows = kernel_codes.astype(np.int64).reshape(-1, block.channels[1]).T
+        packed_weights = custom_ops.pack_weights(rows, block.weight_bits)
+        write = (custom_ops.fully_connected_options
+                 if block.op_code == custom_ops.FULLY_CONNECTED else custom_ops.conv2d_options)
+        options = write(multiplier=multiplier.astype(np.float32),
+                        offset=offset.astype(np.float32), **fields)
     return BlockNumbers(
         block=block, input_codes=input_codes, multiplier=multiplier, offset=offset,
-        kernel_codes=kernel_codes, chunks=block.reduction_chunks(),
-        layer_class=layer_class, layer_config=config,
-        packed_weights=_packed_weights(block, kernel_codes) if block.bitlite_op else None,
-        options=(_options(block, np.float32(input_codes.step), multiplier, offset)
-                 if block.bitlite_op else None))
+        kernel_codes=kernel_codes, chunks=chunks, layer_class=layer_class,
+        layer_config=config, packed_weights=packed_weights, options=options)
 
 
-def _packed_weights(block: Block, kernel_codes: np.ndarray) -> np.ndarray:
-    """uint8 [C_out, row_bytes] rows of the kernel's codes in FORMAT.md order."""
-    _, out_channels, _ = layers.channels(block.wrapper.layer)
-    # Conv/Dense [..., C_in / G, C_out] and depthwise [KH, KW, C_in, M] (output channel
-    # ci * M + m) both flatten to [(kh, kw, ci in group), C_out].
-    rows = kernel_codes.astype(np.int64).reshape(-1, out_channels).T
-    return custom_ops.pack_weights(rows, block.wrapper.quantize_config.weight_bits)
+def _integer_sum_layer(block: Block) -> tuple[type, dict]:
+    """The class and config of the block's integer-sum copies: linear, no bias; a Conv1D's
+    as a Conv2D of one row."""
+    layer = block.layer
+    layer_class, config = type(layer), layer.get_config()
+    if block.one_row:
+        layer_class = keras.layers.Conv2D
+        config = dict(name=layer.name, filters=layer.filters, groups=layer.groups,
+                      **block.geometry)
+    config.update(activation="linear", use_bias=False)
+    return layer_class, config
 
 
-def _options(block: Block, input_scale: np.float32, multiplier: np.ndarray,
-             offset: np.ndarray) -> bytes:
-    """FlexBuffer custom options: grids, the input step, the folded multiplier and offset and
-    the geometry."""
-    layer = block.wrapper.layer
+def _option_fields(block: Block, input_scale: np.float32) -> dict:
+    """The custom options' fields but the folded multiplier and offset: grids, the input step
+    and the geometry."""
     input_quantizer = block.input_quantizer.quantizer
-    in_channels, out_channels, groups = layers.channels(layer)
-    common = dict(
-        weight_bits=block.wrapper.quantize_config.weight_bits,
+    in_channels, out_channels, groups = block.channels
+    fields = dict(
+        weight_bits=block.weight_bits,
         activation_bits=input_quantizer.num_bits, activation_signed=input_quantizer.signed,
         input_scale=input_scale, in_channels=in_channels, out_channels=out_channels,
-        activation=block.activation, multiplier=multiplier.astype(np.float32),
-        offset=offset.astype(np.float32))
+        activation=block.activation)
     if block.op_code == custom_ops.FULLY_CONNECTED:
-        return custom_ops.fully_connected_options(**common)
-    geometry = layers.conv2d_geometry(layer)
+        return fields
+    geometry = block.geometry
     (kernel_h, kernel_w), (stride_h, stride_w), (dilation_h, dilation_w) = (
         geometry["kernel_size"], geometry["strides"], geometry["dilation_rate"])
-    return custom_ops.conv2d_options(
-        kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
-        dilation_h=dilation_h, dilation_w=dilation_w, padding=geometry["padding"].upper(),
-        groups=groups, **common)
+    return dict(fields, kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h,
+                stride_w=stride_w, dilation_h=dilation_h, dilation_w=dilation_w,
+                padding=geometry["padding"].upper(), groups=groups)
