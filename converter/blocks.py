@@ -25,7 +25,7 @@ import tf_keras as keras
 
 from . import activations, custom_ops, folding, layers
 from .errors import ConversionError
-from .graph import Call, CallState
+from .facts import Call, CallState
 from .quantizers import ActivationQuantizer, KernelQuantizeConfig
 
 

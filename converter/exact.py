@@ -30,7 +30,7 @@ import tf_keras as keras
 
 from . import folding, graph, layers, pooling
 from .blocks import Block, find_blocks
-from .graph import Call
+from .facts import Call
 
 
 ACTIVATIONS = {"NONE": tf.identity, "RELU": tf.nn.relu, "RELU6": tf.nn.relu6}

@@ -20,7 +20,7 @@ import tf_keras as keras
 from . import custom_ops, folding
 from .blocks import Block, find_blocks
 from .errors import ConversionError
-from .graph import Call, CallState, ModelFacts, QuantizerState
+from .facts import Call, CallState, ModelFacts, QuantizerState
 
 
 @dataclass(frozen=True)
