@@ -12,7 +12,8 @@ from flatbuffers import flexbuffers
 FORMAT_VERSION = 1
 CONV2D = "BitliteConv2D"
 FULLY_CONNECTED = "BitliteFullyConnected"
-OP_NAMES = (CONV2D, FULLY_CONNECTED)
+CONV2D_TRANSPOSE = "BitliteConv2DTranspose"
+OP_NAMES = (CONV2D, FULLY_CONNECTED, CONV2D_TRANSPOSE)
 SUPPORTED_BITS = (1, 2, 3, 4)  # sub-byte widths, for weights and activations in any pair
 W8A8 = (8, 8)  # a layer kept at 8 bits (FORMAT.md "Bit widths")
 _WEIGHT_BITS = SUPPORTED_BITS + (8,)
@@ -134,6 +135,46 @@ def conv2d_options(
                          f"out_channels = {out_channels}")
     options = _common_options(**common)
     options.update({key: int(value) for key, value in geometry.items()}, padding=padding)
+    return bytes(flexbuffers.Dumps(options))
+
+
+def transpose_pads(kernel: int, stride: int, padding: str, output_padding) -> tuple[int, int]:
+    """(pad before, pad after) of one axis of a BitliteConv2DTranspose for Keras'
+    Conv2DTranspose (dilation 1): the padding tf.nn.conv2d_transpose gives an output of Keras'
+    deconv_output_length (FORMAT.md "BitliteConv2DTranspose"). output_padding None or int."""
+    if padding not in ("same", "valid"):
+        raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+    if output_padding is None:
+        if padding == "valid":
+            return 0, min(kernel - stride, 0)
+        before = max(kernel - stride, 0) // 2
+        return before, kernel - stride - before
+    if padding == "valid":
+        return 0, -output_padding
+    total = 2 * (kernel // 2) - output_padding
+    before = max(total, 0) // 2
+    return before, total - before
+
+
+def conv2d_transpose_options(
+    *, kernel_h, kernel_w, stride_h=1, stride_w=1, pad_top=0, pad_bottom=0, pad_left=0,
+    pad_right=0, **common,
+) -> bytes:
+    """FlexBuffer custom options of a BitliteConv2DTranspose op (keys as in FORMAT.md); the
+    pads are the transposed convolution's (transpose_pads)."""
+    for key, value in dict(kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h,
+                           stride_w=stride_w).items():
+        if int(value) < 1:
+            raise ValueError(f"{key} must be >= 1, got {value}")
+    for key, value, lowest in (("pad_top", pad_top, 0), ("pad_left", pad_left, 0),
+                               ("pad_bottom", pad_bottom, 1 - int(stride_h)),
+                               ("pad_right", pad_right, 1 - int(stride_w))):
+        if int(value) < lowest:
+            raise ValueError(f"{key} must be >= {lowest}, got {value}")
+    options = _common_options(**common)
+    options.update(kernel_h=int(kernel_h), kernel_w=int(kernel_w), stride_h=int(stride_h),
+                   stride_w=int(stride_w), pad_top=int(pad_top), pad_bottom=int(pad_bottom),
+                   pad_left=int(pad_left), pad_right=int(pad_right))
     return bytes(flexbuffers.Dumps(options))
 
 

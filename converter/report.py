@@ -33,8 +33,13 @@ class BitliteLayer:
 
     @property
     def macs(self) -> int:
-        """Multiply-accumulates per example: every output value sums K products."""
-        return int(np.prod(self.output_shape[1:])) * self.reduction_size
+        """Multiply-accumulates per example: every output value sums K products (a transposed
+        convolution's K / (stride_h * stride_w) on average: each tap reaches one output of
+        that many)."""
+        macs = int(np.prod(self.output_shape[1:])) * self.reduction_size
+        if self.op == custom_ops.CONV2D_TRANSPOSE:
+            macs //= self.options["stride_h"] * self.options["stride_w"]
+        return macs
 
 
 def bitlite_layers(model) -> list[BitliteLayer]:

@@ -8,7 +8,8 @@ namespace fuzz {
 namespace {
 
 constexpr const char* kKernels[] = {"auto", "bitserial", "int", "lut", "reference"};
-constexpr const char* kOps[] = {"BitliteConv2D", "BitliteFullyConnected", "NotBitlite"};
+constexpr const char* kOps[] = {"BitliteConv2D", "BitliteFullyConnected", "NotBitlite",
+                                 "BitliteConv2DTranspose"};
 constexpr int kMaxRank = 8;
 
 // Reads little-endian fields; past the end every field is zero and every byte run empty.
@@ -71,7 +72,7 @@ FuzzGraph DecodeFuzzGraph(const uint8_t* data, size_t size) {
   graph.x = DecodeTensor(&in);
   for (int i = 0; i < node_count; ++i) {
     FuzzNode node;
-    node.op = kOps[in.Unsigned(1) % 3];
+    node.op = kOps[in.Unsigned(1) % 4];
     node.options = in.Bytes(in.Unsigned(2));
     node.weights = DecodeTensor(&in);
     node.output = DecodeTensor(&in);

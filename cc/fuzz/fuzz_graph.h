@@ -14,7 +14,7 @@
 //   tensor x       the first node's input
 //   per node:
 //     u8  op       0 BitliteConv2D, 1 BitliteFullyConnected, 2 a custom op bitlite does not
-//                  claim (mod 3)
+//                  claim, 3 BitliteConv2DTranspose (mod 4)
 //     u16 length, then that many bytes of custom options
 //     tensor w     the node's second input (the packed weights)
 //     tensor y     the node's output, the next node's input

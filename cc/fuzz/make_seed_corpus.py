@@ -25,7 +25,8 @@ from tests.support import cases, models  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 KERNELS = ("auto", "bitserial", "int", "lut", "reference")
-OPS = ("BitliteConv2D", "BitliteFullyConnected")
+# The op byte of each custom code (fuzz_graph.h); 2 is a custom op bitlite does not claim.
+OPS = ("BitliteConv2D", "BitliteFullyConnected", "NotBitlite", "BitliteConv2DTranspose")
 FLOAT32, UINT8 = 1, 3              # TfLiteType
 MMAP_RO, ARENA_RW = 1, 2           # TfLiteAllocationType
 X_VALUES = 64                      # input floats per seed; the fuzzer repeats them
@@ -103,6 +104,24 @@ def extreme_geometry(weight_bits: int, groups: int, c_in: int, c_out: int) -> by
     return seed([node], [1, 1, 1, c_in], np.linspace(-1, 1, 8), 0, False)
 
 
+def transposed(kernel: int, stride: int, padding: str, output_padding, c_in: int,
+               c_out: int) -> bytes:
+    """A W2A3 signed Keras Conv2DTranspose on a 3x4 input (issue 14): pads of FORMAT.md."""
+    top, bottom = custom_ops.transpose_pads(kernel, stride, padding, output_padding)
+    spec = dict(weight_bits=2, activation_bits=3, activation_signed=True, input_scale=0.25,
+                in_channels=c_in, out_channels=c_out, activation="RELU",
+                multiplier=np.linspace(0.1, 1, c_out), offset=np.linspace(-1, 1, c_out),
+                kernel_h=kernel, kernel_w=kernel, stride_h=stride, stride_w=stride,
+                pad_top=top, pad_bottom=bottom, pad_left=top, pad_right=bottom)
+    codes = (np.arange(c_out * kernel * kernel * c_in) % 4 - 2).reshape(c_out, -1)
+    weights = custom_ops.pack_weights(codes, 2)
+    out_h = 2 * stride + kernel - top - bottom
+    out_w = 3 * stride + kernel - top - bottom
+    node = ("BitliteConv2DTranspose", custom_ops.conv2d_transpose_options(**spec),
+            list(weights.shape), weights.tobytes(), [1, out_h, out_w, c_out])
+    return seed([node], [1, 3, 4, c_in], np.linspace(-1, 1, 12), 1, True)
+
+
 def main():
     rng = np.random.default_rng(9)
     shutil.rmtree(CORPUS, ignore_errors=True)
@@ -115,6 +134,9 @@ def main():
         count += index + 1
     (CORPUS / "dilation_overflow_depthwise").write_bytes(extreme_geometry(2, 2, 2, 2))
     (CORPUS / "dilation_overflow_conv").write_bytes(extreme_geometry(2, 1, 8, 4))
+    (CORPUS / "transposed_same").write_bytes(transposed(3, 2, "same", None, 5, 3))
+    (CORPUS / "transposed_valid_output_padding").write_bytes(
+        transposed(1, 3, "valid", 2, 3, 2))
     print(f"{len(list(CORPUS.iterdir()))} seeds in {CORPUS}")
 
 

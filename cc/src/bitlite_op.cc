@@ -6,6 +6,7 @@
 
 #include "error_message.h"
 #include "kernels/reference/conv2d_reference.h"
+#include "kernels/reference/conv2d_transpose_reference.h"
 #include "kernels/cpu_features.h"
 #include "kernels/reference/weight_unpack_reference.h"
 #include "op_geometry.h"
@@ -43,7 +44,7 @@ bool FindBitliteOp(const TfLiteRegistration& registration, OpKind* kind) {
   if (registration.builtin_code != kTfLiteBuiltinCustom || registration.custom_name == nullptr) {
     return false;
   }
-  for (OpKind candidate : {OpKind::kConv2D, OpKind::kFullyConnected}) {
+  for (OpKind candidate : {OpKind::kConv2D, OpKind::kFullyConnected, OpKind::kConv2DTranspose}) {
     if (std::strcmp(registration.custom_name, OpName(candidate)) == 0) {
       *kind = candidate;
       return true;
@@ -133,6 +134,12 @@ std::string BitliteOp::Describe(const TfLiteContext* context) const {
             "x" + std::to_string(params_.stride_w) + ", dilation " +
             std::to_string(params_.dilation_h) + "x" + std::to_string(params_.dilation_w) +
             (params_.padding == Padding::kSame ? ", SAME" : ", VALID");
+  } else if (kind_ == OpKind::kConv2DTranspose) {
+    text += ", kernel " + std::to_string(params_.kernel_h) + "x" +
+            std::to_string(params_.kernel_w) + ", stride " + std::to_string(params_.stride_h) +
+            "x" + std::to_string(params_.stride_w) + ", pads " + std::to_string(params_.pad_top) +
+            " " + std::to_string(params_.pad_bottom) + " " + std::to_string(params_.pad_left) +
+            " " + std::to_string(params_.pad_right);
   }
   return text + ", " + ActivationName(params_.activation) + ", kernel " + KernelName();
 }
@@ -144,6 +151,15 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
     message = init_error_;
   } else if (CheckTensors(context, &message) && CheckWeights(context, &message) &&
              ComputeGeometry(params_, input_shape, &geometry_, output_shape, &message)) {
+    if (kind_ == OpKind::kConv2DTranspose) {
+      run_reference_ = !use_gemm_;
+      if (run_reference_ ? PrepareReferenceKernel(context, threads, &message)
+                         : PrepareTransposeKernel(context, threads, &message)) {
+        return true;
+      }
+      *error = MessagePrefix() + message;
+      return false;
+    }
     const LiveTaps taps = FindLiveTaps(geometry_);
     run_reference_ = !(use_gemm_ || use_depthwise_) || taps.Empty();
     const bool prepared = run_reference_ ? PrepareReferenceKernel(context, threads, &message)
@@ -188,6 +204,16 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
   const int64_t limit = ScratchLimit(context, threads);
   return use_depthwise_ ? depthwise_->Prepare(cropped, threads, limit, error)
                         : gemm_->Prepare(cropped, threads, limit, error);
+}
+
+bool BitliteOp::PrepareTransposeKernel(const TfLiteContext* context, int threads,
+                                       std::string* error) {
+  if (transpose_ == nullptr) {
+    std::vector<int8_t> codes;
+    if (!UnpackWeights(context, &codes, error)) return false;
+    transpose_ = std::make_unique<Conv2DTransposeGemm>(params_, codes.data(), *gemm_kernel_);
+  }
+  return transpose_->Prepare(geometry_, threads, ScratchLimit(context, threads), error);
 }
 
 int64_t BitliteOp::ScratchLimit(const TfLiteContext* context, int threads) const {
@@ -271,24 +297,31 @@ bool BitliteOp::UnpackWeights(const TfLiteContext* context, std::vector<int8_t>*
   return true;
 }
 
+// A transposed convolution reads and writes floats (conv2d_transpose_gemm.h).
 const ActivationPacking* BitliteOp::InputCodeGrid() const {
-  if (run_reference_ || !CodesFitInt8(grid_)) return nullptr;
+  if (run_reference_ || transpose_ != nullptr || !CodesFitInt8(grid_)) return nullptr;
   if (use_depthwise_) return &depthwise_->input_packing();  // reads codes on every row
   return gemm_->reads_codes() ? &gemm_->input_packing() : nullptr;
 }
 
 bool BitliteOp::WritesCodes() const {
-  if (run_reference_) return false;
+  if (run_reference_ || transpose_ != nullptr) return false;
   return use_depthwise_ ? depthwise_->writes_codes() : gemm_->writes_codes();
 }
 
 void BitliteOp::Run(const ActivationInput& x, const ActivationOutput& y, ActivationCodeT* codes,
                     int32_t* acc, ThreadPool* pool) {
+  if (transpose_ != nullptr && !run_reference_) return transpose_->Run(x.values, y.values, pool);
   if (!run_reference_) {
     return use_depthwise_ ? depthwise_->Run(x, y, pool) : gemm_->Run(x, y, pool);
   }
   QuantizeActivationsReference(x.values, static_cast<size_t>(geometry_.InputSize()), grid_,
                                codes);
+  if (kind_ == OpKind::kConv2DTranspose) {
+    return Conv2DTransposeReference(geometry_, codes, weight_codes_.data(),
+                                    params_.multiplier.data(), params_.offset.data(),
+                                    params_.activation, acc, y.values);
+  }
   Conv2DReference(geometry_, codes, weight_codes_.data(), params_.multiplier.data(),
                   params_.offset.data(), params_.activation, acc, y.values);
 }

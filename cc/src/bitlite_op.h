@@ -1,4 +1,4 @@
-// One BitliteConv2D or BitliteFullyConnected node run by the delegate: its parsed options,
+// One BitliteConv2D, BitliteConv2DTranspose or BitliteFullyConnected node run by the delegate: its parsed options,
 // its tensors, its unpacked weights and the geometry of the current input shape.
 #ifndef BITLITE_SRC_BITLITE_OP_H_
 #define BITLITE_SRC_BITLITE_OP_H_
@@ -13,6 +13,7 @@
 #include "kernels/reference/activation_quantize_reference.h"
 #include "kernels/depthwise/conv2d_depthwise.h"
 #include "kernels/gemm/conv2d_gemm.h"
+#include "kernels/gemm/conv2d_transpose_gemm.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/depthwise/dwconv_kernels.h"
 #include "kernels/gemm/gemm_kernels.h"
@@ -86,6 +87,9 @@ class BitliteOp {
   // Builds (or rebuilds, for other live taps) the fast kernel and sizes its scratch.
   bool PrepareFastKernel(const TfLiteContext* context, const LiveTaps& taps, int threads,
                          std::string* error);
+  // The same for a transposed convolution (which keeps its weights and finds its phases'
+  // live taps itself).
+  bool PrepareTransposeKernel(const TfLiteContext* context, int threads, std::string* error);
 
   int node_index_;
   OpKind kind_ = OpKind::kConv2D;
@@ -107,6 +111,8 @@ class BitliteOp {
   bool use_gemm_ = false;
   const GemmKernel* gemm_kernel_ = nullptr;
   std::unique_ptr<Conv2DGemm> gemm_;
+  // A transposed convolution runs on the GEMM kernels as phases (use_gemm_ is set too).
+  std::unique_ptr<Conv2DTransposeGemm> transpose_;
   // Depthwise layers (IsDepthwise) run on their own kernel unless `kernel` is reference.
   bool use_depthwise_ = false;
   const DwconvKernel* dwconv_kernel_ = nullptr;

@@ -1,5 +1,6 @@
 #include "op_geometry.h"
 
+#include <climits>
 #include <cstdint>
 #include <utility>
 
@@ -22,6 +23,44 @@ bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Pa
   return true;
 }
 
+namespace {
+
+// FORMAT.md "BitliteConv2DTranspose", output size of one axis: the full output
+// (in - 1) * stride + kernel cut by the pads; an empty input gives an empty output. Negative
+// where the pads crop more than that.
+int64_t TransposedAxis(int64_t in, int64_t kernel, int64_t stride, int64_t pad_before,
+                       int64_t pad_after) {
+  return in == 0 ? 0 : (in - 1) * stride + kernel - pad_before - pad_after;
+}
+
+bool TransposedOutputSize(const OpParams& p, const std::vector<int>& input_shape, ConvGeometry* g,
+                          std::string* error) {
+  g->in_h = input_shape[1];
+  g->in_w = input_shape[2];
+  g->kernel_h = p.kernel_h;
+  g->kernel_w = p.kernel_w;
+  g->stride_h = p.stride_h;
+  g->stride_w = p.stride_w;
+  g->pad_top = p.pad_top;
+  g->pad_left = p.pad_left;
+  g->out_h = TransposedAxis(g->in_h, p.kernel_h, p.stride_h, p.pad_top, p.pad_bottom);
+  g->out_w = TransposedAxis(g->in_w, p.kernel_w, p.stride_w, p.pad_left, p.pad_right);
+  if (g->out_h < 0 || g->out_h > INT_MAX || g->out_w < 0 || g->out_w > INT_MAX) {
+    return Fail("input " + ShapeToString(input_shape) + " gives a transposed output of " +
+                    std::to_string(g->out_h) + "x" + std::to_string(g->out_w) +
+                    " pixels (kernel " + std::to_string(p.kernel_h) + "x" +
+                    std::to_string(p.kernel_w) + ", stride " + std::to_string(p.stride_h) + "x" +
+                    std::to_string(p.stride_w) + ", pads top " + std::to_string(p.pad_top) +
+                    " bottom " + std::to_string(p.pad_bottom) + " left " +
+                    std::to_string(p.pad_left) + " right " + std::to_string(p.pad_right) +
+                    "): the pads crop more than the output, or it is too large",
+                error);
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string ShapeToString(const std::vector<int>& shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
@@ -30,7 +69,7 @@ std::string ShapeToString(const std::vector<int>& shape) {
 
 bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape,
                      ConvGeometry* geometry, std::vector<int>* output_shape, std::string* error) {
-  const bool is_conv = params.kind == OpKind::kConv2D;
+  const bool is_conv = params.kind != OpKind::kFullyConnected;
   const size_t rank = input_shape.size();
   if (is_conv ? rank != 4 : rank < 2) {
     return Fail(std::string("input must be ") +
@@ -63,7 +102,11 @@ bool ComputeGeometry(const OpParams& params, const std::vector<int>& input_shape
   g.batch = batch.value();
   *output_shape = input_shape;
   output_shape->back() = params.out_channels;
-  if (is_conv) {
+  if (params.kind == OpKind::kConv2DTranspose) {
+    if (!TransposedOutputSize(params, input_shape, &g, error)) return false;
+    (*output_shape)[1] = static_cast<int>(g.out_h);
+    (*output_shape)[2] = static_cast<int>(g.out_w);
+  } else if (is_conv) {
     g.in_h = input_shape[1];
     g.in_w = input_shape[2];
     g.kernel_h = params.kernel_h;

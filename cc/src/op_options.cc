@@ -32,18 +32,34 @@ enum KeyId {
   kDilationW,
   kPaddingKey,
   kGroups,
+  kPadTop,
+  kPadBottom,
+  kPadLeft,
+  kPadRight,
   kKeyCount,
 };
-
-// Keys from kKernelH on exist only in BitliteConv2D options.
-constexpr KeyId kFirstConvOnlyKey = kKernelH;
 
 constexpr const char* kKeyNames[kKeyCount] = {
     "version",     "weight_bits",  "activation_bits", "activation_signed", "input_scale",
     "in_channels", "out_channels", "activation",      "multiplier",        "offset",
     "kernel_h",    "kernel_w",     "stride_h",        "stride_w",          "dilation_h",
-    "dilation_w",  "padding",      "groups",
+    "dilation_w",  "padding",      "groups",          "pad_top",           "pad_bottom",
+    "pad_left",    "pad_right",
 };
+
+// Which keys an op of `kind` has: the common ones up to kOffset, then its geometry.
+bool KindHasKey(OpKind kind, int id) {
+  if (id <= kOffset) return true;
+  switch (kind) {
+    case OpKind::kFullyConnected:
+      return false;
+    case OpKind::kConv2D:
+      return id <= kGroups;
+    case OpKind::kConv2DTranspose:
+      return (id >= kKernelH && id <= kStrideW) || id >= kPadTop;
+  }
+  return false;
+}
 
 // Keys and strings come from an untrusted file: keep messages short and printable.
 std::string Printable(std::string_view text) {
@@ -91,8 +107,10 @@ class OptionEntries {
     if (unknown_key) {
       return Fail("unknown key '" + *unknown_key + "' (written by a newer converter?)");
     }
-    for (int id = 0; id < LastKey(); ++id) {
-      if (!present_[id]) return Fail(std::string("missing key '") + kKeyNames[id] + "'");
+    for (int id = 0; id < kKeyCount; ++id) {
+      if (KindHasKey(kind_, id) && !present_[id]) {
+        return Fail(std::string("missing key '") + kKeyNames[id] + "'");
+      }
     }
     return true;
   }
@@ -182,11 +200,9 @@ class OptionEntries {
     return false;
   }
 
-  int LastKey() const { return kind_ == OpKind::kConv2D ? kKeyCount : kFirstConvOnlyKey; }
-
   int Find(std::string_view key) const {
-    for (int id = 0; id < LastKey(); ++id) {
-      if (key == kKeyNames[id]) return id;
+    for (int id = 0; id < kKeyCount; ++id) {
+      if (KindHasKey(kind_, id) && key == kKeyNames[id]) return id;
     }
     return -1;
   }
@@ -248,7 +264,15 @@ bool CheckAccumulatorBound(const OpParams& p, std::string* error) {
 }  // namespace
 
 const char* OpName(OpKind kind) {
-  return kind == OpKind::kConv2D ? "BitliteConv2D" : "BitliteFullyConnected";
+  switch (kind) {
+    case OpKind::kConv2D:
+      return "BitliteConv2D";
+    case OpKind::kFullyConnected:
+      return "BitliteFullyConnected";
+    case OpKind::kConv2DTranspose:
+      return "BitliteConv2DTranspose";
+  }
+  return "?";
 }
 
 bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* params,
@@ -268,15 +292,27 @@ bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* par
       !entries.ReadFloats(kOffset, p.out_channels, &p.offset)) {
     return false;
   }
-  if (kind == OpKind::kConv2D &&
+  if (kind != OpKind::kFullyConnected &&
       (!entries.ReadInt(kKernelH, 1, INT_MAX, &p.kernel_h) ||
        !entries.ReadInt(kKernelW, 1, INT_MAX, &p.kernel_w) ||
        !entries.ReadInt(kStrideH, 1, INT_MAX, &p.stride_h) ||
-       !entries.ReadInt(kStrideW, 1, INT_MAX, &p.stride_w) ||
-       !entries.ReadInt(kDilationH, 1, INT_MAX, &p.dilation_h) ||
+       !entries.ReadInt(kStrideW, 1, INT_MAX, &p.stride_w))) {
+    return false;
+  }
+  if (kind == OpKind::kConv2D &&
+      (!entries.ReadInt(kDilationH, 1, INT_MAX, &p.dilation_h) ||
        !entries.ReadInt(kDilationW, 1, INT_MAX, &p.dilation_w) ||
        !entries.ReadChoice(kPaddingKey, kPaddingNames, kPaddings, &p.padding) ||
        !entries.ReadInt(kGroups, 1, INT_MAX, &p.groups))) {
+    return false;
+  }
+  // A row of output pixels past the last tap's reach is one the convolution being transposed
+  // never reads: at most stride - 1 of them (pad_bottom >= 1 - stride_h).
+  if (kind == OpKind::kConv2DTranspose &&
+      (!entries.ReadInt(kPadTop, 0, INT_MAX, &p.pad_top) ||
+       !entries.ReadInt(kPadBottom, 1 - p.stride_h, INT_MAX, &p.pad_bottom) ||
+       !entries.ReadInt(kPadLeft, 0, INT_MAX, &p.pad_left) ||
+       !entries.ReadInt(kPadRight, 1 - p.stride_w, INT_MAX, &p.pad_right))) {
     return false;
   }
   if (p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {

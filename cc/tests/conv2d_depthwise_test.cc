@@ -45,12 +45,7 @@ ConvCase RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, boo
   p.dilation_h = uniform(1, 2);
   p.dilation_w = uniform(1, 2);
   p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
-  p.activation = static_cast<Activation>(uniform(0, 2));
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  for (int i = 0; i < p.out_channels; ++i) {
-    p.multiplier.push_back(normal(rng));
-    p.offset.push_back(normal(rng) * 4.0f);
-  }
+  SetRandomOutputStage(rng, &p);
   const int n = uniform(1, 3);
   const int h = (p.kernel_h - 1) * p.dilation_h + uniform(1, 9);
   const int w = (p.kernel_w - 1) * p.dilation_w + uniform(1, 9);
@@ -101,15 +96,8 @@ bool CheckCase(const ConvCase& c, ThreadPool* pools) {
   return true;
 }
 
-struct Pools {
-  Pools() {
-    for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
-  }
-  ThreadPool pools[3];
-};
-
 BITLITE_TEST(MatchesReferenceForAllBitWidthsGridsAndThreadCounts) {
-  Pools pools;
+  TestThreadPools pools;
   std::mt19937 rng(2024);
   for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
     for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
@@ -129,7 +117,7 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsGridsAndThreadCounts) {
 // most negative) on a 17x17 kernel: 289 taps, more than one int16 chunk and more than int16
 // could hold in one (289 * 8 * 15 > 32767).
 BITLITE_TEST(MatchesReferenceOnExtremeCodesAndLongReductions) {
-  Pools pools;
+  TestThreadPools pools;
   std::mt19937 rng(11);
   for (int bits = 1; bits <= 4; ++bits) {
     for (bool is_signed : {false, true}) {
@@ -147,7 +135,7 @@ BITLITE_TEST(MatchesReferenceOnExtremeCodesAndLongReductions) {
 // extreme codes (-128 weights x 255 or -128 activations, 127 weights) over a 17x17 kernel,
 // with the unsigned grid's border of code 0 stored as -128.
 BITLITE_TEST(W8A8MatchesReferenceOnBothGridsAndExtremeCodes) {
-  Pools pools;
+  TestThreadPools pools;
   std::mt19937 rng(88);
   for (bool is_signed : {false, true}) {
     for (int repeat = 0; repeat < 24; ++repeat) {
@@ -169,7 +157,7 @@ BITLITE_TEST(W8A8MatchesReferenceOnBothGridsAndExtremeCodes) {
 // Kernels larger than the input (SAME pads it), inputs of one pixel, one column, and none
 // (SAME gives an empty output).
 BITLITE_TEST(MatchesReferenceOnTinyAndEmptyInputs) {
-  Pools pools;
+  TestThreadPools pools;
   std::mt19937 rng(5);
   const int shapes[][2] = {{1, 1}, {2, 1}, {2, 4}, {0, 4}, {3, 0}};
   for (const auto& shape : shapes) {
@@ -190,7 +178,7 @@ BITLITE_TEST(MatchesReferenceOnTinyAndEmptyInputs) {
 // within kSmallScratchLimit. The first case is the one that wrote out of bounds: a 2x2
 // kernel at dilation 2^31 - 1, SAME, stride 1, on a 1x1 input, W2A2.
 BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
-  Pools pools;
+  TestThreadPools pools;
   std::mt19937 rng(11);
   for (int repeat = 0; repeat < 120; ++repeat) {
     // Every fifth case W8A8.

@@ -62,12 +62,7 @@ ConvCase RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, boo
     p.dilation_w = uniform(1, 2);
     p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
   }
-  p.activation = static_cast<Activation>(uniform(0, 2));
-  std::normal_distribution<float> normal(0.0f, 0.3f);
-  for (int i = 0; i < p.out_channels; ++i) {
-    p.multiplier.push_back(normal(rng));
-    p.offset.push_back(normal(rng) * 4.0f);
-  }
+  SetRandomOutputStage(rng, &p);
   const int n = uniform(1, 3);
   const int h = (p.kernel_h - 1) * p.dilation_h + uniform(1, 11);
   const int w = (p.kernel_w - 1) * p.dilation_w + uniform(1, 11);
@@ -95,18 +90,11 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
   for (const GemmKernel* kernel : Kernels()) {
     if (!kernel->Takes(c.params.weight_bits, c.params.activation_bits)) continue;
     Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
-    // Shared as a large layer would be, so that every thread count runs its own split.
-    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1)) {
-      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
+    const std::string failure =
+        CheckEveryThreadCount(&conv, c, live.geometry, expected, kernel->name, pools);
+    if (!failure.empty()) {
+      ReportFailure(__FILE__, __LINE__, failure);
       return;
-    }
-    for (int threads = 1; threads <= 3; ++threads) {
-      std::vector<float> y(expected.size(), -1.0f);
-      conv.Run(c.x.data(), y.data(), &pools[threads - 1]);
-      if (!BitwiseEqual(y, expected)) {
-        ReportFailure(__FILE__, __LINE__, "mismatch: " + DescribeCase(c, kernel->name, threads));
-        return;
-      }
     }
     const std::string codes = CheckCodesInAndOut(&conv, c, expected, &rng, &pools[2]);
     if (!codes.empty()) {
@@ -117,8 +105,8 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
 }
 
 BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
-  ThreadPool pools[3];
-  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
   std::mt19937 rng(1121);
   for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
     for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
@@ -132,8 +120,8 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
 }
 
 BITLITE_TEST(GroupedConvolutionsMatchReferenceForAllBitWidthsIsasAndThreadCounts) {
-  ThreadPool pools[3];
-  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
   std::mt19937 rng(2207);
   for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
     for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
@@ -152,8 +140,8 @@ BITLITE_TEST(GroupedConvolutionsMatchReferenceForAllBitWidthsIsasAndThreadCounts
 // every bit pair: the popcount sums, their two's complement corrections, the LUT kernels'
 // byte and int16 sums and the int8 kernels' largest products v * v = 15 * 15 far from zero.
 BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
-  ThreadPool pools[3];
-  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
   std::mt19937 rng(7);
   for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
     for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
@@ -175,8 +163,8 @@ BITLITE_TEST(MatchesReferenceOnDeepReductionsWithExtremeCodes) {
 
 // W8A8 on every row that takes it: random plain and grouped cases on both grids.
 BITLITE_TEST(W8A8MatchesReferenceOnEveryRowThatTakesIt) {
-  ThreadPool pools[3];
-  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
   std::mt19937 rng(808);
   for (bool is_signed : {false, true}) {
     for (int repeat = 0; repeat < 40; ++repeat) {
@@ -190,8 +178,8 @@ BITLITE_TEST(W8A8MatchesReferenceOnEveryRowThatTakesIt) {
 // binary one never folds), SAME and VALID, widths where no window or every window crosses a
 // border, against the reference like every case, and the fold checked to happen.
 BITLITE_TEST(NarrowInputsFoldTheKernelWidthAndMatchReference) {
-  ThreadPool pools[3];
-  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
   std::mt19937 rng(77);
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   int folded = 0;
@@ -233,8 +221,8 @@ BITLITE_TEST(NarrowInputsFoldTheKernelWidthAndMatchReference) {
 // under it (K = 65793), with SAME borders so the signed grid's offset correction runs over
 // partial windows. Sums past int32 before the correction must wrap back exactly.
 BITLITE_TEST(W8A8MatchesReferenceAtTheAccumulatorBound) {
-  ThreadPool pools[3];
-  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
   std::mt19937 rng(65793);
   for (bool is_signed : {false, true}) {
     for (int weight_code : {-128, 127}) {
@@ -296,8 +284,8 @@ BITLITE_TEST(W8A8WithoutTheMinimumWeightMatchesReference) {
 // kSmallScratchLimit. Before live taps, the padded input was materialised: its size
 // overflowed (an out-of-bounds write) or took gigabytes.
 BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
-  ThreadPool pools[3];
-  for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
   std::mt19937 rng(9);
   for (int repeat = 0; repeat < 200; ++repeat) {
     // Every fifth case W8A8.

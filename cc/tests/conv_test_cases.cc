@@ -8,6 +8,7 @@
 
 #include "kernels/reference/activation_quantize_reference.h"
 #include "kernels/reference/conv2d_reference.h"
+#include "kernels/reference/conv2d_transpose_reference.h"
 #include "op_geometry.h"
 
 namespace bitlite {
@@ -35,6 +36,17 @@ float EdgeValue(std::mt19937& rng, float scale) {
       return half_steps(rng) * 0.5f * scale;
     default:
       return std::uniform_real_distribution<float>(-12.0f, 12.0f)(rng) * scale;
+  }
+}
+
+void SetRandomOutputStage(std::mt19937& rng, OpParams* p) {
+  p->activation = static_cast<Activation>(std::uniform_int_distribution<int>(0, 2)(rng));
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  p->multiplier.clear();
+  p->offset.clear();
+  for (int i = 0; i < p->out_channels; ++i) {
+    p->multiplier.push_back(normal(rng));
+    p->offset.push_back(normal(rng) * 4.0f);
   }
 }
 
@@ -91,6 +103,11 @@ std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g) {
                                codes.data());
   std::vector<int32_t> acc(static_cast<size_t>(g.out_c));
   std::vector<float> y(static_cast<size_t>(g.OutputSize()));
+  if (c.params.kind == OpKind::kConv2DTranspose) {
+    Conv2DTransposeReference(g, codes.data(), c.w_codes.data(), c.params.multiplier.data(),
+                             c.params.offset.data(), c.params.activation, acc.data(), y.data());
+    return y;
+  }
   Conv2DReference(g, codes.data(), c.w_codes.data(), c.params.multiplier.data(),
                   c.params.offset.data(), c.params.activation, acc.data(), y.data());
   return y;
@@ -105,6 +122,11 @@ std::string DescribeCase(const ConvCase& c, const std::string& kernel, int threa
          std::to_string(p.kernel_w) + " stride " + std::to_string(p.stride_h) + "x" +
          std::to_string(p.stride_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
          std::to_string(p.dilation_w) + (p.padding == Padding::kSame ? " SAME" : " VALID") +
+         (p.kind == OpKind::kConv2DTranspose
+              ? " transposed, pads " + std::to_string(p.pad_top) + " " +
+                    std::to_string(p.pad_bottom) + " " + std::to_string(p.pad_left) + " " +
+                    std::to_string(p.pad_right)
+              : std::string()) +
          " threads " + std::to_string(threads);
 }
 

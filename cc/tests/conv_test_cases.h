@@ -28,6 +28,17 @@ struct ConvCase {
 // signs, denormals, the binary grid's -FLT_MIN boundary, values past int32, non-finite.
 float EdgeValue(std::mt19937& rng, float scale);
 
+// Random per-channel multiplier and offset for c->out_channels, and a random activation.
+void SetRandomOutputStage(std::mt19937& rng, OpParams* p);
+
+// Pools of 1, 2 and 3 threads (pools[t - 1] runs t), for kernels checked at every count.
+struct TestThreadPools {
+  TestThreadPools() {
+    for (int i = 0; i < 3; ++i) pools[i].Resize(i + 1);
+  }
+  ThreadPool pools[3];
+};
+
 // Fills c->x with EdgeValues for c->input_shape and c->w_codes with random codes of
 // c->params' weight grid (the 1-bit grid has no 0).
 void FillRandomData(std::mt19937& rng, ConvCase* c);
@@ -49,7 +60,7 @@ void SetUniformCase(int kernel, const std::vector<int>& input_shape, int weight_
 // padding of a huge dilation would exceed it and fail its test.
 constexpr int64_t kSmallScratchLimit = int64_t{64} << 20;
 
-// The reference kernel's output for `c` with geometry `g`.
+// The reference kernel's output for `c` (of any kind) with geometry `g`.
 std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g);
 
 // "KERNEL W2A3 signed input [...] out_c ... threads N" for failure messages.
@@ -57,6 +68,25 @@ std::string DescribeCase(const ConvCase& c, const std::string& kernel, int threa
 
 // Equal bit patterns (NaN payloads and -0.0 included).
 bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b);
+
+// Prepares `conv` (Conv2DGemm, Conv2DTransposeGemm) for `g` with 3 threads, sharing the
+// layer as a large one would, and runs it on c.x with 1, 2 and 3 threads (pools[t - 1]):
+// each output must equal `expected` bit for bit. Returns "" or what failed, with the case.
+template <class Conv>
+std::string CheckEveryThreadCount(Conv* conv, const ConvCase& c, const ConvGeometry& g,
+                                  const std::vector<float>& expected, const std::string& kernel,
+                                  ThreadPool* pools) {
+  std::string error;
+  if (!conv->Prepare(g, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1)) {
+    return error + ": " + DescribeCase(c, kernel, 3);
+  }
+  for (int threads = 1; threads <= 3; ++threads) {
+    std::vector<float> y(expected.size(), -1.0f);
+    conv->Run(c.x.data(), y.data(), &pools[threads - 1]);
+    if (!BitwiseEqual(y, expected)) return "mismatch: " + DescribeCase(c, kernel, threads);
+  }
+  return "";
+}
 
 // A grid another op might read this op's output with: 1-4 bits on either grid, or signed 8
 // bits (the grids whose codes fit int8), a random step; with its quantizer thresholds.

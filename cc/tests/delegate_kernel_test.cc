@@ -208,6 +208,99 @@ BITLITE_TEST(RunsW8A8UnderEveryKernelChoiceLikeTheReference) {
   }
 }
 
+// ValidTransposeOptions() with 2 input channels: K = 18, row_bytes = 5.
+std::vector<uint8_t> TransposeWeights() {
+  std::vector<uint8_t> packed(10);
+  for (size_t i = 0; i < packed.size(); ++i) packed[i] = static_cast<uint8_t>(i * 53 + 7);
+  packed[4] &= 0x0f;  // 36 bits used of each row's last byte
+  packed[9] &= 0x0f;
+  return packed;
+}
+
+// A BitliteConv2DTranspose (ValidTransposeOptions with 2 input channels, or `options`) on input
+// `shape` under kernel `choice`, between Graph's two ops (a W2A4 conv 3 -> 2 before it, with
+// stride 1; the FullyConnected after it), so that DecideCodes sees it: codes_between_ops on or
+// off gives the same outputs. Returns "ok" or the errors.
+std::string RunTransposed(const std::vector<int>& shape, const FlexMapWriter& options,
+                          KernelChoice choice, bool codes_between_ops, std::vector<float>* y,
+                          std::vector<int>* y_shape) {
+  FakeInterpreter interpreter;
+  const int x = interpreter.AddFloatTensor(shape);
+  const int conv_w = interpreter.AddWeights(ConvWeights(), 2);
+  const int mid = interpreter.AddFloatTensor({1, 1, 1, 2});
+  const int up_w = interpreter.AddWeights(TransposeWeights(), 2);
+  const int up = interpreter.AddFloatTensor({1, 1, 1, 2});
+  const int fc_w = interpreter.AddWeights({0x0b, 0x04}, 2);
+  const int out = interpreter.AddFloatTensor({1, 1, 1, 2});
+  interpreter.AddNode("BitliteConv2D", {x, conv_w}, {mid},
+                      ValidOptions(true).Remove("stride_w").Int("stride_w", 1).Finish());
+  interpreter.AddNode("BitliteConv2DTranspose", {mid, up_w}, {up},
+                      FlexMapWriter(options).Remove("in_channels").Int("in_channels", 2).Finish());
+  interpreter.AddNode("BitliteFullyConnected", {up, fc_w}, {out}, FullyConnectedOptions());
+  interpreter.Fill(x, -0.9f, 0.13f);
+  interpreter.delegate_options().kernel = choice;
+  interpreter.delegate_options().codes_between_ops = codes_between_ops;
+  const std::string result = interpreter.Run({0, 1, 2}, {x, conv_w, up_w, fc_w}, {out});
+  *y = interpreter.Values(out);
+  *y_shape = interpreter.Shape(out);
+  return result;
+}
+
+BITLITE_TEST(TransposedConvRunsOnEveryKernelChoiceLikeTheReference) {
+  for (const std::vector<int>& shape :
+       std::vector<std::vector<int>>{{1, 1, 1, 3}, {2, 4, 5, 3}, {1, 7, 2, 3}}) {
+    std::vector<float> expected, y;
+    std::vector<int> expected_shape, y_shape;
+    ASSERT_TRUE(RunTransposed(shape, ValidTransposeOptions(), KernelChoice::kReference, false,
+                              &expected, &expected_shape) == "ok");
+    // 'same' with stride 2 doubles the spatial size.
+    EXPECT_TRUE(expected_shape == std::vector<int>({shape[0], 2 * shape[1], 2 * shape[2], 2}));
+    for (KernelChoice choice : {KernelChoice::kAuto, KernelChoice::kBitserial,
+                                KernelChoice::kInt, KernelChoice::kLut}) {
+      for (bool codes : {false, true}) {
+        EXPECT_EQ(RunTransposed(shape, ValidTransposeOptions(), choice, codes, &y, &y_shape),
+                  "ok");
+        EXPECT_TRUE(y_shape == expected_shape && BitwiseEqual(y, expected));
+      }
+    }
+  }
+}
+
+BITLITE_TEST(ReportsMalformedTransposedConvs) {
+  std::vector<float> y;
+  std::vector<int> shape;
+  const std::string prefix = "bitlite: node 1 (BitliteConv2DTranspose): ";
+  EXPECT_CONTAINS(RunTransposed({1, 3, 3, 3},
+                                ValidTransposeOptions().Remove("pad_top").Int("pad_top", 40),
+                                KernelChoice::kAuto, true, &y, &shape),
+                  prefix + "input [1, 3, 3, 2] gives a transposed output of -34x6 pixels");
+  EXPECT_CONTAINS(RunTransposed({1, 3, 3, 3},
+                                ValidTransposeOptions().Remove("pad_bottom").Int("pad_bottom", -2),
+                                KernelChoice::kAuto, true, &y, &shape),
+                  prefix + "pad_bottom = -2 is out of range [-1, 2147483647]");
+  EXPECT_CONTAINS(RunTransposed({1, 3, 3, 3}, ValidTransposeOptions().Int("dilation_h", 1),
+                                KernelChoice::kReference, true, &y, &shape),
+                  prefix + "unknown key 'dilation_h'");
+  {
+    FakeInterpreter interpreter;  // an input of rank 3
+    const int x = interpreter.AddFloatTensor({4, 5, 3});
+    const int w = interpreter.AddWeights(ConvWeights(), 2);
+    const int out = interpreter.AddFloatTensor({1, 1, 1, 2});
+    interpreter.AddNode("BitliteConv2DTranspose", {x, w}, {out}, ValidTransposeOptions().Finish());
+    EXPECT_CONTAINS(interpreter.Run({0}, {x, w}, {out}),
+                    "bitlite: node 0 (BitliteConv2DTranspose): input must be [N, H, W, C_in], "
+                    "got [4, 5, 3]");
+  }
+  {
+    FakeInterpreter interpreter;  // weights of one row for two output channels
+    const int x = interpreter.AddFloatTensor({1, 2, 2, 3});
+    const int w = interpreter.AddWeights(std::vector<uint8_t>(7, 0), 1);
+    const int out = interpreter.AddFloatTensor({1, 1, 1, 2});
+    interpreter.AddNode("BitliteConv2DTranspose", {x, w}, {out}, ValidTransposeOptions().Finish());
+    EXPECT_CONTAINS(interpreter.Run({0}, {x, w}, {out}), "must have shape [2, 7]");
+  }
+}
+
 BITLITE_TEST(RefusesScratchOverTheLimit) {
   Graph graph;
   DelegateOptions options;

@@ -168,9 +168,11 @@ std::vector<uint8_t> FlexMapWriter::Finish() const {
   return buffer;
 }
 
-FlexMapWriter ValidOptions(bool conv, unsigned value_width, bool indirect_scalars) {
+namespace {
+
+// The keys every op has.
+FlexMapWriter CommonOptions(unsigned value_width, bool i) {
   FlexMapWriter writer(value_width);
-  const bool i = indirect_scalars;
   writer.Int("version", 1, i)
       .Int("weight_bits", 2, i)
       .Int("activation_bits", 4, i)
@@ -181,6 +183,14 @@ FlexMapWriter ValidOptions(bool conv, unsigned value_width, bool indirect_scalar
       .String("activation", "RELU")
       .Floats("multiplier", {0.5f, 0.25f})
       .Floats("offset", {1.0f, -2.0f});
+  return writer;
+}
+
+}  // namespace
+
+FlexMapWriter ValidOptions(bool conv, unsigned value_width, bool indirect_scalars) {
+  const bool i = indirect_scalars;
+  FlexMapWriter writer = CommonOptions(value_width, i);
   if (conv) {
     writer.Int("kernel_h", 3, i)
         .Int("kernel_w", 3, i)
@@ -191,6 +201,20 @@ FlexMapWriter ValidOptions(bool conv, unsigned value_width, bool indirect_scalar
         .String("padding", "SAME")
         .Int("groups", 1, i);
   }
+  return writer;
+}
+
+FlexMapWriter ValidTransposeOptions(unsigned value_width, bool indirect_scalars) {
+  const bool i = indirect_scalars;
+  FlexMapWriter writer = CommonOptions(value_width, i);
+  writer.Int("kernel_h", 3, i)
+      .Int("kernel_w", 3, i)
+      .Int("stride_h", 2, i)
+      .Int("stride_w", 2, i)
+      .Int("pad_top", 0, i)
+      .Int("pad_bottom", 1, i)
+      .Int("pad_left", 0, i)
+      .Int("pad_right", 1, i);
   return writer;
 }
 

@@ -60,6 +60,9 @@ class FlexMapWriter {
 // W2A4 unsigned, 3x3 kernel, 3 -> 2 channels; every test starts from these. With
 // indirect_scalars, ints and the float are stored out of line (and value_width may be < 4).
 FlexMapWriter ValidOptions(bool conv, unsigned value_width = 8, bool indirect_scalars = false);
+// The same for a BitliteConv2DTranspose: 3x3 kernel, stride 2, Keras' 'same' padding (pads
+// top 0, bottom 1, left 0, right 1).
+FlexMapWriter ValidTransposeOptions(unsigned value_width = 8, bool indirect_scalars = false);
 
 }  // namespace testing
 }  // namespace bitlite

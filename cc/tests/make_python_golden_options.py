@@ -14,6 +14,13 @@ CONV = custom_ops.conv2d_options(
     kernel_h=3, kernel_w=3, stride_h=1, stride_w=2, padding="SAME", weight_bits=2,
     activation_bits=4, activation_signed=False, input_scale=0.1, in_channels=3, out_channels=2,
     activation="RELU", multiplier=[0.5, 0.25], offset=[1, -2])
+# The same values as ValidTransposeOptions(): Keras' 3x3 stride-2 'same' Conv2DTranspose.
+CONV_TRANSPOSE = custom_ops.conv2d_transpose_options(
+    kernel_h=3, kernel_w=3, stride_h=2, stride_w=2,
+    **dict(zip(("pad_top", "pad_bottom"), custom_ops.transpose_pads(3, 2, "same", None))),
+    **dict(zip(("pad_left", "pad_right"), custom_ops.transpose_pads(3, 2, "same", None))),
+    weight_bits=2, activation_bits=4, activation_signed=False, input_scale=0.1, in_channels=3,
+    out_channels=2, activation="RELU", multiplier=[0.5, 0.25], offset=[1, -2])
 FULLY_CONNECTED = custom_ops.fully_connected_options(
     weight_bits=1, activation_bits=1, activation_signed=True, input_scale=1.0, in_channels=4,
     out_channels=1, activation="NONE", multiplier=[0.5], offset=[0])
@@ -39,6 +46,8 @@ def main() -> None:
                 "conv2d_options: 3x3, stride 1x2, SAME, W2A4 unsigned, scale 0.1f, 3 -> 2, RELU"),
         c_array("kPythonFullyConnectedOptions", FULLY_CONNECTED,
                 "fully_connected_options: W1A1 signed, scale 1, 4 -> 1, NONE"),
+        c_array("kPythonConv2DTransposeOptions", CONV_TRANSPOSE,
+                "conv2d_transpose_options: 3x3, stride 2x2, Keras 'same', W2A4 unsigned, 3 -> 2"),
         c_array("kPythonConv2DOptionsFloat64", conv_with_float64_scale(),
                 "The conv2d options with input_scale stored as float64 (8-byte slots)"),
     ])

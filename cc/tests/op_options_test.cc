@@ -94,6 +94,60 @@ BITLITE_TEST(RejectsUnknownAndMissingKeys) {
   EXPECT_CONTAINS(ConvError(ValidOptions(true).String("bad\x01key", "")), "unknown key 'bad?key'");
 }
 
+// BitliteConv2DTranspose has kernel and stride keys and its pads, no dilation, padding or
+// groups (FORMAT.md).
+void ExpectValidTransposedConv(const OpParams& p) {
+  EXPECT_TRUE(p.kind == OpKind::kConv2DTranspose);
+  EXPECT_EQ(p.weight_bits * 10 + p.activation_bits, 24);
+  EXPECT_EQ(p.in_channels * 10 + p.out_channels, 32);
+  EXPECT_TRUE(p.multiplier == std::vector<float>({0.5f, 0.25f}));
+  EXPECT_EQ(p.kernel_h * 10 + p.kernel_w, 33);
+  EXPECT_EQ(p.stride_h * 10 + p.stride_w, 22);
+  EXPECT_EQ(p.pad_top, 0);
+  EXPECT_EQ(p.pad_bottom, 1);
+  EXPECT_EQ(p.pad_left, 0);
+  EXPECT_EQ(p.pad_right, 1);
+  EXPECT_EQ(p.dilation_h * p.dilation_w * p.groups, 1);
+  EXPECT_EQ(p.ReductionSize(), 27);
+}
+
+BITLITE_TEST(ParsesTransposedConvOptionsOfPythonAndTheTestWriter) {
+  OpParams p;
+  std::string error;
+  ASSERT_TRUE(ParseOpOptions(OpKind::kConv2DTranspose, kPythonConv2DTransposeOptions,
+                             sizeof(kPythonConv2DTransposeOptions), &p, &error));
+  ExpectValidTransposedConv(p);
+  const std::vector<uint8_t> buffer = ValidTransposeOptions(4, /*indirect_scalars=*/true).Finish();
+  ASSERT_TRUE(ParseOpOptions(OpKind::kConv2DTranspose, buffer.data(), buffer.size(), &p, &error));
+  ExpectValidTransposedConv(p);
+}
+
+BITLITE_TEST(RejectsMalformedTransposedConvOptions) {
+  auto error = [](const FlexMapWriter& writer) {
+    return ParseError(OpKind::kConv2DTranspose, writer);
+  };
+  EXPECT_EQ(error(ValidTransposeOptions().Int("groups", 1)),
+            "unknown key 'groups' (written by a newer converter?)");
+  EXPECT_EQ(error(ValidTransposeOptions().String("padding", "SAME")),
+            "unknown key 'padding' (written by a newer converter?)");
+  EXPECT_EQ(error(ValidTransposeOptions().Remove("pad_right")), "missing key 'pad_right'");
+  EXPECT_CONTAINS(ConvError(ValidTransposeOptions()), "unknown key 'pad_top'");
+  EXPECT_EQ(error(ValidTransposeOptions().Remove("pad_top").Int("pad_top", -1)),
+            "pad_top = -1 is out of range [0, 2147483647]");
+  // At most stride - 1 rows past the last tap's reach.
+  EXPECT_EQ(error(ValidTransposeOptions().Remove("pad_right").Int("pad_right", -2)),
+            "pad_right = -2 is out of range [-1, 2147483647]");
+  EXPECT_EQ(error(ValidTransposeOptions().Remove("pad_right").Int("pad_right", -1)), "ok");
+  EXPECT_EQ(error(ValidTransposeOptions().Remove("stride_h").Int("stride_h", 0)),
+            "stride_h = 0 is out of range [1, 2147483647]");
+  EXPECT_EQ(error(ValidTransposeOptions().Remove("kernel_w").Float("kernel_w", 3.0)),
+            "key 'kernel_w' must be an int, got float");
+  EXPECT_CONTAINS(error(ValidTransposeOptions()
+                            .Remove("kernel_h").Int("kernel_h", 1 << 20)
+                            .Remove("kernel_w").Int("kernel_w", 1 << 10)),
+                  "the int32 accumulator could overflow");
+}
+
 BITLITE_TEST(RejectsOtherFormatVersionsFirst) {
   const std::string expected =
       "this model needs bitlite format version 2, this delegate reads version 1";

@@ -105,6 +105,12 @@ BITLITE_TEST(PythonFullyConnectedOptionsSurviveCorruption) {
           Bytes(kPythonFullyConnectedOptions, sizeof(kPythonFullyConnectedOptions)));
 }
 
+BITLITE_TEST(PythonConv2DTransposeOptionsSurviveCorruption) {
+  Torture(OpKind::kConv2DTranspose,
+          Bytes(kPythonConv2DTransposeOptions, sizeof(kPythonConv2DTransposeOptions)));
+  Torture(OpKind::kConv2DTranspose, ValidTransposeOptions(2, /*indirect_scalars=*/true).Finish());
+}
+
 BITLITE_TEST(WideAndIndirectOptionsSurviveCorruption) {
   Torture(OpKind::kFullyConnected, ValidOptions(/*conv=*/false, /*value_width=*/8).Finish());
   Torture(OpKind::kConv2D, ValidOptions(true, 2, /*indirect_scalars=*/true).Finish());

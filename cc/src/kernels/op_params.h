@@ -9,7 +9,7 @@
 
 namespace bitlite {
 
-enum class OpKind { kConv2D, kFullyConnected };
+enum class OpKind { kConv2D, kFullyConnected, kConv2DTranspose };
 enum class Padding { kSame, kValid };
 enum class Activation { kNone, kRelu, kRelu6 };
 
@@ -40,6 +40,13 @@ struct OpParams {
   // Channel groups (FORMAT.md `groups`): divides in_channels and out_channels; depthwise is
   // groups = in_channels.
   int groups = 1;
+  // A transposed convolution's cropping of its full output (FORMAT.md
+  // "BitliteConv2DTranspose"): the padding of the convolution it transposes. pad_bottom and
+  // pad_right may be negative, down to 1 - stride (rows no tap reaches).
+  int pad_top = 0;
+  int pad_bottom = 0;
+  int pad_left = 0;
+  int pad_right = 0;
   Activation activation = Activation::kNone;
   std::vector<float> multiplier;  // [out_channels]
   std::vector<float> offset;      // [out_channels]
