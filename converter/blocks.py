@@ -1,7 +1,7 @@
 """Which layer calls of a QAT model compute as one unit: block matching on graph.Call facts.
 
-A block is a QuantizeWrapperV2(Conv1D | Conv2D | DepthwiseConv2D | Dense) with its input
-QuantizeLayer, plus the BatchNormalization and then the ReLU/ReLU6 that follow it when each is
+A block is a QuantizeWrapperV2(Conv1D | Conv2D | DepthwiseConv2D | Conv2DTranspose | Dense)
+with its input QuantizeLayer, plus the BatchNormalization and then the ReLU/ReLU6 that follow it when each is
 the sole reader of the tensor before it. BatchNorm folds only after a linear layer; a layer's
 own relu/relu6 is fused; another own activation (tanh, swish ...) stays outside the block as a
 float op.
@@ -43,7 +43,9 @@ class Block:
     bitlite_op: bool
     channels: tuple[int, int, int]  # layers.channels: (C_in, C_out, groups)
     reduction_size: int  # layers.reduction_size: the codes each output sums over
-    geometry: dict | None  # layers.conv2d_geometry of a convolution; None for Dense
+    # layers.conv2d_geometry of a convolution, layers.transpose_geometry of a transposed one;
+    # None for Dense
+    geometry: dict | None
     causal_padding: int  # layers.causal_padding: zeros padded on the left of a Conv1D's input
 
     @property
@@ -68,6 +70,8 @@ class Block:
     def op_code(self) -> str:
         if isinstance(self.layer, keras.layers.Dense):
             return custom_ops.FULLY_CONNECTED
+        if isinstance(self.layer, keras.layers.Conv2DTranspose):
+            return custom_ops.CONV2D_TRANSPOSE
         return custom_ops.CONV2D
 
     @property
@@ -132,19 +136,24 @@ def _block(wrapper: Call, calls: list[Call]) -> Block:
     _check_wrapper(wrapper, input_quantizer)
     layer, grid = wrapper.layer, input_quantizer.quantizer
     bits = (wrapper.quantizer.weight_bits, grid.num_bits)
+    bitlite_op = layers.becomes_bitlite_op(layer, *bits, grid.signed)
     reason = (layers.is_sub_byte(*bits) and layers.sub_byte_problem(layer, *bits)
-              or layers.binary_padding_problem(layer, grid.binary))
+              or layers.binary_padding_problem(layer, grid.binary)
+              or layers.transpose_op_problem(layer, bitlite_op))
     if reason:
         raise ConversionError(
             f"layer {wrapper.name!r} ({type(layer).__name__}) cannot become a "
             f"bitlite op: {reason}; {layers.way_out(wrapper.name)}")
-    dense = isinstance(layer, keras.layers.Dense)
+    if isinstance(layer, keras.layers.Dense):
+        geometry = None
+    elif isinstance(layer, keras.layers.Conv2DTranspose):
+        geometry = layers.transpose_geometry(layer)
+    else:
+        geometry = layers.conv2d_geometry(layer)
     return Block(
         wrapper=wrapper, input_quantizer=input_quantizer, **following,
         channels=layers.channels(layer), reduction_size=layers.reduction_size(layer),
-        geometry=None if dense else layers.conv2d_geometry(layer),
-        causal_padding=layers.causal_padding(layer),
-        bitlite_op=layers.becomes_bitlite_op(layer, *bits, grid.signed))
+        geometry=geometry, causal_padding=layers.causal_padding(layer), bitlite_op=bitlite_op)
 
 
 def _check_wrapper(wrapper: Call, input_quantizer: Call | None):
@@ -156,11 +165,21 @@ def _check_wrapper(wrapper: Call, input_quantizer: Call | None):
         raise ConversionError(
             f"layer {name!r} is wrapped with {type(wrapper.quantizer).__name__}, not "
             "bitlite's KernelQuantizeConfig: build the QAT model with bitlite's quantize_model")
-    if type(wrapper.layer) not in layers.QUANTIZABLE_LAYERS:
+    problem = layers.transpose_problem(wrapper.layer)
+    if type(wrapper.layer) not in layers.QUANTIZABLE_LAYERS or problem:
+        variant = f" (not {problem})" if problem else ""
         raise ConversionError(
             f"layer {name!r} ({type(wrapper.layer).__name__}) inside a quantize wrapper: bitlite "
-            f"converts {', '.join(t.__name__ for t in layers.QUANTIZABLE_LAYERS)} only; leave "
-            f"it float with quantize_model(..., skip=[{name!r}])")
+            f"converts {', '.join(t.__name__ for t in layers.QUANTIZABLE_LAYERS)} only{variant}; "
+            f"leave it float with quantize_model(..., skip=[{name!r}])")
+    config = wrapper.quantizer
+    layout = (config.channel_dims, config.trailing_dims)
+    if layout != layers.output_channel_dims(wrapper.layer):
+        raise ConversionError(
+            f"layer {name!r}: its KernelQuantizeConfig steps the kernel axes "
+            f"(channel_dims, trailing_dims) = {layout}, not its output channels "
+            f"{layers.output_channel_dims(wrapper.layer)}; build the QAT model with bitlite's "
+            "quantize_model")
     if not (input_quantizer is not None and not input_quantizer.wrapped
             and isinstance(input_quantizer.quantizer, ActivationQuantizer)):
         raise ConversionError(

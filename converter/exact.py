@@ -42,14 +42,27 @@ def integer_sum(block: Block, codes, kernel_codes) -> tf.Tensor:
     2^53) and rounded once to float32, then the ranges' sums added left to right in float32."""
     layer = block.layer
     x, kernel = tf.cast(codes, tf.float64), tf.cast(kernel_codes, tf.float64)
+    chunks = block.reduction_chunks()
+    if len(chunks) == 1:  # the whole kernel (a transposed one's input channels are its last axis)
+        return tf.cast(_linear(layer, x, kernel), tf.float32)
     return pooling.sum_in_order([
         tf.cast(_linear(layer, x[..., first:stop], kernel[..., first:stop, :]), tf.float32)
-        for first, stop in block.reduction_chunks()])
+        for first, stop in chunks])
 
 
 def _linear(layer, x, kernel):
     """What the layer computes with this kernel, no bias, no activation (Conv1D and Conv2D,
-    grouped too, DepthwiseConv2D, Dense on any rank)."""
+    grouped too, DepthwiseConv2D, Conv2DTranspose, Dense on any rank)."""
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        # Keras' call, with the output size of the op's pads (FORMAT.md, which equals Keras'
+        # deconv_output_length).
+        g = layers.transpose_geometry(layer)
+        shape = tf.shape(x)
+        out_h = (shape[1] - 1) * g["stride_h"] + g["kernel_h"] - g["pad_top"] - g["pad_bottom"]
+        out_w = (shape[2] - 1) * g["stride_w"] + g["kernel_w"] - g["pad_left"] - g["pad_right"]
+        return tf.nn.conv2d_transpose(x, kernel, tf.stack([shape[0], out_h, out_w,
+                                                           kernel.shape[-2]]),
+                                      layer.strides, layer.padding.upper())
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         return tf.nn.depthwise_conv2d(x, kernel, (1, *layer.strides, 1), layer.padding.upper(),
                                       dilations=layer.dilation_rate)

@@ -135,6 +135,8 @@ def _integer_sum(numbers: BlockNumbers, codes):
     for first, stop in chunks:
         config = dict(numbers.layer_config, name=f"{numbers.layer_config['name']}_channels{first}")
         layer = numbers.layer_class.from_config(config)
-        parts.append(layer(codes if len(chunks) == 1 else codes[..., first:stop]))
-        getattr(layer, layers.kernel_attribute(layer)).assign(numbers.kernel_codes[..., first:stop, :])
+        whole = len(chunks) == 1  # the whole kernel (a transposed one's C_in is its last axis)
+        parts.append(layer(codes if whole else codes[..., first:stop]))
+        getattr(layer, layers.kernel_attribute(layer)).assign(
+            numbers.kernel_codes if whole else numbers.kernel_codes[..., first:stop, :])
     return pooling.sum_in_order(parts)

@@ -16,13 +16,13 @@ from . import custom_ops
 # The layers a bitlite op (or an 8-bit block) computes, as exact types: Conv2DTranspose
 # subclasses Conv2D, Conv1DTranspose Conv1D. A Conv1D is computed as a Conv2D of one row.
 QUANTIZABLE_LAYERS = (keras.layers.Conv2D, keras.layers.Conv1D, keras.layers.DepthwiseConv2D,
-                      keras.layers.Dense)
+                      keras.layers.Dense, keras.layers.Conv2DTranspose)
 # What quantize_model quantizes: those, and SeparableConv2D as two of them.
 PLANNED_LAYERS = QUANTIZABLE_LAYERS + (keras.layers.SeparableConv2D,)
 
 # Layers with weights that multiply their input which bitlite does not quantize: they stay
 # float, and quantize_model says so (subclasses of the quantizable types included, e.g.
-# Conv2DTranspose).
+# Conv1DTranspose, and the Conv2DTranspose variants transpose_problem names).
 _WEIGHTED_LAYERS = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D,
                     keras.layers.DepthwiseConv1D, keras.layers.SeparableConv1D,
                     keras.layers.Dense, keras.layers.EinsumDense,
@@ -32,9 +32,29 @@ SUB_BYTE_BITS = custom_ops.SUPPORTED_BITS
 KEPT = (8, 8)  # weight and input bits of a layer kept 8-bit (it runs as float ops)
 
 
-def is_left_float(layer) -> bool:
-    """Whether `layer` multiplies its input by weights but is no type bitlite quantizes."""
-    return isinstance(layer, _WEIGHTED_LAYERS) and type(layer) not in PLANNED_LAYERS
+def transpose_problem(layer) -> str | None:
+    """Why a Conv2DTranspose stays float (None: it becomes a BitliteConv2DTranspose, which
+    has no dilation and reads NHWC)."""
+    if type(layer) is not keras.layers.Conv2DTranspose:
+        return None
+    if tuple(layer.dilation_rate) != (1, 1):
+        return f"dilation_rate={tuple(layer.dilation_rate)} (bitlite transposes undilated kernels)"
+    if layer.data_format != "channels_last":
+        return f"data_format={layer.data_format!r} (bitlite ops are NHWC)"
+    return None
+
+
+def is_planned(layer) -> bool:
+    """Whether quantize_model quantizes `layer`'s type (and variant)."""
+    return type(layer) in PLANNED_LAYERS and not transpose_problem(layer)
+
+
+def left_float_reason(layer) -> str | None:
+    """Why `layer`, which multiplies its input by weights, stays float (None: it does not, or
+    is quantized): bitlite does not quantize its type, or not this variant of it."""
+    if not isinstance(layer, _WEIGHTED_LAYERS) or is_planned(layer):
+        return None
+    return transpose_problem(layer) or "not a type bitlite quantizes"
 
 
 def kernel_attribute(layer) -> str:
@@ -42,9 +62,24 @@ def kernel_attribute(layer) -> str:
     return "depthwise_kernel" if isinstance(layer, keras.layers.DepthwiseConv2D) else "kernel"
 
 
-def output_channel_dims(layer) -> int:
-    """How many trailing kernel axes index the output channels (see WeightQuantizer)."""
-    return 2 if isinstance(layer, keras.layers.DepthwiseConv2D) else 1
+def output_channel_dims(layer) -> tuple[int, int]:
+    """How many kernel axes index the output channels, and how many follow them (see
+    WeightQuantizer): a transposed kernel is [KH, KW, C_out, C_in]."""
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        return 1, 1
+    return (2 if isinstance(layer, keras.layers.DepthwiseConv2D) else 1), 0
+
+
+def transpose_geometry(layer) -> dict:
+    """kernel_h, kernel_w, stride_h, stride_w and the pads (pad_top, pad_bottom, pad_left,
+    pad_right) of a Conv2DTranspose's BitliteConv2DTranspose (FORMAT.md)."""
+    output_padding = layer.output_padding or (None, None)
+    (top, bottom), (left, right) = (
+        custom_ops.transpose_pads(k, s, layer.padding, p)
+        for k, s, p in zip(layer.kernel_size, layer.strides, output_padding))
+    (kernel_h, kernel_w), (stride_h, stride_w) = layer.kernel_size, layer.strides
+    return dict(kernel_h=kernel_h, kernel_w=kernel_w, stride_h=stride_h, stride_w=stride_w,
+                pad_top=top, pad_bottom=bottom, pad_left=left, pad_right=right)
 
 
 def causal_padding(layer) -> int:
@@ -70,6 +105,9 @@ def channels(layer) -> tuple[int, int, int]:
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         _, _, in_channels, multiplier = layer.depthwise_kernel.shape
         return int(in_channels), int(in_channels * multiplier), int(in_channels)
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        *_, out_channels, in_channels = layer.kernel.shape
+        return int(in_channels), int(out_channels), 1
     groups = getattr(layer, "groups", 1)
     *_, group_in_channels, out_channels = layer.kernel.shape
     return int(group_in_channels * groups), int(out_channels), int(groups)
@@ -115,12 +153,22 @@ def becomes_bitlite_op(layer, weight_bits: int, activation_bits: int,
     if is_sub_byte(weight_bits, activation_bits):
         return True
     in_channels, _, groups = channels(layer)
-    narrow = (isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D))
+    # A transposed convolution has no builtin form here: always the op.
+    narrow = (type(layer) in (keras.layers.Conv1D, keras.layers.Conv2D)
               and in_channels // groups < W8A8_MIN_CHANNELS
               and not packs_narrow_input_densely(layer))
     k = reduction_size(layer)
     return not narrow and custom_ops.accumulator_fits(k, weight_bits, activation_bits,
                                                       activation_signed)
+
+
+def transpose_op_problem(layer, bitlite_op: bool) -> str | None:
+    """Why a quantized Conv2DTranspose has no exact form: an 8-bit one whose sums the op's int32
+    accumulator may not hold (it has no builtin form, becomes_bitlite_op)."""
+    if isinstance(layer, keras.layers.Conv2DTranspose) and not bitlite_op:
+        return ("at 8 bits its sums may overflow the op's int32 accumulator "
+                f"(K = {reduction_size(layer)} codes per output)")
+    return None
 
 
 def is_bit_width(bits) -> bool:

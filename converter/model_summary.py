@@ -119,6 +119,8 @@ def _cost(layer) -> LayerCost:
         out_channels = int(output_shape[-1])
         reduction = int(np.prod(kernel.shape)) // out_channels  # K: products per output value
         macs = int(np.prod(output_shape[1:])) * reduction
+        if isinstance(inner, keras.layers.Conv2DTranspose):
+            macs //= inner.strides[0] * inner.strides[1]  # an output sums K / strides on average
         if isinstance(layer, QuantizeWrapper):
             weight_bits = layer.quantize_config.weight_bits
             input_quantizer = _input_quantizer(layer)

@@ -165,10 +165,13 @@ def _block_numbers(block: Block, states: dict[int, CallState]) -> BlockNumbers:
     if block.bitlite_op:
         # Conv/Dense [..., C_in / G, C_out] and depthwise [KH, KW, C_in, M] (output channel
         # ci * M + m) both flatten to [(kh, kw, ci in group), C_out]: FORMAT.md's rows.
-        rows = kernel_codes.astype(np.int64).reshape(-1, block.channels[1]).T
+        # A transposed kernel [KH, KW, C_out, C_in] first becomes [KH, KW, C_in, C_out].
+        rows = (kernel_codes.transpose(0, 1, 3, 2) if block.op_code == custom_ops.CONV2D_TRANSPOSE
+                else kernel_codes).astype(np.int64).reshape(-1, block.channels[1]).T
         packed_weights = custom_ops.pack_weights(rows, block.weight_bits)
-        write = (custom_ops.fully_connected_options
-                 if block.op_code == custom_ops.FULLY_CONNECTED else custom_ops.conv2d_options)
+        write = {custom_ops.FULLY_CONNECTED: custom_ops.fully_connected_options,
+                 custom_ops.CONV2D_TRANSPOSE: custom_ops.conv2d_transpose_options,
+                 custom_ops.CONV2D: custom_ops.conv2d_options}[block.op_code]
         options = write(multiplier=multiplier.astype(np.float32),
                         offset=offset.astype(np.float32), **fields)
     return BlockNumbers(
@@ -202,6 +205,8 @@ def _option_fields(block: Block, input_scale: np.float32) -> dict:
         activation=block.activation)
     if block.op_code == custom_ops.FULLY_CONNECTED:
         return fields
+    if block.op_code == custom_ops.CONV2D_TRANSPOSE:
+        return dict(fields, **block.geometry)
     geometry = block.geometry
     (kernel_h, kernel_w), (stride_h, stride_w), (dilation_h, dilation_w) = (
         geometry["kernel_size"], geometry["strides"], geometry["dilation_rate"])

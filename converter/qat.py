@@ -78,9 +78,10 @@ def quantize_model(
         tfmot's LastValueQuantizer / MovingAverageQuantizer; see quantizers.py).
 
     Quantizable layers: Conv1D and Conv2D (grouped too; Conv1D with 'causal' padding too),
-    DepthwiseConv2D, SeparableConv2D and Dense (any input rank). A SeparableConv2D is split
-    into its two parts, see _split_separable. Other layers with weights (Conv2DTranspose,
-    Conv3D, ...) stay float, with one warning naming them.
+    DepthwiseConv2D, SeparableConv2D, Conv2DTranspose (undilated, NHWC) and Dense (any input
+    rank). A SeparableConv2D is split into its two parts, see _split_separable. Other layers
+    with weights (a dilated Conv2DTranspose, Conv3D, ...) stay float, with one warning naming
+    them and why.
 
     The input quantizer of a layer is unsigned when its input is known to be non-negative
     (produced by a ReLU, possibly through pooling/flatten/reshape/dropout/concat), else signed.
@@ -93,13 +94,14 @@ def quantize_model(
     quantizers = quantizer_family(quantizer)
     flat = graph.FlatNodes(model)
     nodes = flat.nodes
-    left_float = {node.layer.name: type(node.layer).__name__ for node in nodes
-                  if layers.is_left_float(node.layer)}
+    left_float = {node.layer.name: f"{type(node.layer).__name__}: {reason}"
+                  for node in nodes for reason in [layers.left_float_reason(node.layer)]
+                  if reason}
     if left_float:
         warnings.warn(
             "quantize_model leaves these layers float (bitlite quantizes "
             f"{', '.join(t.__name__ for t in PLANNED_LAYERS)}): "
-            + ", ".join(f"{name!r} ({kind})" for name, kind in left_float.items()),
+            + ", ".join(f"{name!r} ({why})" for name, why in left_float.items()),
             stacklevel=2)
     plan = _plan_bits(nodes, (weight_bits, activation_bits), keep_first_last_8bit,
                       set(keep_8bit), set(skip), layer_bits)
@@ -141,9 +143,10 @@ def _quantized_call(layer, kernel, bias, bits: tuple, signed: bool, quantizers, 
     layer_weight_bits, layer_activation_bits = bits
     x = QuantizeLayer(quantizers.activation(layer_activation_bits, signed),
                       name=f"quant_input_{layer.name}")(args[0])
+    channel_dims, trailing_dims = output_channel_dims(layer)
     wrapper = QuantizeWrapperV2(
         graph.clone_layer(layer),
-        KernelQuantizeConfig(layer_weight_bits, output_channel_dims(layer), quantizers.name))
+        KernelQuantizeConfig(layer_weight_bits, channel_dims, quantizers.name, trailing_dims))
     outputs = wrapper(x, *args[1:], **kwargs)
     _copy_kernel_and_bias(kernel, bias, wrapper)
     return outputs
@@ -225,17 +228,19 @@ def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set
         raise ValueError(f"layers both in keep_8bit and skip: {both}")
     for name in sorted(named):
         if name not in by_name:
-            candidates = [n for n, layer in by_name.items() if type(layer) in PLANNED_LAYERS]
+            candidates = [n for n, layer in by_name.items() if layers.is_planned(layer)]
             raise ValueError(f"{sources[name]} names layers the model does not have: {[name]} "
                              f"(its quantizable layers: {candidates})")
-        if type(by_name[name]) not in PLANNED_LAYERS:
+        if not layers.is_planned(by_name[name]):
+            why = layers.transpose_problem(by_name[name])
             raise ValueError(
                 f"layer {name!r} ({type(by_name[name]).__name__}) is not quantized by bitlite "
-                f"(only {', '.join(t.__name__ for t in PLANNED_LAYERS)} are): remove it from "
-                f"{sources[name]}, it stays float anyway")
+                + (f"({why})" if why else
+                   f"(only {', '.join(t.__name__ for t in PLANNED_LAYERS)} are)")
+                + f": remove it from {sources[name]}, it stays float anyway")
 
     quantizable = list({id(n.layer): n.layer for n in nodes
-                        if type(n.layer) in PLANNED_LAYERS}.values())
+                        if layers.is_planned(n.layer)}.values())
     plan = {}
     for layer in quantizable:
         if layer.name in named:

@@ -95,6 +95,11 @@ class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
         """Axes averaged over for the step initialisation (None: all)."""
         raise NotImplementedError
 
+    def _per_step(self, reduce, x):
+        """`reduce` (tf.reduce_mean, ...) of x over _reduce_axes, in the step's shape."""
+        reduced = reduce(x, axis=self._reduce_axes(x), keepdims=True)
+        return tf.reshape(reduced, self._step_shape(x.shape))
+
     def _elements_per_step(self, x):
         raise NotImplementedError
 
@@ -128,7 +133,7 @@ class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
         return tf.clip_by_value(tf.round(x / step), self.qmin, self.qmax)
 
     def _initial_step(self, x):
-        mean_abs = tf.reduce_mean(tf.abs(x), axis=self._reduce_axes(x))
+        mean_abs = self._per_step(tf.reduce_mean, tf.abs(x))
         return _min_step(2.0 * mean_abs / (self.qmax ** 0.5))
 
     def _initialized_step(self, x, weights):
@@ -161,26 +166,37 @@ class _LsqQuantizer(tfmot.quantization.keras.quantizers.Quantizer):
 class WeightQuantizer(_LsqQuantizer):
     """Signed LSQ quantizer of a kernel, one step per output channel.
 
-    The output channels are the last `channel_dims` axes: 1 for Conv2D/Dense kernels
-    [..., C_out], 2 for a DepthwiseConv2D kernel [KH, KW, C_in, M] (output channel ci * M + m).
+    The output channels are `channel_dims` axes followed by `trailing_dims` more: 1 and 0 for
+    Conv2D/Dense kernels [..., C_out], 2 and 0 for a DepthwiseConv2D kernel [KH, KW, C_in, M]
+    (output channel ci * M + m), 1 and 1 for a Conv2DTranspose kernel [KH, KW, C_out, C_in]
+    (the step then has shape [C_out, 1]).
     """
 
-    def __init__(self, num_bits: int, channel_dims: int = 1):
+    def __init__(self, num_bits: int, channel_dims: int = 1, trailing_dims: int = 0):
         super().__init__(num_bits, signed=True)
         self.channel_dims = int(channel_dims)
+        self.trailing_dims = int(trailing_dims)
+
+    def _channel_axes(self, rank: int) -> range:
+        end = rank - self.trailing_dims
+        return range(end - self.channel_dims, end)
 
     def _step_shape(self, tensor_shape):
-        return tuple(int(d) for d in tensor_shape[-self.channel_dims:])
+        axes = self._channel_axes(len(tensor_shape))
+        return tuple(int(tensor_shape[a]) for a in axes) + (1,) * self.trailing_dims
 
     def _reduce_axes(self, x):
-        return list(range(x.shape.rank - self.channel_dims))
+        channels = self._channel_axes(x.shape.rank)
+        return [a for a in range(x.shape.rank) if a not in channels]
 
     def _elements_per_step(self, x):
-        channels = tf.reduce_prod(tf.shape(x)[-self.channel_dims:])
+        axes = self._channel_axes(x.shape.rank)
+        channels = tf.reduce_prod(tf.shape(x)[axes.start:axes.stop])
         return tf.cast(tf.size(x) // channels, tf.float32)
 
     def get_config(self):
-        return {"num_bits": self.num_bits, "channel_dims": self.channel_dims}
+        return {"num_bits": self.num_bits, "channel_dims": self.channel_dims,
+                "trailing_dims": self.trailing_dims}
 
 
 @keras.utils.register_keras_serializable(package="bitlite")
@@ -229,9 +245,8 @@ class _MinMaxStep:
         return weights
 
     def _batch_range(self, x):
-        axes = self._reduce_axes(x)
-        return (tf.minimum(tf.reduce_min(x, axis=axes), 0.0),
-                tf.maximum(tf.reduce_max(x, axis=axes), 0.0))
+        return (tf.minimum(self._per_step(tf.reduce_min, x), 0.0),
+                tf.maximum(self._per_step(tf.reduce_max, x), 0.0))
 
     def _tracked_step(self, batch_range, weights):
         batch_min, batch_max = batch_range
@@ -294,17 +309,20 @@ def quantizer_family(name: str) -> QuantizerFamily:
 @keras.utils.register_keras_serializable(package="bitlite")
 class KernelQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
     """QuantizeConfig of a wrapped Conv2D/DepthwiseConv2D/Dense: quantizes the kernel and
-    nothing else (`channel_dims`: see WeightQuantizer).
+    nothing else (`channel_dims`, `trailing_dims`: see WeightQuantizer).
 
     The layer's input is quantized by a QuantizeLayer in front of the wrapper; its output stays
     float (BatchNorm and activations follow as ordinary layers).
     """
 
-    def __init__(self, weight_bits: int, channel_dims: int = 1, quantizer: str = "lsq"):
+    def __init__(self, weight_bits: int, channel_dims: int = 1, quantizer: str = "lsq",
+                 trailing_dims: int = 0):
         self.weight_bits = weight_bits
         self.channel_dims = channel_dims
+        self.trailing_dims = trailing_dims
         self.quantizer = quantizer
-        self.weight_quantizer = quantizer_family(quantizer).weight(weight_bits, channel_dims)
+        self.weight_quantizer = quantizer_family(quantizer).weight(weight_bits, channel_dims,
+                                                                   trailing_dims)
 
     def get_weights_and_quantizers(self, layer):
         return [(getattr(layer, kernel_attribute(layer)), self.weight_quantizer)]
@@ -323,7 +341,7 @@ class KernelQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
 
     def get_config(self):
         return {"weight_bits": self.weight_bits, "channel_dims": self.channel_dims,
-                "quantizer": self.quantizer}
+                "quantizer": self.quantizer, "trailing_dims": self.trailing_dims}
 
 
 def custom_objects() -> dict:

@@ -151,6 +151,12 @@ TENSOR_EXPECTATIONS = {
     "fc_input_k_mismatch": ("in_channels", "channel"),
     "valid_kernel_larger_than_input": ("output", "kernel", "valid", "input"),
     "accumulator_may_overflow_int32": ("overflow",),
+    # BitliteConv2DTranspose (issue 14): its own keys, its pads' range, its output size.
+    "transpose_with_dilation_key": ("dilation_h",),
+    "transpose_missing_pad_left": ("pad_left",),
+    "transpose_pad_bottom_below_one_minus_stride": ("pad_bottom",),
+    "transpose_pads_crop_the_whole_output": ("crop", "output"),
+    "transpose_input_rank3": ("[n, h, w, c_in]",),
 }
 
 
@@ -173,6 +179,35 @@ def _accumulator_may_overflow_int32():
     model = tflite_builder.fc_model([1, k], packed, spec,
                                     custom_ops.fully_connected_options(**spec))
     return model, [np.zeros((1, k), np.float32)]
+
+
+def _transposed_cases() -> dict:
+    """BitliteConv2DTranspose models (the base layer's weights, Keras' 3x3 stride-2 'same'),
+    each broken in one way."""
+    spec = dict(BASE_SPEC, stride_h=2, stride_w=2)
+    for key in ("dilation_h", "dilation_w", "padding"):
+        del spec[key]
+    top, bottom = custom_ops.transpose_pads(3, 2, "same", None)
+    pads = dict(pad_top=top, pad_bottom=bottom, pad_left=top, pad_right=bottom)
+    options = flexbuffers.Loads(bytearray(custom_ops.conv2d_transpose_options(**spec, **pads)))
+
+    def model(input_shape=INPUT_SHAPE, **changes):
+        broken = dict(options)
+        for key, value in changes.items():
+            if value is None:
+                del broken[key]
+            else:
+                broken[key] = value
+        out_shape = [1, 2 * input_shape[1], 2 * input_shape[-2], 4]
+        return (tflite_builder.one_op_model("BitliteConv2DTranspose", input_shape, base_packed(),
+                                            out_shape, bytes(flexbuffers.Dumps(broken))),
+                x_for(input_shape))
+
+    return {"transpose_with_dilation_key": model(dilation_h=1),
+            "transpose_missing_pad_left": model(pad_left=None),
+            "transpose_pad_bottom_below_one_minus_stride": model(pad_bottom=-2),
+            "transpose_pads_crop_the_whole_output": model(pad_top=20),
+            "transpose_input_rank3": model(input_shape=[6, 6, 3])}
 
 
 def expected_words(name):
@@ -199,6 +234,7 @@ def build_cases():
         27, packed, fc_spec, custom_ops.fully_connected_options(**fc_spec), rng))
     models["valid_kernel_larger_than_input"] = _valid_kernel_larger_than_input()
     models["accumulator_may_overflow_int32"] = _accumulator_may_overflow_int32()
+    models.update(_transposed_cases())
     assert set(models) == set(CASE_NAMES)
     return models
 

@@ -109,10 +109,20 @@ def test_foreign_quantize_config_rejected():
 
 def test_unsupported_layer_in_wrapper_rejected():
     inputs = keras.Input((6, 6, 2))
+    x = quantized(inputs, "up", layer=L.Conv2DTranspose(4, 3, dilation_rate=2, name="up"))
+    model = keras.Model(inputs, x)
+    run_once(model)
+    message = conversion_error(model, "up", "skip=['up']")
+    assert "dilation_rate=(2, 2)" in message, message
+
+
+def test_transposed_kernel_stepped_on_its_input_channels_rejected():
+    # KernelQuantizeConfig(2) steps the last kernel axis: a transposed kernel's C_in.
+    inputs = keras.Input((6, 6, 2))
     x = quantized(inputs, "up", layer=L.Conv2DTranspose(4, 3, name="up"))
     model = keras.Model(inputs, x)
     run_once(model)
-    conversion_error(model, "up", "skip=['up']")
+    conversion_error(model, "up", "not its output channels (1, 1)")
 
 
 def test_causal_conv1d_on_signed_1bit_input_rejected():

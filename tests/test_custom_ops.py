@@ -95,17 +95,19 @@ def _common(**overrides):
     return common
 
 
+OPS = ("BitliteConv2D", "BitliteFullyConnected", "BitliteConv2DTranspose")
+
+
 def _format_md_keys():
-    """Key names of the FORMAT.md options table (`key` cells of its rows), per op."""
-    keys = {"BitliteConv2D": set(), "BitliteFullyConnected": set()}
+    """Key names of the FORMAT.md options table (`key` cells of its rows), per op: its `ops`
+    cell is `all` or one op without the `Bitlite` prefix."""
+    keys = {op: set() for op in OPS}
     for line in FORMAT_MD.read_text().splitlines():
         match = re.match(r"\|\s*(`[a-z_]+`(?:,\s*`[a-z_]+`)*)\s*\|\s*\w+\s*\|\s*(\w+)\s*\|", line)
         if not match:
             continue
         names = re.findall(r"`([a-z_]+)`", match.group(1))
-        ops = ["BitliteConv2D", "BitliteFullyConnected"] if match.group(2) == "both" else \
-            ["BitliteConv2D"]
-        for op in ops:
+        for op in OPS if match.group(2) == "all" else [f"Bitlite{match.group(2)}"]:
             keys[op].update(names)
     return keys
 
@@ -114,6 +116,40 @@ def test_format_md_table_parsed():
     keys = _format_md_keys()
     assert {"version", "padding", "kernel_h", "multiplier"} <= keys["BitliteConv2D"]
     assert "padding" not in keys["BitliteFullyConnected"]
+    assert {"version", "stride_w", "pad_top", "pad_right"} <= keys["BitliteConv2DTranspose"]
+    assert not {"padding", "groups", "dilation_h"} & keys["BitliteConv2DTranspose"]
+
+
+def _transpose_options(**common_overrides) -> bytes:
+    # Keras' 4x4 stride-2 'same' with output_padding 1 down the rows, 'valid' None across.
+    (top, bottom), (left, right) = (custom_ops.transpose_pads(4, 2, "same", 1),
+                                    custom_ops.transpose_pads(3, 3, "valid", None))
+    return custom_ops.conv2d_transpose_options(
+        kernel_h=4, kernel_w=3, stride_h=2, stride_w=3, pad_top=top, pad_bottom=bottom,
+        pad_left=left, pad_right=right, **_common(**common_overrides))
+
+
+def test_conv2d_transpose_options_encode_decode():
+    decoded = custom_ops.decode_options(_transpose_options())
+    assert set(decoded) == _format_md_keys()["BitliteConv2DTranspose"]
+    assert (decoded["kernel_h"], decoded["kernel_w"]) == (4, 3)
+    assert (decoded["stride_h"], decoded["stride_w"]) == (2, 3)
+    # FORMAT.md's table: same with op: before max(2 * 2 - 1, 0) // 2 = 1, after 3 - 1 = 2;
+    # valid without: 0 and min(3 - 3, 0) = 0.
+    assert [decoded[k] for k in ("pad_top", "pad_bottom", "pad_left", "pad_right")] == [
+        1, 2, 0, 0]
+    assert decoded["multiplier"].tolist() == [0.5, -1.25, 3.0]
+
+
+@pytest.mark.parametrize("pads,message", [
+    (dict(pad_top=-1), "pad_top must be >= 0"),
+    (dict(pad_right=-3), "pad_right must be >= -2"),
+    (dict(stride_h=0), "stride_h must be >= 1"),
+])
+def test_conv2d_transpose_options_refuse_out_of_range(pads, message):
+    geometry = dict(kernel_h=3, kernel_w=3, stride_h=2, stride_w=3) | pads
+    with pytest.raises(ValueError, match=message):
+        custom_ops.conv2d_transpose_options(**geometry, **_common())
 
 
 def test_conv2d_options_encode_decode():
@@ -143,15 +179,18 @@ def test_fully_connected_options_encode_decode():
 
 def test_options_flexbuffer_types_match_format_md():
     # The C++ reader checks types; these are the FlexBuffer types FORMAT.md promises.
-    blob = custom_ops.conv2d_options(kernel_h=1, kernel_w=1, **_common())
-    root = flexbuffers.GetRoot(bytearray(blob)).AsMap
+    blobs = [bytearray(blob) for blob in (
+        custom_ops.conv2d_options(kernel_h=1, kernel_w=1, **_common()), _transpose_options())]
+    roots = [(set(flexbuffers.Loads(blob)), flexbuffers.GetRoot(blob).AsMap) for blob in blobs]
     kinds = {"int": "IsInt", "bool": "IsBool", "float": "IsFloat", "string": "IsString",
              "blob": "IsBlob"}
     for line in FORMAT_MD.read_text().splitlines():
         match = re.match(r"\|\s*(`[a-z_]+`(?:,\s*`[a-z_]+`)*)\s*\|\s*(\w+)\s*\|", line)
         if match and match.group(2) in kinds:
             for name in re.findall(r"`([a-z_]+)`", match.group(1)):
+                root = next(root for keys, root in roots if name in keys)
                 assert getattr(root[name], kinds[match.group(2)]), (name, match.group(2))
+    root = roots[0][1]
     # Blobs are little-endian float32 of exactly C_out entries.
     assert len(bytes(root["multiplier"].AsBlob)) == 3 * 4
 

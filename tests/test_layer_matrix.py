@@ -165,10 +165,10 @@ def _unsupported(case: str):
     if case == "channels_first_separable":
         layer = L.SeparableConv2D(4, 3, data_format="channels_first", name="nchw_sep")
         return keras.Model(inputs, layer(x)), {}, "nchw_sep", "data_format='channels_first'"
-    if case == "transpose_in_layer_bits":
-        y = L.Conv2DTranspose(4, 3, name="up")(x)
+    if case == "dilated_transpose_in_layer_bits":
+        y = L.Conv2DTranspose(4, 3, dilation_rate=2, name="up")(x)
         model = keras.Model(inputs, L.Dense(2, name="d")(L.Flatten()(y)))
-        return model, {"layer_bits": {"up": (2, 2)}}, "up", "is not quantized by bitlite"
+        return model, {"layer_bits": {"up": (2, 2)}}, "up", "dilation_rate=(2, 2)"
     if case == "causal_on_signed_1bit":
         y = L.Conv1D(4, 3, padding="causal", name="causal")(L.Reshape((36, 4))(inputs))
         return keras.Model(inputs, y), {"layer_bits": {"causal": (2, 1)}}, "causal", "causal"
@@ -180,7 +180,7 @@ def _unsupported(case: str):
 
 
 @pytest.mark.parametrize("case", ["channels_first_conv", "channels_first_separable",
-                                  "transpose_in_layer_bits", "causal_on_signed_1bit",
+                                  "dilated_transpose_in_layer_bits", "causal_on_signed_1bit",
                                   "mixed_8bit_and_sub_byte",
                                   "shared_layer"])
 def test_unsupported_layer_fails_with_name_reason_and_way_out(case):

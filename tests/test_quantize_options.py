@@ -187,12 +187,14 @@ def test_convert_prints_layer_report(tmp_path, capsys):
 def test_weighted_layers_left_float_are_named_in_one_warning(delegate_library):
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, name="c", activation="relu")(inputs)
-    x = keras.layers.Conv2DTranspose(4, 3, name="up")(x)
+    # Dilated: no BitliteConv2DTranspose (test_conv2d_transpose has the other variants).
+    x = keras.layers.Conv2DTranspose(4, 3, dilation_rate=2, name="up")(x)
     y = keras.layers.Dense(2, name="head")(keras.layers.Flatten()(x))
     with pytest.warns(UserWarning) as record:
         qat = quantize_model(keras.Model(inputs, y), 2, 2, keep_first_last_8bit=False)
     messages = [str(w.message) for w in record if "leaves these layers float" in str(w.message)]
-    assert len(messages) == 1 and "'up' (Conv2DTranspose)" in messages[0], messages
+    assert len(messages) == 1 and "'up' (Conv2DTranspose: dilation_rate=(2, 2)" in messages[0], (
+        messages)
     assert "'c'" not in messages[0] and "'head'" not in messages[0], messages
     # The transposed convolution runs as a float builtin beside the two bitlite ops.
     x = np.random.default_rng(0).normal(size=(4, 8, 8, 3)).astype(np.float32)
