@@ -90,6 +90,20 @@ def test_transposed_layer_converts_and_matches_keras(geometry, bits, index, dele
     _check_runs(qat, data, rng, shape)
 
 
+@pytest.mark.parametrize("index", [2, 3])
+def test_8bit_transposed_layer_is_a_w8a8_op(index, delegate_library, rng):
+    # The only quantized layer is first and last: kept 8-bit (keep_first_last_8bit).
+    float_model = _transposed_model(GEOMETRIES[index], index)
+    qat = quantize_model(float_model, 2, 2)
+    shape = float_model.input_shape[1:]
+    qat.predict(rng.normal(size=(16, *shape)).astype(np.float32), verbose=0)
+    data = convert(qat)
+    ops = [op for op in tflite_ops(data) if op["name"] == "BitliteConv2DTranspose"]
+    assert len(ops) == 1 and ops[0]["options"]["weight_bits"] == 8, ops
+    assert ops[0]["options"]["activation_bits"] == 8
+    _check_runs(qat, data, rng, shape)
+
+
 def _unet() -> keras.Model:
     """Conv2D down (stride 2, BatchNorm, ReLU), Conv2DTranspose up (stride 2, BatchNorm,
     ReLU), the skip concatenated, a 1x1 head."""
