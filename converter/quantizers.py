@@ -308,8 +308,8 @@ def quantizer_family(name: str) -> QuantizerFamily:
 
 @keras.utils.register_keras_serializable(package="bitlite")
 class KernelQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
-    """QuantizeConfig of a wrapped Conv2D/DepthwiseConv2D/Dense: quantizes the kernel and
-    nothing else (`channel_dims`, `trailing_dims`: see WeightQuantizer).
+    """QuantizeConfig of a wrapped Conv2D/DepthwiseConv2D/Conv2DTranspose/Dense: quantizes the
+    kernel and nothing else (`channel_dims`, `trailing_dims`: see WeightQuantizer).
 
     The layer's input is quantized by a QuantizeLayer in front of the wrapper; its output stays
     float (BatchNorm and activations follow as ordinary layers).
