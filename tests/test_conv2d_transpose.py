@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from bitlite.converter import convert, quantize_model
+from bitlite.converter import convert, load_qat_model, quantize_model
 
 from support.checks import assert_matches_keras, tflite_ops
 from support.harness import run_model
@@ -120,14 +120,15 @@ def _unet() -> keras.Model:
     return keras.Model(inputs, L.Conv2D(2, 1, name="head")(x))
 
 
-def test_unet_converts_and_matches_keras(delegate_library, rng):
+@pytest.mark.parametrize("quantizer", ["lsq", "minmax"])
+def test_unet_converts_matches_keras_and_reloads(quantizer, delegate_library, rng, tmp_path):
     float_model = _unet()
     for layer in float_model.layers:
         if isinstance(layer, L.BatchNormalization):
             channels = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.3, channels),
                                rng.normal(0, 0.3, channels), rng.uniform(0.5, 2, channels)])
-    qat = quantize_model(float_model, 2, 2)
+    qat = quantize_model(float_model, 2, 2, quantizer=quantizer)
     shape = float_model.input_shape[1:]
     qat.compile(keras.optimizers.Adam(1e-3), "mse")
     qat.fit(rng.normal(size=(32, *shape)).astype(np.float32),
@@ -137,6 +138,12 @@ def test_unet_converts_and_matches_keras(delegate_library, rng):
     assert names.count("BitliteConv2DTranspose") == 1, names
     assert "TRANSPOSE_CONV" not in names, names
     _check_runs(qat, data, rng, shape)
+    # The transposed kernel's [C_out, 1] steps save and load with the model.
+    qat.save(tmp_path / "unet.keras")
+    loaded = load_qat_model(tmp_path / "unet.keras")
+    x = rng.normal(size=(4, *shape)).astype(np.float32)
+    assert np.array_equal(loaded.predict(x, verbose=0), qat.predict(x, verbose=0))
+    assert convert(loaded) == data
 
 
 @pytest.mark.parametrize("variant,why", [
