@@ -134,7 +134,9 @@ def bitlite_model(float_model, weight_bits: int, activation_bits: int) -> bytes:
 
 
 def seeded(name: str):
-    """The network `name` with the same random weights every time."""
+    """The network `name` with the same random weights and layer names every time (the names
+    end up in the .tflite: the same network converts to the same bytes)."""
+    _keras().backend.clear_session()  # Keras numbers its layers' default names per session
     _keras().utils.set_random_seed(SEED)
     return BUILDERS[name]()
 
