@@ -164,7 +164,8 @@ def _as_json(args, runs: list, variants: dict, arm_rows: list) -> dict:
     result = {"model": args.model, "runs": args.runs, "warm_up_invokes": bench.WARM_UP,
               "method": {"bitlite ops": bench.BITLITE_METHOD,
                          "builtin ops": bench.BUILTIN_METHOD,
-                         "total": "median wall time of one invoke, batch 1"},
+                         "total": "median wall time of one invoke, batch 1",
+                         "total cpu": "median process CPU time (all threads) of one invoke"},
               "tflite_bytes": {variant: len(data) for variant, data in variants.items()},
               "results": [asdict(r) for r in runs]}
     if arm_rows:
