@@ -63,7 +63,8 @@ def load(cores: list):
 
 def modelled(bench_cycles, cores: list, variants: dict, name: str) -> list:
     """bench_cycles' rows (ms, cycles, instructions, misses ... per core and variant) of the
-    .tflite `variants` (variant -> bytes). Raises RuntimeError if the emulation fails."""
+    .tflite `variants` (variant -> bytes). Raises RuntimeError if the emulation fails (and
+    subprocess.TimeoutExpired after bench/arm's two hours)."""
     from bench.arm import bench_insns, measure_cycles
 
     delegate = (bench_cycles.EMULATED_PYTHON.parent / bench_insns.SITE_LIBRARY).read_bytes()
