@@ -67,7 +67,7 @@ def bench_network(name: str, builder, bits: str, runs: int, arm: str | None,
            "x86_ms": {r["variant"]: r["total_ms"] for r in x86},
            "x86_cpu_ms": {r["variant"]: r["total_cpu_ms"] for r in x86},
            "load_average_1min_before": load,
-           "bench_command": "bitlite " + " ".join(command[:1] + [saved.name] + command[2:])}
+           "bench_command": "bitlite " + " ".join(Path(part).name for part in command)}
     if arm:
         row["arm_ms"] = {r["runtime"]: r["ms"] for r in bench["arm"]["results"]}
     return row
@@ -104,14 +104,12 @@ def make_table(builders: dict, bits_list, runs: int, arm: str | None, output: Pa
     directory.mkdir(parents=True, exist_ok=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    from bitlite import delegate
-
     result = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
               "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                          f"{platform.processor() or whole_model.cpu_name()}",
               "git": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO,
                                     capture_output=True, text=True).stdout.strip(),
-              "delegate_library": delegate.library_path(), "runtime": RUNTIME, "runs": runs,
+              "runtime": RUNTIME, "runs": runs,
               "arm_core": arm,
               "note": ("Untrained QAT models (random weights). x86: `bitlite bench` medians at "
                        "1 thread, the versions timed one after another in one process on a "
