@@ -171,6 +171,15 @@ bench-arm-cycles: install arm-env
 bench-whole-model: install
 	TF_USE_LEGACY_KERAS=1 $(PY) -m bench.whole_model
 
+# README's model table: `bitlite bench --arm cortex-a53` on saved QAT models of those networks
+# at W1A1/W2A2/W4A4 (bench/results/model_table.json; needs arm-env and the plugin for the A53
+# columns, `--no-arm` in ARGS without them). Tens of minutes, most of it ARM emulation, which
+# build/arm/bench-runs keeps for the next run.
+.PHONY: bench-model-table
+bench-model-table: install arm-env
+	bench/arm/build_plugin.sh
+	TF_USE_LEGACY_KERAS=1 $(PY) -m bench.model_table $(ARGS)
+
 bench-kernels: install $(LCE_VENV)/.deps
 	TF_USE_LEGACY_KERAS=1 $(PY) -m bench.kernels.bench_conv --runs 200
 

@@ -8,6 +8,8 @@ Every per-op time is measured, none estimated:
   fixed cost and runs with warm caches, so the builtin ops' times add up to a little more
   than their share of the whole model.
 Times are medians over `runs` invokes after two warm-up invokes, batch 1, in milliseconds.
+The whole model's process CPU time per invoke is kept too: on a machine busy with other work
+it is the compute alone at 1 thread, where wall time also counts the waits for a core.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Run:
     runtime: str
     threads: int
     total_ms: float
+    total_cpu_ms: float  # process CPU time (all threads) per invoke, median
     ops: list[OpTime] = field(default_factory=list)
 
 
@@ -59,10 +62,11 @@ def time_model(data: bytes, variant: str, runtime: str, threads: int, runs: int,
     layers = {layer.position: layer for layer in report.bitlite_layers(model)}
     with tempfile.TemporaryDirectory(prefix="bitlite_bench_") as directory:
         profile = os.path.join(directory, "profile.tsv") if per_op and layers else None
-        total = _median_invoke_ms(data, runtime, threads, runs, bool(layers), profile)
+        total, total_cpu = _median_invoke_ms(data, runtime, threads, runs, bool(layers),
+                                             profile)
         progress()
         node_times = _read_profile(profile) if profile else {}
-    result = Run(variant, runtime, threads, total)
+    result = Run(variant, runtime, threads, total, total_cpu)
     if not per_op:
         return result
     subgraph = model.subgraphs[0]
@@ -78,8 +82,8 @@ def time_model(data: bytes, variant: str, runtime: str, threads: int, runs: int,
             continue
         output = tflite_edit.output_name(subgraph, op)
         try:
-            ms = _median_invoke_ms(one_op_model(model, position), runtime, threads, runs,
-                                   False, None)
+            ms, _ = _median_invoke_ms(one_op_model(model, position), runtime, threads, runs,
+                                      False, None)
             note = ""
         except Exception as error:  # noqa: BLE001 - the runtime's errors have no common type
             ms, note = None, f"cannot run alone: {' '.join(str(error).split())[:200]}"
@@ -134,7 +138,8 @@ def one_op_model(model, position: int) -> bytes:
 
 
 def _median_invoke_ms(data: bytes, runtime: str, threads: int, runs: int, with_delegate: bool,
-                      profile: str | None) -> float:
+                      profile: str | None) -> tuple[float, float]:
+    """Medians of one invoke's wall time and of the process CPU time it took, in ms."""
     from bitlite import delegate
 
     options = {"profile": profile} if profile else {}
@@ -145,15 +150,16 @@ def _median_invoke_ms(data: bytes, runtime: str, threads: int, runs: int, with_d
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
         interpreter.set_tensor(detail["index"], _random(rng, detail))
-    times = []
+    times, cpu_times = [], []
     for index in range(WARM_UP + runs):
-        start = time.perf_counter_ns()
+        start, cpu_start = time.perf_counter_ns(), time.process_time_ns()
         interpreter.invoke()
         if index >= WARM_UP:
             times.append(time.perf_counter_ns() - start)
+            cpu_times.append(time.process_time_ns() - cpu_start)
     del interpreter
     gc.collect()  # the delegate writes its profile when the interpreter is destroyed
-    return statistics.median(times) / 1e6
+    return statistics.median(times) / 1e6, statistics.median(cpu_times) / 1e6
 
 
 def _random(rng, detail) -> np.ndarray:

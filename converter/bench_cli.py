@@ -3,17 +3,22 @@ time is measured), for several thread counts and runtimes; given a saved QAT Ker
 its fp32 and int8 versions by the stock converter, run side by side.
 
     bitlite bench model.tflite --threads 1,2 --runs 50 --json out.json --plot out.png
+
+--arm cortex-a53 adds the modelled time of the same files on that Raspberry Pi core
+(bench_arm.py: a source checkout's cycle model).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import warnings
 
 from bitlite import delegate
 
-from . import bench, native_logs
+from . import bench, bench_arm, native_logs
 
 
 def add_parser(commands):
@@ -29,6 +34,9 @@ def add_parser(commands):
     parser.add_argument("--json", metavar="OUT.json", help="write every time as JSON")
     parser.add_argument("--plot", metavar="OUT.png",
                         help="per-op bars and the whole-model comparison (needs matplotlib)")
+    parser.add_argument("--arm", type=_name_list, default=[], metavar="CORE[,CORE]",
+                        help="also the modelled single-thread time on these cores (cortex-a53, "
+                             "-a72, -a76): needs a source checkout after `make arm-env`")
 
 
 def run(args, fail) -> int:
@@ -40,6 +48,12 @@ def run(args, fail) -> int:
         return fail("bench", f"runtime {missing or 'none'} is not installed (known: "
                              f"{', '.join(delegate.RUNTIMES)}; installed: "
                              f"{', '.join(_installed_runtimes()) or 'none'})")
+    arm = None
+    if args.arm:
+        try:
+            arm = bench_arm.load(args.arm)  # before the conversion: say early what is missing
+        except ValueError as error:
+            return fail("bench", str(error))
     try:
         variants = _variants(args.model)
     except (OSError, ValueError) as error:  # ConversionError is a ValueError
@@ -60,9 +74,16 @@ def run(args, fail) -> int:
                                                  per_op=variant == "bitlite", progress=steps))
         steps.done()
     print(_tables(runs, runtimes, args.threads))
+    arm_rows = []
+    if arm is not None:
+        try:
+            arm_rows = bench_arm.modelled(arm, args.arm, variants, os.path.basename(args.model))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as error:  # a failed emulation
+            return fail("bench", f"--arm: {' '.join(str(error).split())[:500]}")
+        print("\n" + _arm_table(arm_rows, arm.CORES))
     if args.json:
         with open(args.json, "w") as file:
-            json.dump(_as_json(args, runs), file, indent=1)
+            json.dump(_as_json(args, runs, variants, arm_rows), file, indent=1)
     if args.plot:
         from . import bench_plot
         bench_plot.write(runs, args.plot)
@@ -77,7 +98,6 @@ def tflite_ops(data: bytes) -> list:
 def _variants(path: str) -> dict[str, bytes]:
     """{"bitlite": .tflite} for a .tflite file; for a saved QAT model its conversion and the
     stock converter's fp32 and int8 versions. Raises OSError / ValueError saying what is wrong."""
-    import os
     if not os.path.exists(path):
         raise OSError(f"{path} does not exist")
     if os.path.isfile(path):
@@ -126,12 +146,31 @@ def _tables(runs: list, runtimes: list, threads: list) -> str:
     return "\n".join(lines)
 
 
-def _as_json(args, runs: list) -> dict:
+def _arm_table(rows: list, cores: dict) -> str:
+    from .report import aligned
+    lines = []
+    for core in dict.fromkeys(r["cpu"] for r in rows):
+        table = [("model", "ms", "core-only ms", "instructions")]
+        table += [(r["runtime"], f"{r['ms']:.3f}", f"{r['core_only_ms']:.3f}",
+                   f"{r['instructions']:,.0f}") for r in rows if r["cpu"] == core]
+        lines += [f"modelled single-thread time on {cores[core].board} ({core}), one invoke "
+                  f"(bench/arm cycle model; core-only: every cache miss hidden)",
+                  aligned(table, left=1)]
+    return "\n".join(lines)
+
+
+def _as_json(args, runs: list, variants: dict, arm_rows: list) -> dict:
     from dataclasses import asdict
-    return {"model": args.model, "runs": args.runs, "warm_up_invokes": bench.WARM_UP,
-            "method": {"bitlite ops": bench.BITLITE_METHOD, "builtin ops": bench.BUILTIN_METHOD,
-                       "total": "median wall time of one invoke, batch 1"},
-            "results": [asdict(r) for r in runs]}
+    result = {"model": args.model, "runs": args.runs, "warm_up_invokes": bench.WARM_UP,
+              "method": {"bitlite ops": bench.BITLITE_METHOD,
+                         "builtin ops": bench.BUILTIN_METHOD,
+                         "total": "median wall time of one invoke, batch 1",
+                         "total cpu": "median process CPU time (all threads) of one invoke"},
+              "tflite_bytes": {variant: len(data) for variant, data in variants.items()},
+              "results": [asdict(r) for r in runs]}
+    if arm_rows:
+        result["arm"] = {"method": bench_arm.METHOD, "results": arm_rows}
+    return result
 
 
 def _ms(value) -> str:

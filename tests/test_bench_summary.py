@@ -67,7 +67,7 @@ def test_bench_times_every_op_of_every_version(benched):
     assert sorted((r["variant"], r["threads"]) for r in runs) == [
         (variant, threads) for variant in ("bitlite", "fp32", "int8") for threads in (1, 2)]
     for run in runs:
-        assert run["runtime"] == "litert" and run["total_ms"] > 0
+        assert run["runtime"] == "litert" and run["total_ms"] > 0 and run["total_cpu_ms"] > 0
     for run in (r for r in runs if r["variant"] == "bitlite"):
         bitlite = [op for op in run["ops"] if op["op"].startswith("Bitlite")]
         # Measured by the delegate, with the kernel that ran each layer.

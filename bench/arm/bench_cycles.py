@@ -22,6 +22,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -34,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 from bench.arm import cycle_model, digits_models, measure_cycles, whole_models
 from bench.arm.arm_cores import CORES
+from bench.arm.bench_insns import SITE_LIBRARY
 
 BITS = ("W1A1", "W2A2", "W4A4")
 STOCK = ("fp32", "int8")
@@ -44,6 +46,8 @@ NETWORKS = {"digits_cnn_8x8": STOCK + BITS, "resnet20_32": STOCK + BITS,
             "vgg_small_32": STOCK + BITS, "mobilenet_v2_224": STOCK + BITS,
             "mobilenet_v1_224": STOCK, "resnet18_224": STOCK + BITS}
 RESULTS = REPO / "bench/results"
+EMULATED_PYTHON = REPO / "build/arm/aarch64/python"  # made by `make arm-env`
+PLUGIN = REPO / "build/arm/qemu-src/libinsn_count.so"  # made by bench/arm/build_plugin.sh
 RUNS = REPO / "build/arm/cycles-runs"  # what emulation measured, priced afterwards
 MCA_CACHE = REPO / "build/arm/mca-cache"
 
@@ -63,6 +67,24 @@ PUBLISHED = [
     {"model": "mobilenet_v2_224", "runtime": "fp32", "cpu": "cortex-a72", "published_ms": 44,
      "threads": 4, "source": XNNPACK_README},
 ]
+
+
+def missing_prerequisites(python: Path | None = None, plugin: Path | None = None) -> list:
+    """What emulating and pricing needs and this machine lacks, each with what provides it
+    (default paths: this checkout's)."""
+    python, plugin = python or EMULATED_PYTHON, plugin or PLUGIN
+    missing = []
+    if not python.exists():
+        missing.append(f"the emulated aarch64 Python {python} (`make arm-env`)")
+    elif not (python.parent / SITE_LIBRARY).exists():
+        missing.append(f"the bitlite wheel in the emulated Python {python} (`make arm-env`)")
+    if not plugin.exists():
+        missing.append(f"the qemu plugin {plugin} (`bench/arm/build_plugin.sh`)")
+    for tool, package in (("qemu-aarch64", "qemu-user"), ("llvm-mc", "llvm"),
+                          ("llvm-mca", "llvm")):
+        if shutil.which(tool) is None:
+            missing.append(f"{tool} (`apt-get install {package}`)")
+    return missing
 
 
 def build(network: str, variants, directory: Path) -> dict:
@@ -249,9 +271,8 @@ def report(results: dict, args) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python", type=Path, default=REPO / "build/arm/aarch64/python")
-    parser.add_argument("--plugin", type=Path,
-                        default=REPO / "build/arm/qemu-src/libinsn_count.so")
+    parser.add_argument("--python", type=Path, default=EMULATED_PYTHON)
+    parser.add_argument("--plugin", type=Path, default=PLUGIN)
     parser.add_argument("--models", nargs="*", default=list(NETWORKS))
     parser.add_argument("--cpus", nargs="*", default=list(CORES))
     parser.add_argument("--variants", nargs="*", help="only these of each network's variants")
@@ -269,6 +290,9 @@ def main() -> int:
         results = {(cpu, network): saved_run(cpu, network)
                    for cpu in args.cpus for network in args.models if saved_run(cpu, network)}
     else:
+        missing = missing_prerequisites(args.python, args.plugin)
+        if missing:
+            parser.error("missing " + "; ".join(missing))
         results = measure_all(args)
     report(results, args)
     return 0

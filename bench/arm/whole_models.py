@@ -118,18 +118,32 @@ def stock_models(float_model, calibration: np.ndarray) -> dict:
     return built
 
 
-def bitlite_model(float_model, weight_bits: int, activation_bits: int) -> bytes:
-    from bitlite.converter import convert, quantize_model
+def qat_model(float_model, weight_bits: int, activation_bits: int):
+    """quantize_model's QAT model, untrained, its quantizers' steps set by one predict."""
+    from bitlite.converter import quantize_model
 
     qat = quantize_model(float_model, weight_bits=weight_bits, activation_bits=activation_bits)
-    qat.predict(_samples(float_model, 4), verbose=0)  # sets the quantizers' steps
-    return convert(qat)
+    qat.predict(_samples(float_model, 4), verbose=0)
+    return qat
+
+
+def bitlite_model(float_model, weight_bits: int, activation_bits: int) -> bytes:
+    from bitlite.converter import convert
+
+    return convert(qat_model(float_model, weight_bits, activation_bits))
+
+
+def seeded(name: str):
+    """The network `name` with the same random weights and layer names every time (the names
+    end up in the .tflite: the same network converts to the same bytes)."""
+    _keras().backend.clear_session()  # Keras numbers its layers' default names per session
+    _keras().utils.set_random_seed(SEED)
+    return BUILDERS[name]()
 
 
 def models(name: str, variants) -> dict:
     """variant -> .tflite bytes for the network `name`; variants among fp32, int8, W?A?."""
-    _keras().utils.set_random_seed(SEED)
-    float_model = BUILDERS[name]()
+    float_model = seeded(name)
     built = {}
     if {"fp32", "int8"} & set(variants):
         stock = stock_models(float_model, _samples(float_model, 8))
