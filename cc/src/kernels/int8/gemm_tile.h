@@ -39,6 +39,14 @@ template <class Ops>
 struct DotWords<Ops, std::void_t<decltype(Ops::kDotWords)>>
     : std::integral_constant<int, Ops::kDotWords> {};
 
+// Ops::DotPair, named through kWords: clang checks the calls of a generic lambda that do not
+// depend on its parameters when the enclosing template is made, even in a discarded branch,
+// and Ops without kDotWords have no DotPair.
+template <int kWords, class Ops, class... Args>
+inline void DotPairOf(Args&&... args) {
+  Ops::DotPair(std::forward<Args>(args)...);
+}
+
 // kPixels pixels x (2 * kPairs * kLanes) channels, words [k0, k1) of the reduction.
 template <class Ops, int kPixels>
 void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_t k1,
@@ -85,7 +93,7 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
 #pragma GCC unroll 8
       for (int n = 0; n < kVectors; ++n) {
         if constexpr (kWords == 2) {
-          Ops::DotPair(acc[p][n], wv[0][n], wv[1][n], xv[0], xv[1]);
+          DotPairOf<kWords, Ops>(acc[p][n], wv[0][n], wv[1][n], xv[0], xv[1]);
         } else {
           Ops::Dot(acc[p][n], wv[0][n], xv[0]);
         }
