@@ -145,10 +145,6 @@ def main(argv=None) -> int:
     if not all(re.fullmatch(r"W[1-8]A[1-8]", b) for b in bits_list):
         parser.error(f"--bits: each is W<weight bits>A<activation bits> (1-8), not {args.bits}")
     arm = None if args.no_arm else args.arm
-    import tensorflow as tf
-    # Its retracing warnings (a predict per saved model) would go to a stream that `bitlite
-    # bench` closed: its log capture replaces stderr while TensorFlow's logger is made.
-    tf.get_logger().setLevel("ERROR")
     command = " ".join(["python", "-m", "bench.model_table",
                         *(sys.argv[1:] if argv is None else argv)])
     result = make_table({m: functools.partial(whole_models.seeded, m) for m in models},

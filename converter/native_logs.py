@@ -48,7 +48,10 @@ def captured():
 
 def _restore(real_stderr: int, python_stderr):
     if sys.stderr is not python_stderr:
-        sys.stderr.close()
+        # Flushed, not closed: a logger made while the command ran (TensorFlow's, on first use)
+        # holds this stream and writes to the real stderr through it; it closes when the last
+        # holder lets go.
+        sys.stderr.flush()
         sys.stderr = python_stderr
     os.dup2(real_stderr, _STDERR)
     os.close(real_stderr)
