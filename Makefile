@@ -64,7 +64,7 @@ test-py: install $(TFLRT_VENV)/.deps
 	BITLITE_TFLITE_RUNTIME_PYTHON=$(abspath $(TFLRT_VENV))/bin/python \
 	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q --ignore=tests/arm --ignore=tests/android tests
 
-# Every tf_keras.applications network of tests/test_applications.py (make test runs three).
+# Every tf_keras.applications network of tests/test_applications.py (make test runs two).
 .PHONY: test-applications
 test-applications: install
 	BITLITE_ALL_APPLICATIONS=1 TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/test_applications.py

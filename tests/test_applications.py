@@ -63,8 +63,10 @@ QUANTIZABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.D
 # make test runs the networks whose graphs once broke the rebuild (TF ops with scalar
 # arguments, nested models): each takes minutes of conversion on a 2-core machine. The deep
 # residual, dense and inverted-residual networks are covered by test_deep_networks.py;
-# `make test-applications` (BITLITE_ALL_APPLICATIONS=1) runs the whole sweep.
-IN_MAKE_TEST = {"MobileNetV3Small", "ConvNeXtTiny", "RegNetX002"}
+# `make test-applications` (BITLITE_ALL_APPLICATIONS=1) runs the whole sweep. ConvNeXtTiny
+# (97 s) left make test for CI's 45 minutes: RegNetX002 and test_scalar_arguments_match_keras
+# cover its None and scalar arguments.
+IN_MAKE_TEST = {"MobileNetV3Small", "RegNetX002"}
 ALL_APPLICATIONS = os.environ.get("BITLITE_ALL_APPLICATIONS") == "1"
 
 
