@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from typing import Callable, Iterable, Mapping
 
+import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (
@@ -53,6 +54,7 @@ def quantize_model(
     skip: Iterable[str] = (),
     layer_bits: Mapping[str, tuple | None] | Callable[[keras.layers.Layer], tuple | None] = None,
     quantizer: str = "lsq",
+    residual_bits: int | None = None,
 ) -> keras.Model:
     """Returns a new QAT model; `model` itself is left untouched.
 
@@ -76,6 +78,12 @@ def quantize_model(
         layer_bits decides is exempt from keep_first_last_8bit.
       quantizer: "lsq" (learned step size) or "minmax" (steps from min/max statistics, as
         tfmot's LastValueQuantizer / MovingAverageQuantizer; see quantizers.py).
+      residual_bits: None (default: the residual stream stays float, as Keras computes it), or
+        2..8 for an integer residual stream: every Add layer's inputs and its output are
+        quantized per tensor to that many bits (the output after the Add's ReLU when a ReLU
+        layer is its only reader, on the unsigned grid), as an int8 network carries its
+        residuals. An input already on that grid (the output of an earlier Add) is not
+        quantized again. See _residual_stream.
 
     Quantizable layers: Conv1D and Conv2D (grouped too; Conv1D with 'causal' padding too),
     DepthwiseConv2D, SeparableConv2D, Conv2DTranspose (undilated, NHWC) and Dense (any input
@@ -94,6 +102,7 @@ def quantize_model(
     quantizers = quantizer_family(quantizer)
     flat = graph.FlatNodes(model)
     nodes = flat.nodes
+    stream = _residual_stream(model, flat, residual_bits)
     left_float = {node.layer.name: f"{type(node.layer).__name__}: {reason}"
                   for node in nodes for reason in [layers.left_float_reason(node.layer)]
                   if reason}
@@ -116,6 +125,9 @@ def quantize_model(
         args, kwargs = rebuild.arguments(node)
         layer = node.layer
         bits = plan.get(id(layer))
+        if isinstance(layer, keras.layers.Add) and stream:
+            args = _quantized_residual_inputs(node, args, stream, rebuild, quantizers,
+                                              residual_bits, flat.resolve, sign_memo)
         if bits is None:
             outputs = copies.call(layer, args, kwargs)
         else:
@@ -133,6 +145,10 @@ def quantize_model(
                 # A part after the first reads the previous part's linear output: signed.
                 outputs = _quantized_call(part, kernel, part_bias, bits, signed or index > 0,
                                           quantizers, [outputs, *args[1:]], kwargs)
+        if any(graph.tensor_key(t) in stream for t in graph.output_tensors(node)):
+            signed = not _non_negative(node.outputs, flat.resolve, sign_memo)
+            outputs = QuantizeLayer(quantizers.activation(residual_bits, signed),
+                                    name=f"quant_residual_{layer.name}")(outputs)
         rebuild.set_outputs(node, outputs)
     return rebuild.model(name=model.name, model_class=QatModel)
 
@@ -150,6 +166,59 @@ def _quantized_call(layer, kernel, bias, bits: tuple, signed: bool, quantizers, 
     outputs = wrapper(x, *args[1:], **kwargs)
     _copy_kernel_and_bias(kernel, bias, wrapper)
     return outputs
+
+
+def _residual_stream(model, flat, residual_bits) -> set:
+    """Keys of the float model's tensors that residual_bits puts on a grid: each Add layer's
+    output, or that of the ReLU layer that is its only reader (the stream after the merge's
+    activation is non-negative: the unsigned grid gives it every code). Empty for None."""
+    if residual_bits is None:
+        return set()
+    if isinstance(residual_bits, bool) or not isinstance(residual_bits, int) or not (
+            2 <= residual_bits <= 8):
+        raise ValueError(f"residual_bits must be None or an integer in 2..8 (1 bit has no "
+                         f"exact float form between ops), got {residual_bits!r}")
+    readers = {}
+    for node in flat.nodes:
+        for tensor in node.keras_inputs:
+            readers.setdefault(graph.tensor_key(flat.resolve(tensor)), []).append(node)
+    outputs = {graph.tensor_key(flat.resolve(t)) for t in model.outputs}
+    stream = set()
+    for node in flat.nodes:
+        if not isinstance(node.layer, keras.layers.Add):
+            continue
+        key = graph.tensor_key(node.outputs)
+        only = readers.get(key, [])
+        if len(only) == 1 and key not in outputs and _is_relu_layer(only[0].layer):
+            key = graph.tensor_key(only[0].outputs)
+        stream.add(key)
+    if not stream:
+        raise ValueError(f"residual_bits={residual_bits}: model {model.name!r} has no Add layer "
+                         f"(the residual merge whose stream it quantizes)")
+    return stream
+
+
+def _is_relu_layer(layer) -> bool:
+    """A layer that only applies an activation whose output is non-negative (ReLU, ReLU6,
+    Activation('relu'), ...)."""
+    return (type(layer) in (keras.layers.ReLU, keras.layers.Activation)
+            and activations.output_is_non_negative(layer))
+
+
+def _quantized_residual_inputs(node, args, stream: set, rebuild, quantizers, residual_bits,
+                               resolve, sign_memo) -> list:
+    """The Add call's arguments with each input that is not on the stream's grid already
+    quantized by a QuantizeLayer of its own."""
+    replaced = {}
+    for index, tensor in enumerate(node.keras_inputs):
+        if graph.tensor_key(resolve(tensor)) in stream:
+            continue
+        signed = not _non_negative(tensor, resolve, sign_memo)
+        new = rebuild.new(tensor)
+        quantize = QuantizeLayer(quantizers.activation(residual_bits, signed),
+                                 name=f"quant_residual_input{index}_{node.layer.name}")
+        replaced[id(new)] = quantize(new)
+    return tf.nest.map_structure(lambda value: replaced.get(id(value), value), args)
 
 
 def _split_separable(layer) -> list:
