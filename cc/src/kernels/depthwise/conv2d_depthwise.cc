@@ -22,8 +22,8 @@ Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
       row_(w8a8_ ? kernel.functions.row_w8a8 : kernel.functions.row),
       code_shift_(w8a8_ && !params.activation_signed ? 128 : 0),
       activation_(params.activation),
-      multiplier_(params.multiplier),
-      offset_(params.offset),
+      multiplier_(params.multiplier.begin(), params.multiplier.end()),
+      offset_(params.offset.begin(), params.offset.end()),
       depth_multiplier_(params.out_channels / params.in_channels),
       taps_(int64_t{params.kernel_h} * params.kernel_w) {
   const int64_t out_c = params.out_channels;

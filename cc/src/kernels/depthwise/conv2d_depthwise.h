@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/activation_io.h"
+#include "kernels/cache_line_vector.h"
 #include "kernels/pack/activation_quantize.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/depthwise/dwconv_kernels.h"
@@ -73,7 +74,7 @@ class Conv2DDepthwise {
  private:
   struct Scratch {
     std::vector<int8_t> row_codes;  // one input row's codes before they are spread out
-    std::vector<int32_t> core;      // [out_w][channels_]: one output row's accumulators
+    CacheLineVector<int32_t> core;  // [out_w][channels_]: one output row's accumulators
     std::vector<int32_t> acc;       // the epilogue's scratch
   };
 
@@ -88,16 +89,16 @@ class Conv2DDepthwise {
   int code_shift_ = 0;     // W8A8 unsigned: codes are stored as q - 128
   // code_shift_ * sum(w) per channel, and out_w pointers to it (EpilogueTerms::channel_terms
   // rows); empty without a shift.
-  std::vector<int32_t> channel_terms_;
+  CacheLineVector<int32_t> channel_terms_;
   std::vector<const int32_t*> term_rows_;
   Activation activation_;
-  std::vector<float> multiplier_;
-  std::vector<float> offset_;
+  CacheLineVector<float> multiplier_;
+  CacheLineVector<float> offset_;
   int64_t depth_multiplier_ = 1;
   int64_t taps_ = 0;
   int64_t channels_ = 0;          // out_c rounded up to the tile width (lanes_)
   // [channels_ / lanes][taps_][lanes / 2] (dwconv.h); W8A8: [...][lanes] bytes
-  std::vector<uint8_t> weights_;
+  CacheLineVector<uint8_t> weights_;
 
   ConvGeometry g_;
   int threads_ = 1;  // that Run uses: ThreadsForWork of Prepare's `threads`
@@ -106,7 +107,7 @@ class Conv2DDepthwise {
   int64_t padded_h_ = 0;
   int64_t padded_w_ = 0;
   std::vector<int64_t> tap_offsets_;  // [taps_]: codes from a window's top-left to the tap
-  std::vector<int8_t> codes_;         // [batch][padded_h_][padded_w_][channels_]
+  CacheLineVector<int8_t> codes_;         // [batch][padded_h_][padded_w_][channels_]
   std::vector<Scratch> scratch_;      // one per worker
 };
 

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cache_line_vector.h"
 
 namespace bitlite {
 
@@ -97,7 +98,7 @@ struct BitserialWeights {
   int64_t words_per_plane = 0;
   // [channels / lanes][words_per_plane][grid.Planes()][lanes], the bgemm.h w layout; with
   // nibbles or bytes, the layouts above (4 or 8 bytes per channel and word)
-  std::vector<uint64_t> planes;
+  CacheLineVector<uint64_t> planes;
   // The weights of channels from c (a multiple of kChannelAlign) on.
   const uint64_t* ChannelTile(int64_t c) const {
     return planes.data() + (grid.nibbles ? c / 2 : c * grid.Planes()) * words_per_plane;

@@ -59,8 +59,8 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
     : kernels_(kernel.functions(params.weight_bits, params.activation_bits,
                                 params.activation_signed && params.activation_bits >= 2)),
       activation_(params.activation),
-      multiplier_(params.multiplier),
-      offset_(params.offset) {
+      multiplier_(params.multiplier.begin(), params.multiplier.end()),
+      offset_(params.offset.begin(), params.offset.end()) {
   x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
                                   kernel.bytes(), kernels_.signed_activation_bytes);
   packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);

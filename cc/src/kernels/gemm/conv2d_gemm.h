@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "kernels/activation_io.h"
+#include "kernels/cache_line_vector.h"
 #include "kernels/pack/activation_pack.h"
 #include "kernels/gemm/gemm_kernels.h"
 #include "kernels/gemm/bitserial_planes.h"
@@ -71,8 +72,8 @@ class Conv2DGemm {
  private:
   struct Scratch {
     std::vector<const uint64_t*> rows;          // [chunk pixels]: window corners in the input
-    std::vector<uint64_t> columns;              // im2col of one chunk (kernels without indirect)
-    std::vector<int32_t> core;                  // [chunk pixels][block channels]
+    CacheLineVector<uint64_t> columns;          // im2col of one chunk (kernels without indirect)
+    CacheLineVector<int32_t> core;              // [chunk pixels][block channels]
     std::vector<int32_t> constants;             // [chunk pixels], EpilogueTerms::constants
     std::vector<const int32_t*> channel_terms;  // [chunk pixels], EpilogueTerms::channel_terms
     std::vector<int32_t> acc;                   // one pixel's accumulators (scalar epilogue)
@@ -112,8 +113,8 @@ class Conv2DGemm {
   std::vector<BitserialWeights> weights_;  // [groups]
   GemmFunctions kernels_;
   Activation activation_;
-  std::vector<float> multiplier_;
-  std::vector<float> offset_;
+  CacheLineVector<float> multiplier_;
+  CacheLineVector<float> offset_;
 
   bool fold_width_ = false;
   ConvGeometry g_;         // what the GEMM runs: the layer's geometry, or its folded one
@@ -143,9 +144,9 @@ class Conv2DGemm {
   std::vector<int32_t> col_class_;  // [out_w]
   // Activations with a shift: [group][row class][column class][group_channels_], the weight
   // term sw * hx * (sum of weight v over the valid taps); empty otherwise.
-  std::vector<int32_t> border_terms_;
+  CacheLineVector<int32_t> border_terms_;
   std::vector<int64_t> x_offsets_;   // [words per plane]: GEMM word k's offset from a corner
-  std::vector<uint64_t> packed_input_;  // [groups][padded pixels][tap_words_]
+  CacheLineVector<uint64_t> packed_input_;  // [groups][padded pixels][tap_words_]
   std::vector<int32_t> input_sums_;     // [groups][padded pixels]: sum of activation v
   // Weights with a shift (binary) need each window's sum of activation v: summed per padded
   // row over each output column's kernel_w taps when a row is packed, [groups][batch *

@@ -9,6 +9,10 @@
 
 #include "kernels/pack/activation_pack.h"
 
+// GCC 12's AVX-512 intrinsics pass a self-initialized "undefined" vector as the merge source
+// of unmasked operations and then warn about it (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace bitlite {
 namespace {
 
