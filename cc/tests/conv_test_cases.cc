@@ -97,6 +97,22 @@ void SetUniformCase(int kernel, const std::vector<int>& input_shape, int weight_
   c->x.assign(size, x);
 }
 
+bool SetThreadsCase(int size, int channels, int groups, int weight_bits, int activation_bits,
+                    ConvCase* c, ConvGeometry* g) {
+  OpParams& p = c->params;
+  p.in_channels = p.out_channels = channels;
+  p.groups = groups;
+  p.weight_bits = weight_bits;
+  p.activation_bits = activation_bits;
+  p.input_scale = 0.1f;
+  p.multiplier.assign(static_cast<size_t>(channels), 1.0f);
+  p.offset.assign(static_cast<size_t>(channels), 0.0f);
+  SetUniformCase(3, {1, size, size, channels}, 1, 0.0f, c);
+  std::vector<int> output_shape;
+  std::string error;
+  return ComputeGeometry(p, c->input_shape, g, &output_shape, &error);
+}
+
 std::vector<float> RunReference(const ConvCase& c, const ConvGeometry& g) {
   std::vector<ActivationCodeT> codes(c.x.size());
   QuantizeActivationsReference(c.x.data(), c.x.size(), MakeActivationGrid(c.params),

@@ -56,6 +56,13 @@ void SetExtremeGeometry(std::mt19937& rng, ConvCase* c);
 void SetUniformCase(int kernel, const std::vector<int>& input_shape, int weight_code, float x,
                     ConvCase* c);
 
+// Makes c a 3x3 SAME layer on a 1 x size x size x channels input with `channels` outputs in
+// `groups` groups (channels: depthwise), every weight code 1, output stage y = sum: the
+// cases of the tests of how many threads Prepare gives a layer. Fills g; false if the
+// geometry fails.
+bool SetThreadsCase(int size, int channels, int groups, int weight_bits, int activation_bits,
+                    ConvCase* c, ConvGeometry* g);
+
 // A scratch limit every case of the kernel tests fits in: a kernel that materialised the
 // padding of a huge dilation would exceed it and fail its test.
 constexpr int64_t kSmallScratchLimit = int64_t{64} << 20;
