@@ -135,9 +135,22 @@ void Conv2DDepthwise::QuantizeRow(const ActivationInput& x, int64_t row, Scratch
   }
   // The common case: the row's codes are contiguous in the buffer.
   if (contiguous) return;
-  for (int64_t iw = 0; iw < g_.in_w; ++iw, dst += channels_, codes += g_.in_c) {
-    for (int64_t ci = 0; ci < g_.in_c; ++ci) {
-      std::fill_n(dst + ci * depth_multiplier_, depth_multiplier_, codes[ci]);
+  // Spread into pixels of channels_ lanes (the channels rounded up to the kernel's lanes),
+  // each input channel's code repeated depth_multiplier_ times. A copy per pixel, or a plain
+  // loop: std::fill_n of a run-time count became a memset call per code (MobileNetV2 W2A2
+  // spent 15% of its time in memset).
+  const int64_t in_c = g_.in_c;
+  if (depth_multiplier_ == 1) {
+    for (int64_t iw = 0; iw < g_.in_w; ++iw, dst += channels_, codes += in_c) {
+      std::memcpy(dst, codes, static_cast<size_t>(in_c));
+    }
+    return;
+  }
+  const int64_t multiplier = depth_multiplier_;
+  for (int64_t iw = 0; iw < g_.in_w; ++iw, dst += channels_, codes += in_c) {
+    int8_t* to = dst;
+    for (int64_t ci = 0; ci < in_c; ++ci) {
+      for (int64_t m = 0; m < multiplier; ++m) *to++ = codes[ci];
     }
   }
 }
