@@ -135,10 +135,10 @@ class Consumers:
         return tensor_key(tensor) in self._outputs
 
 
-def clone_layer(layer, layer_class=None):
+def clone_layer(layer, layer_class=None, **config_changes):
     """A fresh, unbuilt copy of `layer` (weights are copied once it is built), of class
-    `layer_class` (default: the layer's own)."""
-    config = layer.get_config()
+    `layer_class` (default: the layer's own), its configuration updated by config_changes."""
+    config = layer.get_config() | config_changes
     if isinstance(layer, keras.layers.BatchNormalization) and layer.synchronized:
         # tf_keras' BatchNormalization.get_config leaves `synchronized` out: the copy would
         # take its batch statistics per replica again (each worker its own moving statistics).

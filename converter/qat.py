@@ -93,7 +93,8 @@ def quantize_model(
 
     The input quantizer of a layer is unsigned when its input is known to be non-negative
     (produced by a ReLU, possibly through pooling/flatten/reshape/dropout/concat), else signed.
-    Step sizes initialise on the model's first call (see quantizers.py), also when the model
+    A ZeroPadding2D that pads exactly what padding='same' would for the quantized convolution
+    reading it becomes that convolution's own padding (_pads_as_same). Step sizes initialise on the model's first call (see quantizers.py), also when the model
     is built, compiled and fit in a tf.distribute strategy's scope.
     """
     for name, bits in (("weight_bits", weight_bits), ("activation_bits", activation_bits)):
@@ -102,7 +103,8 @@ def quantize_model(
     quantizers = quantizer_family(quantizer)
     flat = graph.FlatNodes(model)
     nodes = flat.nodes
-    stream = _residual_stream(model, flat, residual_bits)
+    readers = _readers(model, flat)
+    stream = _residual_stream(model.name, flat.nodes, readers, residual_bits)
     left_float = {node.layer.name: f"{type(node.layer).__name__}: {reason}"
                   for node in nodes for reason in [layers.left_float_reason(node.layer)]
                   if reason}
@@ -121,7 +123,12 @@ def quantize_model(
     rebuild = graph.Rebuild(model, flat.resolve)
     copies = graph.LayerCopies(copy_type=pooling.ordered_type)
     sign_memo = {}
+    padded_same = _pads_as_same(nodes, readers, plan, flat.resolve, sign_memo)
     for node in nodes:
+        if id(node) in padded_same:
+            # Its convolution pads instead (padding='same'): the pad's input goes on.
+            rebuild.set_outputs(node, rebuild.new(node.keras_inputs[0]))
+            continue
         args, kwargs = rebuild.arguments(node)
         layer = node.layer
         bits = plan.get(id(layer))
@@ -144,7 +151,8 @@ def quantize_model(
             for index, (part, kernel, part_bias) in enumerate(parts):
                 # A part after the first reads the previous part's linear output: signed.
                 outputs = _quantized_call(part, kernel, part_bias, bits, signed or index > 0,
-                                          quantizers, [outputs, *args[1:]], kwargs)
+                                          quantizers, [outputs, *args[1:]], kwargs,
+                                          same=id(layer) in padded_same.values())
         if any(graph.tensor_key(t) in stream for t in graph.output_tensors(node)):
             signed = not _non_negative(node.outputs, flat.resolve, sign_memo)
             outputs = QuantizeLayer(quantizers.activation(residual_bits, signed),
@@ -153,22 +161,81 @@ def quantize_model(
     return rebuild.model(name=model.name, model_class=QatModel)
 
 
-def _quantized_call(layer, kernel, bias, bits: tuple, signed: bool, quantizers, args, kwargs):
+def _quantized_call(layer, kernel, bias, bits: tuple, signed: bool, quantizers, args, kwargs,
+                    same: bool = False):
     """input QuantizeLayer -> QuantizeWrapperV2(copy of layer) on new tensors; the copy gets
-    `kernel` and `bias` (None: it has none) once the wrapper has built it."""
+    `kernel` and `bias` (None: it has none) once the wrapper has built it, and
+    padding='same' if `same`."""
     layer_weight_bits, layer_activation_bits = bits
     x = QuantizeLayer(quantizers.activation(layer_activation_bits, signed),
                       name=f"quant_input_{layer.name}")(args[0])
     channel_dims, trailing_dims = output_channel_dims(layer)
     wrapper = QuantizeWrapperV2(
-        graph.clone_layer(layer),
+        graph.clone_layer(layer, **({"padding": "same"} if same else {})),
         KernelQuantizeConfig(layer_weight_bits, channel_dims, quantizers.name, trailing_dims))
     outputs = wrapper(x, *args[1:], **kwargs)
     _copy_kernel_and_bias(kernel, bias, wrapper)
     return outputs
 
 
-def _residual_stream(model, flat, residual_bits) -> set:
+def _readers(model, flat) -> dict:
+    """Key of each tensor of the float model (resolved across nesting) -> the flat nodes that
+    read it; a model output also has the reader None."""
+    readers = {}
+    for node in flat.nodes:
+        for tensor in node.keras_inputs:
+            readers.setdefault(graph.tensor_key(flat.resolve(tensor)), []).append(node)
+    for tensor in model.outputs:
+        readers.setdefault(graph.tensor_key(flat.resolve(tensor)), []).append(None)
+    return readers
+
+
+def _pads_as_same(nodes, readers: dict, plan: dict, resolve, sign_memo) -> dict:
+    """id(ZeroPadding2D node) -> id(its convolution's layer), for each ZeroPadding2D whose
+    only reader is a quantized Conv2D or DepthwiseConv2D with padding='valid' (undilated,
+    channels last), when its pads are exactly those 'same' gives that convolution on the
+    unpadded input (as Keras' MobileNetV2 pads before its strided depthwise layers).
+
+    The convolution then pads itself: its input quantizer reads the unpadded tensor, and
+    'same' pads the quantized input with zeros, what quantizing the zeros ZeroPadding2D adds
+    gives (code 0), except on the signed 1-bit grid, where a zero quantizes to +1: there the
+    ZeroPadding2D stays. Same values, but the .tflite has no float PAD between the two
+    bitlite ops, so the producer can write the convolution's codes (FORMAT.md "Codes between
+    ops")."""
+    found = {}
+    for node in nodes:
+        pad = node.layer
+        if type(pad) is not keras.layers.ZeroPadding2D or pad.data_format != "channels_last":
+            continue
+        only = readers.get(graph.tensor_key(node.outputs), [])
+        conv = only[0] if len(only) == 1 and only[0] is not None else None
+        layer = conv and conv.layer
+        bits = plan.get(id(layer)) if conv is not None else None
+        if (bits is None or type(layer) not in (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+                or layer.padding != "valid" or tuple(layer.dilation_rate) != (1, 1)
+                or layer.data_format != "channels_last"):
+            continue
+        signed = not _non_negative(node.keras_inputs[0], resolve, sign_memo)
+        if signed and bits[1] == 1:
+            continue
+        size = node.keras_inputs[0].shape[1:3]
+        if None in size:
+            continue
+        same = tuple(_same_pads(n, k, s) for n, k, s in zip(size, layer.kernel_size,
+                                                              layer.strides))
+        if tuple(tuple(p) for p in pad.padding) == same:
+            found[id(node)] = id(layer)
+    return found
+
+
+def _same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) zeros that padding='same' puts around an axis of `size` (TensorFlow's
+    rule: the output has ceil(size / stride) elements, the odd one of the total after)."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _residual_stream(model_name: str, nodes, readers: dict, residual_bits) -> set:
     """Keys of the float model's tensors that residual_bits puts on a grid: each Add layer's
     output, or that of the ReLU layer that is its only reader (the stream after the merge's
     activation is non-negative: the unsigned grid gives it every code). Empty for None."""
@@ -178,22 +245,17 @@ def _residual_stream(model, flat, residual_bits) -> set:
             2 <= residual_bits <= 8):
         raise ValueError(f"residual_bits must be None or an integer in 2..8 (1 bit has no "
                          f"exact float form between ops), got {residual_bits!r}")
-    readers = {}
-    for node in flat.nodes:
-        for tensor in node.keras_inputs:
-            readers.setdefault(graph.tensor_key(flat.resolve(tensor)), []).append(node)
-    outputs = {graph.tensor_key(flat.resolve(t)) for t in model.outputs}
     stream = set()
-    for node in flat.nodes:
+    for node in nodes:
         if not isinstance(node.layer, keras.layers.Add):
             continue
         key = graph.tensor_key(node.outputs)
         only = readers.get(key, [])
-        if len(only) == 1 and key not in outputs and _is_relu_layer(only[0].layer):
+        if len(only) == 1 and only[0] is not None and _is_relu_layer(only[0].layer):
             key = graph.tensor_key(only[0].outputs)
         stream.add(key)
     if not stream:
-        raise ValueError(f"residual_bits={residual_bits}: model {model.name!r} has no Add layer "
+        raise ValueError(f"residual_bits={residual_bits}: model {model_name!r} has no Add layer "
                          f"(the residual merge whose stream it quantizes)")
     return stream
 
