@@ -49,7 +49,8 @@ FLOAT_LAYERS = {
     "RegNetX002": "the residual Add and its ReLU",
     "EfficientNetB0": "Rescaling, Normalization; swish and the squeeze-excite "
                       "sigmoid / Multiply; the residual Add",
-    "MobileNetV2": "the residual Add, ZeroPadding2D",
+    "MobileNetV2": "the residual Add (its ZeroPadding2D become the strided depthwise "
+                   "layers' padding='same')",
     "ResNet50": "the residual Add and its ReLU, ZeroPadding2D, MaxPooling2D",
     "DenseNet121": "the BatchNorm + ReLU before each conv (pre-activation, after a "
                    "Concatenate: BatchNorm folds only into the layer before it), pooling",
@@ -57,7 +58,10 @@ FLOAT_LAYERS = {
 # Networks whose float layers include operations TF and TFLite round apart (hard-swish and
 # hard-sigmoid, swish, sigmoid, GELU, LayerNormalization): their outputs agree up to float
 # rounding; the others equal Keras bit for bit (support.checks.assert_matches_keras).
-ROUNDED_APART = {"MobileNetV3Small", "MobileNetV3Large", "ConvNeXtTiny", "EfficientNetB0"}
+# ResNet50's softmax: tf.lite.Interpreter's and TF's differed by 4.66e-10 on these rows
+# (2026-12-05; without the softmax the network is exact on every runtime).
+ROUNDED_APART = {"MobileNetV3Small", "MobileNetV3Large", "ConvNeXtTiny", "EfficientNetB0",
+                 "ResNet50"}
 QUANTIZABLE = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
 
 # make test runs the networks whose graphs once broke the rebuild (TF ops with scalar
