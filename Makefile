@@ -61,8 +61,9 @@ test-cc-clang:
 	ctest --test-dir $(BUILD)/cc-tests-clang --output-on-failure
 
 # Two pytest workers (pytest-xdist), each module's tests in one of them (loadscope: a module's
-# fixtures, such as the deep networks' trained models, are built once): 615 s instead of
-# 1,166-1,438 s on the 2-core machine, where CI's 45 minutes were nearly spent.
+# fixtures, such as the deep networks' trained models, are built once): 661 s instead of
+# 1,166-1,438 s on the 2-core machine (2026-12-05), where CI had reached 2,709 s of its 45
+# minutes.
 test-py: install $(TFLRT_VENV)/.deps
 	BITLITE_TFLITE_RUNTIME_PYTHON=$(abspath $(TFLRT_VENV))/bin/python \
 	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -n 2 --dist loadscope \
