@@ -79,11 +79,12 @@ def converted(name):
 
 
 def run(data: bytes, x: np.ndarray, runtime: str, claim_builtins: bool,
-        codes_between_ops: bool = True) -> np.ndarray:
+        codes_between_ops: bool = True, threads: int = 1) -> np.ndarray:
     interpreter = delegate.Interpreter(
-        model_content=data, runtime=runtime,
+        model_content=data, runtime=runtime, num_threads=threads,
         delegate_options={"claim_builtins": str(claim_builtins).lower(), "verbose": "true",
-                          "codes_between_ops": str(codes_between_ops).lower()})
+                          "codes_between_ops": str(codes_between_ops).lower(),
+                          "num_threads": str(threads)})
     detail = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(detail["index"], list(x.shape))
     interpreter.allocate_tensors()
@@ -153,6 +154,36 @@ def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
             assert sum(kept) > 0, (name, kept)
 
 
+def large_max_pool():
+    """A 3x3 stride-2 MAX_POOL_2D of 64x64x64 between bitlite ops: 590k compares, enough for
+    the delegate to split its rows between 2 threads."""
+    inputs = keras.Input((64, 64, 3))
+    x = L.Conv2D(64, 3, padding="same", activation="relu")(inputs)
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(x)
+    return keras.Model(inputs, L.Dense(10)(L.GlobalAveragePooling2D()(x)))
+
+
+def converted_with(build, seed: int, op: str):
+    """(QAT model, its .tflite holding builtin `op`, input rows) of a random W2A2 network."""
+    keras.utils.set_random_seed(seed)
+    qat = quantize_model(randomize(build(), seed=seed), 2, 2)
+    x = np.random.default_rng(seed).normal(size=(2, *qat.input_shape[1:])).astype(np.float32)
+    qat.predict(x, verbose=0)
+    data = convert(qat)
+    assert op in [op["name"] for op in tflite_ops(data)]
+    return qat, data, x
+
+
+def test_max_pool_split_between_threads_gives_the_same_bytes(delegate_library):
+    qat, data, x = converted_with(large_max_pool, 8, "MAX_POOL_2D")
+    reference = run(data, x, "tf", claim_builtins=False)
+    for threads in (1, 2, 3):
+        assert run(data, x, "tf", claim_builtins=True, threads=threads).tobytes() == \
+            reference.tobytes(), threads
+    assert_matches_keras(x, qat.predict(x, verbose=0), reference)
+
+
 def narrow_8bit_in_the_middle():
     """A 1x1 convolution kept 8-bit between sub-byte ones that reads 4 channels: it stays
     float builtins (the W8A8 kernels need 8 codes a tap, and a 1x1 kernel has no columns to
@@ -200,12 +231,7 @@ def pointwise_rgb_stem():
 def test_glue_feeding_only_the_runtime_stays_with_it(delegate_library, capfd):
     """A narrow 8-bit stem that stays float builtins: its input quantizer feeds only the
     runtime's CONV_2D, so the delegate leaves it there and says why."""
-    keras.utils.set_random_seed(7)
-    qat = quantize_model(randomize(pointwise_rgb_stem(), seed=7), 2, 2)
-    x = np.random.default_rng(7).normal(size=(2, 8, 8, 3)).astype(np.float32)
-    qat.predict(x, verbose=0)
-    data = convert(qat)
-    assert "CONV_2D" in [op["name"] for op in tflite_ops(data)]
+    _, data, x = converted_with(pointwise_rgb_stem, 7, "CONV_2D")
     capfd.readouterr()
     run(data, x[:1], "tf", claim_builtins=True)
     err = capfd.readouterr().err

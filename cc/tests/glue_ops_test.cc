@@ -111,9 +111,9 @@ BITLITE_TEST(MaxPoolSamePaddingSkipsPaddedTaps) {
   const std::vector<float> x = {-5, -4, -3, -2, -1, -9, -8, -7, -6};
   glue::PoolGeometry g{1, 3, 3, 1, 2, 2, 2, 2, 2, 2, 0, 0};
   std::vector<float> y(4);
-  glue::MaxPool(g, x.data(), y.data(), Clamp{std::numeric_limits<float>::lowest(), 1e9f});
+  glue::MaxPool(g, x.data(), y.data(), Clamp{std::numeric_limits<float>::lowest(), 1e9f}, 0, 2);
   EXPECT_TRUE(SameBits(y, {-1, -3, -7, -6}));
-  glue::MaxPool(g, x.data(), y.data(), Clamp{0.0f, 1e9f});
+  glue::MaxPool(g, x.data(), y.data(), Clamp{0.0f, 1e9f}, 0, 2);
   EXPECT_TRUE(SameBits(y, {0, 0, 0, 0}));
 }
 
@@ -172,7 +172,14 @@ BITLITE_TEST(MaxPoolEqualsItsDefinitionOnRandomGeometriesAndSpecialValues) {
         }
       }
     }
-    glue::MaxPool(g, x.data(), y.data(), clamp);
+    const int64_t rows = int64_t{g.batch} * g.out_h;
+    glue::MaxPool(g, x.data(), y.data(), clamp, 0, rows);
+    EXPECT_TRUE(SameBits(y, expected));
+    // Split into row ranges (as threads take them): the same bits.
+    std::fill(y.begin(), y.end(), -7.0f);
+    const int64_t middle = uniform(0, static_cast<int>(rows));
+    glue::MaxPool(g, x.data(), y.data(), clamp, middle, rows);
+    glue::MaxPool(g, x.data(), y.data(), clamp, 0, middle);
     EXPECT_TRUE(SameBits(y, expected));
   }
 }

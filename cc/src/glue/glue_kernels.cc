@@ -137,36 +137,35 @@ void MaxPoolBlockNeon(const float* image, int64_t c_count, int in_w, int origin_
 }  // namespace
 #endif
 
-void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp) {
+void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp, int64_t first_row,
+             int64_t end_row) {
   const int64_t c_count = g.channels;
-  for (int n = 0; n < g.batch; ++n) {
-    const float* image = x + static_cast<int64_t>(n) * g.in_h * g.in_w * c_count;
-    for (int oy = 0; oy < g.out_h; ++oy) {
-      const int origin_y = oy * g.stride_h - g.pad_top;
-      const int y_start = std::max(0, -origin_y);
-      const int y_end = std::min(g.filter_h, g.in_h - origin_y);
-      for (int ox = 0; ox < g.out_w; ++ox) {
-        const int origin_x = ox * g.stride_w - g.pad_left;
-        const int x_start = std::max(0, -origin_x);
-        const int x_end = std::min(g.filter_w, g.in_w - origin_x);
-        float* out = y + ((static_cast<int64_t>(n) * g.out_h + oy) * g.out_w + ox) * c_count;
-        int64_t c0 = 0;
+  for (int64_t row = first_row; row < end_row; ++row) {
+    const float* image = x + row / g.out_h * g.in_h * g.in_w * c_count;
+    const int origin_y = static_cast<int>(row % g.out_h) * g.stride_h - g.pad_top;
+    const int y_start = std::max(0, -origin_y);
+    const int y_end = std::min(g.filter_h, g.in_h - origin_y);
+    for (int ox = 0; ox < g.out_w; ++ox) {
+      const int origin_x = ox * g.stride_w - g.pad_left;
+      const int x_start = std::max(0, -origin_x);
+      const int x_end = std::min(g.filter_w, g.in_w - origin_x);
+      float* out = y + (row * g.out_w + ox) * c_count;
+      int64_t c0 = 0;
 #if defined(__aarch64__)
-        for (; c0 + 16 <= c_count; c0 += 16) {
-          MaxPoolBlockNeon(image + c0, c_count, g.in_w, origin_y, origin_x, y_start, y_end,
-                           x_start, x_end, clamp, out + c0);
-        }
-#endif
-        std::fill(out + c0, out + c_count, std::numeric_limits<float>::lowest());
-        for (int fy = y_start; fy < y_end; ++fy) {
-          for (int fx = x_start; fx < x_end; ++fx) {
-            const float* in =
-                image + (static_cast<int64_t>(origin_y + fy) * g.in_w + origin_x + fx) * c_count;
-            for (int64_t c = c0; c < c_count; ++c) out[c] = std::max(out[c], in[c]);
-          }
-        }
-        for (int64_t c = c0; c < c_count; ++c) out[c] = Clamped(out[c], clamp);
+      for (; c0 + 16 <= c_count; c0 += 16) {
+        MaxPoolBlockNeon(image + c0, c_count, g.in_w, origin_y, origin_x, y_start, y_end,
+                         x_start, x_end, clamp, out + c0);
       }
+#endif
+      std::fill(out + c0, out + c_count, std::numeric_limits<float>::lowest());
+      for (int fy = y_start; fy < y_end; ++fy) {
+        for (int fx = x_start; fx < x_end; ++fx) {
+          const float* in =
+              image + (static_cast<int64_t>(origin_y + fy) * g.in_w + origin_x + fx) * c_count;
+          for (int64_t c = c0; c < c_count; ++c) out[c] = std::max(out[c], in[c]);
+        }
+      }
+      for (int64_t c = c0; c < c_count; ++c) out[c] = Clamped(out[c], clamp);
     }
   }
 }

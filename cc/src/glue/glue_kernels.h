@@ -67,9 +67,12 @@ struct PoolGeometry {
   int pad_top, pad_left;
 };
 
-// TFLite's float MAX_POOL_2D: per output element, std::max over the window's elements
-// inside the input in row-major order, starting from the lowest float, then the clamp.
-void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp);
+// TFLite's float MAX_POOL_2D on output rows [first_row, end_row) of the batch * out_h rows:
+// per output element, std::max over the window's elements inside the input in row-major
+// order, starting from the lowest float, then the clamp. Each output is computed alone, so
+// the rows may be split among threads in any way.
+void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp, int64_t first_row,
+             int64_t end_row);
 
 // Zero padding of a tensor of shape `in_shape` by paddings[2 * d] before and
 // paddings[2 * d + 1] after each dim d (all >= 0); out has the padded shape.
