@@ -94,8 +94,9 @@ def quantize_model(
     The input quantizer of a layer is unsigned when its input is known to be non-negative
     (produced by a ReLU, possibly through pooling/flatten/reshape/dropout/concat), else signed.
     A ZeroPadding2D that pads exactly what padding='same' would for the quantized convolution
-    reading it becomes that convolution's own padding (_pads_as_same). Step sizes initialise on the model's first call (see quantizers.py), also when the model
-    is built, compiled and fit in a tf.distribute strategy's scope.
+    reading it becomes that convolution's own padding (_pads_as_same). Step sizes initialise
+    on the model's first call (see quantizers.py), also when the model is built, compiled and
+    fit in a tf.distribute strategy's scope.
     """
     for name, bits in (("weight_bits", weight_bits), ("activation_bits", activation_bits)):
         if not layers.is_bit_width(bits):
