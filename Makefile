@@ -61,7 +61,7 @@ test-cc-clang:
 	ctest --test-dir $(BUILD)/cc-tests-clang --output-on-failure
 
 # Two pytest workers (pytest-xdist), each module's tests in one of them (loadscope: a module's
-# fixtures, such as the deep networks' trained models, are built once): 661 s instead of
+# fixtures, such as the deep networks' trained models, are built once): 629-661 s instead of
 # 1,166-1,438 s on the 2-core machine (2026-12-05), where CI had reached 2,709 s of its 45
 # minutes.
 test-py: install $(TFLRT_VENV)/.deps
