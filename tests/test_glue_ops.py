@@ -18,11 +18,9 @@ import tf_keras as keras
 from bitlite import delegate
 from bitlite.converter import convert, quantize_model
 
-from support import networks
+from support import architectures, networks
 from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
 from support.models import randomize
-
-import test_whole_models as whole
 
 L = keras.layers
 PARTITION = re.compile(r"bitlite: delegate partition of (\d+) nodes")
@@ -34,23 +32,23 @@ def resnet_with_max_pool():
     strided convolution (PAD, then VALID) down to 3x3, whose ordered global pooling sums an
     odd number of positions (SPLIT_V)."""
     inputs = keras.Input((12, 12, 3))
-    x = whole.conv_bn(inputs, 16)
+    x = networks.conv_bn(inputs, 16, kernel=3)
     x = L.MaxPooling2D(3, strides=2, padding="same")(x)
     shortcut = x
-    y = whole.conv_bn(x, 16)
+    y = networks.conv_bn(x, 16, kernel=3)
     y = L.BatchNormalization()(L.Conv2D(16, 3, padding="same", use_bias=False)(y))
     x = L.ReLU()(L.Add()([y, shortcut]))
     x = L.ZeroPadding2D(1)(x)
-    x = whole.conv_bn(L.Conv2D(24, 3, strides=2, use_bias=False)(x), 24, kernel=1)
+    x = networks.conv_bn(L.Conv2D(24, 3, strides=2, use_bias=False)(x), 24)
     outputs = L.Dense(10)(L.GlobalAveragePooling2D()(x))
     return keras.Model(inputs, outputs, name="resnet_with_max_pool")
 
 
 # name -> (builder, delegate partitions with the glue claimed, builtins the .tflite must hold)
 NETWORKS = {
-    "resnet": (whole.resnet_style, 1, ("ADD", "RESHAPE", "UNPACK", "MUL")),
+    "resnet": (architectures.resnet_style, 1, ("ADD", "RESHAPE", "UNPACK", "MUL")),
     "resnet_max_pool_pad": (resnet_with_max_pool, 1, ("MAX_POOL_2D", "PAD", "SPLIT_V")),
-    "vgg": (whole.vgg_style, 1, ("MAX_POOL_2D", "RESHAPE")),
+    "vgg": (architectures.vgg_style, 1, ("MAX_POOL_2D", "RESHAPE")),
     "densenet": (networks.densenet, 1, ("CONCATENATION", "STRIDED_SLICE", "RELU")),
     "mobilenet_v2": (networks.mobilenet_v2, 1, ("ADD", "UNPACK")),
 }

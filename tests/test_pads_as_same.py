@@ -11,8 +11,8 @@ import tf_keras as keras
 from bitlite.converter import convert, quantize_model
 
 from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.harness import run_model
 from support.models import randomize
-from test_whole_models import run_all_outputs
 
 L = keras.layers
 
@@ -62,7 +62,7 @@ def test_same_pads_become_the_convolutions_padding(size, pads, conv_type, delega
     assert "PAD" not in [op["name"] for op in tflite_ops(data)]
     expected = qat.predict(x, verbose=0)
     for runtime in RUNTIMES:
-        assert_matches_keras(x, expected, run_all_outputs(data, x, runtime)[0])
+        assert_matches_keras(x, expected, run_model(data, x, runtime))
 
 
 def other_pads(size: int = 8) -> keras.Model:
@@ -102,4 +102,4 @@ def test_other_pads_stay_and_still_convert_exactly(build, bits, delegate_library
     assert "PAD" in [op["name"] for op in tflite_ops(data)]
     expected = qat.predict(x, verbose=0)
     for runtime in RUNTIMES:
-        assert_matches_keras(x, expected, run_all_outputs(data, x, runtime)[0])
+        assert_matches_keras(x, expected, run_model(data, x, runtime))

@@ -14,9 +14,10 @@ import tf_keras as keras
 from bitlite.converter import convert, load_qat_model, quantize_model
 from bitlite.converter.graph import producer
 
+from support.architectures import resnet_style
 from support.checks import RUNTIMES, assert_matches_keras
+from support.harness import run_model
 from support.models import randomize
-from test_whole_models import resnet_style, run_all_outputs
 
 L = keras.layers
 
@@ -31,8 +32,9 @@ def assert_on_grid(qat, x, bits: int) -> None:
     values = keras.Model(qat.input, [layer.output for layer in quantizers]).predict(x, verbose=0)
     for layer, value in zip(quantizers, values):
         step = [w for w in layer.weights if "step" in w.name][0].numpy()
-        codes = value / step
-        assert np.abs(codes - np.round(codes)).max() < 1e-3, layer.name
+        ratios = value / step  # step * code, divided back: within float rounding of the code
+        codes = np.round(ratios)
+        assert np.abs(ratios - codes).max() < 1e-3, layer.name
         signed = codes.min() < 0
         low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         assert low <= codes.min() and codes.max() <= high, (layer.name, codes.min(), codes.max())
@@ -45,7 +47,7 @@ def check_converted(qat, rng) -> None:
     for runtime in RUNTIMES:
         for batch in (1, len(x)):
             assert_matches_keras(x[:batch], expected[:batch],
-                                 run_all_outputs(data, x[:batch], runtime)[0])
+                                 run_model(data, x[:batch], runtime))
 
 
 @pytest.mark.parametrize("bits, quantizer", [(8, "lsq"), (4, "minmax")])
