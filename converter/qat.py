@@ -125,6 +125,7 @@ def quantize_model(
     copies = graph.LayerCopies(copy_type=pooling.ordered_type)
     sign_memo = {}
     padded_same = _pads_as_same(nodes, readers, plan, flat.resolve, sign_memo)
+    padding_layers = set(padded_same.values())
     for node in nodes:
         if id(node) in padded_same:
             # Its convolution pads instead (padding='same'): the pad's input goes on.
@@ -153,7 +154,7 @@ def quantize_model(
                 # A part after the first reads the previous part's linear output: signed.
                 outputs = _quantized_call(part, kernel, part_bias, bits, signed or index > 0,
                                           quantizers, [outputs, *args[1:]], kwargs,
-                                          same=id(layer) in padded_same.values())
+                                          same=id(layer) in padding_layers)
         if any(graph.tensor_key(t) in stream for t in graph.output_tensors(node)):
             signed = not _non_negative(node.outputs, flat.resolve, sign_memo)
             outputs = QuantizeLayer(quantizers.activation(residual_bits, signed),

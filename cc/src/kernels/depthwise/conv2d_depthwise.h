@@ -107,7 +107,7 @@ class Conv2DDepthwise {
   int64_t padded_h_ = 0;
   int64_t padded_w_ = 0;
   std::vector<int64_t> tap_offsets_;  // [taps_]: codes from a window's top-left to the tap
-  CacheLineVector<int8_t> codes_;         // [batch][padded_h_][padded_w_][channels_]
+  CacheLineVector<int8_t> codes_;     // [batch][padded_h_][padded_w_][channels_]
   std::vector<Scratch> scratch_;      // one per worker
 };
 
