@@ -154,12 +154,23 @@ def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
 
 def large_max_pool():
     """A 3x3 stride-2 MAX_POOL_2D of 64x64x64 between bitlite ops: 590k compares, enough for
-    the delegate to split its rows between 2 threads."""
+    the delegate to split its rows between 2 threads. Not pooled after, so that one wrong
+    element shows."""
     inputs = keras.Input((64, 64, 3))
     x = L.Conv2D(64, 3, padding="same", activation="relu")(inputs)
     x = L.MaxPooling2D(3, strides=2, padding="same")(x)
-    x = L.Conv2D(16, 3, padding="same", activation="relu")(x)
-    return keras.Model(inputs, L.Dense(10)(L.GlobalAveragePooling2D()(x)))
+    return keras.Model(inputs, L.Conv2D(16, 3, padding="same")(x))
+
+
+def large_residual_add():
+    """A residual ADD of 64x64x32 (131k elements a row of the batch) between bitlite ops:
+    enough for the delegate to split it between threads. The output is the next layer's, not
+    pooled, so that one wrong element of the sum shows."""
+    inputs = keras.Input((64, 64, 3))
+    x = L.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+    y = L.Conv2D(32, 3, padding="same")(x)
+    x = L.ReLU()(L.Add()([x, y]))
+    return keras.Model(inputs, L.Conv2D(16, 3, padding="same")(x))
 
 
 def converted_with(build, seed: int, op: str):
@@ -173,8 +184,10 @@ def converted_with(build, seed: int, op: str):
     return qat, data, x
 
 
-def test_max_pool_split_between_threads_gives_the_same_bytes(delegate_library):
-    qat, data, x = converted_with(large_max_pool, 8, "MAX_POOL_2D")
+@pytest.mark.parametrize("build,op", [(large_max_pool, "MAX_POOL_2D"),
+                                      (large_residual_add, "ADD")])
+def test_glue_split_between_threads_gives_the_same_bytes(delegate_library, build, op):
+    qat, data, x = converted_with(build, 8, op)
     reference = run(data, x, "tf", claim_builtins=False)
     for threads in (1, 2, 3):
         assert run(data, x, "tf", claim_builtins=True, threads=threads).tobytes() == \

@@ -90,6 +90,39 @@ BITLITE_TEST(BinaryOpsClampLikeTflite) {
   EXPECT_EQ(Bits(out), Bits(-0.0f));
 }
 
+// BinaryRange over row ranges (as threads take them) writes what Binary writes, for every
+// simple form and op: the broadcast operand stays whole while the others move with the range.
+BITLITE_TEST(BinaryRangesEqualTheWholeOutput) {
+  using glue::Broadcast;
+  std::mt19937 rng(3);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const Broadcast forms[] = {Broadcast::kNone, Broadcast::kScalarA, Broadcast::kScalarB,
+                             Broadcast::kChannelA, Broadcast::kChannelB};
+  const glue::BinaryOp ops[] = {glue::BinaryOp::kAdd, glue::BinaryOp::kSub,
+                                glue::BinaryOp::kMul, glue::BinaryOp::kDiv,
+                                glue::BinaryOp::kMaximum, glue::BinaryOp::kMinimum};
+  for (int repeat = 0; repeat < 60; ++repeat) {
+    const Broadcast form = forms[repeat % 5];
+    const glue::BinaryOp op = ops[uniform(0, 5)];
+    const int64_t channels = uniform(1, 19), rows = uniform(1, 23), size = channels * rows;
+    const glue::BinaryGeometry g = Form(form, size, channels);
+    const bool a_small = form == Broadcast::kScalarA || form == Broadcast::kChannelA;
+    const bool b_small = form == Broadcast::kScalarB || form == Broadcast::kChannelB;
+    const int64_t small = form == Broadcast::kScalarA || form == Broadcast::kScalarB ? 1 : channels;
+    std::vector<float> a(static_cast<size_t>(a_small ? small : size));
+    std::vector<float> b(static_cast<size_t>(b_small ? small : size));
+    for (float& v : a) v = std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
+    for (float& v : b) v = std::uniform_real_distribution<float>(-4.0f, 4.0f)(rng);
+    const Clamp clamp{-2.0f, 3.0f};
+    std::vector<float> whole(static_cast<size_t>(size)), split(whole.size(), -7.0f);
+    glue::Binary(op, g, a.data(), b.data(), whole.data(), clamp);
+    const int64_t middle = uniform(0, static_cast<int>(rows)) * channels;
+    glue::BinaryRange(op, g, a.data(), b.data(), split.data(), clamp, middle, size);
+    glue::BinaryRange(op, g, a.data(), b.data(), split.data(), clamp, 0, middle);
+    EXPECT_TRUE(SameBits(split, whole));
+  }
+}
+
 // A broadcast of no simple form ([2, 1, 3] * [2, 2, 1], a squeeze-excite's [N, 1, 1, C]
 // against [N, H, W, C] at batch 2 alike) through a MUL node: NumPy's result.
 BITLITE_TEST(GeneralBroadcastMatchesNumpy) {
@@ -119,8 +152,8 @@ BITLITE_TEST(MaxPoolSamePaddingSkipsPaddedTaps) {
 
 // MaxPool against its definition, output by output and channel by channel (std::max over the
 // window from lowest, then the clamp), bit for bit: random geometries with 1 to 40 channels
-// (aarch64's blocks of 16 and the channels after them), SAME and VALID-like paddings, and
-// values with NaNs, signed zeros, infinities and denormals.
+// (the 4-lane blocks of 16 on aarch64 and x86, and the channels after them), SAME and
+// VALID-like paddings, and values with NaNs, signed zeros, infinities and denormals.
 BITLITE_TEST(MaxPoolEqualsItsDefinitionOnRandomGeometriesAndSpecialValues) {
   std::mt19937 rng(2);
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };

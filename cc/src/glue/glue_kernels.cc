@@ -2,6 +2,8 @@
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #include <algorithm>
@@ -87,6 +89,17 @@ void Binary(BinaryOp op, const BinaryGeometry& g, const float* a, const float* b
   }
 }
 
+void BinaryRange(BinaryOp op, const BinaryGeometry& g, const float* a, const float* b,
+                 float* out, Clamp clamp, int64_t first, int64_t end) {
+  // The range is the geometry of a smaller output: the operands that have the output's
+  // elements start at `first`, a scalar or a channel vector stays where it is.
+  BinaryGeometry range = g;
+  range.size = end - first;
+  const bool a_whole = g.broadcast != Broadcast::kScalarA && g.broadcast != Broadcast::kChannelA;
+  const bool b_whole = g.broadcast != Broadcast::kScalarB && g.broadcast != Broadcast::kChannelB;
+  Binary(op, range, a_whole ? a + first : a, b_whole ? b + first : b, out + first, clamp);
+}
+
 void Relu(const float* x, float* y, int64_t size, Clamp clamp) {
   for (int64_t i = 0; i < size; ++i) {
     const float v = x[i];
@@ -105,37 +118,58 @@ void Round(const float* x, float* y, int64_t size) {
   }
 }
 
-#if defined(__aarch64__)
 namespace {
 
-// std::max(a, b) and std::min(a, b) of 4 lanes, NaN and signed zeros included: b where a < b
-// (b < a), else a. armv7 is left out: its NEON flushes denormals, its scalar FPU does not.
-inline float32x4_t Max4(float32x4_t a, float32x4_t b) { return vbslq_f32(vcltq_f32(a, b), b, a); }
-inline float32x4_t Min4(float32x4_t a, float32x4_t b) { return vbslq_f32(vcltq_f32(b, a), b, a); }
+// Four float lanes with std::max(a, b) and std::min(a, b) exactly, NaN and signed zeros
+// included: b where a < b (b < a), else a. aarch64 NEON and x86 SSE are IEEE like the scalar
+// code; armv7 is left out: its NEON flushes denormals, its scalar FPU does not.
+#if defined(__aarch64__)
+struct Lanes4 {
+  using V = float32x4_t;
+  static V Load(const float* p) { return vld1q_f32(p); }
+  static void Store(float* p, V v) { vst1q_f32(p, v); }
+  static V Splat(float s) { return vdupq_n_f32(s); }
+  static V Max(V a, V b) { return vbslq_f32(vcltq_f32(a, b), b, a); }
+  static V Min(V a, V b) { return vbslq_f32(vcltq_f32(b, a), b, a); }
+};
+#define BITLITE_GLUE_LANES4 1
+#elif defined(__SSE2__)
+struct Lanes4 {
+  using V = __m128;
+  static V Load(const float* p) { return _mm_loadu_ps(p); }
+  static void Store(float* p, V v) { _mm_storeu_ps(p, v); }
+  static V Splat(float s) { return _mm_set1_ps(s); }
+  // maxps(x, y) is x > y ? x : y and minps(x, y) is x < y ? x : y, both y when unordered.
+  static V Max(V a, V b) { return _mm_max_ps(b, a); }
+  static V Min(V a, V b) { return _mm_min_ps(b, a); }
+};
+#define BITLITE_GLUE_LANES4 1
+#endif
 
+#if defined(BITLITE_GLUE_LANES4)
 // Channels [c0, c0 + 16) of one MaxPool output: the window's maxima stay in 4 registers over
 // the taps (the generic loop loads, compares and stores `out` once per tap).
-void MaxPoolBlockNeon(const float* image, int64_t c_count, int in_w, int origin_y, int origin_x,
-                      int y_start, int y_end, int x_start, int x_end, Clamp clamp, float* out) {
-  float32x4_t m[4];
-  for (float32x4_t& v : m) v = vdupq_n_f32(std::numeric_limits<float>::lowest());
+void MaxPoolBlock16(const float* image, int64_t c_count, int in_w, int origin_y, int origin_x,
+                    int y_start, int y_end, int x_start, int x_end, Clamp clamp, float* out) {
+  using L = Lanes4;
+  L::V m[4];
+  for (L::V& v : m) v = L::Splat(std::numeric_limits<float>::lowest());
   for (int fy = y_start; fy < y_end; ++fy) {
     for (int fx = x_start; fx < x_end; ++fx) {
       const float* in =
           image + (static_cast<int64_t>(origin_y + fy) * in_w + origin_x + fx) * c_count;
 #pragma GCC unroll 4
-      for (int q = 0; q < 4; ++q) m[q] = Max4(m[q], vld1q_f32(in + 4 * q));
+      for (int q = 0; q < 4; ++q) m[q] = L::Max(m[q], L::Load(in + 4 * q));
     }
   }
 #pragma GCC unroll 4
   for (int q = 0; q < 4; ++q) {
-    vst1q_f32(out + 4 * q,
-              Min4(Max4(m[q], vdupq_n_f32(clamp.low)), vdupq_n_f32(clamp.high)));
+    L::Store(out + 4 * q, L::Min(L::Max(m[q], L::Splat(clamp.low)), L::Splat(clamp.high)));
   }
 }
+#endif
 
 }  // namespace
-#endif
 
 void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp, int64_t first_row,
              int64_t end_row) {
@@ -151,10 +185,10 @@ void MaxPool(const PoolGeometry& g, const float* x, float* y, Clamp clamp, int64
       const int x_end = std::min(g.filter_w, g.in_w - origin_x);
       float* out = y + (row * g.out_w + ox) * c_count;
       int64_t c0 = 0;
-#if defined(__aarch64__)
+#if defined(BITLITE_GLUE_LANES4)
       for (; c0 + 16 <= c_count; c0 += 16) {
-        MaxPoolBlockNeon(image + c0, c_count, g.in_w, origin_y, origin_x, y_start, y_end,
-                         x_start, x_end, clamp, out + c0);
+        MaxPoolBlock16(image + c0, c_count, g.in_w, origin_y, origin_x, y_start, y_end,
+                       x_start, x_end, clamp, out + c0);
       }
 #endif
       std::fill(out + c0, out + c_count, std::numeric_limits<float>::lowest());

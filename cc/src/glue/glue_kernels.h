@@ -1,7 +1,8 @@
 // Float kernels of the builtin ops the delegate claims between bitlite ops (glue_ops.h).
-// Scalar code (MaxPool: NEON blocks on aarch64) that does, element by element, the float
-// operations of TFLite's own float kernels in the same order (tensorflow/lite/kernels/internal/reference_ops and optimized_ops),
-// so that their results are bit-identical: see cc/FORMAT.md, "Builtin ops the delegate runs".
+// Scalar code (MaxPool: 4-lane blocks on aarch64 NEON and x86 SSE2) that does, element by
+// element, the float operations of TFLite's own float kernels in the same order
+// (tensorflow/lite/kernels/internal/reference_ops and optimized_ops), so that their results are
+// bit-identical: see cc/FORMAT.md, "Builtin ops the delegate runs".
 // No TFLite types here: shapes and sizes are checked by the callers.
 #ifndef BITLITE_SRC_GLUE_GLUE_KERNELS_H_
 #define BITLITE_SRC_GLUE_GLUE_KERNELS_H_
@@ -51,6 +52,12 @@ struct Clamp {
 // `a < b ? a : b` (maximum_minimum.h).
 void Binary(BinaryOp op, const BinaryGeometry& g, const float* a, const float* b, float* out,
             Clamp clamp);
+
+// The same for the outputs [first, end) alone, every form but kGeneral; with kChannelA/B,
+// `first` and `end` are multiples of `g.channels`. Each output reads only its own elements,
+// so the ranges may be split among threads in any way.
+void BinaryRange(BinaryOp op, const BinaryGeometry& g, const float* a, const float* b,
+                 float* out, Clamp clamp, int64_t first, int64_t end);
 
 // TFLite's RELU, RELU6 and RELU_N1_TO_1 (ReluX): v < low ? low : v > high ? high : v (a NaN
 // stays a NaN, -0 stays -0).
