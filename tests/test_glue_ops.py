@@ -24,7 +24,7 @@ from support.models import randomize
 
 L = keras.layers
 PARTITION = re.compile(r"bitlite: delegate partition of (\d+) nodes")
-CODES = re.compile(r"internal tensors \((\d+) as codes\)")
+CODES = re.compile(r"internal tensors \((\d+) as codes, (\d+) with codes beside\)")
 
 
 def resnet_with_max_pool():
@@ -135,21 +135,25 @@ KEEPS_CODES = {"avx512bw", "avx512_vpopcntdq"} <= cpu_flags()
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
 def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
-    """cc/FORMAT.md "Codes between ops": tensors kept as int8 codes between bitlite ops give
-    the bytes that float tensors give, at batch 1 and 8; where the CPU's rows keep codes, the
+    """cc/FORMAT.md "Codes between ops" and "Codes beside floats": tensors kept as int8
+    codes between bitlite ops, and codes that a glue op writes beside its floats, give the
+    bytes that float tensors give, at batch 1 and 8; where the CPU's rows keep codes, the
     networks with bitlite op -> bitlite op edges (a residual block's two convolutions,
-    MobileNetV2's expand -> depthwise -> project) keep some."""
+    MobileNetV2's expand -> depthwise -> project) keep some, and those whose residual ADDs,
+    max pools or concatenations feed bitlite ops write codes beside them."""
     _, data, x, _ = converted(name)
     capfd.readouterr()
     for batch in (1, len(x)):
         with_codes = run(data, x[:batch], "tf", claim_builtins=True, codes_between_ops=True)
-        kept = [int(n) for n in CODES.findall(capfd.readouterr().err)]
+        kept = CODES.findall(capfd.readouterr().err)
         floats = run(data, x[:batch], "tf", claim_builtins=True, codes_between_ops=False)
-        none = [int(n) for n in CODES.findall(capfd.readouterr().err)]
+        none = CODES.findall(capfd.readouterr().err)
         assert with_codes.tobytes() == floats.tobytes(), name
-        assert kept and none and sum(none) == 0, (kept, none)
+        assert kept and none and sum(int(c) + int(s) for c, s in none) == 0, (kept, none)
         if KEEPS_CODES and name in ("resnet", "mobilenet_v2"):
-            assert sum(kept) > 0, (name, kept)
+            assert sum(int(c) for c, _ in kept) > 0, (name, kept)
+        if KEEPS_CODES and name in ("resnet", "densenet", "mobilenet_v2"):
+            assert sum(int(s) for _, s in kept) > 0, (name, kept)
 
 
 def large_max_pool():

@@ -34,6 +34,9 @@ struct InternalTensor {
   // Kept as int8 codes of its readers' grid (FORMAT.md "Codes between ops"), as decided at
   // the last Prepare (DecideCodes).
   bool codes = false;
+  // The codes beside another internal tensor's floats (FORMAT.md "Codes beside floats"),
+  // added by the last Prepare after the tensors of the plan; `tensor` is that tensor's.
+  bool side = false;
   int buffer = -1;  // in buffers_, from the last Prepare
 };
 
@@ -46,7 +49,11 @@ struct WiredOp {
   std::vector<Shape> in_shapes;
   std::vector<Shape> out_shapes;
   std::vector<const float*> in_data;
-  std::vector<float*> out_data;
+  std::vector<float*> out_data;  // outputs, then side codes where out_side >= 0
+  // Codes beside floats, from the last Prepare: the internal tensor of side codes that this
+  // op reads as input 0 instead of its float tensor, and that it writes beside output 0.
+  int in0_side = -1;
+  int out_side = -1;
 };
 
 class DelegateKernel {
@@ -103,6 +110,7 @@ class DelegateKernel {
         wired.out_internal.push_back(inserted.first->second);
       }
     }
+    plan_internals_ = internal_.size();
     if (options_.verbose) {
       std::fprintf(stderr, "bitlite: delegate partition of %zu nodes\n", ops_.size());
       for (const WiredOp& wired : ops_) {
@@ -140,11 +148,15 @@ class DelegateKernel {
     AssignBuffers();
     if (options_.verbose) {
       int codes = 0;
-      for (const InternalTensor& internal : internal_) codes += internal.codes ? 1 : 0;
+      int sides = 0;
+      for (const InternalTensor& internal : internal_) {
+        codes += internal.codes && !internal.side ? 1 : 0;
+        sides += internal.side ? 1 : 0;
+      }
       std::fprintf(stderr,
-                   "bitlite: partition of %zu nodes: %zu internal tensors (%d as codes) in %zu "
-                   "buffers of %lld bytes in all\n",
-                   ops_.size(), internal_.size(), codes, buffers_.size(),
+                   "bitlite: partition of %zu nodes: %zu internal tensors (%d as codes, %d with "
+                   "codes beside) in %zu buffers of %lld bytes in all\n",
+                   ops_.size(), plan_internals_, codes, sides, buffers_.size(),
                    static_cast<long long>(BufferBytes()));
     }
     return kTfLiteOk;
@@ -155,12 +167,18 @@ class DelegateKernel {
       WiredOp& wired = ops_[index];
       bool ok = true;
       for (size_t i = 0; i < wired.in_data.size(); ++i) {
-        wired.in_data[i] = Data(context, wired.op->inputs()[i], wired.in_internal[i],
-                                wired.in_shapes[i], &ok);
+        const int internal = i == 0 && wired.in0_side >= 0 ? wired.in0_side : wired.in_internal[i];
+        wired.in_data[i] =
+            Data(context, wired.op->inputs()[i], internal, wired.in_shapes[i], &ok);
       }
-      for (size_t i = 0; i < wired.out_data.size(); ++i) {
+      const size_t outputs = wired.op->outputs().size();
+      for (size_t i = 0; i < outputs; ++i) {
         wired.out_data[i] = Data(context, wired.op->outputs()[i], wired.out_internal[i],
                                  wired.out_shapes[i], &ok);
+      }
+      if (wired.out_side >= 0) {
+        wired.out_data[outputs] =
+            Data(context, -1, wired.out_side, internal_[wired.out_side].shape, &ok);
       }
       if (!ok) {
         ReportError(context, (wired.op->MessagePrefix() +
@@ -230,6 +248,7 @@ class DelegateKernel {
   // the same grid (ActivationGrid equal in every field). Any other reader (a glue op, the
   // reference kernel, a second input) keeps it float.
   void DecideCodes() {
+    internal_.resize(plan_internals_);  // the last Prepare's side codes go
     std::vector<const ActivationPacking*> grid(internal_.size(), nullptr);
     std::vector<bool> possible(internal_.size(), options_.codes_between_ops);
     for (size_t id = 0; id < internal_.size(); ++id) {
@@ -255,11 +274,63 @@ class DelegateKernel {
       internal_[id].codes = true;
       output_grid[internal_[id].producer] = grid[id];
     }
+    DecideSideCodes();
     for (size_t index = 0; index < ops_.size(); ++index) {
       const WiredOp& wired = ops_[index];
-      const bool input_codes = !wired.in_internal.empty() && wired.in_internal[0] >= 0 &&
-                               internal_[wired.in_internal[0]].codes;
+      const bool input_codes = wired.in0_side >= 0 ||
+                               (!wired.in_internal.empty() && wired.in_internal[0] >= 0 &&
+                                internal_[wired.in_internal[0]].codes);
       wired.op->UseCodes(input_codes, output_grid[index]);
+    }
+  }
+
+  // Codes beside floats (FORMAT.md): a float tensor that a glue op writes and that ops read as
+  // input 0 with codes of one grid (the first such reader's; readers of another grid, and
+  // every other reader, read the floats) gets a second internal tensor of those codes, which
+  // the producer writes in the same pass and those readers read instead.
+  void DecideSideCodes() {
+    for (WiredOp& wired : ops_) {
+      wired.in0_side = wired.out_side = -1;
+      wired.op->UseSideCodes(nullptr);
+    }
+    for (size_t id = 0; options_.codes_between_ops && id < plan_internals_; ++id) {
+      if (internal_[id].codes) continue;
+      const int producer = internal_[id].producer;
+      WiredOp& writer = ops_[producer];
+      if (!writer.op->WritesSideCodes() || writer.out_internal.size() != 1) continue;
+      const ActivationPacking* side_grid = nullptr;
+      std::vector<int> readers;
+      for (size_t index = producer + 1; index < ops_.size(); ++index) {
+        const WiredOp& reader = ops_[index];
+        if (reader.in_internal.empty() || reader.in_internal[0] != static_cast<int>(id)) {
+          continue;
+        }
+        const ActivationPacking* reads = reader.op->InputCodeGrid();
+        if (reads == nullptr || (side_grid != nullptr && !SameGrid(*side_grid, *reads))) continue;
+        side_grid = reads;
+        readers.push_back(static_cast<int>(index));
+      }
+      if (readers.empty()) continue;
+      InternalTensor side = internal_[id];
+      side.codes = side.side = true;
+      side.last_use = readers.back();
+      const int side_id = static_cast<int>(internal_.size());
+      internal_.push_back(side);
+      writer.out_side = side_id;
+      writer.out_data.resize(writer.op->outputs().size() + 1);
+      writer.op->UseSideCodes(side_grid);
+      for (int index : readers) ops_[index].in0_side = side_id;
+    }
+    // A float tensor whose readers all read its codes now lives only through its producer.
+    for (size_t id = 0; id < plan_internals_; ++id) {
+      internal_[id].last_use = internal_[id].producer;
+    }
+    for (size_t index = 0; index < ops_.size(); ++index) {
+      const WiredOp& wired = ops_[index];
+      for (size_t i = 0; i < wired.in_internal.size(); ++i) {
+        if (wired.in_internal[i] < 0 || (i == 0 && wired.in0_side >= 0)) continue;
+        internal_[wired.in_internal[i]].last_use = static_cast<int>(index);
+      }
     }
   }
 
@@ -278,7 +349,9 @@ class DelegateKernel {
     std::vector<int> free_buffers;
     for (InternalTensor& internal : internal_) internal.buffer = -1;
     for (size_t index = 0; index < ops_.size(); ++index) {
-      for (int id : ops_[index].out_internal) {
+      std::vector<int> outputs = ops_[index].out_internal;
+      if (ops_[index].out_side >= 0) outputs.push_back(ops_[index].out_side);
+      for (int id : outputs) {
         if (id < 0 || internal_[id].buffer >= 0) continue;
         const int64_t need = std::max<int64_t>(BufferFloats(internal_[id]), 1);
         int best = -1;
@@ -355,7 +428,8 @@ class DelegateKernel {
   }
 
   std::vector<WiredOp> ops_;
-  std::vector<InternalTensor> internal_;
+  std::vector<InternalTensor> internal_;  // the plan's, then the side codes (DecideCodes)
+  size_t plan_internals_ = 0;
   // On cache lines, as the kernels' own buffers (kernels/cache_line_vector.h): MobileNetV2
   // W2A2 3.5% faster at one thread than with malloc's placement.
   std::vector<CacheLineVector<float>> buffers_;

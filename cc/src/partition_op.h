@@ -59,10 +59,17 @@ class PartitionOp {
   // (floats unless it says otherwise): input 0 as codes, output 0 as codes of `output_grid`
   // (nullptr: floats). Only where the two above allow it.
   virtual void UseCodes(bool /*input_codes*/, const ActivationPacking* /*output_grid*/) {}
+  // Codes beside floats (FORMAT.md): whether output 0, kept float for the ops that read
+  // floats, can also be written as int8 codes of another op's grid in the same pass; and,
+  // set by the delegate kernel after every Prepare, that grid for the following Evals
+  // (nullptr: none), whose codes go to out[outputs().size()], one per element of output 0.
+  virtual bool WritesSideCodes() const { return false; }
+  virtual void UseSideCodes(const ActivationPacking* /*grid*/) {}
 
   // Computes the outputs from the inputs with the shapes of the last Prepare: `in` and `out`
   // hold one pointer per inputs() / outputs(), each with the elements of its shape (a tensor
-  // UseCodes made codes: its buffer, holding one int8 code per element). Cannot fail.
+  // UseCodes made codes: its buffer, holding one int8 code per element), and `out` one more
+  // for side codes (UseSideCodes). Cannot fail.
   virtual void Eval(const float* const* in, float* const* out, OpScratch* scratch,
                     ThreadPool* pool) = 0;
 

@@ -246,6 +246,56 @@ std::string RunTransposed(const std::vector<int>& shape, const FlexMapWriter& op
   return result;
 }
 
+// Codes beside floats (FORMAT.md): a glue ADD's sum that a second ADD reads as floats, two
+// FullyConnected layers of one grid (one before that ADD, one after) and one of another grid.
+// Returns the four outputs one after the other. Every code reaches an output: a wrong one
+// shows.
+std::vector<float> RunSideCodes(KernelChoice choice, bool codes_between_ops, int threads) {
+  FakeInterpreter interpreter;
+  const std::vector<int> shape = {2, 5, 3, 2};
+  const int x = interpreter.AddFloatTensor(shape);
+  const int sum = interpreter.AddFloatTensor(shape);
+  // Weight codes (1, 1) and (-2, 1): both input channels reach output channel 0.
+  const int fc_w = interpreter.AddWeights({0x0f, 0x0c}, 2);
+  std::vector<int> outputs;
+  for (int i = 0; i < 4; ++i) outputs.push_back(interpreter.AddFloatTensor(shape));
+  const std::vector<uint8_t> other_grid = ValidOptions(false)
+                                              .Remove("in_channels")
+                                              .Int("in_channels", 2)
+                                              .Remove("input_scale")
+                                              .Float("input_scale", 0.3)
+                                              .Finish();
+  interpreter.AddBuiltinNode(kTfLiteBuiltinAdd, {x, x}, {sum}, TfLiteAddParams{kTfLiteActRelu});
+  interpreter.AddNode("BitliteFullyConnected", {sum, fc_w}, {outputs[0]}, FullyConnectedOptions());
+  interpreter.AddNode("BitliteFullyConnected", {sum, fc_w}, {outputs[1]}, other_grid);
+  interpreter.AddBuiltinNode(kTfLiteBuiltinAdd, {sum, x}, {outputs[2]},
+                             TfLiteAddParams{kTfLiteActNone});
+  interpreter.AddNode("BitliteFullyConnected", {sum, fc_w}, {outputs[3]}, FullyConnectedOptions());
+  // x from -0.2 by 0.025 (Fill repeats every 37 elements): sums of 0 .. 1.4, codes 0 .. 14
+  // of the readers' step 0.1, none clipped.
+  interpreter.Fill(x, -0.2f, 0.025f);
+  interpreter.delegate_options().kernel = choice;
+  interpreter.delegate_options().codes_between_ops = codes_between_ops;
+  std::vector<float> y;
+  if (interpreter.Run({0, 1, 2, 3, 4}, {x, fc_w}, outputs, threads) != "ok") return y;
+  for (int output : outputs) {
+    const std::vector<float> values = interpreter.Values(output);
+    y.insert(y.end(), values.begin(), values.end());
+  }
+  return y;
+}
+
+BITLITE_TEST(CodesBesideFloatsChangeNothing) {
+  const std::vector<float> expected = RunSideCodes(KernelChoice::kReference, false, 1);
+  EXPECT_EQ(expected.size(), size_t{4 * 60});
+  for (KernelChoice choice : {KernelChoice::kAuto, KernelChoice::kBitserial, KernelChoice::kInt,
+                              KernelChoice::kLut}) {
+    for (bool codes : {false, true}) {
+      for (int threads : {1, 3}) EXPECT_TRUE(RunSideCodes(choice, codes, threads) == expected);
+    }
+  }
+}
+
 BITLITE_TEST(TransposedConvRunsOnEveryKernelChoiceLikeTheReference) {
   for (const std::vector<int>& shape :
        std::vector<std::vector<int>>{{1, 1, 1, 3}, {2, 4, 5, 3}, {1, 7, 2, 3}}) {

@@ -10,6 +10,8 @@
 #include "error_message.h"
 #include "glue/glue_kernels.h"
 #include "kernels/checked_size.h"
+#include "kernels/cpu_features.h"
+#include "kernels/pack/activation_quantize.h"
 #include "op_geometry.h"
 #include "tflite_tensors.h"
 
@@ -121,6 +123,9 @@ constexpr int64_t kMaxElements = int64_t{1} << 31;
 // ADD streams about 7 elements a nanosecond on one core, so 2^15 is about 5 us.
 constexpr int64_t kMinElementsPerThread = int64_t{1} << 15;
 
+// Side codes are written in blocks of this many floats (16 KiB), quantized while in L1.
+constexpr int64_t kSideCodesBlock = 4096;
+
 bool FitsInt(int64_t value) { return value >= 0 && value <= std::numeric_limits<int>::max(); }
 
 int64_t Product(const Shape& shape, size_t begin, size_t end) {
@@ -204,47 +209,74 @@ class GlueOp : public PartitionOp {
     return false;
   }
 
+  // Side codes for any glue op with one output: its readers' grid is known only after every
+  // op's Prepare (the delegate kernel's DecideCodes).
+  bool WritesSideCodes() const override { return init_error_.empty() && outputs_.size() == 1; }
+  void UseSideCodes(const ActivationPacking* grid) override { side_grid_ = grid; }
+
   void Eval(const float* const* in, float* const* out, OpScratch*, ThreadPool* pool) override {
+    int8_t* codes =
+        side_grid_ != nullptr ? reinterpret_cast<int8_t*>(out[outputs_.size()]) : nullptr;
     switch (builtin_) {
       case kTfLiteBuiltinRound:
-        return glue::Round(in[0], out[0], size_);
+        glue::Round(in[0], out[0], size_);
+        break;
       case kTfLiteBuiltinRelu:
       case kTfLiteBuiltinRelu6:
       case kTfLiteBuiltinReluN1To1:
-        return glue::Relu(in[0], out[0], size_, clamp_);
+        glue::Relu(in[0], out[0], size_, clamp_);
+        break;
       case kTfLiteBuiltinStridedSlice:
-        return glue::StridedSlice(slice_in_shape_, slice_start_, slice_strides5_,
-                                  slice_out_shape_, in[0], out[0]);
+        glue::StridedSlice(slice_in_shape_, slice_start_, slice_strides5_, slice_out_shape_,
+                           in[0], out[0]);
+        break;
       case kTfLiteBuiltinMaxPool2d:
-        return MaxPoolRows(in[0], out[0], pool);
+        return MaxPoolRows(in[0], out[0], codes, pool);
       case kTfLiteBuiltinReshape:
         std::memcpy(out[0], in[0], sizeof(float) * static_cast<size_t>(size_));
-        return;
+        break;
       case kTfLiteBuiltinPad:
-        return glue::Pad(pad_in_shape_, paddings_, in[0], out[0]);
+        glue::Pad(pad_in_shape_, paddings_, in[0], out[0]);
+        break;
       case kTfLiteBuiltinConcatenation:
-        return glue::Concatenate(outer_, inner_, axis_sizes_, in, out[0]);
+        glue::Concatenate(outer_, inner_, axis_sizes_, in, out[0]);
+        break;
       case kTfLiteBuiltinUnpack:
       case kTfLiteBuiltinSplit:
       case kTfLiteBuiltinSplitV:
-        return glue::Split(outer_, inner_, axis_sizes_, in[0], out);
+        glue::Split(outer_, inner_, axis_sizes_, in[0], out);
+        break;
       default:
-        return BinaryRows(in[0], in[1], out[0], pool);
+        return BinaryRows(in[0], in[1], out[0], codes, pool);
     }
+    if (codes != nullptr) SideCodes(out[0], 0, size_, codes);
   }
 
  private:
+  // Codes of output elements [first, end) beside their floats: the readers' quantization,
+  // the same float operations on the same values (FORMAT.md "Codes beside floats").
+  void SideCodes(const float* y, int64_t first, int64_t end, int8_t* codes) const {
+    quantize_(y + first, static_cast<size_t>(end - first), *side_grid_, codes + first);
+  }
+
   // MAX_POOL_2D's output rows, one range a thread, on the threads its compares are worth
   // (ThreadsForWork, a compare counted as a word operation: ResNet-18 224's 3x3 pool of
   // 112x112x64, 1.8M compares, took 0.21 ms on one AVX-512 core, 0.12 ns each; on two, the
-  // network's W1A1 2-thread time 2.18 -> 2.05 ms).
-  void MaxPoolRows(const float* x, float* y, ThreadPool* pool) const {
+  // network's W1A1 2-thread time 2.18 -> 2.05 ms). Side codes: each output row's right after
+  // it, while it is in cache.
+  void MaxPoolRows(const float* x, float* y, int8_t* codes, ThreadPool* pool) const {
     const glue::PoolGeometry& g = pool_geometry_;
     const int64_t rows = int64_t{g.batch} * g.out_h;
+    const int64_t row_elements = int64_t{g.out_w} * g.channels;
     const int threads = ThreadsForWork(pool_compares_, pool->threads());
     const int64_t units = std::min<int64_t>(rows, threads);
     auto task = [&](int64_t unit, int) {
-      glue::MaxPool(g, x, y, clamp_, unit * rows / units, (unit + 1) * rows / units);
+      const int64_t first = unit * rows / units, end = (unit + 1) * rows / units;
+      if (codes == nullptr) return glue::MaxPool(g, x, y, clamp_, first, end);
+      for (int64_t row = first; row < end; ++row) {
+        glue::MaxPool(g, x, y, clamp_, row, row + 1);
+        SideCodes(y, row * row_elements, (row + 1) * row_elements, codes);
+      }
     };
     pool->ParallelFor(units, task, threads);
   }
@@ -254,18 +286,28 @@ class GlueOp : public PartitionOp {
   // inputs are mostly a layer's output that the threads have just written: read by one
   // thread, half of it comes from the other core's cache. ResNet-18 224 W1A1's residual ADDs
   // (25K-200K elements, 7-28 us) took 1.2-2.2x longer at 2 threads than at 1 when left on one.
-  void BinaryRows(const float* a, const float* b, float* out, ThreadPool* pool) const {
+  // Side codes: in blocks of about kSideCodesBlock elements, each quantized right after its
+  // results.
+  void BinaryRows(const float* a, const float* b, float* out, int8_t* codes,
+                  ThreadPool* pool) const {
     const glue::BinaryGeometry& g = binary_geometry_;
-    const int threads = g.broadcast == glue::Broadcast::kGeneral
-                            ? 1
-                            : ThreadsForWork(g.size, pool->threads(), kMinElementsPerThread);
-    if (threads == 1) return glue::Binary(binary_, g, a, b, out, clamp_);
+    if (g.broadcast == glue::Broadcast::kGeneral) {
+      glue::Binary(binary_, g, a, b, out, clamp_);
+      if (codes != nullptr) SideCodes(out, 0, g.size, codes);
+      return;
+    }
     // Whole rows of the last axis, as the channel forms need.
     const int64_t row = g.channels > 0 ? g.channels : 1;
     const int64_t rows = g.size / row;
+    const int64_t block = codes != nullptr ? std::max<int64_t>(kSideCodesBlock / row, 1) : rows;
+    const int threads = ThreadsForWork(g.size, pool->threads(), kMinElementsPerThread);
     auto task = [&](int64_t unit, int) {
-      glue::BinaryRange(binary_, g, a, b, out, clamp_, unit * rows / threads * row,
-                        (unit + 1) * rows / threads * row);
+      const int64_t end = (unit + 1) * rows / threads;
+      for (int64_t first = unit * rows / threads; first < end; first += block) {
+        const int64_t stop = std::min(end, first + block);
+        glue::BinaryRange(binary_, g, a, b, out, clamp_, first * row, stop * row);
+        if (codes != nullptr) SideCodes(out, first * row, stop * row, codes);
+      }
     };
     pool->ParallelFor(threads, task, threads);
   }
@@ -787,6 +829,9 @@ class GlueOp : public PartitionOp {
   glue::BinaryGeometry binary_geometry_;
   int64_t size_ = 0;
   glue::PoolGeometry pool_geometry_{};
+  // Side codes (UseSideCodes): the readers' grid, nullptr for none, and the quantizer.
+  const ActivationPacking* side_grid_ = nullptr;
+  QuantizeActivationsFn quantize_ = BestQuantizeActivations(DetectCpuFeatures());
   int64_t pool_compares_ = 0;  // outputs times window taps, saturated
   Shape pad_in_shape_;
   int64_t outer_ = 1;

@@ -1,20 +1,11 @@
 #include "kernels/depthwise/dwconv_kernels.h"
 
-#include "kernels/reference/activation_quantize_reference.h"
 #include "kernels/kernel_table.h"
 
 namespace bitlite {
 namespace {
 
 bool Always(const CpuFeatures&) { return true; }
-
-// The reference quantizer behind the vector quantizers' signature (sub-byte codes fit int8).
-void QuantizeActivationsScalar(const float* x, size_t count, const ActivationPacking& packing,
-                               int8_t* codes) {
-  for (size_t i = 0; i < count; ++i) {
-    codes[i] = static_cast<int8_t>(ActivationCode(x[i], packing.grid));
-  }
-}
 
 #if BITLITE_X86_KERNELS
 bool HasAvx2(const CpuFeatures& cpu) { return cpu.avx2; }

@@ -3,7 +3,7 @@
 // for the same codes. Plane j's word is one VPTESTMB of the codes against bit j (the binary
 // grid's single plane is code > 0); a byte per code is v = code - shift (code > 0 on the
 // binary grid). Channel tails load and store under byte masks; the sums come from VPSADBW on
-// the codes offset by 128. Compiled with -mavx512f -mavx512bw; run only where CpuFeatures
+// the codes offset by 128, added up once per pixel (the binary planes': their popcounts). Compiled with -mavx512f -mavx512bw; run only where CpuFeatures
 // says.
 #include <immintrin.h>
 
@@ -21,10 +21,11 @@ __mmask64 FirstLanes(int64_t count) {
   return count >= 64 ? ~__mmask64{0} : (__mmask64{1} << count) - 1;
 }
 
-// Sum of the 64 signed codes of q, plus 128 each (VPSADBW adds unsigned bytes).
-int64_t OffsetSum(__m512i q) {
-  return _mm512_reduce_add_epi64(
-      _mm512_sad_epu8(_mm512_xor_si512(q, _mm512_set1_epi8(-128)), _mm512_setzero_si512()));
+// Adds the 64 signed codes of q, plus 128 each (VPSADBW adds unsigned bytes), to the four
+// 64-bit lanes of sums: one horizontal sum per pixel, not per word.
+__m512i AddOffsetSums(__m512i sums, __m512i q) {
+  return _mm512_add_epi64(sums, _mm512_sad_epu8(_mm512_xor_si512(q, _mm512_set1_epi8(-128)),
+                                                _mm512_setzero_si512()));
 }
 
 }  // namespace
@@ -35,9 +36,24 @@ void PackActivationCodesAvx512(const int8_t* codes, int64_t codes_stride, int64_
   const int plane_count = planes.Planes();
   const int64_t words = WordsPerTap(channels, planes.CodeBits());
   const __m512i zero = _mm512_setzero_si512();
+  // v = (q - shift) / scale with scale a power of two: a shift of the exact multiple.
+  const int scale_shift = __builtin_ctz(static_cast<unsigned>(planes.scale));
   for (int64_t p = 0; p < pixels; ++p, codes += codes_stride, out += plane_count * words) {
+    if (planes.binary && !planes.bytes) {
+      // v = 1 where code > 0: the sum of v is the ones of the words.
+      int32_t ones = 0;
+      for (int64_t word = 0; word < words; ++word) {
+        const int64_t c = word * 64;
+        const __m512i q = _mm512_maskz_loadu_epi8(FirstLanes(channels - c), codes + c);
+        const uint64_t bits = _mm512_cmpgt_epi8_mask(q, zero);
+        out[word] = bits;
+        ones += __builtin_popcountll(bits);
+      }
+      sums[p] = ones;
+      continue;
+    }
     // Sum of code + 128 over whole 64-lane blocks (lanes past `channels` load as 0).
-    int64_t offset_sum = 0;
+    __m512i offset_sums = zero;
     int64_t blocks = 0;
     if (planes.bytes) {
       int8_t* bytes = reinterpret_cast<int8_t*>(out);
@@ -45,7 +61,7 @@ void PackActivationCodesAvx512(const int8_t* codes, int64_t codes_stride, int64_
       for (int64_t c = 0; c < stored; c += 64, ++blocks) {
         const __mmask64 valid = FirstLanes(channels - c);
         const __m512i q = _mm512_maskz_loadu_epi8(valid, codes + c);
-        offset_sum += OffsetSum(q);
+        offset_sums = AddOffsetSums(offset_sums, q);
         const __m512i v =
             planes.binary
                 ? _mm512_maskz_mov_epi8(_mm512_cmpgt_epi8_mask(q, zero), _mm512_set1_epi8(1))
@@ -56,17 +72,16 @@ void PackActivationCodesAvx512(const int8_t* codes, int64_t codes_stride, int64_
       for (int64_t word = 0; word < words; ++word, ++blocks) {
         const int64_t c = word * 64;
         const __m512i q = _mm512_maskz_loadu_epi8(FirstLanes(channels - c), codes + c);
-        offset_sum += OffsetSum(q);
+        offset_sums = AddOffsetSums(offset_sums, q);
         for (int j = 0; j < plane_count; ++j) {
           out[word * plane_count + j] =
-              planes.binary ? _mm512_cmpgt_epi8_mask(q, zero)
-                            : _mm512_test_epi8_mask(q, _mm512_set1_epi8(static_cast<char>(1 << j)));
+              _mm512_test_epi8_mask(q, _mm512_set1_epi8(static_cast<char>(1 << j)));
         }
       }
     }
     // sum of v = (sum of codes - channels * shift) / scale, exactly (FORMAT.md grids).
-    const int64_t code_sum = offset_sum - 128 * 64 * blocks;
-    sums[p] = static_cast<int32_t>((code_sum - channels * planes.shift) / planes.scale);
+    const int64_t code_sum = _mm512_reduce_add_epi64(offset_sums) - 128 * 64 * blocks;
+    sums[p] = static_cast<int32_t>((code_sum - channels * planes.shift) >> scale_shift);
   }
 }
 

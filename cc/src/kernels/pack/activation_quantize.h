@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu_features.h"
 #include "kernels/pack/activation_pack.h"
 #include "kernels/reference/activation_quantize_reference.h"
 
@@ -14,6 +15,10 @@ namespace bitlite {
 
 using QuantizeActivationsFn = void (*)(const float* x, size_t count,
                                        const ActivationPacking& packing, int8_t* codes);
+
+// The reference's codes behind this signature (sub-byte codes fit int8), every CPU.
+void QuantizeActivationsScalar(const float* x, size_t count, const ActivationPacking& packing,
+                               int8_t* codes);
 
 #if BITLITE_X86_KERNELS
 void QuantizeActivationsAvx2(const float* x, size_t count, const ActivationPacking& packing,
@@ -24,6 +29,9 @@ void QuantizeActivationsAvx2(const float* x, size_t count, const ActivationPacki
 void QuantizeActivationsNeon(const float* x, size_t count, const ActivationPacking& packing,
                              int8_t* codes);
 #endif
+
+// The fastest of the above that `cpu` runs (all give the same codes).
+QuantizeActivationsFn BestQuantizeActivations(const CpuFeatures& cpu);
 
 }  // namespace bitlite
 
