@@ -25,18 +25,21 @@ namespace bitlite {
 
 // Work per thread below which another thread does not pay, in 64-bit word operations of
 // the GEMM kernels (one AND + popcount of a plane pair, or 8 int8 multiply-adds): a layer
-// takes a second thread from 2 * 2^18 words on. A word operation takes 0.06-0.12 ns on the
-// project's AVX-512 cores (Xeon, and the AMD EPYC of 2026-12-05), so 2^18 is about 15-30 us
+// takes a second thread from 2 * 2^17 words on. A word operation takes 0.06-0.12 ns on the
+// project's AVX-512 cores (Xeon, and the AMD EPYC of 2026-12-05), so 2^17 is about 8-15 us
 // of one thread. At 2^19, first measured on the Xeon under load ~2.5 (layers of 35-60 us
 // gained at most 6% there, and 3-18 us ones lost up to 27%), layers of 40-150 us stayed on
 // one thread that gain 1.3-1.45x from a free second core on the EPYC (bench_conv's 1x1
 // 28x28x256 W1A1, depthwise 56x56x128); at 2^18, `bench/ab_delegates.py MODEL OLD.so NEW.so`
 // (XNNPACK at 1 thread) gave 2 threads over 1: MobileNetV2 W1A1/W2A2/W4A4 1.04/1.09/1.11x ->
 // 1.30/1.39/1.47x, CIFAR ResNet-18 W1A1 0.99x -> 1.30x, VGG-small W1A1 1.51x -> 1.60x, no
-// network slower; 2^17 added at most 6% more (CIFAR ResNet-18 W1A1) for more layers exposed
-// to a busy second core. On slower cores (Cortex-A53) the same work takes several times
-// longer, so the bound errs toward fewer threads there.
-constexpr int64_t kMinWorkPerThread = int64_t{1} << 18;
+// network slower; 2^17 then added at most 6% more (CIFAR ResNet-18 W1A1). Once the glue
+// ops shared their rows too, 2^17 against 2^18 (the same A/B, 2 threads): CIFAR ResNet-18
+// W1A1 0.489 -> 0.460 ms, MobileNetV2 224 W2A2 3.38 -> 3.15 ms, ResNet-18 224 and VGG-small
+// unchanged, ResNet-20 still on one thread (none of its layers reaches the bound). On slower
+// cores (Cortex-A53) the same work takes several times longer, so the bound errs toward fewer
+// threads there.
+constexpr int64_t kMinWorkPerThread = int64_t{1} << 17;
 
 // The threads worth using for a job of `work` word operations: one per
 // `min_work_per_thread`, at least 1 and at most `threads`.
