@@ -144,6 +144,17 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
       (chunk + 1) * block_channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
   if (fold_width_) budget.Add(CheckedSize(threads_) * g.in_c, sizeof(float) + sizeof(int8_t));
+  const bool fold_bytes = fold_width_ && x_planes_.bytes;
+  const bool window_sums = weights_.front().grid.Shift() != 0;
+  if (fold_bytes) {
+    const CheckedSize row_words = CheckedSize(WordsPerTap(unfolded_.in_w * unfolded_.in_c, 8)) + 1;
+    budget.Add(CheckedSize(threads_) * row_words, sizeof(uint64_t));
+    if (window_sums) {
+      budget.Add(CheckedSize(threads_) * unfolded_.in_w * WordsPerTap(unfolded_.in_c, 8),
+                 sizeof(uint64_t));
+      budget.Add(CheckedSize(threads_) * unfolded_.in_w, sizeof(int32_t));
+    }
+  }
   if (!budget.Within(max_scratch_bytes)) {
     return Fail(ScratchTooLarge(budget, max_scratch_bytes, unfolded_), error);
   }
@@ -196,6 +207,11 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     s.acc.assign(static_cast<size_t>(block_channels_), 0);
     s.fold_values.assign(fold_width_ ? static_cast<size_t>(g.in_c) : 0, 0.0f);
     s.fold_codes.assign(fold_width_ ? static_cast<size_t>(g.in_c) : 0, 0);
+    const int64_t in_w = unfolded_.in_w, in_c = unfolded_.in_c;
+    s.fold_row.assign(fold_bytes ? static_cast<size_t>(WordsPerTap(in_w * in_c, 8) + 1) : 0, 0);
+    s.fold_pixels.assign(
+        fold_bytes && window_sums ? static_cast<size_t>(in_w * WordsPerTap(in_c, 8)) : 0, 0);
+    s.fold_pixel_sums.assign(fold_bytes && window_sums ? static_cast<size_t>(in_w) : 0, 0);
   }
   return true;
 }
@@ -229,6 +245,8 @@ void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g, Scrat
       kernels_.pack_codes(codes, stride, pixels, group_in_c_, x_planes_, out, out_sums);
     };
     PackPixels(x.codes + first, scratch->fold_codes.data(), pack, packed, sums);
+  } else if (fold_width_ && x_planes_.bytes) {
+    PackFoldedBytes(x.values + first, scratch, packed, sums);
   } else {
     auto pack = [this](const float* values, int64_t stride, int64_t pixels, uint64_t* out,
                        int32_t* out_sums) {
@@ -281,6 +299,58 @@ void Conv2DGemm::PackPixels(const T* x_row, T* border_tap, Pack pack, uint64_t* 
       }
     }
     pack(border_tap, 0, 1, packed + ow * tap_words_, sums + ow);
+  }
+}
+
+void Conv2DGemm::PackFoldedBytes(const float* x_row, Scratch* scratch, uint64_t* packed,
+                                 int32_t* sums) const {
+  const int64_t in_w = unfolded_.in_w, in_c = unfolded_.in_c, kernel_w = unfolded_.kernel_w;
+  const int64_t stride = unfolded_.stride_w, pad = unfolded_.pad_left;
+  const int64_t window = kernel_w * in_c;  // a folded pixel's codes: group_in_c_
+  // The row as one pixel of in_w * in_c codes: bytes v in input order, 0 after them.
+  int32_t row_sum = 0;
+  kernels_.pack(x_row, 0, 1, in_w * in_c, packing_, scratch->fold_row.data(), &row_sum);
+  const uint8_t* row = reinterpret_cast<const uint8_t*>(scratch->fold_row.data());
+  // The window sums, where the epilogue reads them (weights with a shift): the packer's sum of
+  // each input pixel, so that the bytes' signedness is its business.
+  const int32_t* pixel_sums = nullptr;
+  if (!window_row_sums_.empty()) {
+    kernels_.pack(x_row, in_c, in_w, in_c, packing_, scratch->fold_pixels.data(),
+                  scratch->fold_pixel_sums.data());
+    pixel_sums = scratch->fold_pixel_sums.data();
+  }
+  // A tap outside the input is the code of 0.0 (what PackPixels packs there).
+  const int zero_v = x_planes_.Value(0);
+  // The last word of a window keeps its first window % 8 bytes (all for a multiple of 8).
+  const uint64_t last_word_mask =
+      window % 8 == 0 ? ~uint64_t{0} : (uint64_t{1} << (8 * (window % 8))) - 1;
+  for (int64_t ow = 0; ow < g_.in_w; ++ow) {
+    uint64_t* out = packed + ow * tap_words_;
+    const int64_t start = ow * stride - pad;
+    if (start >= 0 && start + kernel_w <= in_w) {
+      // Whole words from the row (at most 7 bytes past the window, inside its slack word).
+      const uint8_t* src = row + start * in_c;
+      for (int64_t w = 0; w < tap_words_; ++w) std::memcpy(out + w, src + 8 * w, 8);
+      out[tap_words_ - 1] &= last_word_mask;
+    } else {
+      uint8_t* bytes = reinterpret_cast<uint8_t*>(out);
+      std::memset(bytes, 0, static_cast<size_t>(tap_words_) * 8);
+      for (int64_t kw = 0; kw < kernel_w; ++kw) {
+        const int64_t iw = start + kw;
+        const bool inside = iw >= 0 && iw < in_w;
+        for (int64_t c = 0; c < in_c; ++c) {
+          bytes[kw * in_c + c] =
+              inside ? row[iw * in_c + c] : static_cast<uint8_t>(zero_v);
+        }
+      }
+    }
+    if (pixel_sums == nullptr) continue;
+    int32_t sum = 0;
+    for (int64_t kw = 0; kw < kernel_w; ++kw) {
+      const int64_t iw = start + kw;
+      sum += iw >= 0 && iw < in_w ? pixel_sums[iw] : static_cast<int32_t>(in_c * zero_v);
+    }
+    sums[ow] = sum;
   }
 }
 

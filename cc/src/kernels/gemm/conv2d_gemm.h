@@ -79,6 +79,12 @@ class Conv2DGemm {
     std::vector<int32_t> acc;                   // one pixel's accumulators (scalar epilogue)
     std::vector<float> fold_values;             // one folded tap at the input's border
     std::vector<int8_t> fold_codes;             // the same, for codes
+    // A folded layer with byte codes (PackFoldedBytes): its input row's bytes, one word of
+    // slack past them; and, for weights with a shift, the row's pixels packed one by one
+    // and their sums.
+    CacheLineVector<uint64_t> fold_row;
+    std::vector<uint64_t> fold_pixels;
+    std::vector<int32_t> fold_pixel_sums;
   };
 
   struct PixelPosition {
@@ -97,6 +103,11 @@ class Conv2DGemm {
   template <class T, class Pack>
   void PackPixels(const T* x_row, T* border_tap, Pack pack, uint64_t* packed,
                   int32_t* sums) const;
+  // A folded layer's row of floats when its codes are bytes: each value quantized once into
+  // scratch->fold_row, each window row copied out of it (PackPixels would quantize every
+  // value kernel_w / stride times: 3.5 for ResNet's 7x7 stride-2 stem).
+  void PackFoldedBytes(const float* x_row, Scratch* scratch, uint64_t* packed,
+                       int32_t* sums) const;
   void RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const;
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
