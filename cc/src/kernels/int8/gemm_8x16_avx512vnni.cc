@@ -74,12 +74,16 @@ struct Avx512VnniW8Ops : Avx512VnniOps {
 
 }  // namespace
 
+// Both forms: the driver takes the indirect one (no im2col); the columns stay for callers
+// that have them.
 BgemmKernel BgemmInt8Avx512Vnni() {
-  return {&bgemm_int8_tile::Bgemm<Avx512VnniOps>, Avx512VnniOps::kLanes};
+  return {&bgemm_int8_tile::Bgemm<Avx512VnniOps>, Avx512VnniOps::kLanes,
+          &bgemm_int8_tile::BgemmIndirect<Avx512VnniOps>};
 }
 
 BgemmKernel BgemmW8A8Avx512Vnni() {
-  return {&bgemm_int8_tile::Bgemm<Avx512VnniW8Ops>, Avx512VnniW8Ops::kLanes};
+  return {&bgemm_int8_tile::Bgemm<Avx512VnniW8Ops>, Avx512VnniW8Ops::kLanes,
+          &bgemm_int8_tile::BgemmIndirect<Avx512VnniW8Ops>};
 }
 
 }  // namespace bitlite

@@ -16,6 +16,9 @@
 //   `accumulate`).
 // Optional: kDotWords = 2 and DotPair(acc, w0, w1, x0, x1) = Dot(acc, w0, x0) then
 // Dot(acc, w1, x1), of words k and k + 1 (pairs of words, then Dot for an odd last one).
+// Bgemm reads x as im2col columns (BgemmFn); BgemmIndirect reads it in place through pixel
+// rows and word offsets (BgemmIndirectFn), for ISAs whose loads take a base + index for free
+// (x86); ARM keeps the columns, whose loads step one pointer per pixel.
 // Include only from such a file.
 #ifndef BITLITE_SRC_KERNELS_INT8_GEMM_TILE_H_
 #define BITLITE_SRC_KERNELS_INT8_GEMM_TILE_H_
@@ -47,9 +50,18 @@ inline void DotPairOf(Args&&... args) {
   Ops::DotPair(std::forward<Args>(args)...);
 }
 
-// kPixels pixels x (2 * kPairs * kLanes) channels, words [k0, k1) of the reduction.
-template <class Ops, int kPixels>
-void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_t k1,
+// Where a tile's activations are: im2col columns (`columns`, `words` a pixel), or, when
+// `rows` is set, word k of pixel p at rows[p] + offsets[k].
+struct TileX {
+  const uint64_t* columns = nullptr;
+  const uint64_t* const* rows = nullptr;
+  const int64_t* offsets = nullptr;
+};
+
+// kPixels pixels x (2 * kPairs * kLanes) channels, words [k0, k1) of the reduction; the
+// tile's first pixel is pixel p0 of x.
+template <class Ops, int kPixels, bool kIndirect>
+void Tile(const TileX& x, int64_t p0, const uint8_t* w, int64_t words, int64_t k0, int64_t k1,
           int32_t* core, int64_t core_stride, bool accumulate) {
   constexpr int kVectors = 2 * Ops::kPairs;
   // One group's nibbles or bytes of one word.
@@ -68,9 +80,16 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
   // One pointer per pixel, stepped a word at a time: loads that broadcast (ARM's LD1R) take
   // no register offset. The empty asm in the loop keeps GCC from folding them into one
   // base + index, which costs ARM a plain load and a DUP per pixel and word.
+  // Indirect: the pixels' rows, and word k's offset read once for all of them.
   const uint64_t* xp[kPixels];
 #pragma GCC unroll 32
-  for (int p = 0; p < kPixels; ++p) xp[p] = x + p * words + k0;
+  for (int p = 0; p < kPixels; ++p) {
+    if constexpr (kIndirect) {
+      xp[p] = x.rows[p0 + p];
+    } else {
+      xp[p] = x.columns + (p0 + p) * words + k0;
+    }
+  }
   // Words k .. k + kWords - 1 (1, or 2 for DotPair) of every pixel.
   auto step = [&](int64_t k, auto words_per_step) __attribute__((always_inline)) {
     constexpr int kWords = decltype(words_per_step)::value;
@@ -82,13 +101,22 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
         Ops::LoadWeights(w + (g * words + k + j) * kGroupBytes, &wv[j][2 * g], &wv[j][2 * g + 1]);
       }
     }
+    [[maybe_unused]] int64_t offsets[kWords];
+    if constexpr (kIndirect) {
+#pragma GCC unroll 2
+      for (int j = 0; j < kWords; ++j) offsets[j] = x.offsets[k + j];
+    }
 #pragma GCC unroll 32
     for (int p = 0; p < kPixels; ++p) {
       typename Ops::XVec xv[kWords];
 #pragma GCC unroll 2
-      for (auto& v : xv) {
-        v = Ops::LoadX(xp[p]++);
-        __asm__("" : "+r"(xp[p]));
+      for (int j = 0; j < kWords; ++j) {
+        if constexpr (kIndirect) {
+          xv[j] = Ops::LoadX(xp[p] + offsets[j]);
+        } else {
+          xv[j] = Ops::LoadX(xp[p]++);
+          __asm__("" : "+r"(xp[p]));
+        }
       }
 #pragma GCC unroll 8
       for (int n = 0; n < kVectors; ++n) {
@@ -110,23 +138,24 @@ void Tile(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0, int64_
   for (int p = 0; p < kPixels; ++p) Ops::Store(acc[p], core + p * core_stride, accumulate);
 }
 
-using TileFn = void (*)(const uint64_t* x, const uint8_t* w, int64_t words, int64_t k0,
-                        int64_t k1, int32_t* core, int64_t core_stride, bool accumulate);
+using TileFn = void (*)(const TileX& x, int64_t p0, const uint8_t* w, int64_t words,
+                        int64_t k0, int64_t k1, int32_t* core, int64_t core_stride,
+                        bool accumulate);
 
 // Tiles of 1 .. kPixels pixels, for the pixels left over after the full tiles: one pixel at a
 // time would widen the weights once per pixel.
-template <class Ops, int... I>
+template <class Ops, bool kIndirect, int... I>
 constexpr std::array<TileFn, sizeof...(I)> MakeTiles(std::integer_sequence<int, I...>) {
-  return {{&Tile<Ops, I + 1>...}};
+  return {{&Tile<Ops, I + 1, kIndirect>...}};
 }
 
-template <class Ops>
-void Bgemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
-           int64_t words, int32_t* core, int64_t core_stride) {
+template <class Ops, bool kIndirect>
+void Drive(const TileX& x, int64_t pixels, const uint64_t* w, int64_t channels, int64_t words,
+           int32_t* core, int64_t core_stride) {
   constexpr int kTileChannels = 2 * Ops::kPairs * Ops::kLanes;
   static_assert(kChannelAlign % kTileChannels == 0, "channel tiles must divide the padding");
   static constexpr std::array<TileFn, Ops::kPixels> kTiles =
-      MakeTiles<Ops>(std::make_integer_sequence<int, Ops::kPixels>{});
+      MakeTiles<Ops, kIndirect>(std::make_integer_sequence<int, Ops::kPixels>{});
   // At least one block, so that core is written even for an empty reduction.
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(words, Ops::kBlockWords));
   for (int64_t c0 = 0; c0 < channels; c0 += kTileChannels) {
@@ -135,12 +164,32 @@ void Bgemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channel
     for (int64_t p = 0; p < pixels; p += Ops::kPixels) {
       const int64_t n = std::min<int64_t>(Ops::kPixels, pixels - p);
       for (int64_t k0 = 0; k0 == 0 || k0 < words; k0 += block) {
-        kTiles[static_cast<std::size_t>(n - 1)](x + p * words, w_tile, words, k0,
+        kTiles[static_cast<std::size_t>(n - 1)](x, p, w_tile, words, k0,
                                                 std::min(words, k0 + block),
                                                 core + p * core_stride + c0, core_stride, k0 > 0);
       }
     }
   }
+}
+
+// BgemmFn: x as im2col columns.
+template <class Ops>
+void Bgemm(const uint64_t* x, int64_t pixels, const uint64_t* w, int64_t channels,
+           int64_t words, int32_t* core, int64_t core_stride) {
+  TileX columns;
+  columns.columns = x;
+  Drive<Ops, false>(columns, pixels, w, channels, words, core, core_stride);
+}
+
+// BgemmIndirectFn: x read in place through pixel rows and word offsets.
+template <class Ops>
+void BgemmIndirect(const uint64_t* const* x_rows, const int64_t* x_offsets, int64_t pixels,
+                   const uint64_t* w, int64_t channels, int64_t words, int32_t* core,
+                   int64_t core_stride) {
+  TileX rows;
+  rows.rows = x_rows;
+  rows.offsets = x_offsets;
+  Drive<Ops, true>(rows, pixels, w, channels, words, core, core_stride);
 }
 
 }  // namespace bgemm_int8_tile
