@@ -29,7 +29,7 @@ namespace {
 struct InternalTensor {
   int tensor = -1;
   int producer = -1;  // the op writing it
-  int last_use = -1;  // the last op reading it (the producer if none)
+  int last_use = -1;  // the last op reading it (the producer if none): LastUses, at Prepare
   Shape shape;
   // Kept as int8 codes of its readers' grid (FORMAT.md "Codes between ops"), as decided at
   // the last Prepare (DecideCodes).
@@ -79,7 +79,6 @@ class DelegateKernel {
         const TfLiteTensor* t = TensorAt(context, tensor);
         if (producer != internal_of_tensor.end()) {
           wired.in_internal.push_back(producer->second);
-          internal_[producer->second].last_use = index;
         } else {
           wired.in_internal.push_back(-1);
           // A missing tensor is reported by the op's own checks.
@@ -104,7 +103,7 @@ class DelegateKernel {
         if (inserted.second) {
           InternalTensor internal;
           internal.tensor = tensor;
-          internal.producer = internal.last_use = index;
+          internal.producer = index;
           internal_.push_back(internal);
         }
         wired.out_internal.push_back(inserted.first->second);
@@ -145,6 +144,7 @@ class DelegateKernel {
       }
     }
     DecideCodes();
+    LastUses();
     AssignBuffers();
     if (options_.verbose) {
       int codes = 0;
@@ -321,7 +321,12 @@ class DelegateKernel {
       writer.op->UseSideCodes(side_grid);
       for (int index : readers) ops_[index].in0_side = side_id;
     }
-    // A float tensor whose readers all read its codes now lives only through its producer.
+  }
+
+  // Each plan tensor's last reader, from the wiring as DecideCodes left it: an input 0 read as
+  // side codes does not count, so a float tensor whose readers all read its codes lives only
+  // through its producer (the side codes' own last use is set with them).
+  void LastUses() {
     for (size_t id = 0; id < plan_internals_; ++id) {
       internal_[id].last_use = internal_[id].producer;
     }

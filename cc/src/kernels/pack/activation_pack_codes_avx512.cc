@@ -3,8 +3,8 @@
 // for the same codes. Plane j's word is one VPTESTMB of the codes against bit j (the binary
 // grid's single plane is code > 0); a byte per code is v = code - shift (code > 0 on the
 // binary grid). Channel tails load and store under byte masks; the sums come from VPSADBW on
-// the codes offset by 128, added up once per pixel (the binary planes': their popcounts). Compiled with -mavx512f -mavx512bw; run only where CpuFeatures
-// says.
+// the codes offset by 128, added up once per pixel (the binary planes': their popcounts).
+// Compiled with -mavx512f -mavx512bw; run only where CpuFeatures says.
 #include <immintrin.h>
 
 #include "kernels/pack/activation_pack.h"
