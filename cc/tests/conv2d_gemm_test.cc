@@ -467,59 +467,6 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
 // The int8 kernels' weights stay packed: 4 bits per code in memory, in the nibble layout of
 // bitserial_planes.h, each nibble FORMAT.md's stored code u; W8A8's one int8 byte per code,
 // in the byte layout (the nibble layout's two halves side by side). 0 past the real codes.
-// Sub-byte weights as bytes (the byte-sum kernel) hold one channel's 16 codes of a word pair
-// in 16 bytes, 2L channels a group, and an odd last word as [2L channels][8 codes]: read back
-// the way the kernel reads them.
-BITLITE_TEST(ByteWeightsPairTheWords) {
-  std::mt19937 rng(6);
-  const int lanes = 4;
-  for (int bits : {1, 2, 3, 4}) {
-    const CodeRange range = WeightCodeRange(bits);
-    for (int64_t out_c : {1, 5, 16, 17}) {
-      for (int64_t in_c : {1, 8, 9, 20}) {  // 3, 3, 6 and 9 words
-        const int64_t taps = 3;
-        std::vector<int8_t> codes;
-        for (int64_t i = 0; i < out_c * taps * in_c; ++i) {
-          int code = std::uniform_int_distribution<int>(range.min, range.max)(rng);
-          if (bits == 1 && code == 0) code = 1;
-          codes.push_back(static_cast<int8_t>(code));
-        }
-        BitserialWeights w;
-        PackBitserialWeights(out_c, taps, in_c, codes.data(),
-                             WeightPlaneGrid(bits, true, /*byte_codes=*/true), lanes, false, &w);
-        const int64_t words_per_tap = (in_c + 7) / 8;
-        const int64_t words = w.words_per_plane;
-        EXPECT_TRUE(w.grid.bytes && !w.grid.nibbles);
-        EXPECT_EQ(static_cast<int64_t>(w.planes.size()), w.channels * words);
-        for (int64_t c = 0; c < w.channels; ++c) {
-          const uint8_t* group =
-              reinterpret_cast<const uint8_t*>(w.ChannelTile(c / 16 * 16)) + c % 16 / 8 * words * 64;
-          for (int64_t k = 0; k < words; ++k) {
-            // Pair k / 2's 128 bytes, or the odd last word's 64.
-            const bool paired = k / 2 * 2 + 1 < words;
-            const uint8_t* codes_of_c = paired ? group + k / 2 * 128 + c % 8 * 16 + k % 2 * 8
-                                               : group + k * 64 + c % 8 * 8;
-            for (int64_t j = 0; j < 8; ++j) {
-              const int64_t t = k / words_per_tap, ci = k % words_per_tap * 8 + j;
-              int expected = 0;
-              if (c < out_c && ci < in_c) {
-                const int q = codes[static_cast<size_t>((c * taps + t) * in_c + ci)];
-                expected = bits == 1 ? (q + 1) / 2 : q + (1 << (bits - 1));
-              }
-              if (codes_of_c[j] != expected) {
-                ReportFailure(__FILE__, __LINE__, "code of channel " + std::to_string(c) +
-                                                      " word " + std::to_string(k) + " bits " +
-                                                      std::to_string(bits));
-                return;
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
 BITLITE_TEST(Int8WeightsArePackedAsNibblesOrBytesOfTheCodes) {
   std::mt19937 rng(5);
   for (int bits : {1, 2, 3, 4, 8}) {

@@ -79,7 +79,6 @@ BITLITE_TEST(KernelTableRowsAreComplete) {
                     f.pack != nullptr && f.epilogue != nullptr);
         EXPECT_EQ(f.relayout_weights != nullptr, row->family == GemmFamily::kLut);
         EXPECT_TRUE(!f.signed_activation_bytes || w == 8);
-        EXPECT_TRUE(!f.byte_weights || (row->family == GemmFamily::kInt && w < 8));
       }
     }
     EXPECT_TRUE(row->Takes(1, 1) || row->Takes(8, 8));
@@ -149,7 +148,7 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
       CpuFeatures a53;
       a53.neon = true;
 #if defined(__aarch64__)
-      EXPECT_EQ(AutoName(a53, w, a), p >= 6 ? "int8/neon" : "bitserial/neon");
+      EXPECT_EQ(AutoName(a53, w, a), p >= 8 ? "int8/neon" : "bitserial/neon");
       CpuFeatures n1 = a53;
       n1.dotprod = true;
       EXPECT_EQ(AutoName(n1, w, a), p >= 4 ? "int8/neondot" : "bitserial/neon");

@@ -70,14 +70,9 @@ BgemmKernel BgemmW8A8Avx512Vnni();  // u8
 #endif
 #if BITLITE_NEON_KERNELS
 BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement);
-#if !defined(__aarch64__)
-BgemmKernel BgemmInt8Neon();  // UMLAL over nibbles, armv7
-#endif
+BgemmKernel BgemmInt8Neon();  // UMLAL, every NEON CPU
 BgemmKernel BgemmW8A8Neon();  // s8: SMULL + SADALP, every NEON CPU
 #if defined(__aarch64__)
-// MLA (byte sums) or UMLAL over 16 codes of one channel, every aarch64 CPU: sub-byte weights
-// one byte per code (GemmFunctions::byte_weights), 4 lanes (groups of 8 channels).
-BgemmKernel BgemmInt8NeonMla(int weight_bits, int activation_bits);
 BgemmKernel BgemmInt8NeonDot();  // UDOT: only where CpuFeatures::dotprod
 BgemmKernel BgemmW8A8NeonDot();  // s8: SDOT, only where CpuFeatures::dotprod
 #endif

@@ -4,7 +4,7 @@
 
 namespace bitlite {
 
-PlaneGrid WeightPlaneGrid(int bits, bool bytes, bool byte_codes) {
+PlaneGrid WeightPlaneGrid(int bits, bool bytes) {
   PlaneGrid grid;
   grid.bits = bits;
   if (bits == 8) {
@@ -12,8 +12,7 @@ PlaneGrid WeightPlaneGrid(int bits, bool bytes, bool byte_codes) {
     grid.bytes = true;
     return grid;
   }
-  grid.nibbles = bytes && !byte_codes;
-  grid.bytes = bytes && byte_codes;
+  grid.nibbles = bytes;
   grid.binary = bits == 1;
   grid.twos_complement = !bytes && bits >= 2;
   grid.scale = grid.binary ? 2 : 1;
@@ -40,33 +39,21 @@ PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes, bool signed_
 
 namespace {
 
-// Byte offset of code j < 8 of word k, channel c, in the layouts of BitserialWeights
-// (grid.nibbles, grid.bytes; for sub-byte bytes the word pairs).
-int64_t WidenedByte(const PlaneGrid& grid, int lanes, int64_t words, int64_t c, int64_t k,
-                    int64_t j) {
-  const int64_t group = c / (2 * lanes);
-  const int64_t l = c % lanes;
-  const int half = c % (2 * lanes) < lanes ? 0 : 1;
-  if (grid.bytes && grid.bits < 8) {
-    const int64_t in_pair = k - k % 2 + 1 < words ? 2 : 1;  // words in k's pair
-    return (group * words + k - k % 2) * 16 * lanes + (c % (2 * lanes)) * 8 * in_pair +
-           k % 2 * 8 + j;
-  }
-  const int64_t block = (group * words + k) * (grid.nibbles ? 1 : 2) + (grid.nibbles ? 0 : half);
-  return (block * lanes + l) * 8 + j;
-}
-
 // The nibble and byte layouts of BitserialWeights (grid.nibbles, grid.bytes).
 void PackWidened(int64_t out_c, int64_t taps, int64_t in_c, const int8_t* w_codes,
                  const PlaneGrid& grid, int lanes, BitserialWeights* out) {
   const int64_t words_per_tap = WordsPerTap(in_c, 8);
   uint8_t* bytes = reinterpret_cast<uint8_t*>(out->planes.data());
   for (int64_t c = 0; c < out_c; ++c) {
+    const int64_t group = c / (2 * lanes);
+    const int64_t l = c % lanes;
     const int half = c % (2 * lanes) < lanes ? 0 : 1;
     for (int64_t t = 0; t < taps; ++t) {
       for (int64_t ci = 0; ci < in_c; ++ci) {
         const int64_t k = t * words_per_tap + ci / 8;
-        const int64_t byte = WidenedByte(grid, lanes, out->words_per_plane, c, k, ci % 8);
+        const int64_t block = (group * out->words_per_plane + k) * (grid.nibbles ? 1 : 2) +
+                              (grid.nibbles ? 0 : half);
+        const int64_t byte = (block * lanes + l) * 8 + ci % 8;
         const uint32_t v = grid.PlaneValue(w_codes[(c * taps + t) * in_c + ci]);
         bytes[byte] = static_cast<uint8_t>(bytes[byte] | v << (grid.nibbles ? 4 * half : 0));
       }

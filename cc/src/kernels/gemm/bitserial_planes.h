@@ -65,10 +65,9 @@ struct PlaneGrid {
 };
 
 // `bytes`: the int8 kernels' encoding (nibbles for weights, bytes for activations), else bit
-// planes; with `byte_codes` too, sub-byte weights one byte per code (GemmFunctions::
-// byte_weights), the same values v as the nibbles.
+// planes.
 // 8-bit weights are always bytes (W8A8 runs on int kernels only).
-PlaneGrid WeightPlaneGrid(int bits, bool bytes, bool byte_codes = false);
+PlaneGrid WeightPlaneGrid(int bits, bool bytes);
 // `signed_bytes`: bytes as int8 (see W8A8 above), else as uint8.
 PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes, bool signed_bytes = false);
 
@@ -90,11 +89,6 @@ inline int64_t WordsPerTap(int64_t in_c, int code_bits) {
 // in one byte's nibbles: 16L bytes at byte offset (g * words_per_plane + k) * 16L hold
 //   byte h * 8L + l * 8 + j = code 8k + j of channel 2Lg + hL + l      h < 2, l < L, j < 8,
 // so two plain loads give the same two registers.
-// Sub-byte weights as bytes (grid.bytes, bits < 8: the byte-sum kernel, which multiplies 16
-// codes of one channel at a time) pair the words instead: for each group g of 2L channels,
-// pair s of words (2s, 2s + 1) and channel l < 2L, 16 bytes at byte offset
-// (g * words_per_plane + 2s) * 16L + 16l hold codes 16s .. 16s + 15 of channel 2Lg + l; an odd
-// last word k keeps [2L channels][8 codes] at (g * words_per_plane + k) * 16L.
 // Weights in the kernels' layout, built once at Prepare from the weight codes.
 struct BitserialWeights {
   PlaneGrid grid;

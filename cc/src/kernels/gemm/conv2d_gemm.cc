@@ -82,7 +82,7 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
     BitserialWeights& weights = weights_[static_cast<size_t>(group)];
     PackBitserialWeights(group_out_c, taps, group_in_c,
                          w_codes + group * group_out_c * taps * group_in_c,
-                         WeightPlaneGrid(params.weight_bits, kernel.bytes(), kernels_.byte_weights),
+                         WeightPlaneGrid(params.weight_bits, kernel.bytes()),
                          kernels_.bgemm.lanes, /*need_tap_sums=*/x_planes_.Shift() != 0,
                          &weights);
     if (kernels_.relayout_weights != nullptr) {

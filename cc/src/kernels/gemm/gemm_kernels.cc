@@ -100,19 +100,11 @@ GemmFunctions BitserialNeon(int w, int a, bool twos) {
   return WithCodesNeon({BgemmNeon(w, a, twos), kNeonPack, kNeonEpilogue});
 }
 // W8A8 on ARM multiplies s8 x s8 (SMULL, SDOT): int8 activation bytes.
-GemmFunctions IntNeon(int w, int a, bool) {
+GemmFunctions IntNeon(int w, int, bool) {
   if (w == 8) {
     return WithCodesNeon({BgemmW8A8Neon(), kNeonPackBytes, kNeonEpilogue, nullptr, true});
   }
-#if defined(__aarch64__)
-  // aarch64: weights as bytes, 16 codes of a channel per register (int8/gemm_2x8_neon_mla.cc).
-  GemmFunctions functions{BgemmInt8NeonMla(w, a), kNeonPackBytes, kNeonEpilogue};
-  functions.byte_weights = true;
-  return WithCodesNeon(functions);
-#else
-  // armv7's 16 registers: nibbles widened in registers, 1 pixel (int8/gemm_neon.cc).
   return WithCodesNeon({BgemmInt8Neon(), kNeonPackBytes, kNeonEpilogue});
-#endif
 }
 #if defined(__aarch64__)
 GemmFunctions IntNeonDot(int w, int, bool) {
@@ -137,11 +129,9 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   int8/avx512vnni (this project's x86, min of 200 runs): int8 0.28-0.30 ms at every width;
 //     bitserial/avx512vpopcntdq W2A2 0.20, W1A4 0.24, W2A3 0.32, W3A2 0.29 (a tie), W2A4
 //     0.38, W3A3 0.43, W4A4 0.71 ms: 6.
-//   int8/neon, Cortex-A53 (aarch64: byte sums below W4A4, see IntNeon): int8 W1A3 13.7M,
-//     W2A2 14.5M, W1A4 15.5M, W2A3 15.5M, W3A3 19.0M; bitserial/neon W1A3 13.0M, W2A2
-//     15.9M, W1A4 17.7M, W2A3 21.7M, W3A3 34.9M: 4 (2026-12-05; UMLAL alone was 24.7M at
-//     every width, from 8). armv7 (Cortex-A7, UMLAL, scalar activation packing and output
-//     stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
+//   int8/neon, Cortex-A53: int8 24.7M at every width; bitserial/neon W2A2 16.5M, W1A4 17.6M,
+//     W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation packing
+//     and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
 //   int8/neondot, Neoverse-N1: int8 14.8M; bitserial/neon W1A3 14.1M, W2A2 16.5M: 4.
 // The LUT kernels' cost grows with weight_bits only, so they win over a slow popcount: where
 // the widest bitserial kernel is AVX2's (PSHUFB popcounts) from p = 3. Measured there (same
@@ -165,7 +155,7 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   14x14x256:  int8/avx512vnni 0.52, int8/avx2 2.01, int8/scalar 25.1; W2A2 0.39.
 #if BITLITE_NEON_KERNELS
 #if defined(__aarch64__)
-constexpr int kNeonIntFrom = 6;
+constexpr int kNeonIntFrom = 8;
 #else
 constexpr int kNeonIntFrom = 9;  // armv7
 #endif

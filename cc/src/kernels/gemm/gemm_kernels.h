@@ -37,9 +37,6 @@ struct GemmFunctions {
   WeightRelayoutFn relayout_weights = nullptr;
   // W8A8 activation bytes as int8 (the s8 x s8 kernels), else as uint8: bitserial_planes.h.
   bool signed_activation_bytes = false;
-  // Sub-byte weights one byte per code (bitserial_planes.h's word pairs) instead of nibbles:
-  // the int kernels that multiply whole registers of one channel's codes.
-  bool byte_weights = false;
   // Codes between ops (FORMAT.md): packing from int8 codes instead of floats, and the output
   // stage writing another op's codes. Null where the ISA has none yet (then its ops read and
   // write floats, exactly as before): the AVX-512 and aarch64 NEON rows have them.

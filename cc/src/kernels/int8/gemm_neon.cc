@@ -1,18 +1,15 @@
-// NEON int8 micro-kernels without dot product instructions: tiles of 3 pixels (1 on armv7) x
-// 8 channels.
-// Sub-byte, armv7 only (aarch64 runs gemm_2x8_neon_mla.cc, whose tile needs 26 of the 16
-// registers armv7 has): one 16-byte load holds a word (8 codes) of 4 channels as nibbles
-// (BitserialWeights' nibble layout, L = 2); an AND and a shift widen it to two registers of
-// 2 channels x 8 bytes. UMLAL multiplies 8 weight bytes of one channel with the pixel's 8
-// activation bytes (u8 x u8, both <= 15) and adds them to 8 uint16 lanes: 8 multiply-adds per
-// instruction, no broadcast per code, one horizontal sum per channel at the end. A lane gains
-// at most 15 * 15 per word, so the reduction runs in blocks of kBlockWords words that cannot
-// overflow 16 bits, each added into core as int32.
-// W8A8 (Cortex-A53/A72, armv7): int8 weight bytes (BitserialWeights' byte layout, two plain
-// loads) and int8 activations (v = q - 128 on the unsigned grid, corrected like the nibbles'
-// offset). SMULL gives 8 exact int16 products (|v * v| <= 128 * 128; SMLAL could not add two
-// of them), SADALP adds them in pairs to 4 int32 lanes per channel: 8 multiply-adds per 2
-// instructions.
+// NEON int8 micro-kernel without dot product instructions (Cortex-A53/A72, armv7): tiles of
+// 3 pixels (1 on armv7) x 8 channels. One 16-byte load holds a word (8 codes) of 4 channels
+// as nibbles (BitserialWeights' nibble layout, L = 2); an AND and a shift widen it to two
+// registers of 2 channels x 8 bytes. UMLAL multiplies 8 weight bytes of one channel with the
+// pixel's 8 activation bytes (u8 x u8, both <= 15) and adds them to 8 uint16 lanes: 8
+// multiply-adds per instruction, no broadcast per code, one horizontal sum per channel at the
+// end. A lane gains at most 15 * 15 per word, so the reduction runs in blocks of kBlockWords
+// words that cannot overflow 16 bits, each added into core as int32.
+// W8A8: int8 weight bytes (BitserialWeights' byte layout, two plain loads) and int8
+// activations (v = q - 128 on the unsigned grid, corrected like the nibbles' offset). SMULL
+// gives 8 exact int16 products (|v * v| <= 128 * 128; SMLAL could not add two of them), SADALP
+// adds them in pairs to 4 int32 lanes per channel: 8 multiply-adds per 2 instructions.
 #include <arm_neon.h>
 
 #include <limits>
@@ -44,13 +41,6 @@ inline void StoreQuads(const uint32x4_t (&quads)[4], int32_t* out, bool accumula
   }
 }
 
-#if defined(__aarch64__)
-constexpr int kTilePixels = 3;  // 24 of the 32 vector registers hold accumulators
-#else
-constexpr int kTilePixels = 1;  // armv7 has 16: 3 pixels spilled most accumulators
-#endif
-
-#if !defined(__aarch64__)
 struct NeonInt8Ops {
   static constexpr int kWeightBits = 4;
   using Vec = uint16x8_t;  // one channel's partial sums, per code j
@@ -59,7 +49,11 @@ struct NeonInt8Ops {
   using XVec = uint8x16_t;   // the pixel's word, twice
   static constexpr int kLanes = 2;
   static constexpr int kPairs = 2;
-  static constexpr int kPixels = kTilePixels;
+#if defined(__aarch64__)
+  static constexpr int kPixels = 3;  // 24 of the 32 vector registers hold accumulators
+#else
+  static constexpr int kPixels = 1;  // armv7 has 16: 3 pixels spilled most accumulators
+#endif
   static constexpr int64_t kBlockWords = 0xffff / (15 * 15);
   static Vec Zero() { return vdupq_n_u16(0); }
   static void LoadWeights(const uint8_t* p, WVec* lo, WVec* hi) {
@@ -86,7 +80,6 @@ struct NeonInt8Ops {
     StoreQuads(quads, out, accumulate);
   }
 };
-#endif
 
 struct NeonW8Ops {
   static constexpr int kWeightBits = 8;
@@ -96,7 +89,7 @@ struct NeonW8Ops {
   using XVec = int8x16_t;  // the pixel's word, twice
   static constexpr int kLanes = 2;
   static constexpr int kPairs = 2;
-  static constexpr int kPixels = kTilePixels;
+  static constexpr int kPixels = NeonInt8Ops::kPixels;
   // The int32 lanes wrap modulo 2^32 like the epilogue: no block limit.
   static constexpr int64_t kBlockWords = std::numeric_limits<int64_t>::max();
   static Vec Zero() { return vdupq_n_s32(0); }
@@ -144,11 +137,9 @@ struct NeonW8PairOps : NeonW8Ops {
 
 }  // namespace
 
-#if !defined(__aarch64__)
 BgemmKernel BgemmInt8Neon() {
   return {&bgemm_int8_tile::Bgemm<NeonInt8Ops>, NeonInt8Ops::kLanes};
 }
-#endif
 
 BgemmKernel BgemmW8A8Neon() {
   BgemmKernel kernel{&bgemm_int8_tile::Bgemm<NeonW8Ops>, NeonW8Ops::kLanes};
