@@ -309,6 +309,17 @@ bool BitliteOp::WritesCodes() const {
   return use_depthwise_ ? depthwise_->writes_codes() : gemm_->writes_codes();
 }
 
+void BitliteOp::WillWriteCodes(const ActivationPacking* grid) {
+  // Before the first Prepare there is no kernel yet.
+  if (use_depthwise_ ? depthwise_ == nullptr : gemm_ == nullptr) return;
+  if (!WritesCodes()) return;
+  if (use_depthwise_) {
+    depthwise_->WillWriteCodes(grid);
+  } else {
+    gemm_->WillWriteCodes(grid);
+  }
+}
+
 void BitliteOp::Run(const ActivationInput& x, const ActivationOutput& y, ActivationCodeT* codes,
                     int32_t* acc, ThreadPool* pool) {
   if (transpose_ != nullptr && !run_reference_) return transpose_->Run(x.values, y.values, pool);

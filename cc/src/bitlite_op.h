@@ -62,6 +62,9 @@ class BitliteOp {
   const ActivationPacking* InputCodeGrid() const;
   // After Prepare: whether the op's kernel can write its output as another op's codes.
   bool WritesCodes() const;
+  // After Prepare: Run's output will be codes of `grid` (null: floats), as the partition
+  // decided; the kernel prepares for that grid.
+  void WillWriteCodes(const ActivationPacking* grid);
 
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
   // `acc` out_channels() elements of scratch for the reference kernel; the fast kernels

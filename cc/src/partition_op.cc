@@ -46,6 +46,7 @@ class BitliteNodeOp : public PartitionOp {
   void UseCodes(bool input_codes, const ActivationPacking* output_grid) override {
     input_codes_ = input_codes;
     output_grid_ = output_grid;
+    op_.WillWriteCodes(output_grid);
   }
 
   void Eval(const float* const* in, float* const* out, OpScratch* scratch,

@@ -16,7 +16,10 @@
 
 #include "kernels/pack/activation_pack.h"
 #include "kernels/reference/conv2d_reference.h"
+#include "kernels/epilogue/code_thresholds.h"
 #include "kernels/epilogue/output_epilogue.h"
+#include "kernels/reference/activation_quantize_reference.h"
+#include "kernels/reference/output_stage_reference.h"
 #include "kernels/cpu_features.h"
 #include "op_geometry.h"
 #include "conv_test_cases.h"
@@ -444,8 +447,8 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
           for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
             std::vector<int8_t> codes(static_cast<size_t>(kPixels * y_stride), 99);
             functions.epilogue_codes(core.data(), core_stride, kPixels, channels, terms,
-                                     multiplier.data(), offset.data(), act, grid, codes.data(),
-                                     y_stride);
+                                     multiplier.data(), offset.data(), act, grid,
+                                     CodeThresholdsView(), codes.data(), y_stride);
             std::vector<int8_t> want = ReferenceCodes(expected, grid);
             for (int q = 0; q < kPixels; ++q) {  // the gaps between rows stay as they were
               for (int c = channels; c < y_stride; ++c) want[static_cast<size_t>(q * y_stride + c)] = 99;
@@ -457,6 +460,105 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
                                 std::to_string(activation) + " bits " +
                                 std::to_string(grid.grid.range.max - grid.grid.range.min));
             }
+          }
+          // The same with the output stage folded into integer compares, which need finite
+          // terms (the special values above but NaN and the infinities). Pixels 0 and 1 put
+          // every channel's accumulator at one of its bounds and one past it.
+          std::vector<float> finite_multiplier = multiplier, finite_offset = offset;
+          for (int c = 0; c < channels; ++c) {
+            if (!std::isfinite(finite_multiplier[c])) finite_multiplier[c] = -0.75f;
+            if (!std::isfinite(finite_offset[c])) finite_offset[c] = 1.5f;
+          }
+          for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
+            CodeThresholds thresholds;
+            thresholds.Fold(&grid, finite_multiplier.data(), finite_offset.data(), channels, act);
+            const CodeThresholdsView t = thresholds.View(&grid, 0);
+            EXPECT_EQ(thresholds.View(nullptr, 0).count, 0);
+            const int steps = grid.grid.is_binary ? 1 : grid.grid.range.max - grid.grid.range.min;
+            EXPECT_EQ(t.count, steps <= 7 ? steps : 0);
+            EpilogueTerms unscaled = terms;
+            unscaled.scale_shift = 0;
+            std::vector<int32_t> at_bounds = core;
+            for (int q = 0; q < 2 && t.count > 0; ++q) {
+              for (int c = 0; c < channels; ++c) {
+                const uint32_t bound = static_cast<uint32_t>(
+                    t.bounds[(c % t.count) * t.stride + c] ^ t.flip[c]);
+                const uint32_t term = with_terms ? static_cast<uint32_t>(channel_terms[q * core_stride + c]) : 0u;
+                // Wrapping as the epilogue does: acc = core + constant + term.
+                at_bounds[static_cast<size_t>(q * core_stride + c)] = static_cast<int32_t>(
+                    bound + static_cast<uint32_t>(q) - static_cast<uint32_t>(constants[q]) - term);
+              }
+            }
+            std::vector<float> finite_expected(static_cast<size_t>(kPixels * y_stride), 1.0f);
+            OutputEpilogueScalar(at_bounds.data(), core_stride, kPixels, channels, unscaled,
+                                 finite_multiplier.data(), finite_offset.data(), act, acc.data(),
+                                 finite_expected.data(), y_stride);
+            std::vector<int8_t> codes(static_cast<size_t>(kPixels * y_stride), 99);
+            functions.epilogue_codes(at_bounds.data(), core_stride, kPixels, channels, unscaled,
+                                     finite_multiplier.data(), finite_offset.data(), act, grid,
+                                     t, codes.data(), y_stride);
+            std::vector<int8_t> want = ReferenceCodes(finite_expected, grid);
+            for (int q = 0; q < kPixels; ++q) {
+              for (int c = channels; c < y_stride; ++c) want[static_cast<size_t>(q * y_stride + c)] = 99;
+            }
+            if (codes != want) {
+              ReportFailure(__FILE__, __LINE__,
+                            std::string(kernel->name) + " threshold codes epilogue, channels " +
+                                std::to_string(channels) + " activation " +
+                                std::to_string(activation) + " steps " + std::to_string(steps));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// CodeThresholds gives the reference code (output stage, then ActivationCode) for every
+// accumulator: at each bound and one past it, at both ends of int32 and at random ones, for
+// multipliers of both signs, zero, denormal and large enough to overflow to infinity.
+BITLITE_TEST(CodeThresholdsGiveTheReferenceCodes) {
+  std::mt19937 rng(8);
+  const float multipliers[] = {0.37f, -0.37f, 0.0f, -0.0f, 1e-42f, -3e-39f, 1e30f, -1e30f,
+                               2.0f, 1.0f / 3.0f};
+  for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
+    for (int activation = 0; activation < 3; ++activation) {
+      const Activation act = static_cast<Activation>(activation);
+      std::vector<float> multiplier, offset;
+      for (float m : multipliers) {
+        for (float o : {0.0f, -0.0f, 0.3f, -1.25f, 7.0f}) {
+          multiplier.push_back(m * (std::uniform_real_distribution<float>(0.5f, 2.0f)(rng)));
+          offset.push_back(o);
+        }
+      }
+      const int64_t channels = static_cast<int64_t>(multiplier.size());
+      CodeThresholds folded;
+      folded.Fold(&grid, multiplier.data(), offset.data(), channels, act);
+      const CodeThresholdsView t = folded.View(&grid, 0);
+      if (t.count == 0) continue;  // 4 and 8 bits: not folded (checked in the epilogue test)
+      for (int64_t c = 0; c < channels; ++c) {
+        std::vector<int64_t> accs = {INT32_MIN, INT32_MAX, 0, -1, 1};
+        for (int j = 0; j < t.count; ++j) {
+          const int64_t bound = t.bounds[j * t.stride + c] ^ t.flip[c];  // as an accumulator
+          for (int64_t d : {-1, 0, 1}) accs.push_back(bound + d);
+        }
+        for (int i = 0; i < 20; ++i) {
+          accs.push_back(std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng));
+        }
+        for (int64_t a : accs) {
+          if (a < INT32_MIN || a > INT32_MAX) continue;
+          const int32_t acc = static_cast<int32_t>(a);
+          float y = 0.0f;
+          OutputStageReference(&acc, 1, &multiplier[c], &offset[c], act, &y);
+          int code = t.base[c];
+          for (int j = 0; j < t.count; ++j) {
+            if ((acc ^ t.flip[c]) > t.bounds[j * t.stride + c]) code += t.step;
+          }
+          if (code != ActivationCode(y, grid.grid)) {
+            ReportFailure(__FILE__, __LINE__,
+                          "channel " + std::to_string(c) + " acc " + std::to_string(acc) +
+                              " activation " + std::to_string(activation));
+            return;
           }
         }
       }

@@ -181,11 +181,16 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch,
   if (y.codes != nullptr) {
     kernels_.epilogue_codes(scratch->core.data(), channels_, g_.out_w, g_.out_c, terms,
                             multiplier_.data(), offset_.data(), activation_, *y.grid,
-                            y.codes + first, g_.out_c);
+                            code_thresholds_.View(y.grid, 0), y.codes + first, g_.out_c);
     return;
   }
   kernels_.epilogue(scratch->core.data(), channels_, g_.out_w, g_.out_c, terms, multiplier_.data(),
                     offset_.data(), activation_, scratch->acc.data(), y.values + first, g_.out_c);
+}
+
+void Conv2DDepthwise::WillWriteCodes(const ActivationPacking* grid) {
+  code_thresholds_.Fold(writes_codes() ? grid : nullptr, multiplier_.data(), offset_.data(),
+                        static_cast<int64_t>(multiplier_.size()), activation_);
 }
 
 }  // namespace bitlite

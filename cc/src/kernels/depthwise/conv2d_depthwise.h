@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kernels/activation_io.h"
+#include "kernels/epilogue/code_thresholds.h"
 #include "kernels/cache_line_vector.h"
 #include "kernels/pack/activation_quantize.h"
 #include "kernels/conv_geometry.h"
@@ -70,6 +71,9 @@ class Conv2DDepthwise {
   // row's codes epilogue (DwconvFunctions).
   bool reads_codes() const { return true; }
   bool writes_codes() const { return kernels_.epilogue_codes != nullptr; }
+  // Before Run writes codes of `grid` (null: floats): folds the output stage into integer
+  // compares for it (code_thresholds.h) where it can.
+  void WillWriteCodes(const ActivationPacking* grid);
 
  private:
   struct Scratch {
@@ -94,6 +98,8 @@ class Conv2DDepthwise {
   Activation activation_;
   CacheLineVector<float> multiplier_;
   CacheLineVector<float> offset_;
+  // For the grid WillWriteCodes named (Run takes the float path for any other).
+  CodeThresholds code_thresholds_;
   int64_t depth_multiplier_ = 1;
   int64_t taps_ = 0;
   int64_t channels_ = 0;          // out_c rounded up to the tile width (lanes_)

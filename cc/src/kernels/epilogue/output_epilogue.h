@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/epilogue/code_thresholds.h"
 #include "kernels/op_params.h"
 #include "kernels/pack/activation_pack.h"
 
@@ -31,11 +32,14 @@ using EpilogueFn = void (*)(const int32_t* core, int64_t core_stride, int64_t pi
 // between ops"): ActivationCode(y, grid.grid) at codes + q * codes_stride, bit-identical to
 // quantizing the float epilogue's y with QuantizeActivationsReference, without the floats
 // ever leaving the registers. `grid`'s codes fit int8.
+// `thresholds`: the same codes folded into integer compares (code_thresholds.h) for these
+// channels, which an implementation may use instead of the floats; count 0: none.
 using EpilogueCodesFn = void (*)(const int32_t* core, int64_t core_stride, int64_t pixels,
                                  int64_t channels, const EpilogueTerms& terms,
                                  const float* multiplier, const float* offset,
                                  Activation activation, const ActivationPacking& grid,
-                                 int8_t* codes, int64_t codes_stride);
+                                 const CodeThresholdsView& thresholds, int8_t* codes,
+                                 int64_t codes_stride);
 
 // Integer step here, then OutputStageReference itself, pixel by pixel.
 void OutputEpilogueScalar(const int32_t* core, int64_t core_stride, int64_t pixels,
@@ -77,7 +81,8 @@ void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t
                                int64_t channels, const EpilogueTerms& terms,
                                const float* multiplier, const float* offset,
                                Activation activation, const ActivationPacking& grid,
-                               int8_t* codes, int64_t codes_stride);
+                               const CodeThresholdsView& thresholds, int8_t* codes,
+                               int64_t codes_stride);
 #endif
 #if BITLITE_NEON_KERNELS && defined(__aarch64__)
 void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
@@ -89,7 +94,8 @@ void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t p
                              int64_t channels, const EpilogueTerms& terms,
                              const float* multiplier, const float* offset,
                              Activation activation, const ActivationPacking& grid,
-                             int8_t* codes, int64_t codes_stride);
+                             const CodeThresholdsView& thresholds, int8_t* codes,
+                             int64_t codes_stride);
 #endif
 
 }  // namespace bitlite

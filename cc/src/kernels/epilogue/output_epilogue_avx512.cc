@@ -80,25 +80,41 @@ struct DividingCodes {
   __m512 high;
 };
 
+// The codes as bytes at `to`. VPMOVDB to a register, then a plain store: its memory form
+// (and a masked one) is much slower on some cores (AMD Zen 4). The channel tail goes through
+// a small buffer.
+inline void StoreCodes(__m512i code, int8_t* to, __mmask16 lanes) {
+  const __m128i bytes = _mm512_cvtepi32_epi8(code);
+  if (lanes == 0xffff) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(to), bytes);
+    return;
+  }
+  alignas(16) int8_t tail[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(tail), bytes);
+  std::memcpy(to, tail, static_cast<size_t>(__builtin_popcount(lanes)));
+}
+
 template <class Codes>
 struct CodesOutput {
   int8_t* codes;
   int64_t stride;
   Codes codes_of;
-  // VPMOVDB to a register, then a plain store: its memory form (and a masked one) is much
-  // slower on some cores (AMD Zen 4). The channel tail goes through a small buffer.
   void Store(__m512 v, int64_t q, int64_t c, __mmask16 lanes) const {
-    const __m128i bytes = _mm512_cvtepi32_epi8(codes_of(v));
-    int8_t* to = codes + q * stride + c;
-    if (lanes == 0xffff) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(to), bytes);
-      return;
-    }
-    alignas(16) int8_t tail[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(tail), bytes);
-    std::memcpy(to, tail, static_cast<size_t>(__builtin_popcount(lanes)));
+    StoreCodes(codes_of(v), codes + q * stride + c, lanes);
   }
 };
+
+// The int32 accumulators of 16 channels (the lanes in `lanes`) of one pixel.
+template <bool kChannelTerms>
+inline __attribute__((always_inline)) __m512i Accumulators(const int32_t* core, __m128i shift,
+                                                           __m512i constant,
+                                                           const int32_t* channel_terms,
+                                                           __mmask16 lanes) {
+  __m512i acc = _mm512_add_epi32(_mm512_sll_epi32(_mm512_maskz_loadu_epi32(lanes, core), shift),
+                                 constant);
+  if (kChannelTerms) acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(lanes, channel_terms));
+  return acc;
+}
 
 // 16 channels (the lanes in `lanes`) of pixel q.
 template <Activation kActivation, bool kChannelTerms, class Output>
@@ -107,9 +123,7 @@ inline __attribute__((always_inline)) void Step(const int32_t* core, __m128i shi
                                                 __m512 multiplier, __m512 offset,
                                                 const Output& out, int64_t q, int64_t c,
                                                 __mmask16 lanes) {
-  __m512i acc = _mm512_add_epi32(_mm512_sll_epi32(_mm512_maskz_loadu_epi32(lanes, core), shift),
-                                 constant);
-  if (kChannelTerms) acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(lanes, channel_terms));
+  const __m512i acc = Accumulators<kChannelTerms>(core, shift, constant, channel_terms, lanes);
   __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), multiplier), offset);
   if (kActivation != Activation::kNone) {
     const __m512 zero = _mm512_setzero_ps();
@@ -179,6 +193,49 @@ void Dispatch(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t 
       core, core_stride, pixels, channels, terms, multiplier, offset, out);
 }
 
+// The codes through CodeThresholds: kCount integer compares per output, no floats.
+// Channels outside, pixels inside, as Column.
+template <bool kChannelTerms, int kCount>
+void RunThresholds(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+                   const EpilogueTerms& terms, const CodeThresholdsView& t, int8_t* codes,
+                   int64_t codes_stride) {
+  const __m128i shift = _mm_cvtsi32_si128(terms.scale_shift);
+  const __m512i step = _mm512_set1_epi32(t.step);
+  const int32_t* constants = terms.constants;
+  const int32_t* const* channel_terms = terms.channel_terms;
+  for (int64_t c = 0; c < channels; c += 16) {
+    const __mmask16 lanes = channels - c >= 16
+                                ? static_cast<__mmask16>(0xffff)
+                                : static_cast<__mmask16>((1u << (channels - c)) - 1);
+    const __m512i base = _mm512_maskz_loadu_epi32(lanes, t.base + c);
+    const __m512i flip = _mm512_maskz_loadu_epi32(lanes, t.flip + c);
+    __m512i bounds[kCount];
+    for (int j = 0; j < kCount; ++j) {
+      bounds[j] = _mm512_maskz_loadu_epi32(lanes, t.bounds + j * t.stride + c);
+    }
+    for (int64_t q = 0; q < pixels; ++q) {
+      const __m512i constant = _mm512_set1_epi32(constants != nullptr ? constants[q] : 0);
+      const __m512i acc = _mm512_xor_si512(
+          Accumulators<kChannelTerms>(core + q * core_stride + c, shift, constant,
+                                      kChannelTerms ? channel_terms[q] + c : nullptr, lanes),
+          flip);
+      __m512i code = base;
+      for (int j = 0; j < kCount; ++j) {
+        code = _mm512_mask_add_epi32(code, _mm512_cmpgt_epi32_mask(acc, bounds[j]), code, step);
+      }
+      StoreCodes(code, codes + q * codes_stride + c, lanes);
+    }
+  }
+}
+
+template <int kCount>
+void DispatchThresholds(const int32_t* core, int64_t core_stride, int64_t pixels,
+                        int64_t channels, const EpilogueTerms& terms,
+                        const CodeThresholdsView& t, int8_t* codes, int64_t codes_stride) {
+  (terms.channel_terms != nullptr ? RunThresholds<true, kCount> : RunThresholds<false, kCount>)(
+      core, core_stride, pixels, channels, terms, t, codes, codes_stride);
+}
+
 template <class Codes>
 void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                    const EpilogueTerms& terms, const float* multiplier, const float* offset,
@@ -202,7 +259,15 @@ void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t
                                int64_t channels, const EpilogueTerms& terms,
                                const float* multiplier, const float* offset,
                                Activation activation, const ActivationPacking& grid,
-                               int8_t* codes, int64_t codes_stride) {
+                               const CodeThresholdsView& thresholds, int8_t* codes,
+                               int64_t codes_stride) {
+  if (thresholds.count > 0) {
+    WithCompareCount(thresholds, [&](auto count) {
+      DispatchThresholds<decltype(count)::value>(core, core_stride, pixels, channels, terms,
+                                                 thresholds, codes, codes_stride);
+    });
+    return;
+  }
   // The grid kinds of MakeActivationPacking: the sign test, thresholds where they exist (1,
   // 3 or 7: up to 3 bits), else the division.
   const auto run = grid.grid.is_binary            ? DispatchCodes<BinaryCodes>

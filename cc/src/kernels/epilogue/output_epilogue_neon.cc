@@ -9,6 +9,7 @@
 // clip on the narrowed codes, as QuantizeActivationsNeon does; one byte per output.
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cstring>
 
@@ -152,6 +153,75 @@ void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t
   }
 }
 
+// The codes through CodeThresholds: kCount integer compares per output, no floats. Channels
+// outside (8 at a time, their bounds in registers), pixels inside; the channel tail through
+// zero-padded copies, as CodesPixel.
+template <bool kChannelTerms, int kCount>
+void ThresholdColumn(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t lanes,
+                     const EpilogueTerms& terms, const CodeThresholdsView& t, int64_t c,
+                     int8_t* codes, int64_t codes_stride) {
+  const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
+  const size_t bytes = static_cast<size_t>(lanes) * sizeof(int32_t);
+  int32_t copy[8] = {};  // the tail's inputs, zero-padded
+  auto load = [&](const int32_t* from) {
+    if (lanes == 8) return vld1q_s32_x2(from);
+    std::memcpy(copy, from, bytes);
+    return vld1q_s32_x2(copy);
+  };
+  const int32x4x2_t base = load(t.base + c);
+  const int32x4x2_t flip = load(t.flip + c);
+  int32x4x2_t bounds[kCount];
+  for (int j = 0; j < kCount; ++j) bounds[j] = load(t.bounds + j * t.stride + c);
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int32x4_t constant = vdupq_n_s32(terms.constants != nullptr ? terms.constants[q] : 0);
+    const int32x4x2_t core_pair = load(core + q * core_stride + c);
+    int32x4x2_t term_pair = {{constant, constant}};
+    if (kChannelTerms) {
+      const int32x4x2_t terms_in = load(terms.channel_terms[q] + c);
+      for (int h = 0; h < 2; ++h) term_pair.val[h] = vaddq_s32(constant, terms_in.val[h]);
+    }
+    int16x4_t halves[2];
+    for (int h = 0; h < 2; ++h) {
+      // (core << scale_shift) + constant (+ channel term), modulo 2^32, then flipped.
+      const int32x4_t acc =
+          veorq_s32(vmlaq_n_s32(term_pair.val[h], core_pair.val[h], scale), flip.val[h]);
+      int32x4_t code = base.val[h];
+      for (int j = 0; j < kCount; ++j) {
+        // A reached compare is -1: code - step * (-1).
+        code = vmlaq_n_s32(code, vreinterpretq_s32_u32(vcgtq_s32(acc, bounds[j].val[h])), -t.step);
+      }
+      halves[h] = vmovn_s32(code);
+    }
+    const int8x8_t step_codes = vmovn_s16(vcombine_s16(halves[0], halves[1]));
+    int8_t* to = codes + q * codes_stride + c;
+    if (lanes == 8) {
+      vst1_s8(to, step_codes);
+    } else {
+      int8_t tail[8];
+      vst1_s8(tail, step_codes);
+      std::memcpy(to, tail, static_cast<size_t>(lanes));
+    }
+  }
+}
+
+template <bool kChannelTerms, int kCount>
+void ThresholdCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+                    const EpilogueTerms& terms, const CodeThresholdsView& t, int8_t* codes,
+                    int64_t codes_stride) {
+  for (int64_t c = 0; c < channels; c += 8) {
+    ThresholdColumn<kChannelTerms, kCount>(core, core_stride, pixels, std::min<int64_t>(8, channels - c),
+                                           terms, t, c, codes, codes_stride);
+  }
+}
+
+template <int kCount>
+void DispatchThresholds(const int32_t* core, int64_t core_stride, int64_t pixels,
+                        int64_t channels, const EpilogueTerms& terms,
+                        const CodeThresholdsView& t, int8_t* codes, int64_t codes_stride) {
+  (terms.channel_terms != nullptr ? ThresholdCodes<true, kCount> : ThresholdCodes<false, kCount>)(
+      core, core_stride, pixels, channels, terms, t, codes, codes_stride);
+}
+
 template <class Codes>
 void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                    const EpilogueTerms& terms, const float* multiplier, const float* offset,
@@ -186,7 +256,15 @@ void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t p
                              int64_t channels, const EpilogueTerms& terms,
                              const float* multiplier, const float* offset,
                              Activation activation, const ActivationPacking& grid,
-                             int8_t* codes, int64_t codes_stride) {
+                             const CodeThresholdsView& thresholds, int8_t* codes,
+                             int64_t codes_stride) {
+  if (thresholds.count > 0) {
+    WithCompareCount(thresholds, [&](auto count) {
+      DispatchThresholds<decltype(count)::value>(core, core_stride, pixels, channels, terms,
+                                                 thresholds, codes, codes_stride);
+    });
+    return;
+  }
   const auto run = grid.grid.is_binary ? DispatchCodes<BinaryCodes> : DispatchCodes<DividingCodes>;
   run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, grid, codes,
       codes_stride);

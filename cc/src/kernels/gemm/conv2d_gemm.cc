@@ -465,6 +465,11 @@ void Conv2DGemm::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
   }
 }
 
+void Conv2DGemm::WillWriteCodes(const ActivationPacking* grid) {
+  code_thresholds_.Fold(writes_codes() ? grid : nullptr, multiplier_.data(), offset_.data(),
+                        static_cast<int64_t>(multiplier_.size()), activation_);
+}
+
 void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const {
   const int64_t block = unit % blocks_;
   const int64_t group = unit / blocks_ % g_.groups;
@@ -496,7 +501,7 @@ void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput&
   if (y.codes != nullptr) {
     kernels_.epilogue_codes(scratch->core.data(), block_channels_, count, real_channels, terms,
                             multiplier_.data() + oc, offset_.data() + oc, activation_, *y.grid,
-                            y.codes + first * g_.out_c + oc, g_.out_c);
+                            code_thresholds_.View(y.grid, oc), y.codes + first * g_.out_c + oc, g_.out_c);
     return;
   }
   kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,

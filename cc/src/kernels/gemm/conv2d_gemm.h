@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "kernels/activation_io.h"
+#include "kernels/epilogue/code_thresholds.h"
 #include "kernels/cache_line_vector.h"
 #include "kernels/pack/activation_pack.h"
 #include "kernels/gemm/gemm_kernels.h"
@@ -68,6 +69,9 @@ class Conv2DGemm {
   // functions (GemmFunctions).
   bool reads_codes() const { return kernels_.pack_codes != nullptr; }
   bool writes_codes() const { return kernels_.epilogue_codes != nullptr; }
+  // Before Run writes codes of `grid` (null: floats): folds the output stage into integer
+  // compares for it (code_thresholds.h) where it can.
+  void WillWriteCodes(const ActivationPacking* grid);
 
  private:
   struct Scratch {
@@ -126,6 +130,8 @@ class Conv2DGemm {
   Activation activation_;
   CacheLineVector<float> multiplier_;
   CacheLineVector<float> offset_;
+  // For the grid WillWriteCodes named (Run takes the float path for any other).
+  CodeThresholds code_thresholds_;
 
   bool fold_width_ = false;
   ConvGeometry g_;         // what the GEMM runs: the layer's geometry, or its folded one
