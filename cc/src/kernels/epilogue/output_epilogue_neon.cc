@@ -154,63 +154,85 @@ void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t
 }
 
 // The codes through CodeThresholds: kCount integer compares per output, no floats. Channels
-// outside (8 at a time, their bounds in registers), pixels inside; the channel tail through
-// zero-padded copies, as CodesPixel.
-template <bool kChannelTerms, int kCount>
-void ThresholdColumn(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t lanes,
-                     const EpilogueTerms& terms, const CodeThresholdsView& t, int64_t c,
-                     int8_t* codes, int64_t codes_stride) {
-  const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
-  const size_t bytes = static_cast<size_t>(lanes) * sizeof(int32_t);
-  int32_t copy[8] = {};  // the tail's inputs, zero-padded
-  auto load = [&](const int32_t* from) {
-    if (lanes == 8) return vld1q_s32_x2(from);
-    std::memcpy(copy, from, bytes);
-    return vld1q_s32_x2(copy);
-  };
-  const int32x4x2_t base = load(t.base + c);
-  const int32x4x2_t flip = load(t.flip + c);
-  int32x4x2_t bounds[kCount];
-  for (int j = 0; j < kCount; ++j) bounds[j] = load(t.bounds + j * t.stride + c);
-  for (int64_t q = 0; q < pixels; ++q) {
-    const int32x4_t constant = vdupq_n_s32(terms.constants != nullptr ? terms.constants[q] : 0);
-    const int32x4x2_t core_pair = load(core + q * core_stride + c);
-    int32x4x2_t term_pair = {{constant, constant}};
-    if (kChannelTerms) {
-      const int32x4x2_t terms_in = load(terms.channel_terms[q] + c);
-      for (int h = 0; h < 2; ++h) term_pair.val[h] = vaddq_s32(constant, terms_in.val[h]);
-    }
-    int16x4_t halves[2];
+// outside (8 at a time, their bounds in registers: plain vectors, as GCC keeps arrays of
+// NEON's structs in memory), pixels inside.
+template <int kCount>
+struct ThresholdColumn {
+  int32x4_t base[2], flip[2], bounds[kCount][2];
+  int32x4_t step_shift;  // step 1 or 2: a shift by 0 or 1
+
+  // From the channels' 8 entries at `base`, `flip` and the bounds rows (`stride` apart).
+  ThresholdColumn(const int32_t* base_at, const int32_t* flip_at, const int32_t* bounds_at,
+                  int64_t stride, int32_t step)
+      : step_shift(vdupq_n_s32(step == 2 ? 1 : 0)) {
+#pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
-      // (core << scale_shift) + constant (+ channel term), modulo 2^32, then flipped.
-      const int32x4_t acc =
-          veorq_s32(vmlaq_n_s32(term_pair.val[h], core_pair.val[h], scale), flip.val[h]);
-      int32x4_t code = base.val[h];
-      for (int j = 0; j < kCount; ++j) {
-        // A reached compare is -1: code - step * (-1).
-        code = vmlaq_n_s32(code, vreinterpretq_s32_u32(vcgtq_s32(acc, bounds[j].val[h])), -t.step);
-      }
-      halves[h] = vmovn_s32(code);
-    }
-    const int8x8_t step_codes = vmovn_s16(vcombine_s16(halves[0], halves[1]));
-    int8_t* to = codes + q * codes_stride + c;
-    if (lanes == 8) {
-      vst1_s8(to, step_codes);
-    } else {
-      int8_t tail[8];
-      vst1_s8(tail, step_codes);
-      std::memcpy(to, tail, static_cast<size_t>(lanes));
+      base[h] = vld1q_s32(base_at + 4 * h);
+      flip[h] = vld1q_s32(flip_at + 4 * h);
+#pragma GCC unroll 7
+      for (int j = 0; j < kCount; ++j) bounds[j][h] = vld1q_s32(bounds_at + j * stride + 4 * h);
     }
   }
-}
+
+  // The 8 codes of one pixel: acc = (core << scale_shift) + constant (+ channel term) modulo
+  // 2^32, flipped; base plus step per bound it exceeds (a reached compare is -1).
+  template <bool kChannelTerms>
+  int8x8_t Codes(const int32_t* core, int32_t scale, int32x4_t constant,
+                 const int32_t* channel_terms) const {
+    int16x4_t halves[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      int32x4_t start = constant;
+      if (kChannelTerms) start = vaddq_s32(start, vld1q_s32(channel_terms + 4 * h));
+      const int32x4_t acc = veorq_s32(vmlaq_n_s32(start, vld1q_s32(core + 4 * h), scale), flip[h]);
+      int32x4_t reached = vdupq_n_s32(0);
+#pragma GCC unroll 7
+      for (int j = 0; j < kCount; ++j) {
+        reached = vsubq_s32(reached, vreinterpretq_s32_u32(vcgtq_s32(acc, bounds[j][h])));
+      }
+      halves[h] = vmovn_s32(vaddq_s32(base[h], vshlq_s32(reached, step_shift)));
+    }
+    return vmovn_s16(vcombine_s16(halves[0], halves[1]));
+  }
+};
 
 template <bool kChannelTerms, int kCount>
 void ThresholdCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                     const EpilogueTerms& terms, const CodeThresholdsView& t, int8_t* codes,
                     int64_t codes_stride) {
-  for (int64_t c = 0; c < channels; c += 8) {
-    ThresholdColumn<kChannelTerms, kCount>(core, core_stride, pixels, std::min<int64_t>(8, channels - c),
-                                           terms, t, c, codes, codes_stride);
+  const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
+  // Locals: the int8 stores could change `terms` for all the compiler knows.
+  const int32_t* constants = terms.constants;
+  const int32_t* const* channel_terms = terms.channel_terms;
+  auto constant = [&](int64_t q) { return vdupq_n_s32(constants != nullptr ? constants[q] : 0); };
+  int64_t c = 0;
+  for (; c + 8 <= channels; c += 8) {
+    const ThresholdColumn<kCount> column(t.base + c, t.flip + c, t.bounds + c, t.stride, t.step);
+    for (int64_t q = 0; q < pixels; ++q) {
+      // A local before the store: clang's NEON stores are macros (see Loop).
+      const int8x8_t step_codes = column.template Codes<kChannelTerms>(
+          core + q * core_stride + c, scale, constant(q),
+          kChannelTerms ? channel_terms[q] + c : nullptr);
+      vst1_s8(codes + q * codes_stride + c, step_codes);
+    }
+  }
+  if (c == channels) return;
+  // The tail (under 8 channels) through zero-padded copies, as CodesPixel.
+  const size_t left = static_cast<size_t>(channels - c), bytes = left * sizeof(int32_t);
+  int32_t base[8] = {}, flip[8] = {}, bounds[kCount][8] = {};
+  std::memcpy(base, t.base + c, bytes);
+  std::memcpy(flip, t.flip + c, bytes);
+  for (int j = 0; j < kCount; ++j) std::memcpy(bounds[j], t.bounds + j * t.stride + c, bytes);
+  const ThresholdColumn<kCount> column(base, flip, bounds[0], 8, t.step);
+  for (int64_t q = 0; q < pixels; ++q) {
+    int32_t core_tail[8] = {}, terms_tail[8] = {};
+    std::memcpy(core_tail, core + q * core_stride + c, bytes);
+    if (kChannelTerms) std::memcpy(terms_tail, channel_terms[q] + c, bytes);
+    int8_t codes_tail[8];
+    const int8x8_t tail_codes =
+        column.template Codes<kChannelTerms>(core_tail, scale, constant(q), terms_tail);
+    vst1_s8(codes_tail, tail_codes);
+    std::memcpy(codes + q * codes_stride + c, codes_tail, left);
   }
 }
 
