@@ -80,11 +80,10 @@ struct DividingCodes {
   __m512 high;
 };
 
-// The codes as bytes at `to`. VPMOVDB to a register, then a plain store: its memory form
-// (and a masked one) is much slower on some cores (AMD Zen 4). The channel tail goes through
-// a small buffer.
-inline void StoreCodes(__m512i code, int8_t* to, __mmask16 lanes) {
-  const __m128i bytes = _mm512_cvtepi32_epi8(code);
+// 16 codes as bytes at `to` (VPMOVDB to a register, then a plain store: its memory form, and
+// a masked one, is much slower on some cores, AMD Zen 4). The channel tail goes through a
+// small buffer.
+inline void StoreBytes(__m128i bytes, int8_t* to, __mmask16 lanes) {
   if (lanes == 0xffff) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(to), bytes);
     return;
@@ -100,7 +99,7 @@ struct CodesOutput {
   int64_t stride;
   Codes codes_of;
   void Store(__m512 v, int64_t q, int64_t c, __mmask16 lanes) const {
-    StoreCodes(codes_of(v), codes + q * stride + c, lanes);
+    StoreBytes(_mm512_cvtepi32_epi8(codes_of(v)), codes + q * stride + c, lanes);
   }
 };
 
@@ -194,20 +193,24 @@ void Dispatch(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t 
 }
 
 // The codes through CodeThresholds: kCount integer compares per output, no floats.
-// Channels outside, pixels inside, as Column.
+// Channels outside, pixels inside, as Column. The codes are counted in bytes under the
+// compares' masks (AVX512BW, which the rows with codes have): no VPMOVDB per output vector,
+// whose cost made most of this loop's time on Zen 4.
 template <bool kChannelTerms, int kCount>
 void RunThresholds(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                    const EpilogueTerms& terms, const CodeThresholdsView& t, int8_t* codes,
                    int64_t codes_stride) {
   const __m128i shift = _mm_cvtsi32_si128(terms.scale_shift);
-  const __m512i step = _mm512_set1_epi32(t.step);
+  const __m512i step = _mm512_set1_epi8(static_cast<char>(t.step));
   const int32_t* constants = terms.constants;
   const int32_t* const* channel_terms = terms.channel_terms;
   for (int64_t c = 0; c < channels; c += 16) {
     const __mmask16 lanes = channels - c >= 16
                                 ? static_cast<__mmask16>(0xffff)
                                 : static_cast<__mmask16>((1u << (channels - c)) - 1);
-    const __m512i base = _mm512_maskz_loadu_epi32(lanes, t.base + c);
+    // The base codes as bytes 0-15 of a register (only those are stored).
+    const __m512i base =
+        _mm512_zextsi128_si512(_mm512_cvtepi32_epi8(_mm512_maskz_loadu_epi32(lanes, t.base + c)));
     const __m512i flip = _mm512_maskz_loadu_epi32(lanes, t.flip + c);
     __m512i bounds[kCount];
     for (int j = 0; j < kCount; ++j) {
@@ -221,9 +224,9 @@ void RunThresholds(const int32_t* core, int64_t core_stride, int64_t pixels, int
           flip);
       __m512i code = base;
       for (int j = 0; j < kCount; ++j) {
-        code = _mm512_mask_add_epi32(code, _mm512_cmpgt_epi32_mask(acc, bounds[j]), code, step);
+        code = _mm512_mask_add_epi8(code, _mm512_cmpgt_epi32_mask(acc, bounds[j]), code, step);
       }
-      StoreCodes(code, codes + q * codes_stride + c, lanes);
+      StoreBytes(_mm512_castsi512_si128(code), codes + q * codes_stride + c, lanes);
     }
   }
 }
