@@ -428,6 +428,16 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
         terms.channel_terms = with_terms ? term_rows.data() : nullptr;
         const Activation act = static_cast<Activation>(activation);
         std::vector<int32_t> acc(static_cast<size_t>(channels));
+        // The reference codes of outputs y; the gaps between rows stay as they were (99).
+        auto want_codes = [&](const std::vector<float>& y, const ActivationPacking& grid) {
+          std::vector<int8_t> want = ReferenceCodes(y, grid);
+          for (int q = 0; q < kPixels; ++q) {
+            for (int c = channels; c < y_stride; ++c) {
+              want[static_cast<size_t>(q * y_stride + c)] = 99;
+            }
+          }
+          return want;
+        };
         std::vector<float> expected(static_cast<size_t>(kPixels * y_stride), 1.0f);
         OutputEpilogueScalar(core.data(), core_stride, kPixels, channels, terms, multiplier.data(),
                              offset.data(), act, acc.data(), expected.data(), y_stride);
@@ -449,11 +459,7 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
             functions.epilogue_codes(core.data(), core_stride, kPixels, channels, terms,
                                      multiplier.data(), offset.data(), act, grid,
                                      CodeThresholdsView(), codes.data(), y_stride);
-            std::vector<int8_t> want = ReferenceCodes(expected, grid);
-            for (int q = 0; q < kPixels; ++q) {  // the gaps between rows stay as they were
-              for (int c = channels; c < y_stride; ++c) want[static_cast<size_t>(q * y_stride + c)] = 99;
-            }
-            if (codes != want) {
+            if (codes != want_codes(expected, grid)) {
               ReportFailure(__FILE__, __LINE__,
                             std::string(kernel->name) + " codes epilogue, channels " +
                                 std::to_string(channels) + " activation " +
@@ -483,7 +489,8 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
               for (int c = 0; c < channels; ++c) {
                 const uint32_t bound = static_cast<uint32_t>(
                     t.bounds[(c % t.count) * t.stride + c] ^ t.flip[c]);
-                const uint32_t term = with_terms ? static_cast<uint32_t>(channel_terms[q * core_stride + c]) : 0u;
+                const uint32_t term =
+                    with_terms ? static_cast<uint32_t>(channel_terms[q * core_stride + c]) : 0u;
                 // Wrapping as the epilogue does: acc = core + constant + term.
                 at_bounds[static_cast<size_t>(q * core_stride + c)] = static_cast<int32_t>(
                     bound + static_cast<uint32_t>(q) - static_cast<uint32_t>(constants[q]) - term);
@@ -497,11 +504,7 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
             functions.epilogue_codes(at_bounds.data(), core_stride, kPixels, channels, unscaled,
                                      finite_multiplier.data(), finite_offset.data(), act, grid,
                                      t, codes.data(), y_stride);
-            std::vector<int8_t> want = ReferenceCodes(finite_expected, grid);
-            for (int q = 0; q < kPixels; ++q) {
-              for (int c = channels; c < y_stride; ++c) want[static_cast<size_t>(q * y_stride + c)] = 99;
-            }
-            if (codes != want) {
+            if (codes != want_codes(finite_expected, grid)) {
               ReportFailure(__FILE__, __LINE__,
                             std::string(kernel->name) + " threshold codes epilogue, channels " +
                                 std::to_string(channels) + " activation " +

@@ -9,7 +9,6 @@
 namespace bitlite {
 namespace {
 
-
 // The reference code of one accumulator of one channel.
 int CodeOf(int32_t acc, const float* multiplier, const float* offset, Activation activation,
            const ActivationGrid& grid) {

@@ -54,13 +54,17 @@ class CodeThresholds {
   std::vector<int32_t> base_, flip_, bounds_;
 };
 
-// run(std::integral_constant<int, N>{}) for the view's compare count N (1, 3 or 7): what the
-// ISAs' epilogues unroll their compares over.
+// run(std::bool_constant<kChannelTerms>{}, std::integral_constant<int, N>{}) for whether the
+// epilogue has channel terms and the view's compare count N (1, 3 or 7): the two constants
+// the ISAs' threshold loops are specialised for.
 template <class Run>
-void WithCompareCount(const CodeThresholdsView& t, Run&& run) {
-  if (t.count == 1) return run(std::integral_constant<int, 1>{});
-  if (t.count == 3) return run(std::integral_constant<int, 3>{});
-  return run(std::integral_constant<int, 7>{});
+void WithThresholdLoop(const CodeThresholdsView& t, bool channel_terms, Run&& run) {
+  auto with_count = [&](auto terms) {
+    if (t.count == 1) return run(terms, std::integral_constant<int, 1>{});
+    if (t.count == 3) return run(terms, std::integral_constant<int, 3>{});
+    return run(terms, std::integral_constant<int, 7>{});
+  };
+  return channel_terms ? with_count(std::true_type{}) : with_count(std::false_type{});
 }
 
 }  // namespace bitlite

@@ -231,14 +231,6 @@ void RunThresholds(const int32_t* core, int64_t core_stride, int64_t pixels, int
   }
 }
 
-template <int kCount>
-void DispatchThresholds(const int32_t* core, int64_t core_stride, int64_t pixels,
-                        int64_t channels, const EpilogueTerms& terms,
-                        const CodeThresholdsView& t, int8_t* codes, int64_t codes_stride) {
-  (terms.channel_terms != nullptr ? RunThresholds<true, kCount> : RunThresholds<false, kCount>)(
-      core, core_stride, pixels, channels, terms, t, codes, codes_stride);
-}
-
 template <class Codes>
 void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                    const EpilogueTerms& terms, const float* multiplier, const float* offset,
@@ -265,9 +257,9 @@ void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t
                                const CodeThresholdsView& thresholds, int8_t* codes,
                                int64_t codes_stride) {
   if (thresholds.count > 0) {
-    WithCompareCount(thresholds, [&](auto count) {
-      DispatchThresholds<decltype(count)::value>(core, core_stride, pixels, channels, terms,
-                                                 thresholds, codes, codes_stride);
+    WithThresholdLoop(thresholds, terms.channel_terms != nullptr, [&](auto with_terms, auto count) {
+      RunThresholds<decltype(with_terms)::value, decltype(count)::value>(
+          core, core_stride, pixels, channels, terms, thresholds, codes, codes_stride);
     });
     return;
   }

@@ -501,7 +501,8 @@ void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput&
   if (y.codes != nullptr) {
     kernels_.epilogue_codes(scratch->core.data(), block_channels_, count, real_channels, terms,
                             multiplier_.data() + oc, offset_.data() + oc, activation_, *y.grid,
-                            code_thresholds_.View(y.grid, oc), y.codes + first * g_.out_c + oc, g_.out_c);
+                            code_thresholds_.View(y.grid, oc), y.codes + first * g_.out_c + oc,
+                            g_.out_c);
     return;
   }
   kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
