@@ -522,6 +522,10 @@ def glue_cases() -> dict:
 
     pool = schema.Pool2DOptionsT()
     pool.padding, pool.strideW, pool.strideH, pool.filterWidth, pool.filterHeight = 1, 0, 0, 2, 2
+    # A valid one (a 6x6 conv output pooled 2x2 to 3x3), which the conv op runs fused.
+    pool_ok = schema.Pool2DOptionsT()
+    pool_ok.padding, pool_ok.strideW, pool_ok.strideH = 1, 2, 2
+    pool_ok.filterWidth, pool_ok.filterHeight = 2, 2
     concat = schema.ConcatenationOptionsT()
     concat.axis = 7
     return {
@@ -541,6 +545,9 @@ def glue_cases() -> dict:
         "glue_round_int8_output": model("ROUND", output_type=T.INT8),
         "glue_reshape_wrong_size": model("RESHAPE", np.int32([5, 7])),
         "glue_reshape_two_stretch_dims": model("RESHAPE", np.int32([-1, -1])),
+        "glue_max_pool_fused": model(
+            "MAX_POOL_2D", output_shape=[1, 3, 3, 4],
+            builtin_options=(schema.BuiltinOptions.Pool2DOptions, pool_ok)),
         "glue_max_pool_zero_strides": model(
             "MAX_POOL_2D", builtin_options=(schema.BuiltinOptions.Pool2DOptions, pool)),
         "glue_pad_negative": model("PAD", np.int32([[0, 0], [-1, 0], [0, 0], [0, 0]])),
@@ -567,3 +574,4 @@ def test_malformed_glue_is_left_to_the_runtime_or_refused(delegate_library, tmp_
                 b = np.load(tmp_path / f"{runtime}_false" / f"{name}.out.npy")
                 assert a.tobytes() == b.tobytes(), name
         assert outcomes["true"]["glue_add_valid_per_channel"]["outcome"] == "ok"
+        assert outcomes["true"]["glue_max_pool_fused"]["outcome"] == "ok"

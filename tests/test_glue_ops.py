@@ -77,12 +77,12 @@ def converted(name):
 
 
 def run(data: bytes, x: np.ndarray, runtime: str, claim_builtins: bool,
-        codes_between_ops: bool = True, threads: int = 1) -> np.ndarray:
+        codes_between_ops: bool = True, threads: int = 1, fuse_ops: bool = True) -> np.ndarray:
     interpreter = delegate.Interpreter(
         model_content=data, runtime=runtime, num_threads=threads,
         delegate_options={"claim_builtins": str(claim_builtins).lower(), "verbose": "true",
                           "codes_between_ops": str(codes_between_ops).lower(),
-                          "num_threads": str(threads)})
+                          "fuse_ops": str(fuse_ops).lower(), "num_threads": str(threads)})
     detail = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(detail["index"], list(x.shape))
     interpreter.allocate_tensors()
@@ -156,6 +156,32 @@ def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
             assert sum(int(s) for _, s in kept) > 0, (name, kept)
 
 
+FUSED_POOL = re.compile(r"then a fused max pool")
+
+
+@pytest.mark.parametrize("name", ["resnet_max_pool_pad", "vgg"])
+def test_fused_max_pools_change_nothing(name, delegate_library, capfd):
+    """cc/FORMAT.md "Fused ops": a MAX_POOL_2D that alone reads a BitliteConv2D's output runs
+    inside it (pooling its accumulators, FORMAT.md says why that is exact): the bytes of
+    every MAX_POOL_2D left as a node of its own (fuse_ops=false), at batch 1 and 8, with codes
+    between ops and without; each pool leaves the partition."""
+    _, data, x, _ = converted(name)
+    pools = [op["name"] for op in tflite_ops(data)].count("MAX_POOL_2D")
+    assert pools > 0
+    capfd.readouterr()
+    for batch in (1, len(x)):
+        for codes in (True, False):
+            fused = run(data, x[:batch], "tf", claim_builtins=True, codes_between_ops=codes)
+            fused_err = capfd.readouterr().err
+            apart = run(data, x[:batch], "tf", claim_builtins=True, codes_between_ops=codes,
+                        fuse_ops=False)
+            apart_err = capfd.readouterr().err
+            assert fused.tobytes() == apart.tobytes(), (name, batch, codes)
+            assert len(FUSED_POOL.findall(fused_err)) == pools, fused_err
+            assert not FUSED_POOL.findall(apart_err)
+            assert partitions(apart_err) == [n + pools for n in partitions(fused_err)]
+
+
 def large_max_pool():
     """A 3x3 stride-2 MAX_POOL_2D of 64x64x64 between bitlite ops: 590k compares, enough for
     the delegate to split its rows between 2 threads. Not pooled after, so that one wrong
@@ -191,11 +217,13 @@ def converted_with(build, seed: int, op: str):
 @pytest.mark.parametrize("build,op", [(large_max_pool, "MAX_POOL_2D"),
                                       (large_residual_add, "ADD")])
 def test_glue_split_between_threads_gives_the_same_bytes(delegate_library, build, op):
+    """Also the fused max pool's ranges of pooled rows (and its glue row split, unfused)."""
     qat, data, x = converted_with(build, 8, op)
     reference = run(data, x, "tf", claim_builtins=False)
     for threads in (1, 2, 3):
-        assert run(data, x, "tf", claim_builtins=True, threads=threads).tobytes() == \
-            reference.tobytes(), threads
+        for fuse in (True, False):
+            got = run(data, x, "tf", claim_builtins=True, threads=threads, fuse_ops=fuse)
+            assert got.tobytes() == reference.tobytes(), (threads, fuse)
     assert_matches_keras(x, qat.predict(x, verbose=0), reference)
 
 

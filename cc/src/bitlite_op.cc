@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "error_message.h"
+#include "glue/glue_kernels.h"
 #include "kernels/reference/conv2d_reference.h"
 #include "kernels/reference/conv2d_transpose_reference.h"
 #include "kernels/cpu_features.h"
@@ -141,7 +143,43 @@ std::string BitliteOp::Describe(const TfLiteContext* context) const {
             " " + std::to_string(params_.pad_bottom) + " " + std::to_string(params_.pad_left) +
             " " + std::to_string(params_.pad_right);
   }
-  return text + ", " + ActivationName(params_.activation) + ", kernel " + KernelName();
+  text += std::string(", ") + ActivationName(params_.activation) + ", kernel " + KernelName();
+  if (fused_pool_) {
+    const MaxPoolWindow& w = pool_window_;
+    text += ", then a fused max pool " + std::to_string(w.filter_h) + "x" +
+            std::to_string(w.filter_w) + ", stride " + std::to_string(w.stride_h) + "x" +
+            std::to_string(w.stride_w) + (w.padding == Padding::kSame ? ", SAME" : ", VALID") +
+            " (" + pool_prefix_.substr(0, pool_prefix_.size() - 2) + ")";
+  }
+  return text;
+}
+
+bool BitliteOp::FuseMaxPool(const MaxPoolWindow& window, const std::string& pool_prefix) {
+  if (!init_error_.empty() || kind_ != OpKind::kConv2D || fused_pool_) return false;
+  fused_pool_ = true;
+  pool_window_ = window;
+  pool_prefix_ = pool_prefix;
+  return true;
+}
+
+bool BitliteOp::PreparePool(const TfLiteContext* context, std::vector<int>* output_shape,
+                            int threads, std::string* error) {
+  if (!fused_pool_) return true;
+  const PoolGeometry& p = pool_geometry_;
+  *output_shape = {p.batch, p.out_h, p.out_w, p.channels};
+  if (kernel_pools_) {
+    unpooled_ = CacheLineVector<float>();
+    return true;
+  }
+  ScratchBudget budget;
+  budget.Add(geometry_.OutputSize(), sizeof(float));
+  const int64_t limit = ScratchLimit(context, threads);
+  if (!budget.Within(limit)) {
+    return Fail(MessagePrefix() + ScratchTooLarge(budget, limit, geometry_), error);
+  }
+  unpooled_.resize(static_cast<size_t>(geometry_.OutputSize()));
+  if (quantize_ == nullptr) quantize_ = BestQuantizeActivations(DetectCpuFeatures());
+  return true;
 }
 
 bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& input_shape,
@@ -162,9 +200,15 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
     }
     const LiveTaps taps = FindLiveTaps(geometry_);
     run_reference_ = !(use_gemm_ || use_depthwise_) || taps.Empty();
+    kernel_pools_ = false;
+    if (fused_pool_ && !ComputePoolGeometry(pool_window_, *output_shape, &pool_geometry_,
+                                            &message)) {
+      *error = pool_prefix_ + message;
+      return false;
+    }
     const bool prepared = run_reference_ ? PrepareReferenceKernel(context, threads, &message)
                                          : PrepareFastKernel(context, taps, threads, &message);
-    if (prepared) return true;
+    if (prepared) return PreparePool(context, output_shape, threads, error);
   }
   *error = MessagePrefix() + message;
   return false;
@@ -202,6 +246,7 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
     cropped = conv.geometry;
   }
   const int64_t limit = ScratchLimit(context, threads);
+  if (!use_depthwise_) kernel_pools_ = gemm_->PoolOutput(fused_pool_ ? &pool_geometry_ : nullptr);
   return use_depthwise_ ? depthwise_->Prepare(cropped, threads, limit, error)
                         : gemm_->Prepare(cropped, threads, limit, error);
 }
@@ -305,7 +350,7 @@ const ActivationPacking* BitliteOp::InputCodeGrid() const {
 }
 
 bool BitliteOp::WritesCodes() const {
-  if (run_reference_ || transpose_ != nullptr) return false;
+  if (run_reference_ || transpose_ != nullptr || (fused_pool_ && !kernel_pools_)) return false;
   return use_depthwise_ ? depthwise_->writes_codes() : gemm_->writes_codes();
 }
 
@@ -322,6 +367,22 @@ void BitliteOp::WillWriteCodes(const ActivationPacking* grid) {
 
 void BitliteOp::Run(const ActivationInput& x, const ActivationOutput& y, ActivationCodeT* codes,
                     int32_t* acc, ThreadPool* pool) {
+  if (!fused_pool_ || kernel_pools_) return RunConvolution(x, y, codes, acc, pool);
+  ActivationOutput unpooled;
+  unpooled.values = unpooled_.data();
+  RunConvolution(x, unpooled, codes, acc, pool);
+  // The builtin's own arithmetic, with its NONE clamp (FusableMaxPool).
+  const glue::Clamp none{std::numeric_limits<float>::lowest(), std::numeric_limits<float>::max()};
+  const PoolGeometry& p = pool_geometry_;
+  glue::MaxPool(p, unpooled_.data(), y.values, none, 0, int64_t{p.batch} * p.out_h);
+  if (y.side_codes != nullptr) {
+    quantize_(y.values, static_cast<size_t>(int64_t{p.batch} * p.out_h * p.out_w * p.channels),
+              *y.side_grid, y.side_codes);
+  }
+}
+
+void BitliteOp::RunConvolution(const ActivationInput& x, const ActivationOutput& y,
+                               ActivationCodeT* codes, int32_t* acc, ThreadPool* pool) {
   if (transpose_ != nullptr && !run_reference_) return transpose_->Run(x.values, y.values, pool);
   if (!run_reference_) {
     return use_depthwise_ ? depthwise_->Run(x, y, pool) : gemm_->Run(x, y, pool);

@@ -16,6 +16,9 @@
 #include "kernels/gemm/conv2d_transpose_gemm.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/depthwise/dwconv_kernels.h"
+#include "kernels/cache_line_vector.h"
+#include "kernels/pack/activation_quantize.h"
+#include "kernels/pool_geometry.h"
 #include "kernels/gemm/gemm_kernels.h"
 #include "op_options.h"
 #include "threading/thread_pool.h"
@@ -53,6 +56,7 @@ class BitliteOp {
                std::vector<int>* output_shape, std::string* error, int threads = 1);
 
   int64_t input_size() const { return geometry_.InputSize(); }
+  // The convolution's output (before a fused pool).
   int64_t output_size() const { return geometry_.OutputSize(); }
   int64_t out_channels() const { return geometry_.out_c; }
 
@@ -65,6 +69,13 @@ class BitliteOp {
   // After Prepare: Run's output will be codes of `grid` (null: floats), as the partition
   // decided; the kernel prepares for that grid.
   void WillWriteCodes(const ActivationPacking* grid);
+
+  // Before the first Prepare: the op also runs the max pool `window` that alone reads its
+  // output (FORMAT.md "Fused ops"; `pool_prefix`: that node's message prefix). Prepare then
+  // gives the pooled shape and Run writes the pooled output, with side codes where
+  // ActivationOutput has them. False where the op cannot (anything but a BitliteConv2D).
+  bool FuseMaxPool(const MaxPoolWindow& window, const std::string& pool_prefix);
+  bool fuses_max_pool() const { return fused_pool_; }
 
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
   // `acc` out_channels() elements of scratch for the reference kernel; the fast kernels
@@ -93,6 +104,13 @@ class BitliteOp {
   // The same for a transposed convolution (which keeps its weights and finds its phases'
   // live taps itself).
   bool PrepareTransposeKernel(const TfLiteContext* context, int threads, std::string* error);
+  // After the kernel's Prepare: the pooled shape and, where the kernel does not pool
+  // (Conv2DGemm::PoolOutput), the buffer of the unpooled output.
+  bool PreparePool(const TfLiteContext* context, std::vector<int>* output_shape, int threads,
+                   std::string* error);
+  // Run without the pool.
+  void RunConvolution(const ActivationInput& x, const ActivationOutput& y,
+                      ActivationCodeT* codes, int32_t* acc, ThreadPool* pool);
 
   int node_index_;
   OpKind kind_ = OpKind::kConv2D;
@@ -121,6 +139,15 @@ class BitliteOp {
   const DwconvKernel* dwconv_kernel_ = nullptr;
   std::unique_ptr<Conv2DDepthwise> depthwise_;
   ConvGeometry geometry_;
+  // FuseMaxPool's pool and its geometry for the last Prepare; whether the GEMM kernel pools
+  // its accumulators, else the convolution's output in unpooled_, pooled by the glue's MaxPool.
+  bool fused_pool_ = false;
+  MaxPoolWindow pool_window_;
+  std::string pool_prefix_;
+  PoolGeometry pool_geometry_{};
+  bool kernel_pools_ = false;
+  CacheLineVector<float> unpooled_;
+  QuantizeActivationsFn quantize_ = nullptr;  // side codes of the unpooled path
 };
 
 }  // namespace bitlite

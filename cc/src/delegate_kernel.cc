@@ -69,11 +69,16 @@ class DelegateKernel {
     if (delegate != nullptr) options_ = delegate->options;
     profile_ = NodeProfile(options_.profile_path);
     const TfLiteIntArray* nodes = params.nodes_to_replace;
+    std::vector<std::unique_ptr<PartitionOp>> ops;
     for (int i = 0; nodes != nullptr && i < nodes->size; ++i) {
+      ops.push_back(MakePartitionOp(context, nodes->data[i], options_));
+    }
+    if (options_.fuse_ops) FuseOps(external, &ops);
+    for (std::unique_ptr<PartitionOp>& op : ops) {
       const int index = static_cast<int>(ops_.size());
       ops_.push_back(WiredOp());
       WiredOp& wired = ops_.back();
-      wired.op = MakePartitionOp(context, nodes->data[i], options_);
+      wired.op = std::move(op);
       for (int tensor : wired.op->inputs()) {
         const auto producer = internal_of_tensor.find(tensor);
         const TfLiteTensor* t = TensorAt(context, tensor);
@@ -241,6 +246,27 @@ class DelegateKernel {
       }
     }
     return true;
+  }
+
+  // Fused ops (FORMAT.md): an op whose output 0 only the next reader of that tensor reads,
+  // once, and that the runtime does not see (not a partition output), takes that reader over
+  // where both agree (PartitionOp::Fuse); the reader leaves the plan.
+  static void FuseOps(const std::set<int>& external,
+                      std::vector<std::unique_ptr<PartitionOp>>* ops) {
+    for (size_t i = 0; i < ops->size(); ++i) {
+      PartitionOp& op = *(*ops)[i];
+      if (op.outputs().size() != 1 || external.count(op.outputs()[0]) != 0) continue;
+      const int tensor = op.outputs()[0];
+      size_t reader = 0;
+      int reads = 0;
+      for (size_t j = i + 1; j < ops->size(); ++j) {
+        const std::vector<int>& inputs = (*ops)[j]->inputs();
+        const int count = static_cast<int>(std::count(inputs.begin(), inputs.end(), tensor));
+        if (count > 0 && reads == 0) reader = j;
+        reads += count;
+      }
+      if (reads == 1 && op.Fuse(*(*ops)[reader])) ops->erase(ops->begin() + reader);
+    }
   }
 
   // Which internal tensors are kept as codes, and tells every op its formats: a tensor whose

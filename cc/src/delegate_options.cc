@@ -84,6 +84,10 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       if (!ParseBool(values[i], &options->codes_between_ops)) {
         return Fail("codes_between_ops must be true, false, 1 or 0, got '" + value + "'", error);
       }
+    } else if (key == "fuse_ops") {
+      if (!ParseBool(values[i], &options->fuse_ops)) {
+        return Fail("fuse_ops must be true, false, 1 or 0, got '" + value + "'", error);
+      }
     } else if (key == "kernel") {
       if (!ParseKernel(value, &options->kernel)) {
         return Fail("kernel must be auto, bitserial, int, lut or reference, got '" + value + "'",
@@ -97,8 +101,8 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       options->profile_path = value;
     } else {
       return Fail("unknown option '" + key +
-                      "' (known: claim_builtins, codes_between_ops, kernel, max_scratch_bytes, "
-                      "num_threads, profile, verbose)",
+                      "' (known: claim_builtins, codes_between_ops, fuse_ops, kernel, "
+                      "max_scratch_bytes, num_threads, profile, verbose)",
                   error);
     }
   }

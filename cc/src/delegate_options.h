@@ -38,6 +38,9 @@ struct DelegateOptions {
   // a partition, is kept as their int8 codes instead of floats (FORMAT.md "Codes between
   // ops"); false: floats everywhere, for comparisons.
   bool codes_between_ops = true;
+  // A MAX_POOL_2D that alone reads a BitliteConv2D's output runs inside that op (FORMAT.md
+  // "Fused ops"); false: every node runs on its own, for comparisons.
+  bool fuse_ops = true;
   // The most scratch memory one node's kernel may take, in bytes; Prepare refuses a node that
   // needs more. 0: a bound derived from the node's own tensor sizes (BitliteOp::ScratchLimit).
   int64_t max_scratch_bytes = 0;

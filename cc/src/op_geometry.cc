@@ -23,6 +23,35 @@ bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Pa
   return true;
 }
 
+bool ComputePoolGeometry(const MaxPoolWindow& window, const std::vector<int>& x,
+                         PoolGeometry* g, std::string* error) {
+  if (x.size() != 4) return Fail("input must have rank 4, got " + ShapeToString(x), error);
+  if (window.stride_h < 1 || window.stride_w < 1 || window.filter_h < 1 || window.filter_w < 1) {
+    return Fail("strides and filter sizes must be at least 1", error);
+  }
+  g->batch = x[0];
+  g->in_h = x[1];
+  g->in_w = x[2];
+  g->channels = x[3];
+  g->filter_h = window.filter_h;
+  g->filter_w = window.filter_w;
+  g->stride_h = window.stride_h;
+  g->stride_w = window.stride_w;
+  // The convolutions' rule (the padding offset only matters to TFLite's own bookkeeping: the
+  // window starts at out * stride - padding either way).
+  int64_t oh = 0, ow = 0, pad_top = 0, pad_left = 0;
+  if (!OutputSize(g->in_h, g->filter_h, g->stride_h, 1, window.padding, &oh, &pad_top) ||
+      !OutputSize(g->in_w, g->filter_w, g->stride_w, 1, window.padding, &ow, &pad_left) ||
+      oh > INT_MAX || ow > INT_MAX) {
+    return Fail("the pooling window does not fit the input " + ShapeToString(x), error);
+  }
+  g->out_h = static_cast<int>(oh);
+  g->out_w = static_cast<int>(ow);
+  g->pad_top = static_cast<int>(pad_top);
+  g->pad_left = static_cast<int>(pad_left);
+  return true;
+}
+
 namespace {
 
 // FORMAT.md "BitliteConv2DTranspose", output size of one axis: the full output

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/conv_geometry.h"
+#include "kernels/pool_geometry.h"
 #include "op_options.h"
 
 namespace bitlite {
@@ -25,6 +26,11 @@ std::string ShapeToString(const std::vector<int>& shape);
 // where a VALID window does not fit the input.
 bool OutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, Padding padding,
                 int64_t* out, int64_t* pad_before);
+
+// The geometry of max pooling an NHWC tensor of shape `x` (rank 4) with `window`, by
+// OutputSize's rule; false with a message where the shape or window does not suit.
+bool ComputePoolGeometry(const MaxPoolWindow& window, const std::vector<int>& x,
+                         PoolGeometry* g, std::string* error);
 
 // A convolution cut down to its live taps (FindLiveTaps, not empty): what the fast kernels
 // run. Its weight codes [out_c][kernel_h * kernel_w * in_c / groups] are those of the taps.

@@ -9,7 +9,8 @@
 namespace bitlite {
 namespace {
 
-// A BitliteConv2D / BitliteFullyConnected node: x in, y out (the packed weights are its own).
+// A BitliteConv2D / BitliteFullyConnected node: x in, y out (the packed weights are its own);
+// or a BitliteConv2D and the MAX_POOL_2D it fused: x in, the pool's output out.
 class BitliteNodeOp : public PartitionOp {
  public:
   BitliteNodeOp(TfLiteContext* context, int node_index, const DelegateOptions& options)
@@ -41,6 +42,16 @@ class BitliteNodeOp : public PartitionOp {
     return true;
   }
 
+  // A fused max pool's output takes side codes, as the glue op's would.
+  bool Fuse(const PartitionOp& next) override {
+    const MaxPoolWindow* window = next.FusableMaxPool();
+    if (window == nullptr || !op_.FuseMaxPool(*window, next.MessagePrefix())) return false;
+    outputs_ = next.outputs();
+    return true;
+  }
+  bool WritesSideCodes() const override { return op_.fuses_max_pool(); }
+  void UseSideCodes(const ActivationPacking* grid) override { side_grid_ = grid; }
+
   const ActivationPacking* InputCodeGrid() const override { return op_.InputCodeGrid(); }
   bool WritesCodes() const override { return op_.WritesCodes(); }
   void UseCodes(bool input_codes, const ActivationPacking* output_grid) override {
@@ -66,6 +77,10 @@ class BitliteNodeOp : public PartitionOp {
       y.grid = output_grid_;
     } else {
       y.values = out[0];
+      if (side_grid_ != nullptr) {
+        y.side_codes = reinterpret_cast<int8_t*>(out[outputs_.size()]);
+        y.side_grid = side_grid_;
+      }
     }
     op_.Run(x, y, scratch->codes.data(), scratch->acc.data(), pool);
   }
@@ -74,6 +89,7 @@ class BitliteNodeOp : public PartitionOp {
   BitliteOp op_;
   bool input_codes_ = false;
   const ActivationPacking* output_grid_ = nullptr;  // the reader's, owned by its kernel
+  const ActivationPacking* side_grid_ = nullptr;    // UseSideCodes'
 };
 
 }  // namespace

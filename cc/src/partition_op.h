@@ -12,6 +12,7 @@
 #include "bitlite/tflite_c_abi.h"
 #include "delegate_options.h"
 #include "kernels/pack/activation_pack.h"
+#include "kernels/pool_geometry.h"
 #include "kernels/reference/activation_quantize_reference.h"
 #include "threading/thread_pool.h"
 
@@ -65,6 +66,13 @@ class PartitionOp {
   // (nullptr: none), whose codes go to out[outputs().size()], one per element of output 0.
   virtual bool WritesSideCodes() const { return false; }
   virtual void UseSideCodes(const ActivationPacking* /*grid*/) {}
+
+  // Fused ops (FORMAT.md), decided once when the partition is built. The window of a
+  // MAX_POOL_2D that can run inside the op writing its input (else nullptr).
+  virtual const MaxPoolWindow* FusableMaxPool() const { return nullptr; }
+  // Takes `next` over: an op that reads this op's output 0, which nothing else reads. Returns
+  // whether it did; if so, the op's outputs are next's, and next is not run.
+  virtual bool Fuse(const PartitionOp& /*next*/) { return false; }
 
   // Computes the outputs from the inputs with the shapes of the last Prepare: `in` and `out`
   // hold one pointer per inputs() / outputs(), each with the elements of its shape (a tensor

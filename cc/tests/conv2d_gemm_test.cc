@@ -3,7 +3,9 @@
 // both activation grids, random shapes with
 // channel counts around the 64-bit word, grouped convolutions, tails in every dimension,
 // strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs;
-// every case also with codes in and out (FORMAT.md "Codes between ops").
+// every case also with codes in and out (FORMAT.md "Codes between ops"). Layers that max
+// pool their own output (PoolOutput) against the reference followed by the glue's max pool,
+// and the pool rows of every ISA against the scalar ones.
 #include "kernels/gemm/conv2d_gemm.h"
 
 #include <algorithm>
@@ -14,10 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "glue/glue_kernels.h"
 #include "kernels/pack/activation_pack.h"
+#include "kernels/pool_geometry.h"
 #include "kernels/reference/conv2d_reference.h"
 #include "kernels/epilogue/code_thresholds.h"
 #include "kernels/epilogue/output_epilogue.h"
+#include "kernels/epilogue/pooled_accumulators.h"
 #include "kernels/reference/activation_quantize_reference.h"
 #include "kernels/reference/output_stage_reference.h"
 #include "kernels/cpu_features.h"
@@ -303,6 +308,331 @@ BITLITE_TEST(MatchesReferenceOnExtremeGeometries) {
     std::string error;
     if (ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error)) CheckCase(c, pools);
   }
+}
+
+// A random convolution whose output a max pool reads (PoolOutput): one group, output
+// channels below, at and past the pool rows' 16-channel vectors, batch 1 or 2, and an output
+// stage that pools (OutputStagePools) with multipliers of both signs (the flipped channels),
+// zeros of both signs (every output the offset), huge ones, and zero offsets.
+ConvCase RandomPooledCase(std::mt19937& rng, int weight_bits, int activation_bits,
+                          bool is_signed) {
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+  OpParams& p = c.params;
+  const int out_channel_choices[] = {1, 3, 16, 17, 33, 64, 70};
+  p.kind = OpKind::kConv2D;
+  p.groups = 1;
+  p.out_channels = out_channel_choices[uniform(0, 6)];
+  p.kernel_h = uniform(1, 3);
+  p.kernel_w = uniform(1, 3);
+  p.stride_h = uniform(1, 2);
+  p.stride_w = uniform(1, 2);
+  p.dilation_h = uniform(1, 2);
+  p.dilation_w = uniform(1, 2);
+  p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
+  SetRandomOutputStage(rng, &p);
+  const float special_multipliers[] = {0.0f, -0.0f, 1e20f, -1e20f};
+  for (int i = 0; i < p.out_channels; ++i) {
+    if (uniform(0, 3) == 0) p.multiplier[i] = special_multipliers[uniform(0, 3)];
+    if (uniform(0, 7) == 0) p.offset[i] = 0.0f;
+  }
+  c.input_shape = {uniform(1, 2), (p.kernel_h - 1) * p.dilation_h + uniform(1, 12),
+                   (p.kernel_w - 1) * p.dilation_w + uniform(1, 12), p.in_channels};
+  FillRandomData(rng, &c);
+  return c;
+}
+
+// A random max pool: filters of 1 to 3, strides of 1 to 3 (past the filter too, where no
+// window reads some rows and columns), SAME or VALID.
+MaxPoolWindow RandomPoolWindow(std::mt19937& rng) {
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  MaxPoolWindow window;
+  window.filter_h = uniform(1, 3);
+  window.filter_w = uniform(1, 3);
+  window.stride_h = uniform(1, 3);
+  window.stride_w = uniform(1, 3);
+  window.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
+  return window;
+}
+
+// The reference output of `c` max pooled by `pool` as an unfused layer's is: by the glue's
+// MAX_POOL_2D with the NONE clamp (BitliteOp::Run).
+std::vector<float> PooledReference(const ConvCase& c, const ConvGeometry& g,
+                                   const PoolGeometry& pool) {
+  const std::vector<float> conv = RunReference(c, g);
+  const int64_t rows = int64_t{pool.batch} * pool.out_h;
+  std::vector<float> y(static_cast<size_t>(rows * pool.out_w * pool.channels));
+  const glue::Clamp none{std::numeric_limits<float>::lowest(), std::numeric_limits<float>::max()};
+  glue::MaxPool(pool, conv.data(), y.data(), none, 0, rows);
+  return y;
+}
+
+// What CheckCodesInAndOut leaves out, for a pooling layer whose pooled reference output is
+// `expected`: floats with codes of `grid` beside them are `expected` and the reference
+// quantizer's codes of the floats written; and with the output stage folded into compares
+// for `grid` (WillWriteCodes), its codes of `grid` are those of `expected`. Returns "" or
+// what differs.
+std::string CheckPooledCodes(Conv2DGemm* conv, const ConvCase& c,
+                             const std::vector<float>& expected, const ActivationPacking& grid,
+                             ThreadPool* pool) {
+  ActivationInput x;
+  x.values = c.x.data();
+  std::vector<float> y(expected.size(), -1.0f);
+  std::vector<int8_t> side_codes(expected.size(), 99);
+  ActivationOutput beside;
+  beside.values = y.data();
+  beside.side_codes = side_codes.data();
+  beside.side_grid = &grid;
+  conv->Run(x, beside, pool);
+  if (!BitwiseEqual(y, expected)) return "side codes: floats differ";
+  if (side_codes != ReferenceCodes(y, grid)) return "side codes differ";
+  if (!conv->writes_codes()) return "";
+  conv->WillWriteCodes(&grid);
+  std::vector<int8_t> codes(expected.size(), 99);
+  ActivationOutput coded;
+  coded.codes = codes.data();
+  coded.grid = &grid;
+  conv->Run(x, coded, pool);
+  if (codes != ReferenceCodes(expected, grid)) return "codes after WillWriteCodes differ";
+  return "";
+}
+
+// `c` pooling its output by `window` on every kernel row this CPU runs against the
+// reference followed by the glue's max pool, bit for bit: floats on 1 to 3 threads, codes in,
+// codes out with and without thresholds, side codes. False, with nothing checked, where
+// BitliteOp would not pool in the kernel: the window does not fit the output (VALID), or the
+// layer has no live taps (it runs the reference kernel).
+bool CheckPooledCase(const ConvCase& c, const MaxPoolWindow& window, std::mt19937* rng,
+                     ThreadPool* pools) {
+  ConvGeometry g;
+  std::vector<int> output_shape;
+  std::string error;
+  if (!ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error)) {
+    ReportFailure(__FILE__, __LINE__, "geometry: " + error);
+    return false;
+  }
+  PoolGeometry pool;
+  const LiveTaps taps = FindLiveTaps(g);
+  if (taps.Empty() || !ComputePoolGeometry(window, output_shape, &pool, &error)) return false;
+  const std::vector<float> expected = PooledReference(c, g, pool);
+  const std::string pool_text =
+      ", pool " + std::to_string(pool.filter_h) + "x" + std::to_string(pool.filter_w) +
+      " stride " + std::to_string(pool.stride_h) + "x" + std::to_string(pool.stride_w) +
+      " pads " + std::to_string(pool.pad_top) + " " + std::to_string(pool.pad_left);
+  const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
+  for (const GemmKernel* kernel : Kernels()) {
+    if (!kernel->Takes(c.params.weight_bits, c.params.activation_bits)) continue;
+    Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
+    if (!conv.PoolOutput(&pool)) {
+      ReportFailure(__FILE__, __LINE__, "not pooled: " + DescribeCase(c, kernel->name, 1));
+      return true;
+    }
+    const std::string floats =
+        CheckEveryThreadCount(&conv, c, live.geometry, expected, kernel->name, pools);
+    if (!floats.empty()) {
+      ReportFailure(__FILE__, __LINE__, floats + pool_text);
+      return true;
+    }
+    std::string codes = CheckCodesInAndOut(&conv, c, expected, rng, &pools[1]);
+    if (codes.empty()) {
+      codes = CheckPooledCodes(&conv, c, expected, RandomCodeGrid(*rng), &pools[1]);
+    }
+    if (!codes.empty()) {
+      ReportFailure(__FILE__, __LINE__,
+                    codes + ": " + DescribeCase(c, kernel->name, 2) + pool_text);
+      return true;
+    }
+  }
+  return true;
+}
+
+BITLITE_TEST(PooledOutputMatchesReferenceThenMaxPool) {
+  TestThreadPools threads;
+  std::mt19937 rng(2112);
+  int checked = 0;
+  for (int weight_bits : {1, 2, 3, 4, 8}) {
+    for (bool is_signed : {false, true}) {
+      for (int repeat = 0; repeat < 20; ++repeat) {
+        // Equal widths first (W1A1 on the binary grid where signed), then random ones.
+        const int activation_bits = weight_bits == 8 || repeat == 0
+                                        ? weight_bits
+                                        : std::uniform_int_distribution<int>(1, 4)(rng);
+        const ConvCase c = RandomPooledCase(rng, weight_bits, activation_bits, is_signed);
+        const MaxPoolWindow window = RandomPoolWindow(rng);
+        checked += CheckPooledCase(c, window, &rng, threads.pools) ? 1 : 0;
+      }
+    }
+  }
+  // The windows that do not fit (VALID, larger than the output) are few.
+  EXPECT_TRUE(checked >= 150);
+}
+
+// Whether a 3x3 SAME layer of 4 channels (SetThreadsCase) in `groups` groups, whose last
+// channel has `multiplier` and `offset`, pools its output by a 2x2 stride 2 window.
+bool LayerPools(float multiplier, float offset, int groups) {
+  ConvCase c;
+  ConvGeometry g;
+  std::vector<int> output_shape;
+  std::string error;
+  PoolGeometry pool;
+  MaxPoolWindow window;
+  window.filter_h = window.filter_w = window.stride_h = window.stride_w = 2;
+  if (!SetThreadsCase(4, 4, groups, 2, 2, &c, &g) ||
+      !ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error) ||
+      !ComputePoolGeometry(window, output_shape, &pool, &error)) {
+    ReportFailure(__FILE__, __LINE__, "setup: " + error);
+    return false;
+  }
+  c.params.multiplier.back() = multiplier;
+  c.params.offset.back() = offset;
+  Conv2DGemm conv(c.params, c.w_codes.data(), AutoGemmKernel(DetectCpuFeatures(), 2, 2));
+  return conv.PoolOutput(&pool);
+}
+
+// PoolOutput pools where max pooling commutes with the output stage (pooled_accumulators.h)
+// and refuses, on any channel, a -0.0 offset, multipliers or offsets that are not finite, and
+// multipliers that would take outputs past the largest float; and layers with groups.
+BITLITE_TEST(PoolOutputRefusesOutputStagesThatDoNotPool) {
+  EXPECT_TRUE(LayerPools(0.5f, 1.0f, 1));
+  EXPECT_TRUE(LayerPools(-0.5f, 0.0f, 1));
+  EXPECT_TRUE(LayerPools(0.0f, -3.0f, 1));
+  EXPECT_TRUE(LayerPools(-0.0f, 0.0f, 1));
+  EXPECT_TRUE(LayerPools(1e-42f, 2.0f, 1));
+  EXPECT_TRUE(LayerPools(-1e28f, 1e30f, 1));
+  EXPECT_TRUE(!LayerPools(0.5f, -0.0f, 1));
+  EXPECT_TRUE(!LayerPools(-0.5f, -0.0f, 1));
+  EXPECT_TRUE(!LayerPools(NAN, 1.0f, 1));
+  EXPECT_TRUE(!LayerPools(INFINITY, 1.0f, 1));
+  EXPECT_TRUE(!LayerPools(-INFINITY, 1.0f, 1));
+  EXPECT_TRUE(!LayerPools(0.5f, NAN, 1));
+  EXPECT_TRUE(!LayerPools(0.5f, -INFINITY, 1));
+  EXPECT_TRUE(!LayerPools(1e30f, 1.0f, 1));
+  EXPECT_TRUE(!LayerPools(-1e30f, 1.0f, 1));
+  EXPECT_TRUE(!LayerPools(0.5f, 1.0f, 2));
+  ConvCase c;
+  ConvGeometry g;
+  ASSERT_TRUE(SetThreadsCase(4, 4, 1, 2, 2, &c, &g));
+  Conv2DGemm conv(c.params, c.w_codes.data(), AutoGemmKernel(DetectCpuFeatures(), 2, 2));
+  EXPECT_TRUE(!conv.PoolOutput(nullptr));
+}
+
+// An accumulator for the pool rows: any int32, the ends (INT32_MIN: where a pool starts)
+// often.
+std::vector<int32_t> RandomAccumulators(std::mt19937& rng, int64_t count) {
+  std::vector<int32_t> values;
+  for (int64_t i = 0; i < count; ++i) {
+    const int pick = std::uniform_int_distribution<int>(0, 7)(rng);
+    values.push_back(pick == 0   ? INT32_MIN
+                     : pick == 1 ? INT32_MAX
+                                 : std::uniform_int_distribution<int32_t>(INT32_MIN,
+                                                                          INT32_MAX)(rng));
+  }
+  return values;
+}
+
+// Channel flips of random multiplier signs (AccumulatorFlips).
+std::vector<int32_t> RandomFlips(std::mt19937& rng, int64_t channels) {
+  std::vector<int32_t> flips;
+  for (int64_t c = 0; c < channels; ++c) {
+    flips.push_back(std::uniform_int_distribution<int>(0, 1)(rng) ? -1 : 0);
+  }
+  return flips;
+}
+
+// `row` and the scalar FlippedAccumulators on the same random cores, terms and flips, rows
+// strided past the channels (whose gaps must stay as they were); buffers end at the last
+// channel, so that the sanitized build catches reads and writes past them.
+bool FlippedAccumulatorsMatchScalar(FlippedAccumulatorsFn row, std::mt19937& rng,
+                                    int64_t channels) {
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int64_t pixels = uniform(1, 4);
+  const int64_t core_stride = channels + uniform(0, 1) * uniform(1, 20);
+  const int64_t out_stride = channels + uniform(0, 3);
+  const int64_t core_size = (pixels - 1) * core_stride + channels;
+  const std::vector<int32_t> core = RandomAccumulators(rng, core_size);
+  const std::vector<int32_t> constants = RandomAccumulators(rng, pixels);
+  const std::vector<int32_t> channel_terms = RandomAccumulators(rng, core_size);
+  std::vector<const int32_t*> term_rows;
+  for (int64_t q = 0; q < pixels; ++q) {
+    term_rows.push_back(channel_terms.data() + q * core_stride);
+  }
+  EpilogueTerms terms;
+  terms.scale_shift = uniform(0, 1);
+  terms.constants = uniform(0, 1) ? constants.data() : nullptr;
+  terms.channel_terms = uniform(0, 1) ? term_rows.data() : nullptr;
+  const std::vector<int32_t> flips = RandomFlips(rng, channels);
+  std::vector<int32_t> expected(static_cast<size_t>((pixels - 1) * out_stride + channels),
+                                0x5a5a5a5a);
+  std::vector<int32_t> actual = expected;
+  FlippedAccumulators(core.data(), core_stride, pixels, channels, terms, flips.data(),
+                      expected.data(), out_stride);
+  row(core.data(), core_stride, pixels, channels, terms, flips.data(), actual.data(), out_stride);
+  return actual == expected;
+}
+
+// `row` and the scalar MaxPoolFlippedRow on a random pooled row of `g` (one image), over a
+// ring of random flipped accumulators with random flips.
+bool MaxPoolFlippedRowMatchesScalar(MaxPoolFlippedRowFn row, const PoolGeometry& g,
+                                    std::mt19937& rng) {
+  std::vector<std::vector<int32_t>> ring;
+  for (int r = 0; r < g.filter_h; ++r) {
+    ring.push_back(RandomAccumulators(rng, int64_t{g.in_w} * g.channels));
+  }
+  std::vector<const int32_t*> rows;
+  for (const std::vector<int32_t>& r : ring) rows.push_back(r.data());
+  const int64_t pool_row = std::uniform_int_distribution<int>(0, g.out_h - 1)(rng);
+  const std::vector<int32_t> flips = RandomFlips(rng, g.channels);
+  std::vector<int32_t> expected(static_cast<size_t>(int64_t{g.out_w} * g.channels));
+  std::vector<int32_t> actual(expected.size(), 0x5a5a5a5a);
+  MaxPoolFlippedRow(g, pool_row, rows.data(), g.channels, flips.data(), expected.data());
+  row(g, pool_row, rows.data(), g.channels, flips.data(), actual.data());
+  return actual == expected;
+}
+
+// The pool rows BestPoolKernels picks equal the scalar ones (the specification) on every
+// channel count up to 70 (16-channel vectors, their tails, the max pool's 64-channel
+// blocks), random terms, flips and pool geometries.
+BITLITE_TEST(PoolRowsMatchScalar) {
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  const PoolKernels best = BestPoolKernels(cpu);
+#if BITLITE_X86_KERNELS
+  // Where AVX-512 runs, its rows are the ones picked (else nothing below would be compared).
+  EXPECT_EQ(best.flipped_accumulators == &FlippedAccumulatorsAvx512, cpu.avx512bw);
+  EXPECT_EQ(best.max_pool_flipped_row == &MaxPoolFlippedRowAvx512, cpu.avx512bw);
+#endif
+  // Without AVX-512 the rows picked are the scalar ones: with no other row to compare them
+  // with, they are checked only against the reference
+  // (PooledOutputMatchesReferenceThenMaxPool).
+  if (best.flipped_accumulators == &FlippedAccumulators &&
+      best.max_pool_flipped_row == &MaxPoolFlippedRow) {
+    return;
+  }
+  std::mt19937 rng(70);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int pooled = 0;
+  for (int channels = 1; channels <= 70; ++channels) {
+    for (int repeat = 0; repeat < 8; ++repeat) {
+      if (!FlippedAccumulatorsMatchScalar(best.flipped_accumulators, rng, channels)) {
+        ReportFailure(__FILE__, __LINE__,
+                      "flipped accumulators differ, channels " + std::to_string(channels));
+        return;
+      }
+      PoolGeometry g;
+      std::string error;
+      const std::vector<int> shape = {1, uniform(1, 7), uniform(1, 9), channels};
+      if (!ComputePoolGeometry(RandomPoolWindow(rng), shape, &g, &error)) continue;
+      ++pooled;
+      if (!MaxPoolFlippedRowMatchesScalar(best.max_pool_flipped_row, g, rng)) {
+        ReportFailure(__FILE__, __LINE__,
+                      "max pool row differs, channels " + std::to_string(channels) + " input " +
+                          ShapeToString(shape) + " pool " + std::to_string(g.filter_h) + "x" +
+                          std::to_string(g.filter_w) + " stride " + std::to_string(g.stride_h) +
+                          "x" + std::to_string(g.stride_w));
+        return;
+      }
+    }
+  }
+  EXPECT_TRUE(pooled > 70 * 8 / 2);
 }
 
 // The entry points of `kernel` for activation_bits (W8A8 at 8, else 1 weight bit), or for

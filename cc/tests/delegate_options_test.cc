@@ -22,6 +22,9 @@ BITLITE_TEST(DefaultsAndValidValues) {
   EXPECT_EQ(options.num_threads, -1);
   EXPECT_EQ(options.verbose, false);
   EXPECT_EQ(options.profile_path, "");
+  EXPECT_EQ(options.fuse_ops, true);
+  EXPECT_EQ(Parse({"fuse_ops"}, {"0"}, &options), "ok");
+  EXPECT_EQ(options.fuse_ops, false);
   EXPECT_EQ(Parse({"profile"}, {"/tmp/times.tsv"}, &options), "ok");
   EXPECT_EQ(options.profile_path, "/tmp/times.tsv");
   EXPECT_EQ(Parse({"num_threads", "verbose"}, {"4", "true"}, &options), "ok");
@@ -35,8 +38,8 @@ BITLITE_TEST(DefaultsAndValidValues) {
 BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
   DelegateOptions options;
   EXPECT_EQ(Parse({"threads"}, {"2"}, &options),
-            "unknown option 'threads' (known: claim_builtins, codes_between_ops, kernel, "
-            "max_scratch_bytes, num_threads, profile, verbose)");
+            "unknown option 'threads' (known: claim_builtins, codes_between_ops, fuse_ops, "
+            "kernel, max_scratch_bytes, num_threads, profile, verbose)");
   for (const char* bad : {"0", "-2", "2x", "", " 2", "99999999999", "1.5"}) {
     EXPECT_CONTAINS(Parse({"num_threads"}, {bad}, &options), "num_threads must be an integer >= 1");
   }
@@ -44,6 +47,7 @@ BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
     EXPECT_CONTAINS(Parse({"verbose"}, {bad}, &options), "verbose must be true, false, 1 or 0");
   }
   EXPECT_CONTAINS(Parse({"verbose"}, {nullptr}, &options), "has no key or value");
+  EXPECT_CONTAINS(Parse({"fuse_ops"}, {"no"}, &options), "fuse_ops must be true, false, 1 or 0");
   EXPECT_CONTAINS(Parse({"kernel"}, {"table"}, &options),
                   "kernel must be auto, bitserial, int, lut or reference, got 'table'");
 }

@@ -142,7 +142,7 @@ BITLITE_TEST(GeneralBroadcastMatchesNumpy) {
 BITLITE_TEST(MaxPoolSamePaddingSkipsPaddedTaps) {
   // 1x3x3x1, 2x2 window, stride 2, SAME: out 2x2, padding 0 before (total 1, after).
   const std::vector<float> x = {-5, -4, -3, -2, -1, -9, -8, -7, -6};
-  glue::PoolGeometry g{1, 3, 3, 1, 2, 2, 2, 2, 2, 2, 0, 0};
+  PoolGeometry g{1, 3, 3, 1, 2, 2, 2, 2, 2, 2, 0, 0};
   std::vector<float> y(4);
   glue::MaxPool(g, x.data(), y.data(), Clamp{std::numeric_limits<float>::lowest(), 1e9f}, 0, 2);
   EXPECT_TRUE(SameBits(y, {-1, -3, -7, -6}));
@@ -162,7 +162,7 @@ BITLITE_TEST(MaxPoolEqualsItsDefinitionOnRandomGeometriesAndSpecialValues) {
                            -std::numeric_limits<float>::infinity(),
                            std::numeric_limits<float>::denorm_min(), -1e-40f, 3.5f, -2.25f};
   for (int repeat = 0; repeat < 60; ++repeat) {
-    glue::PoolGeometry g{};
+    PoolGeometry g{};
     g.batch = uniform(1, 2);
     g.in_h = uniform(1, 6);
     g.in_w = uniform(1, 6);

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/pool_geometry.h"
+
 namespace bitlite {
 namespace glue {
 
@@ -65,14 +67,6 @@ void Relu(const float* x, float* y, int64_t size, Clamp clamp);
 
 // TFLite's ROUND (RoundToNearest): half to even, from floor(x) and x - floor(x).
 void Round(const float* x, float* y, int64_t size);
-
-struct PoolGeometry {
-  int batch, in_h, in_w, channels;
-  int out_h, out_w;
-  int filter_h, filter_w;
-  int stride_h, stride_w;
-  int pad_top, pad_left;
-};
 
 // TFLite's float MAX_POOL_2D on output rows [first_row, end_row) of the batch * out_h rows:
 // per output element, std::max over the window's elements inside the input in row-major

@@ -212,6 +212,15 @@ class GlueOp : public PartitionOp {
   // Side codes for any glue op with one output: its readers' grid is known only after every
   // op's Prepare (the delegate kernel's DecideCodes).
   bool WritesSideCodes() const override { return init_error_.empty() && outputs_.size() == 1; }
+
+  // A MAX_POOL_2D without a fused activation (Keras' MaxPooling2D).
+  const MaxPoolWindow* FusableMaxPool() const override {
+    const bool fusable = init_error_.empty() && builtin_ == kTfLiteBuiltinMaxPool2d &&
+                         inputs_.size() == 1 && pool_.activation == kTfLiteActNone &&
+                         (pool_.padding == kTfLitePaddingSame ||
+                          pool_.padding == kTfLitePaddingValid);
+    return fusable ? &pool_window_ : nullptr;
+  }
   void UseSideCodes(const ActivationPacking* grid) override { side_grid_ = grid; }
 
   void Eval(const float* const* in, float* const* out, OpScratch*, ThreadPool* pool) override {
@@ -265,7 +274,7 @@ class GlueOp : public PartitionOp {
   // network's W1A1 2-thread time 2.18 -> 2.05 ms). Side codes: each output row's right after
   // it, while it is in cache.
   void MaxPoolRows(const float* x, float* y, int8_t* codes, ThreadPool* pool) const {
-    const glue::PoolGeometry& g = pool_geometry_;
+    const PoolGeometry& g = pool_geometry_;
     const int64_t rows = int64_t{g.batch} * g.out_h;
     const int64_t row_elements = int64_t{g.out_w} * g.channels;
     const int threads = ThreadsForWork(pool_compares_, pool->threads());
@@ -406,6 +415,7 @@ class GlueOp : public PartitionOp {
     } else if (builtin_ == kTfLiteBuiltinMaxPool2d) {
       if (!Counts(in, out, 1, 1) || !Activation<TfLitePoolParams>(data)) return;
       pool_ = *static_cast<const TfLitePoolParams*>(data);
+      pool_window_ = PoolWindow();
       inputs_ = in;
     } else if (builtin_ == kTfLiteBuiltinReshape) {
       if (in.empty() || in.size() > 2 || !Counts(in, out, in.size(), 1)) {
@@ -610,41 +620,27 @@ class GlueOp : public PartitionOp {
   }
 
   bool InferPool(const Shape& x, std::vector<Shape>* out, std::string* error) {
-    if (x.size() != 4) return Fail("input must have rank 4, got " + ShapeToString(x), error);
     const TfLitePoolParams& p = pool_;
     if (p.padding != kTfLitePaddingSame && p.padding != kTfLitePaddingValid) {
       return Fail("padding must be SAME or VALID", error);
     }
-    if (p.stride_height < 1 || p.stride_width < 1 || p.filter_height < 1 || p.filter_width < 1) {
-      return Fail("strides and filter sizes must be at least 1", error);
-    }
-    glue::PoolGeometry& g = pool_geometry_;
-    g.batch = x[0];
-    g.in_h = x[1];
-    g.in_w = x[2];
-    g.channels = x[3];
-    g.filter_h = p.filter_height;
-    g.filter_w = p.filter_width;
-    g.stride_h = p.stride_height;
-    g.stride_w = p.stride_width;
-    // The convolutions' rule (the padding offset only matters to TFLite's own bookkeeping:
-    // the window starts at out * stride - padding either way).
-    const Padding padding = p.padding == kTfLitePaddingSame ? Padding::kSame : Padding::kValid;
-    int64_t oh = 0, ow = 0, pad_top = 0, pad_left = 0;
-    if (!OutputSize(g.in_h, g.filter_h, g.stride_h, 1, padding, &oh, &pad_top) ||
-        !OutputSize(g.in_w, g.filter_w, g.stride_w, 1, padding, &ow, &pad_left) ||
-        !FitsInt(oh) || !FitsInt(ow)) {
-      return Fail("the pooling window does not fit the input " + ShapeToString(x), error);
-    }
-    g.out_h = static_cast<int>(oh);
-    g.out_w = static_cast<int>(ow);
-    g.pad_top = static_cast<int>(pad_top);
-    g.pad_left = static_cast<int>(pad_left);
+    PoolGeometry& g = pool_geometry_;
+    if (!ComputePoolGeometry(pool_window_, x, &g, error)) return false;
     const CheckedSize compares =
         CheckedSize(g.batch) * g.out_h * g.out_w * g.channels * g.filter_h * g.filter_w;
     pool_compares_ = compares.ok() ? compares.value() : std::numeric_limits<int64_t>::max();
     out->assign(1, Shape{g.batch, g.out_h, g.out_w, g.channels});
     return true;
+  }
+
+  MaxPoolWindow PoolWindow() const {
+    MaxPoolWindow window;
+    window.filter_h = pool_.filter_height;
+    window.filter_w = pool_.filter_width;
+    window.stride_h = pool_.stride_height;
+    window.stride_w = pool_.stride_width;
+    window.padding = pool_.padding == kTfLitePaddingSame ? Padding::kSame : Padding::kValid;
+    return window;
   }
 
   // StartForAxis / StopForAxis for positive strides.
@@ -818,6 +814,7 @@ class GlueOp : public PartitionOp {
   TfLiteFusedActivation activation_ = kTfLiteActNone;
   glue::Clamp clamp_{};
   TfLitePoolParams pool_{};
+  MaxPoolWindow pool_window_;  // pool_'s, for PoolGeometry and fusion
   Shape reshape_target_;
   std::vector<int> paddings_;
   int axis_ = 0;
@@ -828,7 +825,7 @@ class GlueOp : public PartitionOp {
   // The geometry of the last Infer.
   glue::BinaryGeometry binary_geometry_;
   int64_t size_ = 0;
-  glue::PoolGeometry pool_geometry_{};
+  PoolGeometry pool_geometry_{};
   // Side codes (UseSideCodes): the readers' grid, nullptr for none, and the quantizer.
   const ActivationPacking* side_grid_ = nullptr;
   QuantizeActivationsFn quantize_ = BestQuantizeActivations(DetectCpuFeatures());

@@ -28,6 +28,10 @@ struct ActivationOutput {
   float* values = nullptr;  // NHWC floats, or
   int8_t* codes = nullptr;  // NHWC codes of `grid` (one that fits int8)
   const ActivationPacking* grid = nullptr;
+  // With floats, their codes of `side_grid` beside them (FORMAT.md "Codes beside floats"),
+  // or null. Only a convolution that pools its output (Conv2DGemm::PoolOutput) takes them.
+  int8_t* side_codes = nullptr;
+  const ActivationPacking* side_grid = nullptr;
 };
 
 }  // namespace bitlite

@@ -119,9 +119,16 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   const int64_t pixel_units = std::max<int64_t>(chunks_ * g.groups, 1);
   const int64_t wanted_blocks =
       threads_ > 1 ? (kUnitsPerThread * threads_ + pixel_units - 1) / pixel_units : 1;
-  const int64_t blocks = std::clamp<int64_t>(wanted_blocks, 1, channel_tiles);
+  // A pooled layer's units are ranges of pooled rows, each over every channel.
+  const int64_t blocks =
+      pools_ ? 1 : std::clamp<int64_t>(wanted_blocks, 1, channel_tiles);
   block_channels_ = (channel_tiles + blocks - 1) / blocks * kChannelAlign;
   blocks_ = (group_channels_ + block_channels_ - 1) / block_channels_;
+  if (pools_ && (pool_.batch != g.batch || pool_.in_h != g.out_h || pool_.in_w != g.out_w ||
+                 pool_.channels != g.out_c)) {
+    return Fail("internal error: the pool's input is not the convolution's output", error);
+  }
+  pool_units_ = pools_ ? std::min<int64_t>(int64_t{pool_.batch} * pool_.out_h, threads_) : 0;
 
   // Every buffer below, added up before any is allocated; the border terms once the tap
   // ranges are classified (below).
@@ -143,6 +150,11 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
       (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
       (chunk + 1) * block_channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
+  if (pools_) {
+    budget.Add(CheckedSize(threads_) * (CheckedSize(pool_.filter_h) * g.out_w + pool_.out_w) *
+                   group_out_c_,
+               sizeof(int32_t));
+  }
   if (fold_width_) budget.Add(CheckedSize(threads_) * g.in_c, sizeof(float) + sizeof(int8_t));
   const bool fold_bytes = fold_width_ && x_planes_.bytes;
   const bool window_sums = weights_.front().grid.Shift() != 0;
@@ -212,7 +224,28 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     s.fold_pixels.assign(
         fold_bytes && window_sums ? static_cast<size_t>(in_w * WordsPerTap(in_c, 8)) : 0, 0);
     s.fold_pixel_sums.assign(fold_bytes && window_sums ? static_cast<size_t>(in_w) : 0, 0);
+    s.pool_rows.assign(pools_ ? static_cast<size_t>(pool_.filter_h * g.out_w * group_out_c_) : 0,
+                       0);
+    s.pooled.assign(pools_ ? static_cast<size_t>(pool_.out_w * group_out_c_) : 0, 0);
+    s.pool_ring.clear();
+    for (int64_t r = 0; pools_ && r < pool_.filter_h; ++r) {
+      s.pool_ring.push_back(s.pool_rows.data() + r * g.out_w * group_out_c_);
+    }
   }
+  return true;
+}
+
+bool Conv2DGemm::PoolOutput(const PoolGeometry* pool) {
+  pools_ = pool != nullptr && weights_.size() == 1 &&
+           OutputStagePools(multiplier_.data(), offset_.data(),
+                            static_cast<int64_t>(multiplier_.size()));
+  if (!pools_) return false;
+  pool_ = *pool;
+  pool_flips_.resize(multiplier_.size());
+  AccumulatorFlips(multiplier_.data(), static_cast<int64_t>(multiplier_.size()),
+                   pool_flips_.data());
+  pool_kernels_ = BestPoolKernels(DetectCpuFeatures());
+  if (quantize_ == nullptr) quantize_ = BestQuantizeActivations(DetectCpuFeatures());
   return true;
 }
 
@@ -223,6 +256,14 @@ void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, Thread
     PackRow(x, unit / g_.groups, unit % g_.groups, &scratch_[static_cast<size_t>(worker)]);
   };
   pool->ParallelFor(g_.batch * g_.in_h * g_.groups, pack, threads_);
+  if (pools_) {
+    const int64_t rows = int64_t{pool_.batch} * pool_.out_h;
+    auto compute = [this, &y, rows](int64_t unit, int worker) {
+      RunPooledRows(unit * rows / pool_units_, (unit + 1) * rows / pool_units_,
+                    &scratch_[static_cast<size_t>(worker)], y);
+    };
+    return pool->ParallelFor(pool_units_, compute, threads_);
+  }
   auto compute = [this, &y](int64_t unit, int worker) {
     RunUnit(unit, &scratch_[static_cast<size_t>(worker)], y);
   };
@@ -470,18 +511,10 @@ void Conv2DGemm::WillWriteCodes(const ActivationPacking* grid) {
                         static_cast<int64_t>(multiplier_.size()), activation_);
 }
 
-void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const {
-  const int64_t block = unit % blocks_;
-  const int64_t group = unit / blocks_ % g_.groups;
-  const int64_t chunk = unit / (blocks_ * g_.groups);
-  const int64_t first = chunk * chunk_pixels_;
-  const int64_t count = std::min(chunk_pixels_, g_.batch * g_.out_h * g_.out_w - first);
-  const int64_t c0 = block * block_channels_;
-  const int64_t channels = std::min(block_channels_, group_channels_ - c0);
-  const int64_t real_channels = std::min(channels, group_out_c_ - c0);
-  if (real_channels <= 0) return;
-  PrepareChunk(first, count, group, c0, scratch);
-  const BitserialWeights& weights = weights_[static_cast<size_t>(group)];
+EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int64_t c0,
+                                    int64_t channels, Scratch* scratch) const {
+  PrepareChunk(first, count, g, c0, scratch);
+  const BitserialWeights& weights = weights_[static_cast<size_t>(g)];
   const int64_t words = weights.words_per_plane;
   const uint64_t* w = weights.ChannelTile(c0);
   if (kernels_.bgemm.indirect != nullptr) {
@@ -497,6 +530,20 @@ void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput&
       __builtin_ctz(static_cast<unsigned>(weights.grid.Scale() * x_planes_.Scale()));
   terms.constants = scratch->constants.data();
   if (x_planes_.Shift() != 0) terms.channel_terms = scratch->channel_terms.data();
+  return terms;
+}
+
+void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const {
+  const int64_t block = unit % blocks_;
+  const int64_t group = unit / blocks_ % g_.groups;
+  const int64_t chunk = unit / (blocks_ * g_.groups);
+  const int64_t first = chunk * chunk_pixels_;
+  const int64_t count = std::min(chunk_pixels_, g_.batch * g_.out_h * g_.out_w - first);
+  const int64_t c0 = block * block_channels_;
+  const int64_t channels = std::min(block_channels_, group_channels_ - c0);
+  const int64_t real_channels = std::min(channels, group_out_c_ - c0);
+  if (real_channels <= 0) return;
+  const EpilogueTerms terms = ChunkGemm(first, count, group, c0, channels, scratch);
   const int64_t oc = group * group_out_c_ + c0;
   if (y.codes != nullptr) {
     kernels_.epilogue_codes(scratch->core.data(), block_channels_, count, real_channels, terms,
@@ -508,6 +555,51 @@ void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput&
   kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
                     multiplier_.data() + oc, offset_.data() + oc, activation_,
                     scratch->acc.data(), y.values + first * g_.out_c + oc, g_.out_c);
+}
+
+void Conv2DGemm::RunPooledRows(int64_t first, int64_t end, Scratch* scratch,
+                               const ActivationOutput& y) const {
+  const PoolGeometry& p = pool_;
+  const int64_t channels = group_out_c_;  // one group: the layer's
+  const int64_t row_size = g_.out_w * channels;
+  int64_t image = -1;
+  int64_t next = 0;  // the image's output rows below `next` are in the ring or no longer needed
+  for (int64_t row = first; row < end; ++row) {
+    const int64_t n = row / p.out_h, pool_row = row % p.out_h;
+    if (n != image) {
+      image = n;
+      next = 0;
+    }
+    const int64_t origin = pool_row * p.stride_h - p.pad_top;
+    const int64_t hi = std::min<int64_t>(origin + p.filter_h, p.in_h);
+    for (next = std::max(next, origin); next < hi; ++next) {
+      int32_t* out = scratch->pool_rows.data() + next % p.filter_h * row_size;
+      const int64_t pixel = (n * g_.out_h + next) * g_.out_w;
+      for (int64_t x0 = 0; x0 < g_.out_w; x0 += chunk_pixels_) {
+        const int64_t count = std::min(chunk_pixels_, g_.out_w - x0);
+        const EpilogueTerms terms = ChunkGemm(pixel + x0, count, 0, 0, group_channels_, scratch);
+        pool_kernels_.flipped_accumulators(scratch->core.data(), block_channels_, count,
+                                           channels, terms, pool_flips_.data(),
+                                           out + x0 * channels, channels);
+      }
+    }
+    pool_kernels_.max_pool_flipped_row(p, pool_row, scratch->pool_ring.data(), channels, pool_flips_.data(), scratch->pooled.data());
+    const int64_t at = row * p.out_w * channels;
+    const EpilogueTerms whole;  // the pooled accumulators are complete
+    if (y.codes != nullptr) {
+      kernels_.epilogue_codes(scratch->pooled.data(), channels, p.out_w, channels, whole,
+                              multiplier_.data(), offset_.data(), activation_, *y.grid,
+                              code_thresholds_.View(y.grid, 0), y.codes + at, channels);
+      continue;
+    }
+    kernels_.epilogue(scratch->pooled.data(), channels, p.out_w, channels, whole,
+                      multiplier_.data(), offset_.data(), activation_, scratch->acc.data(),
+                      y.values + at, channels);
+    if (y.side_codes != nullptr) {
+      quantize_(y.values + at, static_cast<size_t>(p.out_w * channels), *y.side_grid,
+                y.side_codes + at);
+    }
+  }
 }
 
 }  // namespace bitlite

@@ -18,6 +18,10 @@
 // tap, which adds w * 0 on every grid but the binary one, which never folds.
 // Work is split into (pixel chunk, group, channel block) units over a ThreadPool; every unit
 // is computed whole by one thread, so results do not depend on the thread count.
+// A layer whose output a max pool reads alone can pool it itself (PoolOutput): output rows
+// are then computed as the pool's windows need them, their accumulators max pooled
+// (pooled_accumulators.h) and only the pooled outputs go through the output stage; units
+// are ranges of pooled rows, each computing the convolution rows its windows reach.
 #ifndef BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_
 #define BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_
 
@@ -27,8 +31,11 @@
 
 #include "kernels/activation_io.h"
 #include "kernels/epilogue/code_thresholds.h"
+#include "kernels/epilogue/pooled_accumulators.h"
 #include "kernels/cache_line_vector.h"
 #include "kernels/pack/activation_pack.h"
+#include "kernels/pack/activation_quantize.h"
+#include "kernels/pool_geometry.h"
 #include "kernels/gemm/gemm_kernels.h"
 #include "kernels/gemm/bitserial_planes.h"
 #include "kernels/conv_geometry.h"
@@ -73,6 +80,12 @@ class Conv2DGemm {
   // compares for it (code_thresholds.h) where it can.
   void WillWriteCodes(const ActivationPacking* grid);
 
+  // Before Prepare: Run writes the output max pooled by `pool` (whose input is this layer's
+  // output) instead of the output itself; null: not pooled. False, and not pooled, where
+  // the output stage does not allow pooling the accumulators (OutputStagePools) or the
+  // layer has groups.
+  bool PoolOutput(const PoolGeometry* pool);
+
  private:
   struct Scratch {
     std::vector<const uint64_t*> rows;          // [chunk pixels]: window corners in the input
@@ -89,6 +102,11 @@ class Conv2DGemm {
     CacheLineVector<uint64_t> fold_row;
     std::vector<uint64_t> fold_pixels;
     std::vector<int32_t> fold_pixel_sums;
+    // A pooled layer (PoolOutput): the flipped accumulators of the last pool.filter_h output
+    // rows (row r at r % filter_h), and one pooled row's accumulators.
+    CacheLineVector<int32_t> pool_rows;
+    std::vector<const int32_t*> pool_ring;  // [filter_h]: the rows' places in pool_rows
+    CacheLineVector<int32_t> pooled;
   };
 
   struct PixelPosition {
@@ -113,6 +131,13 @@ class Conv2DGemm {
   void PackFoldedBytes(const float* x_row, Scratch* scratch, uint64_t* packed,
                        int32_t* sums) const;
   void RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const;
+  // The GEMM of the chunk's `count` pixels from `first`, channels [c0, c0 + channels) of
+  // group g, into scratch->core; returns the terms that complete its accumulators.
+  EpilogueTerms ChunkGemm(int64_t first, int64_t count, int64_t g, int64_t c0,
+                          int64_t channels, Scratch* scratch) const;
+  // Pooled rows [first, end) of the batch * pool_.out_h (PoolOutput).
+  void RunPooledRows(int64_t first, int64_t end, Scratch* scratch,
+                     const ActivationOutput& y) const;
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
   void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
@@ -132,6 +157,14 @@ class Conv2DGemm {
   CacheLineVector<float> offset_;
   // For the grid WillWriteCodes named (Run takes the float path for any other).
   CodeThresholds code_thresholds_;
+  // PoolOutput's pool, its channel flips and kernels (pooled_accumulators.h), its units of
+  // pooled rows (from Prepare) and the quantizer of side codes.
+  bool pools_ = false;
+  PoolGeometry pool_{};
+  std::vector<int32_t> pool_flips_;
+  int64_t pool_units_ = 0;
+  PoolKernels pool_kernels_{};
+  QuantizeActivationsFn quantize_ = nullptr;
 
   bool fold_width_ = false;
   ConvGeometry g_;         // what the GEMM runs: the layer's geometry, or its folded one

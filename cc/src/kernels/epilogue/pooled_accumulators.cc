@@ -1,0 +1,72 @@
+#include "kernels/epilogue/pooled_accumulators.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace bitlite {
+
+bool OutputStagePools(const float* multiplier, const float* offset, int64_t channels) {
+  // |float(acc)| <= 2^31; in double, |float(acc) * m| + |o| bounds every output before its
+  // two float roundings, each of which grows it by at most half an ulp: kept well below the
+  // largest float, the outputs are finite.
+  const double largest = 0.5 * std::numeric_limits<float>::max();
+  for (int64_t c = 0; c < channels; ++c) {
+    const float m = multiplier[c], o = offset[c];
+    if (!std::isfinite(m) || !std::isfinite(o) || (o == 0.0f && std::signbit(o))) return false;
+    if (2147483648.0 * std::fabs(double{m}) + std::fabs(double{o}) >= largest) return false;
+  }
+  return true;
+}
+
+void AccumulatorFlips(const float* multiplier, int64_t channels, int32_t* flips) {
+  for (int64_t c = 0; c < channels; ++c) flips[c] = multiplier[c] < 0.0f ? -1 : 0;
+}
+
+void FlippedAccumulators(const int32_t* core, int64_t core_stride, int64_t pixels,
+                         int64_t channels, const EpilogueTerms& terms, const int32_t* flips,
+                         int32_t* out, int64_t out_stride) {
+  for (int64_t q = 0; q < pixels; ++q, core += core_stride, out += out_stride) {
+    const uint32_t constant =
+        terms.constants != nullptr ? static_cast<uint32_t>(terms.constants[q]) : 0;
+    const int32_t* channel_terms =
+        terms.channel_terms != nullptr ? terms.channel_terms[q] : nullptr;
+    // Modulo 2^32, as the epilogue adds them: the true sum fits int32.
+    for (int64_t c = 0; c < channels; ++c) {
+      uint32_t acc = (static_cast<uint32_t>(core[c]) << terms.scale_shift) + constant;
+      if (channel_terms != nullptr) acc += static_cast<uint32_t>(channel_terms[c]);
+      out[c] = static_cast<int32_t>(acc) ^ flips[c];
+    }
+  }
+}
+
+void MaxPoolFlippedRow(const PoolGeometry& g, int64_t pool_row, const int32_t* const* rows,
+                       int64_t channels, const int32_t* flips, int32_t* pooled) {
+  const int64_t origin_y = pool_row * g.stride_h - g.pad_top;
+  const int64_t y_lo = std::max<int64_t>(origin_y, 0);
+  const int64_t y_hi = std::min<int64_t>(origin_y + g.filter_h, g.in_h);
+  for (int64_t ox = 0; ox < g.out_w; ++ox, pooled += channels) {
+    const int64_t origin_x = ox * g.stride_w - g.pad_left;
+    const int64_t x_lo = std::max<int64_t>(origin_x, 0);
+    const int64_t x_hi = std::min<int64_t>(origin_x + g.filter_w, g.in_w);
+    std::fill_n(pooled, channels, std::numeric_limits<int32_t>::min());
+    for (int64_t y = y_lo; y < y_hi; ++y) {
+      const int32_t* row = rows[y % g.filter_h];
+      for (int64_t x = x_lo; x < x_hi; ++x) {
+        const int32_t* in = row + x * channels;
+        for (int64_t c = 0; c < channels; ++c) pooled[c] = std::max(pooled[c], in[c]);
+      }
+    }
+    for (int64_t c = 0; c < channels; ++c) pooled[c] ^= flips[c];
+  }
+}
+
+PoolKernels BestPoolKernels(const CpuFeatures& cpu) {
+#if BITLITE_X86_KERNELS
+  if (cpu.avx512bw) return {&FlippedAccumulatorsAvx512, &MaxPoolFlippedRowAvx512};
+#endif
+  (void)cpu;
+  return {&FlippedAccumulators, &MaxPoolFlippedRow};
+}
+
+}  // namespace bitlite
