@@ -77,12 +77,14 @@ def converted(name):
 
 
 def run(data: bytes, x: np.ndarray, runtime: str, claim_builtins: bool,
-        codes_between_ops: bool = True, threads: int = 1, fuse_ops: bool = True) -> np.ndarray:
+        codes_between_ops: bool = True, threads: int = 1, fuse_ops: bool = True,
+        kernel: str = "auto") -> np.ndarray:
     interpreter = delegate.Interpreter(
         model_content=data, runtime=runtime, num_threads=threads,
         delegate_options={"claim_builtins": str(claim_builtins).lower(), "verbose": "true",
                           "codes_between_ops": str(codes_between_ops).lower(),
-                          "fuse_ops": str(fuse_ops).lower(), "num_threads": str(threads)})
+                          "fuse_ops": str(fuse_ops).lower(), "num_threads": str(threads),
+                          "kernel": kernel})
     detail = interpreter.get_input_details()[0]
     interpreter.resize_tensor_input(detail["index"], list(x.shape))
     interpreter.allocate_tensors()
@@ -156,18 +158,19 @@ def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
             assert sum(int(s) for _, s in kept) > 0, (name, kept)
 
 
-FUSED_POOL = re.compile(r"then a fused max pool")
+FUSED = re.compile(r"then a fused (max pool|ADD)")
 
 
-@pytest.mark.parametrize("name", ["resnet_max_pool_pad", "vgg"])
-def test_fused_max_pools_change_nothing(name, delegate_library, capfd):
-    """cc/FORMAT.md "Fused ops": a MAX_POOL_2D that alone reads a BitliteConv2D's output runs
-    inside it (pooling its accumulators, FORMAT.md says why that is exact): the bytes of
-    every MAX_POOL_2D left as a node of its own (fuse_ops=false), at batch 1 and 8, with codes
-    between ops and without; each pool leaves the partition."""
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_fused_ops_change_nothing(name, delegate_library, capfd):
+    """cc/FORMAT.md "Fused ops": a MAX_POOL_2D or a residual ADD that alone reads a
+    BitliteConv2D's output runs inside it (a pool on its accumulators, FORMAT.md says why that
+    is exact): the bytes of every node run on its own (fuse_ops=false), at batch 1 and 8,
+    with codes between ops and without; each fused node leaves the partition, and every max
+    pool of these networks is fused (each follows a convolution), as are ResNet's residual
+    ADDs."""
     _, data, x, _ = converted(name)
-    pools = [op["name"] for op in tflite_ops(data)].count("MAX_POOL_2D")
-    assert pools > 0
+    names = [op["name"] for op in tflite_ops(data)]
     capfd.readouterr()
     for batch in (1, len(x)):
         for codes in (True, False):
@@ -177,9 +180,24 @@ def test_fused_max_pools_change_nothing(name, delegate_library, capfd):
                         fuse_ops=False)
             apart_err = capfd.readouterr().err
             assert fused.tobytes() == apart.tobytes(), (name, batch, codes)
-            assert len(FUSED_POOL.findall(fused_err)) == pools, fused_err
-            assert not FUSED_POOL.findall(apart_err)
-            assert partitions(apart_err) == [n + pools for n in partitions(fused_err)]
+            kinds = FUSED.findall(fused_err)
+            assert not FUSED.findall(apart_err)
+            assert partitions(apart_err) == [n + len(kinds) for n in partitions(fused_err)]
+            assert kinds.count("max pool") == names.count("MAX_POOL_2D"), fused_err
+            if name.startswith("resnet"):
+                assert "ADD" in kinds, fused_err
+
+
+def test_fused_ops_on_the_reference_kernel_change_nothing(delegate_library, capfd):
+    """The fused node's fallback (FORMAT.md "Fused ops"): on the reference kernel the op
+    computes its floats and runs the glue's MAX_POOL_2D or ADD on them, the same bytes."""
+    _, data, x, _ = converted("resnet_max_pool_pad")
+    capfd.readouterr()
+    fused = run(data, x, "tf", claim_builtins=True, kernel="reference")
+    kinds = FUSED.findall(capfd.readouterr().err)
+    apart = run(data, x, "tf", claim_builtins=True, kernel="reference", fuse_ops=False)
+    assert fused.tobytes() == apart.tobytes()
+    assert {"max pool", "ADD"} <= set(kinds), kinds
 
 
 def large_max_pool():

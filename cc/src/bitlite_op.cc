@@ -144,31 +144,45 @@ std::string BitliteOp::Describe(const TfLiteContext* context) const {
             " " + std::to_string(params_.pad_right);
   }
   text += std::string(", ") + ActivationName(params_.activation) + ", kernel " + KernelName();
-  if (fused_pool_) {
+  const std::string fused = fused_prefix_.substr(0, fused_prefix_.size() - 2);  // no ": "
+  if (fused_ == Fused::kMaxPool) {
     const MaxPoolWindow& w = pool_window_;
     text += ", then a fused max pool " + std::to_string(w.filter_h) + "x" +
             std::to_string(w.filter_w) + ", stride " + std::to_string(w.stride_h) + "x" +
             std::to_string(w.stride_w) + (w.padding == Padding::kSame ? ", SAME" : ", VALID") +
-            " (" + pool_prefix_.substr(0, pool_prefix_.size() - 2) + ")";
+            " (" + fused + ")";
+  } else if (fused_ == Fused::kAdd) {
+    text += ", then a fused ADD (" + fused + ")";
   }
   return text;
 }
 
-bool BitliteOp::FuseMaxPool(const MaxPoolWindow& window, const std::string& pool_prefix) {
-  if (!init_error_.empty() || kind_ != OpKind::kConv2D || fused_pool_) return false;
-  fused_pool_ = true;
+bool BitliteOp::FuseMaxPool(const MaxPoolWindow& window, const std::string& prefix) {
+  if (!init_error_.empty() || kind_ != OpKind::kConv2D || fused_ != Fused::kNone) return false;
+  fused_ = Fused::kMaxPool;
   pool_window_ = window;
-  pool_prefix_ = pool_prefix;
+  fused_prefix_ = prefix;
   return true;
 }
 
-bool BitliteOp::PreparePool(const TfLiteContext* context, std::vector<int>* output_shape,
-                            int threads, std::string* error) {
-  if (!fused_pool_) return true;
-  const PoolGeometry& p = pool_geometry_;
-  *output_shape = {p.batch, p.out_h, p.out_w, p.channels};
-  if (kernel_pools_) {
-    unpooled_ = CacheLineVector<float>();
+bool BitliteOp::FuseAdd(const glue::Clamp& clamp, bool residual_first,
+                        const std::string& prefix) {
+  if (!init_error_.empty() || kind_ != OpKind::kConv2D || fused_ != Fused::kNone) return false;
+  fused_ = Fused::kAdd;
+  add_clamp_ = clamp;
+  residual_first_ = residual_first;
+  fused_prefix_ = prefix;
+  return true;
+}
+
+bool BitliteOp::PrepareFusion(const TfLiteContext* context, std::vector<int>* output_shape,
+                              int threads, std::string* error) {
+  if (fused_ == Fused::kMaxPool) {
+    const PoolGeometry& p = pool_geometry_;
+    *output_shape = {p.batch, p.out_h, p.out_w, p.channels};
+  }
+  if (fused_ == Fused::kNone || kernel_fuses_) {
+    unfused_ = CacheLineVector<float>();
     return true;
   }
   ScratchBudget budget;
@@ -177,7 +191,7 @@ bool BitliteOp::PreparePool(const TfLiteContext* context, std::vector<int>* outp
   if (!budget.Within(limit)) {
     return Fail(MessagePrefix() + ScratchTooLarge(budget, limit, geometry_), error);
   }
-  unpooled_.resize(static_cast<size_t>(geometry_.OutputSize()));
+  unfused_.resize(static_cast<size_t>(geometry_.OutputSize()));
   if (quantize_ == nullptr) quantize_ = BestQuantizeActivations(DetectCpuFeatures());
   return true;
 }
@@ -200,15 +214,15 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
     }
     const LiveTaps taps = FindLiveTaps(geometry_);
     run_reference_ = !(use_gemm_ || use_depthwise_) || taps.Empty();
-    kernel_pools_ = false;
-    if (fused_pool_ && !ComputePoolGeometry(pool_window_, *output_shape, &pool_geometry_,
-                                            &message)) {
-      *error = pool_prefix_ + message;
+    kernel_fuses_ = false;
+    if (fused_ == Fused::kMaxPool &&
+        !ComputePoolGeometry(pool_window_, *output_shape, &pool_geometry_, &message)) {
+      *error = fused_prefix_ + message;
       return false;
     }
     const bool prepared = run_reference_ ? PrepareReferenceKernel(context, threads, &message)
                                          : PrepareFastKernel(context, taps, threads, &message);
-    if (prepared) return PreparePool(context, output_shape, threads, error);
+    if (prepared) return PrepareFusion(context, output_shape, threads, error);
   }
   *error = MessagePrefix() + message;
   return false;
@@ -246,7 +260,11 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
     cropped = conv.geometry;
   }
   const int64_t limit = ScratchLimit(context, threads);
-  if (!use_depthwise_) kernel_pools_ = gemm_->PoolOutput(fused_pool_ ? &pool_geometry_ : nullptr);
+  if (!use_depthwise_) {
+    const bool pools = gemm_->PoolOutput(fused_ == Fused::kMaxPool ? &pool_geometry_ : nullptr);
+    gemm_->AddOutput(fused_ == Fused::kAdd ? &add_clamp_ : nullptr, residual_first_);
+    kernel_fuses_ = pools || fused_ == Fused::kAdd;
+  }
   return use_depthwise_ ? depthwise_->Prepare(cropped, threads, limit, error)
                         : gemm_->Prepare(cropped, threads, limit, error);
 }
@@ -350,7 +368,11 @@ const ActivationPacking* BitliteOp::InputCodeGrid() const {
 }
 
 bool BitliteOp::WritesCodes() const {
-  if (run_reference_ || transpose_ != nullptr || (fused_pool_ && !kernel_pools_)) return false;
+  // A fused ADD writes floats; a fused pool codes only from the kernel's pooled accumulators.
+  if (run_reference_ || transpose_ != nullptr || fused_ == Fused::kAdd ||
+      (fused_ == Fused::kMaxPool && !kernel_fuses_)) {
+    return false;
+  }
   return use_depthwise_ ? depthwise_->writes_codes() : gemm_->writes_codes();
 }
 
@@ -367,17 +389,27 @@ void BitliteOp::WillWriteCodes(const ActivationPacking* grid) {
 
 void BitliteOp::Run(const ActivationInput& x, const ActivationOutput& y, ActivationCodeT* codes,
                     int32_t* acc, ThreadPool* pool) {
-  if (!fused_pool_ || kernel_pools_) return RunConvolution(x, y, codes, acc, pool);
-  ActivationOutput unpooled;
-  unpooled.values = unpooled_.data();
-  RunConvolution(x, unpooled, codes, acc, pool);
-  // The builtin's own arithmetic, with its NONE clamp (FusableMaxPool).
-  const glue::Clamp none{std::numeric_limits<float>::lowest(), std::numeric_limits<float>::max()};
-  const PoolGeometry& p = pool_geometry_;
-  glue::MaxPool(p, unpooled_.data(), y.values, none, 0, int64_t{p.batch} * p.out_h);
+  if (fused_ == Fused::kNone || kernel_fuses_) return RunConvolution(x, y, codes, acc, pool);
+  ActivationOutput unfused;
+  unfused.values = unfused_.data();
+  RunConvolution(x, unfused, codes, acc, pool);
+  // The glue's own kernels, as the fused node would have run alone.
+  int64_t size = geometry_.OutputSize();
+  if (fused_ == Fused::kMaxPool) {
+    // The NONE clamp (FusableMaxPool).
+    const glue::Clamp none{std::numeric_limits<float>::lowest(),
+                           std::numeric_limits<float>::max()};
+    const PoolGeometry& p = pool_geometry_;
+    glue::MaxPool(p, unfused_.data(), y.values, none, 0, int64_t{p.batch} * p.out_h);
+    size = int64_t{p.batch} * p.out_h * p.out_w * p.channels;
+  } else {
+    glue::BinaryGeometry same;
+    same.size = size;
+    glue::Binary(glue::BinaryOp::kAdd, same, residual_first_ ? y.residual : unfused_.data(),
+                 residual_first_ ? unfused_.data() : y.residual, y.values, add_clamp_);
+  }
   if (y.side_codes != nullptr) {
-    quantize_(y.values, static_cast<size_t>(int64_t{p.batch} * p.out_h * p.out_w * p.channels),
-              *y.side_grid, y.side_codes);
+    quantize_(y.values, static_cast<size_t>(size), *y.side_grid, y.side_codes);
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "bitlite/tflite_c_abi.h"
 #include "delegate_options.h"
+#include "glue/glue_kernels.h"
 #include "kernels/reference/activation_quantize_reference.h"
 #include "kernels/depthwise/conv2d_depthwise.h"
 #include "kernels/gemm/conv2d_gemm.h"
@@ -70,12 +71,17 @@ class BitliteOp {
   // decided; the kernel prepares for that grid.
   void WillWriteCodes(const ActivationPacking* grid);
 
-  // Before the first Prepare: the op also runs the max pool `window` that alone reads its
-  // output (FORMAT.md "Fused ops"; `pool_prefix`: that node's message prefix). Prepare then
-  // gives the pooled shape and Run writes the pooled output, with side codes where
-  // ActivationOutput has them. False where the op cannot (anything but a BitliteConv2D).
-  bool FuseMaxPool(const MaxPoolWindow& window, const std::string& pool_prefix);
-  bool fuses_max_pool() const { return fused_pool_; }
+  // Before the first Prepare: the op also runs the node that alone reads its output
+  // (FORMAT.md "Fused ops"; `prefix`: that node's message prefix), and Run writes that node's
+  // output instead, with side codes where ActivationOutput has them: a max pool `window`
+  // (Prepare gives the pooled shape), or an ADD, clamp(a + b) of the output and
+  // ActivationOutput::residual (a the residual where `residual_first`). False where the op
+  // cannot: anything but a BitliteConv2D, or one that fused a node already.
+  bool FuseMaxPool(const MaxPoolWindow& window, const std::string& prefix);
+  bool FuseAdd(const glue::Clamp& clamp, bool residual_first, const std::string& prefix);
+  bool fuses() const { return fused_ != Fused::kNone; }
+  // "bitlite: node 7 (ADD): ", the fused node's prefix.
+  const std::string& fused_prefix() const { return fused_prefix_; }
 
   // Computes y from x with the geometry of the last Prepare. `codes` holds input_size() and
   // `acc` out_channels() elements of scratch for the reference kernel; the fast kernels
@@ -104,11 +110,11 @@ class BitliteOp {
   // The same for a transposed convolution (which keeps its weights and finds its phases'
   // live taps itself).
   bool PrepareTransposeKernel(const TfLiteContext* context, int threads, std::string* error);
-  // After the kernel's Prepare: the pooled shape and, where the kernel does not pool
-  // (Conv2DGemm::PoolOutput), the buffer of the unpooled output.
-  bool PreparePool(const TfLiteContext* context, std::vector<int>* output_shape, int threads,
-                   std::string* error);
-  // Run without the pool.
+  // After the kernel's Prepare: the pooled shape and, where the kernel does not run the
+  // fused node, the buffer of the convolution's output.
+  bool PrepareFusion(const TfLiteContext* context, std::vector<int>* output_shape, int threads,
+                     std::string* error);
+  // Run without the fused node.
   void RunConvolution(const ActivationInput& x, const ActivationOutput& y,
                       ActivationCodeT* codes, int32_t* acc, ThreadPool* pool);
 
@@ -139,15 +145,20 @@ class BitliteOp {
   const DwconvKernel* dwconv_kernel_ = nullptr;
   std::unique_ptr<Conv2DDepthwise> depthwise_;
   ConvGeometry geometry_;
-  // FuseMaxPool's pool and its geometry for the last Prepare; whether the GEMM kernel pools
-  // its accumulators, else the convolution's output in unpooled_, pooled by the glue's MaxPool.
-  bool fused_pool_ = false;
+  // The fused node (FuseMaxPool, FuseAdd): its prefix, the pool's window and geometry for
+  // the last Prepare, the ADD's clamp and order; whether the GEMM kernel runs it
+  // (Conv2DGemm::PoolOutput, AddOutput), else the convolution's output goes to unfused_ and
+  // the glue's kernel runs the node.
+  enum class Fused { kNone, kMaxPool, kAdd };
+  Fused fused_ = Fused::kNone;
+  std::string fused_prefix_;
   MaxPoolWindow pool_window_;
-  std::string pool_prefix_;
   PoolGeometry pool_geometry_{};
-  bool kernel_pools_ = false;
-  CacheLineVector<float> unpooled_;
-  QuantizeActivationsFn quantize_ = nullptr;  // side codes of the unpooled path
+  glue::Clamp add_clamp_{};
+  bool residual_first_ = false;
+  bool kernel_fuses_ = false;
+  CacheLineVector<float> unfused_;
+  QuantizeActivationsFn quantize_ = nullptr;  // side codes of the unfused path
 };
 
 }  // namespace bitlite

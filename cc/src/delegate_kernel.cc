@@ -248,9 +248,10 @@ class DelegateKernel {
     return true;
   }
 
-  // Fused ops (FORMAT.md): an op whose output 0 only the next reader of that tensor reads,
-  // once, and that the runtime does not see (not a partition output), takes that reader over
-  // where both agree (PartitionOp::Fuse); the reader leaves the plan.
+  // Fused ops (FORMAT.md): an op whose output 0 only one reader reads, once, and that the
+  // runtime does not see (not a partition output), takes that reader over where both agree
+  // (PartitionOp::Fuse) and the reader's other inputs are computed before the op (so running
+  // the reader inside it moves nothing ahead of its inputs); the reader leaves the plan.
   static void FuseOps(const std::set<int>& external,
                       std::vector<std::unique_ptr<PartitionOp>>* ops) {
     for (size_t i = 0; i < ops->size(); ++i) {
@@ -265,7 +266,15 @@ class DelegateKernel {
         if (count > 0 && reads == 0) reader = j;
         reads += count;
       }
-      if (reads == 1 && op.Fuse(*(*ops)[reader])) ops->erase(ops->begin() + reader);
+      if (reads != 1) continue;
+      bool inputs_ready = true;
+      for (int input : (*ops)[reader]->inputs()) {
+        for (size_t k = i + 1; input != tensor && k < reader; ++k) {
+          const std::vector<int>& written = (*ops)[k]->outputs();
+          if (std::count(written.begin(), written.end(), input) != 0) inputs_ready = false;
+        }
+      }
+      if (inputs_ready && op.Fuse(*(*ops)[reader])) ops->erase(ops->begin() + reader);
     }
   }
 

@@ -5,12 +5,14 @@
 
 #include "bitlite_op.h"
 #include "glue/glue_ops.h"
+#include "op_geometry.h"
 
 namespace bitlite {
 namespace {
 
 // A BitliteConv2D / BitliteFullyConnected node: x in, y out (the packed weights are its own);
-// or a BitliteConv2D and the MAX_POOL_2D it fused: x in, the pool's output out.
+// or a BitliteConv2D and the MAX_POOL_2D it fused (x in, the pool's output out), or the ADD it
+// fused (x and the ADD's other operand in, the sum out).
 class BitliteNodeOp : public PartitionOp {
  public:
   BitliteNodeOp(TfLiteContext* context, int node_index, const DelegateOptions& options)
@@ -36,20 +38,38 @@ class BitliteNodeOp : public PartitionOp {
     const Shape input = input_shapes.empty() ? Shape() : input_shapes[0];
     UseCodes(false, nullptr);  // until the delegate kernel decides again
     if (!op_.Prepare(context, input, &(*output_shapes)[0], error, threads)) return false;
+    // A fused ADD's residual is the output's shape (FusableAdd: declared so).
+    if (inputs_.size() == 2 && input_shapes.size() == 2 &&
+        input_shapes[1] != (*output_shapes)[0]) {
+      *error = op_.fused_prefix() + "the inputs have shapes " +
+               ShapeToString((*output_shapes)[0]) + " and " + ShapeToString(input_shapes[1]) +
+               ": a residual ADD run inside the convolution before it needs equal shapes";
+      return false;
+    }
     // The reference kernel's scratch: one code per input value, one accumulator per channel.
     scratch->codes.resize(std::max(scratch->codes.size(), static_cast<size_t>(op_.input_size())));
     scratch->acc.resize(std::max(scratch->acc.size(), static_cast<size_t>(op_.out_channels())));
     return true;
   }
 
-  // A fused max pool's output takes side codes, as the glue op's would.
+  // The fused node's output takes side codes, as the glue op's would.
   bool Fuse(const PartitionOp& next) override {
-    const MaxPoolWindow* window = next.FusableMaxPool();
-    if (window == nullptr || !op_.FuseMaxPool(*window, next.MessagePrefix())) return false;
+    if (outputs_.size() != 1) return false;
+    const std::vector<int>& operands = next.inputs();
+    if (const MaxPoolWindow* window = next.FusableMaxPool()) {
+      if (!op_.FuseMaxPool(*window, next.MessagePrefix())) return false;
+    } else if (const glue::Clamp* clamp = next.FusableAdd()) {
+      // The ADD reads the output once: the other operand is its residual.
+      const bool residual_first = operands[1] == outputs_[0];
+      if (!op_.FuseAdd(*clamp, residual_first, next.MessagePrefix())) return false;
+      inputs_.push_back(operands[residual_first ? 0 : 1]);
+    } else {
+      return false;
+    }
     outputs_ = next.outputs();
     return true;
   }
-  bool WritesSideCodes() const override { return op_.fuses_max_pool(); }
+  bool WritesSideCodes() const override { return op_.fuses(); }
   void UseSideCodes(const ActivationPacking* grid) override { side_grid_ = grid; }
 
   const ActivationPacking* InputCodeGrid() const override { return op_.InputCodeGrid(); }
@@ -81,6 +101,7 @@ class BitliteNodeOp : public PartitionOp {
         y.side_codes = reinterpret_cast<int8_t*>(out[outputs_.size()]);
         y.side_grid = side_grid_;
       }
+      if (inputs_.size() == 2) y.residual = in[1];
     }
     op_.Run(x, y, scratch->codes.data(), scratch->acc.data(), pool);
   }

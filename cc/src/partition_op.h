@@ -11,6 +11,7 @@
 
 #include "bitlite/tflite_c_abi.h"
 #include "delegate_options.h"
+#include "glue/glue_kernels.h"
 #include "kernels/pack/activation_pack.h"
 #include "kernels/pool_geometry.h"
 #include "kernels/reference/activation_quantize_reference.h"
@@ -68,10 +69,13 @@ class PartitionOp {
   virtual void UseSideCodes(const ActivationPacking* /*grid*/) {}
 
   // Fused ops (FORMAT.md), decided once when the partition is built. The window of a
-  // MAX_POOL_2D that can run inside the op writing its input (else nullptr).
+  // MAX_POOL_2D that can run inside the op writing its input (else nullptr); the clamp of
+  // an ADD of two computed tensors of the same declared shape (else nullptr).
   virtual const MaxPoolWindow* FusableMaxPool() const { return nullptr; }
-  // Takes `next` over: an op that reads this op's output 0, which nothing else reads. Returns
-  // whether it did; if so, the op's outputs are next's, and next is not run.
+  virtual const glue::Clamp* FusableAdd() const { return nullptr; }
+  // Takes `next` over: an op that reads this op's output 0, which nothing else reads, and
+  // whose other inputs are computed before this op. Returns whether it did; if so, the op's
+  // inputs gain next's other inputs, its outputs are next's, and next is not run.
   virtual bool Fuse(const PartitionOp& /*next*/) { return false; }
 
   // Computes the outputs from the inputs with the shapes of the last Prepare: `in` and `out`

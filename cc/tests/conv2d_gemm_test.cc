@@ -5,7 +5,8 @@
 // strides, dilations, SAME/VALID, batches, and 1, 2 and 3 threads giving identical outputs;
 // every case also with codes in and out (FORMAT.md "Codes between ops"). Layers that max
 // pool their own output (PoolOutput) against the reference followed by the glue's max pool,
-// and the pool rows of every ISA against the scalar ones.
+// and the pool rows of every ISA against the scalar ones; layers that add a residual to their
+// output (AddOutput) against the reference followed by the glue's ADD.
 #include "kernels/gemm/conv2d_gemm.h"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -516,6 +518,170 @@ BITLITE_TEST(PoolOutputRefusesOutputStagesThatDoNotPool) {
   EXPECT_TRUE(!conv.PoolOutput(nullptr));
 }
 
+// An ADD's fused activations as the glue's clamps (CalculateActivationRange): NONE, RELU,
+// RELU6, RELU_N1_TO_1.
+const glue::Clamp kAddClamps[] = {
+    {std::numeric_limits<float>::lowest(), std::numeric_limits<float>::max()},
+    {0.0f, std::numeric_limits<float>::max()},
+    {0.0f, 6.0f},
+    {-1.0f, 1.0f}};
+
+// A convolution whose output an ADD reads (AddOutput). `shape` 0: the pooled tests' case (one
+// group, 1 to 70 output channels, odd counts among them, batch 1 or 2, outputs of zeros of
+// both signs); 1: a grouped one (a group's channels are not a whole pixel); 2: one output
+// pixel per image and 64 to 70 channels (threads can share it only in blocks of channels).
+// Some channels' multipliers are NaNs of their own payloads or infinities (0 * inf: NaN): NaN
+// outputs, whose payloads the sums must keep.
+ConvCase RandomAddedCase(std::mt19937& rng, int weight_bits, int activation_bits,
+                         bool is_signed, int shape) {
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  ConvCase c = shape == 1 ? RandomCase(rng, weight_bits, activation_bits, is_signed, true)
+                          : RandomPooledCase(rng, weight_bits, activation_bits, is_signed);
+  OpParams& p = c.params;
+  if (shape == 2) {
+    p.out_channels = uniform(64, 70);
+    p.padding = Padding::kValid;
+    SetRandomOutputStage(rng, &p);
+    c.input_shape = {uniform(1, 2), (p.kernel_h - 1) * p.dilation_h + 1,
+                     (p.kernel_w - 1) * p.dilation_w + 1, p.in_channels};
+    FillRandomData(rng, &c);
+  }
+  for (float& multiplier : p.multiplier) {
+    if (uniform(0, 7) != 0) continue;
+    multiplier = uniform(0, 1) ? FloatOfBits(0x7fc00000u | static_cast<uint32_t>(uniform(1, 999)))
+                               : (uniform(0, 1) ? INFINITY : -INFINITY);
+  }
+  return c;
+}
+
+// The other operand of an ADD of the layer's output `conv`: values of its scale, its negation
+// (sums of exactly zero), and sprinkled in, NaNs of random payloads and signs, infinities,
+// zeros of both signs and the largest floats (sums past them). No NaN meets a NaN output:
+// which payload their sum keeps, glue::Binary decides by the length of its call (its
+// vectorized loop commutes the add), and the kernel adds a block of channels pixel by pixel.
+std::vector<float> RandomResidual(std::mt19937& rng, const std::vector<float>& conv) {
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  auto pick = [&](float y) {
+    const float sign = uniform(0, 1) ? 1.0f : -1.0f;
+    switch (uniform(0, 15)) {
+      case 0:
+        return FloatOfBits((sign < 0 ? 0xffc00000u : 0x7fc00000u) |
+                           static_cast<uint32_t>(uniform(1000, (1 << 22) - 1)));
+      case 1:
+        return sign * INFINITY;
+      case 2:
+        return sign * 0.0f;
+      case 3:
+        return sign * FLT_MAX;
+      case 4:
+        return -y;
+      default:
+        return std::uniform_real_distribution<float>(-8.0f, 8.0f)(rng);
+    }
+  };
+  std::vector<float> residual;
+  for (float y : conv) {
+    const float r = pick(y);
+    residual.push_back(std::isnan(y) && std::isnan(r) ? 2.5f : r);
+  }
+  return residual;
+}
+
+// `c` with an ADD fused into its output (AddOutput: `clamp`, the residual its first operand
+// where `residual_first`) on every kernel row this CPU runs, prepared for 3 threads sharing
+// it as a large layer, against the glue's ADD of the reference output and a random residual,
+// bit for bit: floats on 1 to 3 threads, and floats with side codes of a random grid, which
+// must be the reference quantizer's codes of the floats written. Nothing is checked where the
+// layer has no live taps (BitliteOp runs the reference kernel and the glue's ADD). Returns
+// how many rows shared among threads a layer of at most 2 output pixels and 64 or more
+// channels, whose units can only be blocks of channels (AddResidual's runs of one pixel).
+int CheckAddedCase(const ConvCase& c, const glue::Clamp& clamp, bool residual_first,
+                   std::mt19937* rng, ThreadPool* pools) {
+  ConvGeometry g;
+  std::vector<int> output_shape;
+  std::string error;
+  if (!ComputeGeometry(c.params, c.input_shape, &g, &output_shape, &error)) {
+    ReportFailure(__FILE__, __LINE__, "geometry: " + error);
+    return 0;
+  }
+  const LiveTaps taps = FindLiveTaps(g);
+  if (taps.Empty()) return 0;
+  const std::vector<float> unfused = RunReference(c, g);
+  const std::vector<float> residual = RandomResidual(*rng, unfused);
+  std::vector<float> expected(unfused.size());
+  glue::BinaryGeometry same;
+  same.size = static_cast<int64_t>(expected.size());
+  glue::Binary(glue::BinaryOp::kAdd, same, residual_first ? residual.data() : unfused.data(),
+               residual_first ? unfused.data() : residual.data(), expected.data(), clamp);
+  const ActivationPacking grid = RandomCodeGrid(*rng);
+  std::ostringstream add_text;
+  add_text << ", ADD clamp [" << clamp.low << ", " << clamp.high << "], residual "
+           << (residual_first ? "first" : "second");
+  const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
+  int shared = 0;
+  for (const GemmKernel* kernel : Kernels()) {
+    if (!kernel->Takes(c.params.weight_bits, c.params.activation_bits)) continue;
+    Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
+    conv.AddOutput(&clamp, residual_first);
+    if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1)) {
+      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
+      return shared;
+    }
+    shared += g.batch * g.out_h * g.out_w <= 2 && g.out_c >= 64 && conv.threads() > 1 ? 1 : 0;
+    ActivationInput x;
+    x.values = c.x.data();
+    std::vector<float> y(expected.size());
+    ActivationOutput out;
+    out.values = y.data();
+    out.residual = residual.data();
+    for (int threads = 1; threads <= 3; ++threads) {
+      std::fill(y.begin(), y.end(), -1.0f);
+      conv.Run(x, out, &pools[threads - 1]);
+      if (!BitwiseEqual(y, expected)) {
+        ReportFailure(__FILE__, __LINE__,
+                      "mismatch: " + DescribeCase(c, kernel->name, threads) + add_text.str());
+        return shared;
+      }
+    }
+    std::fill(y.begin(), y.end(), -1.0f);
+    std::vector<int8_t> side_codes(expected.size(), 99);
+    out.side_codes = side_codes.data();
+    out.side_grid = &grid;
+    conv.Run(x, out, &pools[2]);
+    if (!BitwiseEqual(y, expected) || side_codes != ReferenceCodes(y, grid)) {
+      ReportFailure(__FILE__, __LINE__,
+                    "side codes: " + DescribeCase(c, kernel->name, 3) + add_text.str());
+      return shared;
+    }
+  }
+  return shared;
+}
+
+// A residual ADD fused into the layer (AddOutput) is the glue's ADD of the reference output
+// and the residual, bit for bit: every bit width (W8A8 and the binary grid included), kernel
+// row and clamp, both operand orders, 1 to 3 threads in units of whole pixels and of channel
+// blocks, NaN payloads, infinities, zeros' signs and sums past the largest float.
+BITLITE_TEST(AddedOutputMatchesReferenceThenAdd) {
+  TestThreadPools threads;
+  std::mt19937 rng(4096);
+  int shared_in_channel_blocks = 0;
+  for (int weight_bits : {1, 2, 3, 4, 8}) {
+    for (bool is_signed : {false, true}) {
+      for (int repeat = 0; repeat < 15; ++repeat) {
+        // Equal widths first (W1A1 on the binary grid where signed), then random ones.
+        const int activation_bits = weight_bits == 8 || repeat == 0
+                                        ? weight_bits
+                                        : std::uniform_int_distribution<int>(1, 4)(rng);
+        const ConvCase c =
+            RandomAddedCase(rng, weight_bits, activation_bits, is_signed, repeat % 3);
+        shared_in_channel_blocks += CheckAddedCase(c, kAddClamps[repeat % 4], repeat / 4 % 2 == 1,
+                                                   &rng, threads.pools);
+      }
+    }
+  }
+  EXPECT_TRUE(shared_in_channel_blocks > 0);
+}
+
 // An accumulator for the pool rows: any int32, the ends (INT32_MIN: where a pool starts)
 // often.
 std::vector<int32_t> RandomAccumulators(std::mt19937& rng, int64_t count) {
@@ -600,8 +766,12 @@ BITLITE_TEST(PoolRowsMatchScalar) {
   EXPECT_EQ(best.flipped_accumulators == &FlippedAccumulatorsAvx512, cpu.avx512bw);
   EXPECT_EQ(best.max_pool_flipped_row == &MaxPoolFlippedRowAvx512, cpu.avx512bw);
 #endif
-  // Without AVX-512 the rows picked are the scalar ones: with no other row to compare them
-  // with, they are checked only against the reference
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+  EXPECT_EQ(best.flipped_accumulators == &FlippedAccumulatorsNeon, cpu.neon);
+  EXPECT_EQ(best.max_pool_flipped_row == &MaxPoolFlippedRowNeon, cpu.neon);
+#endif
+  // Without a SIMD row (x86 without AVX-512, armv7) the rows picked are the scalar ones: with
+  // no other row to compare them with, they are checked only against the reference
   // (PooledOutputMatchesReferenceThenMaxPool).
   if (best.flipped_accumulators == &FlippedAccumulators &&
       best.max_pool_flipped_row == &MaxPoolFlippedRow) {

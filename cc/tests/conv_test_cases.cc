@@ -151,6 +151,12 @@ bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b) {
          (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
+float FloatOfBits(uint32_t bits) {
+  float value;
+  std::memcpy(&value, &bits, sizeof(value));
+  return value;
+}
+
 ActivationPacking RandomCodeGrid(std::mt19937& rng) {
   const int bits_choices[] = {1, 2, 3, 4, 8};
   OpParams p;

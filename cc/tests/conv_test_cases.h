@@ -76,6 +76,9 @@ std::string DescribeCase(const ConvCase& c, const std::string& kernel, int threa
 // Equal bit patterns (NaN payloads and -0.0 included).
 bool BitwiseEqual(const std::vector<float>& a, const std::vector<float>& b);
 
+// The float of these bits: NaNs of chosen payloads.
+float FloatOfBits(uint32_t bits);
+
 // Prepares `conv` (Conv2DGemm, Conv2DTransposeGemm) for `g` with 3 threads, sharing the
 // layer as a large one would, and runs it on c.x with 1, 2 and 3 threads (pools[t - 1]):
 // each output must equal `expected` bit for bit. Returns "" or what failed, with the case.

@@ -1,8 +1,15 @@
 // The delegate kernel against a fake interpreter: wiring of several nodes into one kernel
-// (with an intermediate tensor only the kernel sees), resizes, malformed graphs, and many
-// kernels created and destroyed (leaks).
+// (with an intermediate tensor only the kernel sees), resizes, malformed graphs, residual
+// ADDs fused into convolutions, and many kernels created and destroyed (leaks).
+#include <unistd.h>
+
+#include <cfloat>
 #include <climits>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -21,6 +28,7 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #include "conv_test_cases.h"
 #include "fake_interpreter.h"
 #include "flexbuffer_test_writer.h"
+#include "glue/glue_kernels.h"
 #include "test_harness.h"
 #include "tflite_tensors.h"
 
@@ -348,6 +356,190 @@ BITLITE_TEST(ReportsMalformedTransposedConvs) {
     const int out = interpreter.AddFloatTensor({1, 1, 1, 2});
     interpreter.AddNode("BitliteConv2DTranspose", {x, w}, {out}, ValidTransposeOptions().Finish());
     EXPECT_CONTAINS(interpreter.Run({0}, {x, w}, {out}), "must have shape [2, 7]");
+  }
+}
+
+// ValidOptions()'s conv with activation NONE (outputs of both signs, for the ADD's clamps)
+// and channel 1's multiplier `nan`: every output of that channel is that NaN, and its sum
+// with a NaN of the other operand keeps the payload the operand order picks.
+std::vector<uint8_t> ResidualConvOptions(float nan) {
+  return ValidOptions(true)
+      .Remove("activation")
+      .String("activation", "NONE")
+      .Remove("multiplier")
+      .Floats("multiplier", {0.5f, nan})
+      .Finish();
+}
+
+// What a node of the fused graphs below may be placed between the conv and its ADD.
+enum class Between { kNothing, kRound, kConv };
+
+// x [1, 5, 6, 3] -> BitliteConv2D (ResidualConvOptions) -> conv [1, 5, 3, 2], then ADD with
+// `activation` of conv and other (other first where `residual_first`) -> sum, the partition's
+// output. `other` [1, 5, 3, 2] is a partition input, or the output of a node between the conv
+// and the ADD in plan order: ROUND of z [1, 5, 3, 2], or a second conv of z [1, 5, 6, 3].
+struct ResidualGraph {
+  FakeInterpreter interpreter;
+  int x, w, conv, z = -1, other, sum;
+  std::vector<int> nodes, inputs;
+
+  ResidualGraph(int activation, bool residual_first, Between between = Between::kNothing) {
+    x = interpreter.AddFloatTensor({1, 5, 6, 3});
+    w = interpreter.AddWeights(ConvWeights(), 2);
+    conv = interpreter.AddFloatTensor({1, 5, 3, 2});
+    other = interpreter.AddFloatTensor({1, 5, 3, 2});
+    sum = interpreter.AddFloatTensor({1, 5, 3, 2});
+    inputs = {x, w};
+    nodes.push_back(interpreter.AddNode("BitliteConv2D", {x, w}, {conv},
+                                        ResidualConvOptions(FloatOfBits(0x7fc00123u))));
+    if (between == Between::kNothing) {
+      FillResidual(other);
+      inputs.push_back(other);
+    } else if (between == Between::kRound) {
+      z = interpreter.AddFloatTensor({1, 5, 3, 2});
+      FillResidual(z);
+      nodes.push_back(interpreter.AddBuiltinNode(kTfLiteBuiltinRound, {z}, {other}));
+    } else {
+      z = interpreter.AddFloatTensor({1, 5, 6, 3});
+      interpreter.Fill(z, 0.9f, -0.05f);
+      nodes.push_back(interpreter.AddNode("BitliteConv2D", {z, w}, {other},
+                                          ResidualConvOptions(FloatOfBits(0xffc00456u))));
+    }
+    if (z >= 0) inputs.push_back(z);
+    const std::vector<int> operands =
+        residual_first ? std::vector<int>{other, conv} : std::vector<int>{conv, other};
+    nodes.push_back(interpreter.AddBuiltinNode(
+        kTfLiteBuiltinAdd, operands, {sum},
+        TfLiteAddParams{static_cast<TfLiteFusedActivation>(activation)}));
+    interpreter.Fill(x, -1.0f, 0.07f);
+  }
+
+  // The other operand: a ramp across the clamps' bounds (-1.5 to 1.74) with NaNs of their
+  // own payloads on channel 1 (where the conv's NaNs are), and on channel 0 infinities, 7
+  // (past RELU6) and the largest float.
+  void FillResidual(int tensor) {
+    interpreter.Fill(tensor, -1.5f, 0.09f);
+    float* values = interpreter.tensor(tensor).data.f;
+    values[1] = FloatOfBits(0x7fc00abcu);
+    values[3] = FloatOfBits(0xffc00defu);
+    values[4] = INFINITY;
+    values[6] = -INFINITY;
+    values[8] = 7.0f;
+    values[10] = FLT_MAX;
+  }
+
+  // Every node as one delegate kernel, prepared twice, with profiling on. Returns "ok" or the
+  // errors, and in *ran the output tensor of each op the kernel ran (node_profile.h's lines,
+  // in plan order): a node fused into another is not among them.
+  std::string Run(KernelChoice choice, bool fuse_ops, std::vector<int>* ran) {
+    char path[] = "/tmp/bitlite_fusion_profile_XXXXXX";
+    const int file = mkstemp(path);
+    if (file < 0) return "cannot create a profile file";
+    close(file);
+    DelegateOptions& options = interpreter.delegate_options();
+    options.kernel = choice;
+    options.fuse_ops = fuse_ops;
+    options.profile_path = path;
+    const std::string result = interpreter.Run(nodes, inputs, {sum}, 1);
+    std::ifstream profile(path);
+    ran->clear();
+    for (std::string line; std::getline(profile, line);) ran->push_back(std::stoi(line));
+    std::remove(path);
+    return result;
+  }
+};
+
+// An ADD's fused activation and its clamp (CalculateActivationRange).
+struct AddActivation {
+  int activation;
+  glue::Clamp clamp;
+};
+const AddActivation kAddActivations[] = {
+    {kTfLiteActNone, {std::numeric_limits<float>::lowest(), std::numeric_limits<float>::max()}},
+    {kTfLiteActRelu, {0.0f, std::numeric_limits<float>::max()}},
+    {kTfLiteActReluN1To1, {-1.0f, 1.0f}},
+    {kTfLiteActRelu6, {0.0f, 6.0f}}};
+
+const KernelChoice kEveryKernelChoice[] = {KernelChoice::kReference, KernelChoice::kAuto,
+                                           KernelChoice::kBitserial, KernelChoice::kInt,
+                                           KernelChoice::kLut};
+
+// A residual ADD (of the conv's output and a partition input) runs inside the conv: the
+// kernel runs one op, which writes the sum. With fuse_ops on and off, on every kernel choice
+// (the reference one adds with the glue's ADD after the conv), for every activation and both
+// operand orders, the sum is the glue's ADD of the conv's output alone, bit for bit: the
+// NaN + NaN sums show a swapped operand order.
+BITLITE_TEST(ResidualAddFusedIntoTheConvMatchesTheGlueAdd) {
+  for (const AddActivation& add : kAddActivations) {
+    for (bool residual_first : {false, true}) {
+      ResidualGraph graph(add.activation, residual_first);
+      FakeInterpreter& interpreter = graph.interpreter;
+      interpreter.delegate_options().kernel = KernelChoice::kReference;
+      ASSERT_TRUE(interpreter.Run({graph.nodes[0]}, {graph.x, graph.w}, {graph.conv}) == "ok");
+      const std::vector<float> conv = interpreter.Values(graph.conv);
+      const std::vector<float> other = interpreter.Values(graph.other);
+      std::vector<float> expected(conv.size());
+      glue::BinaryGeometry same;
+      same.size = static_cast<int64_t>(conv.size());
+      glue::Binary(glue::BinaryOp::kAdd, same, residual_first ? other.data() : conv.data(),
+                   residual_first ? conv.data() : other.data(), expected.data(), add.clamp);
+      for (KernelChoice choice : kEveryKernelChoice) {
+        for (bool fuse_ops : {true, false}) {
+          std::vector<int> ran;
+          EXPECT_EQ(graph.Run(choice, fuse_ops, &ran), "ok");
+          EXPECT_TRUE(BitwiseEqual(interpreter.Values(graph.sum), expected));
+          EXPECT_TRUE(ran == (fuse_ops ? std::vector<int>{graph.sum}
+                                       : std::vector<int>{graph.conv, graph.sum}));
+        }
+      }
+    }
+  }
+}
+
+// The ADD fused when the partition was built, whose operands had equal declared shapes: a
+// resize that gives the conv's output another shape ([1, 4, 4, 2]) than the other operand's
+// is refused at Prepare, on the fast and the reference kernels, with the ADD's prefix.
+// Unfused, the glue ADD refuses the shapes itself.
+BITLITE_TEST(FusedResidualAddRefusesOperandsResizedApart) {
+  for (KernelChoice choice : {KernelChoice::kAuto, KernelChoice::kReference}) {
+    for (bool fuse_ops : {true, false}) {
+      ResidualGraph graph(kTfLiteActRelu, false);
+      graph.interpreter.SetDims(&graph.interpreter.tensor(graph.x), NewIntArray({1, 4, 7, 3}));
+      std::vector<int> ran;
+      const std::string result = graph.Run(choice, fuse_ops, &ran);
+      EXPECT_CONTAINS(result, fuse_ops ? "bitlite: node 1 (ADD): the inputs have shapes "
+                                         "[1, 4, 4, 2] and [1, 5, 3, 2]: a residual ADD run "
+                                         "inside the convolution before it needs equal shapes"
+                                       : "do not broadcast");
+      EXPECT_TRUE(ran.empty());
+    }
+  }
+}
+
+// The ADD's other operand written by a node between the conv and the ADD: the conv cannot
+// run the ADD (that node would run after it), so nothing fuses where that node is a ROUND,
+// and where it is a second conv, that conv takes the ADD over (the first conv's output its
+// residual, the ADD's first operand). Every kernel choice, fused or not, gives the unfused
+// reference's sum.
+BITLITE_TEST(ResidualAddFusesOnlyIntoAConvAfterItsOtherOperand) {
+  for (Between between : {Between::kRound, Between::kConv}) {
+    for (bool residual_first : {false, true}) {
+      std::vector<int> ran;
+      ResidualGraph reference(kTfLiteActRelu6, residual_first, between);
+      ASSERT_TRUE(reference.Run(KernelChoice::kReference, false, &ran) == "ok");
+      const std::vector<float> expected = reference.interpreter.Values(reference.sum);
+      for (KernelChoice choice : kEveryKernelChoice) {
+        for (bool fuse_ops : {true, false}) {
+          ResidualGraph graph(kTfLiteActRelu6, residual_first, between);
+          EXPECT_EQ(graph.Run(choice, fuse_ops, &ran), "ok");
+          EXPECT_TRUE(BitwiseEqual(graph.interpreter.Values(graph.sum), expected));
+          const bool second_conv_fuses = fuse_ops && between == Between::kConv;
+          EXPECT_TRUE(ran == (second_conv_fuses
+                                  ? std::vector<int>{graph.conv, graph.sum}
+                                  : std::vector<int>{graph.conv, graph.other, graph.sum}));
+        }
+      }
+    }
   }
 }
 

@@ -221,6 +221,9 @@ class GlueOp : public PartitionOp {
                           pool_.padding == kTfLitePaddingValid);
     return fusable ? &pool_window_ : nullptr;
   }
+  const glue::Clamp* FusableAdd() const override {
+    return init_error_.empty() && add_of_same_shapes_ ? &clamp_ : nullptr;
+  }
   void UseSideCodes(const ActivationPacking* grid) override { side_grid_ = grid; }
 
   void Eval(const float* const* in, float* const* out, OpScratch*, ThreadPool* pool) override {
@@ -368,6 +371,15 @@ class GlueOp : public PartitionOp {
     return true;
   }
 
+  // Whether the two tensors are computed (not constant) and declare the same shape.
+  static bool SameComputedShapes(const TfLiteContext* context, const std::vector<int>& in) {
+    const TfLiteTensor* a = TensorAt(context, in[0]);
+    const TfLiteTensor* b = TensorAt(context, in[1]);
+    Shape a_shape, b_shape;
+    return a != nullptr && b != nullptr && !IsConstant(*a) && !IsConstant(*b) &&
+           TensorShape(*a, &a_shape) && TensorShape(*b, &b_shape) && a_shape == b_shape;
+  }
+
   // Parses the options and the constant parameters once; sets init_error_ on any problem.
   void ReadNode(const TfLiteContext* context, const void* data, const std::vector<int>& in,
                 const std::vector<int>& out) {
@@ -376,6 +388,7 @@ class GlueOp : public PartitionOp {
       const bool fused = binary_ != BinaryOp::kMaximum && binary_ != BinaryOp::kMinimum;
       if (fused && !Activation<TfLiteAddParams>(data)) return;
       inputs_ = in;
+      add_of_same_shapes_ = builtin_ == kTfLiteBuiltinAdd && SameComputedShapes(context, in);
     } else if (builtin_ == kTfLiteBuiltinRound) {
       if (!Counts(in, out, 1, 1)) return;
       inputs_ = in;
@@ -815,6 +828,7 @@ class GlueOp : public PartitionOp {
   glue::Clamp clamp_{};
   TfLitePoolParams pool_{};
   MaxPoolWindow pool_window_;  // pool_'s, for PoolGeometry and fusion
+  bool add_of_same_shapes_ = false;  // FusableAdd
   Shape reshape_target_;
   std::vector<int> paddings_;
   int axis_ = 0;

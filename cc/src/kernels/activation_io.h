@@ -29,9 +29,13 @@ struct ActivationOutput {
   int8_t* codes = nullptr;  // NHWC codes of `grid` (one that fits int8)
   const ActivationPacking* grid = nullptr;
   // With floats, their codes of `side_grid` beside them (FORMAT.md "Codes beside floats"),
-  // or null. Only a convolution that pools its output (Conv2DGemm::PoolOutput) takes them.
+  // or null. Only a convolution with a fused op (Conv2DGemm::PoolOutput, AddOutput) takes
+  // them.
   int8_t* side_codes = nullptr;
   const ActivationPacking* side_grid = nullptr;
+  // With floats: the other operand of an ADD fused into the layer (Conv2DGemm::AddOutput),
+  // one element per output, or null.
+  const float* residual = nullptr;
 };
 
 }  // namespace bitlite

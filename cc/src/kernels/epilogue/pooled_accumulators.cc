@@ -31,10 +31,19 @@ void FlippedAccumulators(const int32_t* core, int64_t core_stride, int64_t pixel
         terms.constants != nullptr ? static_cast<uint32_t>(terms.constants[q]) : 0;
     const int32_t* channel_terms =
         terms.channel_terms != nullptr ? terms.channel_terms[q] : nullptr;
-    // Modulo 2^32, as the epilogue adds them: the true sum fits int32.
+    // Modulo 2^32, as the epilogue adds them: the true sum fits int32. Two loops, so that
+    // each vectorizes without a branch.
+    const int shift = terms.scale_shift;
+    if (channel_terms == nullptr) {
+      for (int64_t c = 0; c < channels; ++c) {
+        const uint32_t acc = (static_cast<uint32_t>(core[c]) << shift) + constant;
+        out[c] = static_cast<int32_t>(acc) ^ flips[c];
+      }
+      continue;
+    }
     for (int64_t c = 0; c < channels; ++c) {
-      uint32_t acc = (static_cast<uint32_t>(core[c]) << terms.scale_shift) + constant;
-      if (channel_terms != nullptr) acc += static_cast<uint32_t>(channel_terms[c]);
+      const uint32_t acc = (static_cast<uint32_t>(core[c]) << shift) + constant +
+                           static_cast<uint32_t>(channel_terms[c]);
       out[c] = static_cast<int32_t>(acc) ^ flips[c];
     }
   }
@@ -64,6 +73,9 @@ void MaxPoolFlippedRow(const PoolGeometry& g, int64_t pool_row, const int32_t* c
 PoolKernels BestPoolKernels(const CpuFeatures& cpu) {
 #if BITLITE_X86_KERNELS
   if (cpu.avx512bw) return {&FlippedAccumulatorsAvx512, &MaxPoolFlippedRowAvx512};
+#endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+  if (cpu.neon) return {&FlippedAccumulatorsNeon, &MaxPoolFlippedRowNeon};
 #endif
   (void)cpu;
   return {&FlippedAccumulators, &MaxPoolFlippedRow};

@@ -69,6 +69,13 @@ void MaxPoolFlippedRowAvx512(const PoolGeometry& g, int64_t pool_row,
                              const int32_t* const* rows, int64_t channels,
                              const int32_t* flips, int32_t* pooled);
 #endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+void FlippedAccumulatorsNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
+                             int64_t channels, const EpilogueTerms& terms, const int32_t* flips,
+                             int32_t* out, int64_t out_stride);
+void MaxPoolFlippedRowNeon(const PoolGeometry& g, int64_t pool_row, const int32_t* const* rows,
+                           int64_t channels, const int32_t* flips, int32_t* pooled);
+#endif
 
 }  // namespace bitlite
 

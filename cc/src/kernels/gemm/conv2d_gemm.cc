@@ -150,6 +150,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
       (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
       (chunk + 1) * block_channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
+  if (adds_) budget.Add(CheckedSize(threads_) * chunk * block_channels_, sizeof(float));
   if (pools_) {
     budget.Add(CheckedSize(threads_) * (CheckedSize(pool_.filter_h) * g.out_w + pool_.out_w) *
                    group_out_c_,
@@ -227,6 +228,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     s.pool_rows.assign(pools_ ? static_cast<size_t>(pool_.filter_h * g.out_w * group_out_c_) : 0,
                        0);
     s.pooled.assign(pools_ ? static_cast<size_t>(pool_.out_w * group_out_c_) : 0, 0);
+    s.add_operand.assign(adds_ ? count * static_cast<size_t>(block_channels_) : 0, 0.0f);
     s.pool_ring.clear();
     for (int64_t r = 0; pools_ && r < pool_.filter_h; ++r) {
       s.pool_ring.push_back(s.pool_rows.data() + r * g.out_w * group_out_c_);
@@ -247,6 +249,14 @@ bool Conv2DGemm::PoolOutput(const PoolGeometry* pool) {
   pool_kernels_ = BestPoolKernels(DetectCpuFeatures());
   if (quantize_ == nullptr) quantize_ = BestQuantizeActivations(DetectCpuFeatures());
   return true;
+}
+
+void Conv2DGemm::AddOutput(const glue::Clamp* clamp, bool residual_first) {
+  adds_ = clamp != nullptr;
+  if (!adds_) return;
+  add_clamp_ = *clamp;
+  residual_first_ = residual_first;
+  if (quantize_ == nullptr) quantize_ = BestQuantizeActivations(DetectCpuFeatures());
 }
 
 void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool) {
@@ -552,9 +562,35 @@ void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput&
                             g_.out_c);
     return;
   }
+  if (!adds_) {
+    kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
+                      multiplier_.data() + oc, offset_.data() + oc, activation_,
+                      scratch->acc.data(), y.values + first * g_.out_c + oc, g_.out_c);
+    return;
+  }
+  float* outputs = scratch->add_operand.data();
   kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
                     multiplier_.data() + oc, offset_.data() + oc, activation_,
-                    scratch->acc.data(), y.values + first * g_.out_c + oc, g_.out_c);
+                    scratch->acc.data(), outputs, real_channels);
+  AddResidual(outputs, first, count, oc, real_channels, y);
+}
+
+void Conv2DGemm::AddResidual(const float* outputs, int64_t first, int64_t count, int64_t oc,
+                             int64_t channels, const ActivationOutput& y) const {
+  // Whole pixels lie together in y: one run of the chunk; a block of channels, one a pixel.
+  const int64_t pixels_a_run = channels == g_.out_c ? count : 1;
+  glue::BinaryGeometry run;
+  run.size = pixels_a_run * channels;
+  for (int64_t q = 0; q < count; q += pixels_a_run) {
+    const int64_t at = (first + q) * g_.out_c + oc;
+    const float* output = outputs + q * channels;
+    const float* residual = y.residual + at;
+    glue::Binary(glue::BinaryOp::kAdd, run, residual_first_ ? residual : output,
+                 residual_first_ ? output : residual, y.values + at, add_clamp_);
+    if (y.side_codes != nullptr) {
+      quantize_(y.values + at, static_cast<size_t>(run.size), *y.side_grid, y.side_codes + at);
+    }
+  }
 }
 
 void Conv2DGemm::RunPooledRows(int64_t first, int64_t end, Scratch* scratch,

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "glue/glue_kernels.h"
 #include "kernels/activation_io.h"
 #include "kernels/epilogue/code_thresholds.h"
 #include "kernels/epilogue/pooled_accumulators.h"
@@ -85,6 +86,10 @@ class Conv2DGemm {
   // the output stage does not allow pooling the accumulators (OutputStagePools) or the
   // layer has groups.
   bool PoolOutput(const PoolGeometry* pool);
+  // Before Prepare: Run's float outputs become clamp(a + b) of each output and the element of
+  // ActivationOutput::residual (an ADD fused into the layer, FORMAT.md "Fused ops"), a the
+  // residual where `residual_first`, in the glue's ADD arithmetic; null: no ADD.
+  void AddOutput(const glue::Clamp* clamp, bool residual_first);
 
  private:
   struct Scratch {
@@ -107,6 +112,8 @@ class Conv2DGemm {
     CacheLineVector<int32_t> pool_rows;
     std::vector<const int32_t*> pool_ring;  // [filter_h]: the rows' places in pool_rows
     CacheLineVector<int32_t> pooled;
+    // A fused ADD (AddOutput): the chunk's outputs, [chunk pixels][block channels].
+    CacheLineVector<float> add_operand;
   };
 
   struct PixelPosition {
@@ -135,6 +142,10 @@ class Conv2DGemm {
   // group g, into scratch->core; returns the terms that complete its accumulators.
   EpilogueTerms ChunkGemm(int64_t first, int64_t count, int64_t g, int64_t c0,
                           int64_t channels, Scratch* scratch) const;
+  // The fused ADD of the chunk's `count` pixels from `first`, channels [oc, oc + channels),
+  // whose outputs are at `outputs` ([count][channels]), into y (AddOutput).
+  void AddResidual(const float* outputs, int64_t first, int64_t count, int64_t oc,
+                   int64_t channels, const ActivationOutput& y) const;
   // Pooled rows [first, end) of the batch * pool_.out_h (PoolOutput).
   void RunPooledRows(int64_t first, int64_t end, Scratch* scratch,
                      const ActivationOutput& y) const;
@@ -158,13 +169,17 @@ class Conv2DGemm {
   // For the grid WillWriteCodes named (Run takes the float path for any other).
   CodeThresholds code_thresholds_;
   // PoolOutput's pool, its channel flips and kernels (pooled_accumulators.h), its units of
-  // pooled rows (from Prepare) and the quantizer of side codes.
+  // pooled rows (from Prepare).
   bool pools_ = false;
   PoolGeometry pool_{};
   std::vector<int32_t> pool_flips_;
   int64_t pool_units_ = 0;
   PoolKernels pool_kernels_{};
-  QuantizeActivationsFn quantize_ = nullptr;
+  // AddOutput's ADD.
+  bool adds_ = false;
+  glue::Clamp add_clamp_{};
+  bool residual_first_ = false;
+  QuantizeActivationsFn quantize_ = nullptr;  // side codes of fused ops
 
   bool fold_width_ = false;
   ConvGeometry g_;         // what the GEMM runs: the layer's geometry, or its folded one
