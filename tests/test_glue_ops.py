@@ -24,6 +24,7 @@ from support.models import randomize
 
 L = keras.layers
 PARTITION = re.compile(r"bitlite: delegate partition of (\d+) nodes")
+FUSED_NODES = re.compile(r"bitlite: delegate partition of \d+ nodes \((\d+) fused\)")
 CODES = re.compile(r"internal tensors \((\d+) as codes, (\d+) with codes beside\)")
 
 
@@ -166,9 +167,9 @@ def test_fused_ops_change_nothing(name, delegate_library, capfd):
     """cc/FORMAT.md "Fused ops": a MAX_POOL_2D or a residual ADD that alone reads a
     BitliteConv2D's output runs inside it (a pool on its accumulators, FORMAT.md says why that
     is exact): the bytes of every node run on its own (fuse_ops=false), at batch 1 and 8,
-    with codes between ops and without; each fused node leaves the partition, and every max
-    pool of these networks is fused (each follows a convolution), as are ResNet's residual
-    ADDs."""
+    with codes between ops and without; the partition keeps its nodes and counts the fused
+    ones, and every max pool of these networks is fused (each follows a convolution), as are
+    ResNet's residual ADDs."""
     _, data, x, _ = converted(name)
     names = [op["name"] for op in tflite_ops(data)]
     capfd.readouterr()
@@ -182,7 +183,9 @@ def test_fused_ops_change_nothing(name, delegate_library, capfd):
             assert fused.tobytes() == apart.tobytes(), (name, batch, codes)
             kinds = FUSED.findall(fused_err)
             assert not FUSED.findall(apart_err)
-            assert partitions(apart_err) == [n + len(kinds) for n in partitions(fused_err)]
+            assert partitions(apart_err) == partitions(fused_err)
+            assert [int(n) for n in FUSED_NODES.findall(fused_err)] == [len(kinds)]
+            assert [int(n) for n in FUSED_NODES.findall(apart_err)] == [0]
             assert kinds.count("max pool") == names.count("MAX_POOL_2D"), fused_err
             if name.startswith("resnet"):
                 assert "ADD" in kinds, fused_err

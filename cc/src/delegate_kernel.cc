@@ -73,6 +73,7 @@ class DelegateKernel {
     for (int i = 0; nodes != nullptr && i < nodes->size; ++i) {
       ops.push_back(MakePartitionOp(context, nodes->data[i], options_));
     }
+    const size_t partition_nodes = ops.size();
     if (options_.fuse_ops) FuseOps(external, &ops);
     for (std::unique_ptr<PartitionOp>& op : ops) {
       const int index = static_cast<int>(ops_.size());
@@ -116,7 +117,9 @@ class DelegateKernel {
     }
     plan_internals_ = internal_.size();
     if (options_.verbose) {
-      std::fprintf(stderr, "bitlite: delegate partition of %zu nodes\n", ops_.size());
+      // The runtime's nodes; those fused into the op before them run inside it.
+      std::fprintf(stderr, "bitlite: delegate partition of %zu nodes (%zu fused)\n",
+                   partition_nodes, partition_nodes - ops_.size());
       for (const WiredOp& wired : ops_) {
         std::fprintf(stderr, "%s\n", wired.op->Describe(context).c_str());
       }
