@@ -3,6 +3,9 @@
 #ifndef BITLITE_SRC_KERNELS_POOL_GEOMETRY_H_
 #define BITLITE_SRC_KERNELS_POOL_GEOMETRY_H_
 
+#include <algorithm>
+#include <cstdint>
+
 #include "kernels/op_params.h"
 
 namespace bitlite {
@@ -23,6 +26,21 @@ struct PoolGeometry {
   int stride_h, stride_w;
   int pad_top, pad_left;
 };
+
+// The input rows [lo, hi) that output row `row` of an image pools, inside the input; the
+// same for columns.
+struct PoolSpan {
+  int64_t lo;
+  int64_t hi;
+};
+inline PoolSpan PoolRows(const PoolGeometry& g, int64_t row) {
+  const int64_t origin = row * g.stride_h - g.pad_top;
+  return {std::max<int64_t>(origin, 0), std::min<int64_t>(origin + g.filter_h, g.in_h)};
+}
+inline PoolSpan PoolColumns(const PoolGeometry& g, int64_t column) {
+  const int64_t origin = column * g.stride_w - g.pad_left;
+  return {std::max<int64_t>(origin, 0), std::min<int64_t>(origin + g.filter_w, g.in_w)};
+}
 
 }  // namespace bitlite
 

@@ -51,17 +51,13 @@ void FlippedAccumulators(const int32_t* core, int64_t core_stride, int64_t pixel
 
 void MaxPoolFlippedRow(const PoolGeometry& g, int64_t pool_row, const int32_t* const* rows,
                        int64_t channels, const int32_t* flips, int32_t* pooled) {
-  const int64_t origin_y = pool_row * g.stride_h - g.pad_top;
-  const int64_t y_lo = std::max<int64_t>(origin_y, 0);
-  const int64_t y_hi = std::min<int64_t>(origin_y + g.filter_h, g.in_h);
+  const PoolSpan ys = PoolRows(g, pool_row);
   for (int64_t ox = 0; ox < g.out_w; ++ox, pooled += channels) {
-    const int64_t origin_x = ox * g.stride_w - g.pad_left;
-    const int64_t x_lo = std::max<int64_t>(origin_x, 0);
-    const int64_t x_hi = std::min<int64_t>(origin_x + g.filter_w, g.in_w);
+    const PoolSpan xs = PoolColumns(g, ox);
     std::fill_n(pooled, channels, std::numeric_limits<int32_t>::min());
-    for (int64_t y = y_lo; y < y_hi; ++y) {
+    for (int64_t y = ys.lo; y < ys.hi; ++y) {
       const int32_t* row = rows[y % g.filter_h];
-      for (int64_t x = x_lo; x < x_hi; ++x) {
+      for (int64_t x = xs.lo; x < xs.hi; ++x) {
         const int32_t* in = row + x * channels;
         for (int64_t c = 0; c < channels; ++c) pooled[c] = std::max(pooled[c], in[c]);
       }

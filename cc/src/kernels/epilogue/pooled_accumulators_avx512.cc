@@ -48,13 +48,9 @@ void FlippedAccumulatorsAvx512(const int32_t* core, int64_t core_stride, int64_t
 void MaxPoolFlippedRowAvx512(const PoolGeometry& g, int64_t pool_row,
                              const int32_t* const* rows, int64_t channels,
                              const int32_t* flips, int32_t* pooled) {
-  const int64_t origin_y = pool_row * g.stride_h - g.pad_top;
-  const int64_t y_lo = std::max<int64_t>(origin_y, 0);
-  const int64_t y_hi = std::min<int64_t>(origin_y + g.filter_h, g.in_h);
+  const PoolSpan ys = PoolRows(g, pool_row);
   for (int64_t ox = 0; ox < g.out_w; ++ox, pooled += channels) {
-    const int64_t origin_x = ox * g.stride_w - g.pad_left;
-    const int64_t x_lo = std::max<int64_t>(origin_x, 0);
-    const int64_t x_hi = std::min<int64_t>(origin_x + g.filter_w, g.in_w);
+    const PoolSpan xs = PoolColumns(g, ox);
     for (int64_t c0 = 0; c0 < channels; c0 += 64) {
       __mmask16 m[4];
       __m512i best[4];
@@ -63,9 +59,9 @@ void MaxPoolFlippedRowAvx512(const PoolGeometry& g, int64_t pool_row,
         m[k] = TailMask(std::max<int64_t>(channels - c0 - 16 * k, 0));
         best[k] = _mm512_set1_epi32(INT32_MIN);
       }
-      for (int64_t y = y_lo; y < y_hi; ++y) {
+      for (int64_t y = ys.lo; y < ys.hi; ++y) {
         const int32_t* row = rows[y % g.filter_h] + c0;
-        for (int64_t x = x_lo; x < x_hi; ++x) {
+        for (int64_t x = xs.lo; x < xs.hi; ++x) {
           const int32_t* in = row + x * channels;
 #pragma GCC unroll 4
           for (int k = 0; k < 4; ++k) {

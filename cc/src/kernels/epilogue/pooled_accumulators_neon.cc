@@ -42,20 +42,16 @@ void FlippedAccumulatorsNeon(const int32_t* core, int64_t core_stride, int64_t p
 
 void MaxPoolFlippedRowNeon(const PoolGeometry& g, int64_t pool_row, const int32_t* const* rows,
                            int64_t channels, const int32_t* flips, int32_t* pooled) {
-  const int64_t origin_y = pool_row * g.stride_h - g.pad_top;
-  const int64_t y_lo = std::max<int64_t>(origin_y, 0);
-  const int64_t y_hi = std::min<int64_t>(origin_y + g.filter_h, g.in_h);
+  const PoolSpan ys = PoolRows(g, pool_row);
   const int64_t blocks = channels / 16 * 16;
   for (int64_t ox = 0; ox < g.out_w; ++ox, pooled += channels) {
-    const int64_t origin_x = ox * g.stride_w - g.pad_left;
-    const int64_t x_lo = std::max<int64_t>(origin_x, 0);
-    const int64_t x_hi = std::min<int64_t>(origin_x + g.filter_w, g.in_w);
+    const PoolSpan xs = PoolColumns(g, ox);
     for (int64_t c0 = 0; c0 < blocks; c0 += 16) {
       int32x4x4_t best;
       best.val[0] = best.val[1] = best.val[2] = best.val[3] = vdupq_n_s32(INT32_MIN);
-      for (int64_t y = y_lo; y < y_hi; ++y) {
+      for (int64_t y = ys.lo; y < ys.hi; ++y) {
         const int32_t* row = rows[y % g.filter_h] + c0;
-        for (int64_t x = x_lo; x < x_hi; ++x) {
+        for (int64_t x = xs.lo; x < xs.hi; ++x) {
           const int32x4x4_t in = vld1q_s32_x4(row + x * channels);
           best.val[0] = vmaxq_s32(best.val[0], in.val[0]);
           best.val[1] = vmaxq_s32(best.val[1], in.val[1]);
@@ -73,8 +69,8 @@ void MaxPoolFlippedRowNeon(const PoolGeometry& g, int64_t pool_row, const int32_
     // Channels past the 16-channel blocks: the scalar row's loop on them alone.
     for (int64_t c = blocks; c < channels; ++c) {
       int32_t best = INT32_MIN;
-      for (int64_t y = y_lo; y < y_hi; ++y) {
-        for (int64_t x = x_lo; x < x_hi; ++x) {
+      for (int64_t y = ys.lo; y < ys.hi; ++y) {
+        for (int64_t x = xs.lo; x < xs.hi; ++x) {
           best = std::max(best, rows[y % g.filter_h][x * channels + c]);
         }
       }

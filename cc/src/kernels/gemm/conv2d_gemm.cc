@@ -606,9 +606,8 @@ void Conv2DGemm::RunPooledRows(int64_t first, int64_t end, Scratch* scratch,
       image = n;
       next = 0;
     }
-    const int64_t origin = pool_row * p.stride_h - p.pad_top;
-    const int64_t hi = std::min<int64_t>(origin + p.filter_h, p.in_h);
-    for (next = std::max(next, origin); next < hi; ++next) {
+    const PoolSpan rows = PoolRows(p, pool_row);
+    for (next = std::max(next, rows.lo); next < rows.hi; ++next) {
       int32_t* out = scratch->pool_rows.data() + next % p.filter_h * row_size;
       const int64_t pixel = (n * g_.out_h + next) * g_.out_w;
       for (int64_t x0 = 0; x0 < g_.out_w; x0 += chunk_pixels_) {
