@@ -145,6 +145,55 @@ BITLITE_TEST(GroupedConvolutionsMatchReferenceForAllBitWidthsIsasAndThreadCounts
   }
 }
 
+// Layers as wide as the largest tiles and wider (the AMX row's 32 pixels x 32 channels, 2 x 2
+// tiles of 16, over 64-code chunks): outputs of 65-300 pixels, so a driver chunk of 64 fills
+// whole tiles and leaves a partial one, 17-70 output channels (one or two 16-channel tiles,
+// and a 16-channel tail), reductions of whole and partial 8-word chunks, every bit pair and
+// W8A8, on every row, against the reference.
+BITLITE_TEST(WideLayersMatchReferenceAcrossWholeAndPartialTiles) {
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
+  std::mt19937 rng(3232);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const std::pair<int, int> pairs[] = {{1, 1}, {1, 2}, {2, 2}, {2, 3}, {3, 1}, {4, 4}, {8, 8}};
+  for (const auto& [weight_bits, activation_bits] : pairs) {
+    for (bool is_signed : {false, true}) {
+      for (int repeat = 0; repeat < 2; ++repeat) {
+        ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+        OpParams& p = c.params;
+        const int in_channel_choices[] = {3, 8, 24, 64, 72};
+        const int out_channel_choices[] = {17, 32, 48, 70};
+        p.in_channels = in_channel_choices[uniform(0, 4)];
+        p.out_channels = out_channel_choices[uniform(0, 3)];
+        SetRandomOutputStage(rng, &p);
+        const int h = (p.kernel_h - 1) * p.dilation_h + uniform(8, 16) * p.stride_h;
+        const int w = (p.kernel_w - 1) * p.dilation_w + uniform(8, 18) * p.stride_w;
+        c.input_shape = p.kind == OpKind::kConv2D
+                            ? std::vector<int>{uniform(1, 2), h, w, p.in_channels}
+                            : std::vector<int>{1, uniform(65, 150), p.in_channels};
+        FillRandomData(rng, &c);
+        CheckCase(c, pools);
+      }
+      // Tiles of 16 windows read in place where evenly spaced: rows of 15 (every tile but
+      // the first of an image wraps a row, the first only at its last window), 16 and 31.
+      for (int width : {15, 16, 31}) {
+        ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+        OpParams& p = c.params;
+        p.kind = OpKind::kConv2D;
+        p.in_channels = 64;
+        p.out_channels = 32;
+        p.kernel_h = p.kernel_w = 3;
+        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+        p.padding = Padding::kSame;
+        SetRandomOutputStage(rng, &p);
+        c.input_shape = {1, 5, width, 64};
+        FillRandomData(rng, &c);
+        CheckCase(c, pools);
+      }
+    }
+  }
+}
+
 // A deep reduction (3x3 x 300 channels, 45 words: several of the LUT kernels' 16-word table
 // blocks, more than the int8 kernels' 16-bit accumulator blocks) and the extreme codes of
 // every bit pair: the popcount sums, their two's complement corrections, the LUT kernels'

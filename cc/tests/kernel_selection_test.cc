@@ -77,7 +77,10 @@ BITLITE_TEST(KernelTableRowsAreComplete) {
         const GemmFunctions f = row->functions(w, a, twos);
         EXPECT_TRUE((f.bgemm.run != nullptr || f.bgemm.indirect != nullptr) &&
                     f.pack != nullptr && f.epilogue != nullptr);
-        EXPECT_EQ(f.relayout_weights != nullptr, row->family == GemmFamily::kLut);
+        // The LUT kernels' nibbles and the AMX tiles (byte weights) read their own order.
+        EXPECT_EQ(f.relayout_weights != nullptr,
+                  row->family == GemmFamily::kLut || f.byte_weights);
+        EXPECT_TRUE(!f.byte_weights || row->family == GemmFamily::kInt);
         EXPECT_TRUE(!f.signed_activation_bytes || w == 8);
       }
     }
@@ -114,6 +117,8 @@ BITLITE_TEST(W8A8TakesTheWidestIntRowUnderEveryChoice) {
   expect_everywhere(cpu, "int8/avx2");
   cpu.avx512_vnni = true;
   expect_everywhere(cpu, "int8/avx512vnni");
+  cpu.amx_int8 = true;  // Sapphire Rapids
+  expect_everywhere(cpu, "int8/amx");
 #endif
 #if BITLITE_NEON_KERNELS
   cpu.neon = true;
@@ -143,6 +148,10 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
       icelake.avx512_vpopcntdq = icelake.avx512_vnni = icelake.avx512_vbmi = true;
       EXPECT_EQ(AutoName(icelake, w, a),
                 p >= 6 ? "int8/avx512vnni" : "bitserial/avx512vpopcntdq");
+      CpuFeatures sapphire_rapids = icelake;  // AMX tiles from p = 2
+      sapphire_rapids.amx_int8 = true;
+      EXPECT_EQ(AutoName(sapphire_rapids, w, a),
+                p >= 2 ? "int8/amx" : "bitserial/avx512vpopcntdq");
 #endif
 #if BITLITE_NEON_KERNELS
       CpuFeatures a53;
@@ -187,6 +196,8 @@ BITLITE_TEST(FamiliesFollowCpuFeatures) {
   EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 4), "lut/avx512vbmi");
   cpu.avx512_vpopcntdq = true;
   EXPECT_EQ(BestName(cpu, GemmFamily::kBitserial), "bitserial/avx512vpopcntdq");
+  cpu.amx_int8 = true;  // Sapphire Rapids and later
+  EXPECT_EQ(BestName(cpu, GemmFamily::kInt), "int8/amx");
 #endif
 #if BITLITE_NEON_KERNELS
   cpu.neon = true;

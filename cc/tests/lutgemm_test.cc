@@ -61,7 +61,7 @@ BITLITE_TEST(LutGemmMatchesScalarBgemmOnRandomPlanes) {
             const GemmFunctions lut = kernel->functions(wb, ab, twos);
             EXPECT_EQ(lut.bgemm.lanes, kLanes);
             std::vector<uint64_t> w = w16;
-            lut.relayout_weights(w.data(), w.size());
+            lut.relayout_weights(w.data(), w.size(), words);
             std::vector<int32_t> core(expected.size(), 7);
             lut.bgemm.run(x.data(), pixels, w.data(), channels, words, core.data(), stride);
             if (core != expected) {

@@ -2,6 +2,10 @@
 
 #if BITLITE_X86_KERNELS
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #endif
 #if BITLITE_NEON_KERNELS
 #include <sys/auxv.h>
@@ -18,6 +22,19 @@ uint64_t ReadXcr0() {
   uint32_t low = 0, high = 0;
   __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
   return (uint64_t{high} << 32) | low;
+}
+
+// Linux enables the AMX tile data state (XTILEDATA, 8 KB per thread) per process on request,
+// so that processes that never use AMX do not pay for saving it; without the permission the
+// first tile instruction kills the process (SIGILL). Other systems: not used.
+bool AmxPermitted() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr int kArchReqXcompPerm = 0x1023;
+  constexpr int kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
 }
 
 CpuFeatures Detect() {
@@ -42,6 +59,10 @@ CpuFeatures Detect() {
   features.avx512_vnni = zmm_state && avx512f && vnni;
   features.avx512bw = zmm_state && avx512f && avx512bw;
   features.avx512_vbmi = features.avx512_vnni && avx512bw && vbmi;
+  const bool amx_tile = (edx & (1u << 24)) != 0;
+  const bool amx_int8 = (edx & (1u << 25)) != 0;
+  const bool tile_state = (xcr0 & 0x60000) == 0x60000;  // XTILECFG and XTILEDATA
+  features.amx_int8 = amx_tile && amx_int8 && tile_state && AmxPermitted();
   return features;
 }
 #elif BITLITE_NEON_KERNELS

@@ -14,6 +14,9 @@ struct CpuFeatures {
   // AVX512_VBMI with AVX512F, AVX512BW and AVX512_VNNI: the LUT kernel (VPERMB lookups and
   // table spreads, byte-masked adds, VPDPBUSD sums).
   bool avx512_vbmi = false;
+  // AMX-TILE and AMX-INT8 with the OS saving the tile state and this process allowed to use
+  // it (Linux's ARCH_REQ_XCOMP_PERM, asked once here): the int8/amx kernel.
+  bool amx_int8 = false;
   bool neon = false;
   bool dotprod = false;  // aarch64 UDOT/SDOT (HWCAP_ASIMDDP): the int8/neondot kernel
 };

@@ -16,6 +16,7 @@
 #ifndef BITLITE_SRC_KERNELS_GEMM_BGEMM_H_
 #define BITLITE_SRC_KERNELS_GEMM_BGEMM_H_
 
+#include <cstddef>
 #include <cstdint>
 
 namespace bitlite {
@@ -41,11 +42,19 @@ using BgemmIndirectFn = void (*)(const uint64_t* const* x_rows, const int64_t* x
                                  int64_t pixels, const uint64_t* w, int64_t channels,
                                  int64_t words, int32_t* core, int64_t core_stride);
 
+// Rearranges a layer's packed weights (`words` words, `words_per_plane` of them per channel
+// group and plane) in place into the order a kernel reads, once at Prepare: the LUT kernels'
+// nibbles, the AMX kernel's tiles.
+using WeightRelayoutFn = void (*)(uint64_t* planes, size_t words, int64_t words_per_plane);
+
 // A kernel has `run`, `indirect` or both; the driver prefers `indirect`.
 struct BgemmKernel {
   BgemmFn run = nullptr;
   int lanes = 1;  // channels per vector: the w layout's innermost dimension
   BgemmIndirectFn indirect = nullptr;
+  // `indirect` only where a tap's words are a multiple of this (the AMX kernel reads whole
+  // 8-word chunks of one tap in place), `run` on im2col columns elsewhere.
+  int64_t indirect_tap_words = 1;
   // Optional, W8A8 only: `run` for weights without the code -128, which some kernels' int16
   // sums of two products need (Conv2DGemm takes it where the weights allow).
   BgemmFn run_without_min_weight = nullptr;
@@ -67,6 +76,10 @@ BgemmKernel BgemmAvx512(int weight_bits, int activation_bits, bool activation_tw
 BgemmKernel BgemmInt8Avx512Vnni();
 BgemmKernel BgemmW8A8Avx2();        // u8
 BgemmKernel BgemmW8A8Avx512Vnni();  // u8
+// AMX tiles (int8/gemm_32x32_amx.cc), every width: weights one byte per code
+// (GemmFunctions::byte_weights) in RelayoutWeightsAmx's order, activations u8; `run` only.
+BgemmKernel BgemmInt8Amx();
+void RelayoutWeightsAmx(uint64_t* planes, size_t words, int64_t words_per_plane);
 #endif
 #if BITLITE_NEON_KERNELS
 BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement);

@@ -4,7 +4,7 @@
 
 namespace bitlite {
 
-PlaneGrid WeightPlaneGrid(int bits, bool bytes) {
+PlaneGrid WeightPlaneGrid(int bits, bool bytes, bool byte_codes) {
   PlaneGrid grid;
   grid.bits = bits;
   if (bits == 8) {
@@ -12,7 +12,8 @@ PlaneGrid WeightPlaneGrid(int bits, bool bytes) {
     grid.bytes = true;
     return grid;
   }
-  grid.nibbles = bytes;
+  grid.bytes = bytes && byte_codes;
+  grid.nibbles = bytes && !byte_codes;
   grid.binary = bits == 1;
   grid.twos_complement = !bytes && bits >= 2;
   grid.scale = grid.binary ? 2 : 1;

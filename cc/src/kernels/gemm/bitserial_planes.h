@@ -18,6 +18,8 @@
 //   weights      v = FORMAT.md's stored code u: (q + 1) / 2 for 1 bit (scale 2, shift -1),
 //                q + 2^(b-1) for b >= 2 (shift -2^(b-1)); 0 .. 15, one nibble per code
 //                in memory (BitserialWeights' nibble layout), widened to bytes in registers;
+//                or, for a kernel that multiplies bytes from memory (AMX tiles), one byte
+//                per code in the byte layout (WeightPlaneGrid's byte_codes);
 //   activations  v = q - min code (shift -2^(b-1) on the signed grids), one byte per code
 //                (transient: the packed input and im2col scratch).
 // The shifts cost no multiply: the corrections above are the same sums as for the 1-bit grids.
@@ -65,9 +67,10 @@ struct PlaneGrid {
 };
 
 // `bytes`: the int8 kernels' encoding (nibbles for weights, bytes for activations), else bit
-// planes.
+// planes; with `byte_codes` too, sub-byte weights one byte per code (the nibbles' v, unsigned)
+// in the byte layout below.
 // 8-bit weights are always bytes (W8A8 runs on int kernels only).
-PlaneGrid WeightPlaneGrid(int bits, bool bytes);
+PlaneGrid WeightPlaneGrid(int bits, bool bytes, bool byte_codes = false);
 // `signed_bytes`: bytes as int8 (see W8A8 above), else as uint8.
 PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes, bool signed_bytes = false);
 

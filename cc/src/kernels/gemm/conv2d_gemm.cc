@@ -82,11 +82,13 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
     BitserialWeights& weights = weights_[static_cast<size_t>(group)];
     PackBitserialWeights(group_out_c, taps, group_in_c,
                          w_codes + group * group_out_c * taps * group_in_c,
-                         WeightPlaneGrid(params.weight_bits, kernel.bytes()),
+                         WeightPlaneGrid(params.weight_bits, kernel.bytes(),
+                                         kernels_.byte_weights),
                          kernels_.bgemm.lanes, /*need_tap_sums=*/x_planes_.Shift() != 0,
                          &weights);
     if (kernels_.relayout_weights != nullptr) {
-      kernels_.relayout_weights(weights.planes.data(), weights.planes.size());
+      kernels_.relayout_weights(weights.planes.data(), weights.planes.size(),
+                                weights.words_per_plane);
     }
   }
 }
@@ -112,7 +114,8 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   const CheckedSize work = CheckedSize(pixels) * g.groups * group_channels_ * g.kernel_h *
                            g.kernel_w * words_per_tap_ * x_planes_.Planes() *
                            weights_.front().grid.Planes();
-  threads_ = work.ok() ? ThreadsForWork(work.value(), threads, min_work_per_thread)
+  threads_ = work.ok() ? ThreadsForWork(work.value() / kernels_.words_per_work, threads,
+                                        min_work_per_thread)
                        : std::max(threads, 1);
   // One thread: the whole channel range per unit, so each chunk's terms are computed once.
   const int64_t channel_tiles = group_channels_ / kChannelAlign;
@@ -133,7 +136,10 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   // Every buffer below, added up before any is allocated; the border terms once the tap
   // ranges are classified (below).
   const bool shifted = x_planes_.Shift() != 0;
-  const bool im2col = kernels_.bgemm.indirect == nullptr;
+  indirect_ = kernels_.bgemm.indirect != nullptr &&
+              (kernels_.bgemm.run == nullptr ||
+               tap_words_ % kernels_.bgemm.indirect_tap_words == 0);
+  const bool im2col = !indirect_;
   const int64_t words = weights_.front().words_per_plane;
   const CheckedSize chunk = chunk_pixels_;
   ScratchBudget budget;
@@ -527,7 +533,7 @@ EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int
   const BitserialWeights& weights = weights_[static_cast<size_t>(g)];
   const int64_t words = weights.words_per_plane;
   const uint64_t* w = weights.ChannelTile(c0);
-  if (kernels_.bgemm.indirect != nullptr) {
+  if (indirect_) {
     kernels_.bgemm.indirect(scratch->rows.data(), x_offsets_.data(), count, w, channels, words,
                             scratch->core.data(), block_channels_);
   } else {

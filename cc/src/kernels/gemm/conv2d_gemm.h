@@ -189,6 +189,7 @@ class Conv2DGemm {
   int64_t group_channels_ = 0;  // weights_[g].channels: group_out_c_ rounded up
   int64_t words_per_tap_ = 0;   // of one group's channels
   int64_t tap_words_ = 0;       // words_per_tap_ * activation planes: one packed pixel
+  bool indirect_ = false;       // the GEMM reads the windows in place, not im2col columns
   // The packed input is zero-padded so that every window lies inside it.
   PaddedAxis rows_;
   PaddedAxis cols_;

@@ -18,6 +18,8 @@ bool HasAvx512Vpopcntdq(const CpuFeatures& cpu) { return cpu.avx512_vpopcntdq &&
 bool HasAvx512Vnni(const CpuFeatures& cpu) { return cpu.avx512_vnni && cpu.avx512bw; }
 bool HasAvx512Bw(const CpuFeatures& cpu) { return cpu.avx512bw; }
 bool HasAvx512Vbmi(const CpuFeatures& cpu) { return cpu.avx512_vbmi; }
+// Every AMX CPU has AVX-512 (Sapphire Rapids on): the row packs and finishes with those rows.
+bool HasAmxInt8(const CpuFeatures& cpu) { return cpu.amx_int8 && HasAvx512Vnni(cpu); }
 #endif
 #if BITLITE_NEON_KERNELS
 bool HasNeon(const CpuFeatures& cpu) { return cpu.neon; }
@@ -57,6 +59,13 @@ GemmFunctions BitserialAvx512(int w, int a, bool twos) {
 GemmFunctions IntAvx512Vnni(int w, int, bool) {
   return WithCodesAvx512({w == 8 ? BgemmW8A8Avx512Vnni() : BgemmInt8Avx512Vnni(),
                           PackActivationBytesAvx512, OutputEpilogueAvx512});
+}
+GemmFunctions IntAmx(int, int, bool) {
+  GemmFunctions functions = WithCodesAvx512(
+      {BgemmInt8Amx(), PackActivationBytesAvx512, OutputEpilogueAvx512, RelayoutWeightsAmx});
+  functions.byte_weights = true;
+  functions.words_per_work = 4;
+  return functions;
 }
 GemmFunctions W8A8Avx2(int, int, bool) {
   return {BgemmW8A8Avx2(), PackActivationBytesAvx2, OutputEpilogueAvx2};
@@ -129,6 +138,10 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   int8/avx512vnni (this project's x86, min of 200 runs): int8 0.28-0.30 ms at every width;
 //     bitserial/avx512vpopcntdq W2A2 0.20, W1A4 0.24, W2A3 0.32, W3A2 0.29 (a tie), W2A4
 //     0.38, W3A3 0.43, W4A4 0.71 ms: 6.
+//   int8/amx (Sapphire Rapids VM, 2026-12-05, min of 200 runs, load ~2): 0.22-0.25 ms at every
+//     width; bitserial W1A1 0.17, W1A2 0.33, W2A1 0.31, W2A2 0.55 ms: 2. The same at 14x14
+//     256->256 (amx 0.10-0.12; W1A1 0.13, W1A2 0.25), 7x7 512->512 (0.15; W1A1 0.12, W1A2
+//     0.25) and 1x1 28x28 128->128 (0.06-0.07; W1A1 0.05, W1A2 0.07, W2A2 0.10).
 //   int8/neon, Cortex-A53: int8 24.7M at every width; bitserial/neon W2A2 16.5M, W1A4 17.6M,
 //     W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation packing
 //     and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
@@ -180,6 +193,7 @@ const GemmKernel kTable[] = {
     {"lut/avx512bw", GemmFamily::kLut, "4x16", HasAvx512Bw, LutAvx512Bw},
     {"lut/avx512vbmi", GemmFamily::kLut, "4x16", HasAvx512Vbmi, LutAvx512Vbmi,
      kNeverBitProduct, 3},
+    {"int8/amx", GemmFamily::kInt, "32x32", HasAmxInt8, IntAmx, 2, 1, BitWidths::kBoth},
 #endif
 #if BITLITE_NEON_KERNELS
     {"bitserial/neon", GemmFamily::kBitserial, "4x8 (armv7: 4x4)", HasNeon, BitserialNeon},

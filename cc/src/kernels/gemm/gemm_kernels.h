@@ -33,7 +33,7 @@ struct GemmFunctions {
   ActivationPackFn pack = nullptr;
   EpilogueFn epilogue = nullptr;
   // Applied once to the packed weight planes (PackBitserialWeights with bgemm.lanes) where the
-  // GEMM reads another order (the LUT kernels' nibbles); null: none.
+  // GEMM reads another order (the LUT kernels' nibbles, the AMX tiles); null: none.
   WeightRelayoutFn relayout_weights = nullptr;
   // W8A8 activation bytes as int8 (the s8 x s8 kernels), else as uint8: bitserial_planes.h.
   bool signed_activation_bytes = false;
@@ -42,6 +42,14 @@ struct GemmFunctions {
   // write floats, exactly as before): the AVX-512 and aarch64 NEON rows have them.
   ActivationCodePackFn pack_codes = nullptr;
   EpilogueCodesFn epilogue_codes = nullptr;
+  // Int rows: sub-byte weights one byte per code (WeightPlaneGrid's byte_codes), for a
+  // multiply that takes bytes from memory (AMX tiles), instead of nibbles widened in registers.
+  bool byte_weights = false;
+  // How many of this GEMM's word operations take the time of one of thread_pool.h's
+  // (kMinWorkPerThread), for the threads a layer takes: 1, but 4 for AMX's tiles (3x3 conv
+  // 64->64 56x56 W2A2, 1 thread, bitlite_conv_bench: int8/amx 0.017 ns per byte word,
+  // bitserial/avx512vpopcntdq 0.076 ns per word of its measure).
+  int words_per_work = 1;
 };
 
 // The bit widths a row runs (op_options.cc accepts exactly these): sub-byte W1-4 x A1-4,

@@ -33,10 +33,6 @@
 
 namespace bitlite {
 
-// Rearranges `words` words of bgemm.h weight planes (16 lanes) in place into the kernel's
-// nibble order.
-using WeightRelayoutFn = void (*)(uint64_t* planes, size_t words);
-
 struct LutGemmKernel {
   BgemmKernel gemm;  // lanes = 16
   WeightRelayoutFn relayout = nullptr;

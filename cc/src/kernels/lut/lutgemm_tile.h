@@ -86,7 +86,8 @@ struct LaneLayout {
 };
 
 template <class Layout>
-void RelayoutWeights(uint64_t* planes, size_t words) {
+void RelayoutWeights(uint64_t* planes, size_t words, int64_t /*words_per_plane: the order is
+                                                           per block of 16 channel words*/) {
   for (size_t block = 0; block + kTileChannels <= words; block += kTileChannels) {
     uint8_t nibbles[kBlockBytes] = {};
     for (int g = 0; g < kGroups; ++g) {
