@@ -138,10 +138,12 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   int8/avx512vnni (this project's x86, min of 200 runs): int8 0.28-0.30 ms at every width;
 //     bitserial/avx512vpopcntdq W2A2 0.20, W1A4 0.24, W2A3 0.32, W3A2 0.29 (a tie), W2A4
 //     0.38, W3A3 0.43, W4A4 0.71 ms: 6.
-//   int8/amx (Sapphire Rapids VM, 2026-12-05, min of 200 runs, load ~2): 0.22-0.25 ms at every
-//     width; bitserial W1A1 0.17, W1A2 0.33, W2A1 0.31, W2A2 0.55 ms: 2. The same at 14x14
-//     256->256 (amx 0.10-0.12; W1A1 0.13, W1A2 0.25), 7x7 512->512 (0.15; W1A1 0.12, W1A2
-//     0.25) and 1x1 28x28 128->128 (0.06-0.07; W1A1 0.05, W1A2 0.07, W2A2 0.10).
+//   int8/amx (an Intel AMX VM, 2026-12-05, min of 150 runs): 0.16-0.20 ms at every width;
+//     bitserial W1A1 0.18-0.20, W1A2 0.31, W2A2 0.53, W4A4 1.93 ms: 2, as W1A1 is a tie here
+//     and bitserial's elsewhere: W1A1 on 14x14 256->256 0.14 vs 0.15-0.16 ms, 7x7 512->512
+//     0.13-0.15 vs 0.20 (byte weights: 2.4 MB, past the L2), 1x1 28x28 128->128 0.064 vs
+//     0.083-0.088, 3x3 stride 2 56x56 64->128 0.12-0.14 vs 0.18-0.21; from W1A2 up AMX wins
+//     on each (W1A2 14x14x256: 0.10 vs 0.25 ms).
 //   int8/neon, Cortex-A53: int8 24.7M at every width; bitserial/neon W2A2 16.5M, W1A4 17.6M,
 //     W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation packing
 //     and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.

@@ -47,8 +47,9 @@ struct GemmFunctions {
   bool byte_weights = false;
   // How many of this GEMM's word operations take the time of one of thread_pool.h's
   // (kMinWorkPerThread), for the threads a layer takes: 1, but 4 for AMX's tiles (3x3 conv
-  // 64->64 56x56 W2A2, 1 thread, bitlite_conv_bench: int8/amx 0.017 ns per byte word,
-  // bitserial/avx512vpopcntdq 0.076 ns per word of its measure).
+  // 64->64 56x56 W2A2, 1 thread, bitlite_conv_bench: int8/amx 0.013-0.017 ns per byte word,
+  // bitserial/avx512vpopcntdq 0.074-0.076 ns per word of its measure; 4 keeps a second
+  // thread from about 14 us of one).
   int words_per_work = 1;
 };
 
