@@ -133,11 +133,13 @@ void ThreadPool::RunUnits(const Job& job, int worker) {
     if (unit >= job.units) return;
     if (!claim_.compare_exchange_weak(claim, claim + 1)) continue;
     job.call(job.context, unit, worker);
-    // The caller sets caller_sleeping_ before its last check of done_units_ (both seq_cst):
-    // either it sees this unit done, or this sees it asleep and wakes it.
-    if (done_units_.fetch_add(1) + 1 == job.units && caller_sleeping_.load()) {
-      std::lock_guard<std::mutex> lock(mutex_);  // the caller is inside wait() now
-      finished_.notify_one();
+    // The caller sets caller_sleeping_ and checks done_units_ under the mutex, so read the
+    // flag under it too: either the caller saw this unit done, or it is inside wait() now.
+    // (Read without the mutex, the caller's store and load had to be a seq_cst pair; under
+    // qemu-user on x86 hosts that pair was reordered, and the Android tests hung in wait().)
+    if (done_units_.fetch_add(1) + 1 == job.units) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (caller_sleeping_.load()) finished_.notify_one();
     }
     claim = claim_.load();
   }
