@@ -77,7 +77,8 @@ BgemmKernel BgemmInt8Avx512Vnni();
 BgemmKernel BgemmW8A8Avx2();        // u8
 BgemmKernel BgemmW8A8Avx512Vnni();  // u8
 // AMX tiles (int8/gemm_32x32_amx.cc), every width: weights one byte per code
-// (GemmFunctions::byte_weights) in RelayoutWeightsAmx's order, activations u8; `run` only.
+// (GemmFunctions::byte_weights) in RelayoutWeightsAmx's order, activations u8; `indirect`
+// where a tap is whole 8-word chunks (indirect_tap_words), `run` on columns elsewhere.
 BgemmKernel BgemmInt8Amx();
 void RelayoutWeightsAmx(uint64_t* planes, size_t words, int64_t words_per_plane);
 #endif

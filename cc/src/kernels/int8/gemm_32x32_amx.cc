@@ -2,7 +2,7 @@
 // 32 pixels x 32 channels held in four 16 x 16 int32 tiles, 2 x 2 over two activation tiles
 // (16 pixels x 64 codes) and two weight tiles (64 codes x 16 channels). One TDPBUSD does
 // 16 x 16 x 64 multiply-adds (u8 activations x s8 weights, 4-byte groups added into int32
-// without saturation), where VPDPBUSD does 64: AMX-int8 is what XNNPACK's int8 runs on here.
+// without saturation), where VPDPBUSD does 64; XNNPACK's int8 runs on AMX too where it exists.
 //
 // Weights are one byte per code at every width (GemmFunctions::byte_weights: the nibbles' v,
 // 0 .. 15, or W8A8's int8 byte), in BitserialWeights' byte layout with L = 8, rearranged once
