@@ -174,6 +174,21 @@ BITLITE_TEST(WideLayersMatchReferenceAcrossWholeAndPartialTiles) {
         FillRandomData(rng, &c);
         CheckCase(c, pools);
       }
+      // 1x1 layers whose reduction is one chunk (under 64 codes: the AMX row's tiles are
+      // configured that deep) or exactly one, over several blocks of 32 channels.
+      for (int in_channels : {5, 16, 40, 64}) {
+        ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+        OpParams& p = c.params;
+        p.kind = OpKind::kConv2D;
+        p.in_channels = in_channels;
+        p.out_channels = uniform(0, 1) == 0 ? 96 : 81;
+        p.kernel_h = p.kernel_w = 1;
+        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+        SetRandomOutputStage(rng, &p);
+        c.input_shape = {1, uniform(3, 9), uniform(7, 20), in_channels};
+        FillRandomData(rng, &c);
+        CheckCase(c, pools);
+      }
       // Tiles of 16 windows read in place where evenly spaced: rows of 15 (every tile but
       // the first of an image wraps a row, the first only at its last window), 16 and 31.
       for (int width : {15, 16, 31}) {
