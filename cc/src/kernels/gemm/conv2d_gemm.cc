@@ -136,10 +136,18 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   // Every buffer below, added up before any is allocated; the border terms once the tap
   // ranges are classified (below).
   const bool shifted = x_planes_.Shift() != 0;
-  indirect_ = kernels_.bgemm.indirect != nullptr &&
+  // Output pixel q's window is input pixel q alone (a 1x1 kernel of stride 1 or a 1-pixel
+  // axis: nothing else has as many windows as pixels in an unpadded buffer).
+  auto same_pixels = [](const PaddedAxis& axis, int64_t in, int64_t out) {
+    return out == in && axis.before == 0 && axis.shift == 0 && axis.size.ok() &&
+           axis.size.value() == in;
+  };
+  columns_in_place_ = kernels_.bgemm.run != nullptr && same_pixels(rows_, g.in_h, g.out_h) &&
+                      same_pixels(cols_, g.in_w, g.out_w);
+  indirect_ = !columns_in_place_ && kernels_.bgemm.indirect != nullptr &&
               (kernels_.bgemm.run == nullptr ||
                tap_words_ % kernels_.bgemm.indirect_tap_words == 0);
-  const bool im2col = !indirect_;
+  const bool im2col = !indirect_ && !columns_in_place_;
   const int64_t words = weights_.front().words_per_plane;
   const CheckedSize chunk = chunk_pixels_;
   ScratchBudget budget;
@@ -536,6 +544,9 @@ EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int
   if (indirect_) {
     kernels_.bgemm.indirect(scratch->rows.data(), x_offsets_.data(), count, w, channels, words,
                             scratch->core.data(), block_channels_);
+  } else if (columns_in_place_) {
+    const uint64_t* columns = packed_input_.data() + (g * padded_pixels_ + first) * tap_words_;
+    kernels_.bgemm.run(columns, count, w, channels, words, scratch->core.data(), block_channels_);
   } else {
     Im2Col(count, words, scratch);
     kernels_.bgemm.run(scratch->columns.data(), count, w, channels, words, scratch->core.data(),

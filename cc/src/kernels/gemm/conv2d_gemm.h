@@ -3,7 +3,7 @@
 // activations quantized and packed once per Run into a zero-padded buffer, then per chunk of
 // output pixels: the row's GEMM over plane pairs (bgemm.h: popcounts, int8 dot products or
 // table lookups) that reads each window's taps in place (or from im2col columns, for kernels
-// without an indirect form), the exact corrections of the grids with an offset
+// without an indirect form; a 1x1 layer's columns are its packed input itself), the exact corrections of the grids with an offset
 // (bitserial_planes.h) and the output stage (the reference's, or a bit-identical SIMD one)
 // for the whole chunk.
 // A grouped convolution (FORMAT.md `groups`) is one such GEMM per group: each group's input
@@ -190,6 +190,9 @@ class Conv2DGemm {
   int64_t words_per_tap_ = 0;   // of one group's channels
   int64_t tap_words_ = 0;       // words_per_tap_ * activation planes: one packed pixel
   bool indirect_ = false;       // the GEMM reads the windows in place, not im2col columns
+  // A 1x1 convolution of stride 1 without padding: the packed input, pixel after pixel, is
+  // already its im2col columns, which `run` reads in place.
+  bool columns_in_place_ = false;
   // The packed input is zero-padded so that every window lies inside it.
   PaddedAxis rows_;
   PaddedAxis cols_;
