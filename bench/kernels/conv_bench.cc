@@ -37,15 +37,6 @@ int main(int argc, char** argv) {
   p.activation_bits = std::atoi(argv[8]);
   const int threads = std::atoi(argv[9]);
   const int runs = std::atoi(argv[10]);
-  const GemmKernel* kernel =
-      &AutoGemmKernel(DetectCpuFeatures(), p.weight_bits, p.activation_bits);
-  if (argc > 11 && std::strcmp(argv[11], "auto") != 0) {
-    kernel = FindGemmKernel(DetectCpuFeatures(), argv[11]);
-    if (kernel == nullptr) {
-      std::fprintf(stderr, "kernel %s is not available here\n", argv[11]);
-      return 2;
-    }
-  }
   p.groups = argc > 12 ? std::atoi(argv[12]) : 1;
   if (p.groups < 1 || p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
     std::fprintf(stderr, "GROUPS must divide C_in and C_out\n");
@@ -57,6 +48,14 @@ int main(int argc, char** argv) {
   p.activation = Activation::kRelu;
   p.multiplier.assign(static_cast<size_t>(p.out_channels), 0.01f);
   p.offset.assign(static_cast<size_t>(p.out_channels), 0.5f);
+  const GemmKernel* kernel = &AutoGemmKernelFor(DetectCpuFeatures(), p);
+  if (argc > 11 && std::strcmp(argv[11], "auto") != 0) {
+    kernel = FindGemmKernel(DetectCpuFeatures(), argv[11]);
+    if (kernel == nullptr) {
+      std::fprintf(stderr, "kernel %s is not available here\n", argv[11]);
+      return 2;
+    }
+  }
 
   ConvGeometry g;
   std::vector<int> output_shape;

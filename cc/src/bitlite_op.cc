@@ -94,7 +94,7 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, const DelegateOptio
   switch (kernel) {
     case KernelChoice::kAuto:
     case KernelChoice::kReference:
-      gemm_kernel_ = &AutoGemmKernel(cpu, params_.weight_bits, params_.activation_bits);
+      gemm_kernel_ = &AutoGemmKernelFor(cpu, params_);
       break;
     // A family without a kernel for the widths falls back (BestGemmKernel): W8A8 under
     // kernel=bitserial or lut runs on an int kernel, which verbose mode names.

@@ -13,8 +13,9 @@ namespace bitlite {
 
 // Which kernel runs the ops (delegate option `kernel`; BitliteOp's constructor applies it).
 // The rows it chooses among are the GEMM kernel table's (kernels/gemm/gemm_kernels.h):
-// kAuto: AutoGemmKernel, per layer by the crossovers measured for its bit widths (an int
-// kernel for wide codes where the CPU has one, else the widest bitserial or LUT row).
+// kAuto: AutoGemmKernelFor, per layer by the crossovers measured for its bit widths and the
+// padding of its narrow taps (an int kernel for wide codes or narrow taps where the CPU has
+// one, else the widest bitserial or LUT row).
 // kBitserial, kInt, kLut: BestGemmKernel of that family, the widest row the CPU runs (kInt
 // takes the best bitserial row where the CPU runs no int kernel; the LUT rows support every
 // bit pair and activation grid, so kLut never falls back for bit widths).

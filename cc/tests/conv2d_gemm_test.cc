@@ -551,7 +551,8 @@ bool LayerPools(float multiplier, float offset, int groups) {
   }
   c.params.multiplier.back() = multiplier;
   c.params.offset.back() = offset;
-  Conv2DGemm conv(c.params, c.w_codes.data(), AutoGemmKernel(DetectCpuFeatures(), 2, 2));
+  Conv2DGemm conv(c.params, c.w_codes.data(),
+                  AutoGemmKernelFor(DetectCpuFeatures(), c.params));
   return conv.PoolOutput(&pool);
 }
 
@@ -578,7 +579,8 @@ BITLITE_TEST(PoolOutputRefusesOutputStagesThatDoNotPool) {
   ConvCase c;
   ConvGeometry g;
   ASSERT_TRUE(SetThreadsCase(4, 4, 1, 2, 2, &c, &g));
-  Conv2DGemm conv(c.params, c.w_codes.data(), AutoGemmKernel(DetectCpuFeatures(), 2, 2));
+  Conv2DGemm conv(c.params, c.w_codes.data(),
+                  AutoGemmKernelFor(DetectCpuFeatures(), c.params));
   EXPECT_TRUE(!conv.PoolOutput(nullptr));
 }
 
@@ -1291,7 +1293,7 @@ int GemmThreads(int size, int channels, int weight_bits, int activation_bits, in
   ConvGeometry g;
   if (!SetThreadsCase(size, channels, 1, weight_bits, activation_bits, &c, &g)) return -1;
   Conv2DGemm conv(c.params, c.w_codes.data(),
-                  AutoGemmKernel(DetectCpuFeatures(), weight_bits, activation_bits));
+                  AutoGemmKernel(DetectCpuFeatures(), weight_bits, activation_bits, 64));
   std::string error;
   return conv.Prepare(g, threads, kSmallScratchLimit, &error) ? conv.threads() : -1;
 }

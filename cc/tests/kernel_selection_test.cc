@@ -46,7 +46,7 @@ BITLITE_TEST(ParsesKernelOption) {
 }
 
 std::string AutoName(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
-  return AutoGemmKernel(cpu, weight_bits, activation_bits).name;
+  return AutoGemmKernel(cpu, weight_bits, activation_bits, 64).name;
 }
 
 std::string BestName(const CpuFeatures& cpu, GemmFamily family, int activation_bits = 4,
@@ -169,6 +169,43 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
   }
 }
 
+// Taps narrower than a word: the int crossover compares p times the codes a bitserial tap
+// pads to (whole 64-code words) over those the int row's pads to (its tap chunks: 8 codes,
+// AMX's 64).
+BITLITE_TEST(AutoWeighsNarrowTapsByTheirPadding) {
+  EXPECT_TRUE(TapPaddingRatio(64, 8) == 1.0 && TapPaddingRatio(128, 8) == 1.0);
+  EXPECT_TRUE(TapPaddingRatio(16, 8) == 4.0 && TapPaddingRatio(32, 8) == 2.0);
+  EXPECT_TRUE(TapPaddingRatio(3, 8) == 8.0 && TapPaddingRatio(96, 8) == 128.0 / 96.0);
+  EXPECT_TRUE(TapPaddingRatio(65, 8) == 128.0 / 72.0 && TapPaddingRatio(16, 64) == 1.0);
+  auto name = [](const CpuFeatures& cpu, int w, int a, int64_t tap_codes) {
+    return std::string(AutoGemmKernel(cpu, w, a, tap_codes).name);
+  };
+  EXPECT_EQ(name(CpuFeatures{}, 2, 2, 16), "bitserial/scalar");
+#if BITLITE_X86_KERNELS
+  CpuFeatures avx2;  // no sub-byte int row: the LUT rule by p alone
+  avx2.avx2 = true;
+  EXPECT_EQ(name(avx2, 1, 2, 16), "bitserial/avx2");
+  CpuFeatures icelake = avx2;  // int8 from p = 6
+  icelake.avx512bw = icelake.avx512_vpopcntdq = icelake.avx512_vnni = icelake.avx512_vbmi = true;
+  EXPECT_EQ(name(icelake, 2, 2, 16), "int8/avx512vnni");            // 4 x 4
+  EXPECT_EQ(name(icelake, 2, 2, 40), "int8/avx512vnni");            // 4 x 1.6
+  EXPECT_EQ(name(icelake, 2, 2, 48), "bitserial/avx512vpopcntdq");  // 4 x 1.33
+  EXPECT_EQ(name(icelake, 1, 1, 16), "bitserial/avx512vpopcntdq");  // 1 x 4
+  CpuFeatures sapphire_rapids = icelake;  // AMX from p = 2, 64-code tap chunks
+  sapphire_rapids.amx_int8 = true;
+  EXPECT_EQ(name(sapphire_rapids, 1, 1, 16), "bitserial/avx512vpopcntdq");  // 1 x 1
+  EXPECT_EQ(name(sapphire_rapids, 1, 2, 16), "int8/amx");                   // 2 x 1
+#endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+  CpuFeatures a53;  // int8 from p = 8
+  a53.neon = true;
+  EXPECT_EQ(name(a53, 2, 2, 32), "int8/neon");       // 4 x 2
+  EXPECT_EQ(name(a53, 2, 2, 48), "bitserial/neon");  // 4 x 1.33
+  EXPECT_EQ(name(a53, 1, 1, 16), "bitserial/neon");  // 1 x 4
+  EXPECT_EQ(name(a53, 1, 1, 8), "int8/neon");        // 1 x 8
+#endif
+}
+
 // kernel=lut, kernel=bitserial and kernel=int take the widest kernel of their family a CPU
 // runs: the SIMD ones need exactly their flags (the AVX-512 ones AVX512BW too), VBMI's LUT only where it is faster than BW
 // (3-4 activation bits), and int falls back to bitserial on a CPU without one.
@@ -245,9 +282,9 @@ BITLITE_TEST(DetectsTheEmulatedCpuAndNeverPicksKernelsItLacks) {
     EXPECT_TRUE(BestGemmKernel(cpu, family, 8, 8).Takes(8, 8));
   }
   for (int w = 1; w <= 4; ++w) {
-    for (int a = 1; a <= 4; ++a) EXPECT_TRUE(Runs(cpu, AutoGemmKernel(cpu, w, a)));
+    for (int a = 1; a <= 4; ++a) EXPECT_TRUE(Runs(cpu, AutoGemmKernel(cpu, w, a, 64)));
   }
-  EXPECT_TRUE(Runs(cpu, AutoGemmKernel(cpu, 8, 8)));
+  EXPECT_TRUE(Runs(cpu, AutoGemmKernel(cpu, 8, 8, 64)));
 #if BITLITE_NEON_KERNELS
   // Every NEON CPU has an int kernel; the dot product one exactly where dotprod is.
   EXPECT_TRUE(cpu.neon);

@@ -1,8 +1,11 @@
 #include "kernels/gemm/gemm_kernels.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "kernels/gemm/bitserial_planes.h"
 #include "kernels/kernel_table.h"
+#include "kernels/reference/activation_quantize_reference.h"
 
 namespace bitlite {
 namespace {
@@ -148,6 +151,12 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //     W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation packing
 //     and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
 //   int8/neondot, Neoverse-N1: int8 14.8M; bitserial/neon W1A3 14.1M, W2A2 16.5M: 4.
+// Narrow taps (TapPaddingRatio; bitlite_conv_bench min ms of 200 on the AMX VM, 2026-12-06,
+// bitserial/avx512vpopcntdq, int8/avx512vnni, int8/amx): W2A2 1x1 112x112 16->96 1.75, 0.90,
+// 1.00; W2A2 1x1 56x56 24->144 0.52, 0.35, 0.35; W1A1 1x1 112x112 16->96 0.94, 1.08, 1.02;
+// W1A1 3x3 32x32 16->16 0.032, 0.034, 0.079. The 8-byte-word row gains as the padding says
+// (p 4 x 4 and x 2.7 past its 6, W1A1's 1 x 4 below it); AMX's narrow taps are no cheaper
+// than bitserial's (its tiles' fixed costs per 64-code row), so its tap chunk is 64 codes.
 // The LUT kernels' cost grows with weight_bits only, so they win over a slow popcount: where
 // the widest bitserial kernel is AVX2's (PSHUFB popcounts) from p = 3. Measured there (same
 // layer, ms bitserial/avx2 vs lut/avx2): W1A2 0.51 / 0.52, W2A1 0.51 / 0.54, W1A3 0.72 /
@@ -195,7 +204,7 @@ const GemmKernel kTable[] = {
     {"lut/avx512bw", GemmFamily::kLut, "4x16", HasAvx512Bw, LutAvx512Bw},
     {"lut/avx512vbmi", GemmFamily::kLut, "4x16", HasAvx512Vbmi, LutAvx512Vbmi,
      kNeverBitProduct, 3},
-    {"int8/amx", GemmFamily::kInt, "32x32", HasAmxInt8, IntAmx, 2, 1, BitWidths::kBoth},
+    {"int8/amx", GemmFamily::kInt, "32x32", HasAmxInt8, IntAmx, 2, 1, BitWidths::kBoth, 64},
 #endif
 #if BITLITE_NEON_KERNELS
     {"bitserial/neon", GemmFamily::kBitserial, "4x8 (armv7: 4x4)", HasNeon, BitserialNeon},
@@ -235,12 +244,22 @@ const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family, int 
                         activation_bits);
 }
 
-const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits) {
+double TapPaddingRatio(int64_t tap_codes, int chunk_codes) {
+  const int64_t codes = std::max<int64_t>(tap_codes, 1);
+  const int64_t chunks = (codes + chunk_codes - 1) / chunk_codes;
+  return static_cast<double>(WordsPerTap(codes, 1) * 64) /
+         static_cast<double>(chunks * chunk_codes);
+}
+
+const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits,
+                                 int64_t tap_codes) {
   const int product = weight_bits * activation_bits;
   const GemmKernel& int_kernel =
       BestGemmKernel(cpu, GemmFamily::kInt, weight_bits, activation_bits);
-  if (int_kernel.family == GemmFamily::kInt &&
-      (weight_bits == 8 || product >= int_kernel.auto_min_bit_product)) {
+  const double padding = TapPaddingRatio(tap_codes, int_kernel.tap_chunk_codes);
+  const bool int_wins = int_kernel.auto_min_bit_product < kNeverBitProduct &&
+                        product * padding >= int_kernel.auto_min_bit_product;
+  if (int_kernel.family == GemmFamily::kInt && (weight_bits == 8 || int_wins)) {
     return int_kernel;
   }
   const GemmKernel& bitserial =
@@ -249,6 +268,13 @@ const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int ac
     return BestGemmKernel(cpu, GemmFamily::kLut, weight_bits, activation_bits);
   }
   return bitserial;
+}
+
+const GemmKernel& AutoGemmKernelFor(const CpuFeatures& cpu, const OpParams& p) {
+  // Conv2DGemm folds a narrow layer's kernel rows into one tap each (not on the binary grid).
+  const bool folds = p.kind == OpKind::kConv2D && !MakeActivationGrid(p).is_binary;
+  return AutoGemmKernel(cpu, p.weight_bits, p.activation_bits,
+                        int64_t{p.in_channels / p.groups} * (folds ? p.kernel_w : 1));
 }
 
 const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name) {

@@ -80,6 +80,9 @@ struct GemmKernel {
   // family is faster below); 1 otherwise.
   int min_activation_bits = 1;
   BitWidths widths = BitWidths::kSubByte;
+  // The codes an int row's tap costs as much as (kernel=auto weighs them against bitserial's
+  // 64-code words): its 8-byte words, or for AMX a tile row's 64 (gemm_kernels.cc).
+  int tap_chunk_codes = 8;
 
   // Codes as bytes (PlaneGrid::bytes), not bit planes: the int family.
   bool bytes() const { return family == GemmFamily::kInt; }
@@ -103,10 +106,24 @@ std::vector<const GemmKernel*> SupportedGemmKernels(const CpuFeatures& cpu);
 const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family, int weight_bits,
                                  int activation_bits);
 
-// kernel=auto: the best int kernel from its auto_min_bit_product up (W8A8 always), else the
-// best LUT kernel from the best bitserial kernel's auto_min_bit_product up, else that
-// bitserial one.
-const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits);
+// kernel=auto for a layer whose taps hold `tap_codes` codes (one pixel's input channels of a
+// group, or a kernel row's): the best int kernel from its auto_min_bit_product up (W8A8
+// always), else the best LUT kernel from the best bitserial kernel's auto_min_bit_product
+// up, else that bitserial one. The crossovers were measured on taps of whole words; a
+// narrower tap leaves the rest of a bitserial word empty on every plane (WordsPerTap), so
+// the int crossover compares p * TapPaddingRatio(tap_codes, the row's tap_chunk_codes).
+const GemmKernel& AutoGemmKernel(const CpuFeatures& cpu, int weight_bits, int activation_bits,
+                                 int64_t tap_codes);
+
+// AutoGemmKernel for layer `p`: its tap is one pixel's channels (of a group), or a kernel
+// row's where Conv2DGemm may fold a narrow layer's width into one tap (never on the binary
+// grid).
+const GemmKernel& AutoGemmKernelFor(const CpuFeatures& cpu, const OpParams& p);
+
+// The codes a bitserial tap of `tap_codes` codes pads to (whole 64-bit words) over those an
+// int row's pads to (whole chunks of `chunk_codes`): 1 for taps of 64, 128, ... codes; 4 for
+// 16 on 8-code chunks, 1 on 64-code ones.
+double TapPaddingRatio(int64_t tap_codes, int chunk_codes);
 
 // The row named `name` that `cpu` runs, or null.
 const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name);
