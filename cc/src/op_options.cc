@@ -241,13 +241,9 @@ bool CheckBitWidths(const OpParams& p, std::string* error) {
   return false;
 }
 
-int MaxMagnitude(CodeRange range) { return range.max > -range.min ? range.max : -range.min; }
-
 // FORMAT.md promises an exact int32 accumulator: K * max|qw| * max|qx| <= INT32_MAX.
 bool CheckAccumulatorBound(const OpParams& p, std::string* error) {
-  const int64_t per_tap = int64_t{MaxMagnitude(WeightCodeRange(p.weight_bits))} *
-                          MaxMagnitude(ActivationCodeRange(p.activation_bits, p.activation_signed));
-  const int64_t max_k = INT32_MAX / per_tap;
+  const int64_t max_k = INT32_MAX / p.MaxCodeProduct();
   // Each factor is <= INT_MAX, so checking step by step never overflows int64.
   if (p.kernel_h <= max_k && int64_t{p.kernel_h} * p.kernel_w <= max_k &&
       p.ReductionSize() <= max_k) {

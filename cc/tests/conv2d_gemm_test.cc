@@ -1043,7 +1043,8 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
           }
           for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
             CodeThresholds thresholds;
-            thresholds.Fold(&grid, finite_multiplier.data(), finite_offset.data(), channels, act);
+            thresholds.Fold(&grid, finite_multiplier.data(), finite_offset.data(), channels, act,
+                            INT32_MAX);
             const CodeThresholdsView t = thresholds.View(&grid, 0);
             EXPECT_EQ(thresholds.View(nullptr, 0).count, 0);
             const int steps = grid.grid.is_binary ? 1 : grid.grid.range.max - grid.grid.range.min;
@@ -1084,50 +1085,149 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
 }
 
 // CodeThresholds gives the reference code (output stage, then ActivationCode) for every
-// accumulator: at each bound and one past it, at both ends of int32 and at random ones, for
-// multipliers of both signs, zero, denormal and large enough to overflow to infinity.
+// accumulator the layer can reach (|acc| <= max_accumulator): at each bound and one past it,
+// at both ends of the range and at random ones, for multipliers of both signs, zero,
+// denormal and large enough to overflow to infinity; within int16 (narrow) its bounds too.
 BITLITE_TEST(CodeThresholdsGiveTheReferenceCodes) {
   std::mt19937 rng(8);
   const float multipliers[] = {0.37f, -0.37f, 0.0f, -0.0f, 1e-42f, -3e-39f, 1e30f, -1e30f,
-                               2.0f, 1.0f / 3.0f};
-  for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
-    for (int activation = 0; activation < 3; ++activation) {
-      const Activation act = static_cast<Activation>(activation);
-      std::vector<float> multiplier, offset;
-      for (float m : multipliers) {
-        for (float o : {0.0f, -0.0f, 0.3f, -1.25f, 7.0f}) {
-          multiplier.push_back(m * (std::uniform_real_distribution<float>(0.5f, 2.0f)(rng)));
-          offset.push_back(o);
+                               2.0f, 1.0f / 3.0f, 3e-4f, -2e-3f};
+  for (const int64_t max_accumulator : {int64_t{INT32_MAX}, int64_t{32768}, int64_t{32767},
+                                        int64_t{1000}, int64_t{1}}) {
+    for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
+      for (int activation = 0; activation < 3; ++activation) {
+        const Activation act = static_cast<Activation>(activation);
+        std::vector<float> multiplier, offset;
+        for (float m : multipliers) {
+          for (float o : {0.0f, -0.0f, 0.3f, -1.25f, 7.0f}) {
+            multiplier.push_back(m * (std::uniform_real_distribution<float>(0.5f, 2.0f)(rng)));
+            offset.push_back(o);
+          }
+        }
+        const int64_t channels = static_cast<int64_t>(multiplier.size());
+        CodeThresholds folded;
+        folded.Fold(&grid, multiplier.data(), offset.data(), channels, act, max_accumulator);
+        const CodeThresholdsView t = folded.View(&grid, 0);
+        if (t.count == 0) continue;  // 4 and 8 bits: not folded (checked in the epilogue test)
+        EXPECT_TRUE(t.narrow == (max_accumulator <= 32767));
+        const int64_t a = max_accumulator;
+        for (int64_t c = 0; c < channels; ++c) {
+          std::vector<int64_t> accs = {-a, a, -a + 1, a - 1, 0, -1, 1};
+          for (int j = 0; j < t.count; ++j) {
+            const int32_t bound = t.bounds[j * t.stride + c];
+            if (t.narrow && bound != INT32_MAX) EXPECT_TRUE(bound >= -32768 && bound <= 32766);
+            const int64_t at = bound ^ t.flip[c];  // as an accumulator
+            for (int64_t d : {-1, 0, 1}) accs.push_back(at + d);
+          }
+          for (int i = 0; i < 20; ++i) {
+            accs.push_back(std::uniform_int_distribution<int64_t>(-a, a)(rng));
+          }
+          for (int64_t value : accs) {
+            if (value < -a || value > a) continue;
+            const int32_t acc = static_cast<int32_t>(value);
+            float y = 0.0f;
+            OutputStageReference(&acc, 1, &multiplier[c], &offset[c], act, &y);
+            int code = t.base[c];
+            for (int j = 0; j < t.count; ++j) {
+              if ((acc ^ t.flip[c]) > t.bounds[j * t.stride + c]) code += t.step;
+            }
+            if (code != ActivationCode(y, grid.grid)) {
+              ReportFailure(__FILE__, __LINE__,
+                            "channel " + std::to_string(c) + " acc " + std::to_string(acc) +
+                                " of at most " + std::to_string(a) + " activation " +
+                                std::to_string(activation));
+              return;
+            }
+          }
         }
       }
-      const int64_t channels = static_cast<int64_t>(multiplier.size());
-      CodeThresholds folded;
-      folded.Fold(&grid, multiplier.data(), offset.data(), channels, act);
-      const CodeThresholdsView t = folded.View(&grid, 0);
-      if (t.count == 0) continue;  // 4 and 8 bits: not folded (checked in the epilogue test)
-      for (int64_t c = 0; c < channels; ++c) {
-        std::vector<int64_t> accs = {INT32_MIN, INT32_MAX, 0, -1, 1};
-        for (int j = 0; j < t.count; ++j) {
-          const int64_t bound = t.bounds[j * t.stride + c] ^ t.flip[c];  // as an accumulator
-          for (int64_t d : {-1, 0, 1}) accs.push_back(bound + d);
-        }
-        for (int i = 0; i < 20; ++i) {
-          accs.push_back(std::uniform_int_distribution<int32_t>(INT32_MIN, INT32_MAX)(rng));
-        }
-        for (int64_t a : accs) {
-          if (a < INT32_MIN || a > INT32_MAX) continue;
-          const int32_t acc = static_cast<int32_t>(a);
-          float y = 0.0f;
-          OutputStageReference(&acc, 1, &multiplier[c], &offset[c], act, &y);
-          int code = t.base[c];
-          for (int j = 0; j < t.count; ++j) {
-            if ((acc ^ t.flip[c]) > t.bounds[j * t.stride + c]) code += t.step;
+    }
+  }
+}
+
+// Every codes epilogue on thresholds folded for accumulators within int16 (the NEON rows
+// then compare 16-bit lanes) and just past it: the reference codes for accumulators across
+// the whole range, at its ends and at every bound, with and without channel terms and shifts.
+BITLITE_TEST(ThresholdCodesMatchTheReferenceWithinTheAccumulatorRange) {
+  std::mt19937 rng(21);
+  constexpr int kPixels = 24;
+  for (const int64_t max_accumulator : {int64_t{32767}, int64_t{40000}, int64_t{700}}) {
+    const int32_t a = static_cast<int32_t>(max_accumulator);
+    for (int channels : {5, 8, 13, 16, 37}) {
+      const int core_stride = channels + 3, y_stride = channels + 1;
+      for (bool with_terms : {false, true}) {
+        for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
+          std::vector<float> multiplier, offset;
+          for (int c = 0; c < channels; ++c) {
+            // About one code step per few hundred accumulator units, of both signs.
+            const float m = std::uniform_real_distribution<float>(1e-3f, 2e-2f)(rng);
+            multiplier.push_back(c % 3 == 1 ? -m : m);
+            offset.push_back(std::uniform_real_distribution<float>(-2.0f, 4.0f)(rng));
           }
-          if (code != ActivationCode(y, grid.grid)) {
-            ReportFailure(__FILE__, __LINE__,
-                          "channel " + std::to_string(c) + " acc " + std::to_string(acc) +
-                              " activation " + std::to_string(activation));
-            return;
+          const Activation act = static_cast<Activation>(channels % 3);
+          CodeThresholds folded;
+          folded.Fold(&grid, multiplier.data(), offset.data(), channels, act, max_accumulator);
+          const CodeThresholdsView t = folded.View(&grid, 0);
+          if (t.count == 0) continue;
+          // The wanted accumulators: random, the range's ends, each channel's bounds and one
+          // past them where in range; then core = acc - constant - term (shift 0), or with
+          // a shift, accumulators of the form (core << shift) + constant + term.
+          const int shift = with_terms ? 1 : 0;
+          std::vector<int32_t> core(static_cast<size_t>(kPixels * core_stride), 0);
+          std::vector<int32_t> constants(kPixels), channel_terms(core.size(), 0);
+          std::vector<int32_t> wanted(core.size(), 0);
+          for (int q = 0; q < kPixels; ++q) {
+            constants[static_cast<size_t>(q)] = std::uniform_int_distribution<int32_t>(-a / 4, a / 4)(rng);
+            for (int c = 0; c < channels; ++c) {
+              const size_t i = static_cast<size_t>(q * core_stride + c);
+              int64_t acc = std::uniform_int_distribution<int32_t>(-a, a)(rng);
+              if (q < 2) acc = q == 0 ? -a : a;
+              if (q >= 2 && q < 2 + 2 * t.count) {
+                const int j = (q - 2) / 2;
+                acc = (t.bounds[j * t.stride + c] ^ t.flip[c]) + (q - 2) % 2;
+                if (acc < -a || acc > a) acc = 0;
+              }
+              if (with_terms) {
+                channel_terms[i] = std::uniform_int_distribution<int32_t>(-a / 4, a / 4)(rng);
+              }
+              int64_t rest = acc - constants[static_cast<size_t>(q)] - channel_terms[i];
+              if (rest % 2 != 0 && shift == 1) {  // (core << 1) is even: move 1 into the term
+                channel_terms[i] += 1;
+                rest -= 1;
+              }
+              core[i] = static_cast<int32_t>(rest >> shift);
+              wanted[i] = static_cast<int32_t>(acc);
+            }
+          }
+          std::vector<const int32_t*> term_rows;
+          for (int q = 0; q < kPixels; ++q) term_rows.push_back(channel_terms.data() + q * core_stride);
+          EpilogueTerms terms;
+          terms.scale_shift = shift;
+          terms.constants = constants.data();
+          terms.channel_terms = with_terms ? term_rows.data() : nullptr;
+          std::vector<float> y(static_cast<size_t>(kPixels * y_stride), 0.0f);
+          std::vector<int32_t> scratch(static_cast<size_t>(channels));
+          EpilogueTerms plain;
+          OutputEpilogueScalar(wanted.data(), core_stride, kPixels, channels, plain,
+                               multiplier.data(), offset.data(), act, scratch.data(), y.data(),
+                               y_stride);
+          std::vector<int8_t> want = ReferenceCodes(y, grid);
+          for (int q = 0; q < kPixels; ++q) {
+            for (int c = channels; c < y_stride; ++c) want[static_cast<size_t>(q * y_stride + c)] = 99;
+          }
+          for (const GemmKernel* kernel : Kernels()) {
+            const GemmFunctions functions = FunctionsFor(*kernel, 1, false);
+            if (functions.epilogue_codes == nullptr) continue;
+            std::vector<int8_t> codes(static_cast<size_t>(kPixels * y_stride), 99);
+            functions.epilogue_codes(core.data(), core_stride, kPixels, channels, terms,
+                                     multiplier.data(), offset.data(), act, grid, t,
+                                     codes.data(), y_stride);
+            if (codes != want) {
+              ReportFailure(__FILE__, __LINE__,
+                            std::string(kernel->name) + " channels " + std::to_string(channels) +
+                                " range " + std::to_string(a) + " terms " +
+                                std::to_string(with_terms) + " steps " + std::to_string(t.count));
+            }
           }
         }
       }

@@ -18,4 +18,15 @@ int64_t OpParams::ReductionSize() const {
 
 int64_t OpParams::RowBytes() const { return (ReductionSize() * weight_bits + 7) / 8; }
 
+namespace {
+int64_t MaxMagnitude(CodeRange range) { return range.max > -range.min ? range.max : -range.min; }
+}  // namespace
+
+int64_t OpParams::MaxCodeProduct() const {
+  return MaxMagnitude(WeightCodeRange(weight_bits)) *
+         MaxMagnitude(ActivationCodeRange(activation_bits, activation_signed));
+}
+
+int64_t OpParams::MaxAccumulator() const { return ReductionSize() * MaxCodeProduct(); }
+
 }  // namespace bitlite

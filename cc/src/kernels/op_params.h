@@ -55,6 +55,11 @@ struct OpParams {
   int64_t ReductionSize() const;
   // Bytes of one packed weight row: ceil(ReductionSize() * weight_bits / 8).
   int64_t RowBytes() const;
+  // The largest |weight code x activation code|.
+  int64_t MaxCodeProduct() const;
+  // FORMAT.md's bound on |accumulator|: ReductionSize() * MaxCodeProduct(), which op_options.cc
+  // keeps within INT32_MAX for every op it accepts.
+  int64_t MaxAccumulator() const;
 };
 
 }  // namespace bitlite

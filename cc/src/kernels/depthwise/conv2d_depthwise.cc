@@ -24,6 +24,7 @@ Conv2DDepthwise::Conv2DDepthwise(const OpParams& params, const int8_t* w_codes,
       activation_(params.activation),
       multiplier_(params.multiplier.begin(), params.multiplier.end()),
       offset_(params.offset.begin(), params.offset.end()),
+      max_accumulator_(params.MaxAccumulator()),
       depth_multiplier_(params.out_channels / params.in_channels),
       taps_(int64_t{params.kernel_h} * params.kernel_w) {
   const int64_t out_c = params.out_channels;
@@ -190,7 +191,8 @@ void Conv2DDepthwise::ComputeRow(int64_t row, Scratch* scratch,
 
 void Conv2DDepthwise::WillWriteCodes(const ActivationPacking* grid) {
   code_thresholds_.Fold(writes_codes() ? grid : nullptr, multiplier_.data(), offset_.data(),
-                        static_cast<int64_t>(multiplier_.size()), activation_);
+                        static_cast<int64_t>(multiplier_.size()), activation_,
+                        max_accumulator_);
 }
 
 }  // namespace bitlite

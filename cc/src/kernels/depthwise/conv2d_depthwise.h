@@ -98,8 +98,10 @@ class Conv2DDepthwise {
   Activation activation_;
   CacheLineVector<float> multiplier_;
   CacheLineVector<float> offset_;
-  // For the grid WillWriteCodes named (Run takes the float path for any other).
+  // For the grid WillWriteCodes named (Run takes the float path for any other), folded for
+  // accumulators within max_accumulator_ (OpParams::MaxAccumulator).
   CodeThresholds code_thresholds_;
+  int64_t max_accumulator_ = 0;
   int64_t depth_multiplier_ = 1;
   int64_t taps_ = 0;
   int64_t channels_ = 0;          // out_c rounded up to the tile width (lanes_)

@@ -20,7 +20,8 @@ int CodeOf(int32_t acc, const float* multiplier, const float* offset, Activation
 }  // namespace
 
 void CodeThresholds::Fold(const ActivationPacking* grid, const float* multiplier,
-                          const float* offset, int64_t channels, Activation activation) {
+                          const float* offset, int64_t channels, Activation activation,
+                          int64_t max_accumulator) {
   grid_ = grid;
   count_ = 0;
   if (grid == nullptr) return;
@@ -55,8 +56,15 @@ void CodeThresholds::Fold(const ActivationPacking* grid, const float* multiplier
       }
       bounds_[static_cast<size_t>(j * channels + c)] = static_cast<int32_t>(below);
     }
+    // The flipped accumulator lies in [-max_accumulator - 1, max_accumulator].
+    for (int j = 0; j < compares; ++j) {
+      int32_t& bound = bounds_[static_cast<size_t>(j * channels + c)];
+      if (bound < -max_accumulator - 1) base_[static_cast<size_t>(c)] += step_;
+      if (bound < -max_accumulator - 1 || bound >= max_accumulator) bound = INT32_MAX;
+    }
   }
   count_ = compares;
+  narrow_ = max_accumulator <= 32767;
 }
 
 CodeThresholdsView CodeThresholds::View(const ActivationPacking* grid, int64_t c0) const {
@@ -64,6 +72,7 @@ CodeThresholdsView CodeThresholds::View(const ActivationPacking* grid, int64_t c
   if (count_ == 0 || grid != grid_) return view;
   view.count = count_;
   view.step = step_;
+  view.narrow = narrow_;
   view.base = base_.data() + c0;
   view.flip = flip_.data() + c0;
   view.bounds = bounds_.data() + c0;

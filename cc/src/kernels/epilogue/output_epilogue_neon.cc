@@ -158,6 +158,7 @@ void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t
 // NEON's structs in memory), pixels inside.
 template <int kCount>
 struct ThresholdColumn {
+  static constexpr int kCompares = kCount;
   int32x4_t base[2], flip[2], bounds[kCount][2];
   int32x4_t step_shift;  // step 1 or 2: a shift by 0 or 1
 
@@ -196,7 +197,48 @@ struct ThresholdColumn {
   }
 };
 
-template <bool kChannelTerms, int kCount>
+// The same codes from 8 int16 lanes where the view is narrow (the accumulators fit int16,
+// code_thresholds.h): each compare, the flip and the sums cover 8 channels, not 4.
+template <int kCount>
+struct NarrowThresholdColumn {
+  static constexpr int kCompares = kCount;
+  int16x8_t base, flip, bounds[kCount];
+  int16x8_t step_shift;
+
+  // 8 int32 entries from `at`, saturated to int16 (a bound of INT32_MAX to 32767, which no
+  // int16 exceeds).
+  static int16x8_t Narrow(const int32_t* at) {
+    return vcombine_s16(vqmovn_s32(vld1q_s32(at)), vqmovn_s32(vld1q_s32(at + 4)));
+  }
+
+  NarrowThresholdColumn(const int32_t* base_at, const int32_t* flip_at, const int32_t* bounds_at,
+                        int64_t stride, int32_t step)
+      : base(Narrow(base_at)), flip(Narrow(flip_at)), step_shift(vdupq_n_s16(step == 2 ? 1 : 0)) {
+#pragma GCC unroll 7
+    for (int j = 0; j < kCount; ++j) bounds[j] = Narrow(bounds_at + j * stride);
+  }
+
+  template <bool kChannelTerms>
+  int8x8_t Codes(const int32_t* core, int32_t scale, int32x4_t constant,
+                 const int32_t* channel_terms) const {
+    int16x4_t halves[2];
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      int32x4_t start = constant;
+      if (kChannelTerms) start = vaddq_s32(start, vld1q_s32(channel_terms + 4 * h));
+      halves[h] = vqmovn_s32(vmlaq_n_s32(start, vld1q_s32(core + 4 * h), scale));
+    }
+    const int16x8_t acc = veorq_s16(vcombine_s16(halves[0], halves[1]), flip);
+    int16x8_t reached = vdupq_n_s16(0);
+#pragma GCC unroll 7
+    for (int j = 0; j < kCount; ++j) {
+      reached = vsubq_s16(reached, vreinterpretq_s16_u16(vcgtq_s16(acc, bounds[j])));
+    }
+    return vmovn_s16(vaddq_s16(base, vshlq_s16(reached, step_shift)));
+  }
+};
+
+template <bool kChannelTerms, class Column>
 void ThresholdCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                     const EpilogueTerms& terms, const CodeThresholdsView& t, int8_t* codes,
                     int64_t codes_stride) {
@@ -207,7 +249,7 @@ void ThresholdCodes(const int32_t* core, int64_t core_stride, int64_t pixels, in
   auto constant = [&](int64_t q) { return vdupq_n_s32(constants != nullptr ? constants[q] : 0); };
   int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
-    const ThresholdColumn<kCount> column(t.base + c, t.flip + c, t.bounds + c, t.stride, t.step);
+    const Column column(t.base + c, t.flip + c, t.bounds + c, t.stride, t.step);
     for (int64_t q = 0; q < pixels; ++q) {
       // A local before the store: clang's NEON stores are macros (see Loop).
       const int8x8_t step_codes = column.template Codes<kChannelTerms>(
@@ -219,11 +261,12 @@ void ThresholdCodes(const int32_t* core, int64_t core_stride, int64_t pixels, in
   if (c == channels) return;
   // The tail (under 8 channels) through zero-padded copies, as CodesPixel.
   const size_t left = static_cast<size_t>(channels - c), bytes = left * sizeof(int32_t);
+  constexpr int kCount = Column::kCompares;
   int32_t base[8] = {}, flip[8] = {}, bounds[kCount][8] = {};
   std::memcpy(base, t.base + c, bytes);
   std::memcpy(flip, t.flip + c, bytes);
   for (int j = 0; j < kCount; ++j) std::memcpy(bounds[j], t.bounds + j * t.stride + c, bytes);
-  const ThresholdColumn<kCount> column(base, flip, bounds[0], 8, t.step);
+  const Column column(base, flip, bounds[0], 8, t.step);
   for (int64_t q = 0; q < pixels; ++q) {
     int32_t core_tail[8] = {}, terms_tail[8] = {};
     std::memcpy(core_tail, core + q * core_stride + c, bytes);
@@ -274,8 +317,11 @@ void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t p
                              int64_t codes_stride) {
   if (thresholds.count > 0) {
     WithThresholdLoop(thresholds, terms.channel_terms != nullptr, [&](auto with_terms, auto count) {
-      ThresholdCodes<decltype(with_terms)::value, decltype(count)::value>(
-          core, core_stride, pixels, channels, terms, thresholds, codes, codes_stride);
+      constexpr bool kTerms = decltype(with_terms)::value;
+      constexpr int kCount = decltype(count)::value;
+      const auto run = thresholds.narrow ? ThresholdCodes<kTerms, NarrowThresholdColumn<kCount>>
+                                         : ThresholdCodes<kTerms, ThresholdColumn<kCount>>;
+      run(core, core_stride, pixels, channels, terms, thresholds, codes, codes_stride);
     });
     return;
   }

@@ -60,7 +60,8 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
                                 params.activation_signed && params.activation_bits >= 2)),
       activation_(params.activation),
       multiplier_(params.multiplier.begin(), params.multiplier.end()),
-      offset_(params.offset.begin(), params.offset.end()) {
+      offset_(params.offset.begin(), params.offset.end()),
+      max_accumulator_(params.MaxAccumulator()) {
   x_planes_ = ActivationPlaneGrid(params.activation_bits, params.activation_signed,
                                   kernel.bytes(), kernels_.signed_activation_bytes);
   packing_ = MakeActivationPacking(MakeActivationGrid(params), x_planes_);
@@ -532,7 +533,8 @@ void Conv2DGemm::Im2Col(int64_t count, int64_t words, Scratch* scratch) const {
 
 void Conv2DGemm::WillWriteCodes(const ActivationPacking* grid) {
   code_thresholds_.Fold(writes_codes() ? grid : nullptr, multiplier_.data(), offset_.data(),
-                        static_cast<int64_t>(multiplier_.size()), activation_);
+                        static_cast<int64_t>(multiplier_.size()), activation_,
+                        max_accumulator_);
 }
 
 EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int64_t c0,

@@ -166,8 +166,10 @@ class Conv2DGemm {
   Activation activation_;
   CacheLineVector<float> multiplier_;
   CacheLineVector<float> offset_;
-  // For the grid WillWriteCodes named (Run takes the float path for any other).
+  // For the grid WillWriteCodes named (Run takes the float path for any other), folded for
+  // accumulators within max_accumulator_ (OpParams::MaxAccumulator).
   CodeThresholds code_thresholds_;
+  int64_t max_accumulator_ = 0;
   // PoolOutput's pool, its channel flips and kernels (pooled_accumulators.h), its units of
   // pooled rows (from Prepare).
   bool pools_ = false;
