@@ -153,6 +153,16 @@ void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t
   }
 }
 
+// Channels 4h .. 4h + 3 of a pixel's accumulators: (core << scale_shift) + constant (+ channel
+// term), modulo 2^32.
+template <bool kChannelTerms>
+inline int32x4_t Accumulators(const int32_t* core, int32_t scale, int32x4_t constant,
+                              const int32_t* channel_terms, int h) {
+  int32x4_t start = constant;
+  if (kChannelTerms) start = vaddq_s32(start, vld1q_s32(channel_terms + 4 * h));
+  return vmlaq_n_s32(start, vld1q_s32(core + 4 * h), scale);
+}
+
 // The codes through CodeThresholds: kCount integer compares per output, no floats. Channels
 // outside (8 at a time, their bounds in registers: plain vectors, as GCC keeps arrays of
 // NEON's structs in memory), pixels inside.
@@ -183,9 +193,8 @@ struct ThresholdColumn {
     int16x4_t halves[2];
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
-      int32x4_t start = constant;
-      if (kChannelTerms) start = vaddq_s32(start, vld1q_s32(channel_terms + 4 * h));
-      const int32x4_t acc = veorq_s32(vmlaq_n_s32(start, vld1q_s32(core + 4 * h), scale), flip[h]);
+      const int32x4_t acc = veorq_s32(
+          Accumulators<kChannelTerms>(core, scale, constant, channel_terms, h), flip[h]);
       int32x4_t reached = vdupq_n_s32(0);
 #pragma GCC unroll 7
       for (int j = 0; j < kCount; ++j) {
@@ -224,9 +233,7 @@ struct NarrowThresholdColumn {
     int16x4_t halves[2];
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
-      int32x4_t start = constant;
-      if (kChannelTerms) start = vaddq_s32(start, vld1q_s32(channel_terms + 4 * h));
-      halves[h] = vqmovn_s32(vmlaq_n_s32(start, vld1q_s32(core + 4 * h), scale));
+      halves[h] = vqmovn_s32(Accumulators<kChannelTerms>(core, scale, constant, channel_terms, h));
     }
     const int16x8_t acc = veorq_s16(vcombine_s16(halves[0], halves[1]), flip);
     int16x8_t reached = vdupq_n_s16(0);
