@@ -1,9 +1,10 @@
 // Times one bitlite convolution layer on the delegate's kernels, without TFLite around it:
 //   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA [GROUPS]]
 // ISA: a GemmKernel name ("bitserial/avx2", "int8/avx512vnni", ...) or auto (default: the
-// delegate's kernel=auto rule); GROUPS: FORMAT.md `groups` (default 1). Prints one JSON
-// object with the median and minimum milliseconds of Run (quantize + pack + GEMM + output
-// stage).
+// delegate's kernel=auto rule); GROUPS: FORMAT.md `groups` (default 1). A depthwise layer
+// (GROUPS = C_in) runs on the CPU's depthwise kernel, as in the delegate (ISA ignored).
+// Prints one JSON object with the median and minimum milliseconds of Run (quantize + pack +
+// GEMM + output stage).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/depthwise/conv2d_depthwise.h"
+#include "kernels/depthwise/dwconv_kernels.h"
 #include "kernels/gemm/conv2d_gemm.h"
 #include "kernels/gemm/gemm_kernels.h"
 #include "kernels/cpu_features.h"
@@ -73,25 +76,36 @@ int main(int argc, char** argv) {
   std::vector<int8_t> w_codes(static_cast<size_t>(p.out_channels * p.ReductionSize()));
   for (int8_t& c : w_codes) c = static_cast<int8_t>(p.weight_bits == 1 ? (code(rng) < 0 ? -1 : 1) : code(rng));
 
+  // Times conv's Run on `threads` threads and prints the result under `name`.
+  auto time_runs = [&](auto& conv, const char* name) {
+    if (!conv.Prepare(g, threads, kMaxSize, &error)) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 1;
+    }
+    ThreadPool pool;
+    pool.Resize(threads);
+    std::vector<float> y(static_cast<size_t>(g.OutputSize()));
+    for (int i = 0; i < 3; ++i) conv.Run(x.data(), y.data(), &pool);  // warm up caches, workers
+    std::vector<double> ms;
+    for (int i = 0; i < runs; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      conv.Run(x.data(), y.data(), &pool);
+      ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count());
+    }
+    std::sort(ms.begin(), ms.end());
+    // threads_used: what the layer takes of `threads` (ThreadsForWork, at Prepare).
+    std::printf("{\"isa\": \"%s\", \"threads\": %d, \"threads_used\": %d, \"median_ms\": %.4f, "
+                "\"min_ms\": %.4f}\n",
+                name, threads, conv.threads(), ms[ms.size() / 2], ms.front());
+    return 0;
+  };
+  if (IsDepthwise(p)) {
+    const DwconvKernel& dwconv = BestDwconvKernel(DetectCpuFeatures());
+    Conv2DDepthwise conv(p, w_codes.data(), dwconv);
+    return time_runs(conv, dwconv.name);
+  }
   Conv2DGemm conv(p, w_codes.data(), *kernel);
-  if (!conv.Prepare(g, threads, kMaxSize, &error)) {
-    std::fprintf(stderr, "%s\n", error.c_str());
-    return 1;
-  }
-  ThreadPool pool;
-  pool.Resize(threads);
-  std::vector<float> y(static_cast<size_t>(g.OutputSize()));
-  for (int i = 0; i < 3; ++i) conv.Run(x.data(), y.data(), &pool);  // warm up caches and workers
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    conv.Run(x.data(), y.data(), &pool);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  // threads_used: what the layer takes of `threads` (ThreadsForWork, at Prepare).
-  std::printf("{\"isa\": \"%s\", \"threads\": %d, \"threads_used\": %d, \"median_ms\": %.4f, "
-              "\"min_ms\": %.4f}\n",
-              kernel->name, threads, conv.threads(), ms[ms.size() / 2], ms.front());
-  return 0;
+  return time_runs(conv, kernel->name);
 }
