@@ -1184,7 +1184,7 @@ BITLITE_TEST(ThresholdCodesMatchTheReferenceWithinTheAccumulatorRange) {
               if (q < 2) acc = q == 0 ? -a : a;
               if (q >= 2 && q < 2 + 2 * t.count) {
                 const int j = (q - 2) / 2;
-                acc = (t.bounds[j * t.stride + c] ^ t.flip[c]) + (q - 2) % 2;
+                acc = int64_t{t.bounds[j * t.stride + c] ^ t.flip[c]} + (q - 2) % 2;
                 if (acc < -a || acc > a) acc = 0;
               }
               if (with_terms) {
