@@ -23,6 +23,9 @@ namespace {
 constexpr auto kWorkerPause = std::chrono::microseconds(20);
 constexpr auto kWorkerPoll = std::chrono::microseconds(200);
 constexpr auto kCallerPause = std::chrono::microseconds(200);
+// Claims per thread and job: 2 keeps the runs long, and lets the caller take a late
+// worker's second run.
+constexpr int64_t kRunsPerThread = 2;
 
 // One pause of a spin loop: frees the core's pipeline for its sibling hyperthread and saves
 // power, without a system call.
@@ -103,6 +106,7 @@ void ThreadPool::Run(int64_t units, int max_threads, void* context, Trampoline c
     job.context = context;
     job.call = call;
     job.units = units;
+    job.run_units = (units + kRunsPerThread * threads - 1) / (kRunsPerThread * threads);
     job.threads = threads;
     job_ = job;
     done_units_.store(0);
@@ -129,15 +133,16 @@ void ThreadPool::RunUnits(const Job& job, int worker) {
   uint64_t claim = claim_.load();
   for (;;) {
     if ((claim >> 32) != job.id) return;
-    const int64_t unit = static_cast<int64_t>(claim & 0xffffffffu);
-    if (unit >= job.units) return;
+    const int64_t first = static_cast<int64_t>(claim & 0xffffffffu) * job.run_units;
+    if (first >= job.units) return;
     if (!claim_.compare_exchange_weak(claim, claim + 1)) continue;
-    job.call(job.context, unit, worker);
+    const int64_t end = std::min(first + job.run_units, job.units);
+    for (int64_t unit = first; unit < end; ++unit) job.call(job.context, unit, worker);
     // The caller sets caller_sleeping_ and checks done_units_ under the mutex, so read the
-    // flag under it too: either the caller saw this unit done, or it is inside wait() now.
+    // flag under it too: either the caller saw these units done, or it is inside wait() now.
     // (Read without the mutex, the caller's store and load had to be a seq_cst pair; under
     // qemu-user on x86 hosts that pair was reordered, and the Android tests hung in wait().)
-    if (done_units_.fetch_add(1) + 1 == job.units) {
+    if (done_units_.fetch_add(end - first) + (end - first) == job.units) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (caller_sleeping_.load()) finished_.notify_one();
     }
