@@ -1177,7 +1177,8 @@ BITLITE_TEST(ThresholdCodesMatchTheReferenceWithinTheAccumulatorRange) {
           std::vector<int32_t> constants(kPixels), channel_terms(core.size(), 0);
           std::vector<int32_t> wanted(core.size(), 0);
           for (int q = 0; q < kPixels; ++q) {
-            constants[static_cast<size_t>(q)] = std::uniform_int_distribution<int32_t>(-a / 4, a / 4)(rng);
+            constants[static_cast<size_t>(q)] =
+                std::uniform_int_distribution<int32_t>(-a / 4, a / 4)(rng);
             for (int c = 0; c < channels; ++c) {
               const size_t i = static_cast<size_t>(q * core_stride + c);
               int64_t acc = std::uniform_int_distribution<int32_t>(-a, a)(rng);
@@ -1200,7 +1201,9 @@ BITLITE_TEST(ThresholdCodesMatchTheReferenceWithinTheAccumulatorRange) {
             }
           }
           std::vector<const int32_t*> term_rows;
-          for (int q = 0; q < kPixels; ++q) term_rows.push_back(channel_terms.data() + q * core_stride);
+          for (int q = 0; q < kPixels; ++q) {
+            term_rows.push_back(channel_terms.data() + q * core_stride);
+          }
           EpilogueTerms terms;
           terms.scale_shift = shift;
           terms.constants = constants.data();
@@ -1213,7 +1216,9 @@ BITLITE_TEST(ThresholdCodesMatchTheReferenceWithinTheAccumulatorRange) {
                                y_stride);
           std::vector<int8_t> want = ReferenceCodes(y, grid);
           for (int q = 0; q < kPixels; ++q) {
-            for (int c = channels; c < y_stride; ++c) want[static_cast<size_t>(q * y_stride + c)] = 99;
+            for (int c = channels; c < y_stride; ++c) {
+              want[static_cast<size_t>(q * y_stride + c)] = 99;
+            }
           }
           for (const GemmKernel* kernel : Kernels()) {
             const GemmFunctions functions = FunctionsFor(*kernel, 1, false);

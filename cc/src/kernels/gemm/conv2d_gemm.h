@@ -3,9 +3,9 @@
 // activations quantized and packed once per Run into a zero-padded buffer, then per chunk of
 // output pixels: the row's GEMM over plane pairs (bgemm.h: popcounts, int8 dot products or
 // table lookups) that reads each window's taps in place (or from im2col columns, for kernels
-// without an indirect form; a 1x1 layer's columns are its packed input itself), the exact corrections of the grids with an offset
-// (bitserial_planes.h) and the output stage (the reference's, or a bit-identical SIMD one)
-// for the whole chunk.
+// without an indirect form; a 1x1 layer's columns are its packed input itself), the exact
+// corrections of the grids with an offset (bitserial_planes.h) and the output stage (the
+// reference's, or a bit-identical SIMD one) for the whole chunk.
 // A grouped convolution (FORMAT.md `groups`) is one such GEMM per group: each group's input
 // channel slice is packed on its own (whole words per tap), with its own weights and output
 // channels.

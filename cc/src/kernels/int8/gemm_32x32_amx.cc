@@ -10,11 +10,12 @@
 // one weight tile, row r holding codes 4r .. 4r + 3 of the 16 channels (TDPBUSD's order); a
 // last chunk of n < 8 words becomes the first 2n rows of such a tile in place: copied into a
 // zero tile per call, or where it is the whole reduction (1x1 layers of under 64 channels)
-// loaded as it is by tiles configured n words deep. Activations, one byte per code, are read in place where a layer's taps
-// are whole chunks (BgemmIndirectFn: 64, 128, ... input channels), from im2col columns
-// elsewhere (BgemmFn: the stem's folded 21 codes a tap); a tile whose 16 rows are not evenly
-// spaced in memory, or a partial chunk, is copied into a zero-padded tile first, so no load
-// reads outside its pixels and the padding multiplies zero weights or zero codes.
+// loaded as it is by tiles configured n words deep. Activations, one byte per code, are read
+// in place where a layer's taps are whole chunks (BgemmIndirectFn: 64, 128, ... input
+// channels), from im2col columns elsewhere (BgemmFn: the stem's folded 21 codes a tap, a 1x1
+// layer's packed input); a tile whose 16 rows are not evenly spaced in memory, or a partial
+// chunk, is copied into a zero-padded tile first, so no load reads outside its pixels and the
+// padding multiplies zero weights or zero codes.
 // The sums are the VNNI kernel's (int8/gemm_tile.h), exact modulo 2^32.
 //
 // Compiled with -mamx-tile -mamx-int8; run only where CpuFeatures::amx_int8 (which includes
@@ -198,9 +199,9 @@ void Block(const Source& x, int64_t words, const uint8_t* groups, int64_t group_
   StoreSums<kM, kN>(x.rows, core, core_stride);
 }
 
-// A reduction of one chunk: the pixel tiles' activations stay loaded while every block of
-// channels passes (blocks of 32 pixels outside, channels inside: all the weights are 64
-// bytes a channel or less, in L1), each loaded, and where shorter than a chunk read, once.
+// A reduction of one chunk: the pixel tiles' activations are loaded once per block of 32
+// pixels (in place where the tile has its 16 pixels) and stay loaded while every block of channels
+// passes (pixels outside, channels inside: the weights are 64 bytes a channel or less, in L1).
 template <int kM, class Source>
 void OneChunkBlocks(const Source& x, const uint8_t* w, int64_t channels, int64_t group_bytes,
                     int32_t* core, int64_t core_stride) {
