@@ -892,9 +892,11 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
         p.activation_signed = is_signed;
         p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
         const ActivationGrid grid = MakeActivationGrid(p);
-        const int pixels = 3;
+        // Rows with and without a gap after the channels (x_stride > channels).
+        const int pixels = 5;
+        const int stride = channels + channels % 3;
         std::vector<float> x;
-        for (int i = 0; i < pixels * channels; ++i) x.push_back(EdgeValue(rng, p.input_scale));
+        for (int i = 0; i < pixels * stride; ++i) x.push_back(EdgeValue(rng, p.input_scale));
         for (const GemmKernel* kernel : Kernels()) {
           if (bits == 8 && !kernel->bytes()) continue;  // bit planes stop at 4 bits
           const GemmFunctions functions = FunctionsFor(*kernel, bits, is_signed);
@@ -905,9 +907,9 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
           std::vector<uint64_t> expected(words), actual(words, ~uint64_t{0});
           std::vector<int32_t> expected_sums(pixels), actual_sums(pixels);
           const ActivationPacking packing = MakeActivationPacking(grid, planes);
-          PackActivationsScalar(x.data(), channels, pixels, channels, packing, expected.data(),
+          PackActivationsScalar(x.data(), stride, pixels, channels, packing, expected.data(),
                                 expected_sums.data());
-          functions.pack(x.data(), channels, pixels, channels, packing, actual.data(),
+          functions.pack(x.data(), stride, pixels, channels, packing, actual.data(),
                          actual_sums.data());
           if (actual != expected || actual_sums != expected_sums) {
             ReportFailure(__FILE__, __LINE__,
@@ -919,7 +921,7 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
           const std::vector<int8_t> codes = ReferenceCodes(x, packing);
           std::fill(actual.begin(), actual.end(), ~uint64_t{0});
           std::fill(actual_sums.begin(), actual_sums.end(), -1);
-          functions.pack_codes(codes.data(), channels, pixels, channels, planes, actual.data(),
+          functions.pack_codes(codes.data(), stride, pixels, channels, planes, actual.data(),
                                actual_sums.data());
           if (actual != expected || actual_sums != expected_sums) {
             ReportFailure(__FILE__, __LINE__,

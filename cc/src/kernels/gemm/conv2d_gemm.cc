@@ -53,6 +53,40 @@ ConvGeometry FoldWidth(const ConvGeometry& g) {
   return folded;
 }
 
+// The windows of `count` output columns, the first at bit first_bit of the row's kPlanes
+// bit planes (interleaved word by word) and each `bit_step` bits after the one before, into
+// out (`tap_words` apart), `words` a plane; the row has a word after the last one read.
+template <int kPlanes>
+void CopyWindowPlanes(const uint64_t* row, int64_t first_bit, int64_t bit_step, int64_t count,
+                      int64_t words, uint64_t last_word_mask, int64_t tap_words,
+                      uint64_t* out) {
+  for (int64_t i = 0; i < count; ++i, first_bit += bit_step, out += tap_words) {
+    int64_t bit = first_bit;
+    for (int64_t w = 0; w < words; ++w, bit += 64) {
+      const uint64_t* at = row + (bit >> 6) * kPlanes;
+      const int shift = static_cast<int>(bit & 63);
+      const uint64_t keep = w + 1 == words ? last_word_mask : ~uint64_t{0};
+#pragma GCC unroll 4
+      for (int j = 0; j < kPlanes; ++j) {
+        // (x << 1) << (63 - shift): no shift by 64 where shift is 0.
+        out[w * kPlanes + j] =
+            ((at[j] >> shift) | ((at[kPlanes + j] << 1) << (63 - shift))) & keep;
+      }
+    }
+  }
+}
+
+// The same for byte codes (one plane, every offset a whole byte): unaligned word loads.
+void CopyWindowBytes(const uint64_t* row, int64_t first_bit, int64_t bit_step, int64_t count,
+                     int64_t words, uint64_t last_word_mask, int64_t tap_words, uint64_t* out) {
+  const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row);
+  for (int64_t i = 0; i < count; ++i, first_bit += bit_step, out += tap_words) {
+    const uint8_t* src = bytes + first_bit / 8;
+    for (int64_t w = 0; w < words; ++w) std::memcpy(out + w, src + 8 * w, 8);
+    out[words - 1] &= last_word_mask;
+  }
+}
+
 }  // namespace
 
 Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel)
@@ -171,14 +205,36 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
                    group_out_c_,
                sizeof(int32_t));
   }
-  if (fold_width_) budget.Add(CheckedSize(threads_) * g.in_c, sizeof(float) + sizeof(int8_t));
-  const bool fold_bytes = fold_width_ && x_planes_.bytes;
   const bool window_sums = weights_.front().grid.Shift() != 0;
-  if (fold_bytes) {
-    const CheckedSize row_words = CheckedSize(WordsPerTap(unfolded_.in_w * unfolded_.in_c, 8)) + 1;
-    budget.Add(CheckedSize(threads_) * row_words, sizeof(uint64_t));
-    if (window_sums) {
-      budget.Add(CheckedSize(threads_) * unfolded_.in_w * WordsPerTap(unfolded_.in_c, 8),
+  const int64_t code_bits = x_planes_.CodeBits(), planes = x_planes_.Planes();
+  if (fold_width_) {
+    // PackFoldedRow's row and, for window sums of byte codes, its pixels.
+    const int64_t pixel_bits = unfolded_.in_c * code_bits;
+    folded_.pixel_bits = pixel_bits;
+    folded_.row_words = WordsPerTap(unfolded_.in_w * unfolded_.in_c, code_bits);
+    // (A transposed convolution's phase can have pad_left < 0: no lead then.)
+    folded_.lead_words = std::max<int64_t>(0, (unfolded_.pad_left * pixel_bits + 63) / 64);
+    // The last window ends (out_w - 1) * stride - pad + kernel_w pixels into the row.
+    const int64_t end_bit = folded_.lead_words * 64 +
+                            ((g.out_w - 1) * unfolded_.stride_w - unfolded_.pad_left +
+                             unfolded_.kernel_w) * pixel_bits;
+    folded_.words =
+        std::max(folded_.lead_words + folded_.row_words, (end_bit + 63) / 64) + 1;
+    const int last_bits = static_cast<int>((unfolded_.kernel_w * pixel_bits - 1) % 64 + 1);
+    folded_.last_word_mask = last_bits == 64 ? ~uint64_t{0} : (uint64_t{1} << last_bits) - 1;
+    const int zero_v = x_planes_.Value(0);
+    for (int j = 0; j < planes; ++j) {
+      folded_.zero_bits[j] = x_planes_.bytes ? 0x0101010101010101u * static_cast<uint8_t>(zero_v)
+                             : ((zero_v >> j) & 1) != 0 ? ~uint64_t{0}
+                                                        : 0;
+    }
+    static constexpr Conv2DGemm::CopyWindowsFn kCopies[] = {
+        CopyWindowBytes, CopyWindowPlanes<1>, CopyWindowPlanes<2>, CopyWindowPlanes<3>,
+        CopyWindowPlanes<4>};
+    folded_.copy_windows = kCopies[x_planes_.bytes ? 0 : planes];
+    budget.Add(CheckedSize(threads_) * folded_.words * planes, sizeof(uint64_t));
+    if (window_sums && x_planes_.bytes) {
+      budget.Add(CheckedSize(threads_) * unfolded_.in_w * WordsPerTap(unfolded_.in_c, code_bits),
                  sizeof(uint64_t));
       budget.Add(CheckedSize(threads_) * unfolded_.in_w, sizeof(int32_t));
     }
@@ -233,13 +289,16 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     s.constants.assign(count, 0);
     s.channel_terms.assign(count, nullptr);
     s.acc.assign(static_cast<size_t>(block_channels_), 0);
-    s.fold_values.assign(fold_width_ ? static_cast<size_t>(g.in_c) : 0, 0.0f);
-    s.fold_codes.assign(fold_width_ ? static_cast<size_t>(g.in_c) : 0, 0);
+    // The folded row's lead and tail hold the code of 0.0 from here on; PackFoldedRow writes
+    // only the row between them.
+    s.fold_row.assign(fold_width_ ? static_cast<size_t>(folded_.words * planes) : 0, 0);
+    for (int64_t w = 0; fold_width_ && w < folded_.words; ++w) {
+      for (int j = 0; j < planes; ++j) s.fold_row[w * planes + j] = folded_.zero_bits[j];
+    }
+    const bool fold_sums = fold_width_ && window_sums && x_planes_.bytes;
     const int64_t in_w = unfolded_.in_w, in_c = unfolded_.in_c;
-    s.fold_row.assign(fold_bytes ? static_cast<size_t>(WordsPerTap(in_w * in_c, 8) + 1) : 0, 0);
-    s.fold_pixels.assign(
-        fold_bytes && window_sums ? static_cast<size_t>(in_w * WordsPerTap(in_c, 8)) : 0, 0);
-    s.fold_pixel_sums.assign(fold_bytes && window_sums ? static_cast<size_t>(in_w) : 0, 0);
+    s.fold_pixels.assign(fold_sums ? static_cast<size_t>(in_w * WordsPerTap(in_c, 8)) : 0, 0);
+    s.fold_pixel_sums.assign(fold_sums ? static_cast<size_t>(in_w) : 0, 0);
     s.pool_rows.assign(pools_ ? static_cast<size_t>(pool_.filter_h * g.out_w * group_out_c_) : 0,
                        0);
     s.pooled.assign(pools_ ? static_cast<size_t>(pool_.out_w * group_out_c_) : 0, 0);
@@ -305,20 +364,23 @@ void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g, Scrat
   // (kernel_w times the layer's channels, folded).
   const int64_t first =
       row * unfolded_.in_w * unfolded_.in_c + g * unfolded_.InChannelsPerGroup();
-  if (x.codes != nullptr) {
-    auto pack = [this](const int8_t* codes, int64_t stride, int64_t pixels, uint64_t* out,
-                       int32_t* out_sums) {
-      kernels_.pack_codes(codes, stride, pixels, group_in_c_, x_planes_, out, out_sums);
-    };
-    PackPixels(x.codes + first, scratch->fold_codes.data(), pack, packed, sums);
-  } else if (fold_width_ && x_planes_.bytes) {
-    PackFoldedBytes(x.values + first, scratch, packed, sums);
+  // pack(values, stride, pixels, channels, out, sums): the packer of x's kind.
+  auto pack_codes = [this](const int8_t* codes, int64_t stride, int64_t pixels,
+                           int64_t channels, uint64_t* out, int32_t* out_sums) {
+    kernels_.pack_codes(codes, stride, pixels, channels, x_planes_, out, out_sums);
+  };
+  auto pack_values = [this](const float* values, int64_t stride, int64_t pixels,
+                            int64_t channels, uint64_t* out, int32_t* out_sums) {
+    kernels_.pack(values, stride, pixels, channels, packing_, out, out_sums);
+  };
+  if (fold_width_ && x.codes != nullptr) {
+    PackFoldedRow(x.codes + first, pack_codes, scratch, packed, sums);
+  } else if (fold_width_) {
+    PackFoldedRow(x.values + first, pack_values, scratch, packed, sums);
+  } else if (x.codes != nullptr) {
+    pack_codes(x.codes + first, g_.in_c, g_.in_w, group_in_c_, packed, sums);
   } else {
-    auto pack = [this](const float* values, int64_t stride, int64_t pixels, uint64_t* out,
-                       int32_t* out_sums) {
-      kernels_.pack(values, stride, pixels, group_in_c_, packing_, out, out_sums);
-    };
-    PackPixels(x.values + first, scratch->fold_values.data(), pack, packed, sums);
+    pack_values(x.values + first, g_.in_c, g_.in_w, group_in_c_, packed, sums);
   }
   if (window_row_sums_.empty()) return;
   const int32_t* row_sums_in =
@@ -335,86 +397,55 @@ void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g, Scrat
 }
 
 template <class T, class Pack>
-void Conv2DGemm::PackPixels(const T* x_row, T* border_tap, Pack pack, uint64_t* packed,
-                            int32_t* sums) const {
-  if (!fold_width_) return pack(x_row, g_.in_c, g_.in_w, packed, sums);
-  // Output column ow's window row starts at input column ow * stride - pad_left; the columns
-  // whose kernel_w taps all lie inside the input form one range, packed by one call with a
-  // stride of `stride` pixels. The others get a copy with zeros outside the input.
+void Conv2DGemm::PackFoldedRow(const T* x_row, Pack pack, Scratch* scratch, uint64_t* packed,
+                               int32_t* sums) const {
   const int64_t in_w = unfolded_.in_w, in_c = unfolded_.in_c, kernel_w = unfolded_.kernel_w;
   const int64_t stride = unfolded_.stride_w, pad = unfolded_.pad_left;
-  auto start = [&](int64_t ow) { return ow * stride - pad; };
-  int64_t inside_lo = 0;
-  while (inside_lo < g_.in_w && start(inside_lo) < 0) ++inside_lo;
-  int64_t inside_hi = inside_lo;
-  while (inside_hi < g_.in_w && start(inside_hi) + kernel_w <= in_w) ++inside_hi;
-  if (inside_hi > inside_lo) {
-    pack(x_row + start(inside_lo) * in_c, stride * in_c, inside_hi - inside_lo,
-         packed + inside_lo * tap_words_, sums + inside_lo);
-  }
-  for (int64_t ow = 0; ow < g_.in_w; ++ow) {
-    if (ow == inside_lo) ow = inside_hi;  // skips the range packed above (or nothing)
-    if (ow >= g_.in_w) break;
-    for (int64_t kw = 0; kw < kernel_w; ++kw) {
-      const int64_t iw = start(ow) + kw;
-      T* tap = border_tap + kw * in_c;
-      if (iw < 0 || iw >= in_w) {
-        std::fill_n(tap, in_c, T(0));
-      } else {
-        std::copy_n(x_row + iw * in_c, in_c, tap);
-      }
-    }
-    pack(border_tap, 0, 1, packed + ow * tap_words_, sums + ow);
-  }
-}
-
-void Conv2DGemm::PackFoldedBytes(const float* x_row, Scratch* scratch, uint64_t* packed,
-                                 int32_t* sums) const {
-  const int64_t in_w = unfolded_.in_w, in_c = unfolded_.in_c, kernel_w = unfolded_.kernel_w;
-  const int64_t stride = unfolded_.stride_w, pad = unfolded_.pad_left;
-  const int64_t window = kernel_w * in_c;  // a folded pixel's codes: group_in_c_
-  // The row as one pixel of in_w * in_c codes: bytes v in input order, 0 after them.
+  const int planes = x_planes_.Planes();
+  const FoldedRow& f = folded_;
+  // The row as one pixel of in_w * in_c codes, each value packed once, after the lead words.
+  uint64_t* row = scratch->fold_row.data() + f.lead_words * planes;
   int32_t row_sum = 0;
-  kernels_.pack(x_row, 0, 1, in_w * in_c, packing_, scratch->fold_row.data(), &row_sum);
-  const uint8_t* row = reinterpret_cast<const uint8_t*>(scratch->fold_row.data());
-  // The window sums, where the epilogue reads them (weights with a shift): the packer's sum of
-  // each input pixel, so that the bytes' signedness is its business.
-  const int32_t* pixel_sums = nullptr;
-  if (!window_row_sums_.empty()) {
-    kernels_.pack(x_row, in_c, in_w, in_c, packing_, scratch->fold_pixels.data(),
-                  scratch->fold_pixel_sums.data());
-    pixel_sums = scratch->fold_pixel_sums.data();
-  }
-  // A tap outside the input is the code of 0.0 (what PackPixels packs there).
-  const int zero_v = x_planes_.Value(0);
-  // The last word of a window keeps its first window % 8 bytes (all for a multiple of 8).
-  const uint64_t last_word_mask =
-      window % 8 == 0 ? ~uint64_t{0} : (uint64_t{1} << (8 * (window % 8))) - 1;
-  for (int64_t ow = 0; ow < g_.in_w; ++ow) {
-    uint64_t* out = packed + ow * tap_words_;
-    const int64_t start = ow * stride - pad;
-    if (start >= 0 && start + kernel_w <= in_w) {
-      // Whole words from the row (at most 7 bytes past the window, inside its slack word).
-      const uint8_t* src = row + start * in_c;
-      for (int64_t w = 0; w < tap_words_; ++w) std::memcpy(out + w, src + 8 * w, 8);
-      out[tap_words_ - 1] &= last_word_mask;
-    } else {
-      uint8_t* bytes = reinterpret_cast<uint8_t*>(out);
-      std::memset(bytes, 0, static_cast<size_t>(tap_words_) * 8);
-      for (int64_t kw = 0; kw < kernel_w; ++kw) {
-        const int64_t iw = start + kw;
-        const bool inside = iw >= 0 && iw < in_w;
-        for (int64_t c = 0; c < in_c; ++c) {
-          bytes[kw * in_c + c] =
-              inside ? row[iw * in_c + c] : static_cast<uint8_t>(zero_v);
-        }
-      }
+  pack(x_row, 0, 1, in_w * in_c, row, &row_sum);
+  // The packer left 0 after the row's codes in its last word: the code of 0.0 there too.
+  const int64_t tail_bit = in_w * f.pixel_bits % 64;
+  if (tail_bit != 0) {
+    for (int j = 0; j < planes; ++j) {
+      row[(f.row_words - 1) * planes + j] |= f.zero_bits[j] & (~uint64_t{0} << tail_bit);
     }
-    if (pixel_sums == nullptr) continue;
+  }
+  // Output column ow's window row starts at input column ow * stride - pad.
+  const int64_t first_bit = f.lead_words * 64 - pad * f.pixel_bits;
+  const int64_t bit_step = stride * f.pixel_bits;
+  f.copy_windows(scratch->fold_row.data(), first_bit, bit_step, g_.in_w, words_per_tap_,
+                 f.last_word_mask, tap_words_, packed);
+  if (window_row_sums_.empty()) return;
+  // Window sums (weights with a shift): of the plane values, from the windows' bits; of byte
+  // codes, the packer's sum of each input pixel (their signedness is its business).
+  if (!x_planes_.bytes) {
+    for (int64_t ow = 0; ow < g_.in_w; ++ow) {
+      const uint64_t* out = packed + ow * tap_words_;
+      int32_t sum = 0;
+      for (int j = 0; j < planes; ++j) {
+        int32_t ones = 0;
+        for (int64_t w = 0; w < words_per_tap_; ++w) {
+          ones += __builtin_popcountll(out[w * planes + j]);
+        }
+        const bool negative = x_planes_.twos_complement && j == planes - 1;
+        sum += (negative ? -ones : ones) * (1 << j);
+      }
+      sums[ow] = sum;
+    }
+    return;
+  }
+  pack(x_row, in_c, in_w, in_c, scratch->fold_pixels.data(), scratch->fold_pixel_sums.data());
+  const int32_t* pixel_sums = scratch->fold_pixel_sums.data();
+  const int32_t zero_sum = static_cast<int32_t>(in_c * x_planes_.Value(0));
+  for (int64_t ow = 0; ow < g_.in_w; ++ow) {
     int32_t sum = 0;
     for (int64_t kw = 0; kw < kernel_w; ++kw) {
-      const int64_t iw = start + kw;
-      sum += iw >= 0 && iw < in_w ? pixel_sums[iw] : static_cast<int32_t>(in_c * zero_v);
+      const int64_t iw = ow * stride - pad + kw;
+      sum += iw >= 0 && iw < in_w ? pixel_sums[iw] : zero_sum;
     }
     sums[ow] = sum;
   }

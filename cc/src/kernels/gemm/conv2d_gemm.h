@@ -99,11 +99,9 @@ class Conv2DGemm {
     std::vector<int32_t> constants;             // [chunk pixels], EpilogueTerms::constants
     std::vector<const int32_t*> channel_terms;  // [chunk pixels], EpilogueTerms::channel_terms
     std::vector<int32_t> acc;                   // one pixel's accumulators (scalar epilogue)
-    std::vector<float> fold_values;             // one folded tap at the input's border
-    std::vector<int8_t> fold_codes;             // the same, for codes
-    // A folded layer with byte codes (PackFoldedBytes): its input row's bytes, one word of
-    // slack past them; and, for weights with a shift, the row's pixels packed one by one
-    // and their sums.
+    // A folded layer (PackFoldedRow): its input row packed as one pixel between the codes
+    // of 0.0 (FoldedRow); and, for byte codes and weights with a shift, the row's pixels
+    // packed one by one and their sums.
     CacheLineVector<uint64_t> fold_row;
     std::vector<uint64_t> fold_pixels;
     std::vector<int32_t> fold_pixel_sums;
@@ -126,17 +124,14 @@ class Conv2DGemm {
 
   // Packs input row `row` (n * in_h + ih) of group g; `scratch` is the worker's.
   void PackRow(const ActivationInput& x, int64_t row, int64_t g, Scratch* scratch);
-  // The row's pixels from x_row (floats or codes) with `pack`: the input's pixels, or for a
-  // folded layer every output column's window row as one pixel (border_tap: scratch for
-  // one of them).
+  // A folded layer's input row from x_row (floats or codes) with `pack` (PackRow): each value
+  // packed once into scratch->fold_row, each output column's window row copied out of it as
+  // one pixel (bit planes shifted into place), the code of 0.0 outside the input. Packing
+  // every window row instead packs each value kernel_w / stride times: 3 for a 3x3 layer,
+  // 3.5 for ResNet's 7x7 stride-2 stem.
   template <class T, class Pack>
-  void PackPixels(const T* x_row, T* border_tap, Pack pack, uint64_t* packed,
-                  int32_t* sums) const;
-  // A folded layer's row of floats when its codes are bytes: each value quantized once into
-  // scratch->fold_row, each window row copied out of it (PackPixels would quantize every
-  // value kernel_w / stride times: 3.5 for ResNet's 7x7 stride-2 stem).
-  void PackFoldedBytes(const float* x_row, Scratch* scratch, uint64_t* packed,
-                       int32_t* sums) const;
+  void PackFoldedRow(const T* x_row, Pack pack, Scratch* scratch, uint64_t* packed,
+                     int32_t* sums) const;
   void RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const;
   // The GEMM of the chunk's `count` pixels from `first`, channels [c0, c0 + channels) of
   // group g, into scratch->core; returns the terms that complete its accumulators.
@@ -184,6 +179,22 @@ class Conv2DGemm {
   QuantizeActivationsFn quantize_ = nullptr;  // side codes of fused ops
 
   bool fold_width_ = false;
+  // Copies `count` window rows from a folded layer's packed row (conv2d_gemm.cc).
+  using CopyWindowsFn = void (*)(const uint64_t* row, int64_t first_bit, int64_t bit_step,
+                                 int64_t count, int64_t words, uint64_t last_word_mask,
+                                 int64_t tap_words, uint64_t* out);
+  // A folded layer's input row in scratch->fold_row (PackFoldedRow): in each plane, the
+  // code of 0.0's bits in lead_words before the packed row and in the words after it, so that
+  // every window row, the border's too, is `words_per_tap_` words read from one bit offset.
+  struct FoldedRow {
+    int64_t pixel_bits = 0;  // an input pixel's bits in one plane
+    int64_t row_words = 0;   // the packed row's words per plane
+    int64_t lead_words = 0;  // before it: the left padding's bits, rounded up
+    int64_t words = 0;       // lead, row and the words the last window's copy reads after it
+    uint64_t last_word_mask = 0;  // a window's bits in its last word
+    uint64_t zero_bits[4] = {};   // each plane's word of codes of 0.0 (v = Value(0))
+    CopyWindowsFn copy_windows = nullptr;  // for the planes or bytes
+  } folded_;
   ConvGeometry g_;         // what the GEMM runs: the layer's geometry, or its folded one
   ConvGeometry unfolded_;  // the layer's geometry
   int64_t group_in_c_ = 0;
