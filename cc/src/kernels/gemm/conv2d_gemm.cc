@@ -60,8 +60,8 @@ template <int kPlanes>
 void CopyWindowPlanes(const uint64_t* row, int64_t first_bit, int64_t bit_step, int64_t count,
                       int64_t words, uint64_t last_word_mask, int64_t tap_words,
                       uint64_t* out) {
-  for (int64_t i = 0; i < count; ++i, first_bit += bit_step, out += tap_words) {
-    int64_t bit = first_bit;
+  for (int64_t i = 0; i < count; ++i, out += tap_words) {
+    int64_t bit = first_bit + i * bit_step;  // not stepped past the last window: no overflow
     for (int64_t w = 0; w < words; ++w, bit += 64) {
       const uint64_t* at = row + (bit >> 6) * kPlanes;
       const int shift = static_cast<int>(bit & 63);
@@ -80,8 +80,8 @@ void CopyWindowPlanes(const uint64_t* row, int64_t first_bit, int64_t bit_step, 
 void CopyWindowBytes(const uint64_t* row, int64_t first_bit, int64_t bit_step, int64_t count,
                      int64_t words, uint64_t last_word_mask, int64_t tap_words, uint64_t* out) {
   const uint8_t* bytes = reinterpret_cast<const uint8_t*>(row);
-  for (int64_t i = 0; i < count; ++i, first_bit += bit_step, out += tap_words) {
-    const uint8_t* src = bytes + first_bit / 8;
+  for (int64_t i = 0; i < count; ++i, out += tap_words) {
+    const uint8_t* src = bytes + (first_bit + i * bit_step) / 8;
     for (int64_t w = 0; w < words; ++w) std::memcpy(out + w, src + 8 * w, 8);
     out[words - 1] &= last_word_mask;
   }
@@ -208,19 +208,32 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   const bool window_sums = weights_.front().grid.Shift() != 0;
   const int64_t code_bits = x_planes_.CodeBits(), planes = x_planes_.Planes();
   if (fold_width_) {
-    // PackFoldedRow's row and, for window sums of byte codes, its pixels.
+    // PackFoldedRow's row and, for window sums of byte codes, its pixels. Checked: the
+    // geometry comes from the model. The buffer holds the padding's bits rounded up to
+    // words, the row's, and what the copies read after it: the last window ends
+    // (out_w - 1) * stride - pad_left + kernel_w pixels after the row's start (counted here
+    // without pad_left > 0; pad_left < 0 in a transposed convolution's phase), and BitsAt
+    // reads a word past a window's last bit.
     const int64_t pixel_bits = unfolded_.in_c * code_bits;
-    folded_.pixel_bits = pixel_bits;
-    folded_.row_words = WordsPerTap(unfolded_.in_w * unfolded_.in_c, code_bits);
-    // (A transposed convolution's phase can have pad_left < 0: no lead then.)
-    folded_.lead_words = std::max<int64_t>(0, (unfolded_.pad_left * pixel_bits + 63) / 64);
-    // The last window ends (out_w - 1) * stride - pad + kernel_w pixels into the row.
-    const int64_t end_bit = folded_.lead_words * 64 +
-                            ((g.out_w - 1) * unfolded_.stride_w - unfolded_.pad_left +
-                             unfolded_.kernel_w) * pixel_bits;
-    folded_.words =
-        std::max(folded_.lead_words + folded_.row_words, (end_bit + 63) / 64) + 1;
-    const int last_bits = static_cast<int>((unfolded_.kernel_w * pixel_bits - 1) % 64 + 1);
+    const CheckedSize lead_bits = CheckedSize(std::max<int64_t>(0, unfolded_.pad_left)) *
+                                  unfolded_.in_c * code_bits;
+    const CheckedSize row_bits = CheckedSize(unfolded_.in_w) * unfolded_.in_c * code_bits;
+    const CheckedSize window_end_bits =
+        (CheckedSize(std::max<int64_t>(0, g.out_w - 1)) * unfolded_.stride_w + unfolded_.kernel_w +
+         std::max<int64_t>(0, -unfolded_.pad_left)) *
+        unfolded_.in_c * code_bits;
+    const CheckedSize buffer_bits = lead_bits + 63 + Max(row_bits, window_end_bits) + 2 * 64;
+    const CheckedSize buffer_words =
+        buffer_bits.ok() ? CheckedSize(buffer_bits.value() / 64) : buffer_bits;
+    if (buffer_words.ok()) {
+      folded_.pixel_bits = pixel_bits;
+      folded_.lead_words = (lead_bits.value() + 63) / 64;
+      folded_.row_words = (row_bits.value() + 63) / 64;
+      folded_.words = buffer_words.value();
+    }
+    // The window's bits in its last word: kernel_w * pixel_bits modulo 64, or 64.
+    const int64_t window_bit_phase = unfolded_.kernel_w % 64 * (pixel_bits % 64) % 64;
+    const int last_bits = window_bit_phase == 0 ? 64 : static_cast<int>(window_bit_phase);
     folded_.last_word_mask = last_bits == 64 ? ~uint64_t{0} : (uint64_t{1} << last_bits) - 1;
     const int zero_v = x_planes_.Value(0);
     for (int j = 0; j < planes; ++j) {
@@ -232,7 +245,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
         CopyWindowBytes, CopyWindowPlanes<1>, CopyWindowPlanes<2>, CopyWindowPlanes<3>,
         CopyWindowPlanes<4>};
     folded_.copy_windows = kCopies[x_planes_.bytes ? 0 : planes];
-    budget.Add(CheckedSize(threads_) * folded_.words * planes, sizeof(uint64_t));
+    budget.Add(CheckedSize(threads_) * buffer_words * planes, sizeof(uint64_t));
     if (window_sums && x_planes_.bytes) {
       budget.Add(CheckedSize(threads_) * unfolded_.in_w * WordsPerTap(unfolded_.in_c, code_bits),
                  sizeof(uint64_t));
@@ -416,7 +429,8 @@ void Conv2DGemm::PackFoldedRow(const T* x_row, Pack pack, Scratch* scratch, uint
   }
   // Output column ow's window row starts at input column ow * stride - pad.
   const int64_t first_bit = f.lead_words * 64 - pad * f.pixel_bits;
-  const int64_t bit_step = stride * f.pixel_bits;
+  // (Checked at Prepare where there is a second window: stride can be any size.)
+  const int64_t bit_step = g_.in_w > 1 ? stride * f.pixel_bits : 0;
   f.copy_windows(scratch->fold_row.data(), first_bit, bit_step, g_.in_w, words_per_tap_,
                  f.last_word_mask, tap_words_, packed);
   if (window_row_sums_.empty()) return;
