@@ -74,6 +74,12 @@ PlaneGrid WeightPlaneGrid(int bits, bool bytes, bool byte_codes = false);
 // `signed_bytes`: bytes as int8 (see W8A8 above), else as uint8.
 PlaneGrid ActivationPlaneGrid(int bits, bool is_signed, bool bytes, bool signed_bytes = false);
 
+// The weight of plane i among `bits` planes: the top plane of a two's complement grid counts
+// negatively (v = sum of PlaneWeight(i) * bit i).
+constexpr int PlaneWeight(int i, int bits, bool twos_complement) {
+  return twos_complement && i == bits - 1 ? -(1 << i) : 1 << i;
+}
+
 // Words (64 bits) per plane and tap: every tap starts a word, so im2col copies whole words;
 // the codes past in_c in a tap's last word are 0 in weights and activations alike.
 inline int64_t WordsPerTap(int64_t in_c, int code_bits) {

@@ -228,13 +228,13 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     if (buffer_words.ok()) {
       folded_.pixel_bits = pixel_bits;
       folded_.lead_words = (lead_bits.value() + 63) / 64;
-      folded_.row_words = (row_bits.value() + 63) / 64;
+      folded_.row_words = WordsPerTap(unfolded_.in_w * unfolded_.in_c, code_bits);  // the packer's
       folded_.words = buffer_words.value();
     }
     // The window's bits in its last word: kernel_w * pixel_bits modulo 64, or 64.
     const int64_t window_bit_phase = unfolded_.kernel_w % 64 * (pixel_bits % 64) % 64;
-    const int last_bits = window_bit_phase == 0 ? 64 : static_cast<int>(window_bit_phase);
-    folded_.last_word_mask = last_bits == 64 ? ~uint64_t{0} : (uint64_t{1} << last_bits) - 1;
+    folded_.last_word_mask =
+        window_bit_phase == 0 ? ~uint64_t{0} : (uint64_t{1} << window_bit_phase) - 1;
     const int zero_v = x_planes_.Value(0);
     for (int j = 0; j < planes; ++j) {
       folded_.zero_bits[j] = x_planes_.bytes ? 0x0101010101010101u * static_cast<uint8_t>(zero_v)
@@ -310,7 +310,8 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     }
     const bool fold_sums = fold_width_ && window_sums && x_planes_.bytes;
     const int64_t in_w = unfolded_.in_w, in_c = unfolded_.in_c;
-    s.fold_pixels.assign(fold_sums ? static_cast<size_t>(in_w * WordsPerTap(in_c, 8)) : 0, 0);
+    s.fold_pixels.assign(fold_sums ? static_cast<size_t>(in_w * WordsPerTap(in_c, code_bits)) : 0,
+                         0);
     s.fold_pixel_sums.assign(fold_sums ? static_cast<size_t>(in_w) : 0, 0);
     s.pool_rows.assign(pools_ ? static_cast<size_t>(pool_.filter_h * g.out_w * group_out_c_) : 0,
                        0);
@@ -445,8 +446,7 @@ void Conv2DGemm::PackFoldedRow(const T* x_row, Pack pack, Scratch* scratch, uint
         for (int64_t w = 0; w < words_per_tap_; ++w) {
           ones += __builtin_popcountll(out[w * planes + j]);
         }
-        const bool negative = x_planes_.twos_complement && j == planes - 1;
-        sum += (negative ? -ones : ones) * (1 << j);
+        sum += ones * PlaneWeight(j, planes, x_planes_.twos_complement);
       }
       sums[ow] = sum;
     }

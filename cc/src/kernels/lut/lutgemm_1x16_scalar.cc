@@ -30,7 +30,7 @@ struct ScalarOps : lut_tile::LaneLayout<1> {
         const int8_t* low = tables + n * lut_tile::kPixelTables + 2 * k * lut_tile::kTableBytes;
         const int8_t* high = low + lut_tile::kTableBytes;
         for (int i = 0; i < kWB; ++i) {
-          const int weight = lut_tile::PlaneWeight(i, kWB, kWB >= 2);
+          const int weight = PlaneWeight(i, kWB, kWB >= 2);
           const uint8_t* nibbles = w + i * lut_tile::kBlockBytes + 16 * k;
           for (int c = 0; c < lut_tile::kTileChannels; ++c) {
             acc[n][c] += static_cast<uint32_t>(weight * (low[nibbles[c] & 15] + high[nibbles[c] >> 4]));

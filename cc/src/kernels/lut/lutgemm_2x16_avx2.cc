@@ -67,7 +67,7 @@ struct Avx2Ops : lut_tile::LaneLayout<2> {
     lut_tile::Unroll<8>([&](auto q) __attribute__((always_inline)) {
       __m256i table = _mm256_setzero_si256();
       lut_tile::Unroll<kAB>([&](auto j) __attribute__((always_inline)) {
-        constexpr int kW = lut_tile::PlaneWeight(j, kAB, kTwos);
+        constexpr int kW = PlaneWeight(j, kAB, kTwos);
         const __m256i popcounts = _mm256_broadcastsi128_si256(
             _mm_setr_epi8(0, kW, kW, 2 * kW, kW, 2 * kW, 2 * kW, 3 * kW, kW, 2 * kW, 2 * kW,
                           3 * kW, 2 * kW, 3 * kW, 3 * kW, 4 * kW));

@@ -72,7 +72,7 @@ struct Avx512BwOps : lut_tile::LaneLayout<4> {
     lut_tile::Unroll<4>([&](auto q) __attribute__((always_inline)) {
       __m512i table = _mm512_setzero_si512();
       lut_tile::Unroll<kAB>([&](auto j) __attribute__((always_inline)) {
-        constexpr int kW = lut_tile::PlaneWeight(j, kAB, kTwos);
+        constexpr int kW = PlaneWeight(j, kAB, kTwos);
         const __m512i popcounts = _mm512_broadcast_i32x4(
             _mm_setr_epi8(0, kW, kW, 2 * kW, kW, 2 * kW, 2 * kW, 3 * kW, kW, 2 * kW, 2 * kW,
                           3 * kW, 2 * kW, 3 * kW, 3 * kW, 4 * kW));

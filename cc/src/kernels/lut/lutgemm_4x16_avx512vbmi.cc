@@ -32,7 +32,7 @@ struct Avx512VbmiOps {
     __m512i values = _mm512_setzero_si512();
     lut_tile::Unroll<kAB>([&](auto j) __attribute__((always_inline)) {
       values = _mm512_mask_add_epi8(values, static_cast<__mmask64>(x[j]), values,
-                                    _mm512_set1_epi8(lut_tile::PlaneWeight(j, kAB, kTwos)));
+                                    _mm512_set1_epi8(PlaneWeight(j, kAB, kTwos)));
     });
     // Vector q holds groups 4q + L in lane L: entry p sums value 4(4q + L) + m over the bits m
     // of p, so value 4(4q + L) + m is spread over lane L (VPERMB) and added to the entries
@@ -77,7 +77,7 @@ struct Avx512VbmiOps {
       const __m512i nibble = _mm512_set1_epi8(0x0f);
       const __m512i group = _mm512_set1_epi32(0x30201000);  // byte m of a lane: table m
       lut_tile::Unroll<kWB>([&](auto i) __attribute__((always_inline)) {
-        constexpr int kWeight = lut_tile::PlaneWeight(i, kWB, kWB >= 2);
+        constexpr int kWeight = PlaneWeight(i, kWB, kWB >= 2);
         const __m512i scale = _mm512_set1_epi8(kWeight < 0 ? -kWeight : kWeight);
         const __m512i raw = _mm512_loadu_si512(w + i * kBlockBytes + 64 * k);
         // (raw & 0x0f) | group, in one VPTERNLOG each.

@@ -88,7 +88,7 @@ struct NeonOps : lut_tile::LaneLayout<1> {
     for (int g = 0; g < lut_tile::kGroups; ++g) {
       int8x16_t table = vdupq_n_s8(0);
       lut_tile::Unroll<kAB>([&](auto j) __attribute__((always_inline)) {
-        const auto& rows = kPlaneRows<lut_tile::PlaneWeight(j, kAB, kTwos)>.rows;
+        const auto& rows = kPlaneRows<PlaneWeight(j, kAB, kTwos)>.rows;
         table = vaddq_s8(table, vld1q_s8(rows[(x[j] >> (4 * g)) & 15]));
       });
       vst1q_s8(tables + g * kTableBytes, table);

@@ -44,12 +44,6 @@ inline int64_t BlockWords(int64_t words) {
   return blocks > 0 ? (words + blocks - 1) / blocks : 1;
 }
 
-// The weight of plane i among `bits` planes (bitserial_planes.h): the top plane of a two's
-// complement grid counts negatively.
-constexpr int PlaneWeight(int i, int bits, bool twos_complement) {
-  return twos_complement && i == bits - 1 ? -(1 << i) : 1 << i;
-}
-
 // Range of a table entry: a sum of up to 4 activation values.
 constexpr int TableMin(int activation_bits, bool twos) {
   return twos ? -4 * (1 << (activation_bits - 1)) : 0;
