@@ -9,6 +9,8 @@ LCE_VENV := .venv-lce
 PY := $(VENV)/bin/python
 BUILD := build
 ARM_ROOT := $(BUILD)/arm
+# ctest runs this many tests at once (qemu runs one core each; the long binaries are sharded).
+NPROC := $(shell nproc)
 
 .PHONY: demo test test-cc test-py test-cc-arm test-arm arm-env install wheel wheel-aarch64 \
 	wheel-armv7 bench-accuracy bench-kernels bench-arm bench-arm-cycles test-arm-plugin clean
@@ -51,22 +53,22 @@ test-cc:
 	cmake -S cc -B $(BUILD)/cc-tests -G Ninja -DBITLITE_BUILD_TESTS=ON \
 		-DBITLITE_HAVE_SANITIZERS=OFF >/dev/null
 	cmake --build $(BUILD)/cc-tests
-	ctest --test-dir $(BUILD)/cc-tests --output-on-failure
+	ctest --test-dir $(BUILD)/cc-tests --output-on-failure -j $(NPROC)
 
 .PHONY: test-cc-clang
 test-cc-clang:
 	CXX=clang++ cmake -S cc -B $(BUILD)/cc-tests-clang -G Ninja -DBITLITE_BUILD_TESTS=ON \
-		-DBITLITE_REQUIRE_SANITIZERS=ON >/dev/null
+		-DBITLITE_REQUIRE_SANITIZERS=ON -DBITLITE_BUILD_FUZZERS=ON >/dev/null
 	cmake --build $(BUILD)/cc-tests-clang
-	ctest --test-dir $(BUILD)/cc-tests-clang --output-on-failure
+	ctest --test-dir $(BUILD)/cc-tests-clang --output-on-failure -j $(NPROC)
 
 # Two pytest workers (pytest-xdist), each module's tests in one of them (loadscope: a module's
 # fixtures, such as the deep networks' trained models, are built once): 629-661 s instead of
 # 1,166-1,438 s on the 2-core machine (2026-12-05), where CI had reached 2,709 s of its 45
-# minutes.
+# minutes. The longest modules go first (tests/conftest.py, --no-loadscope-reorder).
 test-py: install $(TFLRT_VENV)/.deps
 	BITLITE_TFLITE_RUNTIME_PYTHON=$(abspath $(TFLRT_VENV))/bin/python \
-	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -n 2 --dist loadscope \
+	TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q -n 2 --dist loadscope --no-loadscope-reorder \
 		--ignore=tests/arm --ignore=tests/android tests
 
 # Every tf_keras.applications network of tests/test_applications.py (make test runs two).
@@ -100,8 +102,10 @@ test-arm-plugin: $(VENV)/.deps
 	bench/arm/build_plugin.sh
 	$(PY) -m pytest -q bench/arm/tests
 
+# Two workers, a module each: the emulated Pythons run one qemu at a time.
 test-arm: install arm-env
-	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
+	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q \
+		-n 2 --dist loadscope tests/arm
 
 # libFuzzer over the delegate's options parsing, Prepare and Invoke (cc/fuzz, needs clang and
 # libclang-rt-14-dev): `make fuzz` runs FUZZ_SECONDS, fuzz-smoke (part of `make test`) 1
@@ -109,10 +113,11 @@ test-arm: install arm-env
 # kernel differing from the reference fails.
 .PHONY: fuzz fuzz-smoke fuzz-build
 FUZZ_SECONDS ?= 3600
-FUZZ_BUILD := $(BUILD)/fuzz
+# The clang test tree: its sanitized core serves the fuzzer too (cc/tests/CMakeLists.txt).
+FUZZ_BUILD := $(BUILD)/cc-tests-clang
 
 fuzz-build:
-	cmake -S cc -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+	CXX=clang++ cmake -S cc -B $(FUZZ_BUILD) -G Ninja \
 		-DBITLITE_BUILD_FUZZERS=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) --target bitlite_ops_fuzzer
 
@@ -133,11 +138,13 @@ aar: android
 	$(PYTHON) tools/android/make_aar.py $(BUILD)/android dist
 
 # The libraries' ELF facts and the AAR's layout; the kernels' outputs in the Android build
-# against the Linux aarch64 build's (tools/android/kernel_digests.sh); the C++ tests built by the
-# Android toolchain; all run under qemu-aarch64 without and with dotprod (cortex-a53, cortex-a76).
+# against the Linux aarch64 build's (tools/android/kernel_digests.sh), under qemu-aarch64
+# without and with dotprod (cortex-a53, cortex-a76); the C++ tests built by the Android
+# toolchain, with dotprod (cortex-a76: the dispatch without it is the digests' and Linux
+# aarch64's cortex-a53 ctest; `tools/android/qemu_ctest.sh` alone runs both CPUs).
 test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
-	tools/android/qemu_ctest.sh cortex-a53 cortex-a76
+	tools/android/qemu_ctest.sh cortex-a76
 
 test: test-cc test-cc-clang test-py test-cc-arm test-arm test-arm-plugin test-android fuzz-smoke wheel
 

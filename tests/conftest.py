@@ -42,6 +42,29 @@ def runtime(request):
     return request.param
 
 
+# The longest modules (seconds of their tests under `make test-py`, 2026-12-06, from its
+# --junitxml), run first: the Makefile's `--dist loadscope --no-loadscope-reorder` hands each
+# module to one worker in this order, so the short ones fill in beside them. pytest-xdist's own
+# order (most tests first) left test_deep_networks.py, 6 tests, running alone at the end:
+# test-py took 991 s on a fresh 2-core machine.
+LONGEST_MODULES_FIRST = (
+    "test_deep_networks.py",     # 450 s: its fixture trains 8 deep networks
+    "test_layer_matrix.py",      # 353 s
+    "test_end_to_end.py",        # 203 s
+    "test_conv2d_transpose.py",  # 169 s
+    "test_glue_ops.py",          # 158 s
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        if name in LONGEST_MODULES_FIRST:
+            return LONGEST_MODULES_FIRST.index(name)
+        return len(LONGEST_MODULES_FIRST)
+    items.sort(key=rank)  # stable: every module keeps its own order
+
+
 def pytest_configure(config):
     # tf.lite.Interpreter is deprecated but still one of the runtimes we support on purpose.
     config.addinivalue_line(

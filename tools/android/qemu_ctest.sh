@@ -16,5 +16,5 @@ CPUS=("$@")
 for cpu in "${CPUS[@]}"; do
   android_test_tree "$cpu"
   echo "== ctest android arm64-v8a -cpu $cpu" >&2
-  ctest --test-dir "$ANDROID_TESTS" --output-on-failure
+  ctest --test-dir "$ANDROID_TESTS" --output-on-failure -j "$(nproc)"
 done

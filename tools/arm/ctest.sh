@@ -34,5 +34,5 @@ for cpu in "${CPUS[@]}"; do
     -DBITLITE_BUILD_TESTS=ON -DBITLITE_QEMU_CPU="$cpu" "${SANITIZER_ARGS[@]}" >/dev/null
   cmake --build "$BUILD"
   echo "== ctest $ARCH -cpu $cpu" >&2
-  ctest --test-dir "$BUILD" --output-on-failure
+  ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)"
 done
