@@ -102,10 +102,9 @@ test-arm-plugin: $(VENV)/.deps
 	bench/arm/build_plugin.sh
 	$(PY) -m pytest -q bench/arm/tests
 
-# Two workers, a module each: the emulated Pythons run one qemu at a time.
+# One worker: two (a module each) took 164-196 s against 172-177 s (2026-12-06).
 test-arm: install arm-env
-	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q \
-		-n 2 --dist loadscope tests/arm
+	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 
 # libFuzzer over the delegate's options parsing, Prepare and Invoke (cc/fuzz, needs clang and
 # libclang-rt-14-dev): `make fuzz` runs FUZZ_SECONDS, fuzz-smoke (part of `make test`) 1
