@@ -45,10 +45,10 @@ demo: install
 	TF_USE_LEGACY_KERAS=1 $(PY) -m bench.digits_demo
 
 # The C++ tests twice: built by GCC (the compiler of the wheels), and by clang (Android's and
-# most ARM toolchains are clang-only) with the ASan/UBSan/LSan copies. The sanitized copies are
-# clang's because clang compiles them several times faster: the 32 bit-variant tiles of
-# bitserial/bgemm_8x16_avx512vpopcnt.cc took 1,025 s under GCC's sanitizers on a busy 2-core
-# machine, 135 s under clang's (load average 16).
+# most ARM toolchains are clang-only) with the ASan/UBSan/LSan copies only (GCC's tree tests
+# the plain core). The sanitized copies are clang's because clang compiles them several times
+# faster: the 32 bit-variant tiles of bitserial/bgemm_8x16_avx512vpopcnt.cc took 1,025 s
+# under GCC's sanitizers on a busy 2-core machine, 135 s under clang's (load average 16).
 test-cc:
 	cmake -S cc -B $(BUILD)/cc-tests -G Ninja -DBITLITE_BUILD_TESTS=ON \
 		-DBITLITE_HAVE_SANITIZERS=OFF >/dev/null
@@ -58,7 +58,8 @@ test-cc:
 .PHONY: test-cc-clang
 test-cc-clang:
 	CXX=clang++ cmake -S cc -B $(BUILD)/cc-tests-clang -G Ninja -DBITLITE_BUILD_TESTS=ON \
-		-DBITLITE_REQUIRE_SANITIZERS=ON -DBITLITE_BUILD_FUZZERS=ON >/dev/null
+		-DBITLITE_REQUIRE_SANITIZERS=ON -DBITLITE_BUILD_FUZZERS=ON \
+		-DBITLITE_TEST_PLAIN_CORE=OFF >/dev/null
 	cmake --build $(BUILD)/cc-tests-clang
 	ctest --test-dir $(BUILD)/cc-tests-clang --output-on-failure -j $(NPROC)
 
@@ -90,11 +91,16 @@ test-cc-arm:
 # and a Debian 11 (Raspberry Pi OS Bullseye class: glibc 2.31, Python 3.9) aarch64 Python whose
 # own pip installs the aarch64 wheel (cached under build/arm, outside git; the Bullseye one
 # takes about 50 s to make, 17 s when cached).
-arm-env: wheel-aarch64 wheel-armv7
-	tools/arm/setup_emulated_python.sh aarch64 $(ARM_ROOT)/aarch64 dist/bitlite-*-py3-none-*_aarch64.whl
-	tools/arm/setup_emulated_python.sh armv7l $(ARM_ROOT)/armv7l dist/bitlite-*-py3-none-*_armv7l.whl
-	tools/arm/setup_emulated_python.sh aarch64-bullseye $(ARM_ROOT)/aarch64-bullseye \
-		dist/bitlite-*-py3-none-*_aarch64.whl
+# Each Python is its own target, so that `make -j2 arm-env` (make test) sets them up side by
+# side: each runs one emulated core.
+ARM_ENVS := arm-env-aarch64 arm-env-armv7l arm-env-aarch64-bullseye
+.PHONY: $(ARM_ENVS)
+arm-env: $(ARM_ENVS)
+arm-env-aarch64 arm-env-aarch64-bullseye: wheel-aarch64
+arm-env-armv7l: wheel-armv7
+$(ARM_ENVS): arm-env-%:
+	tools/arm/setup_emulated_python.sh $* $(ARM_ROOT)/$* \
+		dist/bitlite-*-py3-none-*_$(firstword $(subst -, ,$*)).whl
 
 # The qemu plugin's instruction counts and cache simulation on a tiny guest program with known
 # answers (needs aarch64-linux-gnu-gcc, qemu-user, libglib2.0-dev; seconds once built).
@@ -103,8 +109,9 @@ test-arm-plugin: $(VENV)/.deps
 	$(PY) -m pytest -q bench/arm/tests
 
 # One worker: two (a module each) took 164-196 s against 172-177 s (2026-12-06).
+TEST_ARM = BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
 test-arm: install arm-env
-	BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
+	$(TEST_ARM)
 
 # libFuzzer over the delegate's options parsing, Prepare and Invoke (cc/fuzz, needs clang and
 # libclang-rt-14-dev): `make fuzz` runs FUZZ_SECONDS, fuzz-smoke (part of `make test`) 1
@@ -145,7 +152,22 @@ test-android: aar $(VENV)/.deps
 	$(PY) -m pytest -q tests/android
 	tools/android/qemu_ctest.sh cortex-a76
 
-test: test-cc test-cc-clang test-py test-cc-arm test-arm test-arm-plugin test-android fuzz-smoke wheel
+# $(call beside,A,B): shell command A runs in the background, its output kept in a log and
+# printed when it ends, while B runs; fails if either fails.
+beside = log=$$(mktemp); ( $(1) ) >$$log 2>&1 & pid=$$!; ( $(2) ); b=$$?; wait $$pid; a=$$?; \
+	echo "== beside it: $(1) (exit $$a)"; cat $$log; rm -f $$log; exit $$(( a || b ))
+
+# Every target above, ordered for CI's 2 cores: a step that keeps one core busy runs beside
+# one that can use the other. Alone on a fresh clone (/usr/bin/time, 2026-12-06), seconds of
+# wall / of CPU: the venvs 108/92, arm-env 280/314, test-arm 273/276, test-arm-plugin 45/44,
+# fuzz-smoke 61/63. TEST_ARM, not test-arm: its prerequisites are up to date by then.
+test:
+	$(call beside,$(MAKE) $(VENV)/.deps $(TFLRT_VENV)/.deps,$(MAKE) test-cc)
+	$(MAKE) test-cc-clang test-py test-cc-arm
+	$(MAKE) -j2 arm-env
+	$(call beside,$(TEST_ARM),$(MAKE) aar)
+	$(call beside,$(MAKE) test-arm-plugin,$(MAKE) fuzz-smoke)
+	$(MAKE) test-android wheel
 
 # Built with the generic linux_x86_64 tag, then tagged manylinux by what auditwheel finds.
 wheel: $(VENV)/.deps
