@@ -18,9 +18,7 @@ CPUS=("$@")
 OUT=$REPO/build/android/kernel-digests
 LINUX_TESTS=$REPO/build/arm/aarch64/cc-tests
 
-if [[ ! -f $ANDROID_TESTS/CMakeCache.txt ]]; then
-  android_test_tree "${CPUS[0]}"
-fi
+android_test_tree "${CPUS[0]}"
 cmake --build "$ANDROID_TESTS" --target kernel_digest
 if [[ ! -f $LINUX_TESTS/CMakeCache.txt ]]; then
   cmake -S "$REPO/cc" -B "$LINUX_TESTS" -G Ninja -DCMAKE_BUILD_TYPE=Release \
