@@ -159,7 +159,7 @@ beside = log=$$(mktemp); ( $(1) ) >$$log 2>&1 & pid=$$!; ( $(2) ); b=$$?; wait $
 
 # Every target above, ordered for CI's 2 cores: a step that keeps one core busy runs beside
 # one that can use the other. Alone on a fresh clone (/usr/bin/time, 2026-12-06), seconds of
-# wall / of CPU: the venvs 108/92, arm-env 280/314, test-arm 273/276, test-arm-plugin 45/44,
+# wall / of CPU: the venvs 108/98, arm-env 280/314, test-arm 273/276, test-arm-plugin 45/44,
 # fuzz-smoke 61/63. TEST_ARM, not test-arm: its prerequisites are up to date by then.
 test:
 	$(call beside,$(MAKE) $(VENV)/.deps $(TFLRT_VENV)/.deps,$(MAKE) test-cc)

@@ -3,8 +3,7 @@
 #
 #   tools/android/build.sh ABI [CMAKE_ARGS...]       (ABI: arm64-v8a, armeabi-v7a)
 #
-# into build/android/ABI (or BITLITE_ANDROID_BUILD_DIR): libbitlite_delegate.so and
-# libbitlite_jni.so (android/CMakeLists.txt).
+# into build/android/ABI: libbitlite_delegate.so and libbitlite_jni.so (android/CMakeLists.txt).
 # zig lives in a virtual environment of its own (build/android/zig-venv); the sysroot
 # (tools/android/make_sysroot.sh) is regenerated when its inputs change.
 set -euo pipefail
@@ -27,7 +26,7 @@ fi
 export ZIG_GLOBAL_CACHE_DIR=$OUT/zig-cache
 ZIG=$("$VENV/bin/python" -c 'import ziglang, pathlib; print(pathlib.Path(ziglang.__file__).with_name("zig"))')
 
-BUILD_DIR=${BITLITE_ANDROID_BUILD_DIR:-$OUT/$ABI}
+BUILD_DIR=$OUT/$ABI
 inputs=("$REPO/tools/android" "$REPO/android/bionic" "$VENV/.ziglang-$ZIG_VERSION")
 if [[ ! -f $SYSROOT/libc.txt || -n $(find "${inputs[@]}" -newer "$SYSROOT/libc.txt" | head -1) ]]; then
   "$REPO/tools/android/make_sysroot.sh" "$ZIG" "$ABI" "$SYSROOT"
