@@ -120,10 +120,14 @@ struct NeonW8Ops {
 // W8A8 for weights without the code -128: SMULL and SMLAL add the products of two words in
 // int16 lanes before one SADALP, 3 instructions per 16 multiply-adds where NeonW8Ops takes 4.
 // Exact: |w x| <= 127 * 128 per product, so two sum to at most 32512 (-128 * -128 twice
-// would be 32768). 1 pixel: 8 accumulators and 8 registers of two words' weights (2 pixels
-// spilled 4 accumulators).
+// would be 32768). 2 pixels: 16 accumulators, 8 registers of two words' weights, 4 of
+// activations; GCC keeps 4 accumulators on the stack (a load and a store each per two words,
+// issued beside the multiplies). Per 2 pixels and 2 words (llvm-mca's Cortex-A55 model, as
+// bench/arm prices the A53): 68 instructions and 90 cycles, against 70 and 96 for 1 pixel
+// twice; with -fno-schedule-insns nothing spills (60) but each multiply waits on the one
+// before: 104 cycles.
 struct NeonW8PairOps : NeonW8Ops {
-  static constexpr int kPixels = 1;
+  static constexpr int kPixels = 2;
   static constexpr int kDotWords = 2;
   static void DotPair(Vec (&acc)[2], WVec w0, WVec w1, XVec x0, XVec x1) {
     const int16x8_t low = vmlal_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)), vget_low_s8(w1),
