@@ -1,6 +1,6 @@
 // The loop nest shared by every bitserial micro-kernel (bgemm.h), written once over an ISA
-// policy `Ops` that each bgemm_*_<isa>.cc file defines in an anonymous namespace and
-// instantiates in a translation unit compiled for that ISA:
+// policy `Ops` that each bgemm_*_<isa>.cc file (or a header of its ISA's files) defines in an
+// anonymous namespace and instantiates in a translation unit compiled for that ISA:
 //   Vec; kLanes (channels per Vec); kVectors (Vecs of channels per tile); kPixels (most
 //   pixels per tile); kAccumulators (Vec registers to spend on accumulators); Zero();
 //   Load(p) (kLanes words); Broadcast(p) (one word to every lane);
@@ -262,11 +262,38 @@ void BgemmIndirect(const uint64_t* const* x_rows, const int64_t* x_offsets, int6
   }
 }
 
+// Optional: static constexpr bool Elsewhere(int weight_bits, int activation_bits), true for
+// the variants another file instantiates (compiled with other flags): Select's table holds no
+// kernel for them, and its caller takes them from that file.
+template <class Ops, class = void>
+struct HasElsewhere : std::false_type {};
+template <class Ops>
+struct HasElsewhere<Ops, std::void_t<decltype(Ops::Elsewhere(1, 1))>> : std::true_type {};
+
+template <class Ops>
+constexpr bool IsElsewhere(int weight_bits, int activation_bits) {
+  if constexpr (HasElsewhere<Ops>::value) {
+    return Ops::Elsewhere(weight_bits, activation_bits);
+  } else {
+    return false;
+  }
+}
+
+template <class Ops, int I>
+constexpr BgemmIndirectFn TableEntry() {
+  constexpr int kW = VariantWeightBits(I), kA = VariantActivationBits(I);
+  if constexpr (IsElsewhere<Ops>(kW, kA)) {
+    return nullptr;
+  } else {
+    return &BgemmIndirect<Ops, kW, kA, VariantTwos(I)>;
+  }
+}
+
 // The kernel for (weight_bits, activation_bits, activation_twos_complement) from a table
-// of all 32 instantiations.
+// of all 32 instantiations (less those Elsewhere).
 template <class Ops, int... I>
 constexpr std::array<BgemmIndirectFn, sizeof...(I)> MakeTable(std::integer_sequence<int, I...>) {
-  return {{&BgemmIndirect<Ops, VariantWeightBits(I), VariantActivationBits(I), VariantTwos(I)>...}};
+  return {{TableEntry<Ops, I>()...}};
 }
 
 template <class Ops>
