@@ -10,10 +10,11 @@
 namespace bitlite {
 
 BgemmKernel BgemmW2A2Neon(bool activation_twos_complement) {
+  using Ops = NeonOps<4>;
   BgemmKernel kernel;
-  kernel.lanes = NeonOps<4>::kLanes;
-  kernel.indirect = activation_twos_complement ? &bgemm_tile::BgemmIndirect<NeonOps<4>, 2, 2, true>
-                                               : &bgemm_tile::BgemmIndirect<NeonOps<4>, 2, 2, false>;
+  kernel.lanes = Ops::kLanes;
+  kernel.indirect = activation_twos_complement ? &bgemm_tile::BgemmIndirect<Ops, 2, 2, true>
+                                               : &bgemm_tile::BgemmIndirect<Ops, 2, 2, false>;
   return kernel;
 }
 

@@ -1,9 +1,8 @@
 // The NEON bitserial micro-kernels' policy (bgemm_tile.h's Ops): tiles of up to 4 pixels x
 // 8 channels on aarch64 (a Vec is 4 q registers: one 64-bit word of each of 8 channels,
-// contiguous, loaded by two LDP), and of
-// up to 4 pixels x 4 channels (2 q registers) on armv7 (16 q registers, aarch64 32) and for
-// aarch64's widest codes (see BgemmNeon). Fewer pixels where the per-significance
-// accumulators of wider codes need the registers.
+// contiguous, loaded by two LDP), and of up to 4 pixels x 4 channels (2 q registers) on armv7
+// (16 q registers, aarch64 32) and for aarch64's widest codes (see BgemmNeon). Fewer pixels
+// where the per-significance accumulators of wider codes need the registers.
 //
 // VCNT counts bits per byte. Its counts are added (or subtracted, for a negative plane pair)
 // into byte accumulators, 3 instructions per 2 channel words (AND, CNT, ADD), and widened
@@ -140,7 +139,8 @@ struct NeonOps {
   // bytes of s, which stays exact modulo 2^16 and ends in int16), pairwise-widened to 32
   // bits, then the two halves of each channel added.
   template <int kW, int kA, bool kTwos, int kS>
-  static __attribute__((always_inline)) void Flush(const Vec (&acc)[kVectors][kS], int32_t* out, bool first) {
+  static __attribute__((always_inline)) void Flush(const Vec (&acc)[kVectors][kS], int32_t* out,
+                                                    bool first) {
 #pragma GCC unroll 4
     for (int n = 0; n < kVectors; ++n, out += kLanes) {
       int32x4_t halves[kQ];
