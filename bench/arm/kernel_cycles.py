@@ -3,7 +3,7 @@ instructions? The rule (cc/src/kernels/bitserial_isa.h) picks int8 from a bit pr
 weight_bits * activation_bits on, read off instruction counts of the 3x3 conv 64->64 56x56.
 This prices that layer's int8 and bitserial kernels per bit pair with the cycle model.
 
-    .venv/bin/python bench/arm/kernel_cycles.py      # ~7 min on 2 busy cores
+    .venv/bin/python -m bench.arm.kernel_cycles      # ~7 min on 2 busy cores
 
 Writes bench/results/arm_kernel_cycles.json and prints a table per core.
 """
