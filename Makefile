@@ -109,7 +109,8 @@ test-arm-plugin: $(VENV)/.deps
 	$(PY) -m pytest -q bench/arm/tests
 
 # One worker: two (a module each) took 164-196 s against 172-177 s (2026-12-06).
-TEST_ARM = BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 $(PY) -m pytest -q tests/arm
+TEST_ARM = BITLITE_ARM_ROOT=$(abspath $(ARM_ROOT)) TF_USE_LEGACY_KERAS=1 \
+	$(PY) -m pytest -q tests/arm
 test-arm: install arm-env
 	$(TEST_ARM)
 

@@ -22,11 +22,11 @@ struct NeonOpsLessW2A2 : NeonOps<4> {
 
 BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos_complement) {
 #if defined(__aarch64__)
+  if (weight_bits == 2 && activation_bits == 2) return BgemmW2A2Neon(activation_twos_complement);
   // With 3-4 weight planes and 2+ activation planes, the 8-channel tile's accumulators and
   // weight planes overflow the registers even at one pixel: its inner loop took 10-30% more
   // instructions per channel word than the 4-channel tile's (W3A2 ... W4A4); elsewhere the
   // 8-channel tile took fewer.
-  if (weight_bits == 2 && activation_bits == 2) return BgemmW2A2Neon(activation_twos_complement);
   if (weight_bits < 3 || activation_bits < 2) {
     return bgemm_tile::Select<NeonOpsLessW2A2>(weight_bits, activation_bits,
                                                activation_twos_complement);
