@@ -3,7 +3,7 @@
 // independent AND -> CNT -> ADD chains, which an in-order core (Cortex-A53) needs: under
 // bench/arm's cycle model (llvm-mca, Cortex-A55 model) W1A1's inner loop takes 69 cycles per
 // word with it and 128 without (-fno-schedule-insns, which this file had for its 2 fewer
-// instructions per word). W2A2 is the exception, in bgemm_1x8_w2a2_neon.cc.
+// instructions per word). W2A2's word loop is assembly, in bgemm_1x8_w2a2_neon.cc.
 #include "kernels/bitserial/bgemm_neon_ops.h"
 
 namespace bitlite {

@@ -9,9 +9,9 @@
 // only once per block of words (bgemm_tile.h's BlockWords and Flush): widening every count to
 // a 64-bit lane costs 3 more pairwise adds per count. A block is as many words as bytes hold
 // exactly: a byte of significance s sums at most 8 * (pairs of s) per word.
-// Its variants are instantiated in two files, compiled with different scheduling:
-// bgemm_neon.cc (all but W2A2 on aarch64) and bgemm_1x8_w2a2_neon.cc (W2A2 on aarch64).
-// Include only from those.
+// Its variants are instantiated in two files: bgemm_neon.cc (all but W2A2 on aarch64) and
+// bgemm_1x8_w2a2_neon.cc (W2A2 on aarch64, whose word loop is assembly). Include only from
+// those.
 #ifndef BITLITE_SRC_KERNELS_BITSERIAL_BGEMM_NEON_OPS_H_
 #define BITLITE_SRC_KERNELS_BITSERIAL_BGEMM_NEON_OPS_H_
 
@@ -176,8 +176,8 @@ struct NeonOps {
 }  // namespace
 
 #if defined(__aarch64__)
-// bgemm_1x8_w2a2_neon.cc: the W2A2 kernel (NeonOps<4>), whose file keeps GCC's first
-// scheduling pass off.
+// bgemm_1x8_w2a2_neon.cc: the W2A2 kernel (NeonOps<4>'s tile, its word loop software-pipelined
+// in assembly).
 BgemmKernel BgemmW2A2Neon(bool activation_twos_complement);
 #endif
 

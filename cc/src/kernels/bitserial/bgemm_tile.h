@@ -197,6 +197,31 @@ inline __attribute__((always_inline)) void AccumulateWords(
   }
 }
 
+// Optional: template <int kW, int kA, bool kTwos, int kPixels> static void AccumulateWords(
+// acc, x, w, words, k0, k1), the word loop above written for one variant by hand (the NEON W2A2
+// tile's, software-pipelined for in-order cores).
+template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels,
+          class = void>
+struct HasWordLoop : std::false_type {};
+template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels>
+struct HasWordLoop<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels,
+                   std::void_t<decltype(&Ops::template AccumulateWords<
+                                        kWeightBits, kActivationBits, kActivationTwos, kPixels>)>>
+    : std::true_type {};
+
+template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels>
+inline __attribute__((always_inline)) void AccumulateBlock(
+    TileAccumulators<Ops, kWeightBits, kActivationBits, kPixels>& acc, const RowsX<kPixels>& x,
+    const uint64_t* w, int64_t words, int64_t k0, int64_t k1) {
+  if constexpr (HasWordLoop<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>::value) {
+    Ops::template AccumulateWords<kWeightBits, kActivationBits, kActivationTwos, kPixels>(
+        acc, x, w, words, k0, k1);
+  } else {
+    AccumulateWords<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
+                                                                                k0, k1);
+  }
+}
+
 // kPixels pixels x (kVectors * kLanes) channels of core.
 template <class Ops, int kWeightBits, int kActivationBits, bool kActivationTwos, int kPixels>
 inline __attribute__((always_inline)) void Tile(const RowsX<kPixels>& x, const uint64_t* w,
@@ -214,7 +239,7 @@ inline __attribute__((always_inline)) void Tile(const RowsX<kPixels>& x, const u
     int64_t k0 = 0;
     do {  // words >= 1, and every block is flushed, the first one stored
       const int64_t k1 = words - k0 > kBlock ? k0 + kBlock : words;
-      AccumulateWords<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
+      AccumulateBlock<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
                                                                                   k0, k1);
       ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
         Ops::template Flush<kWeightBits, kActivationBits, kActivationTwos, kS>(
@@ -223,7 +248,7 @@ inline __attribute__((always_inline)) void Tile(const RowsX<kPixels>& x, const u
       k0 = k1;
     } while (k0 < words);
   } else {
-    AccumulateWords<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
+    AccumulateBlock<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
                                                                                 0, words);
     ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
       ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
