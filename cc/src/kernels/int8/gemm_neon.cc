@@ -117,15 +117,84 @@ struct NeonW8Ops {
 };
 
 #if defined(__aarch64__)
+#define BITLITE_W8_NEXT(instruction) instruction
+#define BITLITE_W8_LAST(instruction) ""
+// One pair of words k, k + 1 of the 2 x 8 tile: v0-v7 hold their weights (group g of 4
+// channels in v4g-v4g+3: word k's 2 x 2 channels, then word k + 1's), v8/v9 pixel 0's two
+// words and v10/v11 pixel 1's, broadcast; per 2 channels and pixel, SMULL and SMLAL add the
+// 16 products of both words in int16 lanes (NeonW8PairOps says why that is exact) and SADALP
+// adds those into the accumulators a<pixel><2 channels><half>. NEXT keeps or drops the
+// loads of the next pair among them, each placed after the last read of its registers.
+#define BITLITE_W8_PAIR(NEXT)                                                       \
+  "smull v12.8h, v0.8b, v8.8b\n"                                                    \
+  "smull2 v13.8h, v0.16b, v8.16b\n"                                                 \
+  "smull v14.8h, v0.8b, v10.8b\n"                                                   \
+  "smull2 v15.8h, v0.16b, v10.16b\n"                                                \
+  "smlal v12.8h, v2.8b, v9.8b\n"                                                    \
+  "smlal2 v13.8h, v2.16b, v9.16b\n"                                                 \
+  "smlal v14.8h, v2.8b, v11.8b\n"                                                   \
+  "smlal2 v15.8h, v2.16b, v11.16b\n"                                                \
+  "sadalp %[a000].4s, v12.8h\n"                                                     \
+  "sadalp %[a001].4s, v13.8h\n"                                                     \
+  "sadalp %[a100].4s, v14.8h\n"                                                     \
+  "sadalp %[a101].4s, v15.8h\n"                                                     \
+  "smull v12.8h, v1.8b, v8.8b\n"                                                    \
+  "smull2 v13.8h, v1.16b, v8.16b\n"                                                 \
+  "smull v14.8h, v1.8b, v10.8b\n"                                                   \
+  "smull2 v15.8h, v1.16b, v10.16b\n"                                                \
+  "smlal v12.8h, v3.8b, v9.8b\n"                                                    \
+  "smlal2 v13.8h, v3.16b, v9.16b\n"                                                 \
+  "smlal v14.8h, v3.8b, v11.8b\n"                                                   \
+  "smlal2 v15.8h, v3.16b, v11.16b\n"                                                \
+  NEXT("ldp q0, q1, [%[w0], #64]\n")                                                \
+  "sadalp %[a010].4s, v12.8h\n"                                                     \
+  "sadalp %[a011].4s, v13.8h\n"                                                     \
+  "sadalp %[a110].4s, v14.8h\n"                                                     \
+  "sadalp %[a111].4s, v15.8h\n"                                                     \
+  "smull v12.8h, v4.8b, v8.8b\n"                                                    \
+  "smull2 v13.8h, v4.16b, v8.16b\n"                                                 \
+  "smull v14.8h, v4.8b, v10.8b\n"                                                   \
+  "smull2 v15.8h, v4.16b, v10.16b\n"                                                \
+  "smlal v12.8h, v6.8b, v9.8b\n"                                                    \
+  "smlal2 v13.8h, v6.16b, v9.16b\n"                                                 \
+  "smlal v14.8h, v6.8b, v11.8b\n"                                                   \
+  "smlal2 v15.8h, v6.16b, v11.16b\n"                                                \
+  "sadalp %[a020].4s, v12.8h\n"                                                     \
+  "sadalp %[a021].4s, v13.8h\n"                                                     \
+  "sadalp %[a120].4s, v14.8h\n"                                                     \
+  "sadalp %[a121].4s, v15.8h\n"                                                     \
+  "smull v12.8h, v5.8b, v8.8b\n"                                                    \
+  NEXT("ldp q2, q3, [%[w0], #96]\n")                                                \
+  "smull2 v13.8h, v5.16b, v8.16b\n"                                                 \
+  "smull v14.8h, v5.8b, v10.8b\n"                                                   \
+  "smull2 v15.8h, v5.16b, v10.16b\n"                                                \
+  "smlal v12.8h, v7.8b, v9.8b\n"                                                    \
+  NEXT("ldp q4, q5, [%[w1], #64]\n")                                                \
+  "smlal2 v13.8h, v7.16b, v9.16b\n"                                                 \
+  NEXT("ld2r {v8.2d, v9.2d}, [%[x0]], #16\n")                                       \
+  "smlal v14.8h, v7.8b, v11.8b\n"                                                   \
+  "smlal2 v15.8h, v7.16b, v11.16b\n"                                                \
+  "sadalp %[a030].4s, v12.8h\n"                                                     \
+  "sadalp %[a031].4s, v13.8h\n"                                                     \
+  NEXT("ld2r {v10.2d, v11.2d}, [%[x1]], #16\n")                                     \
+  "sadalp %[a130].4s, v14.8h\n"                                                     \
+  NEXT("ldp q6, q7, [%[w1], #96]\n")                                                \
+  "sadalp %[a131].4s, v15.8h\n"                                                     \
+  NEXT("add %[w0], %[w0], #64\n")                                                   \
+  NEXT("add %[w1], %[w1], #64\n")
+
 // W8A8 for weights without the code -128: SMULL and SMLAL add the products of two words in
 // int16 lanes before one SADALP, 3 instructions per 16 multiply-adds where NeonW8Ops takes 4.
 // Exact: |w x| <= 127 * 128 per product, so two sum to at most 32512 (-128 * -128 twice
 // would be 32768). 2 pixels: 16 accumulators, 8 registers of two words' weights, 4 of
-// activations; GCC keeps 4 accumulators on the stack (a load and a store each per two words,
-// issued beside the multiplies). Per 2 pixels and 2 words (llvm-mca's Cortex-A55 model, as
-// bench/arm prices the A53): 68 instructions and 90 cycles, against 70 and 96 for 1 pixel
-// twice; with -fno-schedule-insns nothing spills (60) but each multiply waits on the one
-// before: 104 cycles.
+// activations, 4 of products: all 32 registers, so the 2-pixel tile's loop over pairs of
+// words is assembly (PairLoop, BITLITE_W8_PAIR), software-pipelined for in-order cores as
+// XNNPACK's A53 kernels are: each load of the next pair sits after the last read of its
+// registers, among the multiplies. Per 2 pixels and 2 words, under bench/arm's cycle model
+// (llvm-mca's Cortex-A55 model, as it prices the A53): 58 instructions and 66 cycles. GCC's
+// loop from DotPair took 68 and 90 (4 accumulators on the stack, the loads ahead of the
+// multiplies), 60 and 104 with -fno-schedule-insns (each multiply waiting on the one
+// before). DotPair serves the 1-pixel tiles of a layer's last odd pixel.
 struct NeonW8PairOps : NeonW8Ops {
   static constexpr int kPixels = 2;
   static constexpr int kDotWords = 2;
@@ -136,7 +205,53 @@ struct NeonW8PairOps : NeonW8Ops {
     acc[0] = vpadalq_s16(acc[0], low);
     acc[1] = vpadalq_s16(acc[1], high);
   }
+  // acc = the sums of the pairs of words [k0, k1) of 2 pixels' im2col columns; returns the
+  // first word after them. Their first pair's operands are loaded ahead, every pair but the
+  // last loads its successor's (nothing past the pairs is read), xp[p] steps 2 words a pair.
+  // The accumulators are outputs only, zeroed here: as "+w" operands each would count twice
+  // against GCC's limit of 30.
+  static constexpr int kPairLoopPixels = 2;
+  static int64_t PairLoop(Vec (&acc)[2][4][2], const uint64_t* (&xp)[2], const uint8_t* w,
+                          int64_t words, int64_t k0, int64_t k1) {
+    int64_t pairs = (k1 - k0) / 2;
+    const uint8_t* w0 = w + 32 * k0;            // channels 0-3: 32 bytes a word
+    const uint8_t* w1 = w + 32 * (words + k0);  // channels 4-7
+    asm("movi %[a000].16b, #0\n" "movi %[a001].16b, #0\n" "movi %[a010].16b, #0\n"
+        "movi %[a011].16b, #0\n" "movi %[a020].16b, #0\n" "movi %[a021].16b, #0\n"
+        "movi %[a030].16b, #0\n" "movi %[a031].16b, #0\n" "movi %[a100].16b, #0\n"
+        "movi %[a101].16b, #0\n" "movi %[a110].16b, #0\n" "movi %[a111].16b, #0\n"
+        "movi %[a120].16b, #0\n" "movi %[a121].16b, #0\n" "movi %[a130].16b, #0\n"
+        "movi %[a131].16b, #0\n"
+        "cbz %[pairs], 3f\n"
+        "ldp q0, q1, [%[w0]]\n"
+        "ldp q2, q3, [%[w0], #32]\n"
+        "ldp q4, q5, [%[w1]]\n"
+        "ldp q6, q7, [%[w1], #32]\n"
+        "ld2r {v8.2d, v9.2d}, [%[x0]], #16\n"
+        "ld2r {v10.2d, v11.2d}, [%[x1]], #16\n"
+        "subs %[pairs], %[pairs], #1\n"
+        "b.eq 2f\n"
+        "1:\n" BITLITE_W8_PAIR(BITLITE_W8_NEXT)
+        "subs %[pairs], %[pairs], #1\n"
+        "b.ne 1b\n"
+        "2:\n" BITLITE_W8_PAIR(BITLITE_W8_LAST)
+        "3:\n"
+        : [a000] "=w"(acc[0][0][0]), [a001] "=w"(acc[0][0][1]), [a010] "=w"(acc[0][1][0]),
+          [a011] "=w"(acc[0][1][1]), [a020] "=w"(acc[0][2][0]), [a021] "=w"(acc[0][2][1]),
+          [a030] "=w"(acc[0][3][0]), [a031] "=w"(acc[0][3][1]), [a100] "=w"(acc[1][0][0]),
+          [a101] "=w"(acc[1][0][1]), [a110] "=w"(acc[1][1][0]), [a111] "=w"(acc[1][1][1]),
+          [a120] "=w"(acc[1][2][0]), [a121] "=w"(acc[1][2][1]), [a130] "=w"(acc[1][3][0]),
+          [a131] "=w"(acc[1][3][1]), [w0] "+r"(w0), [w1] "+r"(w1), [x0] "+r"(xp[0]),
+          [x1] "+r"(xp[1]), [pairs] "+r"(pairs)
+        :
+        : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12",
+          "v13", "v14", "v15", "cc", "memory");
+    return k0 + 2 * ((k1 - k0) / 2);
+  }
 };
+#undef BITLITE_W8_PAIR
+#undef BITLITE_W8_LAST
+#undef BITLITE_W8_NEXT
 #endif
 
 }  // namespace

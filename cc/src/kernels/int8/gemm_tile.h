@@ -16,6 +16,10 @@
 //   `accumulate`).
 // Optional: kDotWords = 2 and DotPair(acc, w0, w1, x0, x1) = Dot(acc, w0, x0) then
 // Dot(acc, w1, x1), of words k and k + 1 (pairs of words, then Dot for an odd last one).
+// Optional with those: kPairLoopPixels and PairLoop(acc, xp, w, words, k0, k1) -> k, the
+// loop over pairs of words written for one tile by hand (ARM's W8A8 pair tile, in
+// assembly) for tiles of kPairLoopPixels pixels reading im2col columns: acc set to the sums
+// of words [k0, k), the pairs of [k0, k1), and each xp[p] stepped past them.
 // Bgemm reads x as im2col columns (BgemmFn); BgemmIndirect reads it in place through pixel
 // rows and word offsets (BgemmIndirectFn), for ISAs whose loads take a base + index for free
 // (x86); ARM keeps the columns, whose loads step one pointer per pixel.
@@ -35,6 +39,12 @@
 
 namespace bitlite {
 namespace bgemm_int8_tile {
+
+template <class Ops, class = void>
+struct PairLoopPixels : std::integral_constant<int, 0> {};
+template <class Ops>
+struct PairLoopPixels<Ops, std::void_t<decltype(Ops::kPairLoopPixels)>>
+    : std::integral_constant<int, Ops::kPairLoopPixels> {};
 
 template <class Ops, class = void>
 struct DotWords : std::integral_constant<int, 1> {};
@@ -129,7 +139,9 @@ void Tile(const TileX& x, int64_t p0, const uint8_t* w, int64_t words, int64_t k
     }
   };
   int64_t k = k0;
-  if constexpr (DotWords<Ops>::value == 2) {
+  if constexpr (!kIndirect && PairLoopPixels<Ops>::value == kPixels) {
+    k = Ops::PairLoop(acc, xp, w, words, k0, k1);
+  } else if constexpr (DotWords<Ops>::value == 2) {
     for (; k + 2 <= k1; k += 2) step(k, std::integral_constant<int, 2>{});
   }
 #pragma GCC unroll 2
