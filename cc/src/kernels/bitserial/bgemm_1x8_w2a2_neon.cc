@@ -80,7 +80,7 @@ namespace {
   NEXT("ldp q22, q23, [%[w], #96]\n")                                                           \
   NEXT("add %[w], %[w], #128\n")
 
-// The sums of words [0, count) (count >= 1) of the tile's weights (128 bytes a word, from w)
+// The sums of words [0, count) of the tile's weights (128 bytes a word, from w)
 // and of its pixel (word k's planes at row + 8 * offsets[k]): the first word's operands loaded
 // ahead, every word but the last loads its successor's (nothing past the block is read). The
 // sums are outputs only, zeroed here: as "+w" operands each would count twice against GCC's
@@ -90,6 +90,7 @@ namespace {
       "movi %[s03].16b, #0\n" "movi %[s10].16b, #0\n" "movi %[s11].16b, #0\n"                   \
       "movi %[s12].16b, #0\n" "movi %[s13].16b, #0\n" "movi %[s20].16b, #0\n"                   \
       "movi %[s21].16b, #0\n" "movi %[s22].16b, #0\n" "movi %[s23].16b, #0\n"                   \
+      "cbz %[count], 3f\n"                                                                      \
       "ldr %[offset], [%[offsets]], #8\n"                                                       \
       "add %[x_next], %[row], %[offset], lsl #3\n"                                              \
       "ld2r {v30.2d, v31.2d}, [%[x_next]]\n"                                                    \
@@ -104,6 +105,7 @@ namespace {
       "subs %[count], %[count], #1\n"                                                           \
       "b.ne 1b\n"                                                                               \
       "2:\n" BITLITE_W2A2_WORD(OP01, OP11, BITLITE_W2A2_LAST)                                   \
+      "3:\n"                                                                                    \
       : [s00] "=w"(sum[0][0]), [s01] "=w"(sum[0][1]), [s02] "=w"(sum[0][2]),                    \
         [s03] "=w"(sum[0][3]), [s10] "=w"(sum[1][0]), [s11] "=w"(sum[1][1]),                    \
         [s12] "=w"(sum[1][2]), [s13] "=w"(sum[1][3]), [s20] "=w"(sum[2][0]),                    \
