@@ -1,24 +1,24 @@
-// W2A2 on aarch64: NeonOps<4>'s tile of 1 pixel x 8 channels (its 12 byte accumulators and 8
-// weight registers leave no room for a second pixel) with its word loop in assembly,
-// software-pipelined for in-order cores (Cortex-A53/A55) as XNNPACK's A53 kernels are: each
-// pair of weight registers takes the next word's weights as soon as this word's last AND has
-// read it, v30/v31 the next word's activation planes after their last AND, and one block's
-// counts run between the next block's ANDs. In the generic loop (bgemm_tile.h) GCC puts the
-// loads together at the top of the loop, or with its first scheduling pass off at the bottom
-// with 4 moves, and the in-order core waits on them. Under bench/arm's cycle model (llvm-mca;
-// the A53 priced with the Cortex-A55 model) a word takes 63 cycles instead of 75 (LLVM's
+// W2A2 on aarch64: NeonOps<4>'s tile of 1 pixel x 8 channels (its 12 byte accumulators and 8 weight
+// registers leave no room for a second pixel) with its word loop in assembly, software-pipelined
+// for in-order cores (Cortex-A53/A55) as XNNPACK's A53 kernels are: each pair of weight registers
+// takes the next word's weights after this word's last AND has read it (the 4 LDPs spread over the
+// word), v30/v31 the next word's activation planes right after their last AND, and the counts of
+// one group of 4 ANDs run between the next group's ANDs. In the generic loop (bgemm_tile.h) GCC
+// puts the loads together at the top of the loop, or with its first scheduling pass off at the
+// bottom with 4 moves, and the in-order core waits on them. Under bench/arm's cycle model
+// (llvm-mca; the A53 priced with the Cortex-A55 model) a word takes 63 cycles instead of 75 (LLVM's
 // Cortex-A53 model: 67 instead of 88; Cortex-A72: 25 either way), 58 instructions either way.
 #include "kernels/bitserial/bgemm_neon_ops.h"
 
 namespace bitlite {
 namespace {
 
-// One word: v16-v23 hold its weights (plane i of channels 2m, 2m + 1 in v(16 + 4i + m)), v30
-// and v31 its two activation planes, broadcast. Adds its popcounts into the sums s<s><m>
-// (significance s, channels 2m, 2m + 1). NEXT keeps or drops the instructions that load the
-// next word among them: weights from [w] (w then steps a word), planes from row + 8 *
-// *offsets++. OP01 and OP11 add or subtract the pairs of activation plane 1 (with weight
-// plane 0 and 1) as the grid's signs say; the other pairs of weight plane 1 subtract (two's
+// One word: v16-v23 hold its weights (plane i of channels 2m, 2m + 1 in v(16 + 4i + m)), v30 and
+// v31 its two activation planes, broadcast. Adds its popcounts into the sums s<s><m> (significance
+// s, channels 2m, 2m + 1). NEXT keeps or drops the instructions that load the next word among them:
+// weights from [w] (w then steps a word), planes from row + *offsets++ (64-bit words; the byte
+// offset is 8 times that). OP01 and OP11 add or subtract the pairs of activation plane 1 (with
+// weight plane 0 and 1) as the grid's signs say; the other pairs of weight plane 1 subtract (two's
 // complement weights), weight plane 0 with activation plane 0 adds.
 #define BITLITE_W2A2_NEXT(instruction) instruction
 #define BITLITE_W2A2_LAST(instruction) ""
@@ -80,11 +80,10 @@ namespace {
   NEXT("ldp q22, q23, [%[w], #96]\n")                                                           \
   NEXT("add %[w], %[w], #128\n")
 
-// The sums of words [0, count) of the tile's weights (128 bytes a word, from w)
-// and of its pixel (word k's planes at row + 8 * offsets[k]): the first word's operands loaded
-// ahead, every word but the last loads its successor's (nothing past the block is read). The
-// sums are outputs only, zeroed here: as "+w" operands each would count twice against GCC's
-// limit of 30.
+// The sums of words [0, count) of the tile's weights (128 bytes a word, from w) and of its pixel
+// (word k's planes at row + offsets[k], in 64-bit words): the first word's operands loaded ahead,
+// every word but the last loads its successor's (nothing past the block is read). The sums are
+// outputs only, zeroed here: as "+w" operands each would count twice against GCC's limit of 30.
 #define BITLITE_W2A2_WORDS(OP01, OP11)                                                          \
   asm("movi %[s00].16b, #0\n" "movi %[s01].16b, #0\n" "movi %[s02].16b, #0\n"                   \
       "movi %[s03].16b, #0\n" "movi %[s10].16b, #0\n" "movi %[s11].16b, #0\n"                   \
