@@ -528,7 +528,26 @@ def glue_cases() -> dict:
     pool_ok.filterWidth, pool_ok.filterHeight = 2, 2
     concat = schema.ConcatenationOptionsT()
     concat.axis = 7
+
+    def resize(size, half_pixel_centers=True, **kwargs):
+        options = schema.ResizeNearestNeighborOptionsT(False, half_pixel_centers)
+        return model("RESIZE_NEAREST_NEIGHBOR", size, output_shape=[1, 12, 12, 4],
+                     builtin_options=(schema.BuiltinOptions.ResizeNearestNeighborOptions,
+                                      options), **kwargs)
+
+    def leaky_relu(alpha):
+        return model("LEAKY_RELU", builtin_options=(schema.BuiltinOptions.LeakyReluOptions,
+                                                    schema.LeakyReluOptionsT(alpha)))
     return {
+        "glue_resize_valid": resize(np.int32([12, 12])),
+        "glue_resize_three_sizes": resize(np.int32([12, 12, 1])),
+        "glue_resize_zero_size": resize(np.int32([0, 12])),
+        "glue_resize_negative_size": resize(np.int32([12, -3])),
+        "glue_resize_float_size": resize(np.float32([12, 12])),
+        "glue_resize_int8_output": resize(np.int32([12, 12]), output_type=T.INT8),
+        "glue_leaky_relu_valid": leaky_relu(0.2),
+        "glue_leaky_relu_nan_alpha": leaky_relu(float("nan")),
+        "glue_leaky_relu_no_options": model("LEAKY_RELU"),
         "glue_add_valid_per_channel": model("ADD", np.float32([1, 2, 3, 4]),
                                             builtin_options=_add_options(1)),
         "glue_add_unsupported_broadcast": model("ADD", np.ones((6, 1, 1), np.float32),
@@ -575,3 +594,5 @@ def test_malformed_glue_is_left_to_the_runtime_or_refused(delegate_library, tmp_
                 assert a.tobytes() == b.tobytes(), name
         assert outcomes["true"]["glue_add_valid_per_channel"]["outcome"] == "ok"
         assert outcomes["true"]["glue_max_pool_fused"]["outcome"] == "ok"
+        assert outcomes["true"]["glue_resize_valid"]["outcome"] == "ok"
+        assert outcomes["true"]["glue_leaky_relu_valid"]["outcome"] == "ok"

@@ -16,9 +16,10 @@ import pytest
 import tf_keras as keras
 
 from bitlite import delegate
-from bitlite.converter import convert, quantize_model
+from bitlite.converter import convert, custom_ops, quantize_model
 
-from support import architectures, networks
+from support import architectures, networks, tflite_builder
+from support import reference as ref
 from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
 from support.models import randomize
 
@@ -52,6 +53,8 @@ NETWORKS = {
     "vgg": (architectures.vgg_style, 1, ("MAX_POOL_2D", "RESHAPE")),
     "densenet": (networks.densenet, 1, ("CONCATENATION", "STRIDED_SLICE", "RELU")),
     "mobilenet_v2": (networks.mobilenet_v2, 1, ("ADD", "UNPACK")),
+    "yolo": (architectures.yolo_style, 1,
+             ("LEAKY_RELU", "RESIZE_NEAREST_NEIGHBOR", "CONCATENATION", "MAX_POOL_2D", "PAD")),
 }
 
 _converted = {}
@@ -168,8 +171,8 @@ def test_fused_ops_change_nothing(name, delegate_library, capfd):
     BitliteConv2D's output runs inside it (a pool on its accumulators, FORMAT.md says why that
     is exact): the bytes of every node run on its own (fuse_ops=false), at batch 1 and 8,
     with codes between ops and without; the partition keeps its nodes and counts the fused
-    ones, and every max pool of these networks is fused (each follows a convolution), as are
-    ResNet's residual ADDs."""
+    ones, and every max pool of these networks is fused where it follows a convolution (all
+    but YOLO's, which follow a LEAKY_RELU), as are ResNet's residual ADDs."""
     _, data, x, _ = converted(name)
     names = [op["name"] for op in tflite_ops(data)]
     capfd.readouterr()
@@ -186,7 +189,8 @@ def test_fused_ops_change_nothing(name, delegate_library, capfd):
             assert partitions(apart_err) == partitions(fused_err)
             assert [int(n) for n in FUSED_NODES.findall(fused_err)] == [len(kinds)]
             assert [int(n) for n in FUSED_NODES.findall(apart_err)] == [0]
-            assert kinds.count("max pool") == names.count("MAX_POOL_2D"), fused_err
+            pools_after_convs = 0 if name == "yolo" else names.count("MAX_POOL_2D")
+            assert kinds.count("max pool") == pools_after_convs, fused_err
             if name.startswith("resnet"):
                 assert "ADD" in kinds, fused_err
 
@@ -303,3 +307,66 @@ def test_glue_feeding_only_the_runtime_stays_with_it(delegate_library, capfd):
     for op in ("MUL", "ADD", "RESHAPE", "UNPACK"):
         assert op in described, (op, described)
     assert "connected to no bitlite op" in err
+
+
+# A BitliteConv2D 3x3, 3 -> 4 channels, W2A2, no activation (negative outputs for LEAKY_RELU)
+# on [1, 6, 6, 3], which single_glue_model follows with one builtin.
+CONV_SPEC = dict(weight_bits=2, activation_bits=2, activation_signed=True, input_scale=0.25,
+                 in_channels=3, out_channels=4, kernel_h=3, kernel_w=3, stride_h=1, stride_w=1,
+                 dilation_h=1, dilation_w=1, padding="SAME", activation="NONE",
+                 multiplier=np.float32([0.5, 1.25, 2, 0.375]),
+                 offset=np.float32([0, 1, -1, 0.5]))
+
+
+def single_glue_model(builtin, second=None, output_shape=None, options=None) -> bytes:
+    packed = custom_ops.pack_weights(
+        ref.random_weight_codes(np.random.default_rng(7), 2, (4, 27)), 2)
+    return tflite_builder.conv_then_builtin_model(
+        [1, 6, 6, 3], packed, CONV_SPEC, custom_ops.conv2d_options(**CONV_SPEC), builtin,
+        second, output_shape=output_shape, builtin_options=options)
+
+
+def resize_model(height, width, align_corners=False, half_pixel_centers=False) -> bytes:
+    from tensorflow.lite.python import schema_py_generated as schema
+    options = schema.ResizeNearestNeighborOptionsT(align_corners, half_pixel_centers)
+    return single_glue_model("RESIZE_NEAREST_NEIGHBOR", np.int32([height, width]),
+                             [1, height, width, 4],
+                             (schema.BuiltinOptions.ResizeNearestNeighborOptions, options))
+
+
+def leaky_relu_model(alpha) -> bytes:
+    from tensorflow.lite.python import schema_py_generated as schema
+    return single_glue_model("LEAKY_RELU", options=(schema.BuiltinOptions.LeakyReluOptions,
+                                                    schema.LeakyReluOptionsT(alpha)))
+
+
+# (name, model, claimed): resizes up, down and to odd sizes under each index rule, and
+# LEAKY_RELU's slopes; beyond the rules the delegate runs, the node stays the runtime's.
+SINGLE_GLUE = [
+    *[(f"resize_{h}x{w}_{int(a)}{int(p)}", resize_model(h, w, a, p), not (a and p))
+      for h, w in [(12, 12), (9, 4), (3, 5), (1, 1), (6, 6), (13, 7)]
+      for a, p in [(False, False), (False, True), (True, False), (True, True)]],
+    *[(f"leaky_relu_{alpha}", leaky_relu_model(alpha), 0 <= alpha <= 1)
+      for alpha in (0.0, 0.1, 0.3, 1.0, 1.5, -0.2)],
+]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_resize_and_leaky_relu_equal_the_runtimes_kernels(runtime, delegate_library, capfd):
+    """RESIZE_NEAREST_NEIGHBOR (UpSampling2D, a YOLO neck's) and LEAKY_RELU run by the delegate
+    give the bytes of the runtime's own kernels, for every size and index rule it claims."""
+    x = np.random.default_rng(4).normal(size=(2, 6, 6, 3)).astype(np.float32)
+    capfd.readouterr()
+    outputs = {}
+    for name, data, claimed in SINGLE_GLUE:
+        glued = outputs[name] = run(data, x, runtime, claim_builtins=True)
+        err = capfd.readouterr().err
+        alone = run(data, x, runtime, claim_builtins=False)
+        capfd.readouterr()
+        assert glued.tobytes() == alone.tobytes(), name
+        assert partitions(err) == [2 if claimed else 1], (name, err)
+        if not claimed:
+            assert "left to the runtime" in err, (name, err)
+    # Both signs reach the nodes: the slope shows.
+    assert np.count_nonzero(outputs["leaky_relu_0.1"] < 0) > 0
+    assert np.count_nonzero(outputs["leaky_relu_0.1"] > 0) > 0

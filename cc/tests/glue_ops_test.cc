@@ -239,6 +239,54 @@ BITLITE_TEST(PadConcatSplitAndSliceMoveElements) {
   EXPECT_TRUE(SameBits(sliced, {1, 3, 4, 6}));
 }
 
+// Values worked out by hand from TFLite's GetNearestNeighbor: floor(out * in / size), with a
+// half pixel floor((out + 0.5) * in / size), with aligned corners
+// round(out * (in - 1) / (size - 1)) (halves away from zero), each capped at in - 1.
+BITLITE_TEST(NearestSourceIsTflitesGetNearestNeighbor) {
+  auto sources = [](int in, int size, bool align, bool half) {
+    std::vector<int> indices;
+    for (int i = 0; i < size; ++i) indices.push_back(glue::NearestSource(i, in, size, align, half));
+    return indices;
+  };
+  EXPECT_TRUE(sources(2, 4, false, false) == (std::vector<int>{0, 0, 1, 1}));
+  EXPECT_TRUE(sources(2, 4, false, true) == (std::vector<int>{0, 0, 1, 1}));
+  EXPECT_TRUE(sources(3, 5, false, false) == (std::vector<int>{0, 0, 1, 1, 2}));
+  EXPECT_TRUE(sources(3, 5, false, true) == (std::vector<int>{0, 0, 1, 2, 2}));
+  EXPECT_TRUE(sources(3, 5, true, false) == (std::vector<int>{0, 1, 1, 2, 2}));
+  EXPECT_TRUE(sources(5, 2, false, false) == (std::vector<int>{0, 2}));
+  EXPECT_TRUE(sources(5, 2, false, true) == (std::vector<int>{1, 3}));
+  EXPECT_TRUE(sources(5, 2, true, false) == (std::vector<int>{0, 4}));
+  EXPECT_TRUE(sources(4, 1, true, false) == (std::vector<int>{0}));  // one output: in / size
+}
+
+BITLITE_TEST(ResizeNearestCopiesWholePixels) {
+  // x [2, 2, 3, 2]: value = 100 b + 10 row + 2 col + channel.
+  std::vector<float> x;
+  for (int b = 0; b < 2; ++b) {
+    for (int row = 0; row < 2; ++row) {
+      for (int col = 0; col < 3; ++col) {
+        for (int c = 0; c < 2; ++c) x.push_back(100.0f * b + 10.0f * row + 2.0f * col + c);
+      }
+    }
+  }
+  const std::vector<int> rows = {1, 0, 1}, cols = {2, 2};
+  std::vector<float> y(2 * 3 * 2 * 2, -1.0f);
+  glue::ResizeNearest(2, 2, 3, 2, rows, cols, x.data(), y.data());
+  EXPECT_TRUE(SameBits(y, {14, 15, 14, 15, 4, 5, 4, 5, 14, 15, 14, 15,
+                           114, 115, 114, 115, 104, 105, 104, 105, 114, 115, 114, 115}));
+}
+
+BITLITE_TEST(LeakyReluKeepsZeroSignsAndSpecialValues) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> x = {2.0f, -2.0f, 0.0f, -0.0f, INFINITY, -INFINITY, -1e-45f};
+  std::vector<float> y(x.size());
+  glue::LeakyRelu(x.data(), y.data(), static_cast<int64_t>(x.size()), 0.25f);
+  EXPECT_TRUE(SameBits(y, {2.0f, -0.5f, 0.0f, -0.0f, INFINITY, -INFINITY, -0.0f}));
+  float n = nan, out = 0;
+  glue::LeakyRelu(&n, &out, 1, 0.25f);
+  EXPECT_TRUE(std::isnan(out));
+}
+
 // x [1, 5, 6, 3] -> BitliteConv2D -> conv [1, 5, 3, 2] -> ADD(+offset [2], RELU6)
 // -> MAX_POOL 2x2 SAME stride 1 -> RESHAPE [-1, 30] -> y.
 struct GlueGraph {
@@ -409,6 +457,20 @@ BITLITE_TEST(MalformedGlueNodesAreRefusedAtPrepare) {
     const int out = graph.interpreter.AddFloatTensor({7, 4});
     const int node = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinReshape, {graph.y, shape}, {out});
     EXPECT_CONTAINS(graph.interpreter.Run({node}, {graph.y, shape}, {out}), "cannot reshape");
+  }
+  {
+    GlueGraph graph;  // RESIZE_NEAREST_NEIGHBOR of the rank-2 [1, 30]
+    const int32_t values[2] = {4, 4};
+    std::vector<uint8_t> bytes(8);
+    std::memcpy(bytes.data(), values, 8);
+    const int size = graph.interpreter.AddConstantTensor(kTfLiteInt32, kTfLiteMmapRo, {2}, bytes);
+    const int out = graph.interpreter.AddFloatTensor({1, 4, 4, 30});
+    TfLiteResizeNearestNeighborParams params{false, true};
+    const int node = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinResizeNearestNeighbor,
+                                                      {graph.y, size}, {out}, params);
+    EXPECT_CONTAINS(graph.interpreter.Run({node}, {graph.y, size}, {out}), "must have rank 4");
+    const int leaky = graph.interpreter.AddBuiltinNode(kTfLiteBuiltinLeakyRelu, {graph.y}, {out});
+    EXPECT_CONTAINS(graph.interpreter.Run({leaky}, {graph.y}, {out}), "has no options");
   }
   {
     GlueGraph graph;  // wrong input counts, missing options, missing tensors

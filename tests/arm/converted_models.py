@@ -1,8 +1,8 @@
 """Models made by the real converter for the emulated ARM runs: the trained digits model, a
 representative mix of the layer matrix (grouped conv, depthwise, residual add, rank-3 dense,
 a dense head, 1-4 bit mixed), a trained deep bottleneck ResNet (test_deep_networks) and W2A2
-MobileNetV2-, DenseNet- (concatenation) and EfficientNet-Lite-style networks with random weights
-whose glue the delegate claims (one partition each, test_glue_ops), so ARM runs what users
+MobileNetV2-, DenseNet- (concatenation), EfficientNet-Lite- and YOLO-style networks with random
+weights whose glue the delegate claims (one partition each, test_glue_ops), so ARM runs what users
 convert, not only hand-built one-op models."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tf_keras as keras
 from bitlite.converter import convert, quantize_model
 from bench import digits
 from support.models import randomize
-from support import networks
+from support import architectures, networks
 from support.networks import trained, upscaled_digits
 
 L = keras.layers
@@ -79,12 +79,17 @@ def _deep_resnet() -> ConvertedCase:
 
 # Whole backbones the delegate takes as one partition, glue included (cc/FORMAT.md "Builtin ops
 # the delegate runs"): inverted residuals (ADD, depthwise), dense blocks (CONCATENATION,
-# STRIDED_SLICE, AVERAGE_POOL_2D) and EfficientNet-Lite's 5x5 depthwise stages, at 16x16.
+# STRIDED_SLICE, AVERAGE_POOL_2D) and EfficientNet-Lite's 5x5 depthwise stages, at 16x16, and a
+# YOLO-style detector at 32x32 (LEAKY_RELU, MAX_POOL_2D, RESIZE_NEAREST_NEIGHBOR), whose
+# outputs' reshapes to rows of a dynamic batch stay the runtime's after the partition.
 GLUE_NETWORKS = {
     "mobilenet_v2_w2a2": (networks.mobilenet_v2, "MobileNetV2-style"),
     "densenet_w2a2": (networks.densenet, "DenseNet-style (concatenation)"),
     "efficientnet_lite_w2a2": (networks.efficientnet_lite, "EfficientNet-Lite-style"),
+    "yolo_w2a2": (architectures.yolo_style, "YOLO-style (LeakyReLU, upsampled neck)"),
 }
+# Those whose every node is the delegate's.
+WHOLLY_CLAIMED = {"mobilenet_v2_w2a2", "densenet_w2a2", "efficientnet_lite_w2a2"}
 
 
 def _glue_network(name: str, rows: int = 8) -> ConvertedCase:

@@ -27,7 +27,7 @@ import pytest
 
 from support import cases, harness
 from support.checks import assert_matches_keras, skip_or_fail
-from converted_models import GLUE_NETWORKS, converted_cases
+from converted_models import GLUE_NETWORKS, WHOLLY_CLAIMED, converted_cases
 
 ROOT_ENV = "BITLITE_ARM_ROOT"
 RUNNER = Path(__file__).resolve().parents[1] / "arm_run_models.py"
@@ -144,7 +144,7 @@ def test_x86_baseline_of_converted_models_matches_keras(models, x86_outputs):
     _, built, _ = models
     converted = [(name, case) for name, (case, _) in built.items()
                  if not isinstance(case, cases.Case)]
-    assert len(converted) == 6
+    assert len(converted) == 3 + len(GLUE_NETWORKS)
     for name, case in converted:
         assert_matches_keras(case.x, case.expected, x86_outputs[name])
 
@@ -201,13 +201,15 @@ def _partitions_per_model(stderr: str) -> list[tuple[int, int, list[int]]]:
 
 
 def _check_glue_networks(stderr: str, names: list) -> None:
-    """The glue networks are one partition of every node on ARM too: the delegate claimed the
-    glue builtins between the bitlite ops, as on x86 (test_glue_ops)."""
+    """The glue networks are one partition on ARM too (of every node, but for the YOLO-style
+    head's reshapes of a dynamic batch): the delegate claimed the glue builtins between the
+    bitlite ops, as on x86 (test_glue_ops)."""
     models = _partitions_per_model(stderr)
     assert len(models) == len(names), (len(models), len(names))
     for name, (taken, total, partitions) in zip(names, models):
         if name in GLUE_NETWORKS:
-            assert taken == total and partitions == [total], (name, taken, total, partitions)
+            assert partitions == [taken], (name, taken, total, partitions)
+            assert taken == total or name not in WHOLLY_CLAIMED, (name, taken, total)
 
 
 @pytest.mark.parametrize("arch, cpu", TARGETS)

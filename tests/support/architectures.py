@@ -1,7 +1,7 @@
 """Small whole architectures for the end-to-end tests (random weights come later): ResNet-style
 (residual Add, strided 1x1 projection), VGG-style (stacked 3x3, pooling, Dense),
-MobileNet-style (depthwise-separable blocks with ReLU6, a SeparableConv2D) and a detection
-head with two outputs, all on 16x16x3 inputs."""
+MobileNet-style (depthwise-separable blocks with ReLU6, a SeparableConv2D), a detection
+head with two outputs, all on 16x16x3 inputs, and a YOLO-style detector on 32x32x3."""
 
 from __future__ import annotations
 
@@ -60,3 +60,33 @@ def detection_head():
     classes = L.Conv2D(3, 1, name="classes")(conv_bn(features, 16, kernel=3))
     boxes = L.Conv2D(4, 1, name="boxes")(conv_bn(features, 16, kernel=3))
     return keras.Model(inputs, [classes, boxes], name="detection_head")
+
+
+def conv_bn_leaky(x, filters, kernel=3, strides=1):
+    """YOLO's convolution: no bias, BatchNorm, LeakyReLU(0.1)."""
+    x = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
+    return L.LeakyReLU(0.1)(L.BatchNormalization()(x))
+
+
+def yolo_style():
+    """YOLOv3-tiny's layout, narrow: a max-pooled LeakyReLU backbone (the last pool of stride
+    1, padded on the bottom and right as in the reference implementation), a head at 4x4 and
+    one at 8x8 fed by the 4x4 features upsampled and concatenated with the 8x8 ones. Each head
+    predicts 3 anchors x (4 box + 1 objectness + 2 classes); both are reshaped to rows of 7 and
+    concatenated, as exported detectors output them."""
+    inputs = keras.Input((32, 32, 3))
+    x = conv_bn_leaky(inputs, 8)
+    x = L.MaxPooling2D(2)(x)
+    x = conv_bn_leaky(x, 16)
+    x = L.MaxPooling2D(2)(x)
+    route = conv_bn_leaky(x, 32)  # 8x8
+    x = L.MaxPooling2D(2)(route)
+    x = conv_bn_leaky(x, 64)  # 4x4
+    x = L.MaxPooling2D(2, strides=1)(L.ZeroPadding2D(((0, 1), (0, 1)))(x))
+    features = conv_bn_leaky(x, 32, kernel=1)
+    coarse = L.Conv2D(3 * 7, 1, name="head_coarse")(conv_bn_leaky(features, 64))
+    up = L.UpSampling2D(2)(conv_bn_leaky(features, 16, kernel=1))
+    fine = conv_bn_leaky(L.Concatenate()([up, route]), 32)
+    fine = L.Conv2D(3 * 7, 1, name="head_fine")(fine)
+    rows = [L.Reshape((-1, 7))(head) for head in (coarse, fine)]
+    return keras.Model(inputs, L.Concatenate(axis=1)(rows), name="yolo_style")

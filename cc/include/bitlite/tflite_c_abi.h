@@ -81,6 +81,8 @@ enum {
   kTfLiteBuiltinMaximum = 55,
   kTfLiteBuiltinMinimum = 57,
   kTfLiteBuiltinUnpack = 88,
+  kTfLiteBuiltinResizeNearestNeighbor = 97,
+  kTfLiteBuiltinLeakyRelu = 98,
   kTfLiteBuiltinSplitV = 102,
   kTfLiteBuiltinRound = 116,
 };
@@ -319,6 +321,15 @@ typedef struct TfLiteStridedSliceParams {
 typedef struct TfLiteSplitParams {
   int num_splits;
 } TfLiteSplitParams;
+
+typedef struct TfLiteResizeNearestNeighborParams {
+  bool align_corners;
+  bool half_pixel_centers;
+} TfLiteResizeNearestNeighborParams;
+
+typedef struct TfLiteLeakyReluParams {
+  float alpha;
+} TfLiteLeakyReluParams;
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -107,6 +107,13 @@ void Relu(const float* x, float* y, int64_t size, Clamp clamp) {
   }
 }
 
+void LeakyRelu(const float* x, float* y, int64_t size, float alpha) {
+  for (int64_t i = 0; i < size; ++i) {
+    const float v = x[i];
+    y[i] = v > 0.0f ? v : v * alpha;
+  }
+}
+
 void Round(const float* x, float* y, int64_t size) {
   for (int64_t i = 0; i < size; ++i) {
     const float floor_value = std::floor(x[i]);
@@ -255,6 +262,33 @@ void StridedSlice(const int* in_shape, const int* begin, const int* stride, cons
           const float* p3 = p2 + (begin[3] + int64_t{i3} * stride[3]) * in_strides[3] + begin[4];
           for (int i4 = 0; i4 < out_shape[4]; ++i4) *out++ = p3[int64_t{i4} * stride[4]];
         }
+      }
+    }
+  }
+}
+
+int NearestSource(int out, int in_size, int out_size, bool align_corners,
+                  bool half_pixel_centers) {
+  const float scale = align_corners && out_size > 1
+                          ? static_cast<float>(in_size - 1) / static_cast<float>(out_size - 1)
+                          : static_cast<float>(in_size) / static_cast<float>(out_size);
+  const float position = (static_cast<float>(out) + (half_pixel_centers ? 0.5f : 0.0f)) * scale;
+  const int index = static_cast<int>(align_corners ? std::round(position) : std::floor(position));
+  const int below_end = std::min(index, in_size - 1);
+  return half_pixel_centers ? std::max(below_end, 0) : below_end;
+}
+
+void ResizeNearest(int64_t batch, int64_t in_h, int64_t in_w, int64_t channels,
+                   const std::vector<int>& rows, const std::vector<int>& cols, const float* x,
+                   float* out) {
+  const size_t pixel_bytes = sizeof(float) * static_cast<size_t>(channels);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* image = x + b * in_h * in_w * channels;
+    for (int row : rows) {
+      const float* source_row = image + row * in_w * channels;
+      for (int col : cols) {
+        std::memcpy(out, source_row + col * channels, pixel_bytes);
+        out += channels;
       }
     }
   }

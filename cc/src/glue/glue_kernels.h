@@ -65,6 +65,11 @@ void BinaryRange(BinaryOp op, const BinaryGeometry& g, const float* a, const flo
 // stays a NaN, -0 stays -0).
 void Relu(const float* x, float* y, int64_t size, Clamp clamp);
 
+// TFLite's float LEAKY_RELU (v > 0 ? v : v * alpha) for 0 <= alpha <= 1, where its reference
+// and optimized kernels, XNNPACK's select by sign and TF's max(alpha * v, v) give the same
+// bits for every value but a NaN's payload.
+void LeakyRelu(const float* x, float* y, int64_t size, float alpha);
+
 // TFLite's ROUND (RoundToNearest): half to even, from floor(x) and x - floor(x).
 void Round(const float* x, float* y, int64_t size);
 
@@ -85,6 +90,18 @@ void Pad(const std::vector<int>& in_shape, const std::vector<int>& paddings, con
 // (leading dims of 1 for lower ranks).
 void StridedSlice(const int* in_shape, const int* begin, const int* stride, const int* out_shape,
                   const float* x, float* out);
+
+// The input index that RESIZE_NEAREST_NEIGHBOR copies to output index `out` along an axis
+// resized from in_size to out_size: TFLite's GetNearestNeighbor, in its float arithmetic.
+int NearestSource(int out, int in_size, int out_size, bool align_corners,
+                  bool half_pixel_centers);
+
+// RESIZE_NEAREST_NEIGHBOR of x [batch, in_h, in_w, channels] to out [batch, rows.size(),
+// cols.size(), channels]: out[b, i, j] = x[b, rows[i], cols[j]] (the indices from
+// NearestSource, each within the input).
+void ResizeNearest(int64_t batch, int64_t in_h, int64_t in_w, int64_t channels,
+                   const std::vector<int>& rows, const std::vector<int>& cols, const float* x,
+                   float* out);
 
 // Concatenation along an axis: the tensors are [outer, axis_sizes[i], inner] in memory.
 void Concatenate(int64_t outer, int64_t inner, const std::vector<int64_t>& axis_sizes,

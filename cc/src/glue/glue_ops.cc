@@ -41,6 +41,8 @@ const char* BuiltinName(int code) {
     case kTfLiteBuiltinUnpack: return "UNPACK";
     case kTfLiteBuiltinSplit: return "SPLIT";
     case kTfLiteBuiltinSplitV: return "SPLIT_V";
+    case kTfLiteBuiltinLeakyRelu: return "LEAKY_RELU";
+    case kTfLiteBuiltinResizeNearestNeighbor: return "RESIZE_NEAREST_NEIGHBOR";
     default: return nullptr;
   }
 }
@@ -238,6 +240,13 @@ class GlueOp : public PartitionOp {
       case kTfLiteBuiltinReluN1To1:
         glue::Relu(in[0], out[0], size_, clamp_);
         break;
+      case kTfLiteBuiltinLeakyRelu:
+        glue::LeakyRelu(in[0], out[0], size_, leaky_alpha_);
+        break;
+      case kTfLiteBuiltinResizeNearestNeighbor:
+        glue::ResizeNearest(resize_in_[0], resize_in_[1], resize_in_[2], resize_in_[3],
+                            resize_rows_, resize_cols_, in[0], out[0]);
+        break;
       case kTfLiteBuiltinStridedSlice:
         glue::StridedSlice(slice_in_shape_, slice_start_, slice_strides5_, slice_out_shape_,
                            in[0], out[0]);
@@ -343,16 +352,18 @@ class GlueOp : public PartitionOp {
   // The fused activation of options `data` of type Params (ADD-like or pooling).
   template <class Params>
   bool Activation(const void* data) {
-    if (data == nullptr) {
-      init_error_ = "has no options";
-      return false;
-    }
+    if (!HasOptions(data)) return false;
     has_activation_ = true;
     activation_ = static_cast<const Params*>(data)->activation;
     if (ActivationClamp(activation_, &clamp_)) return true;
     init_error_ = "fused activation " + std::to_string(static_cast<int>(activation_)) +
                   " is not one the delegate runs";
     return false;
+  }
+
+  bool HasOptions(const void* data) {
+    if (data == nullptr) init_error_ = "has no options";
+    return data != nullptr;
   }
 
   bool AllAtLeast(const std::vector<int>& values, int least, const char* message) {
@@ -398,12 +409,35 @@ class GlueOp : public PartitionOp {
                : builtin_ == kTfLiteBuiltinRelu6 ? glue::Clamp{0.0f, 6.0f}
                                                  : glue::Clamp{-1.0f, 1.0f};
       inputs_ = in;
-    } else if (builtin_ == kTfLiteBuiltinStridedSlice) {
-      if (!Counts(in, out, 4, 1)) return;
-      if (data == nullptr) {
-        init_error_ = "has no options";
+    } else if (builtin_ == kTfLiteBuiltinLeakyRelu) {
+      if (!Counts(in, out, 1, 1) || !HasOptions(data)) return;
+      // Beyond [0, 1] TFLite's kernels disagree (its optimized one takes max(v, alpha v)).
+      leaky_alpha_ = static_cast<const TfLiteLeakyReluParams*>(data)->alpha;
+      if (!(leaky_alpha_ >= 0.0f && leaky_alpha_ <= 1.0f)) {
+        init_error_ = "alpha " + std::to_string(leaky_alpha_) +
+                      " is outside [0, 1], where the delegate runs LEAKY_RELU";
         return;
       }
+      inputs_ = in;
+    } else if (builtin_ == kTfLiteBuiltinResizeNearestNeighbor) {
+      if (!Counts(in, out, 2, 1) || !HasOptions(data)) return;
+      const auto* params = static_cast<const TfLiteResizeNearestNeighborParams*>(data);
+      align_corners_ = params->align_corners;
+      half_pixel_centers_ = params->half_pixel_centers;
+      if (align_corners_ && half_pixel_centers_) {
+        init_error_ = "align_corners together with half_pixel_centers is not run by the delegate";
+        return;
+      }
+      Shape shape;
+      if (!ReadInt32Constant(context, in[1], "size", &resize_size_, &shape, &init_error_)) return;
+      if (shape.size() != 1 || resize_size_.size() != 2) {
+        init_error_ = "size must be a vector of 2 values (height, width)";
+        return;
+      }
+      if (!AllAtLeast(resize_size_, 1, "size must be positive")) return;
+      inputs_ = {in[0]};
+    } else if (builtin_ == kTfLiteBuiltinStridedSlice) {
+      if (!Counts(in, out, 4, 1) || !HasOptions(data)) return;
       const auto* params = static_cast<const TfLiteStridedSliceParams*>(data);
       if (params->ellipsis_mask != 0 || params->new_axis_mask != 0 ||
           params->shrink_axis_mask != 0 || params->offset) {
@@ -478,10 +512,7 @@ class GlueOp : public PartitionOp {
       }
       inputs_ = in;
     } else if (builtin_ == kTfLiteBuiltinUnpack) {
-      if (data == nullptr) {
-        init_error_ = "has no options";
-        return;
-      }
+      if (!HasOptions(data)) return;
       const auto* params = static_cast<const TfLiteUnpackParams*>(data);
       if (params->num < 1 || !Counts(in, out, 1, static_cast<size_t>(params->num))) {
         if (init_error_.empty()) init_error_ = "num must be at least 1";
@@ -491,10 +522,7 @@ class GlueOp : public PartitionOp {
       inputs_ = in;
     } else if (builtin_ == kTfLiteBuiltinSplit || builtin_ == kTfLiteBuiltinSplitV) {
       const bool v = builtin_ == kTfLiteBuiltinSplitV;
-      if (data == nullptr) {
-        init_error_ = "has no options";
-        return;
-      }
+      if (!HasOptions(data)) return;
       const int splits = static_cast<const TfLiteSplitParams*>(data)->num_splits;
       if (splits < 1 || !Counts(in, out, v ? 3 : 2, static_cast<size_t>(splits))) {
         if (init_error_.empty()) init_error_ = "num_splits must be at least 1";
@@ -555,9 +583,11 @@ class GlueOp : public PartitionOp {
       case kTfLiteBuiltinRelu:
       case kTfLiteBuiltinRelu6:
       case kTfLiteBuiltinReluN1To1:
+      case kTfLiteBuiltinLeakyRelu:
         out->assign(1, in[0]);
         ok = true;
         break;
+      case kTfLiteBuiltinResizeNearestNeighbor: ok = InferResize(in[0], out, error); break;
       case kTfLiteBuiltinStridedSlice: ok = InferSlice(in[0], out, error); break;
       case kTfLiteBuiltinMaxPool2d: ok = InferPool(in[0], out, error); break;
       case kTfLiteBuiltinReshape: ok = InferReshape(in[0], out, error); break;
@@ -654,6 +684,23 @@ class GlueOp : public PartitionOp {
     window.stride_w = pool_.stride_width;
     window.padding = pool_.padding == kTfLitePaddingSame ? Padding::kSame : Padding::kValid;
     return window;
+  }
+
+  // The source row and column of every output row and column, found once here.
+  bool InferResize(const Shape& x, std::vector<Shape>* out, std::string* error) {
+    if (x.size() != 4) return Fail("input " + ShapeToString(x) + " must have rank 4", error);
+    const int out_h = resize_size_[0], out_w = resize_size_[1];
+    resize_rows_.resize(static_cast<size_t>(out_h));
+    resize_cols_.resize(static_cast<size_t>(out_w));
+    for (int i = 0; i < out_h; ++i) {
+      resize_rows_[i] = glue::NearestSource(i, x[1], out_h, align_corners_, half_pixel_centers_);
+    }
+    for (int j = 0; j < out_w; ++j) {
+      resize_cols_[j] = glue::NearestSource(j, x[2], out_w, align_corners_, half_pixel_centers_);
+    }
+    for (int i = 0; i < 4; ++i) resize_in_[i] = x[i];
+    out->assign(1, Shape{x[0], out_h, out_w, x[3]});
+    return true;
   }
 
   // StartForAxis / StopForAxis for positive strides.
@@ -836,6 +883,10 @@ class GlueOp : public PartitionOp {
   int slice_begin_mask_ = 0;
   int slice_end_mask_ = 0;
   std::vector<int> slice_begin_, slice_end_, slice_strides_;
+  float leaky_alpha_ = 0.0f;
+  std::vector<int> resize_size_;  // output height, width
+  bool align_corners_ = false;
+  bool half_pixel_centers_ = false;
   // The geometry of the last Infer.
   glue::BinaryGeometry binary_geometry_;
   int64_t size_ = 0;
@@ -844,6 +895,9 @@ class GlueOp : public PartitionOp {
   const ActivationPacking* side_grid_ = nullptr;
   QuantizeActivationsFn quantize_ = BestQuantizeActivations(DetectCpuFeatures());
   int64_t pool_compares_ = 0;  // outputs times window taps, saturated
+  int64_t resize_in_[4] = {};   // the input's shape
+  // The input row of each output row, the input column of each output column.
+  std::vector<int> resize_rows_, resize_cols_;
   Shape pad_in_shape_;
   int64_t outer_ = 1;
   int64_t inner_ = 1;

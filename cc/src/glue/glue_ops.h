@@ -1,9 +1,9 @@
 // The float builtin ops the delegate claims between bitlite ops ("glue"), as partition ops:
 // ADD, SUB, MUL, DIV (fused activation NONE, RELU, RELU6, RELU_N1_TO_1), MAXIMUM, MINIMUM
-// (same shapes, one operand a single element, or one operand one element per index of the
-// last axis), RELU, RELU6, RELU_N1_TO_1, ROUND, MAX_POOL_2D, RESHAPE, PAD, CONCATENATION,
-// STRIDED_SLICE (positive strides, no ellipsis / new-axis / shrink-axis masks), UNPACK, SPLIT,
-// SPLIT_V.
+// (any NumPy broadcast up to rank 6), RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU (0 <= alpha <= 1),
+// ROUND, MAX_POOL_2D, RESHAPE, PAD, CONCATENATION, STRIDED_SLICE (positive strides, no
+// ellipsis / new-axis / shrink-axis masks), UNPACK, SPLIT, SPLIT_V, RESIZE_NEAREST_NEIGHBOR
+// (constant size).
 // cc/FORMAT.md "Builtin ops the delegate runs" gives the exact conditions; any node outside
 // them is left to the runtime.
 #ifndef BITLITE_SRC_GLUE_GLUE_OPS_H_
