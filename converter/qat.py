@@ -65,10 +65,11 @@ def quantize_model(
         any other, so layer names must be unique across the nesting, a nested model may be
         called only once and without arguments besides its inputs (e.g. no training=False).
       weight_bits, activation_bits: 1..4, the grid of every quantized layer except the kept ones.
-      keep_first_last_8bit: the first and last quantized layers (in execution order, nested
-        models' layers counted where they run) use 8-bit weights and input; they become W8A8
-        bitlite ops (but a convolution reading fewer than 8 channels, see
-        layers.becomes_bitlite_op).
+      keep_first_last_8bit: the first and last quantized layers use 8-bit weights and input:
+        each one that a model input reaches and each one whose output reaches a model output
+        with no other quantized layer on the way (so every head of a multi-output detector;
+        nested models' layers counted where they run). They become W8A8 bitlite ops (but a
+        convolution reading fewer than 8 channels, see layers.becomes_bitlite_op).
       keep_8bit: names of further layers to keep at 8 bits (same as layer_bits (8, 8)).
       skip: names of layers to leave float, not quantized at all (same as layer_bits None).
       layer_bits: per-layer precision, for mixed-precision models (e.g. W2A4 beside W4A4).
@@ -115,7 +116,7 @@ def quantize_model(
             f"{', '.join(t.__name__ for t in PLANNED_LAYERS)}): "
             + ", ".join(f"{name!r} ({why})" for name, why in left_float.items()),
             stacklevel=2)
-    plan = _plan_bits(nodes, (weight_bits, activation_bits), keep_first_last_8bit,
+    plan = _plan_bits(model, flat, (weight_bits, activation_bits), keep_first_last_8bit,
                       set(keep_8bit), set(skip), layer_bits)
     if not any(bits is not None for bits in plan.values()):
         raise ValueError(f"model {model.name!r} has no "
@@ -335,11 +336,39 @@ def _copy_kernel_and_bias(kernel, bias, wrapper):
         wrapper.layer.bias.assign(bias)
 
 
-def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set, skip: set,
-               layer_bits) -> dict:
+def _first_and_last(model, flat, quantized: set) -> set:
+    """id(layer) of the first and last layers among `quantized` (ids): each that a model input
+    reaches, and each whose output reaches a model output, with no other of them on the way
+    (through pooling, Add, Concatenate, reshapes, float layers...). One of each in a chain; a
+    detector's every head, a two-input model's every stem."""
+    def key(tensor):
+        return graph.tensor_key(flat.resolve(tensor))
+
+    ends = set()
+    from_input = {key(tensor) for tensor in model.inputs}
+    for node in flat.nodes:
+        if any(key(tensor) in from_input for tensor in node.keras_inputs):
+            if id(node.layer) in quantized:
+                ends.add(id(node.layer))
+            else:
+                from_input.update(key(tensor) for tensor in graph.output_tensors(node))
+    to_output = {key(tensor) for tensor in model.outputs}
+    for node in reversed(flat.nodes):
+        if any(key(tensor) in to_output for tensor in graph.output_tensors(node)):
+            if id(node.layer) in quantized:
+                ends.add(id(node.layer))
+            else:
+                to_output.update(key(tensor) for tensor in node.keras_inputs)
+    return ends
+
+
+def _plan_bits(model, flat, default: tuple, keep_first_last_8bit: bool, keep_8bit: set,
+               skip: set, layer_bits) -> dict:
     """id(layer) -> (weight bits, activation bits), or None for float, of every quantizable
     layer. First match decides: keep_8bit / skip / a layer_bits dict entry / the layer_bits
-    callable; keep_first_last_8bit for the first and last layer not left float; `default`."""
+    callable; keep_first_last_8bit for the first and last layers not left float
+    (_first_and_last); `default`."""
+    nodes = flat.nodes
     by_name = {}
     for node in nodes:
         if by_name.setdefault(node.layer.name, node.layer) is not node.layer:
@@ -380,8 +409,8 @@ def _plan_bits(nodes, default: tuple, keep_first_last_8bit: bool, keep_8bit: set
             plan[id(layer)] = _checked_bits(layer.name, named[layer.name])
         elif callable(layer_bits):
             plan[id(layer)] = _checked_bits(layer.name, layer_bits(layer))
-    not_float = [layer for layer in quantizable if plan.get(id(layer), default) is not None]
-    ends = {id(not_float[0]), id(not_float[-1])} if keep_first_last_8bit and not_float else set()
+    not_float = {id(layer) for layer in quantizable if plan.get(id(layer), default) is not None}
+    ends = _first_and_last(model, flat, not_float) if keep_first_last_8bit else set()
     for layer in quantizable:
         if id(layer) not in plan:
             plan[id(layer)] = KEPT if id(layer) in ends else default

@@ -63,6 +63,30 @@ def test_first_and_last_kept_8bit_by_default():
         "c0": (8, 8, True), "c1": (3, 2, False), "d0": (3, 2, False), "d1": (8, 8, False)}
 
 
+def two_stems_two_heads():
+    """Two inputs, each with its own stem conv, joined; a 1x1 conv; a Dense head and a conv
+    head."""
+    a, b = keras.Input((6, 6, 2)), keras.Input((6, 6, 2))
+    stems = [L.ReLU()(L.Conv2D(4, 3, name=f"stem_{n}")(x)) for n, x in (("a", a), ("b", b))]
+    mid = L.ReLU()(L.Conv2D(4, 1, name="mid")(L.Concatenate()(stems)))
+    heads = [L.Dense(3, name="dense_head")(L.Flatten()(mid)), L.Conv2D(2, 1, name="conv_head")(mid)]
+    return keras.Model([a, b], heads)
+
+
+def test_every_stem_and_head_is_kept_8bit():
+    """First and last by the graph: every layer a model input reaches and every layer whose
+    output reaches a model output without another quantized layer on the way."""
+    def eight_bit(qat):
+        return {name for name, bits in bits_of(qat).items() if bits[0] == 8}
+
+    keras.utils.set_random_seed(3)
+    assert eight_bit(quantize_model(two_stems_two_heads(), 2, 2)) == {
+        "stem_a", "stem_b", "dense_head", "conv_head"}
+    # A head left float passes its input on: the layer before it becomes a last one.
+    assert eight_bit(quantize_model(two_stems_two_heads(), 2, 2, skip=["conv_head"])) == {
+        "stem_a", "stem_b", "dense_head", "mid"}
+
+
 def test_keep_first_last_off_quantizes_all():
     qat = quantize_model(chain_model(), 1, 4, keep_first_last_8bit=False)
     assert bits_of(qat) == {
