@@ -543,6 +543,7 @@ def glue_cases() -> dict:
         "glue_resize_three_sizes": resize(np.int32([12, 12, 1])),
         "glue_resize_zero_size": resize(np.int32([0, 12])),
         "glue_resize_negative_size": resize(np.int32([12, -3])),
+        "glue_resize_huge_size": resize(np.int32([1 << 30, 1 << 30])),
         "glue_resize_float_size": resize(np.float32([12, 12])),
         "glue_resize_int8_output": resize(np.int32([12, 12]), output_type=T.INT8),
         "glue_leaky_relu_valid": leaky_relu(0.2),

@@ -121,6 +121,9 @@ bool NormalizeAxis(int axis, size_t rank, int* out) {
 // layers, small enough that no size computed from it overflows.
 constexpr int64_t kMaxElements = int64_t{1} << 31;
 
+// The most rows or columns a RESIZE_NEAREST_NEIGHBOR the delegate runs writes.
+constexpr int kMaxResizeExtent = 1 << 20;
+
 // Elements of an elementwise op per thread below which a second thread does not pay: an
 // ADD streams about 7 elements a nanosecond on one core, so 2^15 is about 5 us.
 constexpr int64_t kMinElementsPerThread = int64_t{1} << 15;
@@ -686,10 +689,17 @@ class GlueOp : public PartitionOp {
     return window;
   }
 
-  // The source row and column of every output row and column, found once here.
+  // The source row and column of every output row and column, found once here (a vector of
+  // each, so sizes are bounded first: a claim must not allocate what the runtime would refuse).
   bool InferResize(const Shape& x, std::vector<Shape>* out, std::string* error) {
     if (x.size() != 4) return Fail("input " + ShapeToString(x) + " must have rank 4", error);
     const int out_h = resize_size_[0], out_w = resize_size_[1];
+    if (out_h > kMaxResizeExtent || out_w > kMaxResizeExtent) {
+      return Fail("size " + std::to_string(out_h) + "x" + std::to_string(out_w) +
+                      " is beyond the delegate's resizes (at most " +
+                      std::to_string(kMaxResizeExtent) + " a side)",
+                  error);
+    }
     resize_rows_.resize(static_cast<size_t>(out_h));
     resize_cols_.resize(static_cast<size_t>(out_w));
     for (int i = 0; i < out_h; ++i) {
