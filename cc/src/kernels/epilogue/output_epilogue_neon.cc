@@ -163,22 +163,45 @@ inline int32x4_t Accumulators(const int32_t* core, int32_t scale, int32x4_t cons
   return vmlaq_n_s32(start, vld1q_s32(core + 4 * h), scale);
 }
 
+inline int32x4_t BitSelect(int32x4_t mask, int32x4_t a, int32x4_t b) {
+  return vbslq_s32(vreinterpretq_u32_s32(mask), a, b);
+}
+inline int16x8_t BitSelect(int16x8_t mask, int16x8_t a, int16x8_t b) {
+  return vbslq_s16(vreinterpretq_u16_s16(mask), a, b);
+}
+inline int32x4_t Subtract(int32x4_t a, int32x4_t b) { return vsubq_s32(a, b); }
+inline int16x8_t Subtract(int16x8_t a, int16x8_t b) { return vsubq_s16(a, b); }
+
+// base + step * #{ j : acc > bounds[j] } from the compares' masks (-1 where reached): a
+// select between base and above = base + step for one compare (the binary grid's step 2 takes
+// one), else base minus the masks (step 1: code_thresholds.h's grids of 3 and 7 compares;
+// OutputEpilogueCodesNeon takes no other).
+template <int kCount, class V>
+inline V CodeOfMasks(V base, V above, const V (&masks)[kCount]) {
+  if constexpr (kCount == 1) {
+    return BitSelect(masks[0], above, base);
+  } else {
+    V code = base;
+#pragma GCC unroll 7
+    for (int j = 0; j < kCount; ++j) code = Subtract(code, masks[j]);
+    return code;
+  }
+}
 // The codes through CodeThresholds: kCount integer compares per output, no floats. Channels
 // outside (8 at a time, their bounds in registers: plain vectors, as GCC keeps arrays of
 // NEON's structs in memory), pixels inside.
 template <int kCount>
 struct ThresholdColumn {
   static constexpr int kCompares = kCount;
-  int32x4_t base[2], flip[2], bounds[kCount][2];
-  int32x4_t step_shift;  // step 1 or 2: a shift by 0 or 1
+  int32x4_t base[2], above[2], flip[2], bounds[kCount][2];
 
   // From the channels' 8 entries at `base`, `flip` and the bounds rows (`stride` apart).
   ThresholdColumn(const int32_t* base_at, const int32_t* flip_at, const int32_t* bounds_at,
-                  int64_t stride, int32_t step)
-      : step_shift(vdupq_n_s32(step == 2 ? 1 : 0)) {
+                  int64_t stride, int32_t step) {
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       base[h] = vld1q_s32(base_at + 4 * h);
+      above[h] = vaddq_s32(base[h], vdupq_n_s32(step));
       flip[h] = vld1q_s32(flip_at + 4 * h);
 #pragma GCC unroll 7
       for (int j = 0; j < kCount; ++j) bounds[j][h] = vld1q_s32(bounds_at + j * stride + 4 * h);
@@ -186,7 +209,7 @@ struct ThresholdColumn {
   }
 
   // The 8 codes of one pixel: acc = (core << scale_shift) + constant (+ channel term) modulo
-  // 2^32, flipped; base plus step per bound it exceeds (a reached compare is -1).
+  // 2^32, flipped; base plus step per bound it exceeds.
   template <bool kChannelTerms>
   int8x8_t Codes(const int32_t* core, int32_t scale, int32x4_t constant,
                  const int32_t* channel_terms) const {
@@ -195,12 +218,12 @@ struct ThresholdColumn {
     for (int h = 0; h < 2; ++h) {
       const int32x4_t acc = veorq_s32(
           Accumulators<kChannelTerms>(core, scale, constant, channel_terms, h), flip[h]);
-      int32x4_t reached = vdupq_n_s32(0);
+      int32x4_t masks[kCount];
 #pragma GCC unroll 7
       for (int j = 0; j < kCount; ++j) {
-        reached = vsubq_s32(reached, vreinterpretq_s32_u32(vcgtq_s32(acc, bounds[j][h])));
+        masks[j] = vreinterpretq_s32_u32(vcgtq_s32(acc, bounds[j][h]));
       }
-      halves[h] = vmovn_s32(vaddq_s32(base[h], vshlq_s32(reached, step_shift)));
+      halves[h] = vmovn_s32(CodeOfMasks<kCount>(base[h], above[h], masks));
     }
     return vmovn_s16(vcombine_s16(halves[0], halves[1]));
   }
@@ -211,8 +234,7 @@ struct ThresholdColumn {
 template <int kCount>
 struct NarrowThresholdColumn {
   static constexpr int kCompares = kCount;
-  int16x8_t base, flip, bounds[kCount];
-  int16x8_t step_shift;
+  int16x8_t base, above, flip, bounds[kCount];
 
   // 8 int32 entries from `at`, saturated to int16 (a bound of INT32_MAX to 32767, which no
   // int16 exceeds).
@@ -222,7 +244,9 @@ struct NarrowThresholdColumn {
 
   NarrowThresholdColumn(const int32_t* base_at, const int32_t* flip_at, const int32_t* bounds_at,
                         int64_t stride, int32_t step)
-      : base(Narrow(base_at)), flip(Narrow(flip_at)), step_shift(vdupq_n_s16(step == 2 ? 1 : 0)) {
+      : base(Narrow(base_at)),
+        above(vaddq_s16(base, vdupq_n_s16(static_cast<int16_t>(step)))),
+        flip(Narrow(flip_at)) {
 #pragma GCC unroll 7
     for (int j = 0; j < kCount; ++j) bounds[j] = Narrow(bounds_at + j * stride);
   }
@@ -236,12 +260,10 @@ struct NarrowThresholdColumn {
       halves[h] = vqmovn_s32(Accumulators<kChannelTerms>(core, scale, constant, channel_terms, h));
     }
     const int16x8_t acc = veorq_s16(vcombine_s16(halves[0], halves[1]), flip);
-    int16x8_t reached = vdupq_n_s16(0);
+    int16x8_t masks[kCount];
 #pragma GCC unroll 7
-    for (int j = 0; j < kCount; ++j) {
-      reached = vsubq_s16(reached, vreinterpretq_s16_u16(vcgtq_s16(acc, bounds[j])));
-    }
-    return vmovn_s16(vaddq_s16(base, vshlq_s16(reached, step_shift)));
+    for (int j = 0; j < kCount; ++j) masks[j] = vreinterpretq_s16_u16(vcgtq_s16(acc, bounds[j]));
+    return vmovn_s16(CodeOfMasks<kCount>(base, above, masks));
   }
 };
 
@@ -338,7 +360,7 @@ void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t p
                              Activation activation, const ActivationPacking& grid,
                              const CodeThresholdsView& thresholds, int8_t* codes,
                              int64_t codes_stride) {
-  if (thresholds.count > 0) {
+  if (thresholds.count == 1 || (thresholds.count > 1 && thresholds.step == 1)) {
     WithThresholdLoop(thresholds, terms.channel_terms != nullptr, [&](auto with_terms, auto count) {
       constexpr bool kTerms = decltype(with_terms)::value;
       constexpr int kCount = decltype(count)::value;
