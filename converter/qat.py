@@ -66,10 +66,12 @@ def quantize_model(
         called only once and without arguments besides its inputs (e.g. no training=False).
       weight_bits, activation_bits: 1..4, the grid of every quantized layer except the kept ones.
       keep_first_last_8bit: the first and last quantized layers use 8-bit weights and input:
-        each one that a model input reaches and each one whose output reaches a model output
-        with no other quantized layer on the way (so every head of a multi-output detector;
-        nested models' layers counted where they run). They become W8A8 bitlite ops (but a
-        convolution reading fewer than 8 channels, see layers.becomes_bitlite_op).
+        per model input the quantized layer reading it (directly or not) that runs first, per
+        model output the quantized layer computing it that runs last, each head of an output
+        that concatenates reshaped heads counted apart (_first_and_last: every stem of a
+        multi-input model, every head of a detector; nested models' layers counted where they
+        run). They become W8A8 bitlite ops (but a convolution reading fewer than 8 channels,
+        see layers.becomes_bitlite_op).
       keep_8bit: names of further layers to keep at 8 bits (same as layer_bits (8, 8)).
       skip: names of layers to leave float, not quantized at all (same as layer_bits None).
       layer_bits: per-layer precision, for mixed-precision models (e.g. W2A4 beside W4A4).
@@ -336,29 +338,63 @@ def _copy_kernel_and_bias(kernel, bias, wrapper):
         wrapper.layer.bias.assign(bias)
 
 
+# Layers that only place values: a model output made of them (a detector's heads reshaped to
+# rows and concatenated) stands for the outputs of the layers that computed those values.
+_PLACING = (keras.layers.Concatenate, keras.layers.Reshape, keras.layers.Flatten,
+            keras.layers.Permute)
+
+
 def _first_and_last(model, flat, quantized: set) -> set:
-    """id(layer) of the first and last layers among `quantized` (ids): each that a model input
-    reaches, and each whose output reaches a model output, with no other of them on the way
-    (through pooling, Add, Concatenate, reshapes, float layers...). One of each in a chain; a
-    detector's every head, a two-input model's every stem."""
+    """id(layer) of the first and last layers among `quantized` (ids): for each model input,
+    the one of its readers, direct or not, that runs first; for each model output (each head
+    that _PLACING layers combine into one counted apart), the one among its producers, direct
+    or not, that runs last. A chain has one of each, as in execution order; a detector keeps
+    every head and a two-input model every stem, while a residual network's skips (through
+    Add) keep no more than its last layer."""
     def key(tensor):
         return graph.tensor_key(flat.resolve(tensor))
 
-    ends = set()
-    from_input = {key(tensor) for tensor in model.inputs}
+    order = {id(node): index for index, node in enumerate(flat.nodes)}
+    producer, readers = {}, {}
     for node in flat.nodes:
-        if any(key(tensor) in from_input for tensor in node.keras_inputs):
-            if id(node.layer) in quantized:
-                ends.add(id(node.layer))
-            else:
-                from_input.update(key(tensor) for tensor in graph.output_tensors(node))
-    to_output = {key(tensor) for tensor in model.outputs}
-    for node in reversed(flat.nodes):
-        if any(key(tensor) in to_output for tensor in graph.output_tensors(node)):
-            if id(node.layer) in quantized:
-                ends.add(id(node.layer))
-            else:
-                to_output.update(key(tensor) for tensor in node.keras_inputs)
+        for tensor in graph.output_tensors(node):
+            producer[key(tensor)] = node
+        for tensor in node.keras_inputs:
+            readers.setdefault(key(tensor), []).append(node)
+
+    def met(keys: list, nodes_at, keys_after) -> list:
+        """The quantized nodes met walking from tensor keys `keys`: from a tensor to the
+        nodes nodes_at(key), from a node to the tensors keys_after(node)."""
+        seen, todo = {}, list(keys)
+        while todo:
+            for node in nodes_at(todo.pop()):
+                if id(node) not in seen:
+                    seen[id(node)] = node
+                    todo.extend(keys_after(node))
+        return [node for node in seen.values() if id(node.layer) in quantized]
+
+    def run_order(node):
+        return order[id(node)]
+
+    heads, todo = set(), [key(tensor) for tensor in model.outputs]
+    while todo:
+        tensor_key = todo.pop()
+        node = producer.get(tensor_key)
+        if node is not None and isinstance(node.layer, _PLACING):
+            todo.extend(key(tensor) for tensor in node.keras_inputs)
+        else:
+            heads.add(tensor_key)
+    ends = set()
+    for tensor in model.inputs:
+        readers_of = met([key(tensor)], lambda k: readers.get(k, []),
+                         lambda node: [key(t) for t in graph.output_tensors(node)])
+        if readers_of:
+            ends.add(id(min(readers_of, key=run_order).layer))
+    for head in heads:
+        producers_of = met([head], lambda k: [producer[k]] if k in producer else [],
+                           lambda node: [key(t) for t in node.keras_inputs])
+        if producers_of:
+            ends.add(id(max(producers_of, key=run_order).layer))
     return ends
 
 

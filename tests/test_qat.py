@@ -73,18 +73,41 @@ def two_stems_two_heads():
     return keras.Model([a, b], heads)
 
 
-def test_every_stem_and_head_is_kept_8bit():
-    """First and last by the graph: every layer a model input reaches and every layer whose
-    output reaches a model output without another quantized layer on the way."""
-    def eight_bit(qat):
-        return {name for name, bits in bits_of(qat).items() if bits[0] == 8}
+def concatenated_heads():
+    """A detector's export: two conv heads reshaped to rows and concatenated into one output."""
+    inputs = keras.Input((6, 6, 2))
+    x = L.ReLU()(L.Conv2D(4, 3, padding="same", name="stem")(inputs))
+    x = L.ReLU()(L.Conv2D(4, 3, padding="same", name="mid")(x))
+    heads = [L.Reshape((-1, 3))(L.Conv2D(3, 1, name=name)(x)) for name in ("head_a", "head_b")]
+    return keras.Model(inputs, L.Concatenate(axis=1)(heads))
 
+
+def residual_backbone():
+    """Three residual blocks and no head: the output is the last block's ReLU(Add)."""
+    inputs = keras.Input((6, 6, 2))
+    x = L.ReLU()(L.Conv2D(4, 3, padding="same", name="stem")(inputs))
+    for block in range(3):
+        y = L.ReLU()(L.Conv2D(4, 3, padding="same", name=f"b{block}a")(x))
+        x = L.ReLU()(L.Add()([L.Conv2D(4, 3, padding="same", name=f"b{block}b")(y), x]))
+    return keras.Model(inputs, x)
+
+
+def eight_bit(qat) -> set:
+    return {name for name, bits in bits_of(qat).items() if bits[0] == 8}
+
+
+def test_every_stem_and_head_is_kept_8bit():
+    """First and last per input and per output: each input's first quantized reader, each
+    output's (each concatenated head's) last quantized producer, in execution order."""
     keras.utils.set_random_seed(3)
     assert eight_bit(quantize_model(two_stems_two_heads(), 2, 2)) == {
         "stem_a", "stem_b", "dense_head", "conv_head"}
-    # A head left float passes its input on: the layer before it becomes a last one.
+    # A head left float: the output's last quantized producer is the layer before it.
     assert eight_bit(quantize_model(two_stems_two_heads(), 2, 2, skip=["conv_head"])) == {
         "stem_a", "stem_b", "dense_head", "mid"}
+    assert eight_bit(quantize_model(concatenated_heads(), 2, 2)) == {"stem", "head_a", "head_b"}
+    # The skips reach the output through Add, but only the last block's layer is a last one.
+    assert eight_bit(quantize_model(residual_backbone(), 2, 2)) == {"stem", "b2b"}
 
 
 def test_keep_first_last_off_quantizes_all():
