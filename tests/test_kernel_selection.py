@@ -5,6 +5,8 @@ bit-identical outputs to `kernel=reference` (the scalar specification) on every 
 every thread count must give the same outputs.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -99,10 +101,13 @@ def test_depthwise_runs_its_own_kernel(pair, rng, delegate_library, capfd):
 
 def test_verbose_names_the_kernel_of_each_node(rng, delegate_library, capfd):
     # Which kernel `auto` takes for this narrow layer depends on the CPU (int8/avx512vnni
-    # without AMX, bitserial with it: gemm_kernels.cc's TapPaddingRatio), so name one.
+    # without AMX, bitserial with it: gemm_kernels.cc's TapPaddingRatio): named, then any.
     case = cases.conv_case(rng, 1, 1, True, exact=False)
     run(case, "tf", kernel="bitserial", verbose="true")
     assert "kernel bitserial/" in capfd.readouterr().err
+    run(case, "tf", verbose="true")
+    assert re.search(r"^bitlite: node 0 \(BitliteConv2D\):.*, kernel (bitserial|int8|lut)/\w+$",
+                     capfd.readouterr().err, re.M)
     run(case, "tf", kernel="reference", verbose="true")
     assert "kernel reference" in capfd.readouterr().err
 

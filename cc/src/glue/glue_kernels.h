@@ -66,8 +66,8 @@ void BinaryRange(BinaryOp op, const BinaryGeometry& g, const float* a, const flo
 void Relu(const float* x, float* y, int64_t size, Clamp clamp);
 
 // TFLite's float LEAKY_RELU (v > 0 ? v : v * alpha) for 0 <= alpha <= 1, where its reference
-// and optimized kernels, XNNPACK's select by sign and TF's max(alpha * v, v) give the same
-// bits for every value but a NaN's payload.
+// and optimized kernels and TF's max(alpha * v, v) give the same bits for every value but a
+// NaN's payload (XNNPACK too, but for subnormals, which it flushes: cc/FORMAT.md).
 void LeakyRelu(const float* x, float* y, int64_t size, float alpha);
 
 // TFLite's ROUND (RoundToNearest): half to even, from floor(x) and x - floor(x).

@@ -121,7 +121,7 @@ bool NormalizeAxis(int axis, size_t rank, int* out) {
 // layers, small enough that no size computed from it overflows.
 constexpr int64_t kMaxElements = int64_t{1} << 31;
 
-// The most rows or columns a RESIZE_NEAREST_NEIGHBOR the delegate runs writes.
+// The most rows or columns a RESIZE_NEAREST_NEIGHBOR the delegate runs reads or writes.
 constexpr int kMaxResizeExtent = 1 << 20;
 
 // Elements of an elementwise op per thread below which a second thread does not pay: an
@@ -694,10 +694,11 @@ class GlueOp : public PartitionOp {
   bool InferResize(const Shape& x, std::vector<Shape>* out, std::string* error) {
     if (x.size() != 4) return Fail("input " + ShapeToString(x) + " must have rank 4", error);
     const int out_h = resize_size_[0], out_w = resize_size_[1];
-    if (out_h > kMaxResizeExtent || out_w > kMaxResizeExtent) {
-      return Fail("size " + std::to_string(out_h) + "x" + std::to_string(out_w) +
-                      " is beyond the delegate's resizes (at most " +
-                      std::to_string(kMaxResizeExtent) + " a side)",
+    // Bounded inputs also keep NearestSource's float positions below 2^31 (its int cast).
+    if (std::max({out_h, out_w, x[1], x[2]}) > kMaxResizeExtent) {
+      return Fail("resizing " + ShapeToString(x) + " to " + std::to_string(out_h) + "x" +
+                      std::to_string(out_w) + " is beyond the delegate's resizes (at most " +
+                      std::to_string(kMaxResizeExtent) + " rows and columns in and out)",
                   error);
     }
     resize_rows_.resize(static_cast<size_t>(out_h));
