@@ -118,8 +118,8 @@ def quantize_model(
             f"{', '.join(t.__name__ for t in PLANNED_LAYERS)}): "
             + ", ".join(f"{name!r} ({why})" for name, why in left_float.items()),
             stacklevel=2)
-    plan = _plan_bits(model, flat, (weight_bits, activation_bits), keep_first_last_8bit,
-                      set(keep_8bit), set(skip), layer_bits)
+    plan = _plan_bits(model, flat, readers, (weight_bits, activation_bits),
+                      keep_first_last_8bit, set(keep_8bit), set(skip), layer_bits)
     if not any(bits is not None for bits in plan.values()):
         raise ValueError(f"model {model.name!r} has no "
                          f"{', '.join(t.__name__ for t in PLANNED_LAYERS)} layer to quantize")
@@ -344,23 +344,18 @@ _PLACING = (keras.layers.Concatenate, keras.layers.Reshape, keras.layers.Flatten
             keras.layers.Permute)
 
 
-def _first_and_last(model, flat, quantized: set) -> set:
+def _first_and_last(model, flat, readers: dict, quantized: set) -> set:
     """id(layer) of the first and last layers among `quantized` (ids): for each model input,
     the one of its readers, direct or not, that runs first; for each model output (each head
     that _PLACING layers combine into one counted apart), the one among its producers, direct
     or not, that runs last. A chain has one of each, as in execution order; a detector keeps
     every head and a two-input model every stem, while a residual network's skips (through
-    Add) keep no more than its last layer."""
+    Add) keep no more than its last layer. `readers`: _readers' map (None for an output)."""
     def key(tensor):
         return graph.tensor_key(flat.resolve(tensor))
 
     order = {id(node): index for index, node in enumerate(flat.nodes)}
-    producer, readers = {}, {}
-    for node in flat.nodes:
-        for tensor in graph.output_tensors(node):
-            producer[key(tensor)] = node
-        for tensor in node.keras_inputs:
-            readers.setdefault(key(tensor), []).append(node)
+    producer = {key(tensor): node for node in flat.nodes for tensor in graph.output_tensors(node)}
 
     def met(keys: list, nodes_at, keys_after) -> list:
         """The quantized nodes met walking from tensor keys `keys`: from a tensor to the
@@ -386,7 +381,8 @@ def _first_and_last(model, flat, quantized: set) -> set:
             heads.add(tensor_key)
     ends = set()
     for tensor in model.inputs:
-        readers_of = met([key(tensor)], lambda k: readers.get(k, []),
+        readers_of = met([key(tensor)],
+                         lambda k: [r for r in readers.get(k, []) if r is not None],
                          lambda node: [key(t) for t in graph.output_tensors(node)])
         if readers_of:
             ends.add(id(min(readers_of, key=run_order).layer))
@@ -398,8 +394,8 @@ def _first_and_last(model, flat, quantized: set) -> set:
     return ends
 
 
-def _plan_bits(model, flat, default: tuple, keep_first_last_8bit: bool, keep_8bit: set,
-               skip: set, layer_bits) -> dict:
+def _plan_bits(model, flat, readers: dict, default: tuple, keep_first_last_8bit: bool,
+               keep_8bit: set, skip: set, layer_bits) -> dict:
     """id(layer) -> (weight bits, activation bits), or None for float, of every quantizable
     layer. First match decides: keep_8bit / skip / a layer_bits dict entry / the layer_bits
     callable; keep_first_last_8bit for the first and last layers not left float
@@ -446,7 +442,7 @@ def _plan_bits(model, flat, default: tuple, keep_first_last_8bit: bool, keep_8bi
         elif callable(layer_bits):
             plan[id(layer)] = _checked_bits(layer.name, layer_bits(layer))
     not_float = {id(layer) for layer in quantizable if plan.get(id(layer), default) is not None}
-    ends = _first_and_last(model, flat, not_float) if keep_first_last_8bit else set()
+    ends = _first_and_last(model, flat, readers, not_float) if keep_first_last_8bit else set()
     for layer in quantizable:
         if id(layer) not in plan:
             plan[id(layer)] = KEPT if id(layer) in ends else default
