@@ -529,15 +529,13 @@ def glue_cases() -> dict:
     concat = schema.ConcatenationOptionsT()
     concat.axis = 7
 
-    def resize(size, half_pixel_centers=True, **kwargs):
-        options = schema.ResizeNearestNeighborOptionsT(False, half_pixel_centers)
+    def resize(size, **kwargs):
         return model("RESIZE_NEAREST_NEIGHBOR", size, output_shape=[1, 12, 12, 4],
-                     builtin_options=(schema.BuiltinOptions.ResizeNearestNeighborOptions,
-                                      options), **kwargs)
+                     builtin_options=tflite_builder.resize_nearest_options(
+                         half_pixel_centers=True), **kwargs)
 
     def leaky_relu(alpha):
-        return model("LEAKY_RELU", builtin_options=(schema.BuiltinOptions.LeakyReluOptions,
-                                                    schema.LeakyReluOptionsT(alpha)))
+        return model("LEAKY_RELU", builtin_options=tflite_builder.leaky_relu_options(alpha))
     return {
         "glue_resize_valid": resize(np.int32([12, 12])),
         "glue_resize_three_sizes": resize(np.int32([12, 12, 1])),

@@ -327,17 +327,13 @@ def single_glue_model(builtin, second=None, output_shape=None, options=None) -> 
 
 
 def resize_model(height, width, align_corners=False, half_pixel_centers=False) -> bytes:
-    from tensorflow.lite.python import schema_py_generated as schema
-    options = schema.ResizeNearestNeighborOptionsT(align_corners, half_pixel_centers)
-    return single_glue_model("RESIZE_NEAREST_NEIGHBOR", np.int32([height, width]),
-                             [1, height, width, 4],
-                             (schema.BuiltinOptions.ResizeNearestNeighborOptions, options))
+    return single_glue_model(
+        "RESIZE_NEAREST_NEIGHBOR", np.int32([height, width]), [1, height, width, 4],
+        tflite_builder.resize_nearest_options(align_corners, half_pixel_centers))
 
 
 def leaky_relu_model(alpha) -> bytes:
-    from tensorflow.lite.python import schema_py_generated as schema
-    return single_glue_model("LEAKY_RELU", options=(schema.BuiltinOptions.LeakyReluOptions,
-                                                    schema.LeakyReluOptionsT(alpha)))
+    return single_glue_model("LEAKY_RELU", options=tflite_builder.leaky_relu_options(alpha))
 
 
 # (name, model, claimed): resizes up, down and to odd sizes under each index rule, and

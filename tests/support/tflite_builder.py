@@ -184,6 +184,17 @@ def broken_fc_models(k: int, packed: np.ndarray, spec: dict, options: bytes,
 # A bitlite conv followed by one builtin (the glue the delegate may claim), well formed or not
 # ---------------------------------------------------------------------------------------------
 
+def resize_nearest_options(align_corners=False, half_pixel_centers=False) -> tuple:
+    """conv_then_builtin_model's builtin_options for RESIZE_NEAREST_NEIGHBOR."""
+    return (schema.BuiltinOptions.ResizeNearestNeighborOptions,
+            schema.ResizeNearestNeighborOptionsT(align_corners, half_pixel_centers))
+
+
+def leaky_relu_options(alpha) -> tuple:
+    """conv_then_builtin_model's builtin_options for LEAKY_RELU."""
+    return schema.BuiltinOptions.LeakyReluOptions, schema.LeakyReluOptionsT(alpha)
+
+
 def conv_then_builtin_model(input_shape, packed: np.ndarray, spec: dict, options: bytes,
                             builtin: str, second_input=None, output_shape=None,
                             builtin_options=None, output_type=T.FLOAT32) -> bytes:
