@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   p.padding = Padding::kSame;
   p.activation_signed = p.activation_bits == 1;
   p.input_scale = 0.1f;
-  p.activation = Activation::kRelu;
+  p.activation.kind = ActivationKind::kRelu;
   p.multiplier.assign(static_cast<size_t>(p.out_channels), 0.01f);
   p.offset.assign(static_cast<size_t>(p.out_channels), 0.5f);
   const GemmKernel* kernel = &AutoGemmKernelFor(DetectCpuFeatures(), p);

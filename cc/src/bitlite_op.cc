@@ -1,8 +1,10 @@
 #include "bitlite_op.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <utility>
 
 #include "error_message.h"
@@ -17,14 +19,19 @@
 namespace bitlite {
 namespace {
 
-const char* ActivationName(Activation activation) {
-  switch (activation) {
-    case Activation::kNone:
+std::string ActivationName(Activation activation) {
+  switch (activation.kind) {
+    case ActivationKind::kNone:
       return "NONE";
-    case Activation::kRelu:
+    case ActivationKind::kRelu:
       return "RELU";
-    case Activation::kRelu6:
+    case ActivationKind::kRelu6:
       return "RELU6";
+    case ActivationKind::kLeakyRelu: {
+      char alpha[32];
+      std::snprintf(alpha, sizeof(alpha), "%.9g", activation.alpha);
+      return std::string("LEAKY_RELU(") + alpha + ")";
+    }
   }
   return "?";
 }
@@ -143,7 +150,7 @@ std::string BitliteOp::Describe(const TfLiteContext* context) const {
             " " + std::to_string(params_.pad_bottom) + " " + std::to_string(params_.pad_left) +
             " " + std::to_string(params_.pad_right);
   }
-  text += std::string(", ") + ActivationName(params_.activation) + ", kernel " + KernelName();
+  text += ", " + ActivationName(params_.activation) + ", kernel " + KernelName();
   const std::string fused = fused_prefix_.substr(0, fused_prefix_.size() - 2);  // no ": "
   if (fused_ == Fused::kMaxPool) {
     const MaxPoolWindow& w = pool_window_;

@@ -36,6 +36,7 @@ enum KeyId {
   kPadBottom,
   kPadLeft,
   kPadRight,
+  kAlpha,  // optional: present exactly when activation is LEAKY_RELU
   kKeyCount,
 };
 
@@ -44,12 +45,13 @@ constexpr const char* kKeyNames[kKeyCount] = {
     "in_channels", "out_channels", "activation",      "multiplier",        "offset",
     "kernel_h",    "kernel_w",     "stride_h",        "stride_w",          "dilation_h",
     "dilation_w",  "padding",      "groups",          "pad_top",           "pad_bottom",
-    "pad_left",    "pad_right",
+    "pad_left",    "pad_right",    "alpha",
 };
 
-// Which keys an op of `kind` has: the common ones up to kOffset, then its geometry.
+// Which keys an op of `kind` has: the common ones up to kOffset and the optional alpha, then
+// its geometry.
 bool KindHasKey(OpKind kind, int id) {
-  if (id <= kOffset) return true;
+  if (id <= kOffset || id == kAlpha) return true;
   switch (kind) {
     case OpKind::kFullyConnected:
       return false;
@@ -108,7 +110,7 @@ class OptionEntries {
       return Fail("unknown key '" + *unknown_key + "' (written by a newer converter?)");
     }
     for (int id = 0; id < kKeyCount; ++id) {
-      if (KindHasKey(kind_, id) && !present_[id]) {
+      if (KindHasKey(kind_, id) && id != kAlpha && !present_[id]) {
         return Fail(std::string("missing key '") + kKeyNames[id] + "'");
       }
     }
@@ -132,6 +134,8 @@ class OptionEntries {
     return true;
   }
 
+  bool Has(KeyId id) const { return present_[id]; }
+
   bool ReadBool(KeyId id, bool* out) {
     if (!CheckType(id, values_[id].IsBool(), "a bool")) return false;
     return values_[id].ReadBool(out) || Malformed(id);
@@ -149,6 +153,21 @@ class OptionEntries {
       std::snprintf(text, sizeof(text), "%.9g", value);
       return Fail(std::string(kKeyNames[id]) + " = " + text +
                   " is out of range (must be finite and >= FLT_MIN, a normal float)");
+    }
+    *out = static_cast<float>(value);
+    return true;
+  }
+
+  // Reads a float32 in (0, 1]: LEAKY_RELU's slope, for which y > 0 ? y : y * alpha is TF's
+  // and TFLite's kernels alike and monotone (code_thresholds.h), and never 0 * infinity.
+  bool ReadSlope(KeyId id, float* out) {
+    double value = 0.0;
+    if (!CheckType(id, values_[id].IsFloat(), "a float")) return false;
+    if (!values_[id].ReadDouble(&value)) return Malformed(id);
+    if (!(value > 0.0 && value <= 1.0)) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%.9g", value);
+      return Fail(std::string(kKeyNames[id]) + " = " + text + " is out of range (0, 1]");
     }
     *out = static_cast<float>(value);
     return true;
@@ -225,8 +244,23 @@ class OptionEntries {
 
 constexpr const char* kPaddingNames[] = {"SAME", "VALID"};
 constexpr Padding kPaddings[] = {Padding::kSame, Padding::kValid};
-constexpr const char* kActivationNames[] = {"NONE", "RELU", "RELU6"};
-constexpr Activation kActivations[] = {Activation::kNone, Activation::kRelu, Activation::kRelu6};
+constexpr const char* kActivationNames[] = {"NONE", "RELU", "RELU6", "LEAKY_RELU"};
+constexpr ActivationKind kActivations[] = {ActivationKind::kNone, ActivationKind::kRelu,
+                                           ActivationKind::kRelu6, ActivationKind::kLeakyRelu};
+
+// The activation and, for LEAKY_RELU only, its `alpha`.
+bool ReadActivation(OptionEntries& entries, Activation* activation, std::string* error) {
+  if (!entries.ReadChoice(kActivationKey, kActivationNames, kActivations, &activation->kind)) {
+    return false;
+  }
+  const bool leaky = activation->kind == ActivationKind::kLeakyRelu;
+  if (leaky != entries.Has(kAlpha)) {
+    *error = leaky ? "activation \"LEAKY_RELU\" needs key 'alpha'"
+                   : "key 'alpha' is only read with activation \"LEAKY_RELU\"";
+    return false;
+  }
+  return !leaky || entries.ReadSlope(kAlpha, &activation->alpha);
+}
 
 // The widths the kernels implement: sub-byte W1-4 x A1-4, and W8A8 (8-bit layers as int8
 // codes); 5-7 bits and 8 bits on one side only have no kernel.
@@ -283,7 +317,7 @@ bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* par
       !entries.ReadPositiveFloat(kInputScale, &p.input_scale) ||
       !entries.ReadInt(kInChannels, 1, INT_MAX, &p.in_channels) ||
       !entries.ReadInt(kOutChannels, 1, INT_MAX, &p.out_channels) ||
-      !entries.ReadChoice(kActivationKey, kActivationNames, kActivations, &p.activation) ||
+      !ReadActivation(entries, &p.activation, error) ||
       !entries.ReadFloats(kMultiplier, p.out_channels, &p.multiplier) ||
       !entries.ReadFloats(kOffset, p.out_channels, &p.offset)) {
     return false;

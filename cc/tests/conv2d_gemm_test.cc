@@ -397,6 +397,10 @@ ConvCase RandomPooledCase(std::mt19937& rng, int weight_bits, int activation_bit
   p.dilation_w = uniform(1, 2);
   p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
   SetRandomOutputStage(rng, &p);
+  // A slope whose products could round to -0.0 does not pool (PoolOutputRefusesOutputStages...).
+  if (p.activation.kind == ActivationKind::kLeakyRelu && p.activation.alpha < 1e-7f) {
+    p.activation.alpha = 0.5f;
+  }
   const float special_multipliers[] = {0.0f, -0.0f, 1e20f, -1e20f};
   for (int i = 0; i < p.out_channels; ++i) {
     if (uniform(0, 3) == 0) p.multiplier[i] = special_multipliers[uniform(0, 3)];
@@ -535,7 +539,7 @@ BITLITE_TEST(PooledOutputMatchesReferenceThenMaxPool) {
 
 // Whether a 3x3 SAME layer of 4 channels (SetThreadsCase) in `groups` groups, whose last
 // channel has `multiplier` and `offset`, pools its output by a 2x2 stride 2 window.
-bool LayerPools(float multiplier, float offset, int groups) {
+bool LayerPools(float multiplier, float offset, int groups, Activation activation = {}) {
   ConvCase c;
   ConvGeometry g;
   std::vector<int> output_shape;
@@ -551,6 +555,7 @@ bool LayerPools(float multiplier, float offset, int groups) {
   }
   c.params.multiplier.back() = multiplier;
   c.params.offset.back() = offset;
+  c.params.activation = activation;
   Conv2DGemm conv(c.params, c.w_codes.data(),
                   AutoGemmKernelFor(DetectCpuFeatures(), c.params));
   return conv.PoolOutput(&pool);
@@ -558,7 +563,9 @@ bool LayerPools(float multiplier, float offset, int groups) {
 
 // PoolOutput pools where max pooling commutes with the output stage (pooled_accumulators.h)
 // and refuses, on any channel, a -0.0 offset, multipliers or offsets that are not finite, and
-// multipliers that would take outputs past the largest float; and layers with groups.
+// multipliers that would take outputs past the largest float; and layers with groups. With
+// LEAKY_RELU, also where v * alpha could round a negative output to -0.0: a slope below 2^-24,
+// or a multiplier or offset in (0, 2^-100).
 BITLITE_TEST(PoolOutputRefusesOutputStagesThatDoNotPool) {
   EXPECT_TRUE(LayerPools(0.5f, 1.0f, 1));
   EXPECT_TRUE(LayerPools(-0.5f, 0.0f, 1));
@@ -576,6 +583,14 @@ BITLITE_TEST(PoolOutputRefusesOutputStagesThatDoNotPool) {
   EXPECT_TRUE(!LayerPools(1e30f, 1.0f, 1));
   EXPECT_TRUE(!LayerPools(-1e30f, 1.0f, 1));
   EXPECT_TRUE(!LayerPools(0.5f, 1.0f, 2));
+  const Activation leaky{ActivationKind::kLeakyRelu, 0.1f};
+  EXPECT_TRUE(LayerPools(0.5f, 1.0f, 1, leaky));
+  EXPECT_TRUE(LayerPools(0.0f, 0.0f, 1, leaky));
+  EXPECT_TRUE(LayerPools(-0.5f, std::ldexp(1.0f, -100), 1, leaky));
+  EXPECT_TRUE(LayerPools(0.5f, 1.0f, 1, {ActivationKind::kLeakyRelu, std::ldexp(1.0f, -24)}));
+  EXPECT_TRUE(!LayerPools(0.5f, 1.0f, 1, {ActivationKind::kLeakyRelu, 1e-38f}));
+  EXPECT_TRUE(!LayerPools(1e-42f, 2.0f, 1, leaky));
+  EXPECT_TRUE(!LayerPools(0.5f, -1e-35f, 1, leaky));
   ConvCase c;
   ConvGeometry g;
   ASSERT_TRUE(SetThreadsCase(4, 4, 1, 2, 2, &c, &g));
@@ -975,7 +990,7 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
   for (int channels : {1, 3, 4, 7, 8, 15, 16, 17, 33, 64, 100}) {
     // Rows wider than the channels, as the driver's core and output blocks are.
     const int core_stride = channels + 5, y_stride = channels + 3;
-    for (int activation = 0; activation < 3; ++activation) {
+    for (const Activation act : EveryActivation()) {
       for (bool with_terms : {false, true}) {
         std::vector<int32_t> core, constants, channel_terms;
         std::vector<float> multiplier, offset;
@@ -994,7 +1009,6 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
         terms.scale_shift = std::uniform_int_distribution<int>(0, 2)(rng);
         terms.constants = constants.data();
         terms.channel_terms = with_terms ? term_rows.data() : nullptr;
-        const Activation act = static_cast<Activation>(activation);
         std::vector<int32_t> acc(static_cast<size_t>(channels));
         // The reference codes of outputs y; the gaps between rows stay as they were (99).
         auto want_codes = [&](const std::vector<float>& y, const ActivationPacking& grid) {
@@ -1018,7 +1032,7 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
             ReportFailure(__FILE__, __LINE__,
                           std::string(kernel->name) + " epilogue, channels " +
                               std::to_string(channels) + " activation " +
-                              std::to_string(activation));
+                              DescribeActivation(act));
           }
           if (functions.epilogue_codes == nullptr) continue;
           // The codes of the same outputs on every grid kind (sign test, thresholds, division).
@@ -1031,7 +1045,7 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
               ReportFailure(__FILE__, __LINE__,
                             std::string(kernel->name) + " codes epilogue, channels " +
                                 std::to_string(channels) + " activation " +
-                                std::to_string(activation) + " bits " +
+                                DescribeActivation(act) + " bits " +
                                 std::to_string(grid.grid.range.max - grid.grid.range.min));
             }
           }
@@ -1077,7 +1091,7 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
               ReportFailure(__FILE__, __LINE__,
                             std::string(kernel->name) + " threshold codes epilogue, channels " +
                                 std::to_string(channels) + " activation " +
-                                std::to_string(activation) + " steps " + std::to_string(steps));
+                                DescribeActivation(act) + " steps " + std::to_string(steps));
             }
           }
         }
@@ -1097,8 +1111,7 @@ BITLITE_TEST(CodeThresholdsGiveTheReferenceCodes) {
   for (const int64_t max_accumulator : {int64_t{INT32_MAX}, int64_t{32768}, int64_t{32767},
                                         int64_t{1000}, int64_t{1}}) {
     for (const ActivationPacking& grid : CodeGridsOfEveryKind()) {
-      for (int activation = 0; activation < 3; ++activation) {
-        const Activation act = static_cast<Activation>(activation);
+      for (const Activation act : EveryActivation()) {
         std::vector<float> multiplier, offset;
         for (float m : multipliers) {
           for (float o : {0.0f, -0.0f, 0.3f, -1.25f, 7.0f}) {
@@ -1137,7 +1150,7 @@ BITLITE_TEST(CodeThresholdsGiveTheReferenceCodes) {
               ReportFailure(__FILE__, __LINE__,
                             "channel " + std::to_string(c) + " acc " + std::to_string(acc) +
                                 " of at most " + std::to_string(a) + " activation " +
-                                std::to_string(activation));
+                                DescribeActivation(act));
               return;
             }
           }
@@ -1166,7 +1179,7 @@ BITLITE_TEST(ThresholdCodesMatchTheReferenceWithinTheAccumulatorRange) {
             multiplier.push_back(c % 3 == 1 ? -m : m);
             offset.push_back(std::uniform_real_distribution<float>(-2.0f, 4.0f)(rng));
           }
-          const Activation act = static_cast<Activation>(channels % 3);
+          const Activation act = EveryActivation()[channels % EveryActivation().size()];
           CodeThresholds folded;
           folded.Fold(&grid, multiplier.data(), offset.data(), channels, act, max_accumulator);
           const CodeThresholdsView t = folded.View(&grid, 0);

@@ -69,12 +69,6 @@ std::vector<uint8_t> PackRows(const std::vector<int>& codes, int rows, int k, in
   return packed;
 }
 
-float NaiveActivation(float y, Activation activation) {
-  if (activation == Activation::kNone) return y;
-  y = y < 0.0f ? 0.0f : y;
-  return activation == Activation::kRelu6 && y > 6.0f ? 6.0f : y;
-}
-
 // x: [n, h, w, c_in]; w: [c_out][kh][kw][c_in / groups] codes. Sizes per FORMAT.md
 // "Output size"; channel c reads input channels g * c_in / G .. of its group g = c / (c_out / G).
 std::vector<float> NaiveConv(const OpParams& p, int n, int h, int w, const std::vector<float>& x,
@@ -183,7 +177,7 @@ OpParams RandomParams(std::mt19937& rng, int weight_bits, int activation_bits, b
     p.dilation_w = small(rng);
     p.padding = small(rng) == 1 ? Padding::kValid : Padding::kSame;
   }
-  p.activation = static_cast<Activation>(small(rng) - 1);
+  p.activation = RandomActivation(rng);
   std::normal_distribution<float> normal(0.0f, 0.3f);
   for (int c = 0; c < p.out_channels; ++c) {
     p.multiplier.push_back(normal(rng));

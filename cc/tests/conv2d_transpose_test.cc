@@ -142,9 +142,7 @@ std::vector<float> NaiveScatter(const ConvCase& c, const ConvGeometry& g) {
     const size_t co = i % static_cast<size_t>(g.out_c);
     float v = static_cast<float>(acc[i]) * p.multiplier[co];
     v = v + p.offset[co];
-    if (p.activation != Activation::kNone) v = v < 0.0f ? 0.0f : v;
-    if (p.activation == Activation::kRelu6) v = v > 6.0f ? 6.0f : v;
-    y[i] = v;
+    y[i] = NaiveActivation(v, p.activation);
   }
   return y;
 }

@@ -3,6 +3,7 @@
 #include <cfloat>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -39,8 +40,52 @@ float EdgeValue(std::mt19937& rng, float scale) {
   }
 }
 
+namespace {
+// YOLO's 0.1, and the ends of (0, 1] (a slope whose products are subnormal).
+constexpr float kSlopes[] = {0.1f, 1.0f, 1e-38f};
+}  // namespace
+
+Activation RandomActivation(std::mt19937& rng) {
+  Activation activation;
+  activation.kind = static_cast<ActivationKind>(std::uniform_int_distribution<int>(0, 3)(rng));
+  if (activation.kind == ActivationKind::kLeakyRelu) {
+    const int pick = std::uniform_int_distribution<int>(0, 3)(rng);
+    activation.alpha = pick < 3 ? kSlopes[pick]
+                                : std::uniform_real_distribution<float>(0.001f, 1.0f)(rng);
+  }
+  return activation;
+}
+
+float NaiveActivation(float y, const Activation& activation) {
+  switch (activation.kind) {
+    case ActivationKind::kNone:
+      return y;
+    case ActivationKind::kRelu:
+      return y < 0.0f ? 0.0f : y;
+    case ActivationKind::kRelu6:
+      return y < 0.0f ? 0.0f : y > 6.0f ? 6.0f : y;
+    case ActivationKind::kLeakyRelu:
+      return y > 0.0f ? y : y * activation.alpha;
+  }
+  return y;
+}
+
+std::string DescribeActivation(const Activation& activation) {
+  char alpha[32];
+  std::snprintf(alpha, sizeof(alpha), "%.9g", activation.alpha);
+  return "kind " + std::to_string(static_cast<int>(activation.kind)) + " alpha " + alpha;
+}
+
+std::vector<Activation> EveryActivation() {
+  std::vector<Activation> every = {{ActivationKind::kNone, 0.0f},
+                                   {ActivationKind::kRelu, 0.0f},
+                                   {ActivationKind::kRelu6, 0.0f}};
+  for (float alpha : kSlopes) every.push_back({ActivationKind::kLeakyRelu, alpha});
+  return every;
+}
+
 void SetRandomOutputStage(std::mt19937& rng, OpParams* p) {
-  p->activation = static_cast<Activation>(std::uniform_int_distribution<int>(0, 2)(rng));
+  p->activation = RandomActivation(rng);
   std::normal_distribution<float> normal(0.0f, 0.3f);
   p->multiplier.clear();
   p->offset.clear();
@@ -138,6 +183,7 @@ std::string DescribeCase(const ConvCase& c, const std::string& kernel, int threa
          std::to_string(p.kernel_w) + " stride " + std::to_string(p.stride_h) + "x" +
          std::to_string(p.stride_w) + " dilation " + std::to_string(p.dilation_h) + "x" +
          std::to_string(p.dilation_w) + (p.padding == Padding::kSame ? " SAME" : " VALID") +
+         " activation " + DescribeActivation(p.activation) +
          (p.kind == OpKind::kConv2DTranspose
               ? " transposed, pads " + std::to_string(p.pad_top) + " " +
                     std::to_string(p.pad_bottom) + " " + std::to_string(p.pad_left) + " " +

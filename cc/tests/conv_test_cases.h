@@ -28,6 +28,18 @@ struct ConvCase {
 // signs, denormals, the binary grid's -FLT_MIN boundary, values past int32, non-finite.
 float EdgeValue(std::mt19937& rng, float scale);
 
+// Any activation kind; LEAKY_RELU with a slope from all of (0, 1], its ends included.
+Activation RandomActivation(std::mt19937& rng);
+
+// Every activation kind, LEAKY_RELU at the slopes RandomActivation picks from a list (0.1, 1
+// and 1e-38, whose products are subnormal).
+std::vector<Activation> EveryActivation();
+// FORMAT.md's activations written out apart from the reference, for the naive convolutions.
+float NaiveActivation(float y, const Activation& activation);
+
+// "kind 3 alpha 0.1" for failure messages.
+std::string DescribeActivation(const Activation& activation);
+
 // Random per-channel multiplier and offset for c->out_channels, and a random activation.
 void SetRandomOutputStage(std::mt19937& rng, OpParams* p);
 

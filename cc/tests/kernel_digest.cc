@@ -117,7 +117,11 @@ ConvCase NewCase(CaseRng& rng, int weight_bits, int activation_bits, bool is_sig
   p.activation_bits = activation_bits;
   p.activation_signed = is_signed;
   p.input_scale = rng.Range(0.05f, 2.0f);
-  p.activation = static_cast<Activation>(rng.Int(0, 2));
+  p.activation.kind = static_cast<ActivationKind>(rng.Int(0, 3));
+  if (p.activation.kind == ActivationKind::kLeakyRelu) {
+    constexpr float kSlopes[] = {0.1f, 1.0f, 1e-38f, 0.3f};
+    p.activation.alpha = kSlopes[rng.Int(0, 3)];
+  }
   return c;
 }
 
@@ -304,8 +308,9 @@ void AddCase(const ConvCase& c, Fnv1a* digest) {
                             p.activation_signed, p.in_channels, p.out_channels, p.kernel_h,
                             p.kernel_w, p.stride_h, p.stride_w, p.dilation_h, p.dilation_w,
                             static_cast<int32_t>(p.padding), p.groups,
-                            static_cast<int32_t>(p.activation)};
+                            static_cast<int32_t>(p.activation.kind)};
   digest->Add(fields, sizeof(fields));
+  digest->AddValue(p.activation.alpha);
   digest->AddValue(p.input_scale);
   digest->Add(p.multiplier);
   digest->Add(p.offset);

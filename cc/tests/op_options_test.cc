@@ -38,7 +38,7 @@ void ExpectValidConv(const OpParams& p) {
   EXPECT_EQ(p.dilation_w, 1);
   EXPECT_TRUE(p.padding == Padding::kSame);
   EXPECT_EQ(p.groups, 1);
-  EXPECT_TRUE(p.activation == Activation::kRelu);
+  EXPECT_TRUE(p.activation.kind == ActivationKind::kRelu);
   EXPECT_TRUE(p.multiplier == std::vector<float>({0.5f, 0.25f}));
   EXPECT_TRUE(p.offset == std::vector<float>({1.0f, -2.0f}));
   EXPECT_EQ(p.ReductionSize(), 27);
@@ -188,12 +188,49 @@ BITLITE_TEST(RejectsValuesOutOfRange) {
             "padding = \"FULL\" is out of range (expected one of \"SAME\", \"VALID\")");
   EXPECT_EQ(
       ConvError(ValidOptions(true).Remove("activation").String("activation", "relu")),
-      "activation = \"relu\" is out of range (expected one of \"NONE\", \"RELU\", \"RELU6\")");
+      "activation = \"relu\" is out of range (expected one of \"NONE\", \"RELU\", \"RELU6\", "
+      "\"LEAKY_RELU\")");
   // 1e-40 is a float32 denormal: flush-to-zero CPUs would divide by 0.
   for (double scale : {0.0, -1.0, 1e300, 1e-50, 1e-40, std::numeric_limits<double>::infinity(),
                        std::numeric_limits<double>::quiet_NaN()}) {
     EXPECT_CONTAINS(ConvError(ValidOptions(true).Remove("input_scale").Float("input_scale", scale)),
                     "is out of range (must be finite and >= FLT_MIN, a normal float)");
+  }
+}
+
+// LEAKY_RELU takes its slope from `alpha`, in (0, 1], on every op kind; no other activation
+// has one.
+BITLITE_TEST(ReadsLeakyReluAndItsAlpha) {
+  auto leaky = [](FlexMapWriter writer) {
+    return writer.Remove("activation").String("activation", "LEAKY_RELU");
+  };
+  for (OpKind kind : {OpKind::kConv2D, OpKind::kFullyConnected}) {
+    const std::vector<uint8_t> buffer =
+        leaky(ValidOptions(kind == OpKind::kConv2D)).Float("alpha", 0.1).Finish();
+    OpParams p;
+    std::string error;
+    ASSERT_TRUE(ParseOpOptions(kind, buffer.data(), buffer.size(), &p, &error));
+    EXPECT_TRUE(p.activation.kind == ActivationKind::kLeakyRelu);
+    EXPECT_EQ(p.activation.alpha, 0.1f);
+  }
+  const std::vector<uint8_t> buffer =
+      ValidTransposeOptions(4).Remove("activation").String("activation", "LEAKY_RELU")
+          .Float("alpha", 1.0).Finish();
+  OpParams p;
+  std::string error;
+  ASSERT_TRUE(ParseOpOptions(OpKind::kConv2DTranspose, buffer.data(), buffer.size(), &p, &error));
+  EXPECT_EQ(p.activation.alpha, 1.0f);
+  EXPECT_EQ(ConvError(leaky(ValidOptions(true))), "activation \"LEAKY_RELU\" needs key 'alpha'");
+  EXPECT_EQ(ConvError(ValidOptions(true).Float("alpha", 0.1)),
+            "key 'alpha' is only read with activation \"LEAKY_RELU\"");
+  EXPECT_EQ(ConvError(leaky(ValidOptions(true)).Int("alpha", 1)),
+            "key 'alpha' must be a float, got int");
+  // 0 would make 0 * infinity a NaN; above 1, max(y, alpha * y) and the select differ.
+  for (double alpha : {0.0, -0.0, -0.1, 1.0000001, 2.0, 1e300,
+                       std::numeric_limits<double>::infinity(),
+                       std::numeric_limits<double>::quiet_NaN()}) {
+    EXPECT_CONTAINS(ConvError(leaky(ValidOptions(true)).Float("alpha", alpha)),
+                    "is out of range (0, 1]");
   }
 }
 

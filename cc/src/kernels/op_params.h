@@ -11,7 +11,14 @@ namespace bitlite {
 
 enum class OpKind { kConv2D, kFullyConnected, kConv2DTranspose };
 enum class Padding { kSame, kValid };
-enum class Activation { kNone, kRelu, kRelu6 };
+enum class ActivationKind { kNone, kRelu, kRelu6, kLeakyRelu };
+
+// The activation an op fuses (FORMAT.md "Arithmetic"). `alpha` is LEAKY_RELU's slope below
+// zero, in (0, 1] (op_options.cc checks): `y > 0 ? y : y * alpha`, monotone like the others.
+struct Activation {
+  ActivationKind kind = ActivationKind::kNone;
+  float alpha = 0.0f;
+};
 
 // Code grids of FORMAT.md, "Quantization grids".
 struct CodeRange {
@@ -47,7 +54,7 @@ struct OpParams {
   int pad_bottom = 0;
   int pad_left = 0;
   int pad_right = 0;
-  Activation activation = Activation::kNone;
+  Activation activation;
   std::vector<float> multiplier;  // [out_channels]
   std::vector<float> offset;      // [out_channels]
 

@@ -47,21 +47,23 @@ void OutputEpilogueScalar(const int32_t* core, int64_t core_stride, int64_t pixe
                           const float* offset, Activation activation, int32_t* acc, float* y,
                           int64_t y_stride);
 
-static_assert(static_cast<int>(Activation::kNone) == 0 &&
-                  static_cast<int>(Activation::kRelu) == 1 &&
-                  static_cast<int>(Activation::kRelu6) == 2,
-              "RunEpilogueWithScalarTail indexes its loops by Activation");
+static_assert(static_cast<int>(ActivationKind::kNone) == 0 &&
+                  static_cast<int>(ActivationKind::kRelu) == 1 &&
+                  static_cast<int>(ActivationKind::kRelu6) == 2 &&
+                  static_cast<int>(ActivationKind::kLeakyRelu) == 3,
+              "the SIMD epilogues index their loops by ActivationKind");
 
-// One SIMD epilogue loop over one pixel, specialised for one activation: processes whole
-// vectors and returns how many channels it did.
+// One SIMD epilogue loop over one pixel, specialised for one activation kind (`alpha`: the
+// activation's): processes whole vectors and returns how many channels it did.
 using EpilogueVectorLoop = int64_t (*)(const int32_t* core, int64_t channels, int scale_shift,
                                        int32_t constant, const int32_t* channel_terms,
-                                       const float* multiplier, const float* offset, float* y);
+                                       const float* multiplier, const float* offset,
+                                       float alpha, float* y);
 
 // What a SIMD epilogue without masked stores does around its vector loops: picks the loop for
-// `activation` (indexed by Activation's value), runs it on every pixel, and hands each pixel's
-// channel tail to the scalar epilogue.
-void RunEpilogueWithScalarTail(const EpilogueVectorLoop (&loops)[3], const int32_t* core,
+// `activation` (indexed by its kind), runs it on every pixel, and hands each pixel's channel
+// tail to the scalar epilogue.
+void RunEpilogueWithScalarTail(const EpilogueVectorLoop (&loops)[4], const int32_t* core,
                                int64_t core_stride, int64_t pixels, int64_t channels,
                                const EpilogueTerms& terms, const float* multiplier,
                                const float* offset, Activation activation, int32_t* acc,

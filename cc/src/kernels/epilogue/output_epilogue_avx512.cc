@@ -1,6 +1,7 @@
 // AVX-512 output epilogue: 16 channels per step, the channel tail under a mask, with the same
 // IEEE operations as the reference (int32 to float conversion rounding to nearest even,
-// multiply, add, compare-and-select activations that let NaN through). The codes variant
+// multiply, add, compare-and-select activations that let NaN through, LEAKY_RELU's select on
+// v > 0). The codes variant
 // then quantizes in registers with ActivationCode's operations (the binary grid's sign test,
 // a multi-level grid's thresholds or its division, round half to even and clip; NaN to 0)
 // and stores one byte per output. Compiled with -mavx512f; run only where
@@ -116,19 +117,22 @@ inline __attribute__((always_inline)) __m512i Accumulators(const int32_t* core, 
 }
 
 // 16 channels (the lanes in `lanes`) of pixel q.
-template <Activation kActivation, bool kChannelTerms, class Output>
+template <ActivationKind kActivation, bool kChannelTerms, class Output>
 inline __attribute__((always_inline)) void Step(const int32_t* core, __m128i shift,
                                                 __m512i constant, const int32_t* channel_terms,
                                                 __m512 multiplier, __m512 offset,
-                                                const Output& out, int64_t q, int64_t c,
-                                                __mmask16 lanes) {
+                                                __m512 alpha, const Output& out, int64_t q,
+                                                int64_t c, __mmask16 lanes) {
   const __m512i acc = Accumulators<kChannelTerms>(core, shift, constant, channel_terms, lanes);
   __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), multiplier), offset);
-  if (kActivation != Activation::kNone) {
+  if (kActivation == ActivationKind::kLeakyRelu) {
+    const __mmask16 positive = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+    v = _mm512_mask_mov_ps(_mm512_mul_ps(v, alpha), positive, v);
+  } else if (kActivation != ActivationKind::kNone) {
     const __m512 zero = _mm512_setzero_ps();
     v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
   }
-  if (kActivation == Activation::kRelu6) {
+  if (kActivation == ActivationKind::kRelu6) {
     const __m512 six = _mm512_set1_ps(6.0f);
     v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ), six);
   }
@@ -137,14 +141,16 @@ inline __attribute__((always_inline)) void Step(const int32_t* core, __m128i shi
 
 // Channels outside, pixels inside: a vector's multipliers and offsets stay in registers
 // while the chunk's pixels (in L1) pass.
-template <Activation kActivation, bool kChannelTerms, class Output>
+template <ActivationKind kActivation, bool kChannelTerms, class Output>
 inline __attribute__((always_inline)) void Column(const int32_t* core, int64_t core_stride,
                                                   int64_t pixels, const EpilogueTerms& terms,
                                                   __m128i shift, const float* multiplier,
-                                                  const float* offset, const Output& out,
-                                                  int64_t c, __mmask16 lanes) {
+                                                  const float* offset, float alpha,
+                                                  const Output& out, int64_t c,
+                                                  __mmask16 lanes) {
   const __m512 m = _mm512_maskz_loadu_ps(lanes, multiplier + c);
   const __m512 o = _mm512_maskz_loadu_ps(lanes, offset + c);
+  const __m512 a = _mm512_set1_ps(alpha);
   // Locals: the stores to the output (int8 codes alias anything) could change `terms` and
   // `out` for all the compiler knows, which would reload them after every store.
   const int32_t* constants = terms.constants;
@@ -153,24 +159,24 @@ inline __attribute__((always_inline)) void Column(const int32_t* core, int64_t c
   for (int64_t q = 0; q < pixels; ++q) {
     const __m512i constant = _mm512_set1_epi32(constants != nullptr ? constants[q] : 0);
     Step<kActivation, kChannelTerms>(core + q * core_stride + c, shift, constant,
-                                     kChannelTerms ? channel_terms[q] + c : nullptr, m, o,
+                                     kChannelTerms ? channel_terms[q] + c : nullptr, m, o, a,
                                      local, q, c, lanes);
   }
 }
 
-template <Activation kActivation, bool kChannelTerms, class Output>
+template <ActivationKind kActivation, bool kChannelTerms, class Output>
 void Run(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
          const EpilogueTerms& terms, const float* multiplier, const float* offset,
-         const Output& out) {
+         float alpha, const Output& out) {
   const __m128i shift = _mm_cvtsi32_si128(terms.scale_shift);
   const int64_t full = channels / 16 * 16;
   for (int64_t c = 0; c < full; c += 16) {
     Column<kActivation, kChannelTerms>(core, core_stride, pixels, terms, shift, multiplier,
-                                       offset, out, c, 0xffff);
+                                       offset, alpha, out, c, 0xffff);
   }
   if (full < channels) {
     Column<kActivation, kChannelTerms>(core, core_stride, pixels, terms, shift, multiplier,
-                                       offset, out, full,
+                                       offset, alpha, out, full,
                                        static_cast<__mmask16>((1u << (channels - full)) - 1));
   }
 }
@@ -181,15 +187,15 @@ void Dispatch(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t 
               const EpilogueTerms& terms, const float* multiplier, const float* offset,
               Activation activation, const Output& out) {
   using Loop = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
-                        const float*, const float*, const Output&);
-  // [has channel terms][activation]
-  static constexpr Loop kLoops[2][3] = {
-      {Run<Activation::kNone, false, Output>, Run<Activation::kRelu, false, Output>,
-       Run<Activation::kRelu6, false, Output>},
-      {Run<Activation::kNone, true, Output>, Run<Activation::kRelu, true, Output>,
-       Run<Activation::kRelu6, true, Output>}};
-  kLoops[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation)](
-      core, core_stride, pixels, channels, terms, multiplier, offset, out);
+                        const float*, const float*, float, const Output&);
+  // [has channel terms][activation kind]
+  static constexpr Loop kLoops[2][4] = {
+      {Run<ActivationKind::kNone, false, Output>, Run<ActivationKind::kRelu, false, Output>,
+       Run<ActivationKind::kRelu6, false, Output>, Run<ActivationKind::kLeakyRelu, false, Output>},
+      {Run<ActivationKind::kNone, true, Output>, Run<ActivationKind::kRelu, true, Output>,
+       Run<ActivationKind::kRelu6, true, Output>, Run<ActivationKind::kLeakyRelu, true, Output>}};
+  kLoops[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation.kind)](
+      core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha, out);
 }
 
 // The codes through CodeThresholds: kCount integer compares per output, no floats.

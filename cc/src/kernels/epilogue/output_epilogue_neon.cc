@@ -1,7 +1,7 @@
 // aarch64 NEON output epilogue: 8 channels per step, the same IEEE operations as the
 // reference (int32 to float conversion rounding to nearest even, multiply, add; no fused
 // multiply-add under -ffp-contract=off) and activations as compare-and-select, which let NaN
-// through and keep -0.0 (FMAX would turn max(-0.0, 0) into +0.0).
+// through and keep -0.0 (FMAX would turn max(-0.0, 0) into +0.0); LEAKY_RELU selects on v > 0.
 // armv7 keeps the scalar epilogue: its NEON float arithmetic flushes denormals to zero.
 // The codes variant (FORMAT.md "Codes between ops") computes the same floats, then quantizes
 // them in registers with ActivationCode's operations: the binary grid's ordered compare with
@@ -21,12 +21,13 @@ namespace {
 // The output stage of the 8 channels at the pointers: two vectors, each array read by one
 // two-register load. (core << scale_shift) + constant (+ channel term) as a multiply-add,
 // modulo 2^32 as the scalar epilogue's uint32 arithmetic.
-template <Activation kActivation, bool kChannelTerms>
+template <ActivationKind kActivation, bool kChannelTerms>
 inline __attribute__((always_inline)) float32x4x2_t Outputs8(const int32_t* core, int32_t scale,
                                                              int32x4_t constant,
                                                              const int32_t* channel_terms,
                                                              const float* multiplier,
-                                                             const float* offset) {
+                                                             const float* offset,
+                                                             float32x4_t alpha) {
   const float32x4_t zero = vdupq_n_f32(0.0f);
   const float32x4_t six = vdupq_n_f32(6.0f);
   const int32x4x2_t core_pair = vld1q_s32_x2(core);
@@ -42,20 +43,25 @@ inline __attribute__((always_inline)) float32x4x2_t Outputs8(const int32_t* core
     const int32x4_t acc = vmlaq_n_s32(base.val[h], core_pair.val[h], scale);
     float32x4_t v = vmulq_f32(vcvtq_f32_s32(acc), multiplier_pair.val[h]);
     v = vaddq_f32(v, offset_pair.val[h]);
-    if (kActivation != Activation::kNone) v = vbslq_f32(vcltq_f32(v, zero), zero, v);
-    if (kActivation == Activation::kRelu6) v = vbslq_f32(vcgtq_f32(v, six), six, v);
+    if (kActivation == ActivationKind::kLeakyRelu) {
+      v = vbslq_f32(vcgtq_f32(v, zero), v, vmulq_f32(v, alpha));
+    } else if (kActivation != ActivationKind::kNone) {
+      v = vbslq_f32(vcltq_f32(v, zero), zero, v);
+    }
+    if (kActivation == ActivationKind::kRelu6) v = vbslq_f32(vcgtq_f32(v, six), six, v);
     out.val[h] = v;
   }
   return out;
 }
 
 // 8 channels per step.
-template <Activation kActivation, bool kChannelTerms>
+template <ActivationKind kActivation, bool kChannelTerms>
 int64_t Loop(const int32_t* core, int64_t channels, int scale_shift, int32_t constant_value,
              const int32_t* channel_terms, const float* multiplier, const float* offset,
-             float* y) {
+             float alpha_value, float* y) {
   const int32_t scale = static_cast<int32_t>(1u << scale_shift);
   const int32x4_t constant = vdupq_n_s32(constant_value);
+  const float32x4_t alpha = vdupq_n_f32(alpha_value);
   // Pointers stepped by 8, which the loads and the store post-increment.
   const int64_t steps = channels / 8;
   for (int64_t step = 0; step < steps; ++step, core += 8, channel_terms += kChannelTerms ? 8 : 0,
@@ -63,21 +69,21 @@ int64_t Loop(const int32_t* core, int64_t channels, int scale_shift, int32_t con
     // A local first: clang's vst1q_f32_x2 is a macro, and the template's comma would split
     // its arguments.
     const float32x4x2_t outputs = Outputs8<kActivation, kChannelTerms>(
-        core, scale, constant, channel_terms, multiplier, offset);
+        core, scale, constant, channel_terms, multiplier, offset, alpha);
     vst1q_f32_x2(y, outputs);
   }
   return steps * 8;
 }
 
-template <Activation kActivation>
+template <ActivationKind kActivation>
 int64_t Run(const int32_t* core, int64_t channels, int scale_shift, int32_t constant,
             const int32_t* channel_terms, const float* multiplier, const float* offset,
-            float* y) {
+            float alpha, float* y) {
   return channel_terms != nullptr
              ? Loop<kActivation, true>(core, channels, scale_shift, constant, channel_terms,
-                                       multiplier, offset, y)
+                                       multiplier, offset, alpha, y)
              : Loop<kActivation, false>(core, channels, scale_shift, constant, channel_terms,
-                                        multiplier, offset, y);
+                                        multiplier, offset, alpha, y);
 }
 
 // The binary grid: -1 where v <= -FLT_MIN (ordered: NaN gives +1), else +1.
@@ -113,16 +119,16 @@ struct DividingCodes {
 
 // One pixel's codes: 8 channels per step, the tail (under 8) through zero-padded copies of
 // its inputs, so nothing is read or written past the caller's arrays.
-template <Activation kActivation, bool kChannelTerms, class Codes>
+template <ActivationKind kActivation, bool kChannelTerms, class Codes>
 void CodesPixel(const int32_t* core, int64_t channels, int32_t scale, int32x4_t constant,
                 const int32_t* channel_terms, const float* multiplier, const float* offset,
-                const Codes& codes_of, int8_t* codes) {
+                float32x4_t alpha, const Codes& codes_of, int8_t* codes) {
   int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
     // Locals before every store: clang's NEON stores are macros (see Loop).
     const int8x8_t step_codes = codes_of(Outputs8<kActivation, kChannelTerms>(
         core + c, scale, constant, kChannelTerms ? channel_terms + c : nullptr, multiplier + c,
-        offset + c));
+        offset + c, alpha));
     vst1_s8(codes + c, step_codes);
   }
   if (c == channels) return;
@@ -135,21 +141,23 @@ void CodesPixel(const int32_t* core, int64_t channels, int32_t scale, int32x4_t 
   std::memcpy(offset_tail, offset + c, left * sizeof(float));
   int8_t codes_tail[8];
   const int8x8_t tail_codes = codes_of(Outputs8<kActivation, kChannelTerms>(
-      core_tail, scale, constant, terms_tail, multiplier_tail, offset_tail));
+      core_tail, scale, constant, terms_tail, multiplier_tail, offset_tail, alpha));
   vst1_s8(codes_tail, tail_codes);
   std::memcpy(codes + c, codes_tail, left);
 }
 
-template <Activation kActivation, bool kChannelTerms, class Codes>
+template <ActivationKind kActivation, bool kChannelTerms, class Codes>
 void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                const EpilogueTerms& terms, const float* multiplier, const float* offset,
-               const Codes& codes_of, int8_t* codes, int64_t codes_stride) {
+               float alpha_value, const Codes& codes_of, int8_t* codes, int64_t codes_stride) {
   const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
+  const float32x4_t alpha = vdupq_n_f32(alpha_value);
   for (int64_t q = 0; q < pixels; ++q) {
     const int32x4_t constant = vdupq_n_s32(terms.constants != nullptr ? terms.constants[q] : 0);
     CodesPixel<kActivation, kChannelTerms>(core + q * core_stride, channels, scale, constant,
                                            kChannelTerms ? terms.channel_terms[q] : nullptr,
-                                           multiplier, offset, codes_of, codes + q * codes_stride);
+                                           multiplier, offset, alpha, codes_of,
+                                           codes + q * codes_stride);
   }
 }
 
@@ -330,16 +338,19 @@ void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int
                    Activation activation, const ActivationPacking& grid, int8_t* codes,
                    int64_t codes_stride) {
   using Rows = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
-                        const float*, const float*, const Codes&, int8_t*, int64_t);
-  // [has channel terms][activation]
-  static constexpr Rows kRows[2][3] = {
-      {CodesRows<Activation::kNone, false, Codes>, CodesRows<Activation::kRelu, false, Codes>,
-       CodesRows<Activation::kRelu6, false, Codes>},
-      {CodesRows<Activation::kNone, true, Codes>, CodesRows<Activation::kRelu, true, Codes>,
-       CodesRows<Activation::kRelu6, true, Codes>}};
-  kRows[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation)](
-      core, core_stride, pixels, channels, terms, multiplier, offset, Codes(grid), codes,
-      codes_stride);
+                        const float*, const float*, float, const Codes&, int8_t*, int64_t);
+  // [has channel terms][activation kind]
+  static constexpr Rows kRows[2][4] = {
+      {CodesRows<ActivationKind::kNone, false, Codes>,
+       CodesRows<ActivationKind::kRelu, false, Codes>,
+       CodesRows<ActivationKind::kRelu6, false, Codes>,
+       CodesRows<ActivationKind::kLeakyRelu, false, Codes>},
+      {CodesRows<ActivationKind::kNone, true, Codes>, CodesRows<ActivationKind::kRelu, true, Codes>,
+       CodesRows<ActivationKind::kRelu6, true, Codes>,
+       CodesRows<ActivationKind::kLeakyRelu, true, Codes>}};
+  kRows[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation.kind)](
+      core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha,
+      Codes(grid), codes, codes_stride);
 }
 
 }  // namespace
@@ -349,7 +360,8 @@ void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels
                         const float* offset, Activation activation, int32_t* acc, float* y,
                         int64_t y_stride) {
   static constexpr EpilogueVectorLoop kLoops[] = {
-      Run<Activation::kNone>, Run<Activation::kRelu>, Run<Activation::kRelu6>};
+      Run<ActivationKind::kNone>, Run<ActivationKind::kRelu>, Run<ActivationKind::kRelu6>,
+      Run<ActivationKind::kLeakyRelu>};
   RunEpilogueWithScalarTail(kLoops, core, core_stride, pixels, channels, terms, multiplier,
                             offset, activation, acc, y, y_stride);
 }

@@ -39,17 +39,17 @@ void OutputEpilogueScalar(const int32_t* core, int64_t core_stride, int64_t pixe
   }
 }
 
-void RunEpilogueWithScalarTail(const EpilogueVectorLoop (&loops)[3], const int32_t* core,
+void RunEpilogueWithScalarTail(const EpilogueVectorLoop (&loops)[4], const int32_t* core,
                                int64_t core_stride, int64_t pixels, int64_t channels,
                                const EpilogueTerms& terms, const float* multiplier,
                                const float* offset, Activation activation, int32_t* acc,
                                float* y, int64_t y_stride) {
-  const EpilogueVectorLoop loop = loops[static_cast<int>(activation)];
+  const EpilogueVectorLoop loop = loops[static_cast<int>(activation.kind)];
   for (int64_t q = 0; q < pixels; ++q, core += core_stride, y += y_stride) {
     const int32_t constant = ConstantOf(terms, q);
     const int32_t* channel_terms = ChannelTermsOf(terms, q);
     const int64_t done = loop(core, channels, terms.scale_shift, constant, channel_terms,
-                              multiplier, offset, y);
+                              multiplier, offset, activation.alpha, y);
     if (done == channels) continue;
     EpiloguePixel(core + done, channels - done, terms.scale_shift, constant,
                   channel_terms != nullptr ? channel_terms + done : nullptr, multiplier + done,

@@ -6,15 +6,25 @@
 
 namespace bitlite {
 
-bool OutputStagePools(const float* multiplier, const float* offset, int64_t channels) {
+bool OutputStagePools(const float* multiplier, const float* offset, int64_t channels,
+                      Activation activation) {
   // |float(acc)| <= 2^31; in double, |float(acc) * m| + |o| bounds every output before its
   // two float roundings, each of which grows it by at most half an ulp: kept well below the
   // largest float, the outputs are finite.
   const double largest = 0.5 * std::numeric_limits<float>::max();
+  // LEAKY_RELU's v * alpha of a negative v rounds to -0.0 where |v * alpha| <= 2^-150. With
+  // |m| and |o| each 0 or >= 2^-100, float(acc) * m and o are multiples of 2^-123, so is
+  // their exact sum, and a nonzero v is at least 2^-123 in magnitude; times alpha >= 2^-24,
+  // at least 2^-147: never -0.0.
+  const bool leaky = activation.kind == ActivationKind::kLeakyRelu;
+  const float tiny = std::ldexp(1.0f, -100);
+  auto far_from_zero = [&](float value) { return value == 0.0f || std::fabs(value) >= tiny; };
+  if (leaky && !(activation.alpha >= std::ldexp(1.0f, -24))) return false;
   for (int64_t c = 0; c < channels; ++c) {
     const float m = multiplier[c], o = offset[c];
     if (!std::isfinite(m) || !std::isfinite(o) || (o == 0.0f && std::signbit(o))) return false;
     if (2147483648.0 * std::fabs(double{m}) + std::fabs(double{o}) >= largest) return false;
+    if (leaky && !(far_from_zero(m) && far_from_zero(o))) return false;
   }
   return true;
 }

@@ -3,14 +3,16 @@
 // output, and the convolution's full output is never written (FORMAT.md "Fused ops").
 //
 // Why that is exact: y = activation(float(acc) * multiplier + offset) is, per channel, a
-// monotone function of acc (float conversion, multiplying, adding and the clamps all round
-// monotonically): non-decreasing for a multiplier >= 0, non-increasing for one < 0. The max
-// pool's result, the largest y of the window, is then y of the window's largest accumulator
-// (smallest, for a negative multiplier) provided that equal floats are equal bits and nothing
-// is unordered: no NaN and no -0.0 among the outputs. With a finite multiplier and offset no
-// NaN arises; -0.0 only as -0.0 + -0.0, so an offset that is not -0.0 rules it out; and
-// outputs that stay finite keep the pool's own NONE clamp (which turns an infinity into the
-// largest float) the identity. OutputStagePools checks these per layer.
+// monotone function of acc (float conversion, multiplying, adding, the clamps and LEAKY_RELU's
+// product by a slope > 0 all round monotonically): non-decreasing for a multiplier >= 0,
+// non-increasing for one < 0. The max pool's result, the largest y of the window, is then y of
+// the window's largest accumulator (smallest, for a negative multiplier) provided that equal
+// floats are equal bits and nothing is unordered: no NaN and no -0.0 among the outputs. With a
+// finite multiplier and offset no NaN arises; -0.0 only as -0.0 + -0.0, so an offset that is not
+// -0.0 rules it out; and outputs that stay finite keep the pool's own NONE clamp (which turns an
+// infinity into the largest float) the identity. LEAKY_RELU's product by its slope could round
+// a tiny negative output to -0.0: OutputStagePools also rules that out. It checks these per
+// layer.
 //
 // A negative multiplier's channel is pooled as ~acc (~ reverses the order of int32 without
 // overflow): `flips` holds -1 there and 0 elsewhere, and every pooled value is XORed with it.
@@ -27,7 +29,8 @@ namespace bitlite {
 
 // Whether max pooling the output stage's results equals taking the output stage of the
 // pooled accumulators for every channel (above).
-bool OutputStagePools(const float* multiplier, const float* offset, int64_t channels);
+bool OutputStagePools(const float* multiplier, const float* offset, int64_t channels,
+                      Activation activation);
 
 // flips[c] = -1 where multiplier[c] < 0, else 0.
 void AccumulatorFlips(const float* multiplier, int64_t channels, int32_t* flips);

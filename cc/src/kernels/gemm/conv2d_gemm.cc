@@ -328,7 +328,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
 bool Conv2DGemm::PoolOutput(const PoolGeometry* pool) {
   pools_ = pool != nullptr && weights_.size() == 1 &&
            OutputStagePools(multiplier_.data(), offset_.data(),
-                            static_cast<int64_t>(multiplier_.size()));
+                            static_cast<int64_t>(multiplier_.size()), activation_);
   if (!pools_) return false;
   pool_ = *pool;
   pool_flips_.resize(multiplier_.size());
