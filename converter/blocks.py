@@ -1,10 +1,10 @@
 """Which layer calls of a QAT model compute as one unit: block matching on graph.Call facts.
 
 A block is a QuantizeWrapperV2(Conv1D | Conv2D | DepthwiseConv2D | Conv2DTranspose | Dense)
-with its input QuantizeLayer, plus the BatchNormalization and then the ReLU/ReLU6 that follow it when each is
-the sole reader of the tensor before it. BatchNorm folds only after a linear layer; a layer's
-own relu/relu6 is fused; another own activation (tanh, swish ...) stays outside the block as a
-float op.
+with its input QuantizeLayer, plus the BatchNormalization and then the ReLU/ReLU6/LeakyReLU
+(slope in (0, 1]) that follow it when each is the sole reader of the tensor before it.
+BatchNorm folds only after a linear layer; a layer's own relu/relu6 is fused; another own
+activation (tanh, swish ...) stays outside the block as a float op.
 
 A block computes FORMAT.md's arithmetic, `activation(float32(acc) * multiplier + offset)` with
 `acc` the exact integer sum of code products, both in the QAT model's inference (exact.py) and
@@ -36,6 +36,7 @@ class Block:
     output: object  # Keras tensor the block's last layer writes
     batch_norm: Call | None  # a BatchNorm folded in
     activation: str  # the op's fused activation (FORMAT.md)
+    alpha: float | None  # LEAKY_RELU's slope
     trailing_activation: object  # own activation applied after the op, as float ops; or None
     absorbed: tuple  # indices of the BN / activation calls folded in
     # One bitlite op in the .tflite (layers.becomes_bitlite_op); else an 8-bit layer as
@@ -196,10 +197,10 @@ def _sole_reader(call: Call, calls: list[Call]) -> Call | None:
 
 def _following_layers(wrapper: Call, calls: list[Call]) -> dict:
     """What the block of `wrapper` computes after its layer: the fused activation, the calls
-    it absorbs (a BatchNorm on the last axis, then a ReLU/ReLU6, each the sole reader of the
-    tensor before it, after a linear layer) and its output; or the layer's own activation
-    that no op fuses, applied after the op."""
-    following = dict(output=wrapper.output, batch_norm=None, activation="NONE",
+    it absorbs (a BatchNorm on the last axis, then a ReLU/ReLU6/LeakyReLU, each the sole
+    reader of the tensor before it, after a linear layer) and its output; or the layer's own
+    activation that no op fuses, applied after the op."""
+    following = dict(output=wrapper.output, batch_norm=None, activation="NONE", alpha=None,
                      trailing_activation=None, absorbed=())
     own = wrapper.activation
     if own not in activations.FUSABLE:
@@ -212,7 +213,8 @@ def _following_layers(wrapper: Call, calls: list[Call]) -> dict:
     if reader is not None and reader.batch_norm_on_last_axis:
         following.update(batch_norm=reader, output=reader.output, absorbed=(reader.index,))
         reader = _sole_reader(reader, calls)
-    if reader is not None and reader.computes in ("relu", "relu6"):
-        following.update(activation=activations.FUSABLE[reader.computes], output=reader.output,
+    if reader is not None and reader.computes in activations.FUSABLE_LAYERS:
+        following.update(activation=activations.FUSABLE_LAYERS[reader.computes],
+                         alpha=reader.alpha, output=reader.output,
                          absorbed=(*following["absorbed"], reader.index))
     return following

@@ -178,7 +178,8 @@ def _bitlite_summary(options: dict) -> str:
                  f"{options['dilation_h']}x{options['dilation_w']}  {options['padding']}")
         if options["groups"] > 1:
             text += f"  groups {options['groups']}"
-    return f"{text}  activation {options['activation']}"
+    alpha = f" alpha {options['alpha']:.6g}" if "alpha" in options else ""
+    return f"{text}  activation {options['activation']}{alpha}"
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ OP_NAMES = (CONV2D, FULLY_CONNECTED, CONV2D_TRANSPOSE)
 SUPPORTED_BITS = (1, 2, 3, 4)  # sub-byte widths, for weights and activations in any pair
 W8A8 = (8, 8)  # a layer kept at 8 bits (FORMAT.md "Bit widths")
 _WEIGHT_BITS = SUPPORTED_BITS + (8,)
-ACTIVATIONS = ("NONE", "RELU", "RELU6")
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "LEAKY_RELU")
 PADDINGS = ("SAME", "VALID")
 
 
@@ -87,7 +87,7 @@ def _float32_blob(values, length: int, name: str) -> bytes:
 
 def _common_options(
     *, weight_bits, activation_bits, activation_signed, input_scale, in_channels, out_channels,
-    activation, multiplier, offset,
+    activation, multiplier, offset, alpha=None,
 ) -> dict:
     if not is_op_bits(weight_bits, activation_bits):
         raise ValueError(
@@ -95,6 +95,9 @@ def _common_options(
             f"W{weight_bits}A{activation_bits}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    if (activation == "LEAKY_RELU") != (alpha is not None):
+        raise ValueError(f"alpha goes with activation LEAKY_RELU only, got {activation!r} "
+                         f"with alpha {alpha!r}")
     scale = float(np.float32(input_scale))
     # Normal floats only: a denormal step would be flushed to 0 on flush-to-zero CPUs.
     if not np.isfinite(scale) or scale < np.finfo(np.float32).tiny:
@@ -110,7 +113,16 @@ def _common_options(
         "activation": activation,
         "multiplier": _float32_blob(multiplier, out_channels, "multiplier"),
         "offset": _float32_blob(offset, out_channels, "offset"),
+        **({} if alpha is None else {"alpha": _slope(alpha)}),
     }
+
+
+def _slope(alpha) -> float:
+    """LEAKY_RELU's slope as the float32 TensorFlow computes with, in (0, 1] (FORMAT.md)."""
+    slope = float(np.float32(alpha))
+    if not 0 < slope <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    return slope
 
 
 def conv2d_options(

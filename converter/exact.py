@@ -28,12 +28,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from . import folding, graph, layers, pooling
+from . import activations, folding, graph, layers, pooling
 from .blocks import Block, find_blocks
 from .facts import Call
-
-
-ACTIVATIONS = {"NONE": tf.identity, "RELU": tf.nn.relu, "RELU6": tf.nn.relu6}
 
 
 def integer_sum(block: Block, codes, kernel_codes) -> tf.Tensor:
@@ -85,7 +82,7 @@ def block_output(block: Block, x, multiplier, offset) -> tf.Tensor:
     step = graph.quantizer_variables(block.input_quantizer.node.layer)["step"]
     codes = block.input_quantizer.quantizer.codes(x, tf.convert_to_tensor(step))
     y = integer_sum(block, codes, _kernel_codes(block)) * multiplier + offset
-    y = ACTIVATIONS[block.activation](y)
+    y = activations.apply_fused(block.activation, block.alpha, y)
     if block.trailing_activation is not None:
         y = block.trailing_activation(y)
     return y

@@ -22,8 +22,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tf_keras as keras
 
-from . import graph, layers, markers, pooling
-from .exact import ACTIVATIONS
+from . import activations, graph, layers, markers, pooling
 from .plan import Affine, BlockNumbers, ConversionPlan, FakeQuant, InputCodes
 
 
@@ -43,16 +42,19 @@ class FakeQuantLayer(keras.layers.Layer):
 
 
 class AffineLayer(keras.layers.Layer):
-    """`activation(x * multiplier + offset)` with constant float32 [C] vectors."""
+    """`activation(x * multiplier + offset)` with constant float32 [C] vectors (`alpha`:
+    LEAKY_RELU's slope)."""
 
-    def __init__(self, multiplier, offset, activation: str = "NONE", **kwargs):
+    def __init__(self, multiplier, offset, activation: str = "NONE", alpha=None, **kwargs):
         super().__init__(**kwargs)
         self.multiplier = multiplier
         self.offset = offset
         self.activation = activation
+        self.alpha = alpha
 
     def call(self, x):
-        return ACTIVATIONS[self.activation](x * self.multiplier + self.offset)
+        return activations.apply_fused(self.activation, self.alpha,
+                                       x * self.multiplier + self.offset)
 
 
 def build_export_model(plan: ConversionPlan) -> tuple[keras.Model, list]:
@@ -119,6 +121,7 @@ def _export_block_regions(numbers: BlockNumbers, x, regions: list):
     codes = FakeQuantLayer(numbers.input_codes, name=f"{numbers.name}_input_codes",
                            codes_only=True)
     affine = AffineLayer(numbers.multiplier, numbers.offset, numbers.block.activation,
+                         numbers.block.alpha,
                          name=f"{numbers.name}_affine")
     if numbers.block.bitlite_op:
         return _marked(lambda x: affine(_integer_sum(numbers, codes(x))), x, regions,

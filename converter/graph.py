@@ -317,7 +317,7 @@ def read_calls(model) -> list[Call]:
             is_output=consumers.is_output(node.outputs), times_called=times_called[id(layer)],
             activation=(activation_function_name(getattr(layer.layer, "activation", None))
                         if wrapped else None),
-            computes=_activation_layer_name(layer),
+            computes=_activation_layer_name(layer), alpha=_leaky_slope(layer),
             batch_norm_on_last_axis=(type(layer) is keras.layers.BatchNormalization
                                      and list(layer.axis) == [x.shape.rank - 1])))
     return calls
@@ -334,7 +334,13 @@ def activation_function_name(fn) -> str | None:
 
 def _activation_layer_name(layer) -> str | None:
     """Name of the activation a standalone activation layer computes (a ReLU layer with default
-    slope and threshold is 'relu', or 'relu6' with max_value=6); None otherwise."""
+    slope and threshold is 'relu', or 'relu6' with max_value=6; 'leaky_relu' where
+    _leaky_slope has one); None otherwise."""
+    if _leaky_slope(layer) is not None:
+        return "leaky_relu"
+    if isinstance(layer, keras.layers.LeakyReLU):
+        # A slope of 0 is tf.nn.relu in Keras' backend.relu.
+        return "relu" if float(layer.get_config()["alpha"]) == 0 else None
     if isinstance(layer, keras.layers.ReLU):
         config = layer.get_config()
         if config["negative_slope"] == 0 and config["threshold"] == 0:
@@ -346,6 +352,24 @@ def _activation_layer_name(layer) -> str | None:
     if type(layer) is keras.layers.Activation:
         return activation_function_name(layer.activation)
     return None
+
+
+def _leaky_slope(layer) -> float | None:
+    """The float32 slope of a layer computing `tf.nn.leaky_relu` (Keras' backend.relu runs it
+    for LeakyReLU, and for a ReLU with a negative slope, no threshold and no maximum) where the
+    slope lies in (0, 1]: there the select TensorFlow computes is monotone and TFLite's kernels
+    compute the same; None otherwise."""
+    if isinstance(layer, keras.layers.LeakyReLU):
+        slope = layer.get_config()["alpha"]
+    elif isinstance(layer, keras.layers.ReLU):
+        config = layer.get_config()
+        if config["threshold"] != 0 or config["max_value"] is not None:
+            return None
+        slope = config["negative_slope"]
+    else:
+        return None
+    slope = float(np.float32(slope))
+    return slope if 0 < slope <= 1 else None
 
 
 def read_state(call: Call) -> CallState:

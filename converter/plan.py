@@ -202,7 +202,7 @@ def _option_fields(block: Block, input_scale: np.float32) -> dict:
         weight_bits=block.weight_bits,
         activation_bits=input_quantizer.num_bits, activation_signed=input_quantizer.signed,
         input_scale=input_scale, in_channels=in_channels, out_channels=out_channels,
-        activation=block.activation)
+        activation=block.activation, alpha=block.alpha)
     if block.op_code == custom_ops.FULLY_CONNECTED:
         return fields
     if block.op_code == custom_ops.CONV2D_TRANSPOSE:

@@ -105,21 +105,30 @@ def _fake_quant_ops(model, subgraph, fake_quant: FakeQuantLayer, x: int, y: int)
 
 _FUSED_ACTIVATIONS = {"NONE": schema.ActivationFunctionType.NONE,
                       "RELU": schema.ActivationFunctionType.RELU,
-                      "RELU6": schema.ActivationFunctionType.RELU6}
+                      "RELU6": schema.ActivationFunctionType.RELU6,
+                      "LEAKY_RELU": schema.ActivationFunctionType.NONE}
 
 
 def _affine_ops(model, subgraph, affine: AffineLayer, x: int, y: int) -> list:
     """y = activation(x * multiplier + offset): a MUL, then an ADD with the fused activation
-    (a clamp, exact), each one float32 rounding as in FORMAT.md's output stage."""
+    (a clamp, exact), each one float32 rounding as in FORMAT.md's output stage; LEAKY_RELU, no
+    fused activation of ADD, is a LEAKY_RELU op after it (the select of tf.nn.leaky_relu)."""
     multiplier = _float_constant(model, subgraph, affine.multiplier, f"{affine.name}/multiplier")
     offset = _float_constant(model, subgraph, affine.offset, f"{affine.name}/offset")
     product = tflite_edit.add_tensor(subgraph, like=x, name=f"{affine.name}/product")
+    leaky = affine.activation == "LEAKY_RELU"
+    total = tflite_edit.add_tensor(subgraph, like=x, name=f"{affine.name}/sum") if leaky else y
     add_options = schema.AddOptionsT()
     add_options.fusedActivationFunction = _FUSED_ACTIVATIONS[affine.activation]
-    return [
+    ops = [
         tflite_edit.builtin_op(model, "MUL", [x, multiplier], [product], schema.MulOptionsT()),
-        tflite_edit.builtin_op(model, "ADD", [product, offset], [y], add_options),
+        tflite_edit.builtin_op(model, "ADD", [product, offset], [total], add_options),
     ]
+    if leaky:
+        leaky_options = schema.LeakyReluOptionsT()
+        leaky_options.alpha = affine.alpha
+        ops.append(tflite_edit.builtin_op(model, "LEAKY_RELU", [total], [y], leaky_options))
+    return ops
 
 
 def _verify(model, blocks: list[BlockNumbers]):

@@ -96,6 +96,8 @@ def _common(**overrides):
 
 
 OPS = ("BitliteConv2D", "BitliteFullyConnected", "BitliteConv2DTranspose")
+# FORMAT.md's keys written with activation LEAKY_RELU only.
+LEAKY_ONLY = {"alpha"}
 
 
 def _format_md_keys():
@@ -131,7 +133,7 @@ def _transpose_options(**common_overrides) -> bytes:
 
 def test_conv2d_transpose_options_encode_decode():
     decoded = custom_ops.decode_options(_transpose_options())
-    assert set(decoded) == _format_md_keys()["BitliteConv2DTranspose"]
+    assert set(decoded) == _format_md_keys()["BitliteConv2DTranspose"] - LEAKY_ONLY
     assert (decoded["kernel_h"], decoded["kernel_w"]) == (4, 3)
     assert (decoded["stride_h"], decoded["stride_w"]) == (2, 3)
     # FORMAT.md's table: same with op: before max(2 * 2 - 1, 0) // 2 = 1, after 3 - 1 = 2;
@@ -156,7 +158,7 @@ def test_conv2d_options_encode_decode():
     blob = custom_ops.conv2d_options(kernel_h=3, kernel_w=5, stride_h=2, stride_w=1,
                                      dilation_h=1, dilation_w=2, padding="SAME", **_common())
     decoded = custom_ops.decode_options(blob)
-    assert set(decoded) == _format_md_keys()["BitliteConv2D"]
+    assert set(decoded) == _format_md_keys()["BitliteConv2D"] - LEAKY_ONLY
     assert decoded["version"] == 1
     assert (decoded["weight_bits"], decoded["activation_bits"]) == (3, 2)
     assert decoded["activation_signed"] is True
@@ -173,14 +175,23 @@ def test_conv2d_options_encode_decode():
 
 def test_fully_connected_options_encode_decode():
     decoded = custom_ops.decode_options(custom_ops.fully_connected_options(**_common()))
-    assert set(decoded) == _format_md_keys()["BitliteFullyConnected"]
+    assert set(decoded) == _format_md_keys()["BitliteFullyConnected"] - LEAKY_ONLY
     assert decoded["in_channels"] == 7 and decoded["activation"] == "RELU6"
+
+
+def test_leaky_relu_options_carry_alpha_as_a_float32():
+    decoded = custom_ops.decode_options(custom_ops.fully_connected_options(
+        **_common(activation="LEAKY_RELU", alpha=0.1)))
+    assert set(decoded) == _format_md_keys()["BitliteFullyConnected"]
+    assert decoded["activation"] == "LEAKY_RELU"
+    assert decoded["alpha"] == float(np.float32(0.1))    # what tf.nn.leaky_relu multiplies by
 
 
 def test_options_flexbuffer_types_match_format_md():
     # The C++ reader checks types; these are the FlexBuffer types FORMAT.md promises.
     blobs = [bytearray(blob) for blob in (
-        custom_ops.conv2d_options(kernel_h=1, kernel_w=1, **_common()), _transpose_options())]
+        custom_ops.conv2d_options(kernel_h=1, kernel_w=1, **_common()), _transpose_options(),
+        custom_ops.fully_connected_options(**_common(activation="LEAKY_RELU", alpha=0.5)))]
     roots = [(set(flexbuffers.Loads(blob)), flexbuffers.GetRoot(blob).AsMap) for blob in blobs]
     kinds = {"int": "IsInt", "bool": "IsBool", "float": "IsFloat", "string": "IsString",
              "blob": "IsBlob"}
@@ -227,6 +238,7 @@ def test_pack_rejects_wrong_rank():
     ("activation_bits", 8, "bit widths"),  # 8 bits only as W8A8
     ("weight_bits", 8, "bit widths"),
     ("activation", "TANH", "activation"),
+    ("alpha", 0.1, "alpha goes with activation LEAKY_RELU only"),
     ("input_scale", 0.0, "input_scale"), ("input_scale", -1.0, "input_scale"),
     ("input_scale", float("nan"), "input_scale"), ("input_scale", float("inf"), "input_scale"),
     ("input_scale", 1e-50, "input_scale"),          # underflows to 0 as a float32
@@ -237,6 +249,16 @@ def test_options_writer_rejects_bad_values(field, value, message):
         custom_ops.fully_connected_options(**_common(**{field: value}))
     with pytest.raises(ValueError, match=message):
         custom_ops.conv2d_options(kernel_h=1, kernel_w=1, **_common(**{field: value}))
+
+
+@pytest.mark.parametrize("alpha,message", [
+    (None, "alpha goes with activation LEAKY_RELU only"), (0.0, r"alpha must be in \(0, 1\]"),
+    (-0.1, "alpha must be in"), (1.5, "alpha must be in"), (float("nan"), "alpha must be in"),
+    (1e-50, "alpha must be in"),                    # 0 as a float32
+])
+def test_options_writer_rejects_bad_alpha(alpha, message):
+    with pytest.raises(ValueError, match=message):
+        custom_ops.fully_connected_options(**_common(activation="LEAKY_RELU", alpha=alpha))
 
 
 def test_options_writer_rejects_bad_padding():

@@ -164,18 +164,25 @@ def test_output_stage_is_not_fused(runtime, rng, delegate_library):
     assert np.array_equal(out, expected), f"{(out != expected).sum()} outputs differ"
 
 
-@pytest.mark.parametrize("activation", ["NONE", "RELU", "RELU6"])
-def test_activations(activation, runtime, rng, delegate_library):
-    # Offsets put outputs below 0, inside (0, 6) and above 6 so each clip point matters.
+@pytest.mark.parametrize("activation, alpha", [
+    ("NONE", None), ("RELU", None), ("RELU6", None), ("LEAKY_RELU", 0.1), ("LEAKY_RELU", 1.0),
+    ("LEAKY_RELU", 1e-38)])
+def test_activations(activation, alpha, runtime, rng, delegate_library):
+    # Offsets put outputs below 0, inside (0, 6) and above 6 so each clip point matters; a
+    # slope of 1e-38 makes subnormal outputs, which no flush-to-zero may touch.
     case = cases.fc_case(rng, 2, 2, True, exact=True, leading=(4,), k=9, c_out=5)
     spec = dict(case.spec, activation=activation, multiplier=np.full(5, 1.7, np.float32),
                 offset=np.float32([-3, 0, 3, 5.5, 9]))
+    if alpha is not None:
+        spec["alpha"] = alpha
     model = tflite_builder.fc_model([1, 9], custom_ops.pack_weights(case.qw, 2), spec,
                                     custom_ops.fully_connected_options(**spec))
     expected = ref.fully_connected(case.x, case.qw, **spec)
     out = run_model(model, case.x, runtime)
     assert np.array_equal(out, expected)
-    if activation != "NONE":
+    if activation == "LEAKY_RELU":
+        assert (out < 0).any() and np.array_equal(out < 0, expected < 0)
+    elif activation != "NONE":
         assert out.min() >= 0
     if activation == "RELU6":
         assert out.max() <= 6

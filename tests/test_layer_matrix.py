@@ -3,7 +3,7 @@
 The matrix: layer type (Conv2D, DepthwiseConv2D with multiplier 1-2, grouped Conv2D,
 SeparableConv2D, Conv1D (grouped too, causal padding too), Dense on rank 2 and rank 3) x
 geometry (stride, padding, dilation) x fused
-activation (none, relu, relu6) x BatchNorm (with, without) x input grid (raw input: signed;
+activation (none, relu, relu6, a LeakyReLU layer of slope 0.1) x BatchNorm (with, without) x input grid (raw input: signed;
 after a ReLU: unsigned), with the bit pairs rotating through a representative subset of W1-4 x
 A1-4 so every pair meets several layer types. Each case is a tiny random model, run once (the
 lazy step initialisation), converted, and run at batch 1 (tf.lite) and batch 8 (LiteRT).
@@ -31,7 +31,7 @@ L = keras.layers
 BIT_PAIRS = [(1, 1), (2, 2), (3, 3), (4, 4), (2, 4), (4, 2), (1, 3), (3, 1), (4, 1), (1, 4)]
 GEOMETRIES = [dict(strides=s, padding=p, dilation_rate=d)
               for (s, d), p in itertools.product([(1, 1), (2, 1), (1, 2)], ["same", "valid"])]
-ACTIVATIONS = ["none", "relu", "relu6"]
+ACTIVATIONS = ["none", "relu", "relu6", "leaky"]
 CONV_TYPES = ["conv2d", "depthwise", "grouped", "separable", "conv1d"]
 CAUSAL = [dict(strides=s, padding="causal", dilation_rate=d) for s, d in [(1, 1), (1, 2), (2, 1)]]
 
@@ -103,13 +103,15 @@ def _layer(case: LayerCase, own_activation: str | None):
 
 
 def _model(case: LayerCase) -> keras.Model:
-    """Input (ReLU for the unsigned grid) -> the layer -> [BatchNorm -> ReLU layer]."""
+    """Input (ReLU for the unsigned grid) -> the layer -> [BatchNorm -> ReLU layer], the
+    LeakyReLU layer after the layer or its BatchNorm."""
     keras.utils.set_random_seed(case.seed)
     shape = {"dense2d": (12,), "dense3d": (5, 12), "conv1d": (9, 4)}.get(case.layer_type,
                                                                       (7, 7, 4))
     inputs = keras.Input(shape)
     x = L.ReLU()(inputs) if case.unsigned_input else inputs
-    own = None if case.batch_norm or case.activation == "none" else case.activation
+    own = (None if case.batch_norm or case.activation in ("none", "leaky")
+           else case.activation)
     x = _layer(case, own)(x)
     if case.batch_norm:
         batch_norm = L.BatchNormalization()
@@ -118,8 +120,10 @@ def _model(case: LayerCase) -> keras.Model:
         channels = batch_norm.gamma.shape[0]
         batch_norm.set_weights([rng.uniform(0.5, 1.5, channels), rng.normal(0, 0.3, channels),
                                 rng.normal(0, 0.3, channels), rng.uniform(0.5, 2, channels)])
-        if case.activation != "none":
+        if case.activation in ("relu", "relu6"):
             x = L.ReLU(max_value=6.0 if case.activation == "relu6" else None)(x)
+    if case.activation == "leaky":
+        x = L.LeakyReLU(alpha=0.1)(x)
     return keras.Model(inputs, x)
 
 
@@ -149,6 +153,37 @@ def test_layer_converts_and_matches_keras(case, delegate_library):
         x = rng.normal(size=(batch, *shape)).astype(np.float32)
         expected = qat.predict(x, verbose=0)
         assert_matches_keras(x, expected, run_model(data, x, runtime))
+
+
+@pytest.mark.parametrize("layer, fused", [
+    (L.LeakyReLU(alpha=0.1), "LEAKY_RELU"), (L.LeakyReLU(alpha=1.0), "LEAKY_RELU"),
+    (L.ReLU(negative_slope=0.25), "LEAKY_RELU"),  # Keras runs tf.nn.leaky_relu for it too
+    (L.LeakyReLU(alpha=0.0), "RELU"),             # ... and tf.nn.relu for a slope of 0
+    (L.LeakyReLU(alpha=1.5), None),               # beyond 1: a LEAKY_RELU of the runtime's
+    (L.ReLU(negative_slope=0.25, max_value=6.0), None),
+], ids=["leaky0.1", "leaky1", "relu_negative_slope", "leaky0", "leaky1.5", "clipped_leaky"])
+def test_leaky_relu_fuses_where_the_op_computes_it(layer, fused, delegate_library):
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((6, 6, 5))
+    x = L.Conv2D(7, 3, padding="same", name="conv")(inputs)
+    x = L.BatchNormalization()(x)
+    model = keras.Model(inputs, L.Conv2D(4, 1, name="head")(layer(x)))
+    qat = quantize_model(model, 2, 2, keep_first_last_8bit=False)
+    rng = np.random.default_rng(3)
+    qat.predict(rng.normal(size=(16, 6, 6, 5)).astype(np.float32), verbose=0)
+    data = convert(qat)
+    ops = tflite_ops(data)
+    conv = next(op for op in ops if op["name"] == "BitliteConv2D")
+    options = conv["options"]
+    assert options["activation"] == (fused or "NONE"), options["activation"]
+    if fused == "LEAKY_RELU":
+        assert options["alpha"] == float(np.float32(layer.get_config().get(
+            "alpha", layer.get_config().get("negative_slope"))))
+    assert ("LEAKY_RELU" in [op["name"] for op in ops]) == (fused is None
+                                                            and isinstance(layer, L.LeakyReLU))
+    for batch, runtime in ((1, "tf"), (8, "litert")):
+        x = rng.normal(size=(batch, 6, 6, 5)).astype(np.float32)
+        assert_matches_keras(x, qat.predict(x, verbose=0), run_model(data, x, runtime))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -80,8 +80,9 @@ def _deep_resnet() -> ConvertedCase:
 # Whole backbones the delegate takes as one partition, glue included (cc/FORMAT.md "Builtin ops
 # the delegate runs"): inverted residuals (ADD, depthwise), dense blocks (CONCATENATION,
 # STRIDED_SLICE, AVERAGE_POOL_2D) and EfficientNet-Lite's 5x5 depthwise stages, at 16x16, and a
-# YOLO-style detector at 32x32 (LEAKY_RELU, MAX_POOL_2D, RESIZE_NEAREST_NEIGHBOR), whose
-# outputs' reshapes to rows of a dynamic batch stay the runtime's after the partition.
+# YOLO-style detector at 32x32 (LeakyReLU fused into its ops, MAX_POOL_2D,
+# RESIZE_NEAREST_NEIGHBOR), whose outputs' reshapes to rows of a dynamic batch stay the
+# runtime's after the partition.
 GLUE_NETWORKS = {
     "mobilenet_v2_w2a2": (networks.mobilenet_v2, "MobileNetV2-style"),
     "densenet_w2a2": (networks.densenet, "DenseNet-style (concatenation)"),

@@ -58,19 +58,25 @@ def make_input(rng: np.random.Generator, shape, scale: float, bits: int,
     return x.reshape(shape).astype(np.float32)
 
 
-def make_output_stage(rng: np.random.Generator, acc: np.ndarray, c_out: int, exact: bool):
-    """(multiplier, offset, activation). exact: 1, 0, NONE so the output is float(acc).
+def make_output_stage(rng: np.random.Generator, acc: np.ndarray, c_out: int,
+                      exact: bool) -> dict:
+    """The output stage's keys: multiplier, offset, activation (and LEAKY_RELU's alpha).
+    exact: 1, 0, NONE so the output is float(acc).
 
     Otherwise random per-channel multipliers scaled so outputs spread over about [-10, 10]
     (RELU and RELU6 both clip something), random offsets, random activation.
     """
     if exact:
-        return np.ones(c_out, np.float32), np.zeros(c_out, np.float32), "NONE"
+        return dict(multiplier=np.ones(c_out, np.float32), offset=np.zeros(c_out, np.float32),
+                    activation="NONE")
     spread = max(1.0, float(np.abs(acc).max(initial=0)))
     multiplier = (rng.choice([-1, 1], size=c_out) * rng.uniform(0.5, 8.0, size=c_out) / spread)
     offset = rng.normal(0, 3, size=c_out)
-    activation = str(rng.choice(["NONE", "RELU", "RELU6"]))
-    return multiplier.astype(np.float32), offset.astype(np.float32), activation
+    stage = dict(multiplier=multiplier.astype(np.float32), offset=offset.astype(np.float32),
+                 activation=str(rng.choice(ref.ACTIVATIONS)))
+    if stage["activation"] == "LEAKY_RELU":
+        stage["alpha"] = float(np.float32(rng.choice([0.1, 1.0, rng.uniform(0.01, 1)])))
+    return stage
 
 
 def _quant_spec(rng, weight_bits, activation_bits, signed, c_in, c_out, scale):
@@ -96,8 +102,7 @@ def conv_case(rng: np.random.Generator, weight_bits: int, activation_bits: int, 
     acc = ref.conv2d_accumulator(qx, qw, stride_h=stride_h, stride_w=stride_w,
                                  dilation_h=dilation_h, dilation_w=dilation_w, padding=padding,
                                  groups=groups)
-    spec["multiplier"], spec["offset"], spec["activation"] = make_output_stage(
-        rng, acc, c_out, exact)
+    spec.update(make_output_stage(rng, acc, c_out, exact))
     expected = ref.conv2d(x, qw, **spec)
     packed = custom_ops.pack_weights(ref.conv_weight_matrix(qw), weight_bits)
     # The declared input is batch 1 (signature -1): batch > 1 goes through resize.
@@ -137,8 +142,7 @@ def fc_case(rng: np.random.Generator, weight_bits: int, activation_bits: int, si
     qx = ref.quantize_input(x, spec["input_scale"], activation_bits, signed)
     acc = qx.reshape(-1, k) @ qw.T
     acc = acc.reshape(*leading, c_out)
-    spec["multiplier"], spec["offset"], spec["activation"] = make_output_stage(
-        rng, acc, c_out, exact)
+    spec.update(make_output_stage(rng, acc, c_out, exact))
     expected = ref.fully_connected(x, qw, **spec)
     packed = custom_ops.pack_weights(qw, weight_bits)
     declared = list(declared_leading or (1, *leading[1:])) + [k]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-ACTIVATIONS = ("NONE", "RELU", "RELU6")
+ACTIVATIONS = ("NONE", "RELU", "RELU6", "LEAKY_RELU")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,8 +142,10 @@ def conv2d_accumulator(qx: np.ndarray, qw: np.ndarray, *, stride_h=1, stride_w=1
 # Output stage and full ops
 # ---------------------------------------------------------------------------------------------
 
-def output_stage(acc: np.ndarray, multiplier, offset, activation: str) -> np.ndarray:
-    """float(acc) * multiplier, then + offset, each rounded to float32 (no FMA); activation."""
+def output_stage(acc: np.ndarray, multiplier, offset, activation: str,
+                 alpha=None) -> np.ndarray:
+    """float(acc) * multiplier, then + offset, each rounded to float32 (no FMA); activation
+    (LEAKY_RELU's slope `alpha`)."""
     multiplier = np.asarray(multiplier, dtype=np.float32)
     offset = np.asarray(offset, dtype=np.float32)
     y = np.asarray(acc).astype(np.float32)
@@ -153,6 +155,8 @@ def output_stage(acc: np.ndarray, multiplier, offset, activation: str) -> np.nda
         y = np.maximum(y, np.float32(0))
     elif activation == "RELU6":
         y = np.minimum(np.maximum(y, np.float32(0)), np.float32(6))
+    elif activation == "LEAKY_RELU":
+        y = np.where(y > 0, y, np.multiply(y, np.float32(alpha), dtype=np.float32))
     elif activation != "NONE":
         raise ValueError(f"activation {activation!r}")
     return y.astype(np.float32)
@@ -161,7 +165,7 @@ def output_stage(acc: np.ndarray, multiplier, offset, activation: str) -> np.nda
 def conv2d(x, qw, *, weight_bits, activation_bits, activation_signed, input_scale,
            in_channels, out_channels, kernel_h, kernel_w, stride_h=1, stride_w=1,
            dilation_h=1, dilation_w=1, padding="VALID", groups=1, activation="NONE",
-           multiplier, offset) -> np.ndarray:
+           alpha=None, multiplier, offset) -> np.ndarray:
     """BitliteConv2D on float32 NHWC x with weight codes qw [C_out, KH, KW, C_in / groups]."""
     qw = np.asarray(qw)
     assert qw.shape == (out_channels, kernel_h, kernel_w, in_channels // groups), qw.shape
@@ -171,7 +175,7 @@ def conv2d(x, qw, *, weight_bits, activation_bits, activation_signed, input_scal
     acc = conv2d_accumulator(qx, qw, stride_h=stride_h, stride_w=stride_w,
                              dilation_h=dilation_h, dilation_w=dilation_w, padding=padding,
                              groups=groups)
-    return output_stage(acc, multiplier, offset, activation)
+    return output_stage(acc, multiplier, offset, activation, alpha)
 
 
 def fully_connected(x, qw, *, in_channels, out_channels, **spec) -> np.ndarray:
