@@ -1,5 +1,8 @@
 """A/B of two builds of the delegate library on one .tflite, in one process, interleaved.
 
+Where the change is also the converter's (a new op option), --model-b gives B its own
+.tflite, converted by B's converter from the same network.
+
 On a shared machine two runs at different times see different load; here both builds' interpreters
 (each at 1 thread and at --threads) take turns, ten invokes at a time, for --seconds, so they
 meet the same load. The order of the turns is shuffled every round: in a fixed order the
@@ -8,6 +11,7 @@ interpreter's builtin ops run on --interpreter-threads (default 1: XNNPACK's poo
 take the second core from the delegate's).
 
     .venv/bin/python bench/ab_delegates.py MODEL.tflite OLD.so NEW.so [--threads 2]
+        [--model-b NEW.tflite]
 
 Prints the median and 10th percentile wall time per invoke of each build and thread count.
 """
@@ -31,12 +35,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="the delegate's, besides 1")
     parser.add_argument("--interpreter-threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--model-b", help="B's .tflite (default: MODEL)")
     args = parser.parse_args()
     runs = {}
-    for name, library in (("A", args.a), ("B", args.b)):
+    for name, library, model in (("A", args.a, args.model),
+                                 ("B", args.b, args.model_b or args.model)):
         for threads in dict.fromkeys((1, args.threads)):
             interpreter = Interpreter(
-                model_path=args.model, num_threads=args.interpreter_threads,
+                model_path=model, num_threads=args.interpreter_threads,
                 experimental_delegates=[load_delegate(library, {"num_threads": str(threads)})])
             interpreter.allocate_tensors()
             for detail in interpreter.get_input_details():

@@ -6,7 +6,8 @@ weights (time depends on the graph, not on the weights), converted three ways:
 
 MobileNet v1/v2 at 224 are the stock Keras applications (weights=None): the same layers and
 op counts as the published TFLite MobileNets, so their modelled times can be set against
-published measurements.
+published measurements. YOLOv3-tiny at 416 is the detector users deploy (LeakyReLU, an
+upsampled neck, two heads).
 """
 
 from __future__ import annotations
@@ -95,9 +96,39 @@ def mobilenet_v2():
     return _keras().applications.MobileNetV2(weights=None, input_shape=(224, 224, 3))
 
 
+def _conv_bn_leaky(x, filters, kernel=3):
+    L = _keras().layers
+    x = L.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
+    return L.LeakyReLU(alpha=0.1)(L.BatchNormalization()(x))
+
+
+def yolov3_tiny(size: int = 416, classes: int = 80):
+    """YOLOv3-tiny (Redmon and Farhadi 2018, darknet's yolov3-tiny.cfg): six 3x3 convolutions
+    with BatchNorm and LeakyReLU(0.1), each but the last two followed by a 2x2 max pool (the
+    last pool of stride 1, padded on the bottom and right), a 1024-channel 3x3 layer, then a
+    head at size/32 and one at size/16 fed by upsampled features concatenated with the 13x13
+    stage's. The two heads (3 anchors x (5 + classes) channels each) are the outputs."""
+    keras = _keras()
+    L = keras.layers
+    inputs = keras.Input((size, size, 3))
+    x = inputs
+    for filters in (16, 32, 64, 128):
+        x = L.MaxPooling2D(2)(_conv_bn_leaky(x, filters))
+    route = _conv_bn_leaky(x, 256)
+    x = L.MaxPooling2D(2)(route)
+    x = _conv_bn_leaky(x, 512)
+    x = L.MaxPooling2D(2, strides=1)(L.ZeroPadding2D(((0, 1), (0, 1)))(x))
+    features = _conv_bn_leaky(_conv_bn_leaky(x, 1024), 256, kernel=1)
+    anchors = 3 * (5 + classes)
+    coarse = L.Conv2D(anchors, 1)(_conv_bn_leaky(features, 512))
+    up = L.UpSampling2D(2)(_conv_bn_leaky(features, 128, kernel=1))
+    fine = L.Conv2D(anchors, 1)(_conv_bn_leaky(L.Concatenate()([up, route]), 256))
+    return keras.Model(inputs, [coarse, fine], name=f"yolov3_tiny_{size}")
+
+
 BUILDERS = {"resnet18_224": lambda: resnet18(224, 1000), "resnet18_32": lambda: resnet18(32, 10),
             "resnet20_32": resnet20, "vgg_small_32": vgg_small, "mobilenet_v1_224": mobilenet_v1,
-            "mobilenet_v2_224": mobilenet_v2}
+            "mobilenet_v2_224": mobilenet_v2, "yolov3_tiny_416": yolov3_tiny}
 
 
 def _samples(model, count: int) -> np.ndarray:
