@@ -44,7 +44,8 @@ STOCK = ("fp32", "int8")
 NETWORKS = {"digits_cnn_8x8": STOCK + BITS, "resnet20_32": STOCK + BITS,
             "resnet18_32": STOCK + BITS,
             "vgg_small_32": STOCK + BITS, "mobilenet_v2_224": STOCK + BITS,
-            "mobilenet_v1_224": STOCK, "resnet18_224": STOCK + BITS}
+            "mobilenet_v1_224": STOCK, "resnet18_224": STOCK + BITS,
+            "yolov3_tiny_416": STOCK + BITS}
 RESULTS = REPO / "bench/results"
 EMULATED_PYTHON = REPO / "build/arm/aarch64/python"  # made by `make arm-env`
 PLUGIN = REPO / "build/arm/qemu-src/libinsn_count.so"  # made by bench/arm/build_plugin.sh
