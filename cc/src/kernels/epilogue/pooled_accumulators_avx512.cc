@@ -1,6 +1,6 @@
 // AVX-512 rows of pooled_accumulators.h: 16 channels a register, channel tails under masks.
-// The pool keeps a window's maxima of 64 channels in 4 registers over its taps (the scalar
-// row's loop, vectorized as it is, loads and stores them once per tap).
+// The pool keeps a window's maxima of up to 64 channels in up to 4 registers over its taps
+// (the scalar row's loop, vectorized as it is, loads and stores them once per tap).
 // Compiled with -mavx512f; run only where CpuFeatures::avx512bw (which implies AVX512F).
 #include <immintrin.h>
 
@@ -45,6 +45,41 @@ void FlippedAccumulatorsAvx512(const int32_t* core, int64_t core_stride, int64_t
   }
 }
 
+namespace {
+
+// The window maxima of channels [c0, c0 + 16 * kRegs) (the last register's tail under its
+// mask) for output column `xs`, flipped back into `pooled`. kRegs, a constant: a layer of 16
+// or 32 channels (YOLO's first ones) loads and compares only the registers it has.
+template <int kRegs>
+inline void PoolChannels(const PoolGeometry& g, PoolSpan ys, PoolSpan xs,
+                         const int32_t* const* rows, int64_t channels, int64_t c0,
+                         const int32_t* flips, int32_t* pooled) {
+  __mmask16 m[kRegs];
+  __m512i best[kRegs];
+#pragma GCC unroll 4
+  for (int k = 0; k < kRegs; ++k) {
+    m[k] = TailMask(std::max<int64_t>(channels - c0 - 16 * k, 0));
+    best[k] = _mm512_set1_epi32(INT32_MIN);
+  }
+  for (int64_t y = ys.lo; y < ys.hi; ++y) {
+    const int32_t* row = rows[y % g.filter_h] + c0;
+    for (int64_t x = xs.lo; x < xs.hi; ++x) {
+      const int32_t* in = row + x * channels;
+#pragma GCC unroll 4
+      for (int k = 0; k < kRegs; ++k) {
+        best[k] = _mm512_max_epi32(best[k], _mm512_maskz_loadu_epi32(m[k], in + 16 * k));
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int k = 0; k < kRegs; ++k) {
+    const __m512i flip = _mm512_maskz_loadu_epi32(m[k], flips + c0 + 16 * k);
+    _mm512_mask_storeu_epi32(pooled + c0 + 16 * k, m[k], _mm512_xor_si512(best[k], flip));
+  }
+}
+
+}  // namespace
+
 void MaxPoolFlippedRowAvx512(const PoolGeometry& g, int64_t pool_row,
                              const int32_t* const* rows, int64_t channels,
                              const int32_t* flips, int32_t* pooled) {
@@ -52,27 +87,15 @@ void MaxPoolFlippedRowAvx512(const PoolGeometry& g, int64_t pool_row,
   for (int64_t ox = 0; ox < g.out_w; ++ox, pooled += channels) {
     const PoolSpan xs = PoolColumns(g, ox);
     for (int64_t c0 = 0; c0 < channels; c0 += 64) {
-      __mmask16 m[4];
-      __m512i best[4];
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) {
-        m[k] = TailMask(std::max<int64_t>(channels - c0 - 16 * k, 0));
-        best[k] = _mm512_set1_epi32(INT32_MIN);
-      }
-      for (int64_t y = ys.lo; y < ys.hi; ++y) {
-        const int32_t* row = rows[y % g.filter_h] + c0;
-        for (int64_t x = xs.lo; x < xs.hi; ++x) {
-          const int32_t* in = row + x * channels;
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; ++k) {
-            best[k] = _mm512_max_epi32(best[k], _mm512_maskz_loadu_epi32(m[k], in + 16 * k));
-          }
-        }
-      }
-#pragma GCC unroll 4
-      for (int k = 0; k < 4; ++k) {
-        const __m512i flip = _mm512_maskz_loadu_epi32(m[k], flips + c0 + 16 * k);
-        _mm512_mask_storeu_epi32(pooled + c0 + 16 * k, m[k], _mm512_xor_si512(best[k], flip));
+      const int64_t left = channels - c0;
+      if (left > 48) {
+        PoolChannels<4>(g, ys, xs, rows, channels, c0, flips, pooled);
+      } else if (left > 32) {
+        PoolChannels<3>(g, ys, xs, rows, channels, c0, flips, pooled);
+      } else if (left > 16) {
+        PoolChannels<2>(g, ys, xs, rows, channels, c0, flips, pooled);
+      } else {
+        PoolChannels<1>(g, ys, xs, rows, channels, c0, flips, pooled);
       }
     }
   }
