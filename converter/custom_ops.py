@@ -117,11 +117,17 @@ def _common_options(
     }
 
 
-def _slope(alpha) -> float:
-    """LEAKY_RELU's slope as the float32 TensorFlow computes with, in (0, 1] (FORMAT.md)."""
+def leaky_slope(alpha) -> float | None:
+    """LEAKY_RELU's `alpha` as the float32 TensorFlow multiplies by, where FORMAT.md takes it:
+    a normal float in [FLT_MIN, 1]; None otherwise."""
     slope = float(np.float32(alpha))
-    if not 0 < slope <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    return slope if np.finfo(np.float32).tiny <= slope <= 1 else None
+
+
+def _slope(alpha) -> float:
+    slope = leaky_slope(alpha)
+    if slope is None:
+        raise ValueError(f"alpha must be a normal float32 in [FLT_MIN, 1], got {alpha}")
     return slope
 
 

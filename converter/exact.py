@@ -3,10 +3,10 @@
 Training runs the tfmot graph as it is (float convolutions of dequantized values, BatchNorm on
 batch statistics). Inference (`training` false or None: predict, evaluate, a plain call) runs
 `exact_outputs` instead, which walks the same graph but computes
-- each block (blocks.py: a quantized layer with its folded BatchNorm and ReLU) as FORMAT.md's
-  arithmetic: the integer sum of code products, exact (a float64 convolution of integer codes
-  is exact below 2^53) and rounded once to float32 (as the delegate converts its int32 sum),
-  times the float32 multiplier, plus the float32 offset, then the activation;
+- each block (blocks.py: a quantized layer with its folded BatchNorm and ReLU/ReLU6/LeakyReLU)
+  as FORMAT.md's arithmetic: the integer sum of code products, exact (a float64 convolution of
+  integer codes is exact below 2^53) and rounded once to float32 (as the delegate converts its
+  int32 sum), times the float32 multiplier, plus the float32 offset, then the activation;
 - each other BatchNormalization on the last axis as `x * multiplier + offset`, folded by the
   same function (folding.py);
 - every other layer as the layer itself.

@@ -28,7 +28,7 @@ class Call:
     activation: str | None = None  # the name of the layer's own activation function
     computes: str | None = None  # what a standalone activation layer computes: 'relu',
     # 'relu6' (a ReLU with max_value=6, or an Activation layer), 'leaky_relu' (LeakyReLU, or
-    # a ReLU with a negative slope, for slopes in (0, 1])
+    # a ReLU with a negative slope, for normal float32 slopes up to 1)
     alpha: float | None = None  # a 'leaky_relu' layer's slope (float32)
     batch_norm_on_last_axis: bool = False  # a BatchNormalization folding per channel
 

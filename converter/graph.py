@@ -28,6 +28,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (
     QuantizeWrapper)
 
+from . import custom_ops
 from .facts import BatchNormStatistics, Call, CallState, ModelFacts, QuantizerState
 
 
@@ -350,15 +351,17 @@ def _activation_layer_name(layer) -> str | None:
                 return "relu6"
         return None
     if type(layer) is keras.layers.Activation:
-        return activation_function_name(layer.activation)
+        name = activation_function_name(layer.activation)
+        # tf.nn.leaky_relu as a function keeps its slope out of any config: not fused.
+        return None if name == "leaky_relu" else name
     return None
 
 
 def _leaky_slope(layer) -> float | None:
     """The float32 slope of a layer computing `tf.nn.leaky_relu` (Keras' backend.relu runs it
     for LeakyReLU, and for a ReLU with a negative slope, no threshold and no maximum) where the
-    slope lies in (0, 1]: there the select TensorFlow computes is monotone and TFLite's kernels
-    compute the same; None otherwise."""
+    slope is a normal float32 in [FLT_MIN, 1] (custom_ops.leaky_slope): there the select
+    TensorFlow computes is monotone and TFLite's kernels compute the same; None otherwise."""
     if isinstance(layer, keras.layers.LeakyReLU):
         slope = layer.get_config()["alpha"]
     elif isinstance(layer, keras.layers.ReLU):
@@ -368,8 +371,7 @@ def _leaky_slope(layer) -> float | None:
         slope = config["negative_slope"]
     else:
         return None
-    slope = float(np.float32(slope))
-    return slope if 0 < slope <= 1 else None
+    return custom_ops.leaky_slope(slope)
 
 
 def read_state(call: Call) -> CallState:

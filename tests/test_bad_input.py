@@ -99,6 +99,8 @@ OPTION_CASES = {
     "leaky_relu_without_alpha": (options_with(activation="LEAKY_RELU"), ("alpha",)),
     "alpha_without_leaky_relu": (options_with(alpha=0.1), ("alpha",)),
     "leaky_relu_alpha_0": (options_with(activation="LEAKY_RELU", alpha=0.0), ("alpha",)),
+    # A double that becomes 0 as a float32.
+    "leaky_relu_alpha_1e-50": (options_with(activation="LEAKY_RELU", alpha=1e-50), ("alpha",)),
     "leaky_relu_alpha_2": (options_with(activation="LEAKY_RELU", alpha=2.0), ("alpha",)),
     "leaky_relu_alpha_nan": (options_with(activation="LEAKY_RELU", alpha=float("nan")),
                              ("alpha",)),

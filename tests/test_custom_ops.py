@@ -252,9 +252,12 @@ def test_options_writer_rejects_bad_values(field, value, message):
 
 
 @pytest.mark.parametrize("alpha,message", [
-    (None, "alpha goes with activation LEAKY_RELU only"), (0.0, r"alpha must be in \(0, 1\]"),
-    (-0.1, "alpha must be in"), (1.5, "alpha must be in"), (float("nan"), "alpha must be in"),
-    (1e-50, "alpha must be in"),                    # 0 as a float32
+    (None, "alpha goes with activation LEAKY_RELU only"),
+    (0.0, r"alpha must be a normal float32 in \[FLT_MIN, 1\]"),
+    (-0.1, "alpha must be a normal"), (1.5, "alpha must be a normal"),
+    (float("nan"), "alpha must be a normal"),
+    (1e-50, "alpha must be a normal"),              # 0 as a float32
+    (1e-40, "alpha must be a normal"),              # a subnormal float32
 ])
 def test_options_writer_rejects_bad_alpha(alpha, message):
     with pytest.raises(ValueError, match=message):

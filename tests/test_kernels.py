@@ -166,10 +166,11 @@ def test_output_stage_is_not_fused(runtime, rng, delegate_library):
 
 @pytest.mark.parametrize("activation, alpha", [
     ("NONE", None), ("RELU", None), ("RELU6", None), ("LEAKY_RELU", 0.1), ("LEAKY_RELU", 1.0),
-    ("LEAKY_RELU", 1e-38)])
+    ("LEAKY_RELU", float(np.finfo(np.float32).tiny))])
 def test_activations(activation, alpha, runtime, rng, delegate_library):
-    # Offsets put outputs below 0, inside (0, 6) and above 6 so each clip point matters; a
-    # slope of 1e-38 makes subnormal outputs, which no flush-to-zero may touch.
+    # Offsets put outputs below 0, inside (0, 6) and above 6 so each clip point matters; the
+    # smallest slope (FLT_MIN) makes subnormal outputs, which FORMAT.md's IEEE arithmetic keeps
+    # (TensorFlow would flush them: cc/FORMAT.md "Where it stops").
     case = cases.fc_case(rng, 2, 2, True, exact=True, leading=(4,), k=9, c_out=5)
     spec = dict(case.spec, activation=activation, multiplier=np.full(5, 1.7, np.float32),
                 offset=np.float32([-3, 0, 3, 5.5, 9]))

@@ -2,10 +2,10 @@
 
 The matrix: layer type (Conv2D, DepthwiseConv2D with multiplier 1-2, grouped Conv2D,
 SeparableConv2D, Conv1D (grouped too, causal padding too), Dense on rank 2 and rank 3) x
-geometry (stride, padding, dilation) x fused
-activation (none, relu, relu6, a LeakyReLU layer of slope 0.1) x BatchNorm (with, without) x input grid (raw input: signed;
-after a ReLU: unsigned), with the bit pairs rotating through a representative subset of W1-4 x
-A1-4 so every pair meets several layer types. Each case is a tiny random model, run once (the
+geometry (stride, padding, dilation) x fused activation (none, relu, relu6, LeakyReLU of slope
+0.1) x BatchNorm (with, without) x input grid (raw input: signed; after a ReLU: unsigned), with
+the bit pairs rotating through a representative subset of W1-4 x A1-4 so every pair meets
+several layer types. Each case is a tiny random model, run once (the
 lazy step initialisation), converted, and run at batch 1 (tf.lite) and batch 8 (LiteRT).
 
 Every layer has a random bias or a BatchNorm, so that outputs do not all sit on a lattice of
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
 from bitlite.converter import convert, quantize_model
@@ -160,8 +161,11 @@ def test_layer_converts_and_matches_keras(case, delegate_library):
     (L.ReLU(negative_slope=0.25), "LEAKY_RELU"),  # Keras runs tf.nn.leaky_relu for it too
     (L.LeakyReLU(alpha=0.0), "RELU"),             # ... and tf.nn.relu for a slope of 0
     (L.LeakyReLU(alpha=1.5), None),               # beyond 1: a LEAKY_RELU of the runtime's
+    (L.LeakyReLU(alpha=1e-40), None),             # a subnormal float32 slope: the same
+    (L.Activation(tf.nn.leaky_relu), None),       # its slope (0.2) is in no config
     (L.ReLU(negative_slope=0.25, max_value=6.0), None),
-], ids=["leaky0.1", "leaky1", "relu_negative_slope", "leaky0", "leaky1.5", "clipped_leaky"])
+], ids=["leaky0.1", "leaky1", "relu_negative_slope", "leaky0", "leaky1.5", "leaky1e-40",
+        "activation_fn", "clipped_leaky"])
 def test_leaky_relu_fuses_where_the_op_computes_it(layer, fused, delegate_library):
     keras.utils.set_random_seed(3)
     inputs = keras.Input((6, 6, 5))
@@ -179,11 +183,50 @@ def test_leaky_relu_fuses_where_the_op_computes_it(layer, fused, delegate_librar
     if fused == "LEAKY_RELU":
         assert options["alpha"] == float(np.float32(layer.get_config().get(
             "alpha", layer.get_config().get("negative_slope"))))
-    assert ("LEAKY_RELU" in [op["name"] for op in ops]) == (fused is None
-                                                            and isinstance(layer, L.LeakyReLU))
+    # What is not fused stays a float layer: a LEAKY_RELU builtin where TFLite writes one.
+    leaky_builtin = fused is None and not isinstance(layer, L.ReLU)
+    assert ("LEAKY_RELU" in [op["name"] for op in ops]) == leaky_builtin
     for batch, runtime in ((1, "tf"), (8, "litert")):
         x = rng.normal(size=(batch, 6, 6, 5)).astype(np.float32)
         assert_matches_keras(x, qat.predict(x, verbose=0), run_model(data, x, runtime))
+
+
+def test_fused_leaky_relu_is_what_the_keras_layers_compute():
+    """The QAT model's inference computes a fused LEAKY_RELU as activations.apply_fused; it
+    must be what Keras' own layers compute, bit for bit, on any float32 (specials included)."""
+    from bitlite.converter import activations
+
+    rng = np.random.default_rng(0)
+    special = np.float32([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, -3e38, 3e38,
+                          np.finfo(np.float32).tiny, -np.finfo(np.float32).tiny])
+    y = np.concatenate([special, rng.normal(0, 10, 4000).astype(np.float32),
+                        np.float32(rng.normal(0, 1, 1000) * 1e-20)])
+    for alpha in (0.1, 1 / 3, 0.30000001, 1.0, 2.0**-24):
+        fused = activations.apply_fused("LEAKY_RELU", np.float32(alpha), tf.constant(y))
+        for layer in (L.LeakyReLU(alpha=alpha), L.ReLU(negative_slope=alpha)):
+            keras_y = layer(tf.constant(y)).numpy()
+            assert keras_y.tobytes() == fused.numpy().tobytes(), (alpha, type(layer).__name__)
+
+
+def test_8bit_layer_beyond_the_int32_sum_runs_its_leaky_relu_as_a_builtin(delegate_library):
+    """An 8-bit Dense whose sums could pass int32 (K = 140000 > 131071, signed) is no bitlite
+    op: builtin ops sum ranges of channels, then MUL, ADD and, for its fused LeakyReLU, a
+    LEAKY_RELU builtin (regions._affine_ops); still equal to Keras."""
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((140000,))
+    model = keras.Model(inputs, L.LeakyReLU(alpha=0.1)(L.Dense(3, name="wide")(inputs)))
+    qat = quantize_model(model, 2, 2)
+    rng = np.random.default_rng(4)
+    qat.predict(rng.normal(size=(4, 140000)).astype(np.float32), verbose=0)
+    data = convert(qat)
+    names = [op["name"] for op in tflite_ops(data)]
+    assert not any(name.startswith("Bitlite") for name in names), names
+    assert names[-1] == "LEAKY_RELU", names
+    for runtime in ("tf", "litert"):
+        x = rng.normal(size=(2, 140000)).astype(np.float32)
+        out = run_model(data, x, runtime)
+        assert out.tobytes() == qat.predict(x, verbose=0).tobytes()
+        assert (out < 0).any()
 
 
 # ---------------------------------------------------------------------------------------------

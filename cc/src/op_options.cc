@@ -158,16 +158,19 @@ class OptionEntries {
     return true;
   }
 
-  // Reads a float32 in (0, 1]: LEAKY_RELU's slope, for which y > 0 ? y : y * alpha is TF's
-  // and TFLite's kernels alike and monotone (code_thresholds.h), and never 0 * infinity.
+  // Reads a normal float32 in [FLT_MIN, 1]: LEAKY_RELU's slope, for which y > 0 ? y : y * alpha
+  // is TF's and TFLite's kernels alike and monotone (code_thresholds.h), and never 0 *
+  // infinity. Checked as the float32 it becomes (a double of 1e-50 would become 0).
   bool ReadSlope(KeyId id, float* out) {
     double value = 0.0;
     if (!CheckType(id, values_[id].IsFloat(), "a float")) return false;
     if (!values_[id].ReadDouble(&value)) return Malformed(id);
-    if (!(value > 0.0 && value <= 1.0)) {
+    // Converting a double outside float's range is undefined: check the range as a double.
+    if (!(value >= 0.0 && value <= 1.0) || static_cast<float>(value) < FLT_MIN) {
       char text[32];
       std::snprintf(text, sizeof(text), "%.9g", value);
-      return Fail(std::string(kKeyNames[id]) + " = " + text + " is out of range (0, 1]");
+      return Fail(std::string(kKeyNames[id]) + " = " + text +
+                  " is out of range (a normal float in [FLT_MIN, 1])");
     }
     *out = static_cast<float>(value);
     return true;

@@ -588,7 +588,7 @@ BITLITE_TEST(PoolOutputRefusesOutputStagesThatDoNotPool) {
   EXPECT_TRUE(LayerPools(0.0f, 0.0f, 1, leaky));
   EXPECT_TRUE(LayerPools(-0.5f, std::ldexp(1.0f, -100), 1, leaky));
   EXPECT_TRUE(LayerPools(0.5f, 1.0f, 1, {ActivationKind::kLeakyRelu, std::ldexp(1.0f, -24)}));
-  EXPECT_TRUE(!LayerPools(0.5f, 1.0f, 1, {ActivationKind::kLeakyRelu, 1e-38f}));
+  EXPECT_TRUE(!LayerPools(0.5f, 1.0f, 1, {ActivationKind::kLeakyRelu, FLT_MIN}));
   EXPECT_TRUE(!LayerPools(1e-42f, 2.0f, 1, leaky));
   EXPECT_TRUE(!LayerPools(0.5f, -1e-35f, 1, leaky));
   ConvCase c;

@@ -41,8 +41,8 @@ float EdgeValue(std::mt19937& rng, float scale) {
 }
 
 namespace {
-// YOLO's 0.1, and the ends of (0, 1] (a slope whose products are subnormal).
-constexpr float kSlopes[] = {0.1f, 1.0f, 1e-38f};
+// YOLO's 0.1, and the ends of [FLT_MIN, 1] (FLT_MIN's products are subnormal).
+constexpr float kSlopes[] = {0.1f, 1.0f, FLT_MIN};
 }  // namespace
 
 Activation RandomActivation(std::mt19937& rng) {

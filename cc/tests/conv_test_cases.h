@@ -28,11 +28,11 @@ struct ConvCase {
 // signs, denormals, the binary grid's -FLT_MIN boundary, values past int32, non-finite.
 float EdgeValue(std::mt19937& rng, float scale);
 
-// Any activation kind; LEAKY_RELU with a slope from all of (0, 1], its ends included.
+// Any activation kind; LEAKY_RELU with a slope from all of [FLT_MIN, 1], its ends included.
 Activation RandomActivation(std::mt19937& rng);
 
 // Every activation kind, LEAKY_RELU at the slopes RandomActivation picks from a list (0.1, 1
-// and 1e-38, whose products are subnormal).
+// and FLT_MIN, whose products are subnormal).
 std::vector<Activation> EveryActivation();
 // FORMAT.md's activations written out apart from the reference, for the naive convolutions.
 float NaiveActivation(float y, const Activation& activation);

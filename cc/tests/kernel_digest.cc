@@ -119,7 +119,7 @@ ConvCase NewCase(CaseRng& rng, int weight_bits, int activation_bits, bool is_sig
   p.input_scale = rng.Range(0.05f, 2.0f);
   p.activation.kind = static_cast<ActivationKind>(rng.Int(0, 3));
   if (p.activation.kind == ActivationKind::kLeakyRelu) {
-    constexpr float kSlopes[] = {0.1f, 1.0f, 1e-38f, 0.3f};
+    constexpr float kSlopes[] = {0.1f, 1.0f, FLT_MIN, 0.3f};
     p.activation.alpha = kSlopes[rng.Int(0, 3)];
   }
   return c;

@@ -1,5 +1,6 @@
 #include "op_options.h"
 
+#include <cfloat>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -198,8 +199,8 @@ BITLITE_TEST(RejectsValuesOutOfRange) {
   }
 }
 
-// LEAKY_RELU takes its slope from `alpha`, in (0, 1], on every op kind; no other activation
-// has one.
+// LEAKY_RELU takes its slope from `alpha`, a normal float in [FLT_MIN, 1], on every op kind;
+// no other activation has one.
 BITLITE_TEST(ReadsLeakyReluAndItsAlpha) {
   auto leaky = [](FlexMapWriter writer) {
     return writer.Remove("activation").String("activation", "LEAKY_RELU");
@@ -225,13 +226,18 @@ BITLITE_TEST(ReadsLeakyReluAndItsAlpha) {
             "key 'alpha' is only read with activation \"LEAKY_RELU\"");
   EXPECT_EQ(ConvError(leaky(ValidOptions(true)).Int("alpha", 1)),
             "key 'alpha' must be a float, got int");
-  // 0 would make 0 * infinity a NaN; above 1, max(y, alpha * y) and the select differ.
-  for (double alpha : {0.0, -0.0, -0.1, 1.0000001, 2.0, 1e300,
+  // 0 would make 0 * infinity a NaN (1e-50 and 1e-40 become 0 and a subnormal as floats);
+  // above 1, max(y, alpha * y) and the select differ.
+  for (double alpha : {0.0, -0.0, -0.1, 1e-50, 1e-40, 1.0000001, 2.0, 1e300,
                        std::numeric_limits<double>::infinity(),
                        std::numeric_limits<double>::quiet_NaN()}) {
     EXPECT_CONTAINS(ConvError(leaky(ValidOptions(true)).Float("alpha", alpha)),
-                    "is out of range (0, 1]");
+                    "is out of range (a normal float in [FLT_MIN, 1])");
   }
+  const std::vector<uint8_t> smallest =
+      leaky(ValidOptions(true)).Float("alpha", static_cast<double>(FLT_MIN)).Finish();
+  ASSERT_TRUE(ParseOpOptions(OpKind::kConv2D, smallest.data(), smallest.size(), &p, &error));
+  EXPECT_EQ(p.activation.alpha, FLT_MIN);
 }
 
 BITLITE_TEST(RejectsBlobsOfWrongLength) {

@@ -14,7 +14,8 @@ enum class Padding { kSame, kValid };
 enum class ActivationKind { kNone, kRelu, kRelu6, kLeakyRelu };
 
 // The activation an op fuses (FORMAT.md "Arithmetic"). `alpha` is LEAKY_RELU's slope below
-// zero, in (0, 1] (op_options.cc checks): `y > 0 ? y : y * alpha`, monotone like the others.
+// zero, a normal float in [FLT_MIN, 1] (op_options.cc checks): `y > 0 ? y : y * alpha`,
+// monotone like the others.
 struct Activation {
   ActivationKind kind = ActivationKind::kNone;
   float alpha = 0.0f;

@@ -3,10 +3,10 @@
 //
 // A channel's code is code(acc) = ActivationCode(OutputStage(acc)), with OutputStage FORMAT.md's
 // float(acc) * multiplier + offset and the activation (clamps, or LEAKY_RELU's select with a
-// slope in (0, 1]). Every one of those steps is monotone (IEEE rounding is), so for a finite multiplier m and offset o the code is a
-// non-decreasing step function of acc where m >= 0 and of ~acc = -acc - 1 where m < 0
-// (`flip`). Its steps are found once per layer by binary search over all of int32 with the
-// scalar reference itself, and then
+// slope > 0). Every one of those steps is monotone (IEEE rounding is), so for a finite
+// multiplier m and offset o the code is a non-decreasing step function of acc where m >= 0
+// and of ~acc = -acc - 1 where m < 0 (`flip`). Its steps are found once per layer by binary
+// search over all of int32 with the scalar reference itself, and then
 //   code(acc) = base + step * #{ j : (acc ^ flip) > bounds[j] }
 // for every acc the layer can reach, |acc| <= max_accumulator (OpParams::MaxAccumulator),
 // NaN and infinity included where they cannot arise (a finite m and o never make NaN: acc * m
