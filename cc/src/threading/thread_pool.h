@@ -1,5 +1,6 @@
 // A small pool of persistent worker threads for the kernels. ParallelFor hands out work
-// units in contiguous runs (kRunsPerThread per thread) through an atomic counter; each unit
+// units in contiguous runs of nearly equal length (kRunsPerThread per thread) through an
+// atomic counter; each unit
 // runs on exactly one thread and the caller passes per-thread scratch by worker index, so
 // results never depend on the thread count. Runs, not single units: neighbouring units
 // (rows of one image) share cache lines at their edges and their inputs, which units dealt
@@ -79,7 +80,7 @@ class ThreadPool {
     void* context = nullptr;
     Trampoline call = nullptr;
     int64_t units = 0;
-    int64_t run_units = 1;  // units of one claim
+    int64_t runs = 1;       // claims: run r is units [r * units / runs, (r + 1) * units / runs)
     int threads = 0;        // workers with a lower index take part
   };
   struct Worker {
