@@ -198,42 +198,73 @@ void Dispatch(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t 
       core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha, out);
 }
 
-// The codes through CodeThresholds: kCount integer compares per output, no floats.
-// Channels outside, pixels inside, as Column. The codes are counted in bytes under the
-// compares' masks (AVX512BW, which the rows with codes have): no VPMOVDB per output vector,
-// whose cost made most of this loop's time on Zen 4.
+// The codes of 16 channels (the lanes in `lanes`, all of them where kFull) of `pixels`
+// pixels through CodeThresholds: kCount integer compares per output, no floats. The codes are
+// counted in bytes under the compares' masks (AVX512BW, which the rows with codes have): no
+// VPMOVDB per output vector, whose cost made most of this loop's time on Zen 4. kFull: plain
+// loads and a plain 16-byte store, no mask test per pixel.
+template <bool kChannelTerms, int kCount, bool kFull>
+inline __attribute__((always_inline)) void ThresholdColumn(
+    const int32_t* core, int64_t core_stride, int64_t pixels, __m128i shift,
+    const int32_t* constants, int64_t constant_stride, const int32_t* const* channel_terms,
+    const CodeThresholdsView& t, int64_t c, __mmask16 lanes, int8_t* codes,
+    int64_t codes_stride) {
+  const __m512i step = _mm512_set1_epi8(static_cast<char>(t.step));
+  // The base codes as bytes 0-15 of a register (only those are stored).
+  const __m512i base =
+      _mm512_zextsi128_si512(_mm512_cvtepi32_epi8(_mm512_maskz_loadu_epi32(lanes, t.base + c)));
+  const __m512i flip = _mm512_maskz_loadu_epi32(lanes, t.flip + c);
+  __m512i bounds[kCount];
+  for (int j = 0; j < kCount; ++j) {
+    bounds[j] = _mm512_maskz_loadu_epi32(lanes, t.bounds + j * t.stride + c);
+  }
+  for (int64_t q = 0; q < pixels; ++q) {
+    const __m512i constant = _mm512_set1_epi32(constants[q * constant_stride]);
+    const int32_t* pixel_core = core + q * core_stride + c;
+    __m512i acc = _mm512_sll_epi32(kFull ? _mm512_loadu_si512(pixel_core)
+                                         : _mm512_maskz_loadu_epi32(lanes, pixel_core),
+                                   shift);
+    acc = _mm512_add_epi32(acc, constant);
+    if (kChannelTerms) {
+      const int32_t* terms = channel_terms[q] + c;
+      acc = _mm512_add_epi32(acc, kFull ? _mm512_loadu_si512(terms)
+                                        : _mm512_maskz_loadu_epi32(lanes, terms));
+    }
+    acc = _mm512_xor_si512(acc, flip);
+    __m512i code = base;
+    for (int j = 0; j < kCount; ++j) {
+      code = _mm512_mask_add_epi8(code, _mm512_cmpgt_epi32_mask(acc, bounds[j]), code, step);
+    }
+    int8_t* to = codes + q * codes_stride + c;
+    if (kFull) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(to), _mm512_castsi512_si128(code));
+    } else {
+      StoreBytes(_mm512_castsi512_si128(code), to, lanes);
+    }
+  }
+}
+
+// Channels outside, pixels inside, as Column; the whole vectors apart from the tail.
 template <bool kChannelTerms, int kCount>
 void RunThresholds(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                    const EpilogueTerms& terms, const CodeThresholdsView& t, int8_t* codes,
                    int64_t codes_stride) {
   const __m128i shift = _mm_cvtsi32_si128(terms.scale_shift);
-  const __m512i step = _mm512_set1_epi8(static_cast<char>(t.step));
-  const int32_t* constants = terms.constants;
+  // Without per-pixel constants, a zero read at stride 0: no branch per pixel.
+  static constexpr int32_t kNoConstant = 0;
+  const int32_t* constants = terms.constants != nullptr ? terms.constants : &kNoConstant;
+  const int64_t constant_stride = terms.constants != nullptr ? 1 : 0;
   const int32_t* const* channel_terms = terms.channel_terms;
-  for (int64_t c = 0; c < channels; c += 16) {
-    const __mmask16 lanes = channels - c >= 16
-                                ? static_cast<__mmask16>(0xffff)
-                                : static_cast<__mmask16>((1u << (channels - c)) - 1);
-    // The base codes as bytes 0-15 of a register (only those are stored).
-    const __m512i base =
-        _mm512_zextsi128_si512(_mm512_cvtepi32_epi8(_mm512_maskz_loadu_epi32(lanes, t.base + c)));
-    const __m512i flip = _mm512_maskz_loadu_epi32(lanes, t.flip + c);
-    __m512i bounds[kCount];
-    for (int j = 0; j < kCount; ++j) {
-      bounds[j] = _mm512_maskz_loadu_epi32(lanes, t.bounds + j * t.stride + c);
-    }
-    for (int64_t q = 0; q < pixels; ++q) {
-      const __m512i constant = _mm512_set1_epi32(constants != nullptr ? constants[q] : 0);
-      const __m512i acc = _mm512_xor_si512(
-          Accumulators<kChannelTerms>(core + q * core_stride + c, shift, constant,
-                                      kChannelTerms ? channel_terms[q] + c : nullptr, lanes),
-          flip);
-      __m512i code = base;
-      for (int j = 0; j < kCount; ++j) {
-        code = _mm512_mask_add_epi8(code, _mm512_cmpgt_epi32_mask(acc, bounds[j]), code, step);
-      }
-      StoreBytes(_mm512_castsi512_si128(code), codes + q * codes_stride + c, lanes);
-    }
+  const int64_t full = channels / 16 * 16;
+  for (int64_t c = 0; c < full; c += 16) {
+    ThresholdColumn<kChannelTerms, kCount, true>(core, core_stride, pixels, shift, constants,
+                                                 constant_stride, channel_terms, t, c, 0xffff,
+                                                 codes, codes_stride);
+  }
+  if (full < channels) {
+    ThresholdColumn<kChannelTerms, kCount, false>(
+        core, core_stride, pixels, shift, constants, constant_stride, channel_terms, t, full,
+        static_cast<__mmask16>((1u << (channels - full)) - 1), codes, codes_stride);
   }
 }
 
