@@ -141,36 +141,18 @@ class OptionEntries {
     return values_[id].ReadBool(out) || Malformed(id);
   }
 
-  // Reads a float32 that must be finite and > 0.
-  bool ReadPositiveFloat(KeyId id, float* out) {
+  // Reads a normal float32 in [FLT_MIN, max], checked as the float32 it becomes (a double of
+  // 1e-50 would become 0); `range` says so in the error. A denormal would be flushed to 0 on
+  // CPUs running with flush-to-zero.
+  bool ReadNormalFloat(KeyId id, double max, const char* range, float* out) {
     double value = 0.0;
     if (!CheckType(id, values_[id].IsFloat(), "a float")) return false;
     if (!values_[id].ReadDouble(&value)) return Malformed(id);
     // Converting a double outside float's range is undefined, so range-check it as a double.
-    // A denormal step would be flushed to 0 on CPUs running with flush-to-zero.
-    if (!(std::fabs(value) <= FLT_MAX) || static_cast<float>(value) < FLT_MIN) {
+    if (!(std::fabs(value) <= max) || static_cast<float>(value) < FLT_MIN) {
       char text[32];
       std::snprintf(text, sizeof(text), "%.9g", value);
-      return Fail(std::string(kKeyNames[id]) + " = " + text +
-                  " is out of range (must be finite and >= FLT_MIN, a normal float)");
-    }
-    *out = static_cast<float>(value);
-    return true;
-  }
-
-  // Reads a normal float32 in [FLT_MIN, 1]: LEAKY_RELU's slope, for which y > 0 ? y : y * alpha
-  // is TF's and TFLite's kernels alike and monotone (code_thresholds.h), and never 0 *
-  // infinity. Checked as the float32 it becomes (a double of 1e-50 would become 0).
-  bool ReadSlope(KeyId id, float* out) {
-    double value = 0.0;
-    if (!CheckType(id, values_[id].IsFloat(), "a float")) return false;
-    if (!values_[id].ReadDouble(&value)) return Malformed(id);
-    // Converting a double outside float's range is undefined: check the range as a double.
-    if (!(value >= 0.0 && value <= 1.0) || static_cast<float>(value) < FLT_MIN) {
-      char text[32];
-      std::snprintf(text, sizeof(text), "%.9g", value);
-      return Fail(std::string(kKeyNames[id]) + " = " + text +
-                  " is out of range (a normal float in [FLT_MIN, 1])");
+      return Fail(std::string(kKeyNames[id]) + " = " + text + " is out of range (" + range + ")");
     }
     *out = static_cast<float>(value);
     return true;
@@ -262,7 +244,10 @@ bool ReadActivation(OptionEntries& entries, Activation* activation, std::string*
                    : "key 'alpha' is only read with activation \"LEAKY_RELU\"";
     return false;
   }
-  return !leaky || entries.ReadSlope(kAlpha, &activation->alpha);
+  // LEAKY_RELU's slope: for one in [FLT_MIN, 1], y > 0 ? y : y * alpha is TF's and TFLite's
+  // kernels alike and monotone (code_thresholds.h), and never 0 * infinity.
+  return !leaky || entries.ReadNormalFloat(kAlpha, 1.0, "a normal float in [FLT_MIN, 1]",
+                                           &activation->alpha);
 }
 
 // The widths the kernels implement: sub-byte W1-4 x A1-4, and W8A8 (8-bit layers as int8
@@ -317,7 +302,8 @@ bool ParseOpOptions(OpKind kind, const uint8_t* data, size_t size, OpParams* par
   if (!entries.ReadInt(kWeightBits, 1, 8, &p.weight_bits) ||
       !entries.ReadInt(kActivationBits, 1, 8, &p.activation_bits) ||
       !CheckBitWidths(p, error) || !entries.ReadBool(kActivationSigned, &p.activation_signed) ||
-      !entries.ReadPositiveFloat(kInputScale, &p.input_scale) ||
+      !entries.ReadNormalFloat(kInputScale, FLT_MAX,
+                               "must be finite and >= FLT_MIN, a normal float", &p.input_scale) ||
       !entries.ReadInt(kInChannels, 1, INT_MAX, &p.in_channels) ||
       !entries.ReadInt(kOutChannels, 1, INT_MAX, &p.out_channels) ||
       !ReadActivation(entries, &p.activation, error) ||
