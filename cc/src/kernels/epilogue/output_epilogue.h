@@ -21,6 +21,18 @@ struct EpilogueTerms {
   const int32_t* const* channel_terms = nullptr;  // [pixels] rows of [channels]; null: none
 };
 
+// The constants of EpilogueTerms as a pixel loop reads them without a branch: pixel q's is
+// at[q * stride], a zero read at stride 0 where there are none.
+struct PixelConstants {
+  const int32_t* at;
+  int64_t stride;
+};
+inline constexpr int32_t kNoPixelConstant = 0;
+inline PixelConstants PixelConstantsOf(const EpilogueTerms& terms) {
+  return terms.constants != nullptr ? PixelConstants{terms.constants, 1}
+                                    : PixelConstants{&kNoPixelConstant, 0};
+}
+
 // Pixel q's `channels` GEMM results at core + q * core_stride, its outputs at
 // y + q * y_stride; acc: scratch for `channels` accumulators.
 using EpilogueFn = void (*)(const int32_t* core, int64_t core_stride, int64_t pixels,

@@ -206,9 +206,8 @@ void Dispatch(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t 
 template <bool kChannelTerms, int kCount, bool kFull>
 inline __attribute__((always_inline)) void ThresholdColumn(
     const int32_t* core, int64_t core_stride, int64_t pixels, __m128i shift,
-    const int32_t* constants, int64_t constant_stride, const int32_t* const* channel_terms,
-    const CodeThresholdsView& t, int64_t c, __mmask16 lanes, int8_t* codes,
-    int64_t codes_stride) {
+    PixelConstants constants, const int32_t* const* channel_terms, const CodeThresholdsView& t,
+    int64_t c, __mmask16 lanes, int8_t* codes, int64_t codes_stride) {
   const __m512i step = _mm512_set1_epi8(static_cast<char>(t.step));
   // The base codes as bytes 0-15 of a register (only those are stored).
   const __m512i base =
@@ -219,7 +218,7 @@ inline __attribute__((always_inline)) void ThresholdColumn(
     bounds[j] = _mm512_maskz_loadu_epi32(lanes, t.bounds + j * t.stride + c);
   }
   for (int64_t q = 0; q < pixels; ++q) {
-    const __m512i constant = _mm512_set1_epi32(constants[q * constant_stride]);
+    const __m512i constant = _mm512_set1_epi32(constants.at[q * constants.stride]);
     const int32_t* pixel_core = core + q * core_stride + c;
     __m512i acc = _mm512_sll_epi32(kFull ? _mm512_loadu_si512(pixel_core)
                                          : _mm512_maskz_loadu_epi32(lanes, pixel_core),
@@ -250,20 +249,17 @@ void RunThresholds(const int32_t* core, int64_t core_stride, int64_t pixels, int
                    const EpilogueTerms& terms, const CodeThresholdsView& t, int8_t* codes,
                    int64_t codes_stride) {
   const __m128i shift = _mm_cvtsi32_si128(terms.scale_shift);
-  // Without per-pixel constants, a zero read at stride 0: no branch per pixel.
-  static constexpr int32_t kNoConstant = 0;
-  const int32_t* constants = terms.constants != nullptr ? terms.constants : &kNoConstant;
-  const int64_t constant_stride = terms.constants != nullptr ? 1 : 0;
+  const PixelConstants constants = PixelConstantsOf(terms);
   const int32_t* const* channel_terms = terms.channel_terms;
   const int64_t full = channels / 16 * 16;
   for (int64_t c = 0; c < full; c += 16) {
     ThresholdColumn<kChannelTerms, kCount, true>(core, core_stride, pixels, shift, constants,
-                                                 constant_stride, channel_terms, t, c, 0xffff,
-                                                 codes, codes_stride);
+                                                 channel_terms, t, c, 0xffff, codes,
+                                                 codes_stride);
   }
   if (full < channels) {
     ThresholdColumn<kChannelTerms, kCount, false>(
-        core, core_stride, pixels, shift, constants, constant_stride, channel_terms, t, full,
+        core, core_stride, pixels, shift, constants, channel_terms, t, full,
         static_cast<__mmask16>((1u << (channels - full)) - 1), codes, codes_stride);
   }
 }

@@ -282,12 +282,10 @@ void ThresholdCodes(const int32_t* core, int64_t core_stride, int64_t pixels, in
   const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
   // Locals: the int8 stores could change `terms` for all the compiler knows.
   const int32_t* const* channel_terms = terms.channel_terms;
-  // Per-pixel constants, or none: then a zero read at stride 0, so that the pixel loop has no
-  // branch, which would keep GCC from interleaving its two pixels.
-  static constexpr int32_t kNoConstant = 0;
-  const int32_t* constants = terms.constants != nullptr ? terms.constants : &kNoConstant;
-  const int64_t constant_stride = terms.constants != nullptr ? 1 : 0;
-  auto constant = [&](int64_t q) { return vld1q_dup_s32(constants + q * constant_stride); };
+  // No branch on the constants in the pixel loop: it would keep GCC from interleaving its two
+  // pixels.
+  const PixelConstants constants = PixelConstantsOf(terms);
+  auto constant = [&](int64_t q) { return vld1q_dup_s32(constants.at + q * constants.stride); };
   int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
     const Column column(t.base + c, t.flip + c, t.bounds + c, t.stride, t.step);
