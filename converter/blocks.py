@@ -2,9 +2,9 @@
 
 A block is a QuantizeWrapperV2(Conv1D | Conv2D | DepthwiseConv2D | Conv2DTranspose | Dense)
 with its input QuantizeLayer, plus the BatchNormalization and then the ReLU/ReLU6/LeakyReLU
-(slope in (0, 1]) that follow it when each is the sole reader of the tensor before it.
-BatchNorm folds only after a linear layer; a layer's own relu/relu6 is fused; another own
-activation (tanh, swish ...) stays outside the block as a float op.
+(a normal float32 slope up to 1) that follow it when each is the sole reader of the tensor
+before it. BatchNorm folds only after a linear layer; a layer's own relu/relu6 is fused;
+another own activation (tanh, swish ...) stays outside the block as a float op.
 
 A block computes FORMAT.md's arithmetic, `activation(float32(acc) * multiplier + offset)` with
 `acc` the exact integer sum of code products, both in the QAT model's inference (exact.py) and

@@ -1,11 +1,9 @@
-// A small pool of persistent worker threads for the kernels. ParallelFor hands out work
-// units in contiguous runs of nearly equal length (kRunsPerThread per thread) through an
-// atomic counter; each unit
-// runs on exactly one thread and the caller passes per-thread scratch by worker index, so
-// results never depend on the thread count. Runs, not single units: neighbouring units
-// (rows of one image) share cache lines at their edges and their inputs, which units dealt
-// out in turn would move between cores (a depthwise layer at 2 threads 1.2x one, in runs
-// 1.8x).
+// A small pool of persistent worker threads for the kernels. ParallelFor hands out work units in
+// contiguous runs of nearly equal length (kRunsPerThread per thread) through an atomic counter;
+// each unit runs on exactly one thread and the caller passes per-thread scratch by worker index,
+// so results never depend on the thread count. Runs, not single units: neighbouring units (rows
+// of one image) share cache lines at their edges and their inputs, which units dealt out in turn
+// would move between cores (a depthwise layer at 2 threads 1.2x one, in runs 1.8x).
 // The caller works too and waits only for runs that were started: a worker that the OS
 // schedules late (a busy machine) finds the job finished and does not hold the caller up.
 //
