@@ -612,7 +612,8 @@ const glue::Clamp kAddClamps[] = {
 // both signs); 1: a grouped one (a group's channels are not a whole pixel); 2: one output
 // pixel per image and 64 to 70 channels (threads can share it only in blocks of channels).
 // Some channels' multipliers are NaNs of their own payloads or infinities (0 * inf: NaN): NaN
-// outputs, whose payloads the sums must keep.
+// outputs, whose payloads the sums must keep; others give zeros of both signs (a zero
+// multiplier, a -0 offset).
 ConvCase RandomAddedCase(std::mt19937& rng, int weight_bits, int activation_bits,
                          bool is_signed, int shape) {
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
@@ -627,16 +628,28 @@ ConvCase RandomAddedCase(std::mt19937& rng, int weight_bits, int activation_bits
                      (p.kernel_w - 1) * p.dilation_w + 1, p.in_channels};
     FillRandomData(rng, &c);
   }
-  for (float& multiplier : p.multiplier) {
-    if (uniform(0, 7) != 0) continue;
-    multiplier = uniform(0, 1) ? FloatOfBits(0x7fc00000u | static_cast<uint32_t>(uniform(1, 999)))
-                               : (uniform(0, 1) ? INFINITY : -INFINITY);
+  for (size_t i = 0; i < p.multiplier.size(); ++i) {
+    switch (uniform(0, 15)) {
+      case 0:
+      case 1:
+        p.multiplier[i] = uniform(0, 1)
+                              ? FloatOfBits(0x7fc00000u | static_cast<uint32_t>(uniform(1, 999)))
+                              : (uniform(0, 1) ? INFINITY : -INFINITY);
+        break;
+      case 2:
+        // Outputs of -0 (where the product is -0 too) and +0.
+        p.multiplier[i] = uniform(0, 1) ? 0.0f : -0.0f;
+        p.offset[i] = -0.0f;
+        break;
+      default:
+        break;
+    }
   }
   return c;
 }
 
 // The other operand of an ADD of the layer's output `conv`: values of its scale, its negation
-// (sums of exactly zero), and sprinkled in, NaNs of random payloads and signs, infinities,
+// (sums of exactly zero), a zero output's own zero (sums of -0), and sprinkled in, NaNs of random payloads and signs, infinities,
 // zeros of both signs and the largest floats (sums past them). No NaN meets a NaN output:
 // which payload their sum keeps, glue::Binary decides by the length of its call (its
 // vectorized loop commutes the add), and the kernel adds a block of channels pixel by pixel.
@@ -656,6 +669,9 @@ std::vector<float> RandomResidual(std::mt19937& rng, const std::vector<float>& c
         return sign * FLT_MAX;
       case 4:
         return -y;
+      case 5:
+        // A zero output's own zero: -0 + -0 is the one sum of -0, which a clamp at 0 keeps.
+        return y == 0.0f ? y : sign * 0.0f;
       default:
         return std::uniform_real_distribution<float>(-8.0f, 8.0f)(rng);
     }

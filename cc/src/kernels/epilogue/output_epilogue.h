@@ -53,6 +53,29 @@ using EpilogueCodesFn = void (*)(const int32_t* core, int64_t core_stride, int64
                                  const CodeThresholdsView& thresholds, int8_t* codes,
                                  int64_t codes_stride);
 
+// An ADD fused into the layer (Conv2DGemm::AddOutput, FORMAT.md "Fused ops"): each output y
+// becomes clamp(r + y), or clamp(y + r) where the residual is not first, with r the residual's
+// element at y's place; clamp(v) = min(max(v, low), high) as the glue's ADD computes it (a NaN
+// stays a NaN). Where side_grid is set, the sums' codes of that grid go beside them
+// (ActivationCode, as QuantizeActivationsReference writes them).
+struct EpilogueResidual {
+  const float* residual = nullptr;  // at the outputs' places (y_stride apart)
+  bool residual_first = false;
+  float low = 0.0f;
+  float high = 0.0f;
+  const ActivationPacking* side_grid = nullptr;
+  int8_t* side_codes = nullptr;  // at the outputs' places
+};
+
+// EpilogueFn's outputs with the fused ADD (and side codes) in the same pass. The
+// specification is EpilogueFn, then the glue's ADD, then the quantizer: Conv2DGemm composes
+// them where a kernel row has no such function.
+using EpilogueAddFn = void (*)(const int32_t* core, int64_t core_stride, int64_t pixels,
+                               int64_t channels, const EpilogueTerms& terms,
+                               const float* multiplier, const float* offset,
+                               Activation activation, const EpilogueResidual& add, float* y,
+                               int64_t y_stride);
+
 // Integer step here, then OutputStageReference itself, pixel by pixel.
 void OutputEpilogueScalar(const int32_t* core, int64_t core_stride, int64_t pixels,
                           int64_t channels, const EpilogueTerms& terms, const float* multiplier,
@@ -97,6 +120,10 @@ void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t
                                Activation activation, const ActivationPacking& grid,
                                const CodeThresholdsView& thresholds, int8_t* codes,
                                int64_t codes_stride);
+void OutputEpilogueAddAvx512(const int32_t* core, int64_t core_stride, int64_t pixels,
+                             int64_t channels, const EpilogueTerms& terms,
+                             const float* multiplier, const float* offset, Activation activation,
+                             const EpilogueResidual& add, float* y, int64_t y_stride);
 #endif
 #if BITLITE_NEON_KERNELS && defined(__aarch64__)
 void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels,

@@ -10,6 +10,7 @@
 
 #include <cfloat>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/epilogue/output_epilogue.h"
 
@@ -101,6 +102,35 @@ struct CodesOutput {
   Codes codes_of;
   void Store(__m512 v, int64_t q, int64_t c, __mmask16 lanes) const {
     StoreBytes(_mm512_cvtepi32_epi8(codes_of(v)), codes + q * stride + c, lanes);
+  }
+};
+
+// ResidualOutput's SideCodes without side codes.
+struct NoSideCodes {};
+
+// Floats with a fused ADD (EpilogueResidual) in the output's registers: the sum with the
+// residual, the glue ADD's clamp by compares that let a NaN through (std::max, then
+// std::min), the float stored and, unless SideCodes is NoSideCodes, the sum's codes beside it.
+template <class SideCodes>
+struct ResidualOutput {
+  float* y;
+  const float* residual;
+  int8_t* side_codes;
+  int64_t stride;
+  bool residual_first;
+  __m512 low;
+  __m512 high;
+  SideCodes codes_of;
+  void Store(__m512 v, int64_t q, int64_t c, __mmask16 lanes) const {
+    const int64_t at = q * stride + c;
+    const __m512 r = _mm512_maskz_loadu_ps(lanes, residual + at);
+    __m512 sum = residual_first ? _mm512_add_ps(r, v) : _mm512_add_ps(v, r);
+    sum = _mm512_mask_mov_ps(sum, _mm512_cmp_ps_mask(sum, low, _CMP_LT_OQ), low);
+    sum = _mm512_mask_mov_ps(sum, _mm512_cmp_ps_mask(high, sum, _CMP_LT_OQ), high);
+    _mm512_mask_storeu_ps(y + at, lanes, sum);
+    if constexpr (!std::is_same_v<SideCodes, NoSideCodes>) {
+      StoreBytes(_mm512_cvtepi32_epi8(codes_of(sum)), side_codes + at, lanes);
+    }
   }
 };
 
@@ -273,6 +303,29 @@ void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int
   Dispatch(core, core_stride, pixels, channels, terms, multiplier, offset, activation, out);
 }
 
+template <class SideCodes>
+void DispatchAdd(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+                 const EpilogueTerms& terms, const float* multiplier, const float* offset,
+                 Activation activation, const EpilogueResidual& add, float* y,
+                 int64_t y_stride) {
+  const SideCodes codes_of = [&] {
+    if constexpr (std::is_same_v<SideCodes, NoSideCodes>) {
+      return NoSideCodes{};
+    } else {
+      return SideCodes(*add.side_grid);
+    }
+  }();
+  const ResidualOutput<SideCodes> out{y,
+                                      add.residual,
+                                      add.side_codes,
+                                      y_stride,
+                                      add.residual_first,
+                                      _mm512_set1_ps(add.low),
+                                      _mm512_set1_ps(add.high),
+                                      codes_of};
+  Dispatch(core, core_stride, pixels, channels, terms, multiplier, offset, activation, out);
+}
+
 }  // namespace
 
 void OutputEpilogueAvx512(const int32_t* core, int64_t core_stride, int64_t pixels,
@@ -305,6 +358,22 @@ void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t
                                                   : DispatchCodes<DividingCodes>;
   run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, grid, codes,
       codes_stride);
+}
+
+void OutputEpilogueAddAvx512(const int32_t* core, int64_t core_stride, int64_t pixels,
+                             int64_t channels, const EpilogueTerms& terms,
+                             const float* multiplier, const float* offset, Activation activation,
+                             const EpilogueResidual& add, float* y, int64_t y_stride) {
+  // The side grid's kind as in OutputEpilogueCodesAvx512 (no grid: floats alone).
+  const ActivationPacking* grid = add.side_grid;
+  const auto run = grid == nullptr                   ? DispatchAdd<NoSideCodes>
+                   : grid->grid.is_binary            ? DispatchAdd<BinaryCodes>
+                   : grid->threshold_count == 1      ? DispatchAdd<ThresholdCodes<1>>
+                   : grid->threshold_count == 3      ? DispatchAdd<ThresholdCodes<3>>
+                   : grid->threshold_count == 7      ? DispatchAdd<ThresholdCodes<7>>
+                                                     : DispatchAdd<DividingCodes>;
+  run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, add, y,
+      y_stride);
 }
 
 }  // namespace bitlite

@@ -209,7 +209,9 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
       (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
       (chunk + 1) * block_channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
-  if (adds_) budget.Add(CheckedSize(threads_) * chunk * block_channels_, sizeof(float));
+  // A fused ADD's outputs before the glue's ADD, where the row has no epilogue_add.
+  const bool add_scratch = adds_ && kernels_.epilogue_add == nullptr;
+  if (add_scratch) budget.Add(CheckedSize(threads_) * chunk * block_channels_, sizeof(float));
   if (pools_) {
     budget.Add(CheckedSize(threads_) * (CheckedSize(pool_.filter_h) * g.out_w + pool_.out_w) *
                    group_out_c_,
@@ -326,7 +328,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     s.pool_rows.assign(pools_ ? static_cast<size_t>(pool_.filter_h * g.out_w * group_out_c_) : 0,
                        0);
     s.pooled.assign(pools_ ? static_cast<size_t>(pool_.out_w * group_out_c_) : 0, 0);
-    s.add_operand.assign(adds_ ? count * static_cast<size_t>(block_channels_) : 0, 0.0f);
+    s.add_operand.assign(add_scratch ? count * static_cast<size_t>(block_channels_) : 0, 0.0f);
     s.pool_ring.clear();
     for (int64_t r = 0; pools_ && r < pool_.filter_h; ++r) {
       s.pool_ring.push_back(s.pool_rows.data() + r * g.out_w * group_out_c_);
@@ -644,6 +646,20 @@ void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput&
     kernels_.epilogue(scratch->core.data(), block_channels_, count, real_channels, terms,
                       multiplier_.data() + oc, offset_.data() + oc, activation_,
                       scratch->acc.data(), y.values + first * g_.out_c + oc, g_.out_c);
+    return;
+  }
+  if (kernels_.epilogue_add != nullptr) {
+    const int64_t at = first * g_.out_c + oc;
+    EpilogueResidual add;
+    add.residual = y.residual + at;
+    add.residual_first = residual_first_;
+    add.low = add_clamp_.low;
+    add.high = add_clamp_.high;
+    add.side_grid = y.side_codes != nullptr ? y.side_grid : nullptr;
+    add.side_codes = y.side_codes != nullptr ? y.side_codes + at : nullptr;
+    kernels_.epilogue_add(scratch->core.data(), block_channels_, count, real_channels, terms,
+                          multiplier_.data() + oc, offset_.data() + oc, activation_, add,
+                          y.values + at, g_.out_c);
     return;
   }
   float* outputs = scratch->add_operand.data();

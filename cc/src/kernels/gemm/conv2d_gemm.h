@@ -110,7 +110,8 @@ class Conv2DGemm {
     CacheLineVector<int32_t> pool_rows;
     std::vector<const int32_t*> pool_ring;  // [filter_h]: the rows' places in pool_rows
     CacheLineVector<int32_t> pooled;
-    // A fused ADD (AddOutput): the chunk's outputs, [chunk pixels][block channels].
+    // A fused ADD (AddOutput) on a row without epilogue_add: the chunk's outputs, [chunk
+    // pixels][block channels].
     CacheLineVector<float> add_operand;
   };
 

@@ -49,11 +49,12 @@ GemmFunctions W8A8Scalar(int, int, bool) {
 GemmFunctions BitserialAvx2(int w, int a, bool twos) {
   return {BgemmAvx2(w, a, twos), PackActivationsAvx2, OutputEpilogueAvx2};
 }
-// The AVX-512 rows' functions with the codes between ops (their CPUs all have AVX512BW, see
-// the predicates above).
+// The AVX-512 rows' functions with the codes between ops and the fused ADD's output stage
+// (their CPUs all have AVX512BW, see the predicates above).
 GemmFunctions WithCodesAvx512(GemmFunctions functions) {
   functions.pack_codes = PackActivationCodesAvx512;
   functions.epilogue_codes = OutputEpilogueCodesAvx512;
+  functions.epilogue_add = OutputEpilogueAddAvx512;
   return functions;
 }
 GemmFunctions BitserialAvx512(int w, int a, bool twos) {
