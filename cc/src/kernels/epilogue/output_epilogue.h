@@ -130,6 +130,10 @@ void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels
                         int64_t channels, const EpilogueTerms& terms, const float* multiplier,
                         const float* offset, Activation activation, int32_t* acc, float* y,
                         int64_t y_stride);
+void OutputEpilogueAddNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
+                           int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                           const float* offset, Activation activation,
+                           const EpilogueResidual& add, float* y, int64_t y_stride);
 // Vector channel tails through zero-padded copies: no scalar part.
 void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
                              int64_t channels, const EpilogueTerms& terms,

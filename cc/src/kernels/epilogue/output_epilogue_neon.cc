@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/epilogue/output_epilogue.h"
 
@@ -117,19 +118,22 @@ struct DividingCodes {
   int8x8_t high;
 };
 
-// One pixel's codes: 8 channels per step, the tail (under 8) through zero-padded copies of
-// its inputs, so nothing is read or written past the caller's arrays.
-template <ActivationKind kActivation, bool kChannelTerms, class Codes>
-void CodesPixel(const int32_t* core, int64_t channels, int32_t scale, int32x4_t constant,
-                const int32_t* channel_terms, const float* multiplier, const float* offset,
-                float32x4_t alpha, const Codes& codes_of, int8_t* codes) {
+// One pixel's outputs, 8 channels per step, each step's handed to `sink(outputs, c, count)`
+// (channels c to c + count - 1; count 8 but for the tail). The tail's inputs go through
+// zero-padded copies, so nothing is read past the caller's arrays.
+template <ActivationKind kActivation, bool kChannelTerms, class Sink>
+inline __attribute__((always_inline)) void PixelOutputs(const int32_t* core, int64_t channels,
+                                                        int32_t scale, int32x4_t constant,
+                                                        const int32_t* channel_terms,
+                                                        const float* multiplier,
+                                                        const float* offset, float32x4_t alpha,
+                                                        const Sink& sink) {
   int64_t c = 0;
   for (; c + 8 <= channels; c += 8) {
-    // Locals before every store: clang's NEON stores are macros (see Loop).
-    const int8x8_t step_codes = codes_of(Outputs8<kActivation, kChannelTerms>(
-        core + c, scale, constant, kChannelTerms ? channel_terms + c : nullptr, multiplier + c,
-        offset + c, alpha));
-    vst1_s8(codes + c, step_codes);
+    sink(Outputs8<kActivation, kChannelTerms>(core + c, scale, constant,
+                                              kChannelTerms ? channel_terms + c : nullptr,
+                                              multiplier + c, offset + c, alpha),
+         c, size_t{8});
   }
   if (c == channels) return;
   const size_t left = static_cast<size_t>(channels - c);
@@ -139,11 +143,20 @@ void CodesPixel(const int32_t* core, int64_t channels, int32_t scale, int32x4_t 
   if (kChannelTerms) std::memcpy(terms_tail, channel_terms + c, left * sizeof(int32_t));
   std::memcpy(multiplier_tail, multiplier + c, left * sizeof(float));
   std::memcpy(offset_tail, offset + c, left * sizeof(float));
-  int8_t codes_tail[8];
-  const int8x8_t tail_codes = codes_of(Outputs8<kActivation, kChannelTerms>(
-      core_tail, scale, constant, terms_tail, multiplier_tail, offset_tail, alpha));
-  vst1_s8(codes_tail, tail_codes);
-  std::memcpy(codes + c, codes_tail, left);
+  sink(Outputs8<kActivation, kChannelTerms>(core_tail, scale, constant, terms_tail,
+                                            multiplier_tail, offset_tail, alpha),
+       c, left);
+}
+
+// 8 codes (of which `count` are stored) at `to`; the tail through a copy.
+inline void StoreCodes(int8x8_t codes, int8_t* to, size_t count) {
+  if (count == 8) {
+    vst1_s8(to, codes);
+    return;
+  }
+  int8_t tail[8];
+  vst1_s8(tail, codes);
+  std::memcpy(to, tail, count);
 }
 
 template <ActivationKind kActivation, bool kChannelTerms, class Codes>
@@ -154,10 +167,68 @@ void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t
   const float32x4_t alpha = vdupq_n_f32(alpha_value);
   for (int64_t q = 0; q < pixels; ++q) {
     const int32x4_t constant = vdupq_n_s32(terms.constants != nullptr ? terms.constants[q] : 0);
-    CodesPixel<kActivation, kChannelTerms>(core + q * core_stride, channels, scale, constant,
-                                           kChannelTerms ? terms.channel_terms[q] : nullptr,
-                                           multiplier, offset, alpha, codes_of,
-                                           codes + q * codes_stride);
+    int8_t* pixel_codes = codes + q * codes_stride;
+    auto store = [&](float32x4x2_t outputs, int64_t c, size_t count) {
+      StoreCodes(codes_of(outputs), pixel_codes + c, count);
+    };
+    PixelOutputs<kActivation, kChannelTerms>(core + q * core_stride, channels, scale, constant,
+                                             kChannelTerms ? terms.channel_terms[q] : nullptr,
+                                             multiplier, offset, alpha, store);
+  }
+}
+
+// ResidualRows' side codes where there are none.
+struct NoSideCodes {};
+
+// The outputs with a fused ADD (EpilogueResidual): the sum with the residual, the glue ADD's
+// clamp by compares that let a NaN through (std::max, then std::min), the floats stored and,
+// unless SideCodes is NoSideCodes, their codes beside. The tail's residual and sums go
+// through copies.
+template <ActivationKind kActivation, bool kChannelTerms, class SideCodes>
+void ResidualRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+                  const EpilogueTerms& terms, const float* multiplier, const float* offset,
+                  float alpha_value, const EpilogueResidual& add, const SideCodes& codes_of,
+                  float* y, int64_t y_stride) {
+  const int32_t scale = static_cast<int32_t>(1u << terms.scale_shift);
+  const float32x4_t alpha = vdupq_n_f32(alpha_value);
+  const float32x4_t low = vdupq_n_f32(add.low);
+  const float32x4_t high = vdupq_n_f32(add.high);
+  const bool residual_first = add.residual_first;
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int32x4_t constant = vdupq_n_s32(terms.constants != nullptr ? terms.constants[q] : 0);
+    const float* residual = add.residual + q * y_stride;
+    float* sums = y + q * y_stride;
+    int8_t* side_codes = add.side_codes + q * y_stride;
+    auto store = [&](float32x4x2_t outputs, int64_t c, size_t count) {
+      float32x4x2_t r;
+      if (count == 8) {
+        r = vld1q_f32_x2(residual + c);
+      } else {
+        float tail[8] = {};
+        std::memcpy(tail, residual + c, count * sizeof(float));
+        r = vld1q_f32_x2(tail);
+      }
+      float32x4x2_t sum;
+      for (int h = 0; h < 2; ++h) {
+        float32x4_t v = residual_first ? vaddq_f32(r.val[h], outputs.val[h])
+                                       : vaddq_f32(outputs.val[h], r.val[h]);
+        v = vbslq_f32(vcltq_f32(v, low), low, v);
+        sum.val[h] = vbslq_f32(vcltq_f32(high, v), high, v);
+      }
+      if (count == 8) {
+        vst1q_f32_x2(sums + c, sum);
+      } else {
+        float tail[8];
+        vst1q_f32_x2(tail, sum);
+        std::memcpy(sums + c, tail, count * sizeof(float));
+      }
+      if constexpr (!std::is_same_v<SideCodes, NoSideCodes>) {
+        StoreCodes(codes_of(sum), side_codes + c, count);
+      }
+    };
+    PixelOutputs<kActivation, kChannelTerms>(core + q * core_stride, channels, scale, constant,
+                                             kChannelTerms ? terms.channel_terms[q] : nullptr,
+                                             multiplier, offset, alpha, store);
   }
 }
 
@@ -351,6 +422,36 @@ void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int
       Codes(grid), codes, codes_stride);
 }
 
+template <class SideCodes>
+void DispatchResidual(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
+                      const EpilogueTerms& terms, const float* multiplier, const float* offset,
+                      Activation activation, const EpilogueResidual& add, float* y,
+                      int64_t y_stride) {
+  using Rows = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
+                        const float*, const float*, float, const EpilogueResidual&,
+                        const SideCodes&, float*, int64_t);
+  // [has channel terms][activation kind]
+  static constexpr Rows kRows[2][4] = {
+      {ResidualRows<ActivationKind::kNone, false, SideCodes>,
+       ResidualRows<ActivationKind::kRelu, false, SideCodes>,
+       ResidualRows<ActivationKind::kRelu6, false, SideCodes>,
+       ResidualRows<ActivationKind::kLeakyRelu, false, SideCodes>},
+      {ResidualRows<ActivationKind::kNone, true, SideCodes>,
+       ResidualRows<ActivationKind::kRelu, true, SideCodes>,
+       ResidualRows<ActivationKind::kRelu6, true, SideCodes>,
+       ResidualRows<ActivationKind::kLeakyRelu, true, SideCodes>}};
+  const SideCodes codes_of = [&] {
+    if constexpr (std::is_same_v<SideCodes, NoSideCodes>) {
+      return NoSideCodes{};
+    } else {
+      return SideCodes(*add.side_grid);
+    }
+  }();
+  kRows[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation.kind)](
+      core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha, add,
+      codes_of, y, y_stride);
+}
+
 }  // namespace
 
 void OutputEpilogueNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
@@ -383,6 +484,19 @@ void OutputEpilogueCodesNeon(const int32_t* core, int64_t core_stride, int64_t p
   const auto run = grid.grid.is_binary ? DispatchCodes<BinaryCodes> : DispatchCodes<DividingCodes>;
   run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, grid, codes,
       codes_stride);
+}
+
+void OutputEpilogueAddNeon(const int32_t* core, int64_t core_stride, int64_t pixels,
+                           int64_t channels, const EpilogueTerms& terms, const float* multiplier,
+                           const float* offset, Activation activation,
+                           const EpilogueResidual& add, float* y, int64_t y_stride) {
+  // The side grid's kind as in OutputEpilogueCodesNeon's float path (no grid: floats alone).
+  const ActivationPacking* grid = add.side_grid;
+  const auto run = grid == nullptr          ? DispatchResidual<NoSideCodes>
+                   : grid->grid.is_binary   ? DispatchResidual<BinaryCodes>
+                                            : DispatchResidual<DividingCodes>;
+  run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, add, y,
+      y_stride);
 }
 
 }  // namespace bitlite

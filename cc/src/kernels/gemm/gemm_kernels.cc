@@ -96,17 +96,21 @@ constexpr ActivationPackFn kNeonPackBytes = PackActivationBytesNeon;
 constexpr EpilogueFn kNeonEpilogue = OutputEpilogueNeon;
 constexpr ActivationCodePackFn kNeonPackCodes = PackActivationCodesNeon;
 constexpr EpilogueCodesFn kNeonEpilogueCodes = OutputEpilogueCodesNeon;
+constexpr EpilogueAddFn kNeonEpilogueAdd = OutputEpilogueAddNeon;
 #else
 constexpr ActivationPackFn kNeonPack = PackActivationsScalar;
 constexpr ActivationPackFn kNeonPackBytes = PackActivationsScalar;
 constexpr EpilogueFn kNeonEpilogue = OutputEpilogueScalar;
 constexpr ActivationCodePackFn kNeonPackCodes = nullptr;
 constexpr EpilogueCodesFn kNeonEpilogueCodes = nullptr;
+constexpr EpilogueAddFn kNeonEpilogueAdd = nullptr;
 #endif
-// The NEON rows' functions with the codes between ops (null on armv7).
+// The NEON rows' functions with the codes between ops and the fused ADD's output stage (null
+// on armv7).
 GemmFunctions WithCodesNeon(GemmFunctions functions) {
   functions.pack_codes = kNeonPackCodes;
   functions.epilogue_codes = kNeonEpilogueCodes;
+  functions.epilogue_add = kNeonEpilogueAdd;
   return functions;
 }
 GemmFunctions BitserialNeon(int w, int a, bool twos) {

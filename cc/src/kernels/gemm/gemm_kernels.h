@@ -44,7 +44,7 @@ struct GemmFunctions {
   EpilogueCodesFn epilogue_codes = nullptr;
   // The float output stage with a fused ADD and its side codes in one pass; null where the
   // ISA has none (then the driver runs `epilogue`, the glue's ADD and the quantizer, one
-  // after the other): the AVX-512 rows have it.
+  // after the other): the AVX-512 and aarch64 NEON rows have it.
   EpilogueAddFn epilogue_add = nullptr;
   // Int rows: sub-byte weights one byte per code (WeightPlaneGrid's byte_codes), for a
   // multiply that takes bytes from memory (AMX tiles), instead of nibbles widened in registers.
