@@ -544,27 +544,35 @@ void Conv2DGemm::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c
         shifted ? border_terms_.data() +
                       (first_class + row_class * col_classes) * group_channels_ + c0
                 : nullptr;
-    for (int64_t i = 0; i < run; ++i, ++q) {
-      const int64_t ow = at.ow + i;
-      scratch->rows[static_cast<size_t>(q)] = row_input + ow * g_.stride_w * tap_words_;
-      int64_t constant = 0;
-      if (row_sums != nullptr) {
-        int64_t pixel_sum = 0;
-        for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
-          pixel_sum += row_sums[kh * g_.dilation_h * g_.out_w + ow];
-        }
-        constant = pixel_sum_factor * pixel_sum;
-      }
-      if (shifted) {
-        const int32_t col_class = col_class_[static_cast<size_t>(ow)];
-        const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
-        constant += valid_tap_factor * (rows.hi - rows.lo) * (cols.hi - cols.lo);
-        scratch->channel_terms[static_cast<size_t>(q)] = row_terms + col_class * group_channels_;
-      }
-      // Wraps modulo 2^32 like the epilogue's arithmetic; the final accumulator is exact.
-      scratch->constants[static_cast<size_t>(q)] =
-          static_cast<int32_t>(static_cast<uint32_t>(constant));
+    // The run's window corners, then its constants, modulo 2^32 as the epilogue adds them (the
+    // final accumulator is exact): the window sums kernel row by kernel row, each row's read
+    // in order, in loops without a carried dependence.
+    const uint64_t* corner = row_input + at.ow * g_.stride_w * tap_words_;
+    const int64_t corner_step = g_.stride_w * tap_words_;
+    for (int64_t i = 0; i < run; ++i) {
+      scratch->rows[static_cast<size_t>(q + i)] = corner + i * corner_step;
     }
+    uint32_t* constants = reinterpret_cast<uint32_t*>(scratch->constants.data() + q);
+    std::fill(constants, constants + run, 0u);
+    if (row_sums != nullptr) {
+      for (int64_t kh = 0; kh < g_.kernel_h; ++kh) {
+        const int32_t* sums = row_sums + kh * g_.dilation_h * g_.out_w + at.ow;
+        for (int64_t i = 0; i < run; ++i) constants[i] += static_cast<uint32_t>(sums[i]);
+      }
+      const uint32_t factor = static_cast<uint32_t>(pixel_sum_factor);
+      for (int64_t i = 0; i < run; ++i) constants[i] *= factor;
+    }
+    if (shifted) {
+      const int64_t row_taps = valid_tap_factor * (rows.hi - rows.lo);
+      for (int64_t i = 0; i < run; ++i) {
+        const int32_t col_class = col_class_[static_cast<size_t>(at.ow + i)];
+        const TapRange& cols = col_ranges_[static_cast<size_t>(col_class)];
+        constants[i] += static_cast<uint32_t>(row_taps * (cols.hi - cols.lo));
+        scratch->channel_terms[static_cast<size_t>(q + i)] =
+            row_terms + col_class * group_channels_;
+      }
+    }
+    q += run;
     at.ow += run - 1;
     Next(&at);
   }
