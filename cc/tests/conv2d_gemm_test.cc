@@ -648,11 +648,12 @@ ConvCase RandomAddedCase(std::mt19937& rng, int weight_bits, int activation_bits
   return c;
 }
 
-// The other operand of an ADD of the layer's output `conv`: values of its scale, its negation
-// (sums of exactly zero), a zero output's own zero (sums of -0), and sprinkled in, NaNs of random payloads and signs, infinities,
-// zeros of both signs and the largest floats (sums past them). No NaN meets a NaN output:
-// which payload their sum keeps, glue::Binary decides by the length of its call (its
-// vectorized loop commutes the add), and the kernel adds a block of channels pixel by pixel.
+// The other operand of an ADD of the layer's output `conv`: values of its scale, its negation (sums
+// of exactly zero), a zero output's own zero (sums of -0), and sprinkled in, NaNs of random
+// payloads and signs, infinities, zeros of both signs and the largest floats (sums past them). No
+// NaN meets a NaN output: which payload their sum keeps, glue::Binary decides by the length of its
+// call (its vectorized loop commutes the add), and the kernel adds a block of channels pixel by
+// pixel.
 std::vector<float> RandomResidual(std::mt19937& rng, const std::vector<float>& conv) {
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
   auto pick = [&](float y) {

@@ -748,7 +748,8 @@ void Conv2DGemm::RunPooledRows(int64_t first, int64_t end, Scratch* scratch,
                                            out + x0 * channels, channels);
       }
     }
-    pool_kernels_.max_pool_flipped_row(p, pool_row, scratch->pool_ring.data(), channels, pool_flips_.data(), scratch->pooled.data());
+    pool_kernels_.max_pool_flipped_row(p, pool_row, scratch->pool_ring.data(), channels,
+                                       pool_flips_.data(), scratch->pooled.data());
     const int64_t at = row * p.out_w * channels;
     const EpilogueTerms whole;  // the pooled accumulators are complete
     if (y.codes != nullptr) {
