@@ -116,11 +116,10 @@ class BitliteNodeOp : public PartitionOp {
 }  // namespace
 
 int64_t ShapeElements(const Shape& shape) {
+  // Called per tensor and invoke: an overflow check without a division.
   int64_t elements = 1;
   for (int dim : shape) {
-    if (dim < 0) return -1;
-    if (dim != 0 && elements > INT64_MAX / dim) return -1;
-    elements *= dim;
+    if (dim < 0 || __builtin_mul_overflow(elements, int64_t{dim}, &elements)) return -1;
   }
   return elements;
 }

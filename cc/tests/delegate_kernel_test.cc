@@ -32,6 +32,7 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #include "fake_interpreter.h"
 #include "flexbuffer_test_writer.h"
 #include "glue/glue_kernels.h"
+#include "partition_op.h"
 #include "test_harness.h"
 #include "tflite_tensors.h"
 
@@ -472,6 +473,17 @@ const AddActivation kAddActivations[] = {
 const KernelChoice kEveryKernelChoice[] = {KernelChoice::kReference, KernelChoice::kAuto,
                                            KernelChoice::kBitserial, KernelChoice::kInt,
                                            KernelChoice::kLut};
+
+// ShapeElements: the product of the dims, -1 for a negative dim or a product past int64.
+BITLITE_TEST(ShapeElementsRefusesNegativeDimsAndOverflow) {
+  EXPECT_EQ(ShapeElements({}), int64_t{1});
+  EXPECT_EQ(ShapeElements({2, 3, 5}), int64_t{30});
+  EXPECT_EQ(ShapeElements({4, 0, -1}), int64_t{-1});
+  EXPECT_EQ(ShapeElements({0, 1 << 30, 1 << 30, 1 << 30}), int64_t{0});
+  EXPECT_EQ(ShapeElements({1 << 30, 1 << 30, 4}), int64_t{1} << 62);
+  EXPECT_EQ(ShapeElements({1 << 30, 1 << 30, 8}), int64_t{-1});
+  EXPECT_EQ(ShapeElements({1 << 30, 1 << 30, 1 << 30, 0}), int64_t{-1});
+}
 
 // Whether `sum` is `expected` bit for bit, but where that is a NaN: then a NaN of one of the
 // graph's operand payloads `nan_bits` (a NaN + NaN may have either one's, FORMAT.md:
