@@ -129,6 +129,33 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
   }
 }
 
+// Kernels of 4 to 7 rows on 1-bit weights, whose shift needs each window's sum of activation
+// values (PrepareChunk adds them two kernel rows a pass: an even and an odd last pair), with
+// strides, dilations and both paddings: every row against the reference.
+BITLITE_TEST(TallKernelsWithWindowSumsMatchReference) {
+  TestThreadPools threads;
+  std::mt19937 rng(4077);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int kernel_h = 4; kernel_h <= 7; ++kernel_h) {
+    for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
+      ConvCase c = RandomCase(rng, 1, activation_bits, uniform(0, 1) == 1);
+      OpParams& p = c.params;
+      p.kind = OpKind::kConv2D;
+      p.kernel_h = kernel_h;
+      p.kernel_w = uniform(1, 3);
+      p.stride_h = uniform(1, 2);
+      p.stride_w = uniform(1, 2);
+      p.dilation_h = uniform(1, 2);
+      p.dilation_w = 1;
+      p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
+      c.input_shape = {uniform(1, 2), (kernel_h - 1) * p.dilation_h + uniform(1, 9),
+                       p.kernel_w + uniform(0, 9), p.in_channels};
+      FillRandomData(rng, &c);
+      CheckCase(c, threads.pools);
+    }
+  }
+}
+
 BITLITE_TEST(GroupedConvolutionsMatchReferenceForAllBitWidthsIsasAndThreadCounts) {
   TestThreadPools threads;
   ThreadPool* pools = threads.pools;
@@ -985,11 +1012,70 @@ std::vector<ActivationPacking> CodeGridsOfEveryKind() {
   return grids;
 }
 
+// A fused ADD's output stage (`add`) against its specification: the scalar epilogue's outputs
+// `expected` (`pixels` rows of `y_stride`), the glue's ADD of them and a residual of special
+// values (RandomResidual) under every clamp and operand order, and the sums' codes of every
+// grid kind, or none. The gaps between rows keep their sentinels. Returns what differs, or "".
+std::string CheckEpilogueAdd(EpilogueAddFn add, const int32_t* core, int core_stride,
+                             int pixels, int channels, const EpilogueTerms& terms,
+                             const float* multiplier, const float* offset, Activation act,
+                             const std::vector<float>& expected, int y_stride,
+                             std::mt19937& rng) {
+  const std::vector<float> residual = RandomResidual(rng, expected);
+  std::vector<const ActivationPacking*> side_grids = {nullptr};
+  const std::vector<ActivationPacking> grids = CodeGridsOfEveryKind();
+  for (const ActivationPacking& grid : grids) side_grids.push_back(&grid);
+  for (const glue::Clamp& clamp : kAddClamps) {
+    for (bool residual_first : {false, true}) {
+      std::vector<float> want(expected.size(), 7.0f);
+      glue::BinaryGeometry row;
+      row.size = channels;
+      for (int q = 0; q < pixels; ++q) {
+        const float* y = expected.data() + q * y_stride;
+        const float* r = residual.data() + q * y_stride;
+        glue::Binary(glue::BinaryOp::kAdd, row, residual_first ? r : y, residual_first ? y : r,
+                     want.data() + q * y_stride, clamp);
+      }
+      for (const ActivationPacking* grid : side_grids) {
+        std::vector<float> sums(expected.size(), 7.0f);
+        std::vector<int8_t> codes(expected.size(), 99);
+        EpilogueResidual fused;
+        fused.residual = residual.data();
+        fused.residual_first = residual_first;
+        fused.low = clamp.low;
+        fused.high = clamp.high;
+        fused.side_grid = grid;
+        fused.side_codes = grid != nullptr ? codes.data() : nullptr;
+        add(core, core_stride, pixels, channels, terms, multiplier, offset, act, fused,
+            sums.data(), y_stride);
+        std::string what;
+        if (!BitwiseEqual(sums, want)) what = "sums";
+        if (grid != nullptr) {
+          std::vector<int8_t> want_codes = ReferenceCodes(want, *grid);
+          for (int q = 0; q < pixels; ++q) {
+            for (int c = channels; c < y_stride; ++c) want_codes[q * y_stride + c] = 99;
+          }
+          if (codes != want_codes) what += " side codes";
+        }
+        if (!what.empty()) {
+          return what + ", clamp [" + std::to_string(clamp.low) + ", " +
+                 std::to_string(clamp.high) + "]" + (residual_first ? ", residual first" : "") +
+                 (grid != nullptr ? ", grid of " + std::to_string(grid->grid.range.max -
+                                                                    grid->grid.range.min) +
+                                        " steps"
+                                  : "");
+        }
+      }
+    }
+  }
+  return "";
+}
+
 // Every ISA's output epilogue equals the scalar one (integer terms, then the reference
 // output stage) bit for bit: channel counts around the vector widths, with and without
 // per-channel terms, every shift, wrapping sums, and outputs that are NaN, infinite, -0.0,
 // denormal or at the activations' edges; and so do its codes epilogue's codes, where it has
-// one, on every grid kind.
+// one, on every grid kind, and its fused ADD's sums and side codes (CheckEpilogueAdd).
 BITLITE_TEST(OutputEpilogueMatchesScalar) {
   std::mt19937 rng(5);
   auto pick_float = [&]() {
@@ -1050,6 +1136,17 @@ BITLITE_TEST(OutputEpilogueMatchesScalar) {
                           std::string(kernel->name) + " epilogue, channels " +
                               std::to_string(channels) + " activation " +
                               DescribeActivation(act));
+          }
+          if (functions.epilogue_add != nullptr) {
+            const std::string differs = CheckEpilogueAdd(
+                functions.epilogue_add, core.data(), core_stride, kPixels, channels, terms,
+                multiplier.data(), offset.data(), act, expected, y_stride, rng);
+            if (!differs.empty()) {
+              ReportFailure(__FILE__, __LINE__,
+                            std::string(kernel->name) + " fused ADD epilogue, channels " +
+                                std::to_string(channels) + " activation " +
+                                DescribeActivation(act) + ": " + differs);
+            }
           }
           if (functions.epilogue_codes == nullptr) continue;
           // The codes of the same outputs on every grid kind (sign test, thresholds, division).

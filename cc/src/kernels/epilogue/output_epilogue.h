@@ -56,8 +56,10 @@ using EpilogueCodesFn = void (*)(const int32_t* core, int64_t core_stride, int64
 // An ADD fused into the layer (Conv2DGemm::AddOutput, FORMAT.md "Fused ops"): each output y
 // becomes clamp(r + y), or clamp(y + r) where the residual is not first, with r the residual's
 // element at y's place; clamp(v) = min(max(v, low), high) as the glue's ADD computes it (a NaN
-// stays a NaN). Where side_grid is set, the sums' codes of that grid go beside them
-// (ActivationCode, as QuantizeActivationsReference writes them).
+// stays a NaN). The order only decides a NaN + NaN's payload, which is not specified (FORMAT.md:
+// compilers swap a vector add's operands): kept as the node has it where the compiler allows.
+// Where side_grid is set, the sums' codes of that grid go beside them (ActivationCode, as
+// QuantizeActivationsReference writes them).
 struct EpilogueResidual {
   const float* residual = nullptr;  // at the outputs' places (y_stride apart)
   bool residual_first = false;

@@ -4,8 +4,9 @@
 // v > 0). The codes variant
 // then quantizes in registers with ActivationCode's operations (the binary grid's sign test,
 // a multi-level grid's thresholds or its division, round half to even and clip; NaN to 0)
-// and stores one byte per output. Compiled with -mavx512f; run only where
-// CpuFeatures says.
+// and stores one byte per output; the fused ADD's variant (EpilogueAddFn) adds the residual
+// to the same floats, clamps the sums, stores them and, with a side grid, their codes.
+// Compiled with -mavx512f; run only where CpuFeatures says.
 #include <immintrin.h>
 
 #include <cfloat>
@@ -294,6 +295,21 @@ void RunThresholds(const int32_t* core, int64_t core_stride, int64_t pixels, int
   }
 }
 
+// run(Tag<Codes>) with the Codes of `grid`'s kind, one of MakeActivationPacking's: the sign
+// test, thresholds where they exist (1, 3 or 7: up to 3 bits), else the division.
+template <class T>
+struct Tag {
+  using type = T;
+};
+template <class Run>
+void WithGridCodes(const ActivationPacking& grid, Run&& run) {
+  if (grid.grid.is_binary) return run(Tag<BinaryCodes>{});
+  if (grid.threshold_count == 1) return run(Tag<ThresholdCodes<1>>{});
+  if (grid.threshold_count == 3) return run(Tag<ThresholdCodes<3>>{});
+  if (grid.threshold_count == 7) return run(Tag<ThresholdCodes<7>>{});
+  run(Tag<DividingCodes>{});
+}
+
 template <class Codes>
 void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
                    const EpilogueTerms& terms, const float* multiplier, const float* offset,
@@ -349,31 +365,26 @@ void OutputEpilogueCodesAvx512(const int32_t* core, int64_t core_stride, int64_t
     });
     return;
   }
-  // The grid kinds of MakeActivationPacking: the sign test, thresholds where they exist (1,
-  // 3 or 7: up to 3 bits), else the division.
-  const auto run = grid.grid.is_binary            ? DispatchCodes<BinaryCodes>
-                   : grid.threshold_count == 1    ? DispatchCodes<ThresholdCodes<1>>
-                   : grid.threshold_count == 3    ? DispatchCodes<ThresholdCodes<3>>
-                   : grid.threshold_count == 7    ? DispatchCodes<ThresholdCodes<7>>
-                                                  : DispatchCodes<DividingCodes>;
-  run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, grid, codes,
-      codes_stride);
+  WithGridCodes(grid, [&](auto codes_kind) {
+    DispatchCodes<typename decltype(codes_kind)::type>(core, core_stride, pixels, channels, terms,
+                                                       multiplier, offset, activation, grid,
+                                                       codes, codes_stride);
+  });
 }
 
 void OutputEpilogueAddAvx512(const int32_t* core, int64_t core_stride, int64_t pixels,
                              int64_t channels, const EpilogueTerms& terms,
                              const float* multiplier, const float* offset, Activation activation,
                              const EpilogueResidual& add, float* y, int64_t y_stride) {
-  // The side grid's kind as in OutputEpilogueCodesAvx512 (no grid: floats alone).
-  const ActivationPacking* grid = add.side_grid;
-  const auto run = grid == nullptr                   ? DispatchAdd<NoSideCodes>
-                   : grid->grid.is_binary            ? DispatchAdd<BinaryCodes>
-                   : grid->threshold_count == 1      ? DispatchAdd<ThresholdCodes<1>>
-                   : grid->threshold_count == 3      ? DispatchAdd<ThresholdCodes<3>>
-                   : grid->threshold_count == 7      ? DispatchAdd<ThresholdCodes<7>>
-                                                     : DispatchAdd<DividingCodes>;
-  run(core, core_stride, pixels, channels, terms, multiplier, offset, activation, add, y,
-      y_stride);
+  if (add.side_grid == nullptr) {
+    return DispatchAdd<NoSideCodes>(core, core_stride, pixels, channels, terms, multiplier,
+                                    offset, activation, add, y, y_stride);
+  }
+  WithGridCodes(*add.side_grid, [&](auto codes_kind) {
+    DispatchAdd<typename decltype(codes_kind)::type>(core, core_stride, pixels, channels, terms,
+                                                     multiplier, offset, activation, add, y,
+                                                     y_stride);
+  });
 }
 
 }  // namespace bitlite

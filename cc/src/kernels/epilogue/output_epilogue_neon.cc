@@ -6,7 +6,9 @@
 // The codes variant (FORMAT.md "Codes between ops") computes the same floats, then quantizes
 // them in registers with ActivationCode's operations: the binary grid's ordered compare with
 // -FLT_MIN, else the IEEE division, FCVTNS (round half to even, saturating, NaN to 0) and the
-// clip on the narrowed codes, as QuantizeActivationsNeon does; one byte per output.
+// clip on the narrowed codes, as QuantizeActivationsNeon does; one byte per output. The fused
+// ADD's variant (EpilogueAddFn) adds the residual to the same floats, clamps the sums, stores
+// them and, with a side grid, their codes the same way.
 #include <arm_neon.h>
 
 #include <algorithm>
@@ -198,7 +200,6 @@ void ResidualRows(const int32_t* core, int64_t core_stride, int64_t pixels, int6
     const int32x4_t constant = vdupq_n_s32(terms.constants != nullptr ? terms.constants[q] : 0);
     const float* residual = add.residual + q * y_stride;
     float* sums = y + q * y_stride;
-    int8_t* side_codes = add.side_codes + q * y_stride;
     auto store = [&](float32x4x2_t outputs, int64_t c, size_t count) {
       float32x4x2_t r;
       if (count == 8) {
@@ -223,7 +224,7 @@ void ResidualRows(const int32_t* core, int64_t core_stride, int64_t pixels, int6
         std::memcpy(sums + c, tail, count * sizeof(float));
       }
       if constexpr (!std::is_same_v<SideCodes, NoSideCodes>) {
-        StoreCodes(codes_of(sum), side_codes + c, count);
+        StoreCodes(codes_of(sum), add.side_codes + q * y_stride + c, count);
       }
     };
     PixelOutputs<kActivation, kChannelTerms>(core + q * core_stride, channels, scale, constant,
@@ -381,7 +382,7 @@ void ThresholdCodes(const int32_t* core, int64_t core_stride, int64_t pixels, in
     }
   }
   if (c == channels) return;
-  // The tail (under 8 channels) through zero-padded copies, as CodesPixel.
+  // The tail (under 8 channels) through zero-padded copies, as PixelOutputs.
   const size_t left = static_cast<size_t>(channels - c), bytes = left * sizeof(int32_t);
   constexpr int kCount = Column::kCompares;
   int32_t base[8] = {}, flip[8] = {}, bounds[kCount][8] = {};

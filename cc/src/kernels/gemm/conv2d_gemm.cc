@@ -95,7 +95,8 @@ void CopyWindowBytes(const uint64_t* row, int64_t first_bit, int64_t bit_step, i
 // The sums of plane values of `count` packed pixels (`tap_words` apart, `words` a plane, the
 // planes' weights in `weights`): popcounts, compiled twice on x86, whose baseline has no POPCNT
 // (a library call per word, 4% of ResNet-20 W1A1's time), the CPU's choice taken at load.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// (GCC on glibc, which has the ifunc that target_clones needs; elsewhere a plain function.)
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("popcnt", "default")))
 #endif
 void PlaneValueSums(const uint64_t* packed, int64_t count, int64_t tap_words, int64_t words,
@@ -469,7 +470,7 @@ void Conv2DGemm::PackFoldedRow(const T* x_row, Pack pack, Scratch* scratch, uint
   // Window sums (weights with a shift): of the plane values, from the windows' bits; of byte
   // codes, the packer's sum of each input pixel (their signedness is its business).
   if (!x_planes_.bytes) {
-    int32_t weights[4];
+    int32_t weights[4];  // sub-byte activations: at most 4 planes (FoldedRow::zero_bits)
     for (int j = 0; j < planes; ++j) weights[j] = PlaneWeight(j, planes, x_planes_.twos_complement);
     PlaneValueSums(packed, g_.in_w, tap_words_, words_per_tap_, planes, weights, sums);
     return;
@@ -555,8 +556,8 @@ void Conv2DGemm::PrepareChunk(int64_t first, int64_t count, int64_t g, int64_t c
                       (first_class + row_class * col_classes) * group_channels_ + c0
                 : nullptr;
     // The run's window corners, then its constants, modulo 2^32 as the epilogue adds them (the
-    // final accumulator is exact): the window sums kernel row by kernel row, each row's read
-    // in order, in loops without a carried dependence.
+    // final accumulator is exact): the window sums of the kernel rows, each row's read in
+    // order, in loops without a carried dependence.
     const uint64_t* corner = row_input + at.ow * g_.stride_w * tap_words_;
     const int64_t corner_step = g_.stride_w * tap_words_;
     for (int64_t i = 0; i < run; ++i) {
