@@ -51,16 +51,19 @@ struct Avx512VnniOps {
   static void Dot(Vec (&acc)[1], WVec w, XVec x) {
     __asm__("vpdpbusd %[w], %[x], %[acc]" : [acc] "+v"(acc[0]) : [x] "v"(x), [w] "v"(w));
   }
+  // The two 32-bit partial sums of each channel's 64-bit lane (channels 0-7 in acc[0], 8-15
+  // in acc[1]) gathered into the 16 channels' order, the first of each pair in one register,
+  // the second in another, and added modulo 2^32: one store per pixel (a shift, a narrowing
+  // VPMOVQD and a 256-bit store for each half took most of a 2-word tile's time).
   static void Store(const Vec (&acc)[2][1], int32_t* out, bool accumulate) {
-#pragma GCC unroll 4  // constant indices: the accumulators stay registers
-    for (int n = 0; n < 2; ++n) {
-      // The two 32-bit partial sums of each channel: low half + high half, modulo 2^32.
-      const __m512i sums = _mm512_add_epi32(acc[n][0], _mm512_srli_epi64(acc[n][0], 32));
-      __m256i channels = _mm512_cvtepi64_epi32(sums);
-      __m256i* dst = reinterpret_cast<__m256i*>(out + 8 * n);
-      if (accumulate) channels = _mm256_add_epi32(channels, _mm256_loadu_si256(dst));
-      _mm256_storeu_si256(dst, channels);
-    }
+    const __m512i first = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                            28, 30);
+    const __m512i second = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                             29, 31);
+    __m512i sums = _mm512_add_epi32(_mm512_permutex2var_epi32(acc[0][0], first, acc[1][0]),
+                                    _mm512_permutex2var_epi32(acc[0][0], second, acc[1][0]));
+    if (accumulate) sums = _mm512_add_epi32(sums, _mm512_loadu_si512(out));
+    _mm512_storeu_si512(out, sums);
   }
 };
 
