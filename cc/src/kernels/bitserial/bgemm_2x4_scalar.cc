@@ -21,7 +21,11 @@ struct ScalarOps {
   }
   template <int kShift>
   static Vec Combine(Vec total, Vec acc) { return total + (acc << kShift); }
-  static void Store(Vec acc, int32_t* out) { *out = static_cast<int32_t>(static_cast<uint32_t>(acc)); }
+  static void Store(const Vec (&totals)[kVectors], int32_t* out) {
+    for (int n = 0; n < kVectors; ++n) {
+      out[n] = static_cast<int32_t>(static_cast<uint32_t>(totals[n]));
+    }
+  }
 };
 
 }  // namespace

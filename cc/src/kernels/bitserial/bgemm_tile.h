@@ -7,8 +7,8 @@
 //   Accumulate<kNegative>(acc, a, b) = acc +- popcount(a & b) per lane, a from Load and b
 //   from Broadcast (which may return other types than Vec: an operand prepared once per word
 //   and reused by every pixel or channel);
-//   Combine<kShift>(total, acc) = total + (acc << kShift); Store(acc, int32_t* out) (low 32
-//   bits of each lane).
+//   Combine<kShift>(total, acc) = total + (acc << kShift); Store(totals, int32_t* out) (one
+//   pixel's kVectors totals: the low 32 bits of lane l of totals[n] to out[n * kLanes + l]).
 // Optional, for accumulators narrower than the sums (NEON's and AVX2's byte counts), both or
 // neither:
 //   template <int kW, int kA, bool kTwos> static constexpr int64_t BlockWords(): the most
@@ -228,7 +228,6 @@ inline __attribute__((always_inline)) void Tile(const RowsX<kPixels>& x, const u
                                                 int64_t words, int32_t* core,
                                                 int64_t core_stride) {
   using Vec = typename Ops::Vec;
-  constexpr int kLanes = Ops::kLanes;
   constexpr int kVectors = Ops::kVectors;
   constexpr int kS = kSignificances<kWeightBits, kActivationBits>;
   Vec acc[kPixels][kVectors][kS];
@@ -251,13 +250,14 @@ inline __attribute__((always_inline)) void Tile(const RowsX<kPixels>& x, const u
     AccumulateBlock<Ops, kWeightBits, kActivationBits, kActivationTwos, kPixels>(acc, x, w, words,
                                                                                 0, words);
     ForTile<kPixels>([&](int p) __attribute__((always_inline)) {
+      Vec totals[kVectors];
       ForTile<kVectors>([&](int n) __attribute__((always_inline)) {
-        Vec total = acc[p][n][0];
+        totals[n] = acc[p][n][0];
         Unroll<kS - 1>([&](auto s) __attribute__((always_inline)) {
-          total = Ops::template Combine<s + 1>(total, acc[p][n][s + 1]);
+          totals[n] = Ops::template Combine<s + 1>(totals[n], acc[p][n][s + 1]);
         });
-        Ops::Store(total, core + p * core_stride + n * kLanes);
       });
+      Ops::Store(totals, core + p * core_stride);
     });
   }
 }
