@@ -5,6 +5,7 @@
 #define BITLITE_SRC_KERNELS_EPILOGUE_OUTPUT_EPILOGUE_H_
 
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/epilogue/code_thresholds.h"
 #include "kernels/op_params.h"
@@ -89,6 +90,39 @@ static_assert(static_cast<int>(ActivationKind::kNone) == 0 &&
                   static_cast<int>(ActivationKind::kRelu6) == 2 &&
                   static_cast<int>(ActivationKind::kLeakyRelu) == 3,
               "the SIMD epilogues index their loops by ActivationKind");
+
+// run(kind, with_terms) with the call's activation kind and whether it has channel terms as
+// compile-time constants (std::integral_constant): a SIMD epilogue instantiates one loop per
+// pair and picks it here.
+template <class Run>
+inline void WithEpilogueForm(ActivationKind kind, bool channel_terms, Run&& run) {
+  auto with_terms = [&](auto terms) {
+    switch (kind) {
+      case ActivationKind::kNone:
+        return run(std::integral_constant<ActivationKind, ActivationKind::kNone>{}, terms);
+      case ActivationKind::kRelu:
+        return run(std::integral_constant<ActivationKind, ActivationKind::kRelu>{}, terms);
+      case ActivationKind::kRelu6:
+        return run(std::integral_constant<ActivationKind, ActivationKind::kRelu6>{}, terms);
+      case ActivationKind::kLeakyRelu:
+        return run(std::integral_constant<ActivationKind, ActivationKind::kLeakyRelu>{}, terms);
+    }
+  };
+  if (channel_terms) return with_terms(std::true_type{});
+  with_terms(std::false_type{});
+}
+
+// A fused ADD's side codes where it has none (EpilogueResidual::side_grid null), and the
+// SIMD epilogues' side-codes functor of type SideCodes for `add`: its grid's, or none.
+struct NoSideCodes {};
+template <class SideCodes>
+SideCodes SideCodesOf(const EpilogueResidual& add) {
+  if constexpr (std::is_same_v<SideCodes, NoSideCodes>) {
+    return NoSideCodes{};
+  } else {
+    return SideCodes(*add.side_grid);
+  }
+}
 
 // One SIMD epilogue loop over one pixel, specialised for one activation kind (`alpha`: the
 // activation's): processes whole vectors and returns how many channels it did.

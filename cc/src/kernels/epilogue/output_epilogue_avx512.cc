@@ -106,9 +106,6 @@ struct CodesOutput {
   }
 };
 
-// ResidualOutput's SideCodes without side codes.
-struct NoSideCodes {};
-
 // Floats with a fused ADD (EpilogueResidual) in the output's registers: the sum with the
 // residual, the glue ADD's clamp by compares that let a NaN through (std::max, then
 // std::min), the float stored and, unless SideCodes is NoSideCodes, the sum's codes beside it.
@@ -217,16 +214,11 @@ template <class Output>
 void Dispatch(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t channels,
               const EpilogueTerms& terms, const float* multiplier, const float* offset,
               Activation activation, const Output& out) {
-  using Loop = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
-                        const float*, const float*, float, const Output&);
-  // [has channel terms][activation kind]
-  static constexpr Loop kLoops[2][4] = {
-      {Run<ActivationKind::kNone, false, Output>, Run<ActivationKind::kRelu, false, Output>,
-       Run<ActivationKind::kRelu6, false, Output>, Run<ActivationKind::kLeakyRelu, false, Output>},
-      {Run<ActivationKind::kNone, true, Output>, Run<ActivationKind::kRelu, true, Output>,
-       Run<ActivationKind::kRelu6, true, Output>, Run<ActivationKind::kLeakyRelu, true, Output>}};
-  kLoops[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation.kind)](
-      core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha, out);
+  const bool channel_terms = terms.channel_terms != nullptr;
+  WithEpilogueForm(activation.kind, channel_terms, [&](auto kind, auto with_terms) {
+    Run<decltype(kind)::value, decltype(with_terms)::value>(
+        core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha, out);
+  });
 }
 
 // The codes of 16 channels (the lanes in `lanes`, all of them where kFull) of `pixels`
@@ -324,13 +316,6 @@ void DispatchAdd(const int32_t* core, int64_t core_stride, int64_t pixels, int64
                  const EpilogueTerms& terms, const float* multiplier, const float* offset,
                  Activation activation, const EpilogueResidual& add, float* y,
                  int64_t y_stride) {
-  const SideCodes codes_of = [&] {
-    if constexpr (std::is_same_v<SideCodes, NoSideCodes>) {
-      return NoSideCodes{};
-    } else {
-      return SideCodes(*add.side_grid);
-    }
-  }();
   const ResidualOutput<SideCodes> out{y,
                                       add.residual,
                                       add.side_codes,
@@ -338,7 +323,7 @@ void DispatchAdd(const int32_t* core, int64_t core_stride, int64_t pixels, int64
                                       add.residual_first,
                                       _mm512_set1_ps(add.low),
                                       _mm512_set1_ps(add.high),
-                                      codes_of};
+                                      SideCodesOf<SideCodes>(add)};
   Dispatch(core, core_stride, pixels, channels, terms, multiplier, offset, activation, out);
 }
 

@@ -179,9 +179,6 @@ void CodesRows(const int32_t* core, int64_t core_stride, int64_t pixels, int64_t
   }
 }
 
-// ResidualRows' side codes where there are none.
-struct NoSideCodes {};
-
 // The outputs with a fused ADD (EpilogueResidual): the sum with the residual, the glue ADD's
 // clamp by compares that let a NaN through (std::max, then std::min), the floats stored and,
 // unless SideCodes is NoSideCodes, their codes beside. The tail's residual and sums go
@@ -407,20 +404,12 @@ void DispatchCodes(const int32_t* core, int64_t core_stride, int64_t pixels, int
                    const EpilogueTerms& terms, const float* multiplier, const float* offset,
                    Activation activation, const ActivationPacking& grid, int8_t* codes,
                    int64_t codes_stride) {
-  using Rows = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
-                        const float*, const float*, float, const Codes&, int8_t*, int64_t);
-  // [has channel terms][activation kind]
-  static constexpr Rows kRows[2][4] = {
-      {CodesRows<ActivationKind::kNone, false, Codes>,
-       CodesRows<ActivationKind::kRelu, false, Codes>,
-       CodesRows<ActivationKind::kRelu6, false, Codes>,
-       CodesRows<ActivationKind::kLeakyRelu, false, Codes>},
-      {CodesRows<ActivationKind::kNone, true, Codes>, CodesRows<ActivationKind::kRelu, true, Codes>,
-       CodesRows<ActivationKind::kRelu6, true, Codes>,
-       CodesRows<ActivationKind::kLeakyRelu, true, Codes>}};
-  kRows[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation.kind)](
-      core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha,
-      Codes(grid), codes, codes_stride);
+  const bool channel_terms = terms.channel_terms != nullptr;
+  WithEpilogueForm(activation.kind, channel_terms, [&](auto kind, auto with_terms) {
+    CodesRows<decltype(kind)::value, decltype(with_terms)::value>(
+        core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha,
+        Codes(grid), codes, codes_stride);
+  });
 }
 
 template <class SideCodes>
@@ -428,29 +417,12 @@ void DispatchResidual(const int32_t* core, int64_t core_stride, int64_t pixels, 
                       const EpilogueTerms& terms, const float* multiplier, const float* offset,
                       Activation activation, const EpilogueResidual& add, float* y,
                       int64_t y_stride) {
-  using Rows = void (*)(const int32_t*, int64_t, int64_t, int64_t, const EpilogueTerms&,
-                        const float*, const float*, float, const EpilogueResidual&,
-                        const SideCodes&, float*, int64_t);
-  // [has channel terms][activation kind]
-  static constexpr Rows kRows[2][4] = {
-      {ResidualRows<ActivationKind::kNone, false, SideCodes>,
-       ResidualRows<ActivationKind::kRelu, false, SideCodes>,
-       ResidualRows<ActivationKind::kRelu6, false, SideCodes>,
-       ResidualRows<ActivationKind::kLeakyRelu, false, SideCodes>},
-      {ResidualRows<ActivationKind::kNone, true, SideCodes>,
-       ResidualRows<ActivationKind::kRelu, true, SideCodes>,
-       ResidualRows<ActivationKind::kRelu6, true, SideCodes>,
-       ResidualRows<ActivationKind::kLeakyRelu, true, SideCodes>}};
-  const SideCodes codes_of = [&] {
-    if constexpr (std::is_same_v<SideCodes, NoSideCodes>) {
-      return NoSideCodes{};
-    } else {
-      return SideCodes(*add.side_grid);
-    }
-  }();
-  kRows[terms.channel_terms != nullptr ? 1 : 0][static_cast<int>(activation.kind)](
-      core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha, add,
-      codes_of, y, y_stride);
+  const bool channel_terms = terms.channel_terms != nullptr;
+  WithEpilogueForm(activation.kind, channel_terms, [&](auto kind, auto with_terms) {
+    ResidualRows<decltype(kind)::value, decltype(with_terms)::value>(
+        core, core_stride, pixels, channels, terms, multiplier, offset, activation.alpha, add,
+        SideCodesOf<SideCodes>(add), y, y_stride);
+  });
 }
 
 }  // namespace
