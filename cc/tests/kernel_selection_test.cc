@@ -77,9 +77,11 @@ BITLITE_TEST(KernelTableRowsAreComplete) {
         const GemmFunctions f = row->functions(w, a, twos);
         EXPECT_TRUE((f.bgemm.run != nullptr || f.bgemm.indirect != nullptr) &&
                     f.pack != nullptr && f.epilogue != nullptr);
-        // The LUT kernels' nibbles and the AMX tiles (byte weights) read their own order.
-        EXPECT_EQ(f.relayout_weights != nullptr,
-                  row->family == GemmFamily::kLut || f.byte_weights);
+        // The LUT kernels' nibbles and the AMX tiles (byte weights) read their own order;
+        // aarch64's byte sums read the byte layout as packed.
+        EXPECT_TRUE(row->family != GemmFamily::kLut || f.relayout_weights != nullptr);
+        EXPECT_TRUE(f.relayout_weights == nullptr || row->family == GemmFamily::kLut ||
+                    f.byte_weights);
         EXPECT_TRUE(!f.byte_weights || row->family == GemmFamily::kInt);
         EXPECT_TRUE(!f.signed_activation_bytes || w == 8);
       }
@@ -157,7 +159,10 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
       CpuFeatures a53;
       a53.neon = true;
 #if defined(__aarch64__)
-      EXPECT_EQ(AutoName(a53, w, a), p >= 8 ? "int8/neon" : "bitserial/neon");
+      EXPECT_EQ(AutoName(a53, w, a), p >= 8 ? "int8/neon" : "bitserial/neon");  // A72-class
+      CpuFeatures in_order = a53;  // the Cortex-A53 itself: byte sums from p = 6
+      in_order.in_order = true;
+      EXPECT_EQ(AutoName(in_order, w, a), p >= 6 ? "int8/neon-a53" : "bitserial/neon");
       CpuFeatures n1 = a53;
       n1.dotprod = true;
       EXPECT_EQ(AutoName(n1, w, a), p >= 4 ? "int8/neondot" : "bitserial/neon");
@@ -197,18 +202,70 @@ BITLITE_TEST(AutoWeighsNarrowTapsByTheirPadding) {
   EXPECT_EQ(name(sapphire_rapids, 1, 2, 16), "int8/amx");                   // 2 x 1
 #endif
 #if BITLITE_NEON_KERNELS && defined(__aarch64__)
-  CpuFeatures a53;  // int8 from p = 8
+  CpuFeatures a53;  // out of order (an A72): int8 from p = 8
   a53.neon = true;
   EXPECT_EQ(name(a53, 2, 2, 32), "int8/neon");       // 4 x 2
+  EXPECT_EQ(name(a53, 2, 2, 40), "bitserial/neon");  // 4 x 1.6
   EXPECT_EQ(name(a53, 2, 2, 48), "bitserial/neon");  // 4 x 1.33
   EXPECT_EQ(name(a53, 1, 1, 16), "bitserial/neon");  // 1 x 4
   EXPECT_EQ(name(a53, 1, 1, 8), "int8/neon");        // 1 x 8
+  CpuFeatures in_order = a53;  // int8 from p = 6
+  in_order.in_order = true;
+  EXPECT_EQ(name(in_order, 2, 2, 40), "int8/neon-a53");   // 4 x 1.6
+  EXPECT_EQ(name(in_order, 2, 2, 48), "bitserial/neon");  // 4 x 1.33
+  EXPECT_EQ(name(in_order, 1, 1, 8), "int8/neon-a53");    // 1 x 8
 #endif
 }
 
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+// int8/neon-a53 sums in byte lanes, on weights one byte per code, exactly where every product
+// fits the bound it widens by (kByteSumMostProduct: up to W3A4 and W4A3), else in UMLAL's
+// uint16 lanes on nibbles; every NEON CPU runs it, only in-order ones choose it.
+BITLITE_TEST(InOrderNeonRowSumsBytesWhereProductsAreSmall) {
+  CpuFeatures a53;
+  a53.neon = true;
+  const GemmKernel* row = FindGemmKernel(a53, "int8/neon-a53");
+  EXPECT_TRUE(row != nullptr);
+  if (row == nullptr) return;
+  for (int w = 1; w <= 4; ++w) {
+    for (int a = 1; a <= 4; ++a) {
+      const bool small = ((1 << w) - 1) * ((1 << a) - 1) <= kByteSumMostProduct;
+      EXPECT_EQ(row->functions(w, a, false).byte_weights, small);
+      EXPECT_EQ(small, w * a < 16);  // every pair but W4A4
+      EXPECT_TRUE(!FindGemmKernel(a53, "int8/neon")->functions(w, a, false).byte_weights);
+    }
+  }
+  EXPECT_EQ(BestName(a53, GemmFamily::kInt), "int8/neon");
+  a53.in_order = true;
+  EXPECT_EQ(BestName(a53, GemmFamily::kInt), "int8/neon-a53");
+  EXPECT_EQ(BestName(a53, GemmFamily::kInt, 8, 8), "int8/neon");  // W8A8: not its widths
+  a53.dotprod = true;  // an A55: UDOT
+  EXPECT_EQ(BestName(a53, GemmFamily::kInt), "int8/neondot");
+}
+#endif
+
+// /proc/cpuinfo of a Raspberry Pi 3 (four Cortex-A53), 4 (A72) and a big.LITTLE board.
+BITLITE_TEST(InOrderCoresFromCpuinfo) {
+  auto core = [](const char* implementer, const char* part) {
+    return std::string("processor\t: 0\nBogoMIPS\t: 38.40\nFeatures\t: fp asimd\n") +
+           "CPU implementer\t: " + implementer + "\nCPU architecture: 8\nCPU variant\t: 0x0\n" +
+           "CPU part\t: " + part + "\nCPU revision\t: 4\n\n";
+  };
+  const std::string a53 = core("0x41", "0xd03"), a72 = core("0x41", "0xd08");
+  EXPECT_TRUE(AllCoresInOrder((a53 + a53 + a53 + a53).c_str()));
+  EXPECT_TRUE(AllCoresInOrder((core("0x41", "0xd04") + core("0x41", "0xd05")).c_str()));
+  EXPECT_TRUE(!AllCoresInOrder((a72 + a72 + a72 + a72).c_str()));
+  EXPECT_TRUE(!AllCoresInOrder((a53 + a53 + a72 + a72).c_str()));
+  EXPECT_TRUE(!AllCoresInOrder(core("0x51", "0xd03").c_str()));  // not Arm's part 0xd03
+  EXPECT_TRUE(!AllCoresInOrder("processor\t: 0\nmodel name\t: AMD EPYC\n"));
+  EXPECT_TRUE(!AllCoresInOrder(""));
+  EXPECT_TRUE(AllCoresInOrder(a53.substr(0, a53.size() - 2).c_str()));  // no final newline
+}
+
 // kernel=lut, kernel=bitserial and kernel=int take the widest kernel of their family a CPU
-// runs: the SIMD ones need exactly their flags (the AVX-512 ones AVX512BW too), VBMI's LUT only where it is faster than BW
-// (3-4 activation bits), and int falls back to bitserial on a CPU without one.
+// runs: the SIMD ones need exactly their flags (the AVX-512 ones AVX512BW too), VBMI's LUT only
+// where it is faster than BW (3-4 activation bits), and int falls back to bitserial on a CPU
+// without one.
 BITLITE_TEST(FamiliesFollowCpuFeatures) {
   CpuFeatures cpu;
   EXPECT_EQ(BestName(cpu, GemmFamily::kLut, 2), "lut/scalar");

@@ -12,6 +12,10 @@
 #endif
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 
 namespace bitlite {
 namespace {
@@ -66,6 +70,19 @@ CpuFeatures Detect() {
   return features;
 }
 #elif BITLITE_NEON_KERNELS
+#if defined(__aarch64__)
+// /proc/cpuinfo's text, or "" where it cannot be read (the choice it informs is speed only).
+std::string ReadCpuinfo() {
+  std::string text;
+  if (FILE* file = std::fopen("/proc/cpuinfo", "r")) {
+    char buffer[4096];
+    size_t n = 0;
+    while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
+    std::fclose(file);
+  }
+  return text;
+}
+#endif
 CpuFeatures Detect() {
   CpuFeatures features;
 #if defined(__aarch64__)
@@ -78,6 +95,7 @@ CpuFeatures Detect() {
 #if defined(__aarch64__)
   constexpr unsigned long kAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP
   features.dotprod = features.neon && (hwcap & kAsimdDp) != 0;
+  features.in_order = features.neon && AllCoresInOrder(ReadCpuinfo().c_str());
 #endif
   return features;
 }
@@ -85,7 +103,34 @@ CpuFeatures Detect() {
 CpuFeatures Detect() { return {}; }
 #endif
 
+// The number after the colon of a "key : value" line, as C parses it (0x... hex).
+long FieldValue(const char* line) {
+  const char* colon = std::strchr(line, ':');
+  return colon != nullptr ? std::strtol(colon + 1, nullptr, 0) : -1;
+}
+
 }  // namespace
+
+bool AllCoresInOrder(const char* cpuinfo) {
+  int cores = 0;
+  long implementer = -1;
+  const char* line = cpuinfo;
+  while (*line != '\0') {
+    const char* end = std::strchr(line, '\n');
+    const size_t length = end != nullptr ? static_cast<size_t>(end - line) : std::strlen(line);
+    const std::string text(line, length);
+    // Each core's block names its implementer before its part.
+    if (text.rfind("CPU implementer", 0) == 0) implementer = FieldValue(text.c_str());
+    if (text.rfind("CPU part", 0) == 0) {
+      const long part = FieldValue(text.c_str());
+      const bool a35_a53_a55 = part == 0xd04 || part == 0xd03 || part == 0xd05;
+      if (implementer != 0x41 || !a35_a53_a55) return false;
+      ++cores;
+    }
+    line += length + (end != nullptr ? 1 : 0);
+  }
+  return cores > 0;
+}
 
 const CpuFeatures& DetectCpuFeatures() {
   static const CpuFeatures features = Detect();

@@ -19,7 +19,16 @@ struct CpuFeatures {
   bool amx_int8 = false;
   bool neon = false;
   bool dotprod = false;  // aarch64 UDOT/SDOT (HWCAP_ASIMDDP): the int8/neondot kernel
+  // aarch64 whose every core is an in-order Arm core of the Cortex-A53 class (A35, A53, A55 by
+  // their MIDR part numbers in /proc/cpuinfo): kernel choices tuned for in-order issue prefer
+  // the int8/neon-a53 row there (gemm_kernels.cc). False on a mix with out-of-order cores.
+  bool in_order = false;
 };
+
+// Whether every core that `cpuinfo` (the text of Linux's /proc/cpuinfo) lists is an Arm
+// Cortex-A35, A53 or A55 (implementer 0x41, parts 0xd04, 0xd03, 0xd05); false when it lists
+// none.
+bool AllCoresInOrder(const char* cpuinfo);
 
 const CpuFeatures& DetectCpuFeatures();
 

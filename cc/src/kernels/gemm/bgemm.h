@@ -87,6 +87,11 @@ BgemmKernel BgemmNeon(int weight_bits, int activation_bits, bool activation_twos
 BgemmKernel BgemmInt8Neon();  // UMLAL, every NEON CPU
 BgemmKernel BgemmW8A8Neon();  // s8: SMULL + SADALP, every NEON CPU
 #if defined(__aarch64__)
+// Weights one byte per code (GemmFunctions::byte_weights), sums in byte lanes (MLA), for bit
+// widths whose products (2^w - 1) * (2^a - 1) are at most kByteSumMostProduct (every pair but
+// W4A4; gemm_kernels.cc has the measurements); a kernel without entry points for the others.
+constexpr int kByteSumMostProduct = 105;
+BgemmKernel BgemmByteSumNeon(int weight_bits, int activation_bits);
 BgemmKernel BgemmInt8NeonDot();  // UDOT: only where CpuFeatures::dotprod
 BgemmKernel BgemmW8A8NeonDot();  // s8: SDOT, only where CpuFeatures::dotprod
 #endif

@@ -13,13 +13,14 @@
 // stored as v = 0 and the 1-bit grids get their sums over valid taps corrected exactly.
 //
 // The widened-int kernels use the same scheme with whole codes instead of bit planes, all
-// of them unsigned so that every multiply is u8 x u8 (UDOT, UMLAL) or fits VPDPBUSD's
+// of them unsigned so that every multiply is u8 x u8 (UDOT, UMLAL, MLA) or fits VPDPBUSD's
 // u8 x s8 with a non-negative s8:
 //   weights      v = FORMAT.md's stored code u: (q + 1) / 2 for 1 bit (scale 2, shift -1),
 //                q + 2^(b-1) for b >= 2 (shift -2^(b-1)); 0 .. 15, one nibble per code
 //                in memory (BitserialWeights' nibble layout), widened to bytes in registers;
-//                or, for a kernel that multiplies bytes from memory (AMX tiles), one byte
-//                per code in the byte layout (WeightPlaneGrid's byte_codes);
+//                or, for a kernel that multiplies bytes from memory (AMX tiles, aarch64's
+//                byte sums), one byte per code in the byte layout (WeightPlaneGrid's
+//                byte_codes);
 //   activations  v = q - min code (shift -2^(b-1) on the signed grids), one byte per code
 //                (transient: the packed input and im2col scratch).
 // The shifts cost no multiply: the corrections above are the same sums as for the 1-bit grids.

@@ -28,6 +28,7 @@ bool HasAmxInt8(const CpuFeatures& cpu) { return cpu.amx_int8 && HasAvx512Vnni(c
 bool HasNeon(const CpuFeatures& cpu) { return cpu.neon; }
 #if defined(__aarch64__)
 bool HasDotprod(const CpuFeatures& cpu) { return cpu.dotprod; }
+bool IsInOrder(const CpuFeatures& cpu) { return cpu.in_order; }
 #endif
 #endif
 
@@ -124,6 +125,16 @@ GemmFunctions IntNeon(int w, int, bool) {
   return WithCodesNeon({BgemmInt8Neon(), kNeonPackBytes, kNeonEpilogue});
 }
 #if defined(__aarch64__)
+// The in-order cores' int row: byte sums where every product fits kByteSumMostProduct, else
+// UMLAL's uint16 lanes on nibbles, as int8/neon: W4A4's byte sums would widen after every word
+// (3x3 conv 64->64 56x56 on the Cortex-A53, instructions: 28.6M against UMLAL's 24.7M; W3A4,
+// widened every other word, 24.4M).
+GemmFunctions IntNeonA53(int w, int a, bool twos) {
+  if (((1 << w) - 1) * ((1 << a) - 1) > kByteSumMostProduct) return IntNeon(w, a, twos);
+  GemmFunctions functions = WithCodesNeon({BgemmByteSumNeon(w, a), kNeonPackBytes, kNeonEpilogue});
+  functions.byte_weights = true;
+  return functions;
+}
 GemmFunctions IntNeonDot(int w, int, bool) {
   if (w == 8) {
     return WithCodesNeon({BgemmW8A8NeonDot(), kNeonPackBytes, kNeonEpilogue, nullptr, true});
@@ -152,9 +163,16 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //     0.13-0.15 vs 0.20 (byte weights: 2.4 MB, past the L2), 1x1 28x28 128->128 0.064 vs
 //     0.083-0.088, 3x3 stride 2 56x56 64->128 0.12-0.14 vs 0.18-0.21; from W1A2 up AMX wins
 //     on each (W1A2 14x14x256: 0.10 vs 0.25 ms).
-//   int8/neon, Cortex-A53: int8 24.7M at every width; bitserial/neon W2A2 16.5M, W1A4 17.6M,
-//     W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation packing
-//     and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
+//   int8/neon (UMLAL), Cortex-A53: int8 24.7M at every width; bitserial/neon W2A2 16.5M, W1A4
+//     17.6M, W2A3 22.7M, W2A4 29.9M, W3A3 37.1M: 8. armv7 (Cortex-A7, scalar activation
+//     packing and output stage): int8 96.6M; bitserial W2A3 73.2M, W2A4 90.8M, W3A3 101.5M: 9.
+//   int8/neon-a53 (byte sums; chosen on in-order cores only), Cortex-A53 (2026-12-07;
+//     instructions, and cycles of bench/arm's model from `python -m bench.arm.kernel_cycles`):
+//     W2A2 19.0M / 26.4M, W1A4 19.5M, W2A3 19.5M / 27.0M, W2A4 and W3A3 20.8M / 28.5M, W3A4
+//     24.4M / 32.9M, W4A4 (UMLAL) 24.7M / 38.3M; bitserial/neon W2A2 15.8M / 22.2M, W1A4
+//     17.8M, W4A1 17.4M, W2A3 24.3M / 33.6M, W2A4 32.4M / 41.8M, W3A3 35.1M / 48.9M: 6 by
+//     either count. Not on out-of-order cores: under the Cortex-A72 model the byte sums take
+//     26.7M cycles at W3A3 against UMLAL's 24.4M (and bitserial 21.5M), so int8/neon stays.
 //   int8/neondot, Neoverse-N1: int8 14.8M; bitserial/neon W1A3 14.1M, W2A2 16.5M: 4.
 // Narrow taps (TapPaddingRatio; bitlite_conv_bench min ms of 200 on the AMX VM, 2026-12-06,
 // bitserial/avx512vpopcntdq, int8/avx512vnni, int8/amx): W2A2 1x1 112x112 16->96 1.75, 0.90,
@@ -175,7 +193,8 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 // grow with the activation planes, so VBMI is taken from 3 activation bits (3x3 conv 64->64
 // 56x56, 1 thread, ms BW / VBMI): W2A1 0.31 / 0.39, W2A2 0.38 / 0.41, W2A3 0.47 / 0.43,
 // W2A4 0.56 / 0.43, W4A4 0.82 / 0.57.
-// Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21.
+// Re-measure when a kernel changes: these are the numbers of the kernels of 2026-11-21 (the
+// byte sums' of 2026-12-07).
 // W8A8 has no choice to measure: only int rows take it, so kernel=auto takes the CPU's widest
 // int row that does. For the record (3x3 conv, 1 thread, unsigned activations, ms on this
 // project's x86, min of 30 runs; bitlite_conv_bench H W C C 3 1 8 8 1 30 ISA):
@@ -216,6 +235,9 @@ const GemmKernel kTable[] = {
     {"int8/neon", GemmFamily::kInt, "3x8 (armv7: 1x8)", HasNeon, IntNeon, kNeonIntFrom, 1,
      BitWidths::kBoth},
 #if defined(__aarch64__)
+    // Every NEON CPU runs it; kernel=auto and kernel=int take it only on in-order cores.
+    {"int8/neon-a53", GemmFamily::kInt, "3x8", HasNeon, IntNeonA53, 6, 1, BitWidths::kSubByte,
+     8, IsInOrder},
     {"int8/neondot", GemmFamily::kInt, "5x8", HasDotprod, IntNeonDot, 4, 1, BitWidths::kBoth},
 #endif
     {"lut/neon", GemmFamily::kLut, "4x16 (armv7: 2x16)", HasNeon, LutNeon},
@@ -238,7 +260,8 @@ const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family, int 
   const GemmKernel* best = nullptr;
   for (const GemmKernel* row : SupportedGemmKernels(cpu)) {
     if (row->family == family && row->Takes(weight_bits, activation_bits) &&
-        activation_bits >= row->min_activation_bits) {
+        activation_bits >= row->min_activation_bits &&
+        (row->chosen_on == nullptr || row->chosen_on(cpu))) {
       best = row;
     }
   }

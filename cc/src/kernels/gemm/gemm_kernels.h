@@ -7,8 +7,9 @@
 // Three families share the driver and the weight planes:
 //   bitserial (DeepliteRT-style): AND + popcount over weight x activation bit planes;
 //   int: weights as nibbles widened to bytes in registers, an int8 dot product (VPDPBUSD,
-//     UMLAL, UDOT) over one byte per activation code; and W8A8 (8-bit layers), weights as
-//     int8 bytes (VPDPBUSD, AVX2's VPMADDWD, SMULL + SADALP, SDOT, scalar);
+//     UMLAL, UDOT) over one byte per activation code, or on in-order aarch64 cores without a
+//     dot product weight bytes and sums in byte lanes (MLA); and W8A8 (8-bit layers),
+//     weights as int8 bytes (VPDPBUSD, AVX2's VPMADDWD, SMULL + SADALP, SDOT, scalar);
 //   lut (DeepGEMM-style, lutgemm.h): table lookups over the same bit planes; it supports every
 //     bit pair and activation grid.
 #ifndef BITLITE_SRC_KERNELS_GEMM_GEMM_KERNELS_H_
@@ -47,7 +48,8 @@ struct GemmFunctions {
   // after the other): the AVX-512 and aarch64 NEON rows have it.
   EpilogueAddFn epilogue_add = nullptr;
   // Int rows: sub-byte weights one byte per code (WeightPlaneGrid's byte_codes), for a
-  // multiply that takes bytes from memory (AMX tiles), instead of nibbles widened in registers.
+  // multiply that takes bytes from memory (AMX tiles, aarch64's byte sums), instead of nibbles
+  // widened in registers.
   bool byte_weights = false;
   // How many of this GEMM's word operations take the time of one of thread_pool.h's
   // (kMinWorkPerThread), for the threads a layer takes: 1, but 4 for AMX's tiles (3x3 conv
@@ -87,6 +89,10 @@ struct GemmKernel {
   // The codes an int row's tap costs as much as (kernel=auto weighs them against bitserial's
   // 64-code words): its 8-byte words, or for AMX a tile row's 64 (gemm_kernels.cc).
   int tap_chunk_codes = 8;
+  // Where kernel=auto and a family's choice take the row, among the CPUs that run it: null,
+  // all; else a class of cores it is tuned for (int8/neon-a53: in-order cores; the others
+  // fall back to the row before it). The tests run it wherever it runs.
+  bool (*chosen_on)(const CpuFeatures& cpu) = nullptr;
 
   // Codes as bytes (PlaneGrid::bytes), not bit planes: the int family.
   bool bytes() const { return family == GemmFamily::kInt; }
@@ -102,8 +108,8 @@ const std::vector<const GemmKernel*>& GemmKernels();
 // The kernels `cpu` runs, in table order.
 std::vector<const GemmKernel*> SupportedGemmKernels(const CpuFeatures& cpu);
 
-// The widest kernel of `family` that `cpu` runs for these widths (the later row of the
-// table wins). Every CPU runs a sub-byte bitserial and LUT kernel and a W8A8 int kernel (the
+// The widest kernel of `family` that `cpu` runs for these widths and is chosen on it
+// (GemmKernel::chosen_on; the later row of the table wins). Every CPU runs a sub-byte bitserial and LUT kernel and a W8A8 int kernel (the
 // scalar ones). Where the family has none: sub-byte (a CPU without an int8 dot product),
 // the best bitserial kernel; W8A8 (bitserial and LUT kernels take at most 4 bits), the best
 // int kernel.

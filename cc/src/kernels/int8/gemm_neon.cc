@@ -6,6 +6,9 @@
 // multiply-adds per instruction, no broadcast per code, one horizontal sum per channel at the
 // end. A lane gains at most 15 * 15 per word, so the reduction runs in blocks of kBlockWords
 // words that cannot overflow 16 bits, each added into core as int32.
+// Narrow codes on in-order aarch64 cores (a product of at most 105, up to W3A4; the
+// int8/neon-a53 row): weight bytes and MLA's 16 multiply-adds per instruction in byte lanes,
+// widened every few words (NeonByteSumOps).
 // W8A8: int8 weight bytes (BitserialWeights' byte layout, two plain loads) and int8
 // activations (v = q - 128 on the unsigned grid, corrected like the nibbles' offset). SMULL
 // gives 8 exact int16 products (|v * v| <= 128 * 128; SMLAL could not add two of them), SADALP
@@ -188,7 +191,7 @@ struct NeonW8Ops {
 // Exact: |w x| <= 127 * 128 per product, so two sum to at most 32512 (-128 * -128 twice
 // would be 32768). 2 pixels: 16 accumulators, 8 registers of two words' weights, 4 of
 // activations, 4 of products: all 32 registers, so the 2-pixel tile's loop over pairs of
-// words is assembly (PairLoop, BITLITE_W8_PAIR), software-pipelined for in-order cores as
+// words is assembly (WordLoop, BITLITE_W8_PAIR), software-pipelined for in-order cores as
 // XNNPACK's A53 kernels are: each load of the next pair sits after the last read of its
 // registers, among the multiplies. Per 2 pixels and 2 words, under bench/arm's cycle model
 // (llvm-mca's Cortex-A55 model, as it prices the A53): 58 instructions and 66 cycles. GCC's
@@ -210,8 +213,8 @@ struct NeonW8PairOps : NeonW8Ops {
   // last loads its successor's (nothing past the pairs is read), xp[p] steps 2 words a pair.
   // The accumulators are outputs only, zeroed here: as "+w" operands each would count twice
   // against GCC's limit of 30.
-  static constexpr int kPairLoopPixels = 2;
-  static int64_t PairLoop(Vec (&acc)[2][4][2], const uint64_t* (&xp)[2], const uint8_t* w,
+  static constexpr int kWordLoopPixels = 2;
+  static int64_t WordLoop(Vec (&acc)[2][4][2], const uint64_t* (&xp)[2], const uint8_t* w,
                           int64_t words, int64_t k0, int64_t k1) {
     int64_t pairs = (k1 - k0) / 2;
     const uint8_t* w0 = w + 32 * k0;            // channels 0-3: 32 bytes a word
@@ -252,6 +255,175 @@ struct NeonW8PairOps : NeonW8Ops {
 #undef BITLITE_W8_PAIR
 #undef BITLITE_W8_LAST
 #undef BITLITE_W8_NEXT
+
+// One word of the byte-sum tile: v0-v3 hold its weights (channels 2n, 2n + 1 in vn), v4-v6 the
+// codes of pixels 0-2, broadcast; OP (MUL, or MLA) sets or adds their products into the byte
+// sums v(8 + 4p + n). NEXT keeps or drops the loads of the next word, each after the last read
+// of its registers, and the steps of the pointers before them, paired with the multiplies
+// (the in-order cores issue an integer add beside a NEON one). Plain loads and adds, not
+// post-indexed loads: under bench/arm's cycle model a word took 35 cycles with LDP and LD1R
+// writing their base back, 24 so.
+#define BITLITE_BYTE_SUM_NEXT(instruction) instruction
+#define BITLITE_BYTE_SUM_LAST(instruction) ""
+#define BITLITE_BYTE_SUM_WORD(OP, NEXT)  \
+  OP " v8.16b, v0.16b, v4.16b\n"         \
+  NEXT("add %[x0], %[x0], #8\n")         \
+  OP " v9.16b, v1.16b, v4.16b\n"         \
+  NEXT("add %[x1], %[x1], #8\n")         \
+  OP " v10.16b, v2.16b, v4.16b\n"        \
+  NEXT("add %[x2], %[x2], #8\n")         \
+  OP " v11.16b, v3.16b, v4.16b\n"        \
+  NEXT("ld1r {v4.2d}, [%[x0]]\n")        \
+  OP " v12.16b, v0.16b, v5.16b\n"        \
+  NEXT("add %[w0], %[w0], #32\n")        \
+  OP " v13.16b, v1.16b, v5.16b\n"        \
+  NEXT("add %[w1], %[w1], #32\n")        \
+  OP " v14.16b, v2.16b, v5.16b\n"        \
+  OP " v15.16b, v3.16b, v5.16b\n"        \
+  NEXT("ld1r {v5.2d}, [%[x1]]\n")        \
+  OP " v16.16b, v0.16b, v6.16b\n"        \
+  OP " v17.16b, v1.16b, v6.16b\n"        \
+  NEXT("ldr q0, [%[w0]]\n")              \
+  NEXT("ldr q1, [%[w0], #16]\n")         \
+  OP " v18.16b, v2.16b, v6.16b\n"        \
+  OP " v19.16b, v3.16b, v6.16b\n"        \
+  NEXT("ldr q2, [%[w1]]\n")              \
+  NEXT("ldr q3, [%[w1], #16]\n")         \
+  NEXT("ld1r {v6.2d}, [%[x2]]\n")
+// After a run's first word, which multiplies: its other words with a successor (`run` - 1 of
+// them), which add, one if their count is odd, then in pairs; PAIRS and DONE are labels.
+#define BITLITE_BYTE_SUM_ADDS(PAIRS, DONE)                          \
+  "subs %[run], %[run], #1\n"                                       \
+  "b.eq " DONE "f\n"                                                \
+  "tbz %[run], #0, " PAIRS "f\n"                                    \
+  BITLITE_BYTE_SUM_WORD("mla", BITLITE_BYTE_SUM_NEXT)               \
+  "subs %[run], %[run], #1\n"                                       \
+  "b.eq " DONE "f\n"                                                \
+  PAIRS ":\n"                                                       \
+  BITLITE_BYTE_SUM_WORD("mla", BITLITE_BYTE_SUM_NEXT)               \
+  BITLITE_BYTE_SUM_WORD("mla", BITLITE_BYTE_SUM_NEXT)               \
+  "subs %[run], %[run], #2\n"                                       \
+  "b.ne " PAIRS "b\n"                                               \
+  DONE ":\n"
+// The byte sums' pairs added into the uint16 accumulators.
+#define BITLITE_BYTE_SUM_WIDEN                                                                    \
+  "uadalp %[a00].8h, v8.16b\n" "uadalp %[a01].8h, v9.16b\n" "uadalp %[a02].8h, v10.16b\n"       \
+  "uadalp %[a03].8h, v11.16b\n" "uadalp %[a10].8h, v12.16b\n" "uadalp %[a11].8h, v13.16b\n"     \
+  "uadalp %[a12].8h, v14.16b\n" "uadalp %[a13].8h, v15.16b\n" "uadalp %[a20].8h, v16.16b\n"     \
+  "uadalp %[a21].8h, v17.16b\n" "uadalp %[a22].8h, v18.16b\n" "uadalp %[a23].8h, v19.16b\n"
+
+// Narrow codes: weights one byte per code (the byte layout: two plain loads per word of 4
+// channels, nothing to widen) and MLA, which multiplies a register of 2 channels x 8 codes by
+// the pixel's 8 codes and adds the products in byte lanes: 16 multiply-adds per instruction,
+// twice UMLAL's. Every v is unsigned (bitserial_planes.h), so a product is at most
+// kMostProduct = (2^w - 1) * (2^a - 1) and a byte lane holds the sums of kFastWords =
+// 255 / kMostProduct words; UADALP then adds its pairs into the uint16 accumulators (one per 2
+// channels: the first one's 4 code pairs in lanes 0-3, the second's in 4-7), which hold
+// kBlockWords = 0xffff / (2 * kMostProduct) words.
+// The 3-pixel tile's word loop is assembly (WordLoop): its 12 byte sums, 12 accumulators, 4
+// weight and 3 activation registers take 31 of the 32, and GCC's loop from intrinsics kept
+// them on the stack or copied them (3x3 conv 64->64 56x56 W2A2 on the A53: 25.7-26.8M
+// instructions; this loop 19.1M, bitserial/neon's 15.8M). Tiles of 1 or 2 pixels (a layer's last
+// ones) multiply and add pairs at once: Dot, MUL + UADALP, exact as a product fits a byte.
+template <int kMostProduct>
+struct NeonByteSumOps {
+  static constexpr int kWeightBits = 8;
+  using Vec = uint16x8_t;
+  static constexpr int kVecsPerWVec = 1;
+  using WVec = uint8x16_t;  // 2 channels x 8 codes
+  using XVec = uint8x16_t;  // the pixel's word, twice
+  static constexpr int kLanes = 2;
+  static constexpr int kPairs = 2;
+  static constexpr int kPixels = 3;
+  static constexpr int64_t kFastWords = 255 / kMostProduct;
+  static constexpr int64_t kBlockWords = 0xffff / (2 * kMostProduct);
+  static Vec Zero() { return vdupq_n_u16(0); }
+  static void LoadWeights(const uint8_t* p, WVec* lo, WVec* hi) {
+    *lo = vld1q_u8(p);
+    *hi = vld1q_u8(p + 16);
+  }
+  static XVec LoadX(const uint64_t* p) { return vreinterpretq_u8_u64(vld1q_dup_u64(p)); }
+  static void Dot(Vec (&acc)[1], WVec w, XVec x) { acc[0] = vpadalq_u8(acc[0], vmulq_u8(w, x)); }
+  static void Store(const Vec (&acc)[4][1], int32_t* out, bool accumulate) {
+    uint32x4_t quads[4];
+#pragma GCC unroll 4
+    for (int n = 0; n < 4; ++n) quads[n] = vpaddlq_u16(acc[n][0]);
+    StoreQuads(quads, out, accumulate);
+  }
+  // acc = the sums of words [k0, k1) of 3 pixels' im2col columns; returns k1. The first word's
+  // operands are loaded ahead and every word but the last loads its successor's (nothing past
+  // the words is read). The words go in runs of at most kFastWords into the byte sums (the
+  // first of a run multiplies, the others add), each run then widened.
+  static constexpr int kWordLoopPixels = 3;
+  static int64_t WordLoop(Vec (&acc)[3][4][1], const uint64_t* (&xp)[3], const uint8_t* w,
+                          int64_t words, int64_t k0, int64_t k1) {
+    if (k1 <= k0) {  // an empty reduction
+      for (auto& pixel : acc) {
+        for (auto& a : pixel) a[0] = Zero();
+      }
+      return k1;
+    }
+    const uint8_t* w0 = w + 32 * k0;            // channels 0-3: 32 bytes a word
+    const uint8_t* w1 = w + 32 * (words + k0);  // channels 4-7
+    int64_t left = k1 - k0;  // words not yet in a run
+    int64_t run;
+    asm("ldr q0, [%[w0]]\n"
+        "ldr q1, [%[w0], #16]\n"
+        "ldr q2, [%[w1]]\n"
+        "ldr q3, [%[w1], #16]\n"
+        "ld1r {v4.2d}, [%[x0]]\n"
+        "ld1r {v5.2d}, [%[x1]]\n"
+        "ld1r {v6.2d}, [%[x2]]\n"
+        "movi %[a00].16b, #0\n" "movi %[a01].16b, #0\n" "movi %[a02].16b, #0\n"
+        "movi %[a03].16b, #0\n" "movi %[a10].16b, #0\n" "movi %[a11].16b, #0\n"
+        "movi %[a12].16b, #0\n" "movi %[a13].16b, #0\n" "movi %[a20].16b, #0\n"
+        "movi %[a21].16b, #0\n" "movi %[a22].16b, #0\n" "movi %[a23].16b, #0\n"
+        "1:\n"
+        "cmp %[left], %[fast]\n"
+        "b.ls 5f\n"
+        "sub %[left], %[left], %[fast]\n"  // a run of kFastWords words, each with a successor
+        "mov %[run], %[fast]\n"
+        BITLITE_BYTE_SUM_WORD("mul", BITLITE_BYTE_SUM_NEXT)
+        BITLITE_BYTE_SUM_ADDS("2", "3")
+        BITLITE_BYTE_SUM_WIDEN
+        "b 1b\n"
+        "5:\n"  // the last run: `left` words, the last word last
+        "subs %[run], %[left], #1\n"
+        "b.eq 7f\n"
+        BITLITE_BYTE_SUM_WORD("mul", BITLITE_BYTE_SUM_NEXT)
+        BITLITE_BYTE_SUM_ADDS("4", "6")
+        BITLITE_BYTE_SUM_WORD("mla", BITLITE_BYTE_SUM_LAST)
+        BITLITE_BYTE_SUM_WIDEN
+        "b 9f\n"
+        "7:\n"
+        BITLITE_BYTE_SUM_WORD("mul", BITLITE_BYTE_SUM_LAST)
+        BITLITE_BYTE_SUM_WIDEN
+        "9:\n"
+        "add %[x0], %[x0], #8\n"  // past the last word
+        "add %[x1], %[x1], #8\n"
+        "add %[x2], %[x2], #8\n"
+        : [a00] "=w"(acc[0][0][0]), [a01] "=w"(acc[0][1][0]), [a02] "=w"(acc[0][2][0]),
+          [a03] "=w"(acc[0][3][0]), [a10] "=w"(acc[1][0][0]), [a11] "=w"(acc[1][1][0]),
+          [a12] "=w"(acc[1][2][0]), [a13] "=w"(acc[1][3][0]), [a20] "=w"(acc[2][0][0]),
+          [a21] "=w"(acc[2][1][0]), [a22] "=w"(acc[2][2][0]), [a23] "=w"(acc[2][3][0]),
+          [w0] "+r"(w0), [w1] "+r"(w1), [x0] "+r"(xp[0]), [x1] "+r"(xp[1]), [x2] "+r"(xp[2]),
+          [left] "+r"(left), [run] "=&r"(run)
+        : [fast] "r"(kFastWords)
+        : "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v8", "v9", "v10", "v11", "v12", "v13",
+          "v14", "v15", "v16", "v17", "v18", "v19", "cc", "memory");
+    return k1;
+  }
+};
+#undef BITLITE_BYTE_SUM_WIDEN
+#undef BITLITE_BYTE_SUM_ADDS
+#undef BITLITE_BYTE_SUM_WORD
+#undef BITLITE_BYTE_SUM_LAST
+#undef BITLITE_BYTE_SUM_NEXT
+
+template <class Ops>
+BgemmKernel KernelOf() {
+  return {&bgemm_int8_tile::Bgemm<Ops>, Ops::kLanes};
+}
 #endif
 
 }  // namespace
@@ -259,6 +431,22 @@ struct NeonW8PairOps : NeonW8Ops {
 BgemmKernel BgemmInt8Neon() {
   return {&bgemm_int8_tile::Bgemm<NeonInt8Ops>, NeonInt8Ops::kLanes};
 }
+
+#if defined(__aarch64__)
+BgemmKernel BgemmByteSumNeon(int weight_bits, int activation_bits) {
+  const int most = ((1 << weight_bits) - 1) * ((1 << activation_bits) - 1);
+  // The least bound of these that holds `most` (fewer widenings): W1A1; W1A2, W2A1; W2A2, W1A3,
+  // W3A1; W1A4, W4A1, W2A3, W3A2; W2A4, W4A2, W3A3; W3A4, W4A3.
+  static_assert(kByteSumMostProduct == 105, "the bounds below end at kByteSumMostProduct");
+  if (most <= 1) return KernelOf<NeonByteSumOps<1>>();
+  if (most <= 3) return KernelOf<NeonByteSumOps<3>>();
+  if (most <= 9) return KernelOf<NeonByteSumOps<9>>();
+  if (most <= 21) return KernelOf<NeonByteSumOps<21>>();
+  if (most <= 49) return KernelOf<NeonByteSumOps<49>>();
+  if (most <= 105) return KernelOf<NeonByteSumOps<105>>();
+  return {};  // W4A4: its byte lanes would overflow within a word pair; UMLAL's row
+}
+#endif
 
 BgemmKernel BgemmW8A8Neon() {
   BgemmKernel kernel{&bgemm_int8_tile::Bgemm<NeonW8Ops>, NeonW8Ops::kLanes};

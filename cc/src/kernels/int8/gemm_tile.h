@@ -1,6 +1,7 @@
 // The loop nest shared by the widened-int micro-kernels (bgemm.h's int8 kernels): weights as
-// nibbles in memory (BitserialWeights' nibble layout), widened to bytes in registers, or for
-// W8A8 as bytes (its byte layout); one byte per activation code (PlaneGrid::bytes);
+// nibbles in memory (BitserialWeights' nibble layout), widened to bytes in registers, or as
+// bytes (its byte layout: W8A8, and the narrow codes of aarch64's byte sums); one byte per
+// activation code (PlaneGrid::bytes);
 // core = sum over codes of vw * vx. Written once
 // over an ISA policy `Ops` that each bgemm_*_<isa>.cc file defines in an anonymous namespace
 // and instantiates in a translation unit compiled for that ISA:
@@ -11,15 +12,15 @@
 //   take before they must be added into core: narrow accumulators would overflow);
 //   Zero(); LoadWeights(p, &lo, &hi) (one group's kWeightBits * 2 * kLanes bytes of one
 //   word: channels [0, L) and [L, 2L) as bytes); LoadX(p) (one activation word);
-//   Dot(acc, w, x) (adds into the kVecsPerWVec accumulators of w); Store(acc[2 * kPairs][kVecsPerWVec], out,
-//   accumulate) (the tile's channels of one pixel to core, added to what is there when
-//   `accumulate`).
+//   Dot(acc, w, x) (adds into the kVecsPerWVec accumulators of w);
+//   Store(acc[2 * kPairs][kVecsPerWVec], out, accumulate) (the tile's channels of one pixel to
+//   core, added to what is there when `accumulate`).
 // Optional: kDotWords = 2 and DotPair(acc, w0, w1, x0, x1) = Dot(acc, w0, x0) then
 // Dot(acc, w1, x1), of words k and k + 1 (pairs of words, then Dot for an odd last one).
-// Optional with those: kPairLoopPixels and PairLoop(acc, xp, w, words, k0, k1) -> k, the
-// loop over pairs of words written for one tile by hand (ARM's W8A8 pair tile, in
-// assembly) for tiles of kPairLoopPixels pixels reading im2col columns: acc set to the sums
-// of words [k0, k), the pairs of [k0, k1), and each xp[p] stepped past them.
+// Optional: kWordLoopPixels and WordLoop(acc, xp, w, words, k0, k1) -> k, the loop over words
+// written for one tile by hand (ARM's W8A8 pair tile and byte-sum tile, in assembly) for tiles
+// of kWordLoopPixels pixels reading im2col columns: acc set to the sums of words [k0, k), each
+// xp[p] stepped past them; Dot (or DotPair) runs the words [k, k1) it leaves.
 // Bgemm reads x as im2col columns (BgemmFn); BgemmIndirect reads it in place through pixel
 // rows and word offsets (BgemmIndirectFn), for ISAs whose loads take a base + index for free
 // (x86); ARM keeps the columns, whose loads step one pointer per pixel.
@@ -41,10 +42,10 @@ namespace bitlite {
 namespace bgemm_int8_tile {
 
 template <class Ops, class = void>
-struct PairLoopPixels : std::integral_constant<int, 0> {};
+struct WordLoopPixels : std::integral_constant<int, 0> {};
 template <class Ops>
-struct PairLoopPixels<Ops, std::void_t<decltype(Ops::kPairLoopPixels)>>
-    : std::integral_constant<int, Ops::kPairLoopPixels> {};
+struct WordLoopPixels<Ops, std::void_t<decltype(Ops::kWordLoopPixels)>>
+    : std::integral_constant<int, Ops::kWordLoopPixels> {};
 
 template <class Ops, class = void>
 struct DotWords : std::integral_constant<int, 1> {};
@@ -139,8 +140,8 @@ void Tile(const TileX& x, int64_t p0, const uint8_t* w, int64_t words, int64_t k
     }
   };
   int64_t k = k0;
-  if constexpr (!kIndirect && PairLoopPixels<Ops>::value == kPixels) {
-    k = Ops::PairLoop(acc, xp, w, words, k0, k1);
+  if constexpr (!kIndirect && WordLoopPixels<Ops>::value == kPixels) {
+    k = Ops::WordLoop(acc, xp, w, words, k0, k1);
   } else if constexpr (DotWords<Ops>::value == 2) {
     for (; k + 2 <= k1; k += 2) step(k, std::integral_constant<int, 2>{});
   }
