@@ -29,7 +29,7 @@ from bench.arm.bench_cycles import MCA_CACHE
 from bench.kernels import bench_conv
 
 LAYER = bench_conv.LAYERS[0]  # the layer the auto rule was read off
-PAIRS = ((1, 1), (2, 2), (2, 3), (2, 4), (3, 3), (4, 4))
+PAIRS = ((1, 1), (2, 2), (2, 3), (2, 4), (3, 3), (3, 4), (4, 4))
 KERNELS = ("bitserial", "int")
 CPUS = ("cortex-a53", "cortex-a76")  # no dotprod (int8/neon), dotprod (int8/neondot)
 
