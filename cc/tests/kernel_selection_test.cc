@@ -78,10 +78,10 @@ BITLITE_TEST(KernelTableRowsAreComplete) {
         EXPECT_TRUE((f.bgemm.run != nullptr || f.bgemm.indirect != nullptr) &&
                     f.pack != nullptr && f.epilogue != nullptr);
         // The LUT kernels' nibbles and the AMX tiles (byte weights) read their own order;
-        // aarch64's byte sums read the byte layout as packed.
-        EXPECT_TRUE(row->family != GemmFamily::kLut || f.relayout_weights != nullptr);
-        EXPECT_TRUE(f.relayout_weights == nullptr || row->family == GemmFamily::kLut ||
-                    f.byte_weights);
+        // int8/neon-a53's byte sums read the byte layout as packed.
+        const bool own_order = row->family == GemmFamily::kLut ||
+                               (f.byte_weights && name != "int8/neon-a53");
+        EXPECT_EQ(f.relayout_weights != nullptr, own_order);
         EXPECT_TRUE(!f.byte_weights || row->family == GemmFamily::kInt);
         EXPECT_TRUE(!f.signed_activation_bytes || w == 8);
       }
@@ -126,6 +126,8 @@ BITLITE_TEST(W8A8TakesTheWidestIntRowUnderEveryChoice) {
   cpu.neon = true;
   expect_everywhere(cpu, "int8/neon");
 #if defined(__aarch64__)
+  cpu.in_order = true;  // int8/neon-a53 takes sub-byte widths only
+  expect_everywhere(cpu, "int8/neon");
   cpu.dotprod = true;
   expect_everywhere(cpu, "int8/neondot");
 #endif
@@ -202,14 +204,14 @@ BITLITE_TEST(AutoWeighsNarrowTapsByTheirPadding) {
   EXPECT_EQ(name(sapphire_rapids, 1, 2, 16), "int8/amx");                   // 2 x 1
 #endif
 #if BITLITE_NEON_KERNELS && defined(__aarch64__)
-  CpuFeatures a53;  // out of order (an A72): int8 from p = 8
-  a53.neon = true;
-  EXPECT_EQ(name(a53, 2, 2, 32), "int8/neon");       // 4 x 2
-  EXPECT_EQ(name(a53, 2, 2, 40), "bitserial/neon");  // 4 x 1.6
-  EXPECT_EQ(name(a53, 2, 2, 48), "bitserial/neon");  // 4 x 1.33
-  EXPECT_EQ(name(a53, 1, 1, 16), "bitserial/neon");  // 1 x 4
-  EXPECT_EQ(name(a53, 1, 1, 8), "int8/neon");        // 1 x 8
-  CpuFeatures in_order = a53;  // int8 from p = 6
+  CpuFeatures a72;  // out of order: int8 from p = 8
+  a72.neon = true;
+  EXPECT_EQ(name(a72, 2, 2, 32), "int8/neon");       // 4 x 2
+  EXPECT_EQ(name(a72, 2, 2, 40), "bitserial/neon");  // 4 x 1.6
+  EXPECT_EQ(name(a72, 2, 2, 48), "bitserial/neon");  // 4 x 1.33
+  EXPECT_EQ(name(a72, 1, 1, 16), "bitserial/neon");  // 1 x 4
+  EXPECT_EQ(name(a72, 1, 1, 8), "int8/neon");        // 1 x 8
+  CpuFeatures in_order = a72;  // the A53: int8 from p = 6
   in_order.in_order = true;
   EXPECT_EQ(name(in_order, 2, 2, 40), "int8/neon-a53");   // 4 x 1.6
   EXPECT_EQ(name(in_order, 2, 2, 48), "bitserial/neon");  // 4 x 1.33

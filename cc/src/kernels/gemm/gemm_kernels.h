@@ -109,10 +109,10 @@ const std::vector<const GemmKernel*>& GemmKernels();
 std::vector<const GemmKernel*> SupportedGemmKernels(const CpuFeatures& cpu);
 
 // The widest kernel of `family` that `cpu` runs for these widths and is chosen on it
-// (GemmKernel::chosen_on; the later row of the table wins). Every CPU runs a sub-byte bitserial and LUT kernel and a W8A8 int kernel (the
-// scalar ones). Where the family has none: sub-byte (a CPU without an int8 dot product),
-// the best bitserial kernel; W8A8 (bitserial and LUT kernels take at most 4 bits), the best
-// int kernel.
+// (GemmKernel::chosen_on; the later row of the table wins). Every CPU runs a sub-byte
+// bitserial and LUT kernel and a W8A8 int kernel (the scalar ones). Where the family has
+// none: sub-byte (a CPU without an int8 dot product), the best bitserial kernel; W8A8
+// (bitserial and LUT kernels take at most 4 bits), the best int kernel.
 const GemmKernel& BestGemmKernel(const CpuFeatures& cpu, GemmFamily family, int weight_bits,
                                  int activation_bits);
 
