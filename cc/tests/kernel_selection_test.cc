@@ -231,7 +231,7 @@ BITLITE_TEST(InOrderNeonRowSumsBytesWhereProductsAreSmall) {
   if (row == nullptr) return;
   for (int w = 1; w <= 4; ++w) {
     for (int a = 1; a <= 4; ++a) {
-      const bool small = ((1 << w) - 1) * ((1 << a) - 1) <= kByteSumMostProduct;
+      const bool small = MostCodeProduct(w, a) <= kByteSumMostProduct;
       EXPECT_EQ(row->functions(w, a, false).byte_weights, small);
       EXPECT_EQ(small, w * a < 16);  // every pair but W4A4
       EXPECT_TRUE(!FindGemmKernel(a53, "int8/neon")->functions(w, a, false).byte_weights);

@@ -60,6 +60,12 @@ struct BgemmKernel {
   BgemmFn run_without_min_weight = nullptr;
 };
 
+// The largest product of two unsigned codes v (bitserial_planes.h) of these widths:
+// (2^w - 1) * (2^a - 1), what narrow accumulators must hold per product.
+constexpr int MostCodeProduct(int weight_bits, int activation_bits) {
+  return ((1 << weight_bits) - 1) * ((1 << activation_bits) - 1);
+}
+
 // The micro-kernel for weight_bits x activation_bits, with the activations' top plane
 // negative when `activation_twos_complement` (weights of 2+ bits always are). One per ISA,
 // each in its own file compiled for that ISA; call only what CpuFeatures reports.
@@ -88,8 +94,8 @@ BgemmKernel BgemmInt8Neon();  // UMLAL, every NEON CPU
 BgemmKernel BgemmW8A8Neon();  // s8: SMULL + SADALP, every NEON CPU
 #if defined(__aarch64__)
 // Weights one byte per code (GemmFunctions::byte_weights), sums in byte lanes (MLA), for bit
-// widths whose products (2^w - 1) * (2^a - 1) are at most kByteSumMostProduct (every pair but
-// W4A4; gemm_kernels.cc has the measurements); a kernel without entry points for the others.
+// widths whose MostCodeProduct is at most kByteSumMostProduct (every pair but W4A4;
+// gemm_kernels.cc has the measurements); a kernel without entry points for the others.
 constexpr int kByteSumMostProduct = 105;
 BgemmKernel BgemmByteSumNeon(int weight_bits, int activation_bits);
 BgemmKernel BgemmInt8NeonDot();  // UDOT: only where CpuFeatures::dotprod

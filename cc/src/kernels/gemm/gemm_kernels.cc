@@ -130,7 +130,7 @@ GemmFunctions IntNeon(int w, int, bool) {
 // (3x3 conv 64->64 56x56 on the Cortex-A53, instructions: 28.6M against UMLAL's 24.7M; W3A4,
 // widened every other word, 24.4M).
 GemmFunctions IntNeonA53(int w, int a, bool twos) {
-  if (((1 << w) - 1) * ((1 << a) - 1) > kByteSumMostProduct) return IntNeon(w, a, twos);
+  if (MostCodeProduct(w, a) > kByteSumMostProduct) return IntNeon(w, a, twos);
   GemmFunctions functions = WithCodesNeon({BgemmByteSumNeon(w, a), kNeonPackBytes, kNeonEpilogue});
   functions.byte_weights = true;
   return functions;

@@ -53,6 +53,6 @@ struct Avx2W8Ops {
 
 }  // namespace
 
-BgemmKernel BgemmW8A8Avx2() { return {&bgemm_int8_tile::Bgemm<Avx2W8Ops>, Avx2W8Ops::kLanes}; }
+BgemmKernel BgemmW8A8Avx2() { return bgemm_int8_tile::ColumnsKernel<Avx2W8Ops>(); }
 
 }  // namespace bitlite

@@ -55,8 +55,6 @@ struct ScalarW8Ops {
 
 }  // namespace
 
-BgemmKernel BgemmW8A8Scalar() {
-  return {&bgemm_int8_tile::Bgemm<ScalarW8Ops>, ScalarW8Ops::kLanes};
-}
+BgemmKernel BgemmW8A8Scalar() { return bgemm_int8_tile::ColumnsKernel<ScalarW8Ops>(); }
 
 }  // namespace bitlite

@@ -63,12 +63,8 @@ struct NeonDotW8Ops : NeonDotInt8Ops {
 
 }  // namespace
 
-BgemmKernel BgemmInt8NeonDot() {
-  return {&bgemm_int8_tile::Bgemm<NeonDotInt8Ops>, NeonDotInt8Ops::kLanes};
-}
+BgemmKernel BgemmInt8NeonDot() { return bgemm_int8_tile::ColumnsKernel<NeonDotInt8Ops>(); }
 
-BgemmKernel BgemmW8A8NeonDot() {
-  return {&bgemm_int8_tile::Bgemm<NeonDotW8Ops>, NeonDotW8Ops::kLanes};
-}
+BgemmKernel BgemmW8A8NeonDot() { return bgemm_int8_tile::ColumnsKernel<NeonDotW8Ops>(); }
 
 }  // namespace bitlite

@@ -316,15 +316,16 @@ struct NeonW8PairOps : NeonW8Ops {
 // channels, nothing to widen) and MLA, which multiplies a register of 2 channels x 8 codes by
 // the pixel's 8 codes and adds the products in byte lanes: 16 multiply-adds per instruction,
 // twice UMLAL's. Every v is unsigned (bitserial_planes.h), so a product is at most
-// kMostProduct = (2^w - 1) * (2^a - 1) and a byte lane holds the sums of kFastWords =
+// MostCodeProduct(w, a) = (2^w - 1) * (2^a - 1), which kMostProduct bounds (BgemmByteSumNeon
+// takes the least of its classes that does), and a byte lane holds the sums of kFastWords =
 // 255 / kMostProduct words; UADALP then adds its pairs into the uint16 accumulators (one per 2
 // channels: the first one's 4 code pairs in lanes 0-3, the second's in 4-7), which hold
 // kBlockWords = 0xffff / (2 * kMostProduct) words.
 // The 3-pixel tile's word loop is assembly (WordLoop): its 12 byte sums, 12 accumulators, 4
 // weight and 3 activation registers take 31 of the 32, and GCC's loop from intrinsics kept
 // them on the stack or copied them (3x3 conv 64->64 56x56 W2A2 on the A53: 25.7-26.8M
-// instructions; this loop 19.1M, bitserial/neon's 15.8M). Tiles of 1 or 2 pixels (a layer's last
-// ones) multiply and add pairs at once: Dot, MUL + UADALP, exact as a product fits a byte.
+// instructions; this loop 19.0M, bitserial/neon's 15.8M). Tiles of 1 or 2 pixels (a layer's
+// last ones) multiply and add pairs at once: Dot, MUL + UADALP, exact as a product fits a byte.
 template <int kMostProduct>
 struct NeonByteSumOps {
   static constexpr int kWeightBits = 8;
@@ -419,37 +420,30 @@ struct NeonByteSumOps {
 #undef BITLITE_BYTE_SUM_WORD
 #undef BITLITE_BYTE_SUM_LAST
 #undef BITLITE_BYTE_SUM_NEXT
-
-template <class Ops>
-BgemmKernel KernelOf() {
-  return {&bgemm_int8_tile::Bgemm<Ops>, Ops::kLanes};
-}
 #endif
 
 }  // namespace
 
-BgemmKernel BgemmInt8Neon() {
-  return {&bgemm_int8_tile::Bgemm<NeonInt8Ops>, NeonInt8Ops::kLanes};
-}
+BgemmKernel BgemmInt8Neon() { return bgemm_int8_tile::ColumnsKernel<NeonInt8Ops>(); }
 
 #if defined(__aarch64__)
 BgemmKernel BgemmByteSumNeon(int weight_bits, int activation_bits) {
-  const int most = ((1 << weight_bits) - 1) * ((1 << activation_bits) - 1);
+  const int most = MostCodeProduct(weight_bits, activation_bits);
   // The least bound of these that holds `most` (fewer widenings): W1A1; W1A2, W2A1; W2A2, W1A3,
   // W3A1; W1A4, W4A1, W2A3, W3A2; W2A4, W4A2, W3A3; W3A4, W4A3.
   static_assert(kByteSumMostProduct == 105, "the bounds below end at kByteSumMostProduct");
-  if (most <= 1) return KernelOf<NeonByteSumOps<1>>();
-  if (most <= 3) return KernelOf<NeonByteSumOps<3>>();
-  if (most <= 9) return KernelOf<NeonByteSumOps<9>>();
-  if (most <= 21) return KernelOf<NeonByteSumOps<21>>();
-  if (most <= 49) return KernelOf<NeonByteSumOps<49>>();
-  if (most <= 105) return KernelOf<NeonByteSumOps<105>>();
+  if (most <= 1) return bgemm_int8_tile::ColumnsKernel<NeonByteSumOps<1>>();
+  if (most <= 3) return bgemm_int8_tile::ColumnsKernel<NeonByteSumOps<3>>();
+  if (most <= 9) return bgemm_int8_tile::ColumnsKernel<NeonByteSumOps<9>>();
+  if (most <= 21) return bgemm_int8_tile::ColumnsKernel<NeonByteSumOps<21>>();
+  if (most <= 49) return bgemm_int8_tile::ColumnsKernel<NeonByteSumOps<49>>();
+  if (most <= 105) return bgemm_int8_tile::ColumnsKernel<NeonByteSumOps<105>>();
   return {};  // W4A4: its byte lanes would overflow within a word pair; UMLAL's row
 }
 #endif
 
 BgemmKernel BgemmW8A8Neon() {
-  BgemmKernel kernel{&bgemm_int8_tile::Bgemm<NeonW8Ops>, NeonW8Ops::kLanes};
+  BgemmKernel kernel = bgemm_int8_tile::ColumnsKernel<NeonW8Ops>();
 #if defined(__aarch64__)
   kernel.run_without_min_weight = &bgemm_int8_tile::Bgemm<NeonW8PairOps>;
 #endif

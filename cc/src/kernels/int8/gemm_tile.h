@@ -205,6 +205,13 @@ void BgemmIndirect(const uint64_t* const* x_rows, const int64_t* x_offsets, int6
   Drive<Ops, true>(rows, pixels, w, channels, words, core, core_stride);
 }
 
+// The kernel of Ops read through im2col columns (BgemmFn), as the rows without an in-place
+// path return it.
+template <class Ops>
+BgemmKernel ColumnsKernel() {
+  return {&Bgemm<Ops>, Ops::kLanes};
+}
+
 }  // namespace bgemm_int8_tile
 }  // namespace bitlite
 
