@@ -1,8 +1,10 @@
 // Times one bitlite convolution layer on the delegate's kernels, without TFLite around it:
 //   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA [GROUPS]]
-// ISA: a GemmKernel name ("bitserial/avx2", "int8/avx512vnni", ...) or auto (default: the
-// delegate's kernel=auto rule); GROUPS: FORMAT.md `groups` (default 1). A depthwise layer
-// (GROUPS = C_in) runs on the CPU's depthwise kernel, as in the delegate (ISA ignored).
+// ISA: a GemmKernel name ("bitserial/avx2", "int8/avx512vnni", ...), winograd/ and the name of
+// a row that takes W8A8 (F(2x2, 3x3) on its GEMM, the layer on the CPU's int row), or auto
+// (default: the delegate's kernel=auto rule, Winograd included); GROUPS: FORMAT.md `groups`
+// (default 1). A depthwise layer (GROUPS = C_in) runs on the CPU's depthwise kernel, as in the
+// delegate (ISA ignored).
 // Prints one JSON object with the median and minimum milliseconds of Run (quantize + pack +
 // GEMM + output stage).
 #include <algorithm>
@@ -51,9 +53,23 @@ int main(int argc, char** argv) {
   p.activation.kind = ActivationKind::kRelu;
   p.multiplier.assign(static_cast<size_t>(p.out_channels), 0.01f);
   p.offset.assign(static_cast<size_t>(p.out_channels), 0.5f);
-  const GemmKernel* kernel = &AutoGemmKernelFor(DetectCpuFeatures(), p);
-  if (argc > 11 && std::strcmp(argv[11], "auto") != 0) {
-    kernel = FindGemmKernel(DetectCpuFeatures(), argv[11]);
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  const GemmKernel* kernel = &AutoGemmKernelFor(cpu, p);
+  const GemmKernel* winograd = AutoWinogradKernel(cpu, p);
+  const char* const kWinograd = "winograd/";
+  const GemmKernel& int_row =
+      BestGemmKernel(cpu, GemmFamily::kInt, p.weight_bits, p.activation_bits);
+  if (winograd != nullptr) kernel = &int_row;
+  if (argc > 11 && std::strncmp(argv[11], kWinograd, std::strlen(kWinograd)) == 0) {
+    kernel = &int_row;
+    winograd = FindGemmKernel(cpu, argv[11] + std::strlen(kWinograd));
+    if (winograd == nullptr || !winograd->Takes(8, 8)) {
+      std::fprintf(stderr, "no W8A8 kernel %s here\n", argv[11] + std::strlen(kWinograd));
+      return 2;
+    }
+  } else if (argc > 11 && std::strcmp(argv[11], "auto") != 0) {
+    winograd = nullptr;
+    kernel = FindGemmKernel(cpu, argv[11]);
     if (kernel == nullptr) {
       std::fprintf(stderr, "kernel %s is not available here\n", argv[11]);
       return 2;
@@ -106,6 +122,8 @@ int main(int argc, char** argv) {
     Conv2DDepthwise conv(p, w_codes.data(), dwconv);
     return time_runs(conv, dwconv.name);
   }
-  Conv2DGemm conv(p, w_codes.data(), *kernel);
-  return time_runs(conv, kernel->name);
+  Conv2DGemm conv(p, w_codes.data(), *kernel, winograd);
+  const std::string name =
+      conv.runs_winograd() ? kWinograd + std::string(winograd->name) : kernel->name;
+  return time_runs(conv, name.c_str());
 }

@@ -137,6 +137,8 @@ class BitliteOp {
   LiveTaps packed_taps_{};  // the taps the fast kernel was built for
   bool use_gemm_ = false;
   const GemmKernel* gemm_kernel_ = nullptr;
+  // kernel=auto's F(2x2, 3x3) GEMM row for the layer (AutoWinogradKernel), or null.
+  const GemmKernel* winograd_kernel_ = nullptr;
   std::unique_ptr<Conv2DGemm> gemm_;
   // A transposed convolution runs on the GEMM kernels as phases (use_gemm_ is set too).
   std::unique_ptr<Conv2DTransposeGemm> transpose_;

@@ -88,6 +88,10 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
       if (!ParseBool(values[i], &options->fuse_ops)) {
         return Fail("fuse_ops must be true, false, 1 or 0, got '" + value + "'", error);
       }
+    } else if (key == "winograd") {
+      if (!ParseBool(values[i], &options->winograd)) {
+        return Fail("winograd must be true, false, 1 or 0, got '" + value + "'", error);
+      }
     } else if (key == "kernel") {
       if (!ParseKernel(value, &options->kernel)) {
         return Fail("kernel must be auto, bitserial, int, lut or reference, got '" + value + "'",
@@ -102,7 +106,7 @@ bool ParseDelegateOptions(const char* const* keys, const char* const* values, si
     } else {
       return Fail("unknown option '" + key +
                       "' (known: claim_builtins, codes_between_ops, fuse_ops, kernel, "
-                      "max_scratch_bytes, num_threads, profile, verbose)",
+                      "max_scratch_bytes, num_threads, profile, verbose, winograd)",
                   error);
     }
   }

@@ -30,6 +30,9 @@ struct DelegateOptions {
   // that is not positive). The reference kernel runs on one.
   int num_threads = -1;
   KernelChoice kernel = KernelChoice::kAuto;
+  // Under kernel=auto, 3x3 layers of stride 1 run as Winograd F(2x2, 3x3) where the CPU's
+  // rule takes it (AutoWinogradKernel, kernels/winograd/winograd_f2x3.h); false: never.
+  bool winograd = true;
   // Print to stderr which nodes the delegate takes over, with shapes and bit widths.
   bool verbose = false;
   // Also take over the float builtins between bitlite ops (glue/glue_ops.h), so that a

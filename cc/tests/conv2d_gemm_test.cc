@@ -39,6 +39,35 @@ namespace {
 
 std::vector<const GemmKernel*> Kernels() { return SupportedGemmKernels(DetectCpuFeatures()); }
 
+// The rows whose W8A8 GEMM can run F(2x2, 3x3) (winograd_f2x3.h): every int row that takes it.
+std::vector<const GemmKernel*> W8A8Kernels() {
+  std::vector<const GemmKernel*> rows;
+  for (const GemmKernel* kernel : Kernels()) {
+    if (kernel->family == GemmFamily::kInt && kernel->Takes(8, 8)) rows.push_back(kernel);
+  }
+  return rows;
+}
+
+// Layers CheckCase ran as F(2x2, 3x3).
+int winograd_layers_checked = 0;
+
+// One prepared layer against the reference at every thread count, with codes in and out.
+bool CheckConv(Conv2DGemm* conv, const ConvCase& c, const ConvGeometry& g,
+               const std::vector<float>& expected, const std::string& name, std::mt19937* rng,
+               ThreadPool* pools) {
+  const std::string failure = CheckEveryThreadCount(conv, c, g, expected, name, pools);
+  if (!failure.empty()) {
+    ReportFailure(__FILE__, __LINE__, failure);
+    return false;
+  }
+  const std::string codes = CheckCodesInAndOut(conv, c, expected, rng, &pools[2]);
+  if (!codes.empty()) {
+    ReportFailure(__FILE__, __LINE__, codes + ": " + DescribeCase(c, name, 3));
+    return false;
+  }
+  return true;
+}
+
 // `grouped`: a convolution of 2 to 4 groups (FORMAT.md `groups`, not depthwise), each with
 // an odd or word-crossing channel count of its own.
 ConvCase RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed,
@@ -100,16 +129,18 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
   for (const GemmKernel* kernel : Kernels()) {
     if (!kernel->Takes(c.params.weight_bits, c.params.activation_bits)) continue;
     Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
-    const std::string failure =
-        CheckEveryThreadCount(&conv, c, live.geometry, expected, kernel->name, pools);
-    if (!failure.empty()) {
-      ReportFailure(__FILE__, __LINE__, failure);
-      return;
-    }
-    const std::string codes = CheckCodesInAndOut(&conv, c, expected, &rng, &pools[2]);
-    if (!codes.empty()) {
-      ReportFailure(__FILE__, __LINE__, codes + ": " + DescribeCase(c, kernel->name, 3));
-      return;
+    if (!CheckConv(&conv, c, live.geometry, expected, kernel->name, &rng, pools)) return;
+    // Layers that can run F(2x2, 3x3): on each W8A8 row's GEMM too.
+    if (!kernel->bytes() || !WinogradFits(live.params)) continue;
+    for (const GemmKernel* w8a8 : W8A8Kernels()) {
+      Conv2DGemm winograd(live.params, live.w_codes.data(), *kernel, w8a8);
+      const std::string name = std::string(kernel->name) + " + winograd on " + w8a8->name;
+      if (winograd.runs_winograd() == winograd.folds_width()) {
+        ReportFailure(__FILE__, __LINE__, "runs winograd exactly where it does not fold: " + name);
+        return;
+      }
+      if (!CheckConv(&winograd, c, live.geometry, expected, name, &rng, pools)) return;
+      winograd_layers_checked += winograd.runs_winograd() ? 1 : 0;
     }
   }
 }
@@ -126,6 +157,47 @@ BITLITE_TEST(MatchesReferenceForAllBitWidthsIsasAndThreadCounts) {
         }
       }
     }
+  }
+}
+
+// F(2x2, 3x3) (winograd_f2x3.h) on every int row with every W8A8 row's GEMM: 3x3 layers of
+// stride 1 on every sub-byte pair and both grids, odd and even sizes down to one pixel (blocks
+// past the last row and column), batches (chunks across images), SAME and VALID, channels
+// around the 8-byte word and past a 64-channel block.
+BITLITE_TEST(WinogradMatchesReferenceOnEveryRow) {
+  TestThreadPools threads;
+  ThreadPool* pools = threads.pools;
+  std::mt19937 rng(2233);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  const int checked_before = winograd_layers_checked;
+  for (int weight_bits = 1; weight_bits <= 4; ++weight_bits) {
+    for (int activation_bits = 1; activation_bits <= 4; ++activation_bits) {
+      for (bool is_signed : {false, true}) {
+        for (int repeat = 0; repeat < 3; ++repeat) {
+          ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+          OpParams& p = c.params;
+          // (1 folds its width instead.)
+          const int channel_choices[] = {1, 8, 16, 24, 63, 64, 65, 130};
+          p.kind = OpKind::kConv2D;
+          p.in_channels = channel_choices[uniform(0, 7)];
+          p.out_channels = uniform(0, 3) == 0 ? uniform(60, 90) : uniform(1, 21);
+          p.kernel_h = p.kernel_w = 3;
+          p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+          p.padding = uniform(0, 1) ? Padding::kSame : Padding::kValid;
+          const int pad = p.padding == Padding::kValid ? 2 : 0;
+          c.input_shape = {uniform(1, 3), uniform(1, 13) + pad, uniform(1, 13) + pad,
+                           p.in_channels};
+          SetRandomOutputStage(rng, &p);
+          FillRandomData(rng, &c);
+          CheckCase(c, pools);
+        }
+      }
+    }
+  }
+  // Wherever the CPU has a sub-byte int row (its packed bytes), it ran.
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  if (BestGemmKernel(cpu, GemmFamily::kInt, 2, 2).bytes()) {
+    EXPECT_TRUE(winograd_layers_checked - checked_before > 50);
   }
 }
 

@@ -25,6 +25,9 @@ BITLITE_TEST(DefaultsAndValidValues) {
   EXPECT_EQ(options.fuse_ops, true);
   EXPECT_EQ(Parse({"fuse_ops"}, {"0"}, &options), "ok");
   EXPECT_EQ(options.fuse_ops, false);
+  EXPECT_EQ(options.winograd, true);
+  EXPECT_EQ(Parse({"winograd"}, {"false"}, &options), "ok");
+  EXPECT_EQ(options.winograd, false);
   EXPECT_EQ(Parse({"profile"}, {"/tmp/times.tsv"}, &options), "ok");
   EXPECT_EQ(options.profile_path, "/tmp/times.tsv");
   EXPECT_EQ(Parse({"num_threads", "verbose"}, {"4", "true"}, &options), "ok");
@@ -39,7 +42,7 @@ BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
   DelegateOptions options;
   EXPECT_EQ(Parse({"threads"}, {"2"}, &options),
             "unknown option 'threads' (known: claim_builtins, codes_between_ops, fuse_ops, "
-            "kernel, max_scratch_bytes, num_threads, profile, verbose)");
+            "kernel, max_scratch_bytes, num_threads, profile, verbose, winograd)");
   for (const char* bad : {"0", "-2", "2x", "", " 2", "99999999999", "1.5"}) {
     EXPECT_CONTAINS(Parse({"num_threads"}, {bad}, &options), "num_threads must be an integer >= 1");
   }
@@ -48,6 +51,7 @@ BITLITE_TEST(RejectsUnknownKeysAndBadValues) {
   }
   EXPECT_CONTAINS(Parse({"verbose"}, {nullptr}, &options), "has no key or value");
   EXPECT_CONTAINS(Parse({"fuse_ops"}, {"no"}, &options), "fuse_ops must be true, false, 1 or 0");
+  EXPECT_CONTAINS(Parse({"winograd"}, {"2"}, &options), "winograd must be true, false, 1 or 0");
   EXPECT_CONTAINS(Parse({"kernel"}, {"table"}, &options),
                   "kernel must be auto, bitserial, int, lut or reference, got 'table'");
 }

@@ -10,6 +10,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/depthwise/dwconv_kernels.h"
 #include "kernels/gemm/gemm_kernels.h"
+#include "kernels/winograd/winograd_f2x3.h"
 #include "test_harness.h"
 
 namespace bitlite {
@@ -174,6 +175,65 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
 #endif
     }
   }
+}
+
+// kernel=auto's F(2x2, 3x3) (AutoWinogradKernel): 3x3 layers of stride 1 on the CPU's W8A8 row
+// where the int row of their widths takes it by bit product; never for other geometries,
+// W8A8, or CPUs whose int row has no measured threshold.
+std::string WinogradName(const CpuFeatures& cpu, int w, int a, int in_channels = 64,
+                         int stride = 1, int kernel = 3) {
+  OpParams p;
+  p.weight_bits = w;
+  p.activation_bits = a;
+  p.in_channels = in_channels;
+  p.out_channels = 64;
+  p.kernel_h = p.kernel_w = kernel;
+  p.stride_h = p.stride_w = stride;
+  const GemmKernel* row = AutoWinogradKernel(cpu, p);
+  return row != nullptr ? row->name : "none";
+}
+
+BITLITE_TEST(AutoRunsWinogradWhereMeasured) {
+  for (int w = 1; w <= 4; ++w) {
+    for (int a = 1; a <= 4; ++a) {
+      const int p = w * a;
+      EXPECT_EQ(WinogradName(CpuFeatures{}, w, a), "none");
+#if BITLITE_X86_KERNELS
+      CpuFeatures avx2;  // no sub-byte int row
+      avx2.avx2 = true;
+      EXPECT_EQ(WinogradName(avx2, w, a), "none");
+      CpuFeatures icelake = avx2;  // this project's x86: from p = 6
+      icelake.avx512bw = icelake.avx512_vpopcntdq = icelake.avx512_vnni = true;
+      EXPECT_EQ(WinogradName(icelake, w, a), p >= 6 ? "int8/avx512vnni" : "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, 512), p >= 6 ? "int8/avx512vnni" : "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, kWinogradMinInChannels - 1), "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, 256, 2), "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, 256, 1, 5), "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, kWinogradMaxInChannels + 1), "none");
+      CpuFeatures sapphire_rapids = icelake;  // AMX: not measured
+      sapphire_rapids.amx_int8 = true;
+      EXPECT_EQ(WinogradName(sapphire_rapids, w, a, 256), "none");
+#endif
+#if BITLITE_NEON_KERNELS
+      CpuFeatures a72;  // out of order: not measured
+      a72.neon = true;
+      EXPECT_EQ(WinogradName(a72, w, a, 256), "none");
+#if defined(__aarch64__)
+      CpuFeatures a53 = a72;  // in order: from p = 6 on the SMULL row
+      a53.in_order = true;
+      EXPECT_EQ(WinogradName(a53, w, a), p >= 6 ? "int8/neon" : "none");
+      EXPECT_EQ(WinogradName(a53, w, a, 512), p >= 6 ? "int8/neon" : "none");
+      EXPECT_EQ(WinogradName(a53, w, a, 32), "none");
+      CpuFeatures a55 = a53;  // SDOT: not measured
+      a55.dotprod = true;
+      EXPECT_EQ(WinogradName(a55, w, a), "none");
+#endif
+#endif
+    }
+  }
+  CpuFeatures any;
+  any.neon = any.in_order = any.avx2 = any.avx512bw = any.avx512_vnni = true;
+  EXPECT_EQ(WinogradName(any, 8, 8), "none");  // W8A8: its points do not fit bytes
 }
 
 // Taps narrower than a word: the int crossover compares p times the codes a bitserial tap

@@ -180,15 +180,18 @@ def _check_cpu(report: dict, arch: str, cpu: str) -> None:
 
 def _check_kernels(kernels: list, arch: str, cpu: str) -> None:
     """Dispatch used NEON kernels for the bitlite ops, the dotprod one exactly where the CPU
-    has dotprod, and the in-order cores' int row exactly on the Cortex-A53 (told apart by the
-    CPU part in the emulated /proc/cpuinfo): the models include 4-bit layers, for which
-    kernel=auto picks an int8 kernel. The claimed glue builtins ("glue/ADD" ...) are scalar on
-    every CPU."""
+    has dotprod, and the in-order cores' rules exactly on the Cortex-A53 (told apart by the
+    CPU part in the emulated /proc/cpuinfo: its int row, and Winograd F(2x2, 3x3) for 3x3
+    layers of stride 1): the models include 4-bit layers, for which kernel=auto picks an int8
+    kernel. The claimed glue builtins ("glue/ADD" ...) are scalar on every CPU."""
     kernels = [k for k in kernels if not k.startswith("glue/")]
     assert kernels and all(k.endswith(("/neon", "/neondot", "/neon-a53")) for k in kernels), kernels
     dotprod = arch == "aarch64" and cpu not in NO_DOTPROD
     assert ("int8/neondot" in kernels) == dotprod, (cpu, kernels)
-    assert ("int8/neon-a53" in kernels) == (cpu == "cortex-a53"), (cpu, kernels)
+    in_order = cpu == "cortex-a53"
+    assert ("int8/neon-a53" in kernels or "winograd/int8/neon" in kernels) == in_order, \
+        (cpu, kernels)
+    assert all(not k.startswith("winograd/") or in_order for k in kernels), (cpu, kernels)
 
 
 def _partitions_per_model(stderr: str) -> list[tuple[int, int, list[int]]]:

@@ -114,7 +114,8 @@ void PlaneValueSums(const uint64_t* packed, int64_t count, int64_t tap_words, in
 
 }  // namespace
 
-Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel)
+Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel,
+                       const GemmKernel* winograd)
     : kernels_(kernel.functions(params.weight_bits, params.activation_bits,
                                 params.activation_signed && params.activation_bits >= 2)),
       activation_(params.activation),
@@ -151,6 +152,12 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
                                 weights.words_per_plane);
     }
   }
+  if (winograd != nullptr && kernel.bytes() && !fold_width_ && WinogradFits(params)) {
+    winograd_ = std::make_unique<WinogradF2x3>(
+        params.out_channels, params.in_channels, w_codes,
+        WeightPlaneGrid(params.weight_bits, /*bytes=*/true), params.activation_bits,
+        winograd->functions(8, 8, false));
+  }
 }
 
 bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_scratch_bytes,
@@ -173,6 +180,15 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   chunk_pixels_ = std::min({(even + kChunkPixelMultiple - 1) / kChunkPixelMultiple *
                                 kChunkPixelMultiple,
                             some_pixels, kChunkPixels});
+  if (runs_winograd()) {
+    // Whole output rows, an even number of them where the layer has more (pairs of rows make
+    // the 2x2 blocks), about kChunkPixels pixels or a pair; a chunk that starts in one image
+    // and ends in the next holds at most one row more than R / 2 pairs as blocks.
+    const int64_t rows =
+        std::min<int64_t>(2 * std::max<int64_t>(1, kChunkPixels / (2 * g.out_w)), g.out_h);
+    chunk_pixels_ = std::max<int64_t>(rows * g.out_w, 1);
+    winograd_blocks_ = ((rows + 1) / 2 + 1) * ((g.out_w + 1) / 2);
+  }
   chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
   // The GEMM's word operations (kMinWorkPerThread): every output pixel and channel, for
   // every tap's words and plane pair. Packing and the output stage grow with it.
@@ -207,16 +223,20 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     return out == in && axis.before == 0 && axis.shift == 0 && axis.size.ok() &&
            axis.size.value() == in;
   };
-  columns_in_place_ = kernels_.bgemm.run != nullptr && same_pixels(rows_, g.in_h, g.out_h) &&
-                      same_pixels(cols_, g.in_w, g.out_w);
-  indirect_ = !columns_in_place_ && kernels_.bgemm.indirect != nullptr &&
+  columns_in_place_ = !runs_winograd() && kernels_.bgemm.run != nullptr &&
+                      same_pixels(rows_, g.in_h, g.out_h) && same_pixels(cols_, g.in_w, g.out_w);
+  indirect_ = !runs_winograd() && !columns_in_place_ && kernels_.bgemm.indirect != nullptr &&
               (kernels_.bgemm.run == nullptr ||
                tap_words_ % kernels_.bgemm.indirect_tap_words == 0);
-  const bool im2col = !indirect_ && !columns_in_place_;
+  const bool im2col = !runs_winograd() && !indirect_ && !columns_in_place_;
   const int64_t words = weights_.front().words_per_plane;
   const CheckedSize chunk = chunk_pixels_;
+  // F(2x2, 3x3)'s blocks past the last output row or column read a row and a pixel past the
+  // windows (winograd_f2x3.h): the packed input has them after its last pixel.
+  const CheckedSize input_slack = runs_winograd() ? cols_.size + 1 : CheckedSize(0);
   ScratchBudget budget;
-  budget.Add(CheckedSize(g.groups) * padded_pixels * tap_words_, sizeof(uint64_t));
+  budget.Add((CheckedSize(g.groups) * padded_pixels + input_slack) * tap_words_,
+             sizeof(uint64_t));
   budget.Add(CheckedSize(g.groups) * padded_pixels, sizeof(int32_t));
   if (weights_.front().grid.Shift() != 0) {
     budget.Add(CheckedSize(g.groups) * g.batch * rows_.size * g.out_w, sizeof(int32_t));
@@ -227,8 +247,14 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   const CheckedSize per_thread =
       chunk * (sizeof(const uint64_t*) + 2 * sizeof(int32_t) + sizeof(const int32_t*)) +
       (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
-      (chunk + 1) * block_channels_ * sizeof(int32_t);
+      (chunk + 4) * block_channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
+  if (runs_winograd()) {
+    const CheckedSize blocks = CheckedSize(winograd_blocks_) * threads_;
+    budget.Add(blocks * kWinogradPoints * winograd_->words(), sizeof(uint64_t));
+    budget.Add(blocks * kWinogradPoints * block_channels_, sizeof(int32_t));
+    budget.Add(blocks * (kWinogradPoints + 4), sizeof(int32_t) + sizeof(int64_t));
+  }
   // A fused ADD's outputs before the glue's ADD, where the row has no epilogue_add.
   const bool add_scratch = adds_ && kernels_.epilogue_add == nullptr;
   if (add_scratch) budget.Add(CheckedSize(threads_) * chunk * block_channels_, sizeof(float));
@@ -319,7 +345,8 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
       }
     }
   }
-  packed_input_.assign(static_cast<size_t>(g.groups * padded_pixels_ * tap_words_), 0);
+  packed_input_.assign(
+      static_cast<size_t>((g.groups * padded_pixels_ + input_slack.value()) * tap_words_), 0);
   input_sums_.assign(static_cast<size_t>(g.groups * padded_pixels_), 0);
   window_row_sums_.assign(weights_.front().grid.Shift() != 0
                               ? static_cast<size_t>(g.groups * g.batch * padded_h_ * g.out_w)
@@ -330,7 +357,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     const size_t count = static_cast<size_t>(chunk_pixels_);
     s.rows.assign(count, nullptr);
     s.columns.assign(im2col ? count * static_cast<size_t>(words * x_planes_.Planes()) : 0, 0);
-    s.core.assign(count * static_cast<size_t>(block_channels_), 0);
+    s.core.assign((count + 4) * static_cast<size_t>(block_channels_), 0);
     s.constants.assign(count, 0);
     s.channel_terms.assign(count, nullptr);
     s.acc.assign(static_cast<size_t>(block_channels_), 0);
@@ -349,6 +376,15 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
                        0);
     s.pooled.assign(pools_ ? static_cast<size_t>(pool_.out_w * group_out_c_) : 0, 0);
     s.add_operand.assign(add_scratch ? count * static_cast<size_t>(block_channels_) : 0, 0.0f);
+    const size_t blocks = static_cast<size_t>(winograd_blocks_);
+    const bool winograd = runs_winograd();
+    s.winograd_corners.assign(winograd ? blocks : 0, nullptr);
+    s.winograd_rows.assign(winograd ? 4 * blocks : 0, 0);
+    s.winograd_input.assign(
+        winograd ? blocks * kWinogradPoints * static_cast<size_t>(winograd_->words()) : 0, 0);
+    s.winograd_products.assign(
+        winograd ? blocks * kWinogradPoints * static_cast<size_t>(block_channels_) : 0, 0);
+    s.winograd_terms.assign(winograd ? blocks * kWinogradPoints : 0, 0);
     s.pool_ring.clear();
     for (int64_t r = 0; pools_ && r < pool_.filter_h; ++r) {
       s.pool_ring.push_back(s.pool_rows.data() + r * g.out_w * group_out_c_);
@@ -639,7 +675,9 @@ EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int
   const BitserialWeights& weights = weights_[static_cast<size_t>(g)];
   const int64_t words = weights.words_per_plane;
   const uint64_t* w = weights.ChannelTile(c0);
-  if (indirect_) {
+  if (runs_winograd()) {
+    WinogradGemm(first, count, c0, channels, scratch);
+  } else if (indirect_) {
     kernels_.bgemm.indirect(scratch->rows.data(), x_offsets_.data(), count, w, channels, words,
                             scratch->core.data(), block_channels_);
   } else if (columns_in_place_) {
@@ -656,6 +694,49 @@ EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int
   terms.constants = scratch->constants.data();
   if (x_planes_.Shift() != 0) terms.channel_terms = scratch->channel_terms.data();
   return terms;
+}
+
+void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t channels,
+                              Scratch* scratch) const {
+  const int64_t out_w = g_.out_w;
+  const int64_t pixel_bytes = tap_words_ * static_cast<int64_t>(sizeof(uint64_t));
+  const uint8_t* input = reinterpret_cast<const uint8_t*>(packed_input_.data());
+  // The core's rows past the chunk (Prepare sizes it chunk_pixels_ + 4 rows): output k of a
+  // block past the layer's last row or column goes to row unread + k, unread (4 distinct
+  // rows: OutputTiles writes a block's four with restrict pointers).
+  const int64_t unread = chunk_pixels_;
+  int64_t blocks = 0;
+  PixelPosition at = PositionOf(first);  // a chunk is whole rows: at.ow is 0
+  for (int64_t q = 0; q < count;) {
+    const bool pair = at.oh + 1 < g_.out_h && q + out_w < count;
+    // Output (oh, ow)'s window starts at the padded input's pixel (oh + shift, ow + shift).
+    const int64_t padded_row = at.n * padded_h_ + at.oh + rows_.shift;
+    const uint8_t* corner = input + (padded_row * padded_w_ + cols_.shift) * pixel_bytes;
+    for (int64_t ow = 0; ow < out_w; ow += 2, ++blocks) {
+      scratch->winograd_corners[static_cast<size_t>(blocks)] = corner + ow * pixel_bytes;
+      int64_t* rows = scratch->winograd_rows.data() + 4 * blocks;
+      const bool right = ow + 1 < out_w;
+      rows[0] = q + ow;
+      rows[1] = right ? q + ow + 1 : unread + 1;
+      rows[2] = pair ? q + out_w + ow : unread + 2;
+      rows[3] = pair && right ? q + out_w + ow + 1 : unread + 3;
+    }
+    const int64_t taken = pair ? 2 : 1;
+    q += taken * out_w;
+    at.oh += taken;
+    if (at.oh == g_.out_h) {
+      at.oh = 0;
+      ++at.n;
+    }
+  }
+  winograd_->InputTiles(scratch->winograd_corners.data(), blocks, pixel_bytes,
+                        padded_w_ * pixel_bytes, scratch->winograd_input.data(),
+                        scratch->winograd_terms.data());
+  winograd_->Multiply(scratch->winograd_input.data(), blocks, c0, channels,
+                      scratch->winograd_products.data(), block_channels_);
+  winograd_->OutputTiles(scratch->winograd_products.data(), block_channels_,
+                         scratch->winograd_terms.data(), blocks, c0, channels,
+                         scratch->winograd_rows.data(), scratch->core.data(), block_channels_);
 }
 
 void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const {

@@ -22,10 +22,14 @@
 // are then computed as the pool's windows need them, their accumulators max pooled
 // (pooled_accumulators.h) and only the pooled outputs go through the output stage; units
 // are ranges of pooled rows, each computing the convolution rows its windows reach.
+// A 3x3 layer of stride 1 on an int row can run its GEMM as Winograd F(2x2, 3x3) on a W8A8
+// row (winograd_f2x3.h): chunks are then whole output rows, taken two at a time, and the
+// core, the terms and everything after them are the same.
 #ifndef BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_
 #define BITLITE_SRC_KERNELS_GEMM_CONV2D_GEMM_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +45,7 @@
 #include "kernels/gemm/bitserial_planes.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/op_params.h"
+#include "kernels/winograd/winograd_f2x3.h"
 #include "threading/thread_pool.h"
 
 namespace bitlite {
@@ -49,7 +54,10 @@ class Conv2DGemm {
  public:
   // Packs the weights: w_codes [out_c][kernel_h][kernel_w][in_c / groups] as the reference
   // unpacks them. `kernel` must take the params' bit widths (GemmKernel::Takes).
-  Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel);
+  // `winograd`: a row whose W8A8 GEMM runs the layer as F(2x2, 3x3) where it can (an int
+  // `kernel`, WinogradFits, no width fold, no pooled output); null: the direct GEMM.
+  Conv2DGemm(const OpParams& params, const int8_t* w_codes, const GemmKernel& kernel,
+             const GemmKernel* winograd = nullptr);
 
   // Sizes the scratch for geometry `g` and up to `threads` workers, fewer if the layer is
   // too small to share (ThreadsForWork). Fails with a message, allocating nothing, if the
@@ -62,6 +70,8 @@ class Conv2DGemm {
   int threads() const { return threads_; }
   // Whether the layer runs with its kernel's width folded into the channels (above).
   bool folds_width() const { return fold_width_; }
+  // Whether Run computes the GEMM as F(2x2, 3x3) (after Prepare; before it, whether it can).
+  bool runs_winograd() const { return winograd_ != nullptr && !pools_; }
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   // x as floats or (where reads_codes()) as codes of input_packing()'s grid; y as floats or
@@ -113,6 +123,14 @@ class Conv2DGemm {
     // A fused ADD (AddOutput) on a row without epilogue_add: the chunk's outputs, [chunk
     // pixels][block channels].
     CacheLineVector<float> add_operand;
+    // F(2x2, 3x3) (WinogradGemm): each 2x2 block's input corner and its four core rows, the
+    // transformed input [point][block][words], its products [point][block][block channels]
+    // and the centred points' terms [point][block].
+    std::vector<const uint8_t*> winograd_corners;
+    std::vector<int64_t> winograd_rows;
+    CacheLineVector<uint64_t> winograd_input;
+    CacheLineVector<int32_t> winograd_products;
+    std::vector<int32_t> winograd_terms;
   };
 
   struct PixelPosition {
@@ -145,6 +163,10 @@ class Conv2DGemm {
   // Pooled rows [first, end) of the batch * pool_.out_h (PoolOutput).
   void RunPooledRows(int64_t first, int64_t end, Scratch* scratch,
                      const ActivationOutput& y) const;
+  // ChunkGemm's core by F(2x2, 3x3): the chunk's rows in pairs (a row alone at an image's or
+  // the chunk's end), each pair's 2x2 blocks transformed, multiplied and transformed back.
+  void WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t channels,
+                    Scratch* scratch) const;
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
   void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
@@ -180,6 +202,10 @@ class Conv2DGemm {
   QuantizeActivationsFn quantize_ = nullptr;  // side codes of fused ops
 
   bool fold_width_ = false;
+  // The layer's F(2x2, 3x3) weights and GEMM (constructor), the 2x2 blocks a chunk holds at
+  // most (Prepare).
+  std::unique_ptr<WinogradF2x3> winograd_;
+  int64_t winograd_blocks_ = 0;
   // Copies `count` window rows from a folded layer's packed row (conv2d_gemm.cc).
   using CopyWindowsFn = void (*)(const uint64_t* row, int64_t first_bit, int64_t bit_step,
                                  int64_t count, int64_t words, uint64_t last_word_mask,

@@ -6,6 +6,7 @@
 #include "kernels/gemm/bitserial_planes.h"
 #include "kernels/kernel_table.h"
 #include "kernels/reference/activation_quantize_reference.h"
+#include "kernels/winograd/winograd_f2x3.h"
 
 namespace bitlite {
 namespace {
@@ -201,6 +202,25 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   56x56x64:   int8/avx512vnni 0.60 (its W4A4 0.61), int8/avx2 2.18, int8/scalar 27.5;
 //               W2A2 on bitserial/avx512vpopcntdq 0.46;
 //   14x14x256:  int8/avx512vnni 0.52, int8/avx2 2.01, int8/scalar 25.1; W2A2 0.39.
+// Winograd F(2x2, 3x3) (winograd_f2x3.h) costs the same at every width (16 W8A8 GEMMs on
+// bytes), so one bit product per int row is its crossover too (AutoWinogradKernel), read off
+// 3x3 convs of stride 1 (bitlite_conv_bench H W C C 3 1 WB AB 1 200 ISA, 2026-12-07):
+//   int8/avx512vnni (this project's Zen 5 VM, median ms, 1 thread; winograd/int8/avx512vnni
+//     against the kernel=auto row): 56x56x64 W4A4 0.25 vs int8 0.30, W2A3 0.23 vs bitserial
+//     0.32, W2A2 0.24 vs 0.20; 28x28x128 0.16 vs int8 0.26 and W2A2 0.17; 14x14x256 0.13 vs
+//     0.26 and 0.16; 7x7x512 0.15 vs 0.27 and 0.17: 6. Inside ResNet-18 224 (the delegate's
+//     per-op profile, 1 thread) its 7x7 layers' 4 MB of transformed weights come from memory
+//     every invoke: 0.24 ms at W4A4 against int8's 0.28, but 0.27 at W2A2 against bitserial's
+//     0.17, so W2A2 stays bitserial even where the layer alone says otherwise.
+//   int8/neon-a53 (in-order cores: the GEMM is int8/neon's SMULL pair tile), Cortex-A53
+//     instructions: 56x56x64 19.9M (cycles of bench/arm's model 24.9M) against bitserial W2A2
+//     15.8M (22.2M) and int8 W4A4 24.7M (38.3M); 28x28x128 15.6M against 15.1M and 22.8M;
+//     14x14x256 13.6M against 14.4M and 22.0M; 7x7x512 16.4M against 14.1M and 21.8M: 6 (the
+//     byte sums' W2A3 19.5M and W3A3 20.8M at 56x56, less below). Out-of-order cores (A72)
+//     and SDOT (A55, A76), AMX: not measured, so not taken.
+//   Narrow layers lose (ResNet-20's, W4A4, int8 against winograd): 32x32x16 0.011 vs 0.042 ms
+//     and 0.96M vs 1.23M A53 instructions, 16x16x32 0.007 vs 0.010 and 0.63M vs 0.63M, 8x8x64
+//     0.006 vs 0.005 and 0.51M vs 0.41M: kWinogradMinInChannels.
 #if BITLITE_NEON_KERNELS
 #if defined(__aarch64__)
 constexpr int kNeonIntFrom = 8;
@@ -223,7 +243,7 @@ const GemmKernel kTable[] = {
     {"bitserial/avx512vpopcntdq", GemmFamily::kBitserial, "8x16", HasAvx512Vpopcntdq,
      BitserialAvx512},
     {"int8/avx512vnni", GemmFamily::kInt, "8x16", HasAvx512Vnni, IntAvx512Vnni, 6, 1,
-     BitWidths::kBoth},
+     BitWidths::kBoth, 8, nullptr, 6},
     {"lut/avx2", GemmFamily::kLut, "2x16", HasAvx2, LutAvx2},
     {"lut/avx512bw", GemmFamily::kLut, "4x16", HasAvx512Bw, LutAvx512Bw},
     {"lut/avx512vbmi", GemmFamily::kLut, "4x16", HasAvx512Vbmi, LutAvx512Vbmi,
@@ -237,7 +257,7 @@ const GemmKernel kTable[] = {
 #if defined(__aarch64__)
     // Every NEON CPU runs it; kernel=auto and kernel=int take it only on in-order cores.
     {"int8/neon-a53", GemmFamily::kInt, "3x8", HasNeon, IntNeonA53, 6, 1, BitWidths::kSubByte,
-     8, IsInOrder},
+     8, IsInOrder, 6},
     {"int8/neondot", GemmFamily::kInt, "5x8", HasDotprod, IntNeonDot, 4, 1, BitWidths::kBoth},
 #endif
     {"lut/neon", GemmFamily::kLut, "4x16 (armv7: 2x16)", HasNeon, LutNeon},
@@ -303,6 +323,15 @@ const GemmKernel& AutoGemmKernelFor(const CpuFeatures& cpu, const OpParams& p) {
   const bool folds = p.kind == OpKind::kConv2D && !MakeActivationGrid(p).is_binary;
   return AutoGemmKernel(cpu, p.weight_bits, p.activation_bits,
                         int64_t{p.in_channels / p.groups} * (folds ? p.kernel_w : 1));
+}
+
+const GemmKernel* AutoWinogradKernel(const CpuFeatures& cpu, const OpParams& p) {
+  if (!WinogradFits(p) || p.in_channels < kWinogradMinInChannels) return nullptr;
+  const GemmKernel& row = BestGemmKernel(cpu, GemmFamily::kInt, p.weight_bits, p.activation_bits);
+  if (!row.bytes() || p.weight_bits * p.activation_bits < row.winograd_min_bit_product) {
+    return nullptr;
+  }
+  return &BestGemmKernel(cpu, GemmFamily::kInt, 8, 8);
 }
 
 const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name) {

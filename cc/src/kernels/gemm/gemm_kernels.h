@@ -93,6 +93,11 @@ struct GemmKernel {
   // all; else a class of cores it is tuned for (int8/neon-a53: in-order cores; the others
   // fall back to the row before it). The tests run it wherever it runs.
   bool (*chosen_on)(const CpuFeatures& cpu) = nullptr;
+  // An int row that takes sub-byte widths: kernel=auto runs a layer that WinogradFits and
+  // that this row would pack as F(2x2, 3x3) on the CPU's W8A8 GEMM (AutoWinogradKernel,
+  // winograd_f2x3.h) from this bit product up. Measured, see gemm_kernels.cc;
+  // kNeverBitProduct otherwise.
+  int winograd_min_bit_product = kNeverBitProduct;
 
   // Codes as bytes (PlaneGrid::bytes), not bit planes: the int family.
   bool bytes() const { return family == GemmFamily::kInt; }
@@ -134,6 +139,16 @@ const GemmKernel& AutoGemmKernelFor(const CpuFeatures& cpu, const OpParams& p);
 // int row's pads to (whole chunks of `chunk_codes`): 1 for taps of 64, 128, ... codes; 4 for
 // 16 on 8-code chunks, 1 on 64-code ones.
 double TapPaddingRatio(int64_t tap_codes, int chunk_codes);
+
+// Below this many input channels the transforms' and GEMMs' fixed costs per 2x2 block
+// outweigh the multiplies saved (gemm_kernels.cc has the measurements).
+constexpr int kWinogradMinInChannels = 64;
+
+// kernel=auto's F(2x2, 3x3) for layer `p`: the CPU's W8A8 row (BestGemmKernel) where p
+// WinogradFits, has kWinogradMinInChannels or more, and the CPU's int row for p's widths
+// (whose packed bytes the transform reads; the layer then runs on it) takes it for p's bit
+// product; else null.
+const GemmKernel* AutoWinogradKernel(const CpuFeatures& cpu, const OpParams& p);
 
 // The row named `name` that `cpu` runs, or null.
 const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name);

@@ -1,0 +1,204 @@
+#include "kernels/winograd/winograd_f2x3.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace bitlite {
+namespace {
+
+// The rows of 2G (winograd_f2x3.h).
+constexpr int kTwoG[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+
+// The coefficient of weight tap (k, l) in point (i, j) of U.
+constexpr int UCoefficient(int point, int k, int l) {
+  return kTwoG[point / 4][k] * kTwoG[point % 4][l];
+}
+
+// The transforms below are plain loops that the compiler vectorizes: on x86 compiled twice,
+// for the baseline's 16-byte vectors and AVX-512's 64-byte ones, the CPU's taken at load
+// (GCC on glibc, which has the ifunc that target_clones needs).
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+#define BITLITE_WINOGRAD_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define BITLITE_WINOGRAD_CLONES
+#endif
+
+// V' = B^T d B + offset of one 4x4 patch, channel by channel, in int16 (|V| <= 60): point
+// p's channels at out + p * point_bytes. Blocks of channels into a local array first, so
+// that the compiler vectorizes the loop (each of the 16 input pixels a contiguous stream of
+// channels) without asking whether the 16 outputs overlap.
+BITLITE_WINOGRAD_CLONES
+void InputPatch(const uint8_t* __restrict corner, int64_t pixel_bytes, int64_t row_bytes,
+                int64_t channels, int16_t offset, uint8_t* __restrict out, int64_t point_bytes) {
+  constexpr int64_t kBlock = 64;
+  uint8_t block[kWinogradPoints][kBlock];
+  for (int64_t c0 = 0; c0 < channels; c0 += kBlock) {
+    const int64_t n = std::min(kBlock, channels - c0);
+    for (int64_t c = 0; c < n; ++c) {
+      int16_t r[4][4];  // B^T d: rows 0 - 2, 1 + 2, 2 - 1, 1 - 3
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const uint8_t* column = corner + j * pixel_bytes + c0 + c;
+        const int16_t d0 = column[0], d1 = column[row_bytes], d2 = column[2 * row_bytes],
+                      d3 = column[3 * row_bytes];
+        r[0][j] = static_cast<int16_t>(d0 - d2);
+        r[1][j] = static_cast<int16_t>(d1 + d2);
+        r[2][j] = static_cast<int16_t>(d2 - d1);
+        r[3][j] = static_cast<int16_t>(d1 - d3);
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {  // (B^T d) B: the same on the columns
+        block[4 * i][c] = static_cast<uint8_t>(r[i][0] - r[i][2] + offset);
+        block[4 * i + 1][c] = static_cast<uint8_t>(r[i][1] + r[i][2] + offset);
+        block[4 * i + 2][c] = static_cast<uint8_t>(r[i][2] - r[i][1] + offset);
+        block[4 * i + 3][c] = static_cast<uint8_t>(r[i][1] - r[i][3] + offset);
+      }
+    }
+    for (int p = 0; p < kWinogradPoints; ++p) {
+      std::memcpy(out + p * point_bytes + c0, block[p], static_cast<size_t>(n));
+    }
+  }
+}
+
+// One 2x2 block's outputs y (row, column) from its products m (point p's channels at
+// m + p * point_stride) and the centres' terms (per point and channel at channel_terms + p *
+// terms_stride, per point in tile_term): A^T (M A) = 4 y, exact multiples of 4.
+BITLITE_WINOGRAD_CLONES
+void OutputBlock(const int32_t* __restrict m, int64_t point_stride,
+                 const int32_t* __restrict channel_terms, int64_t terms_stride,
+                 const int32_t* __restrict tile_term, int64_t channels, int32_t* __restrict y00,
+                 int32_t* __restrict y01, int32_t* __restrict y10, int32_t* __restrict y11) {
+  for (int64_t c = 0; c < channels; ++c) {
+    int32_t s[4][2];  // M A, row by row: columns 0 + 1 + 2 and 1 - 2 - 3
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      int32_t mm[4];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const int p = 4 * i + j;
+        mm[j] = m[p * point_stride + c] + channel_terms[p * terms_stride + c] + tile_term[p];
+      }
+      s[i][0] = mm[0] + mm[1] + mm[2];
+      s[i][1] = mm[1] - mm[2] - mm[3];
+    }
+    y00[c] = (s[0][0] + s[1][0] + s[2][0]) >> 2;
+    y01[c] = (s[0][1] + s[1][1] + s[2][1]) >> 2;
+    y10[c] = (s[1][0] - s[2][0] - s[3][0]) >> 2;
+    y11[c] = (s[1][1] - s[2][1] - s[3][1]) >> 2;
+  }
+}
+
+}  // namespace
+
+bool WinogradFits(const OpParams& p) {
+  return p.kind == OpKind::kConv2D && p.groups == 1 && p.kernel_h == 3 && p.kernel_w == 3 &&
+         p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 &&
+         p.weight_bits <= 4 && p.activation_bits <= 4 && p.in_channels <= kWinogradMaxInChannels;
+}
+
+WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
+                           const PlaneGrid& w_grid, int activation_bits,
+                           const GemmFunctions& w8a8)
+    : in_c_(in_c),
+      words_(WordsPerTap(in_c, 8)),
+      gemm_(w8a8.bgemm.run_without_min_weight != nullptr ? w8a8.bgemm.run_without_min_weight
+                                                         : w8a8.bgemm.run) {
+  const int most_w = (1 << w_grid.bits) - 1;
+  // A point's U lies in [most_w * (its negative coefficients), most_w * (its positive ones)]:
+  // centred where that is wider than int8 without -128 (which the pair kernels' int16 sums
+  // exclude); only point (1, 1) of 4-bit weights, a range of 135.
+  for (int p = 0; p < kWinogradPoints; ++p) {
+    int low = 0, high = 0;
+    for (int k = 0; k < 3; ++k) {
+      for (int l = 0; l < 3; ++l) {
+        const int c = UCoefficient(p, k, l);
+        (c < 0 ? low : high) += c * most_w;
+      }
+    }
+    u_centre_[static_cast<size_t>(p)] = low >= -127 && high <= 127 ? 0 : (low + high) / 2;
+  }
+  const int most_a = (1 << activation_bits) - 1;
+  v_offset_ = w8a8.signed_activation_bytes ? 0 : 2 * most_a;  // V' in [0, 6 m_a] for u8
+
+  const PlaneGrid u_grid = WeightPlaneGrid(8, /*bytes=*/true);
+  std::vector<int8_t> u(static_cast<size_t>(out_c * in_c));
+  channel_terms_.assign(static_cast<size_t>(kWinogradPoints), 0);
+  for (int p = 0; p < kWinogradPoints; ++p) {
+    const int centre = u_centre_[static_cast<size_t>(p)];
+    for (int64_t o = 0; o < out_c; ++o) {
+      for (int64_t c = 0; c < in_c; ++c) {
+        int sum = 0;
+        for (int k = 0; k < 3; ++k) {
+          for (int l = 0; l < 3; ++l) {
+            sum += UCoefficient(p, k, l) *
+                   w_grid.Value(w_codes[((o * 3 + k) * 3 + l) * in_c + c]);
+          }
+        }
+        u[static_cast<size_t>(o * in_c + c)] = static_cast<int8_t>(sum - centre);
+      }
+    }
+    BitserialWeights& weights = u_[static_cast<size_t>(p)];
+    PackBitserialWeights(out_c, 1, in_c, u.data(), u_grid, w8a8.bgemm.lanes,
+                         /*need_tap_sums=*/false, &weights);
+    if (w8a8.relayout_weights != nullptr) {
+      w8a8.relayout_weights(weights.planes.data(), weights.planes.size(),
+                            weights.words_per_plane);
+    }
+    if (p == 0) channel_terms_.assign(static_cast<size_t>(kWinogradPoints * weights.channels), 0);
+    for (int64_t o = 0; o < out_c; ++o) {
+      int32_t sum = 0;
+      for (int64_t c = 0; c < in_c; ++c) sum += u[static_cast<size_t>(o * in_c + c)];
+      channel_terms_[static_cast<size_t>(p * weights.channels + o)] = -v_offset_ * sum;
+    }
+  }
+}
+
+void WinogradF2x3::InputTiles(const uint8_t* const* corners, int64_t tiles, int64_t pixel_bytes,
+                              int64_t row_bytes, uint64_t* v, int32_t* tile_terms) const {
+  const int64_t tile_bytes = words_ * 8;
+  const int64_t point_bytes = tiles * tile_bytes;  // one point's tiles
+  uint8_t* out = reinterpret_cast<uint8_t*>(v);
+  for (int64_t t = 0; t < tiles; ++t) {
+    InputPatch(corners[t], pixel_bytes, row_bytes, in_c_, static_cast<int16_t>(v_offset_),
+               out + t * tile_bytes, point_bytes);
+  }
+  // cU * sum(V) of the centred points, from the stored bytes (V' as the GEMM reads them).
+  for (int p = 0; p < kWinogradPoints; ++p) {
+    const int32_t centre = u_centre_[static_cast<size_t>(p)];
+    for (int64_t t = 0; t < tiles; ++t) {
+      int32_t sum = 0;
+      if (centre != 0) {
+        const uint8_t* stored = out + p * point_bytes + t * tile_bytes;
+        for (int64_t c = 0; c < in_c_; ++c) {
+          sum += v_offset_ != 0 ? int32_t{stored[c]} : int32_t{static_cast<int8_t>(stored[c])};
+        }
+        sum -= static_cast<int32_t>(in_c_) * v_offset_;
+      }
+      tile_terms[p * tiles + t] = centre * sum;
+    }
+  }
+}
+
+void WinogradF2x3::Multiply(const uint64_t* v, int64_t tiles, int64_t c0, int64_t channels,
+                            int32_t* m, int64_t m_stride) const {
+  for (int p = 0; p < kWinogradPoints; ++p) {
+    gemm_(v + p * tiles * words_, tiles, u_[static_cast<size_t>(p)].ChannelTile(c0), channels,
+          words_, m + p * tiles * m_stride, m_stride);
+  }
+}
+
+void WinogradF2x3::OutputTiles(const int32_t* m, int64_t m_stride, const int32_t* tile_terms,
+                               int64_t tiles, int64_t c0, int64_t channels, const int64_t* out,
+                               int32_t* core, int64_t core_stride) const {
+  const int64_t all_channels = u_.front().channels;
+  for (int64_t t = 0; t < tiles; ++t) {
+    int32_t tile_term[kWinogradPoints];
+    for (int p = 0; p < kWinogradPoints; ++p) tile_term[p] = tile_terms[p * tiles + t];
+    const int64_t* rows = out + 4 * t;
+    OutputBlock(m + t * m_stride, tiles * m_stride, channel_terms_.data() + c0, all_channels,
+                tile_term, channels, core + rows[0] * core_stride, core + rows[1] * core_stride,
+                core + rows[2] * core_stride, core + rows[3] * core_stride);
+  }
+}
+
+}  // namespace bitlite
