@@ -75,6 +75,45 @@ def test_thread_counts_give_identical_outputs(pair, kernel, rng, delegate_librar
         assert_bitwise_equal(several, one, case, f"{threads} threads vs 1")
 
 
+def winograd_expected() -> bool | None:
+    """Whether kernel=auto runs 3x3 stride-1 layers of p >= 6 and 64+ input channels as
+    Winograd F(2x2, 3x3) on this CPU (gemm_kernels.cc: AVX-512 VNNI without AMX, in-order
+    aarch64 cores); None where the test cannot tell (not x86 Linux)."""
+    try:
+        found = re.search(r"^flags\s*:(.*)$", open("/proc/cpuinfo").read(), re.M)
+    except OSError:
+        return None
+    if found is None:  # not x86
+        return None
+    flags = set(found[1].split())
+    return {"avx512_vnni", "avx512bw"} <= flags and "amx_int8" not in flags
+
+
+@pytest.mark.parametrize("pair", [(4, 4, False), (3, 3, True), (2, 3, False), (4, 2, True)],
+                         ids=pair_id)
+def test_winograd_layers_match_reference(pair, runtime, rng, delegate_library, capfd):
+    # 3x3 layers of stride 1 with 64+ input channels, odd sizes (2x2 blocks past the last row
+    # and column), VALID and SAME, batch 2: kernel=auto (Winograd where the CPU's rule takes
+    # it), with winograd=false and at 3 threads, all bit for bit the reference.
+    for c_in, padding, height, width in ((64, "SAME", 7, 9), (72, "VALID", 10, 5)):
+        case = cases.conv_case(rng, *pair, exact=False, batch=2, height=height, width=width,
+                               c_in=c_in, c_out=19, padding=padding)
+        reference = run(case, runtime, kernel="reference")
+        assert_bitwise_equal(reference, case.expected, case, "reference vs NumPy")
+        capfd.readouterr()
+        fast = run(case, runtime, verbose="true")
+        names = re.findall(r"kernel (\S+)$", capfd.readouterr().err, re.M)
+        if winograd_expected() is not None:
+            assert any(n.startswith("winograd/") for n in names) == winograd_expected(), names
+        assert_bitwise_equal(fast, reference, case, f"{names} vs reference")
+        direct = run(case, runtime, winograd="false", verbose="true")
+        assert not any(n.startswith("winograd/") for n in
+                       re.findall(r"kernel (\S+)$", capfd.readouterr().err, re.M))
+        assert_bitwise_equal(direct, reference, case, "winograd=false vs reference")
+        threads = run(case, runtime, num_threads=3)
+        assert_bitwise_equal(threads, reference, case, "3 threads vs reference")
+
+
 @pytest.mark.parametrize("kernel", ["bitserial", "lut"])
 def test_grouped_conv_runs_on_the_fast_kernels(kernel, rng, delegate_library, capfd):
     case = cases.conv_case(rng, 2, 2, True, exact=False, c_in=8, c_out=8, groups=4)

@@ -58,6 +58,10 @@ struct BgemmKernel {
   // Optional, W8A8 only: `run` for weights without the code -128, which some kernels' int16
   // sums of two products need (Conv2DGemm takes it where the weights allow).
   BgemmFn run_without_min_weight = nullptr;
+  // Optional, W8A8 only: a faster `run` for operands whose every product has magnitude at most
+  // `most_product` (narrower sums; Winograd's transformed codes, winograd_f2x3.h), or null
+  // where it has none for that bound.
+  BgemmFn (*run_for_products)(int32_t most_product) = nullptr;
 };
 
 // The largest product of two unsigned codes v (bitserial_planes.h) of these widths:

@@ -212,12 +212,17 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //     per-op profile, 1 thread) its 7x7 layers' 4 MB of transformed weights come from memory
 //     every invoke: 0.24 ms at W4A4 against int8's 0.28, but 0.27 at W2A2 against bitserial's
 //     0.17, so W2A2 stays bitserial even where the layer alone says otherwise.
-//   int8/neon-a53 (in-order cores: the GEMM is int8/neon's SMULL pair tile), Cortex-A53
-//     instructions: 56x56x64 19.9M (cycles of bench/arm's model 24.9M) against bitserial W2A2
-//     15.8M (22.2M) and int8 W4A4 24.7M (38.3M); 28x28x128 15.6M against 15.1M and 22.8M;
-//     14x14x256 13.6M against 14.4M and 22.0M; 7x7x512 16.4M against 14.1M and 21.8M: 6 (the
-//     byte sums' W2A3 19.5M and W3A3 20.8M at 56x56, less below). Out-of-order cores (A72)
-//     and SDOT (A55, A76), AMX: not measured, so not taken.
+//   int8/neon-a53 (in-order cores: the GEMM is int8/neon's, int16 SMLAL sums where the
+//     points' products allow, else the SMULL pair tile), Cortex-A53 instructions / cycles of
+//     bench/arm's model (W2A2 against bitserial, W3A3 against the byte sums, W4A4 against
+//     UMLAL): 56x56x64 W2A2 17.5M / 27.8M vs 15.8M / 22.2M, W3A3 17.6M / 27.9M vs 20.9M /
+//     28.6M, W4A4 20.0M / 30.1M vs 24.7M / 38.3M; 28x28x128 W2A2 13.0M / 21.3M vs 15.1M /
+//     19.5M, W3A3 13.0M / 21.4M vs 19.0M / 23.6M, W4A4 15.7M / 23.8M vs 22.8M / 33.4M;
+//     14x14x256 W3A3 12.1M / 26.8M vs 18.2M / 25.5M, W4A4 13.7M / 27.4M vs 22.0M / 32.5M;
+//     7x7x512 W3A3 15.1M / 28.8M vs 17.9M / 27.3M, W4A4 16.4M / 28.7M vs 21.8M / 32.9M: 6
+//     (W2A2 takes more cycles on every layer; W3A3 fewer instructions on each and, over
+//     ResNet-18's 3x3 layers, about as many cycles). Out-of-order cores (A72), SDOT (A55,
+//     A76) and AMX: not measured, so not taken.
 //   Narrow layers lose (ResNet-20's, W4A4, int8 against winograd): 32x32x16 0.011 vs 0.042 ms
 //     and 0.96M vs 1.23M A53 instructions, 16x16x32 0.007 vs 0.010 and 0.63M vs 0.63M, 8x8x64
 //     0.006 vs 0.005 and 0.51M vs 0.41M: kWinogradMinInChannels.

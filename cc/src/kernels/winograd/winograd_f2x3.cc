@@ -1,6 +1,7 @@
 #include "kernels/winograd/winograd_f2x3.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace bitlite {
@@ -99,10 +100,7 @@ bool WinogradFits(const OpParams& p) {
 WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
                            const PlaneGrid& w_grid, int activation_bits,
                            const GemmFunctions& w8a8)
-    : in_c_(in_c),
-      words_(WordsPerTap(in_c, 8)),
-      gemm_(w8a8.bgemm.run_without_min_weight != nullptr ? w8a8.bgemm.run_without_min_weight
-                                                         : w8a8.bgemm.run) {
+    : in_c_(in_c), words_(WordsPerTap(in_c, 8)) {
   const int most_w = (1 << w_grid.bits) - 1;
   // A point's U lies in [most_w * (its negative coefficients), most_w * (its positive ones)]:
   // centred where that is wider than int8 without -128 (which the pair kernels' int16 sums
@@ -122,6 +120,7 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
 
   const PlaneGrid u_grid = WeightPlaneGrid(8, /*bytes=*/true);
   std::vector<int8_t> u(static_cast<size_t>(out_c * in_c));
+  int32_t most_u = 0;  // of |U'|
   channel_terms_.assign(static_cast<size_t>(kWinogradPoints), 0);
   for (int p = 0; p < kWinogradPoints; ++p) {
     const int centre = u_centre_[static_cast<size_t>(p)];
@@ -135,6 +134,7 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
           }
         }
         u[static_cast<size_t>(o * in_c + c)] = static_cast<int8_t>(sum - centre);
+        most_u = std::max(most_u, std::abs(sum - centre));
       }
     }
     BitserialWeights& weights = u_[static_cast<size_t>(p)];
@@ -151,6 +151,13 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
       channel_terms_[static_cast<size_t>(p * weights.channels + o)] = -v_offset_ * sum;
     }
   }
+  // The GEMM: narrower sums where the row has them for these products (|V'| at most 4 m_a
+  // as int8, 6 m_a as uint8), else the one for weights without -128 (|U'| <= 68), else any.
+  const int32_t most_v = (v_offset_ != 0 ? 6 : 4) * most_a;
+  const BgemmKernel& kernel = w8a8.bgemm;
+  gemm_ = kernel.run_for_products != nullptr ? kernel.run_for_products(most_u * most_v) : nullptr;
+  if (gemm_ == nullptr) gemm_ = kernel.run_without_min_weight;
+  if (gemm_ == nullptr) gemm_ = kernel.run;
 }
 
 void WinogradF2x3::InputTiles(const uint8_t* const* corners, int64_t tiles, int64_t pixel_bytes,
