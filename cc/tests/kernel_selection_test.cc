@@ -178,15 +178,16 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
 }
 
 // kernel=auto's F(2x2, 3x3) (AutoWinogradKernel): 3x3 layers of stride 1 on the CPU's W8A8 row
-// where the int row of their widths takes it by bit product; never for other geometries,
-// W8A8, or CPUs whose int row has no measured threshold.
+// where the int row of their widths takes it by bit product (its cached threshold for deep
+// layers whose transformed weights fit the cache bound); never for other geometries, W8A8,
+// or CPUs whose int row has no measured threshold.
 std::string WinogradName(const CpuFeatures& cpu, int w, int a, int in_channels = 64,
-                         int stride = 1, int kernel = 3) {
+                         int stride = 1, int kernel = 3, int out_channels = 64) {
   OpParams p;
   p.weight_bits = w;
   p.activation_bits = a;
   p.in_channels = in_channels;
-  p.out_channels = 64;
+  p.out_channels = out_channels;
   p.kernel_h = p.kernel_w = kernel;
   p.stride_h = p.stride_w = stride;
   const GemmKernel* row = AutoWinogradKernel(cpu, p);
@@ -202,10 +203,15 @@ BITLITE_TEST(AutoRunsWinogradWhereMeasured) {
       CpuFeatures avx2;  // no sub-byte int row
       avx2.avx2 = true;
       EXPECT_EQ(WinogradName(avx2, w, a), "none");
-      CpuFeatures icelake = avx2;  // this project's x86: from p = 6
+      CpuFeatures icelake = avx2;  // this project's x86: from p = 6; 4 for deep cached layers
       icelake.avx512bw = icelake.avx512_vpopcntdq = icelake.avx512_vnni = true;
-      EXPECT_EQ(WinogradName(icelake, w, a), p >= 6 ? "int8/avx512vnni" : "none");
-      EXPECT_EQ(WinogradName(icelake, w, a, 512), p >= 6 ? "int8/avx512vnni" : "none");
+      const char* vnni = "int8/avx512vnni";
+      EXPECT_EQ(WinogradName(icelake, w, a), p >= 6 ? vnni : "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, 127, 1, 3, 127), p >= 6 ? vnni : "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, 128, 1, 3, 128), p >= 4 ? vnni : "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, 256, 1, 3, 256), p >= 4 ? vnni : "none");  // 1 MiB
+      EXPECT_EQ(WinogradName(icelake, w, a, 256, 1, 3, 257), p >= 6 ? vnni : "none");
+      EXPECT_EQ(WinogradName(icelake, w, a, 512, 1, 3, 512), p >= 6 ? vnni : "none");
       EXPECT_EQ(WinogradName(icelake, w, a, kWinogradMinInChannels - 1), "none");
       EXPECT_EQ(WinogradName(icelake, w, a, 256, 2), "none");
       EXPECT_EQ(WinogradName(icelake, w, a, 256, 1, 5), "none");

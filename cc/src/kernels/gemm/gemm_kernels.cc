@@ -208,10 +208,12 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   int8/avx512vnni (this project's Zen 5 VM, median ms, 1 thread; winograd/int8/avx512vnni
 //     against the kernel=auto row): 56x56x64 W4A4 0.25 vs int8 0.30, W2A3 0.23 vs bitserial
 //     0.32, W2A2 0.24 vs 0.20; 28x28x128 0.16 vs int8 0.26 and W2A2 0.17; 14x14x256 0.13 vs
-//     0.26 and 0.16; 7x7x512 0.15 vs 0.27 and 0.17: 6. Inside ResNet-18 224 (the delegate's
+//     0.26 and 0.16; 7x7x512 0.15 vs 0.27 and 0.17. Inside ResNet-18 224 (the delegate's
 //     per-op profile, 1 thread) its 7x7 layers' 4 MB of transformed weights come from memory
 //     every invoke: 0.24 ms at W4A4 against int8's 0.28, but 0.27 at W2A2 against bitserial's
-//     0.17, so W2A2 stays bitserial even where the layer alone says otherwise.
+//     0.17: 6, and 4 for layers of 128+ input channels whose transformed weights fit the L2
+//     (kWinogradCachedWeightBytes: ResNet-18's 28x28 and 14x14 layers, 0.17 -> 0.15-0.17 ms
+//     at W2A2 inside the network; its 56x56 ones have 64 input channels, which lose alone).
 //   int8/neon-a53 (in-order cores: the GEMM is int8/neon's, int16 SMLAL sums where the
 //     points' products allow, else the SMULL pair tile), Cortex-A53 instructions / cycles of
 //     bench/arm's model (W2A2 against bitserial, W3A3 against the byte sums, W4A4 against
@@ -248,7 +250,7 @@ const GemmKernel kTable[] = {
     {"bitserial/avx512vpopcntdq", GemmFamily::kBitserial, "8x16", HasAvx512Vpopcntdq,
      BitserialAvx512},
     {"int8/avx512vnni", GemmFamily::kInt, "8x16", HasAvx512Vnni, IntAvx512Vnni, 6, 1,
-     BitWidths::kBoth, 8, nullptr, 6},
+     BitWidths::kBoth, 8, nullptr, 6, 4},
     {"lut/avx2", GemmFamily::kLut, "2x16", HasAvx2, LutAvx2},
     {"lut/avx512bw", GemmFamily::kLut, "4x16", HasAvx512Bw, LutAvx512Bw},
     {"lut/avx512vbmi", GemmFamily::kLut, "4x16", HasAvx512Vbmi, LutAvx512Vbmi,
@@ -333,9 +335,12 @@ const GemmKernel& AutoGemmKernelFor(const CpuFeatures& cpu, const OpParams& p) {
 const GemmKernel* AutoWinogradKernel(const CpuFeatures& cpu, const OpParams& p) {
   if (!WinogradFits(p) || p.in_channels < kWinogradMinInChannels) return nullptr;
   const GemmKernel& row = BestGemmKernel(cpu, GemmFamily::kInt, p.weight_bits, p.activation_bits);
-  if (!row.bytes() || p.weight_bits * p.activation_bits < row.winograd_min_bit_product) {
-    return nullptr;
-  }
+  const bool cached = p.in_channels >= kWinogradDeepInChannels &&
+                      int64_t{16} * p.in_channels * p.out_channels <= kWinogradCachedWeightBytes;
+  const int from = cached ? std::min(row.winograd_min_bit_product,
+                                     row.winograd_cached_min_bit_product)
+                          : row.winograd_min_bit_product;
+  if (!row.bytes() || p.weight_bits * p.activation_bits < from) return nullptr;
   return &BestGemmKernel(cpu, GemmFamily::kInt, 8, 8);
 }
 

@@ -61,31 +61,40 @@ void InputPatch(const uint8_t* __restrict corner, int64_t pixel_bytes, int64_t r
   }
 }
 
-// One 2x2 block's outputs y (row, column) from its products m (point p's channels at
-// m + p * point_stride) and the centres' terms (per point and channel at channel_terms + p *
-// terms_stride, per point in tile_term): A^T (M A) = 4 y, exact multiples of 4.
+// A^T t A of one block's 16 points t (point p at t[p * stride]): 4 y, outputs (row, column)
+// (0, 0), (0, 1), (1, 0), (1, 1). Linear: the centres' terms go through it on their own.
+template <class T>
+inline void OutputTransform(const T* t, int64_t stride, T (&y)[4]) {
+  T s[4][2];  // t A, row by row: columns 0 + 1 + 2 and 1 - 2 - 3
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    const T t0 = t[4 * i * stride], t1 = t[(4 * i + 1) * stride], t2 = t[(4 * i + 2) * stride],
+            t3 = t[(4 * i + 3) * stride];
+    s[i][0] = t0 + t1 + t2;
+    s[i][1] = t1 - t2 - t3;
+  }
+  y[0] = s[0][0] + s[1][0] + s[2][0];
+  y[1] = s[0][1] + s[1][1] + s[2][1];
+  y[2] = s[1][0] - s[2][0] - s[3][0];
+  y[3] = s[1][1] - s[2][1] - s[3][1];
+}
+
+// One 2x2 block's outputs y from its products m (point p's channels at m + p *
+// point_stride) and the transformed centres' terms (per output k and channel at terms + k *
+// terms_stride, per output in block_terms): (A^T M A + terms) / 4, exact multiples of 4.
 BITLITE_WINOGRAD_CLONES
 void OutputBlock(const int32_t* __restrict m, int64_t point_stride,
-                 const int32_t* __restrict channel_terms, int64_t terms_stride,
-                 const int32_t* __restrict tile_term, int64_t channels, int32_t* __restrict y00,
-                 int32_t* __restrict y01, int32_t* __restrict y10, int32_t* __restrict y11) {
+                 const int32_t* __restrict terms, int64_t terms_stride,
+                 const int32_t* __restrict block_terms, int64_t channels,
+                 int32_t* __restrict y00, int32_t* __restrict y01, int32_t* __restrict y10,
+                 int32_t* __restrict y11) {
   for (int64_t c = 0; c < channels; ++c) {
-    int32_t s[4][2];  // M A, row by row: columns 0 + 1 + 2 and 1 - 2 - 3
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      int32_t mm[4];
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        const int p = 4 * i + j;
-        mm[j] = m[p * point_stride + c] + channel_terms[p * terms_stride + c] + tile_term[p];
-      }
-      s[i][0] = mm[0] + mm[1] + mm[2];
-      s[i][1] = mm[1] - mm[2] - mm[3];
-    }
-    y00[c] = (s[0][0] + s[1][0] + s[2][0]) >> 2;
-    y01[c] = (s[0][1] + s[1][1] + s[2][1]) >> 2;
-    y10[c] = (s[1][0] - s[2][0] - s[3][0]) >> 2;
-    y11[c] = (s[1][1] - s[2][1] - s[3][1]) >> 2;
+    int32_t y[4];
+    OutputTransform(m + c, point_stride, y);
+    y00[c] = (y[0] + terms[c] + block_terms[0]) >> 2;
+    y01[c] = (y[1] + terms[terms_stride + c] + block_terms[1]) >> 2;
+    y10[c] = (y[2] + terms[2 * terms_stride + c] + block_terms[2]) >> 2;
+    y11[c] = (y[3] + terms[3 * terms_stride + c] + block_terms[3]) >> 2;
   }
 }
 
@@ -121,7 +130,7 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
   const PlaneGrid u_grid = WeightPlaneGrid(8, /*bytes=*/true);
   std::vector<int8_t> u(static_cast<size_t>(out_c * in_c));
   int32_t most_u = 0;  // of |U'|
-  channel_terms_.assign(static_cast<size_t>(kWinogradPoints), 0);
+  std::vector<int32_t> point_terms;  // -cV * sum(U'), [point][channels()]
   for (int p = 0; p < kWinogradPoints; ++p) {
     const int centre = u_centre_[static_cast<size_t>(p)];
     for (int64_t o = 0; o < out_c; ++o) {
@@ -144,12 +153,19 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
       w8a8.relayout_weights(weights.planes.data(), weights.planes.size(),
                             weights.words_per_plane);
     }
-    if (p == 0) channel_terms_.assign(static_cast<size_t>(kWinogradPoints * weights.channels), 0);
+    if (p == 0) point_terms.assign(static_cast<size_t>(kWinogradPoints * weights.channels), 0);
     for (int64_t o = 0; o < out_c; ++o) {
       int32_t sum = 0;
       for (int64_t c = 0; c < in_c; ++c) sum += u[static_cast<size_t>(o * in_c + c)];
-      channel_terms_[static_cast<size_t>(p * weights.channels + o)] = -v_offset_ * sum;
+      point_terms[static_cast<size_t>(p * weights.channels + o)] = -v_offset_ * sum;
     }
+  }
+  const int64_t channels = u_.front().channels;
+  channel_terms_.assign(static_cast<size_t>(4 * channels), 0);
+  for (int64_t o = 0; o < channels; ++o) {
+    int32_t y[4];
+    OutputTransform(point_terms.data() + o, channels, y);
+    for (int k = 0; k < 4; ++k) channel_terms_[static_cast<size_t>(k * channels + o)] = y[k];
   }
   // The GEMM: narrower sums where the row has them for these products (|V'| at most 4 m_a
   // as int8, 6 m_a as uint8), else the one for weights without -128 (|U'| <= 68), else any.
@@ -199,12 +215,13 @@ void WinogradF2x3::OutputTiles(const int32_t* m, int64_t m_stride, const int32_t
                                int32_t* core, int64_t core_stride) const {
   const int64_t all_channels = u_.front().channels;
   for (int64_t t = 0; t < tiles; ++t) {
-    int32_t tile_term[kWinogradPoints];
-    for (int p = 0; p < kWinogradPoints; ++p) tile_term[p] = tile_terms[p * tiles + t];
+    int32_t block_terms[4];
+    OutputTransform(tile_terms + t, tiles, block_terms);
     const int64_t* rows = out + 4 * t;
     OutputBlock(m + t * m_stride, tiles * m_stride, channel_terms_.data() + c0, all_channels,
-                tile_term, channels, core + rows[0] * core_stride, core + rows[1] * core_stride,
-                core + rows[2] * core_stride, core + rows[3] * core_stride);
+                block_terms, channels, core + rows[0] * core_stride,
+                core + rows[1] * core_stride, core + rows[2] * core_stride,
+                core + rows[3] * core_stride);
   }
 }
 

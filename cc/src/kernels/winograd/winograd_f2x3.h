@@ -83,7 +83,7 @@ class WinogradF2x3 {
   std::array<BitserialWeights, kWinogradPoints> u_;  // U' of each point, [out_c][in_c]
   std::array<int32_t, kWinogradPoints> u_centre_{};  // cU
   int32_t v_offset_ = 0;                             // cV
-  // -cV * sum over in_c of U', [point][channels()]
+  // A^T (-cV * sum over in_c of U') A of each channel, [output k][channels()]
   std::vector<int32_t> channel_terms_;
 };
 
