@@ -101,11 +101,11 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, const DelegateOptio
   switch (kernel) {
     case KernelChoice::kAuto:
       gemm_kernel_ = &AutoGemmKernelFor(cpu, params_);
-      // F(2x2, 3x3) transforms the int rows' packed bytes: the layer runs on the int row.
+      // F(2x2, 3x3) transforms the int rows' packed bytes: the layer then runs on the int row.
       winograd_kernel_ = options.winograd ? AutoWinogradKernel(cpu, params_) : nullptr;
       if (winograd_kernel_ != nullptr) {
-        gemm_kernel_ = &BestGemmKernel(cpu, GemmFamily::kInt, params_.weight_bits,
-                                       params_.activation_bits);
+        winograd_row_ = &BestGemmKernel(cpu, GemmFamily::kInt, params_.weight_bits,
+                                        params_.activation_bits);
       }
       break;
     case KernelChoice::kReference:
@@ -132,8 +132,13 @@ std::string BitliteOp::KernelName() const {
   if (use_depthwise_) return dwconv_kernel_->name;
   if (!use_gemm_) return "reference";
   // Before the kernel is built, what it will run where the geometry allows.
-  const bool winograd = gemm_ != nullptr ? gemm_->runs_winograd() : winograd_kernel_ != nullptr;
-  return winograd ? std::string("winograd/") + winograd_kernel_->name : gemm_kernel_->name;
+  const bool winograd = gemm_ != nullptr ? gemm_->runs_winograd() : RunsWinograd();
+  return winograd ? std::string("winograd/") + winograd_kernel_->name
+                  : (RunsWinograd() ? winograd_row_ : gemm_kernel_)->name;
+}
+
+bool BitliteOp::RunsWinograd() const {
+  return winograd_kernel_ != nullptr && fused_ != Fused::kMaxPool;
 }
 
 std::string BitliteOp::MessagePrefix() const {
@@ -272,8 +277,10 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
       depthwise_ = std::make_unique<Conv2DDepthwise>(conv.params, conv.w_codes.data(),
                                                      *dwconv_kernel_);
     } else {
-      gemm_ = std::make_unique<Conv2DGemm>(conv.params, conv.w_codes.data(), *gemm_kernel_,
-                                           winograd_kernel_);
+      const bool winograd = RunsWinograd();
+      gemm_ = std::make_unique<Conv2DGemm>(conv.params, conv.w_codes.data(),
+                                           winograd ? *winograd_row_ : *gemm_kernel_,
+                                           winograd ? winograd_kernel_ : nullptr);
     }
     packed_taps_ = taps;
     cropped = conv.geometry;

@@ -48,6 +48,10 @@ class BitliteOp {
   std::string Describe(const TfLiteContext* context) const;
   // "bitserial/avx512vpopcntdq", "reference", ...
   std::string KernelName() const;
+  // Whether the layer is built to run as F(2x2, 3x3): kernel=auto chose it and the layer does
+  // not pool its own output (Conv2DGemm::PoolOutput: a pool reads rows as its windows need
+  // them, F(2x2, 3x3) computes pairs).
+  bool RunsWinograd() const;
 
   // Validates tensors, computes the geometry and output shape for `input_shape`, packs the
   // weights for the fast kernel (again only if a resize changes which taps are live) and
@@ -137,8 +141,10 @@ class BitliteOp {
   LiveTaps packed_taps_{};  // the taps the fast kernel was built for
   bool use_gemm_ = false;
   const GemmKernel* gemm_kernel_ = nullptr;
-  // kernel=auto's F(2x2, 3x3) GEMM row for the layer (AutoWinogradKernel), or null.
+  // kernel=auto's F(2x2, 3x3) GEMM row for the layer (AutoWinogradKernel), or null; and the
+  // int row whose packing and output stage it runs with.
   const GemmKernel* winograd_kernel_ = nullptr;
+  const GemmKernel* winograd_row_ = nullptr;
   std::unique_ptr<Conv2DGemm> gemm_;
   // A transposed convolution runs on the GEMM kernels as phases (use_gemm_ is set too).
   std::unique_ptr<Conv2DTransposeGemm> transpose_;

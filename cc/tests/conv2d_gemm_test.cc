@@ -176,7 +176,7 @@ BITLITE_TEST(WinogradMatchesReferenceOnEveryRow) {
         for (int repeat = 0; repeat < 3; ++repeat) {
           ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
           OpParams& p = c.params;
-          // (1 folds its width instead.)
+          // (1 folds its width instead, but on the binary grid.)
           const int channel_choices[] = {1, 8, 16, 24, 63, 64, 65, 130};
           p.kind = OpKind::kConv2D;
           p.in_channels = channel_choices[uniform(0, 7)];
@@ -816,14 +816,25 @@ int CheckAddedCase(const ConvCase& c, const glue::Clamp& clamp, bool residual_fi
            << (residual_first ? "first" : "second");
   const LiveTapConv live = CropToLiveTaps(c.params, g, taps, c.w_codes);
   int shared = 0;
+  // Each row, and each int row as F(2x2, 3x3) on each W8A8 row where the layer allows it.
+  std::vector<std::pair<const GemmKernel*, const GemmKernel*>> rows;
   for (const GemmKernel* kernel : Kernels()) {
     if (!kernel->Takes(c.params.weight_bits, c.params.activation_bits)) continue;
-    Conv2DGemm conv(live.params, live.w_codes.data(), *kernel);
+    rows.emplace_back(kernel, nullptr);
+    if (!kernel->bytes() || !WinogradFits(live.params)) continue;
+    for (const GemmKernel* w8a8 : W8A8Kernels()) rows.emplace_back(kernel, w8a8);
+  }
+  for (const auto& [kernel, winograd] : rows) {
+    Conv2DGemm conv(live.params, live.w_codes.data(), *kernel, winograd);
     conv.AddOutput(&clamp, residual_first);
+    const std::string name =
+        std::string(kernel->name) + (winograd ? std::string(" + winograd on ") + winograd->name
+                                              : std::string());
     if (!conv.Prepare(live.geometry, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1)) {
-      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, kernel->name, 3));
+      ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, name, 3));
       return shared;
     }
+    winograd_layers_checked += conv.runs_winograd() ? 1 : 0;
     shared += g.batch * g.out_h * g.out_w <= 2 && g.out_c >= 64 && conv.threads() > 1 ? 1 : 0;
     ActivationInput x;
     x.values = c.x.data();
@@ -836,7 +847,7 @@ int CheckAddedCase(const ConvCase& c, const glue::Clamp& clamp, bool residual_fi
       conv.Run(x, out, &pools[threads - 1]);
       if (!BitwiseEqual(y, expected)) {
         ReportFailure(__FILE__, __LINE__,
-                      "mismatch: " + DescribeCase(c, kernel->name, threads) + add_text.str());
+                      "mismatch: " + DescribeCase(c, name, threads) + add_text.str());
         return shared;
       }
     }
@@ -847,7 +858,7 @@ int CheckAddedCase(const ConvCase& c, const glue::Clamp& clamp, bool residual_fi
     conv.Run(x, out, &pools[2]);
     if (!BitwiseEqual(y, expected) || side_codes != ReferenceCodes(y, grid)) {
       ReportFailure(__FILE__, __LINE__,
-                    "side codes: " + DescribeCase(c, kernel->name, 3) + add_text.str());
+                    "side codes: " + DescribeCase(c, name, 3) + add_text.str());
       return shared;
     }
   }
@@ -877,6 +888,41 @@ BITLITE_TEST(AddedOutputMatchesReferenceThenAdd) {
     }
   }
   EXPECT_TRUE(shared_in_channel_blocks > 0);
+}
+
+// Layers that run as F(2x2, 3x3) with a fused ADD (AddOutput: the same output stages on its
+// core) are the glue's ADD of the reference output, on every W8A8 row; such a layer does not
+// pool its output (PoolOutput says no: its chunks are row pairs, a pool's rows are its
+// windows').
+BITLITE_TEST(WinogradLayersAddButDoNotPool) {
+  TestThreadPools threads;
+  std::mt19937 rng(3131);
+  const int checked_before = winograd_layers_checked;
+  for (int repeat = 0; repeat < 12; ++repeat) {
+    const int weight_bits = 1 + repeat % 4, activation_bits = 4 - repeat % 4;
+    ConvCase c = RandomAddedCase(rng, weight_bits, activation_bits, repeat % 2 == 1, 0);
+    OpParams& p = c.params;
+    p.in_channels = repeat % 3 == 0 ? 64 : 9 + repeat;
+    p.kernel_h = p.kernel_w = 3;
+    p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+    c.input_shape = {1 + repeat % 2, 4 + repeat, 9 - repeat % 5, p.in_channels};
+    FillRandomData(rng, &c);
+    CheckAddedCase(c, kAddClamps[repeat % 4], repeat % 3 == 1, &rng, threads.pools);
+  }
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  const GemmKernel& int_row = BestGemmKernel(cpu, GemmFamily::kInt, 2, 2);
+  if (!int_row.bytes()) return;  // no sub-byte int row: nothing runs F(2x2, 3x3) here
+  EXPECT_TRUE(winograd_layers_checked - checked_before >= 12);
+  ConvCase c;
+  ConvGeometry g;
+  ASSERT_TRUE(SetThreadsCase(8, 64, 1, 2, 2, &c, &g));
+  const GemmKernel& w8a8 = BestGemmKernel(cpu, GemmFamily::kInt, 8, 8);
+  Conv2DGemm conv(c.params, c.w_codes.data(), int_row, &w8a8);
+  ASSERT_TRUE(conv.runs_winograd());
+  const PoolGeometry pool{1, 8, 8, 64, 4, 4, 2, 2, 2, 2, 0, 0};
+  EXPECT_TRUE(!conv.PoolOutput(&pool));
+  Conv2DGemm direct(c.params, c.w_codes.data(), int_row);  // the same layer pools
+  EXPECT_TRUE(direct.PoolOutput(&pool));
 }
 
 // An accumulator for the pool rows: any int32, the ends (INT32_MIN: where a pool starts)

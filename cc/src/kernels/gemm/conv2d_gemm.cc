@@ -157,6 +157,8 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
         params.out_channels, params.in_channels, w_codes,
         WeightPlaneGrid(params.weight_bits, /*bytes=*/true), params.activation_bits,
         winograd->functions(8, 8, false));
+    // Its own weights replace the direct ones (their tap sums, channels and grid stay).
+    CacheLineVector<uint64_t>().swap(weights_.front().planes);
   }
 }
 
@@ -184,8 +186,8 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     // Whole output rows, an even number of them where the layer has more (pairs of rows make
     // the 2x2 blocks), about kChunkPixels pixels or a pair; a chunk that starts in one image
     // and ends in the next holds at most one row more than R / 2 pairs as blocks.
-    const int64_t rows =
-        std::min<int64_t>(2 * std::max<int64_t>(1, kChunkPixels / (2 * g.out_w)), g.out_h);
+    const int64_t rows = std::min<int64_t>(
+        2 * std::max<int64_t>(1, kChunkPixels / (2 * std::max<int64_t>(g.out_w, 1))), g.out_h);
     chunk_pixels_ = std::max<int64_t>(rows * g.out_w, 1);
     winograd_blocks_ = ((rows + 1) / 2 + 1) * ((g.out_w + 1) / 2);
   }
@@ -231,6 +233,8 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   const bool im2col = !runs_winograd() && !indirect_ && !columns_in_place_;
   const int64_t words = weights_.front().words_per_plane;
   const CheckedSize chunk = chunk_pixels_;
+  // F(2x2, 3x3)'s outputs past the layer's last row or column (WinogradGemm).
+  const int64_t unread_rows = runs_winograd() ? 3 : 0;
   // F(2x2, 3x3)'s blocks past the last output row or column read a row and a pixel past the
   // windows (winograd_f2x3.h): the packed input has them after its last pixel.
   const CheckedSize input_slack = runs_winograd() ? cols_.size + 1 : CheckedSize(0);
@@ -247,13 +251,14 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   const CheckedSize per_thread =
       chunk * (sizeof(const uint64_t*) + 2 * sizeof(int32_t) + sizeof(const int32_t*)) +
       (im2col ? chunk * words * x_planes_.Planes() * sizeof(uint64_t) : CheckedSize(0)) +
-      (chunk + 4) * block_channels_ * sizeof(int32_t);
+      (chunk + unread_rows + 1) * block_channels_ * sizeof(int32_t);
   budget.Add(per_thread * threads_, 1);
   if (runs_winograd()) {
     const CheckedSize blocks = CheckedSize(winograd_blocks_) * threads_;
     budget.Add(blocks * kWinogradPoints * winograd_->words(), sizeof(uint64_t));
     budget.Add(blocks * kWinogradPoints * block_channels_, sizeof(int32_t));
-    budget.Add(blocks * (kWinogradPoints + 4), sizeof(int32_t) + sizeof(int64_t));
+    budget.Add(blocks * kWinogradPoints, sizeof(int32_t));
+    budget.Add(blocks, sizeof(const uint8_t*) + 4 * sizeof(int64_t));
   }
   // A fused ADD's outputs before the glue's ADD, where the row has no epilogue_add.
   const bool add_scratch = adds_ && kernels_.epilogue_add == nullptr;
@@ -357,7 +362,8 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     const size_t count = static_cast<size_t>(chunk_pixels_);
     s.rows.assign(count, nullptr);
     s.columns.assign(im2col ? count * static_cast<size_t>(words * x_planes_.Planes()) : 0, 0);
-    s.core.assign((count + 4) * static_cast<size_t>(block_channels_), 0);
+    const size_t core_rows = count + static_cast<size_t>(unread_rows);
+    s.core.assign(core_rows * static_cast<size_t>(block_channels_), 0);
     s.constants.assign(count, 0);
     s.channel_terms.assign(count, nullptr);
     s.acc.assign(static_cast<size_t>(block_channels_), 0);
@@ -394,7 +400,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
 }
 
 bool Conv2DGemm::PoolOutput(const PoolGeometry* pool) {
-  pools_ = pool != nullptr && weights_.size() == 1 &&
+  pools_ = pool != nullptr && weights_.size() == 1 && winograd_ == nullptr &&
            OutputStagePools(multiplier_.data(), offset_.data(),
                             static_cast<int64_t>(multiplier_.size()), activation_);
   if (!pools_) return false;
@@ -674,7 +680,7 @@ EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int
   PrepareChunk(first, count, g, c0, scratch);
   const BitserialWeights& weights = weights_[static_cast<size_t>(g)];
   const int64_t words = weights.words_per_plane;
-  const uint64_t* w = weights.ChannelTile(c0);
+  const uint64_t* w = runs_winograd() ? nullptr : weights.ChannelTile(c0);
   if (runs_winograd()) {
     WinogradGemm(first, count, c0, channels, scratch);
   } else if (indirect_) {
@@ -701,9 +707,9 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
   const int64_t out_w = g_.out_w;
   const int64_t pixel_bytes = tap_words_ * static_cast<int64_t>(sizeof(uint64_t));
   const uint8_t* input = reinterpret_cast<const uint8_t*>(packed_input_.data());
-  // The core's rows past the chunk (Prepare sizes it chunk_pixels_ + 4 rows): output k of a
-  // block past the layer's last row or column goes to row unread + k, unread (4 distinct
-  // rows: OutputTiles writes a block's four with restrict pointers).
+  // The core's 3 rows past the chunk (Prepare's unread_rows): output k > 0 of a block past the
+  // layer's last row or column goes to row unread + k - 1, unread (distinct rows: OutputTiles
+  // writes a block's four with restrict pointers; output 0 is always kept).
   const int64_t unread = chunk_pixels_;
   int64_t blocks = 0;
   PixelPosition at = PositionOf(first);  // a chunk is whole rows: at.ow is 0
@@ -717,9 +723,9 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
       int64_t* rows = scratch->winograd_rows.data() + 4 * blocks;
       const bool right = ow + 1 < out_w;
       rows[0] = q + ow;
-      rows[1] = right ? q + ow + 1 : unread + 1;
-      rows[2] = pair ? q + out_w + ow : unread + 2;
-      rows[3] = pair && right ? q + out_w + ow + 1 : unread + 3;
+      rows[1] = right ? q + ow + 1 : unread;
+      rows[2] = pair ? q + out_w + ow : unread + 1;
+      rows[3] = pair && right ? q + out_w + ow + 1 : unread + 2;
     }
     const int64_t taken = pair ? 2 : 1;
     q += taken * out_w;

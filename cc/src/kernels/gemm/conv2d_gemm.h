@@ -93,8 +93,8 @@ class Conv2DGemm {
 
   // Before Prepare: Run writes the output max pooled by `pool` (whose input is this layer's
   // output) instead of the output itself; null: not pooled. False, and not pooled, where
-  // the output stage does not allow pooling the accumulators (OutputStagePools) or the
-  // layer has groups.
+  // the output stage does not allow pooling the accumulators (OutputStagePools), the
+  // layer has groups or it runs as F(2x2, 3x3).
   bool PoolOutput(const PoolGeometry* pool);
   // Before Prepare: Run's float outputs become clamp(a + b) of each output and the element of
   // ActivationOutput::residual (an ADD fused into the layer, FORMAT.md "Fused ops"), a the

@@ -209,11 +209,12 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //     against the kernel=auto row): 56x56x64 W4A4 0.25 vs int8 0.30, W2A3 0.23 vs bitserial
 //     0.32, W2A2 0.24 vs 0.20; 28x28x128 0.16 vs int8 0.26 and W2A2 0.17; 14x14x256 0.13 vs
 //     0.26 and 0.16; 7x7x512 0.15 vs 0.27 and 0.17. Inside ResNet-18 224 (the delegate's
-//     per-op profile, 1 thread) its 7x7 layers' 4 MB of transformed weights come from memory
-//     every invoke: 0.24 ms at W4A4 against int8's 0.28, but 0.27 at W2A2 against bitserial's
-//     0.17: 6, and 4 for layers of 128+ input channels whose transformed weights fit the L2
-//     (kWinogradCachedWeightBytes: ResNet-18's 28x28 and 14x14 layers, 0.17 -> 0.15-0.17 ms
-//     at W2A2 inside the network; its 56x56 ones have 64 input channels, which lose alone).
+//     per-op profile, 1 thread) the 7x7 layers' 4 MB of transformed weights each come from
+//     memory every invoke: 0.24 ms at W4A4 against int8's 0.28, 0.27 at W2A2 against
+//     bitserial's 0.17, and they took the network's peak RSS at W4A4 from 70 to 87 MB (int8:
+//     80). So: where the transformed weights fit the L2 (WinogradFromAvx512Vnni), from 6, and
+//     from 4 for layers of 128+ input channels (ResNet-18's 28x28 and 14x14 ones at W2A2:
+//     0.17 -> 0.15-0.17 ms inside the network; its 56x56 ones have 64, which lose alone).
 //   int8/neon-a53 (in-order cores: the GEMM is int8/neon's, int16 SMLAL sums where the
 //     points' products allow, else the SMULL pair tile), Cortex-A53 instructions / cycles of
 //     bench/arm's model (W2A2 against bitserial, W3A3 against the byte sums, W4A4 against
@@ -228,6 +229,20 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   Narrow layers lose (ResNet-20's, W4A4, int8 against winograd): 32x32x16 0.011 vs 0.042 ms
 //     and 0.96M vs 1.23M A53 instructions, 16x16x32 0.007 vs 0.010 and 0.63M vs 0.63M, 8x8x64
 //     0.006 vs 0.005 and 0.51M vs 0.41M: kWinogradMinInChannels.
+#if BITLITE_X86_KERNELS
+// Zen 5's L2 (1 MiB per core): transformed weights (16 bytes per input and output channel)
+// that stay in it from one invoke to the next.
+constexpr int64_t kAvx512WinogradCachedBytes = int64_t{1} << 20;
+int WinogradFromAvx512Vnni(const OpParams& p) {
+  if (int64_t{16} * p.in_channels * p.out_channels > kAvx512WinogradCachedBytes) {
+    return kNeverBitProduct;
+  }
+  return p.in_channels >= 128 ? 4 : 6;
+}
+#endif
+#if BITLITE_NEON_KERNELS && defined(__aarch64__)
+int WinogradFromInOrderNeon(const OpParams&) { return 6; }
+#endif
 #if BITLITE_NEON_KERNELS
 #if defined(__aarch64__)
 constexpr int kNeonIntFrom = 8;
@@ -250,7 +265,7 @@ const GemmKernel kTable[] = {
     {"bitserial/avx512vpopcntdq", GemmFamily::kBitserial, "8x16", HasAvx512Vpopcntdq,
      BitserialAvx512},
     {"int8/avx512vnni", GemmFamily::kInt, "8x16", HasAvx512Vnni, IntAvx512Vnni, 6, 1,
-     BitWidths::kBoth, 8, nullptr, 6, 4},
+     BitWidths::kBoth, 8, nullptr, WinogradFromAvx512Vnni},
     {"lut/avx2", GemmFamily::kLut, "2x16", HasAvx2, LutAvx2},
     {"lut/avx512bw", GemmFamily::kLut, "4x16", HasAvx512Bw, LutAvx512Bw},
     {"lut/avx512vbmi", GemmFamily::kLut, "4x16", HasAvx512Vbmi, LutAvx512Vbmi,
@@ -264,7 +279,7 @@ const GemmKernel kTable[] = {
 #if defined(__aarch64__)
     // Every NEON CPU runs it; kernel=auto and kernel=int take it only on in-order cores.
     {"int8/neon-a53", GemmFamily::kInt, "3x8", HasNeon, IntNeonA53, 6, 1, BitWidths::kSubByte,
-     8, IsInOrder, 6},
+     8, IsInOrder, WinogradFromInOrderNeon},
     {"int8/neondot", GemmFamily::kInt, "5x8", HasDotprod, IntNeonDot, 4, 1, BitWidths::kBoth},
 #endif
     {"lut/neon", GemmFamily::kLut, "4x16 (armv7: 2x16)", HasNeon, LutNeon},
@@ -335,12 +350,10 @@ const GemmKernel& AutoGemmKernelFor(const CpuFeatures& cpu, const OpParams& p) {
 const GemmKernel* AutoWinogradKernel(const CpuFeatures& cpu, const OpParams& p) {
   if (!WinogradFits(p) || p.in_channels < kWinogradMinInChannels) return nullptr;
   const GemmKernel& row = BestGemmKernel(cpu, GemmFamily::kInt, p.weight_bits, p.activation_bits);
-  const bool cached = p.in_channels >= kWinogradDeepInChannels &&
-                      int64_t{16} * p.in_channels * p.out_channels <= kWinogradCachedWeightBytes;
-  const int from = cached ? std::min(row.winograd_min_bit_product,
-                                     row.winograd_cached_min_bit_product)
-                          : row.winograd_min_bit_product;
-  if (!row.bytes() || p.weight_bits * p.activation_bits < from) return nullptr;
+  if (!row.bytes() || row.winograd_from == nullptr ||
+      p.weight_bits * p.activation_bits < row.winograd_from(p)) {
+    return nullptr;
+  }
   return &BestGemmKernel(cpu, GemmFamily::kInt, 8, 8);
 }
 

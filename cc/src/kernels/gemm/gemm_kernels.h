@@ -93,14 +93,11 @@ struct GemmKernel {
   // all; else a class of cores it is tuned for (int8/neon-a53: in-order cores; the others
   // fall back to the row before it). The tests run it wherever it runs.
   bool (*chosen_on)(const CpuFeatures& cpu) = nullptr;
-  // An int row that takes sub-byte widths: kernel=auto runs a layer that WinogradFits and
-  // that this row would pack as F(2x2, 3x3) on the CPU's W8A8 GEMM (AutoWinogradKernel,
-  // winograd_f2x3.h) from this bit product up, and from the cached one for layers of at least
-  // kWinogradDeepInChannels input channels whose transformed weights (16 bytes per input and
-  // output channel) take at most kWinogradCachedWeightBytes. Measured, see gemm_kernels.cc;
-  // kNeverBitProduct otherwise.
-  int winograd_min_bit_product = kNeverBitProduct;
-  int winograd_cached_min_bit_product = kNeverBitProduct;
+  // An int row that takes sub-byte widths: the bit product from which kernel=auto runs layer
+  // `p` (one that WinogradFits with kWinogradMinInChannels or more, which this row would pack)
+  // as F(2x2, 3x3) on the CPU's W8A8 GEMM (AutoWinogradKernel, winograd_f2x3.h). Measured,
+  // see gemm_kernels.cc; null: never.
+  int (*winograd_from)(const OpParams& p) = nullptr;
 
   // Codes as bytes (PlaneGrid::bytes), not bit planes: the int family.
   bool bytes() const { return family == GemmFamily::kInt; }
@@ -146,11 +143,6 @@ double TapPaddingRatio(int64_t tap_codes, int chunk_codes);
 // Below this many input channels the transforms' and GEMMs' fixed costs per 2x2 block
 // outweigh the multiplies saved (gemm_kernels.cc has the measurements).
 constexpr int kWinogradMinInChannels = 64;
-// GemmKernel::winograd_cached_min_bit_product: reductions long enough for the W8A8 GEMMs'
-// fixed costs per block, and transformed weights that stay in a core's L2 (Zen 5's 1 MiB)
-// from one invoke to the next.
-constexpr int kWinogradDeepInChannels = 128;
-constexpr int64_t kWinogradCachedWeightBytes = int64_t{1} << 20;
 
 // kernel=auto's F(2x2, 3x3) for layer `p`: the CPU's W8A8 row (BestGemmKernel) where p
 // WinogradFits, has kWinogradMinInChannels or more, and the CPU's int row for p's widths

@@ -168,7 +168,7 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
     for (int k = 0; k < 4; ++k) channel_terms_[static_cast<size_t>(k * channels + o)] = y[k];
   }
   // The GEMM: narrower sums where the row has them for these products (|V'| at most 4 m_a
-  // as int8, 6 m_a as uint8), else the one for weights without -128 (|U'| <= 68), else any.
+  // as int8, 6 m_a as uint8), else the one for weights without -128 (|U'| <= 90), else any.
   const int32_t most_v = (v_offset_ != 0 ? 6 : 4) * most_a;
   const BgemmKernel& kernel = w8a8.bgemm;
   gemm_ = kernel.run_for_products != nullptr ? kernel.run_for_products(most_u * most_v) : nullptr;
