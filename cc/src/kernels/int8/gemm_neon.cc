@@ -451,16 +451,16 @@ struct NeonW8Int16Ops : NeonW8Ops {
 };
 
 // BgemmKernel::run_for_products of the NEON W8A8 row: the longest block that keeps every
-// int16 lane exact; null where not even 8 words do (W8A8's own products; Winograd's at W4A4,
-// where blocks of 4 words took more instructions than the pair tile: 3x3 conv 256->256 14x14
-// on the Cortex-A53 18.9M against 13.7M).
+// int16 lane exact; null where fewer than 16 words do (W8A8's own products; Winograd's at
+// W4A4, where widening every 8 words costs more than the pair tile's SADALPs save: ResNet-18
+// 224 W4A4 on the Cortex-A53, whose trained weights' points allow 8, 299.8M -> 311.7M
+// instructions and 345 -> 371 modelled ms; every 4, 14x14 256->256 alone 13.7M -> 18.9M).
 BgemmFn W8A8Int16Run(int32_t most_product) {
-  if (most_product <= 0 || most_product > 32767 / 8) return nullptr;
+  if (most_product <= 0 || most_product > 32767 / 16) return nullptr;
   const int32_t words = 32767 / most_product;
   if (words >= 64) return &bgemm_int8_tile::Bgemm<NeonW8Int16Ops<64>>;
   if (words >= 32) return &bgemm_int8_tile::Bgemm<NeonW8Int16Ops<32>>;
-  if (words >= 16) return &bgemm_int8_tile::Bgemm<NeonW8Int16Ops<16>>;
-  return &bgemm_int8_tile::Bgemm<NeonW8Int16Ops<8>>;
+  return &bgemm_int8_tile::Bgemm<NeonW8Int16Ops<16>>;
 }
 
 }  // namespace

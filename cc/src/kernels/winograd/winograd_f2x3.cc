@@ -61,22 +61,28 @@ void InputPatch(const uint8_t* __restrict corner, int64_t pixel_bytes, int64_t r
   }
 }
 
-// A^T t A of one block's 16 points t (point p at t[p * stride]): 4 y, outputs (row, column)
-// (0, 0), (0, 1), (1, 0), (1, 1). Linear: the centres' terms go through it on their own.
-template <class T>
-inline void OutputTransform(const T* t, int64_t stride, T (&y)[4]) {
-  T s[4][2];  // t A, row by row: columns 0 + 1 + 2 and 1 - 2 - 3
+// A^T t A of one block's 16 points t: 4 y, outputs (row, column) (0, 0), (0, 1), (1, 0),
+// (1, 1). Linear: the centres' terms go through it on their own. (The callers load t with
+// LoadPoints' one flat loop: with the loads nested in the rows below, GCC's aarch64
+// vectorizer gave up on OutputBlock's loop, counting too many alias checks.)
+inline void OutputTransform(const int32_t (&t)[kWinogradPoints], int32_t (&y)[4]) {
+  int32_t s[4][2];  // t A, row by row: columns 0 + 1 + 2 and 1 - 2 - 3
 #pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
-    const T t0 = t[4 * i * stride], t1 = t[(4 * i + 1) * stride], t2 = t[(4 * i + 2) * stride],
-            t3 = t[(4 * i + 3) * stride];
-    s[i][0] = t0 + t1 + t2;
-    s[i][1] = t1 - t2 - t3;
+    s[i][0] = t[4 * i] + t[4 * i + 1] + t[4 * i + 2];
+    s[i][1] = t[4 * i + 1] - t[4 * i + 2] - t[4 * i + 3];
   }
   y[0] = s[0][0] + s[1][0] + s[2][0];
   y[1] = s[0][1] + s[1][1] + s[2][1];
   y[2] = s[1][0] - s[2][0] - s[3][0];
   y[3] = s[1][1] - s[2][1] - s[3][1];
+}
+
+// The 16 points of one block at t[p * stride + at].
+inline void LoadPoints(const int32_t* t, int64_t stride, int64_t at,
+                       int32_t (&points)[kWinogradPoints]) {
+#pragma GCC unroll 16
+  for (int p = 0; p < kWinogradPoints; ++p) points[p] = t[p * stride + at];
 }
 
 // One 2x2 block's outputs y from its products m (point p's channels at m + p *
@@ -89,8 +95,9 @@ void OutputBlock(const int32_t* __restrict m, int64_t point_stride,
                  int32_t* __restrict y00, int32_t* __restrict y01, int32_t* __restrict y10,
                  int32_t* __restrict y11) {
   for (int64_t c = 0; c < channels; ++c) {
-    int32_t y[4];
-    OutputTransform(m + c, point_stride, y);
+    int32_t points[kWinogradPoints], y[4];
+    LoadPoints(m, point_stride, c, points);
+    OutputTransform(points, y);
     y00[c] = (y[0] + terms[c] + block_terms[0]) >> 2;
     y01[c] = (y[1] + terms[terms_stride + c] + block_terms[1]) >> 2;
     y10[c] = (y[2] + terms[2 * terms_stride + c] + block_terms[2]) >> 2;
@@ -163,8 +170,9 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
   const int64_t channels = u_.front().channels;
   channel_terms_.assign(static_cast<size_t>(4 * channels), 0);
   for (int64_t o = 0; o < channels; ++o) {
-    int32_t y[4];
-    OutputTransform(point_terms.data() + o, channels, y);
+    int32_t points[kWinogradPoints], y[4];
+    LoadPoints(point_terms.data(), channels, o, points);
+    OutputTransform(points, y);
     for (int k = 0; k < 4; ++k) channel_terms_[static_cast<size_t>(k * channels + o)] = y[k];
   }
   // The GEMM: narrower sums where the row has them for these products (|V'| at most 4 m_a
@@ -215,8 +223,9 @@ void WinogradF2x3::OutputTiles(const int32_t* m, int64_t m_stride, const int32_t
                                int32_t* core, int64_t core_stride) const {
   const int64_t all_channels = u_.front().channels;
   for (int64_t t = 0; t < tiles; ++t) {
-    int32_t block_terms[4];
-    OutputTransform(tile_terms + t, tiles, block_terms);
+    int32_t points[kWinogradPoints], block_terms[4];
+    LoadPoints(tile_terms, tiles, t, points);
+    OutputTransform(points, block_terms);
     const int64_t* rows = out + 4 * t;
     OutputBlock(m + t * m_stride, tiles * m_stride, channel_terms_.data() + c0, all_channels,
                 block_terms, channels, core + rows[0] * core_stride,
