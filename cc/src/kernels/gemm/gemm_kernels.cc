@@ -212,17 +212,22 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //     per-op profile, 1 thread) the 7x7 layers' 4 MB of transformed weights each come from
 //     memory every invoke: 0.24 ms at W4A4 against int8's 0.28, 0.27 at W2A2 against
 //     bitserial's 0.17, and they took the network's peak RSS at W4A4 from 70 to 87 MB (int8:
-//     80). So: where the transformed weights fit the L2 (WinogradFromAvx512Vnni), from 6, and
-//     from 4 for layers of 128+ input channels (ResNet-18's 28x28 and 14x14 ones at W2A2:
-//     0.17 -> 0.15-0.17 ms inside the network; its 56x56 ones have 64, which lose alone).
+//     80). So: where the transformed weights fit the L2 (WinogradFromAvx512Vnni), from 6.
+//     W2A2 stays bitserial: taking ResNet-18's 28x28 and 14x14 layers (64 input channels,
+//     as its 56x56 ones have, lose alone) made the network faster at 1 thread (3.275 -> 3.094
+//     ms, bench/ab_delegates.py) and slower at 2 (1.757 -> 1.825 ms): each unit transforms
+//     its chunk's input, again for every block of channels that shares the chunk, and the
+//     14x14 layers' chunks of 2 row pairs split unevenly (1.3-1.5x at 2 threads against
+//     bitserial's 1.6-1.8x).
 //   int8/neon-a53 (in-order cores: the GEMM is int8/neon's, int16 SMLAL sums where the
 //     points' products allow, else the SMULL pair tile), Cortex-A53 instructions / cycles of
 //     bench/arm's model (W2A2 against bitserial, W3A3 against the byte sums, W4A4 against
-//     UMLAL): 56x56x64 W2A2 17.5M / 27.8M vs 15.8M / 22.2M, W3A3 17.6M / 27.9M vs 20.9M /
-//     28.6M, W4A4 20.0M / 30.1M vs 24.7M / 38.3M; 28x28x128 W2A2 13.0M / 21.3M vs 15.1M /
-//     19.5M, W3A3 13.0M / 21.4M vs 19.0M / 23.6M, W4A4 15.7M / 23.8M vs 22.8M / 33.4M;
-//     14x14x256 W3A3 12.1M / 26.8M vs 18.2M / 25.5M, W4A4 13.7M / 27.4M vs 22.0M / 32.5M;
-//     7x7x512 W3A3 15.1M / 28.8M vs 17.9M / 27.3M, W4A4 16.4M / 28.7M vs 21.8M / 32.9M: 6
+//     UMLAL; `python -m bench.arm.winograd_cycles W3A3 W4A4`): 56x56x64 W2A2 17.5M / 27.8M
+//     vs 15.8M / 22.2M, W3A3 16.9M / 27.3M vs 20.9M / 28.5M, W4A4 19.3M / 29.5M vs 24.7M /
+//     38.3M; 28x28x128 W2A2 13.0M / 21.3M vs 15.1M / 19.5M, W3A3 12.7M / 21.9M vs 19.0M /
+//     23.6M, W4A4 15.4M / 24.6M vs 22.8M / 33.4M; 14x14x256 W3A3 11.9M / 27.0M vs 18.2M /
+//     25.5M, W4A4 13.5M / 27.9M vs 22.0M / 32.4M; 7x7x512 W3A3 15.0M / 28.6M vs 17.9M /
+//     27.3M, W4A4 16.3M / 28.5M vs 21.8M / 32.9M: 6
 //     (W2A2 takes more cycles on every layer; W3A3 fewer instructions on each and, over
 //     ResNet-18's 3x3 layers, about as many cycles). Out-of-order cores (A72), SDOT (A55,
 //     A76) and AMX: not measured, so not taken.
@@ -234,10 +239,9 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 // that stay in it from one invoke to the next.
 constexpr int64_t kAvx512WinogradCachedBytes = int64_t{1} << 20;
 int WinogradFromAvx512Vnni(const OpParams& p) {
-  if (int64_t{16} * p.in_channels * p.out_channels > kAvx512WinogradCachedBytes) {
-    return kNeverBitProduct;
-  }
-  return p.in_channels >= 128 ? 4 : 6;
+  return int64_t{16} * p.in_channels * p.out_channels > kAvx512WinogradCachedBytes
+             ? kNeverBitProduct
+             : 6;
 }
 #endif
 #if BITLITE_NEON_KERNELS && defined(__aarch64__)

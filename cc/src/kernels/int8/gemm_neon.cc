@@ -452,9 +452,9 @@ struct NeonW8Int16Ops : NeonW8Ops {
 
 // BgemmKernel::run_for_products of the NEON W8A8 row: the longest block that keeps every
 // int16 lane exact; null where fewer than 16 words do (W8A8's own products; Winograd's at
-// W4A4, where widening every 8 words costs more than the pair tile's SADALPs save: ResNet-18
-// 224 W4A4 on the Cortex-A53, whose trained weights' points allow 8, 299.8M -> 311.7M
-// instructions and 345 -> 371 modelled ms; every 4, 14x14 256->256 alone 13.7M -> 18.9M).
+// W4A4, where widening every 8 words saves fewer cycles than it costs: ResNet-18 224 W4A4 on
+// the Cortex-A53, whose trained weights' points allow 8, 3.3M fewer instructions of 315M but
+// 8 more modelled ms of 363; every 4 words, 14x14 256->256 alone 13.7M -> 18.9M instructions).
 BgemmFn W8A8Int16Run(int32_t most_product) {
   if (most_product <= 0 || most_product > 32767 / 16) return nullptr;
   const int32_t words = 32767 / most_product;
