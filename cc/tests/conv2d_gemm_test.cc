@@ -201,6 +201,45 @@ BITLITE_TEST(WinogradMatchesReferenceOnEveryRow) {
   }
 }
 
+// A worker keeps its last chunk's transformed input for that chunk's other blocks of channels
+// (WinogradGemm): a second Run on another input must not reuse it, at any thread count.
+BITLITE_TEST(WinogradTransformsEachRunsInput) {
+  TestThreadPools threads;
+  std::mt19937 rng(4242);
+  const CpuFeatures& cpu = DetectCpuFeatures();
+  const GemmKernel& int_row = BestGemmKernel(cpu, GemmFamily::kInt, 3, 3);
+  if (!int_row.bytes()) return;  // no sub-byte int row: nothing runs F(2x2, 3x3) here
+  ConvCase a = RandomCase(rng, 3, 3, false);
+  OpParams& p = a.params;
+  p.kind = OpKind::kConv2D;
+  p.in_channels = 64;
+  p.out_channels = 70;  // 5 blocks of channels at most: units share chunks
+  p.kernel_h = p.kernel_w = 3;
+  p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+  p.padding = Padding::kSame;
+  SetRandomOutputStage(rng, &p);
+  a.input_shape = {1, 2, 7, 64};  // one chunk: each Run's first unit is the last one's chunk
+  FillRandomData(rng, &a);
+  ConvCase b = a;
+  FillRandomData(rng, &b);
+  b.w_codes = a.w_codes;
+  b.params = a.params;
+  ConvGeometry g;
+  std::vector<int> output_shape;
+  std::string error;
+  ASSERT_TRUE(ComputeGeometry(p, a.input_shape, &g, &output_shape, &error));
+  const std::vector<float> expected_b = RunReference(b, g);
+  Conv2DGemm conv(p, a.w_codes.data(), int_row, &BestGemmKernel(cpu, GemmFamily::kInt, 8, 8));
+  ASSERT_TRUE(conv.runs_winograd());
+  ASSERT_TRUE(conv.Prepare(g, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1));
+  for (int t = 1; t <= 3; ++t) {
+    std::vector<float> y(expected_b.size());
+    conv.Run(a.x.data(), y.data(), &threads.pools[t - 1]);
+    conv.Run(b.x.data(), y.data(), &threads.pools[t - 1]);
+    EXPECT_TRUE(BitwiseEqual(y, expected_b));
+  }
+}
+
 // Kernels of 4 to 7 rows on 1-bit weights, whose shift needs each window's sum of activation
 // values (PrepareChunk adds them two kernel rows a pass: an even and an odd last pair), with
 // strides, dilations and both paddings: every row against the reference.

@@ -183,13 +183,13 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
                                 kChunkPixelMultiple,
                             some_pixels, kChunkPixels});
   if (runs_winograd()) {
-    // Whole output rows, an even number of them where the layer has more (pairs of rows make
-    // the 2x2 blocks), about kChunkPixels pixels or a pair; a chunk that starts in one image
-    // and ends in the next holds at most one row more than R / 2 pairs as blocks.
-    const int64_t rows = std::min<int64_t>(
-        2 * std::max<int64_t>(1, kChunkPixels / (2 * std::max<int64_t>(g.out_w, 1))), g.out_h);
+    // A pair of output rows (the 2x2 blocks' rows): as many chunks as pairs, so that threads
+    // share a 14x14 layer's 7 evenly through blocks of channels, whose units of one chunk
+    // transform its input once per worker (WinogradGemm). A chunk that starts in one image and
+    // ends in the next holds two single rows' blocks.
+    const int64_t rows = std::min<int64_t>(2, g.out_h);
     chunk_pixels_ = std::max<int64_t>(rows * g.out_w, 1);
-    winograd_blocks_ = ((rows + 1) / 2 + 1) * ((g.out_w + 1) / 2);
+    winograd_blocks_ = 2 * ((g.out_w + 1) / 2);
   }
   chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
   // The GEMM's word operations (kMinWorkPerThread): every output pixel and channel, for
@@ -424,6 +424,7 @@ void Conv2DGemm::AddOutput(const glue::Clamp* clamp, bool residual_first) {
 void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
   if (unfolded_.InputSize() == 0 || g_.OutputSize() == 0) return;
+  ++runs_;  // a worker's transformed chunk is of an earlier input (WinogradGemm)
   auto pack = [this, &x](int64_t unit, int worker) {
     PackRow(x, unit / g_.groups, unit % g_.groups, &scratch_[static_cast<size_t>(worker)]);
   };
@@ -711,6 +712,12 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
   // layer's last row or column goes to row unread + k - 1, unread (distinct rows: OutputTiles
   // writes a block's four with restrict pointers; output 0 is always kept).
   const int64_t unread = chunk_pixels_;
+  // A worker's units of one chunk (its blocks of channels, consecutive in ParallelFor's runs)
+  // transform the chunk's input once.
+  if (scratch->winograd_run == runs_ && scratch->winograd_first == first) {
+    MultiplyAndOutput(scratch->winograd_blocks, c0, channels, scratch);
+    return;
+  }
   int64_t blocks = 0;
   PixelPosition at = PositionOf(first);  // a chunk is whole rows: at.ow is 0
   for (int64_t q = 0; q < count;) {
@@ -738,6 +745,14 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
   winograd_->InputTiles(scratch->winograd_corners.data(), blocks, pixel_bytes,
                         padded_w_ * pixel_bytes, scratch->winograd_input.data(),
                         scratch->winograd_terms.data());
+  scratch->winograd_run = runs_;
+  scratch->winograd_first = first;
+  scratch->winograd_blocks = blocks;
+  MultiplyAndOutput(blocks, c0, channels, scratch);
+}
+
+void Conv2DGemm::MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels,
+                                   Scratch* scratch) const {
   winograd_->Multiply(scratch->winograd_input.data(), blocks, c0, channels,
                       scratch->winograd_products.data(), block_channels_);
   winograd_->OutputTiles(scratch->winograd_products.data(), block_channels_,

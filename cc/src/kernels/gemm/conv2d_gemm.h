@@ -131,6 +131,11 @@ class Conv2DGemm {
     CacheLineVector<uint64_t> winograd_input;
     CacheLineVector<int32_t> winograd_products;
     std::vector<int32_t> winograd_terms;
+    // Whose chunk the transformed input above is: Run's count and the chunk's first pixel,
+    // and its blocks.
+    uint64_t winograd_run = 0;
+    int64_t winograd_first = -1;
+    int64_t winograd_blocks = 0;
   };
 
   struct PixelPosition {
@@ -167,6 +172,9 @@ class Conv2DGemm {
   // the chunk's end), each pair's 2x2 blocks transformed, multiplied and transformed back.
   void WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t channels,
                     Scratch* scratch) const;
+  // Its GEMMs and output transform for channels [c0, c0 + channels) of the transformed chunk
+  // in scratch.
+  void MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels, Scratch* scratch) const;
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
   void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
@@ -206,6 +214,7 @@ class Conv2DGemm {
   // most (Prepare).
   std::unique_ptr<WinogradF2x3> winograd_;
   int64_t winograd_blocks_ = 0;
+  uint64_t runs_ = 0;  // Runs so far (Scratch::winograd_run)
   // Copies `count` window rows from a folded layer's packed row (conv2d_gemm.cc).
   using CopyWindowsFn = void (*)(const uint64_t* row, int64_t first_bit, int64_t bit_step,
                                  int64_t count, int64_t words, uint64_t last_word_mask,

@@ -212,13 +212,13 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //     per-op profile, 1 thread) the 7x7 layers' 4 MB of transformed weights each come from
 //     memory every invoke: 0.24 ms at W4A4 against int8's 0.28, 0.27 at W2A2 against
 //     bitserial's 0.17, and they took the network's peak RSS at W4A4 from 70 to 87 MB (int8:
-//     80). So: where the transformed weights fit the L2 (WinogradFromAvx512Vnni), from 6.
-//     W2A2 stays bitserial: taking ResNet-18's 28x28 and 14x14 layers (64 input channels,
-//     as its 56x56 ones have, lose alone) made the network faster at 1 thread (3.275 -> 3.094
-//     ms, bench/ab_delegates.py) and slower at 2 (1.757 -> 1.825 ms): each unit transforms
-//     its chunk's input, again for every block of channels that shares the chunk, and the
-//     14x14 layers' chunks of 2 row pairs split unevenly (1.3-1.5x at 2 threads against
-//     bitserial's 1.6-1.8x).
+//     80). So: where the transformed weights fit the L2 (WinogradFromAvx512Vnni), from 6,
+//     and from 4 for layers of 128+ input channels (ResNet-18's 28x28 and 14x14 ones; its
+//     56x56 ones have 64, which lose alone): ResNet-18 224 W2A2 (bench/ab_delegates.py
+//     --threads 2, medians) 3.344 -> 3.156 ms at 1 thread, 1.775 -> 1.760 at 2; CIFAR
+//     ResNet-18 0.933 -> 0.890 and 0.510 -> 0.528 (p10 0.498 both); VGG-small 0.938 ->
+//     0.916 and 0.488 -> 0.486. (With chunks of 2 row pairs and each unit transforming its
+//     chunk again, 2 threads had lost: 1.757 -> 1.825 ms.)
 //   int8/neon-a53 (in-order cores: the GEMM is int8/neon's, int16 SMLAL sums where the
 //     points' products allow, else the SMULL pair tile), Cortex-A53 instructions / cycles of
 //     bench/arm's model (W2A2 against bitserial, W3A3 against the byte sums, W4A4 against
@@ -239,9 +239,10 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 // that stay in it from one invoke to the next.
 constexpr int64_t kAvx512WinogradCachedBytes = int64_t{1} << 20;
 int WinogradFromAvx512Vnni(const OpParams& p) {
-  return int64_t{16} * p.in_channels * p.out_channels > kAvx512WinogradCachedBytes
-             ? kNeverBitProduct
-             : 6;
+  if (int64_t{16} * p.in_channels * p.out_channels > kAvx512WinogradCachedBytes) {
+    return kNeverBitProduct;
+  }
+  return p.in_channels >= 128 ? 4 : 6;
 }
 #endif
 #if BITLITE_NEON_KERNELS && defined(__aarch64__)
