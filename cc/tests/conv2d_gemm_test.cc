@@ -141,6 +141,18 @@ void CheckCase(const ConvCase& c, ThreadPool* pools) {
       }
       if (!CheckConv(&winograd, c, live.geometry, expected, name, &rng, pools)) return;
       winograd_layers_checked += winograd.runs_winograd() ? 1 : 0;
+      // Prepared for one thread, its chunks are several row pairs (Prepare): again.
+      std::string error;
+      std::vector<float> y(expected.size(), -1.0f);
+      if (!winograd.Prepare(live.geometry, 1, kSmallScratchLimit, &error)) {
+        ReportFailure(__FILE__, __LINE__, error + ": " + DescribeCase(c, name, 1));
+        return;
+      }
+      winograd.Run(c.x.data(), y.data(), &pools[0]);
+      if (!BitwiseEqual(y, expected)) {
+        ReportFailure(__FILE__, __LINE__, "one-thread chunks: " + DescribeCase(c, name, 1));
+        return;
+      }
     }
   }
 }

@@ -182,16 +182,6 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   chunk_pixels_ = std::min({(even + kChunkPixelMultiple - 1) / kChunkPixelMultiple *
                                 kChunkPixelMultiple,
                             some_pixels, kChunkPixels});
-  if (runs_winograd()) {
-    // A pair of output rows (the 2x2 blocks' rows): as many chunks as pairs, so that threads
-    // share a 14x14 layer's 7 evenly through blocks of channels, whose units of one chunk
-    // transform its input once per worker (WinogradGemm). A chunk that starts in one image and
-    // ends in the next holds two single rows' blocks.
-    const int64_t rows = std::min<int64_t>(2, g.out_h);
-    chunk_pixels_ = std::max<int64_t>(rows * g.out_w, 1);
-    winograd_blocks_ = 2 * ((g.out_w + 1) / 2);
-  }
-  chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
   // The GEMM's word operations (kMinWorkPerThread): every output pixel and channel, for
   // every tap's words and plane pair. Packing and the output stage grow with it.
   const CheckedSize work = CheckedSize(pixels) * g.groups * group_channels_ * g.kernel_h *
@@ -200,6 +190,21 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   threads_ = work.ok() ? ThreadsForWork(work.value() / kernels_.words_per_work, threads,
                                         min_work_per_thread)
                        : std::max(threads, 1);
+  if (runs_winograd()) {
+    // Whole output rows, pairs of them (the 2x2 blocks' rows). Shared by threads, one pair a
+    // chunk: a 14x14 layer's 7 split evenly with its blocks of channels, whose units of one
+    // chunk transform its input once per worker (WinogradGemm). On one thread, about
+    // kChunkPixels pixels (the whole image for 7x7): every chunk reads all the transformed
+    // weights, which the A53's model prices (ResNet-18 224 W4A4 343 ms so, 403 with single
+    // pairs). A chunk that starts in one image and ends in the next holds at most one row
+    // more than R / 2 pairs as blocks.
+    const int64_t out_w = std::max<int64_t>(g.out_w, 1);
+    const int64_t rows = std::min<int64_t>(
+        threads_ > 1 ? 2 : 2 * std::max<int64_t>(1, kChunkPixels / (2 * out_w)), g.out_h);
+    chunk_pixels_ = std::max<int64_t>(rows * g.out_w, 1);
+    winograd_blocks_ = ((rows + 1) / 2 + 1) * ((g.out_w + 1) / 2);
+  }
+  chunks_ = (pixels + chunk_pixels_ - 1) / chunk_pixels_;
   // One thread: the whole channel range per unit, so each chunk's terms are computed once.
   const int64_t channel_tiles = group_channels_ / kChannelAlign;
   const int64_t pixel_units = std::max<int64_t>(chunks_ * g.groups, 1);
