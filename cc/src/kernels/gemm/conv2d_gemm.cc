@@ -195,7 +195,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     // chunk: a 14x14 layer's 7 split evenly with its blocks of channels, whose units of one
     // chunk transform its input once per worker (WinogradGemm). On one thread, about
     // kChunkPixels pixels (the whole image for 7x7): every chunk reads all the transformed
-    // weights, which the A53's model prices (ResNet-18 224 W4A4 343 ms so, 403 with single
+    // weights, which the A53's model prices (ResNet-18 224 W4A4 341 ms so, 403 with single
     // pairs). A chunk that starts in one image and ends in the next holds at most one row
     // more than R / 2 pairs as blocks.
     const int64_t out_w = std::max<int64_t>(g.out_w, 1);

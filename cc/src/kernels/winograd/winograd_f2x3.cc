@@ -160,14 +160,14 @@ WinogradF2x3::WinogradF2x3(int64_t out_c, int64_t in_c, const int8_t* w_codes,
       w8a8.relayout_weights(weights.planes.data(), weights.planes.size(),
                             weights.words_per_plane);
     }
-    if (p == 0) point_terms.assign(static_cast<size_t>(kWinogradPoints * weights.channels), 0);
+    if (p == 0) point_terms.assign(static_cast<size_t>(kWinogradPoints * channels()), 0);
     for (int64_t o = 0; o < out_c; ++o) {
       int32_t sum = 0;
       for (int64_t c = 0; c < in_c; ++c) sum += u[static_cast<size_t>(o * in_c + c)];
-      point_terms[static_cast<size_t>(p * weights.channels + o)] = -v_offset_ * sum;
+      point_terms[static_cast<size_t>(p * channels() + o)] = -v_offset_ * sum;
     }
   }
-  const int64_t channels = u_.front().channels;
+  const int64_t channels = this->channels();
   channel_terms_.assign(static_cast<size_t>(4 * channels), 0);
   for (int64_t o = 0; o < channels; ++o) {
     int32_t points[kWinogradPoints], y[4];
@@ -221,7 +221,7 @@ void WinogradF2x3::Multiply(const uint64_t* v, int64_t tiles, int64_t c0, int64_
 void WinogradF2x3::OutputTiles(const int32_t* m, int64_t m_stride, const int32_t* tile_terms,
                                int64_t tiles, int64_t c0, int64_t channels, const int64_t* out,
                                int32_t* core, int64_t core_stride) const {
-  const int64_t all_channels = u_.front().channels;
+  const int64_t all_channels = this->channels();
   for (int64_t t = 0; t < tiles; ++t) {
     int32_t points[kWinogradPoints], block_terms[4];
     LoadPoints(tile_terms, tiles, t, points);
