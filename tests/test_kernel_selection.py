@@ -114,6 +114,40 @@ def test_winograd_layers_match_reference(pair, runtime, rng, delegate_library, c
         assert_bitwise_equal(threads, reference, case, "3 threads vs reference")
 
 
+def scratch_needed(case, runtime, **options) -> int:
+    """The bytes of scratch the layer's kernel asks for, read off the refusal under a limit of
+    64 (the delegate names what it takes)."""
+    with pytest.raises((RuntimeError, ValueError)) as error:
+        run(case, runtime, max_scratch_bytes=64, **options)
+    found = re.search(r"takes (\d+) bytes, more than the limit of 64", str(error.value))
+    assert found, str(error.value)
+    return int(found[1])
+
+
+def test_winograd_gives_way_to_direct_under_a_tight_scratch_limit(runtime, rng, delegate_library,
+                                                                  capfd):
+    # F(2x2, 3x3) keeps transformed patches and products per worker: where max_scratch_bytes
+    # holds the direct kernel's scratch but not that, kernel=auto runs the layer direct
+    # instead of refusing it, and says so; a limit under both names the direct kernel's need.
+    if not winograd_expected():
+        pytest.skip("this CPU's kernel=auto runs no layer as Winograd")
+    case = cases.conv_case(rng, 3, 3, True, exact=False, height=16, width=16, c_in=64,
+                           c_out=64, padding="SAME")
+    reference = run(case, runtime, kernel="reference")
+    direct = scratch_needed(case, runtime, winograd="false")
+    assert scratch_needed(case, runtime) == direct
+    capfd.readouterr()
+    ample = run(case, runtime, verbose="true")
+    assert "kernel winograd/" in capfd.readouterr().err
+    assert_bitwise_equal(ample, reference, case, "winograd vs reference")
+    # Verbose mode names the kernel at Init, and again where Prepare changes it.
+    tight = run(case, runtime, max_scratch_bytes=direct, verbose="true")
+    names = re.findall(r"kernel (\S+)( \(at Prepare\))?$", capfd.readouterr().err, re.M)
+    assert names[0][0].startswith("winograd/") and names[-1][1], names
+    assert not names[-1][0].startswith("winograd/"), names
+    assert_bitwise_equal(tight, reference, case, "direct under the limit vs reference")
+
+
 @pytest.mark.parametrize("kernel", ["bitserial", "lut"])
 def test_grouped_conv_runs_on_the_fast_kernels(kernel, rng, delegate_library, capfd):
     case = cases.conv_case(rng, 2, 2, True, exact=False, c_in=8, c_out=8, groups=4)

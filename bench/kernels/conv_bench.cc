@@ -54,14 +54,12 @@ int main(int argc, char** argv) {
   p.multiplier.assign(static_cast<size_t>(p.out_channels), 0.01f);
   p.offset.assign(static_cast<size_t>(p.out_channels), 0.5f);
   const CpuFeatures& cpu = DetectCpuFeatures();
-  const GemmKernel* kernel = &AutoGemmKernelFor(cpu, p);
-  const GemmKernel* winograd = AutoWinogradKernel(cpu, p);
+  const WinogradKernels auto_winograd = AutoWinogradKernels(cpu, p);
+  const GemmKernel* kernel = auto_winograd ? auto_winograd.layer : &AutoGemmKernelFor(cpu, p);
+  const GemmKernel* winograd = auto_winograd.gemm;
   const char* const kWinograd = "winograd/";
-  const GemmKernel& int_row =
-      BestGemmKernel(cpu, GemmFamily::kInt, p.weight_bits, p.activation_bits);
-  if (winograd != nullptr) kernel = &int_row;
   if (argc > 11 && std::strncmp(argv[11], kWinograd, std::strlen(kWinograd)) == 0) {
-    kernel = &int_row;
+    kernel = &BestGemmKernel(cpu, GemmFamily::kInt, p.weight_bits, p.activation_bits);
     winograd = FindGemmKernel(cpu, argv[11] + std::strlen(kWinograd));
     if (winograd == nullptr || !winograd->Takes(8, 8)) {
       std::fprintf(stderr, "no W8A8 kernel %s here\n", argv[11] + std::strlen(kWinograd));

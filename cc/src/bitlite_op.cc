@@ -102,11 +102,7 @@ BitliteOp::BitliteOp(TfLiteContext* context, int node_index, const DelegateOptio
     case KernelChoice::kAuto:
       gemm_kernel_ = &AutoGemmKernelFor(cpu, params_);
       // F(2x2, 3x3) transforms the int rows' packed bytes: the layer then runs on the int row.
-      winograd_kernel_ = options.winograd ? AutoWinogradKernel(cpu, params_) : nullptr;
-      if (winograd_kernel_ != nullptr) {
-        winograd_row_ = &BestGemmKernel(cpu, GemmFamily::kInt, params_.weight_bits,
-                                        params_.activation_bits);
-      }
+      if (options.winograd) winograd_ = AutoWinogradKernels(cpu, params_);
       break;
     case KernelChoice::kReference:
       gemm_kernel_ = &AutoGemmKernelFor(cpu, params_);
@@ -133,12 +129,12 @@ std::string BitliteOp::KernelName() const {
   if (!use_gemm_) return "reference";
   // Before the kernel is built, what it will run where the geometry allows.
   const bool winograd = gemm_ != nullptr ? gemm_->runs_winograd() : RunsWinograd();
-  return winograd ? std::string("winograd/") + winograd_kernel_->name
-                  : (RunsWinograd() ? winograd_row_ : gemm_kernel_)->name;
+  return winograd ? std::string("winograd/") + winograd_.gemm->name
+                  : (RunsWinograd() ? winograd_.layer : gemm_kernel_)->name;
 }
 
 bool BitliteOp::RunsWinograd() const {
-  return winograd_kernel_ != nullptr && fused_ != Fused::kMaxPool;
+  return winograd_ && fused_ != Fused::kMaxPool;
 }
 
 std::string BitliteOp::MessagePrefix() const {
@@ -279,8 +275,8 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
     } else {
       const bool winograd = RunsWinograd();
       gemm_ = std::make_unique<Conv2DGemm>(conv.params, conv.w_codes.data(),
-                                           winograd ? *winograd_row_ : *gemm_kernel_,
-                                           winograd ? winograd_kernel_ : nullptr);
+                                           winograd ? *winograd_.layer : *gemm_kernel_,
+                                           winograd ? winograd_.gemm : nullptr);
     }
     packed_taps_ = taps;
     cropped = conv.geometry;
@@ -291,8 +287,15 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
     gemm_->AddOutput(fused_ == Fused::kAdd ? &add_clamp_ : nullptr, residual_first_);
     kernel_fuses_ = pools || fused_ == Fused::kAdd;
   }
-  return use_depthwise_ ? depthwise_->Prepare(cropped, threads, limit, error)
-                        : gemm_->Prepare(cropped, threads, limit, error);
+  if (use_depthwise_) return depthwise_->Prepare(cropped, threads, limit, error);
+  if (gemm_->Prepare(cropped, threads, limit, error)) return true;
+  if (!gemm_->runs_winograd()) return false;
+  // F(2x2, 3x3) needs scratch of its own (transformed patches and products per worker): where
+  // that passes max_scratch_bytes, the layer runs direct, as it would without Winograd.
+  winograd_ = {};
+  gemm_.reset();
+  error->clear();
+  return PrepareFastKernel(context, taps, threads, error);
 }
 
 bool BitliteOp::PrepareTransposeKernel(const TfLiteContext* context, int threads,

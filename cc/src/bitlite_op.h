@@ -141,10 +141,9 @@ class BitliteOp {
   LiveTaps packed_taps_{};  // the taps the fast kernel was built for
   bool use_gemm_ = false;
   const GemmKernel* gemm_kernel_ = nullptr;
-  // kernel=auto's F(2x2, 3x3) GEMM row for the layer (AutoWinogradKernel), or null; and the
-  // int row whose packing and output stage it runs with.
-  const GemmKernel* winograd_kernel_ = nullptr;
-  const GemmKernel* winograd_row_ = nullptr;
+  // kernel=auto's F(2x2, 3x3) rows for the layer (AutoWinogradKernels), or none; dropped
+  // for the direct kernel where its scratch does not fit max_scratch_bytes.
+  WinogradKernels winograd_;
   std::unique_ptr<Conv2DGemm> gemm_;
   // A transposed convolution runs on the GEMM kernels as phases (use_gemm_ is set too).
   std::unique_ptr<Conv2DTransposeGemm> transpose_;

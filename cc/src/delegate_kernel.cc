@@ -54,6 +54,9 @@ struct WiredOp {
   // op reads as input 0 instead of its float tensor, and that it writes beside output 0.
   int in0_side = -1;
   int out_side = -1;
+  // Verbose mode: the kernel last named for this op (it may change at Prepare, e.g. where
+  // Winograd's scratch passes max_scratch_bytes and the layer runs direct).
+  std::string kernel_named;
 };
 
 class DelegateKernel {
@@ -120,8 +123,9 @@ class DelegateKernel {
       // The runtime's nodes; those fused into the op before them run inside it.
       std::fprintf(stderr, "bitlite: delegate partition of %zu nodes (%zu fused)\n",
                    partition_nodes, partition_nodes - ops_.size());
-      for (const WiredOp& wired : ops_) {
+      for (WiredOp& wired : ops_) {
         std::fprintf(stderr, "%s\n", wired.op->Describe(context).c_str());
+        wired.kernel_named = wired.op->KernelName();
       }
     }
   }
@@ -155,6 +159,11 @@ class DelegateKernel {
     LastUses();
     AssignBuffers();
     if (options_.verbose) {
+      for (WiredOp& wired : ops_) {
+        if (wired.op->KernelName() == wired.kernel_named) continue;
+        wired.kernel_named = wired.op->KernelName();
+        std::fprintf(stderr, "%s (at Prepare)\n", wired.op->Describe(context).c_str());
+      }
       int codes = 0;
       int sides = 0;
       for (const InternalTensor& internal : internal_) {

@@ -31,7 +31,7 @@ struct DelegateOptions {
   int num_threads = -1;
   KernelChoice kernel = KernelChoice::kAuto;
   // Under kernel=auto, 3x3 layers of stride 1 run as Winograd F(2x2, 3x3) where the CPU's
-  // rule takes it (AutoWinogradKernel, kernels/winograd/winograd_f2x3.h); false: never.
+  // rule takes it (AutoWinogradKernels, kernels/winograd/winograd_f2x3.h); false: never.
   bool winograd = true;
   // Print to stderr which nodes the delegate takes over, with shapes and bit widths.
   bool verbose = false;

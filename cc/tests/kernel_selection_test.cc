@@ -177,7 +177,7 @@ BITLITE_TEST(AutoFollowsTheMeasuredCrossovers) {
   }
 }
 
-// kernel=auto's F(2x2, 3x3) (AutoWinogradKernel): 3x3 layers of stride 1 on the CPU's W8A8 row
+// kernel=auto's F(2x2, 3x3) (AutoWinogradKernels): 3x3 layers of stride 1 on the CPU's W8A8 row
 // where the int row of their widths takes it by bit product (its cached threshold for deep
 // layers whose transformed weights fit the cache bound); never for other geometries, W8A8,
 // or CPUs whose int row has no measured threshold.
@@ -190,8 +190,11 @@ std::string WinogradName(const CpuFeatures& cpu, int w, int a, int in_channels =
   p.out_channels = out_channels;
   p.kernel_h = p.kernel_w = kernel;
   p.stride_h = p.stride_w = stride;
-  const GemmKernel* row = AutoWinogradKernel(cpu, p);
-  return row != nullptr ? row->name : "none";
+  const WinogradKernels kernels = AutoWinogradKernels(cpu, p);
+  if (!kernels) return "none";
+  // The layer keeps the int row of its widths (the transform reads its packed bytes).
+  EXPECT_EQ(kernels.layer, &BestGemmKernel(cpu, GemmFamily::kInt, w, a));
+  return kernels.gemm->name;
 }
 
 BITLITE_TEST(AutoRunsWinogradWhereMeasured) {

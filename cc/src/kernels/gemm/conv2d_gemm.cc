@@ -33,6 +33,17 @@ void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* 
   }
 }
 
+// At most how many distinct TapRanges (ClassifyRanges) the outputs of one axis have: those
+// whose window starts before the input or ends past it, and one class for the full window.
+// O(1), so Prepare bounds the border terms' scratch before it classifies anything.
+int64_t MaxRangeClasses(int64_t out, int64_t stride, int64_t pad, int64_t dilation,
+                        int64_t kernel, int64_t in) {
+  auto ceil_div = [](int64_t num, int64_t den) { return num <= 0 ? 0 : (num + den - 1) / den; };
+  const int64_t leading = std::min(out, ceil_div(pad, stride));
+  const int64_t first_trailing = std::min(out, ceil_div(in + pad - (kernel - 1) * dilation, stride));
+  return std::min(out, leading + (out - first_trailing) + 1);
+}
+
 // Whether the layer folds its kernel's width into the channels (conv2d_gemm.h): an
 // ordinary convolution of contiguous kernel columns on a non-binary grid, whose folded taps
 // take at most 3/4 of the words its taps take now.
@@ -221,8 +232,7 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
   }
   pool_units_ = pools_ ? std::min<int64_t>(int64_t{pool_.batch} * pool_.out_h, threads_) : 0;
 
-  // Every buffer below, added up before any is allocated; the border terms once the tap
-  // ranges are classified (below).
+  // Every buffer below, added up before any is allocated.
   const bool shifted = x_planes_.Shift() != 0;
   // Output pixel q's window is input pixel q alone (a 1x1 kernel of stride 1 or a 1-pixel
   // axis: nothing else has as many windows as pixels in an unpadded buffer).
@@ -320,6 +330,15 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
       budget.Add(CheckedSize(threads_) * unfolded_.in_w, sizeof(int32_t));
     }
   }
+  // The border terms: one per class of row ranges x class of column ranges (at most).
+  const int64_t row_classes =
+      MaxRangeClasses(g.out_h, g.stride_h, g.pad_top, g.dilation_h, g.kernel_h, g.in_h);
+  const int64_t col_classes =
+      MaxRangeClasses(g.out_w, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, g.in_w);
+  if (shifted) {
+    budget.Add(CheckedSize(g.groups) * row_classes * col_classes * group_channels_,
+               sizeof(int32_t));
+  }
   if (!budget.Within(max_scratch_bytes)) {
     return Fail(ScratchTooLarge(budget, max_scratch_bytes, unfolded_), error);
   }
@@ -333,13 +352,9 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     ranges.push_back(ValidTaps(ow, g.stride_w, g.pad_left, g.dilation_w, g.kernel_w, g.in_w));
   }
   ClassifyRanges(ranges, &col_ranges_, &col_class_);
-  if (shifted) {
-    budget.Add(CheckedSize(g.groups) * static_cast<int64_t>(row_ranges_.size()) *
-                   static_cast<int64_t>(col_ranges_.size()) * group_channels_,
-               sizeof(int32_t));
-    if (!budget.Within(max_scratch_bytes)) {
-      return Fail(ScratchTooLarge(budget, max_scratch_bytes, unfolded_), error);
-    }
+  if (static_cast<int64_t>(row_ranges_.size()) > row_classes ||
+      static_cast<int64_t>(col_ranges_.size()) > col_classes) {
+    return Fail("internal error: more classes of tap ranges than budgeted", error);
   }
 
   padded_h_ = rows_.size.value();

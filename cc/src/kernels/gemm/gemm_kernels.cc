@@ -203,7 +203,7 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //               W2A2 on bitserial/avx512vpopcntdq 0.46;
 //   14x14x256:  int8/avx512vnni 0.52, int8/avx2 2.01, int8/scalar 25.1; W2A2 0.39.
 // Winograd F(2x2, 3x3) (winograd_f2x3.h) costs the same at every width (16 W8A8 GEMMs on
-// bytes), so one bit product per int row is its crossover too (AutoWinogradKernel), read off
+// bytes), so one bit product per int row is its crossover too (AutoWinogradKernels), read off
 // 3x3 convs of stride 1 (bitlite_conv_bench H W C C 3 1 WB AB 1 200 ISA, 2026-12-07):
 //   int8/avx512vnni (this project's Zen 5 VM, median ms, 1 thread; winograd/int8/avx512vnni
 //     against the kernel=auto row): 56x56x64 W4A4 0.25 vs int8 0.30, W2A3 0.23 vs bitserial
@@ -352,14 +352,14 @@ const GemmKernel& AutoGemmKernelFor(const CpuFeatures& cpu, const OpParams& p) {
                         int64_t{p.in_channels / p.groups} * (folds ? p.kernel_w : 1));
 }
 
-const GemmKernel* AutoWinogradKernel(const CpuFeatures& cpu, const OpParams& p) {
-  if (!WinogradFits(p) || p.in_channels < kWinogradMinInChannels) return nullptr;
+WinogradKernels AutoWinogradKernels(const CpuFeatures& cpu, const OpParams& p) {
+  if (!WinogradFits(p) || p.in_channels < kWinogradMinInChannels) return {};
   const GemmKernel& row = BestGemmKernel(cpu, GemmFamily::kInt, p.weight_bits, p.activation_bits);
   if (!row.bytes() || row.winograd_from == nullptr ||
       p.weight_bits * p.activation_bits < row.winograd_from(p)) {
-    return nullptr;
+    return {};
   }
-  return &BestGemmKernel(cpu, GemmFamily::kInt, 8, 8);
+  return {&row, &BestGemmKernel(cpu, GemmFamily::kInt, 8, 8)};
 }
 
 const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name) {

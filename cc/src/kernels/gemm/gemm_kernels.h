@@ -95,7 +95,7 @@ struct GemmKernel {
   bool (*chosen_on)(const CpuFeatures& cpu) = nullptr;
   // An int row that takes sub-byte widths: the bit product from which kernel=auto runs layer
   // `p` (one that WinogradFits with kWinogradMinInChannels or more, which this row would pack)
-  // as F(2x2, 3x3) on the CPU's W8A8 GEMM (AutoWinogradKernel, winograd_f2x3.h). Measured,
+  // as F(2x2, 3x3) on the CPU's W8A8 GEMM (AutoWinogradKernels, winograd_f2x3.h). Measured,
   // see gemm_kernels.cc; null: never.
   int (*winograd_from)(const OpParams& p) = nullptr;
 
@@ -144,11 +144,19 @@ double TapPaddingRatio(int64_t tap_codes, int chunk_codes);
 // outweigh the multiplies saved (gemm_kernels.cc has the measurements).
 constexpr int kWinogradMinInChannels = 64;
 
-// kernel=auto's F(2x2, 3x3) for layer `p`: the CPU's W8A8 row (BestGemmKernel) where p
-// WinogradFits, has kWinogradMinInChannels or more, and the CPU's int row for p's widths
-// (whose packed bytes the transform reads; the layer then runs on it) takes it for p's bit
-// product; else null.
-const GemmKernel* AutoWinogradKernel(const CpuFeatures& cpu, const OpParams& p);
+// The two rows a layer run as F(2x2, 3x3) takes: the int row of its widths, whose packing,
+// terms and output stage it keeps (the transform reads its packed bytes), and the W8A8 row
+// its 16 GEMMs run on. Both null: the layer runs direct.
+struct WinogradKernels {
+  const GemmKernel* layer = nullptr;
+  const GemmKernel* gemm = nullptr;
+  explicit operator bool() const { return gemm != nullptr; }
+};
+
+// kernel=auto's F(2x2, 3x3) for layer `p`: the CPU's int row for p's widths and its W8A8 row
+// (BestGemmKernel) where p WinogradFits, has kWinogradMinInChannels or more, and that int
+// row takes it for p's bit product (GemmKernel::winograd_from); else none.
+WinogradKernels AutoWinogradKernels(const CpuFeatures& cpu, const OpParams& p);
 
 // The row named `name` that `cpu` runs, or null.
 const GemmKernel* FindGemmKernel(const CpuFeatures& cpu, const char* name);
