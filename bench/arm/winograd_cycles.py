@@ -1,8 +1,10 @@
-"""Winograd F(2x2, 3x3) against the direct kernels on the Cortex-A53, per ResNet-18 3x3 layer:
-instructions and modelled cycles of one invoke of a one-layer model, with kernel=auto (which
-runs Winograd where the in-order rule takes it), kernel=bitserial and kernel=int.
+"""Winograd F(2x2, 3x3) against the direct kernels on a modelled Arm core (Cortex-A53 unless
+--cpu says another of bench/arm/arm_cores.py), per ResNet-18 3x3 layer: instructions and
+modelled cycles of one invoke of a one-layer model, with kernel=auto (which runs Winograd
+where the core's rule takes it), kernel=bitserial and kernel=int.
 
     .venv/bin/python -m bench.arm.winograd_cycles W2A2 W3A3 W4A4   # ~3 min per pair
+    .venv/bin/python -m bench.arm.winograd_cycles --cpu cortex-a72 W4A4 --layers 8x64 16x64
 
 Needs `make arm-env-aarch64` and bench/arm/build_plugin.sh. Prints one line per layer, pair
 and kernel (bench/arm/README.md, "Winograd on the A53", has the table).
@@ -10,6 +12,7 @@ and kernel (bench/arm/README.md, "Winograd on the A53", has the table).
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -26,32 +29,44 @@ from bench.arm.bench_cycles import MCA_CACHE
 from bench.kernels import bench_conv
 
 REPO = Path(__file__).resolve().parents[2]
-CPU = "cortex-a53"
-# ResNet-18 224's 3x3 layers of stride 1, as bench_conv's layer tuples.
-LAYERS = [(f"3x3_{c}_{size}", "conv", (size, size, c), c, 3, 1)
-          for size, c in ((56, 64), (28, 128), (14, 256), (7, 512))]
+# ResNet-18 224's 3x3 layers of stride 1 (SIZExCHANNELS), unless --layers says others.
+RESNET18_LAYERS = ["56x64", "28x128", "14x256", "7x512"]
+
+
+def layer(text: str) -> tuple:
+    """bench_conv's layer tuple of a 3x3 conv of stride 1, SIZExCHANNELS in and out."""
+    size, c = (int(v) for v in re.fullmatch(r"(\d+)x(\d+)", text).groups())
+    return (f"3x3_{c}_{size}", "conv", (size, size, c), c, 3, 1)
+
 KERNELS = ("auto", "bitserial", "int")
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu", default="cortex-a53", choices=sorted(CORES))
+    parser.add_argument("--layers", nargs="*", default=RESNET18_LAYERS,
+                        help="SIZExCHANNELS, e.g. 8x64 (ResNet-20's widest)")
+    parser.add_argument("pairs", nargs="*", default=["W2A2"], help="e.g. W2A2 W4A4")
+    args = parser.parse_args()
+    cpu = args.cpu
     pairs = [tuple(int(b) for b in re.fullmatch(r"W(\d)A(\d)", arg).groups())
-             for arg in sys.argv[1:] or ["W2A2"]]
+             for arg in args.pairs]
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="bitlite_winograd_cycles_") as tmp:
         directory = Path(tmp)
         jobs = []
-        for layer in LAYERS:
+        for conv in (layer(text) for text in args.layers):
             for w, a in pairs:
-                path = directory / f"{layer[0]}_W{w}A{a}.tflite"
-                path.write_bytes(bench_conv.bitlite_model(layer, w, a, rng))
-                jobs += [{"name": f"{layer[0]} W{w}A{a} {kernel}", "model": str(path),
+                path = directory / f"{conv[0]}_W{w}A{a}.tflite"
+                path.write_bytes(bench_conv.bitlite_model(conv, w, a, rng))
+                jobs += [{"name": f"{conv[0]} W{w}A{a} {kernel}", "model": str(path),
                           "invokes": 1, "bitlite": True, "kernel": kernel}
                          for kernel in KERNELS]
         measured = measure_cycles.measure(REPO / "build/arm/aarch64/python",
                                           REPO / "build/arm/qemu-src/libinsn_count.so",
-                                          CORES[CPU], jobs, directory, CPU)
+                                          CORES[cpu], jobs, directory, cpu)
     for name, r in measured.items():
-        priced = cycle_model.modelled_cycles(CORES[CPU], r["blocks"], r["misses"], MCA_CACHE)
+        priced = cycle_model.modelled_cycles(CORES[cpu], r["blocks"], r["misses"], MCA_CACHE)
         print(f"{name:28s} {r['kernel']!s:24s} {r['instructions'] / 1e6:6.2f}M instructions "
               f"{priced['cycles'] / 1e6:6.2f}M cycles")
     return 0

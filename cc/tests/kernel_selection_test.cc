@@ -227,9 +227,18 @@ BITLITE_TEST(AutoRunsWinogradWhereMeasured) {
       EXPECT_EQ(WinogradName(sapphire_rapids, w, a, 256), "none");
 #endif
 #if BITLITE_NEON_KERNELS
-      CpuFeatures a72;  // out of order: not measured
+      CpuFeatures a72;  // out of order: from p = 8 where the transformed weights fit 512 KiB
       a72.neon = true;
-      EXPECT_EQ(WinogradName(a72, w, a, 256), "none");
+#if defined(__aarch64__)
+      EXPECT_EQ(WinogradName(a72, w, a), p >= 8 ? "int8/neon" : "none");
+      EXPECT_EQ(WinogradName(a72, w, a, 128, 1, 3, 256), p >= 8 ? "int8/neon" : "none");
+      EXPECT_EQ(WinogradName(a72, w, a, 128, 1, 3, 257), "none");
+      EXPECT_EQ(WinogradName(a72, w, a, 256, 1, 3, 256), "none");
+      EXPECT_EQ(WinogradName(a72, w, a, kWinogradMinInChannels - 1), "none");
+      EXPECT_EQ(WinogradName(a72, w, a, 128, 2), "none");
+#else
+      EXPECT_EQ(WinogradName(a72, w, a, 128), "none");  // armv7: not measured
+#endif
 #if defined(__aarch64__)
       CpuFeatures a53 = a72;  // in order: from p = 6 on the SMULL row
       a53.in_order = true;

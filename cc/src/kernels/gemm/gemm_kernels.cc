@@ -229,8 +229,24 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //     25.5M, W4A4 13.5M / 27.9M vs 22.0M / 32.4M; 7x7x512 W3A3 15.0M / 28.6M vs 17.9M /
 //     27.3M, W4A4 16.3M / 28.5M vs 21.8M / 32.9M: 6
 //     (W2A2 takes more cycles on every layer; W3A3 fewer instructions on each and, over
-//     ResNet-18's 3x3 layers, about as many cycles). Out-of-order cores (A72), SDOT (A55,
-//     A76) and AMX: not measured, so not taken.
+//     ResNet-18's 3x3 layers, about as many cycles).
+//   int8/neon on out-of-order aarch64 cores (the Cortex-A72 of bench/arm's model; its GEMM
+//     the same as the A53's; modelled cycles against the best direct kernel, bitserial/neon
+//     below W3A4; `python -m bench.arm.winograd_cycles --cpu cortex-a72 W2A2 W2A3 W2A4 W3A3
+//     W3A4 W4A4`, 2026-12-07): 56x56x64 W2A2 18.2M vs 12.4M, W2A3 18.2M vs 16.5M, W2A4 18.2M
+//     vs 19.8M, W3A3 18.2M vs 21.5M, W3A4 18.5M vs int8/neon's 24.3M, W4A4 18.6M vs 24.3M;
+//     28x28x128 12.6M vs 8.5M, 12.7M, 16.0M, 17.4M, 20.2M and 20.1M; 14x14x256 (1 MiB of
+//     transformed weights, the A72's whole L2) 18.9-19.5M vs 7.3M, 11.4M, 14.5M, 16.1M, 18.1M
+//     and 18.1M; 7x7x512 (4 MiB) 19.4-20.4M vs 7.2M, 11.4M, 14.5M, 17.5M, 20.7M and 20.7M;
+//     8x8x64 (ResNet-20's) W4A4 0.37M vs 0.43M. So: where the transformed weights fit half
+//     the L2 (WinogradFromOutOfOrderNeon), from 8. Whole networks (W4A4, `bench_cycles
+//     --cpus cortex-a72`): ResNet-18 224 237 -> 205 ms, CIFAR ResNet-18 74 -> 69, VGG-small
+//     80 -> 78, ResNet-20 8.8 -> 8.8 (9.2, L2 misses 9.9K -> 14.3K, while each of its five
+//     64-channel layers kept its own transformed input and products: WinogradWorkspace).
+//     (bitserial/neon also beats int8/neon at W2A4 and W3A3 on these layers, but int8/neon's
+//     crossover at 12 took MobileNetV2 W2A2 from 76 to 78 ms, its 32-channel taps then
+//     bitserial: int8/neon stays from 8.) armv7 (its 1x8 W8A8 tile), SDOT (A55, A76) and
+//     AMX: not measured, so not taken.
 //   Narrow layers lose (ResNet-20's, W4A4, int8 against winograd): 32x32x16 0.011 vs 0.042 ms
 //     and 0.96M vs 1.23M A53 instructions, 16x16x32 0.007 vs 0.010 and 0.63M vs 0.63M, 8x8x64
 //     0.006 vs 0.005 and 0.51M vs 0.41M: kWinogradMinInChannels.
@@ -245,14 +261,22 @@ int WinogradFromAvx512Vnni(const OpParams& p) {
   return p.in_channels >= 128 ? 4 : 6;
 }
 #endif
-#if BITLITE_NEON_KERNELS && defined(__aarch64__)
-int WinogradFromInOrderNeon(const OpParams&) { return 6; }
-#endif
 #if BITLITE_NEON_KERNELS
 #if defined(__aarch64__)
+int WinogradFromInOrderNeon(const OpParams&) { return 6; }
+// Half the Cortex-A72's L2 (1 MiB, shared by the cluster): the 14x14x256 layer's 1 MiB of
+// transformed weights lose to the direct kernels there.
+constexpr int64_t kOutOfOrderNeonWinogradCachedBytes = int64_t{512} << 10;
+int WinogradFromOutOfOrderNeon(const OpParams& p) {
+  return int64_t{16} * p.in_channels * p.out_channels > kOutOfOrderNeonWinogradCachedBytes
+             ? kNeverBitProduct
+             : 8;
+}
 constexpr int kNeonIntFrom = 8;
+constexpr int (*kNeonWinogradFrom)(const OpParams&) = WinogradFromOutOfOrderNeon;
 #else
 constexpr int kNeonIntFrom = 9;  // armv7
+constexpr int (*kNeonWinogradFrom)(const OpParams&) = nullptr;
 #endif
 #endif
 
@@ -280,7 +304,7 @@ const GemmKernel kTable[] = {
 #if BITLITE_NEON_KERNELS
     {"bitserial/neon", GemmFamily::kBitserial, "4x8 (armv7: 4x4)", HasNeon, BitserialNeon},
     {"int8/neon", GemmFamily::kInt, "3x8 (armv7: 1x8)", HasNeon, IntNeon, kNeonIntFrom, 1,
-     BitWidths::kBoth},
+     BitWidths::kBoth, 8, nullptr, kNeonWinogradFrom},
 #if defined(__aarch64__)
     // Every NEON CPU runs it; kernel=auto and kernel=int take it only on in-order cores.
     {"int8/neon-a53", GemmFamily::kInt, "3x8", HasNeon, IntNeonA53, 6, 1, BitWidths::kSubByte,
