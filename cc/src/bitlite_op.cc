@@ -288,6 +288,7 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
     kernel_fuses_ = pools || fused_ == Fused::kAdd;
   }
   if (use_depthwise_) return depthwise_->Prepare(cropped, threads, limit, error);
+  gemm_->ShareWinogradWorkspaces(shared_workspaces_);
   if (gemm_->Prepare(cropped, threads, limit, error)) return true;
   if (!gemm_->runs_winograd()) return false;
   // F(2x2, 3x3) needs scratch of its own (transformed patches and products per worker): where

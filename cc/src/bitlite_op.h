@@ -15,6 +15,7 @@
 #include "kernels/depthwise/conv2d_depthwise.h"
 #include "kernels/gemm/conv2d_gemm.h"
 #include "kernels/gemm/conv2d_transpose_gemm.h"
+#include "kernels/winograd/winograd_workspace.h"
 #include "kernels/conv_geometry.h"
 #include "kernels/depthwise/dwconv_kernels.h"
 #include "kernels/cache_line_vector.h"
@@ -59,6 +60,10 @@ class BitliteOp {
   // On failure *error holds a message with the prefix.
   bool Prepare(const TfLiteContext* context, const std::vector<int>& input_shape,
                std::vector<int>* output_shape, std::string* error, int threads = 1);
+
+  // Before Prepare: a layer run as F(2x2, 3x3) takes its per-worker buffers from `shared`
+  // (Conv2DGemm::ShareWinogradWorkspaces); null: its own.
+  void ShareWinogradWorkspaces(WinogradWorkspaces* shared) { shared_workspaces_ = shared; }
 
   int64_t input_size() const { return geometry_.InputSize(); }
   // The convolution's output (before a fused pool).
@@ -144,6 +149,7 @@ class BitliteOp {
   // kernel=auto's F(2x2, 3x3) rows for the layer (AutoWinogradKernels), or none; dropped
   // for the direct kernel where its scratch does not fit max_scratch_bytes.
   WinogradKernels winograd_;
+  WinogradWorkspaces* shared_workspaces_ = nullptr;
   std::unique_ptr<Conv2DGemm> gemm_;
   // A transposed convolution runs on the GEMM kernels as phases (use_gemm_ is set too).
   std::unique_ptr<Conv2DTransposeGemm> transpose_;

@@ -37,6 +37,7 @@ class BitliteNodeOp : public PartitionOp {
     output_shapes->assign(1, Shape());
     const Shape input = input_shapes.empty() ? Shape() : input_shapes[0];
     UseCodes(false, nullptr);  // until the delegate kernel decides again
+    op_.ShareWinogradWorkspaces(&scratch->winograd);  // the partition's ops run one at a time
     if (!op_.Prepare(context, input, &(*output_shapes)[0], error, threads)) return false;
     // A fused ADD's residual is the output's shape (FusableAdd: declared so).
     if (inputs_.size() == 2 && input_shapes.size() == 2 &&

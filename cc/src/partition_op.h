@@ -15,6 +15,7 @@
 #include "kernels/pack/activation_pack.h"
 #include "kernels/pool_geometry.h"
 #include "kernels/reference/activation_quantize_reference.h"
+#include "kernels/winograd/winograd_workspace.h"
 #include "threading/thread_pool.h"
 
 namespace bitlite {
@@ -25,6 +26,7 @@ using Shape = std::vector<int>;
 struct OpScratch {
   std::vector<ActivationCodeT> codes;  // the reference kernel's input codes
   std::vector<int32_t> acc;
+  WinogradWorkspaces winograd;  // F(2x2, 3x3)'s per-worker buffers
 };
 
 class PartitionOp {

@@ -13,6 +13,7 @@
 #include <cfloat>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -107,6 +108,32 @@ ConvCase RandomCase(std::mt19937& rng, int weight_bits, int activation_bits, boo
   const int w = (p.kernel_w - 1) * p.dilation_w + uniform(1, 11);
   c.input_shape = conv ? std::vector<int>{n, h, w, p.in_channels}
                        : std::vector<int>{n, uniform(1, 9), p.in_channels};
+  FillRandomData(rng, &c);
+  return c;
+}
+
+// The CPU's int row for these widths, whose packed bytes F(2x2, 3x3) transforms; null where
+// it packs none (no sub-byte int row: nothing runs Winograd here).
+const GemmKernel* WinogradLayerRow(int weight_bits, int activation_bits) {
+  const GemmKernel& row =
+      BestGemmKernel(DetectCpuFeatures(), GemmFamily::kInt, weight_bits, activation_bits);
+  return row.bytes() ? &row : nullptr;
+}
+
+// A random case of a 3x3 convolution of stride 1 and SAME padding (what F(2x2, 3x3) runs),
+// input_shape NHWC.
+ConvCase Same3x3Case(std::mt19937& rng, int weight_bits, int activation_bits, bool is_signed,
+                     int out_channels, const std::vector<int>& input_shape) {
+  ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
+  OpParams& p = c.params;
+  p.kind = OpKind::kConv2D;
+  p.in_channels = input_shape[3];
+  p.out_channels = out_channels;
+  p.kernel_h = p.kernel_w = 3;
+  p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
+  p.padding = Padding::kSame;
+  SetRandomOutputStage(rng, &p);
+  c.input_shape = input_shape;
   FillRandomData(rng, &c);
   return c;
 }
@@ -207,8 +234,7 @@ BITLITE_TEST(WinogradMatchesReferenceOnEveryRow) {
     }
   }
   // Wherever the CPU has a sub-byte int row (its packed bytes), it ran.
-  const CpuFeatures& cpu = DetectCpuFeatures();
-  if (BestGemmKernel(cpu, GemmFamily::kInt, 2, 2).bytes()) {
+  if (WinogradLayerRow(2, 2) != nullptr) {
     EXPECT_TRUE(winograd_layers_checked - checked_before > 50);
   }
 }
@@ -218,20 +244,12 @@ BITLITE_TEST(WinogradMatchesReferenceOnEveryRow) {
 BITLITE_TEST(WinogradTransformsEachRunsInput) {
   TestThreadPools threads;
   std::mt19937 rng(4242);
-  const CpuFeatures& cpu = DetectCpuFeatures();
-  const GemmKernel& int_row = BestGemmKernel(cpu, GemmFamily::kInt, 3, 3);
-  if (!int_row.bytes()) return;  // no sub-byte int row: nothing runs F(2x2, 3x3) here
-  ConvCase a = RandomCase(rng, 3, 3, false);
-  OpParams& p = a.params;
-  p.kind = OpKind::kConv2D;
-  p.in_channels = 64;
-  p.out_channels = 70;  // 5 blocks of channels at most: units share chunks
-  p.kernel_h = p.kernel_w = 3;
-  p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-  p.padding = Padding::kSame;
-  SetRandomOutputStage(rng, &p);
-  a.input_shape = {1, 2, 7, 64};  // one chunk: each Run's first unit is the last one's chunk
-  FillRandomData(rng, &a);
+  const GemmKernel* int_row = WinogradLayerRow(3, 3);
+  if (int_row == nullptr) return;
+  // 70 channels: 5 blocks of them at most, units share chunks; one chunk: each Run's first
+  // unit is the last one's chunk.
+  ConvCase a = Same3x3Case(rng, 3, 3, false, 70, {1, 2, 7, 64});
+  const OpParams& p = a.params;
   ConvCase b = a;
   FillRandomData(rng, &b);
   b.w_codes = a.w_codes;
@@ -241,7 +259,8 @@ BITLITE_TEST(WinogradTransformsEachRunsInput) {
   std::string error;
   ASSERT_TRUE(ComputeGeometry(p, a.input_shape, &g, &output_shape, &error));
   const std::vector<float> expected_b = RunReference(b, g);
-  Conv2DGemm conv(p, a.w_codes.data(), int_row, &BestGemmKernel(cpu, GemmFamily::kInt, 8, 8));
+  Conv2DGemm conv(p, a.w_codes.data(), *int_row,
+                  &BestGemmKernel(DetectCpuFeatures(), GemmFamily::kInt, 8, 8));
   ASSERT_TRUE(conv.runs_winograd());
   ASSERT_TRUE(conv.Prepare(g, 3, kSmallScratchLimit, &error, /*min_work_per_thread=*/1));
   for (int t = 1; t <= 3; ++t) {
@@ -249,6 +268,49 @@ BITLITE_TEST(WinogradTransformsEachRunsInput) {
     conv.Run(a.x.data(), y.data(), &threads.pools[t - 1]);
     conv.Run(b.x.data(), y.data(), &threads.pools[t - 1]);
     EXPECT_TRUE(BitwiseEqual(y, expected_b));
+  }
+}
+
+// Layers that share one set of F(2x2, 3x3) workspaces (a delegate partition's), run in turn
+// on different inputs: each Run transforms its own input, though the layers' chunks start at
+// the same pixel and their Run counts match; a layer prepared later on more threads and a
+// larger image grows the set under the earlier one.
+BITLITE_TEST(WinogradLayersShareWorkspaces) {
+  TestThreadPools threads;
+  std::mt19937 rng(4343);
+  const GemmKernel* int_row = WinogradLayerRow(4, 2);
+  if (int_row == nullptr) return;
+  const GemmKernel* w8a8 = &BestGemmKernel(DetectCpuFeatures(), GemmFamily::kInt, 8, 8);
+  struct Layer {
+    ConvCase c;
+    ConvGeometry g;
+    std::vector<float> expected;
+    std::unique_ptr<Conv2DGemm> conv;
+  };
+  WinogradWorkspaces shared;
+  std::vector<Layer> layers(3);
+  const std::vector<std::vector<int>> shapes = {{1, 4, 7, 64}, {1, 4, 7, 64}, {2, 9, 11, 64}};
+  for (size_t i = 0; i < layers.size(); ++i) {
+    Layer& layer = layers[i];
+    layer.c = Same3x3Case(rng, 4, 2, false, 24, shapes[i]);
+    const OpParams& p = layer.c.params;
+    std::vector<int> output_shape;
+    std::string error;
+    ASSERT_TRUE(ComputeGeometry(p, layer.c.input_shape, &layer.g, &output_shape, &error));
+    layer.expected = RunReference(layer.c, layer.g);
+    layer.conv = std::make_unique<Conv2DGemm>(p, layer.c.w_codes.data(), *int_row, w8a8);
+    ASSERT_TRUE(layer.conv->runs_winograd());
+    layer.conv->ShareWinogradWorkspaces(&shared);
+    ASSERT_TRUE(layer.conv->Prepare(layer.g, static_cast<int>(i) + 1, kSmallScratchLimit,
+                                    &error, /*min_work_per_thread=*/1));
+  }
+  EXPECT_EQ(shared.size(), size_t{3});
+  for (int round = 0; round < 2; ++round) {
+    for (Layer& layer : layers) {
+      std::vector<float> y(layer.expected.size());
+      layer.conv->Run(layer.c.x.data(), y.data(), &threads.pools[layer.conv->threads() - 1]);
+      EXPECT_TRUE(BitwiseEqual(y, layer.expected));
+    }
   }
 }
 
@@ -342,18 +404,8 @@ BITLITE_TEST(WideLayersMatchReferenceAcrossWholeAndPartialTiles) {
       // Tiles of 16 windows read in place where evenly spaced: rows of 15 (every tile but
       // the first of an image wraps a row, the first only at its last window), 16 and 31.
       for (int width : {15, 16, 31}) {
-        ConvCase c = RandomCase(rng, weight_bits, activation_bits, is_signed);
-        OpParams& p = c.params;
-        p.kind = OpKind::kConv2D;
-        p.in_channels = 64;
-        p.out_channels = 32;
-        p.kernel_h = p.kernel_w = 3;
-        p.stride_h = p.stride_w = p.dilation_h = p.dilation_w = 1;
-        p.padding = Padding::kSame;
-        SetRandomOutputStage(rng, &p);
-        c.input_shape = {1, 5, width, 64};
-        FillRandomData(rng, &c);
-        CheckCase(c, pools);
+        CheckCase(Same3x3Case(rng, weight_bits, activation_bits, is_signed, 32, {1, 5, width, 64}),
+                  pools);
       }
     }
   }
@@ -960,19 +1012,18 @@ BITLITE_TEST(WinogradLayersAddButDoNotPool) {
     FillRandomData(rng, &c);
     CheckAddedCase(c, kAddClamps[repeat % 4], repeat % 3 == 1, &rng, threads.pools);
   }
-  const CpuFeatures& cpu = DetectCpuFeatures();
-  const GemmKernel& int_row = BestGemmKernel(cpu, GemmFamily::kInt, 2, 2);
-  if (!int_row.bytes()) return;  // no sub-byte int row: nothing runs F(2x2, 3x3) here
+  const GemmKernel* int_row = WinogradLayerRow(2, 2);
+  if (int_row == nullptr) return;
   EXPECT_TRUE(winograd_layers_checked - checked_before >= 12);
   ConvCase c;
   ConvGeometry g;
   ASSERT_TRUE(SetThreadsCase(8, 64, 1, 2, 2, &c, &g));
-  const GemmKernel& w8a8 = BestGemmKernel(cpu, GemmFamily::kInt, 8, 8);
-  Conv2DGemm conv(c.params, c.w_codes.data(), int_row, &w8a8);
+  const GemmKernel& w8a8 = BestGemmKernel(DetectCpuFeatures(), GemmFamily::kInt, 8, 8);
+  Conv2DGemm conv(c.params, c.w_codes.data(), *int_row, &w8a8);
   ASSERT_TRUE(conv.runs_winograd());
   const PoolGeometry pool{1, 8, 8, 64, 4, 4, 2, 2, 2, 2, 0, 0};
   EXPECT_TRUE(!conv.PoolOutput(&pool));
-  Conv2DGemm direct(c.params, c.w_codes.data(), int_row);  // the same layer pools
+  Conv2DGemm direct(c.params, c.w_codes.data(), *int_row);  // the same layer pools
   EXPECT_TRUE(direct.PoolOutput(&pool));
 }
 

@@ -1,6 +1,7 @@
 #include "kernels/gemm/conv2d_gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "error_message.h"
@@ -31,6 +32,13 @@ void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* 
     class_of->push_back(static_cast<int32_t>(found - distinct->begin()));
     if (found == distinct->end()) distinct->push_back(range);
   }
+}
+
+// Ids of Runs, unique across layers: a worker's transformed chunk in a WinogradWorkspace that
+// layers share is this layer's of this Run only if the ids match (WinogradGemm).
+uint64_t NextRunId() {
+  static std::atomic<uint64_t> last{0};
+  return last.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 // At most how many distinct TapRanges (ClassifyRanges) the outputs of one axis have: those
@@ -402,21 +410,33 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
                        0);
     s.pooled.assign(pools_ ? static_cast<size_t>(pool_.out_w * group_out_c_) : 0, 0);
     s.add_operand.assign(add_scratch ? count * static_cast<size_t>(block_channels_) : 0, 0.0f);
-    const size_t blocks = static_cast<size_t>(winograd_blocks_);
-    const bool winograd = runs_winograd();
-    s.winograd_corners.assign(winograd ? blocks : 0, nullptr);
-    s.winograd_rows.assign(winograd ? 4 * blocks : 0, 0);
-    s.winograd_input.assign(
-        winograd ? blocks * kWinogradPoints * static_cast<size_t>(winograd_->words()) : 0, 0);
-    s.winograd_products.assign(
-        winograd ? blocks * kWinogradPoints * static_cast<size_t>(block_channels_) : 0, 0);
-    s.winograd_terms.assign(winograd ? blocks * kWinogradPoints : 0, 0);
     s.pool_ring.clear();
     for (int64_t r = 0; pools_ && r < pool_.filter_h; ++r) {
       s.pool_ring.push_back(s.pool_rows.data() + r * g.out_w * group_out_c_);
     }
   }
+  if (runs_winograd()) PrepareWinogradWorkspaces();
   return true;
+}
+
+void Conv2DGemm::PrepareWinogradWorkspaces() {
+  WinogradWorkspaces& set = shared_workspaces_ != nullptr ? *shared_workspaces_ : own_workspaces_;
+  while (set.size() < scratch_.size()) set.push_back(std::make_unique<WinogradWorkspace>());
+  const size_t blocks = static_cast<size_t>(winograd_blocks_);
+  const size_t points = blocks * kWinogradPoints;
+  auto grow = [](auto* buffer, size_t size) {
+    if (buffer->size() < size) buffer->resize(size);
+  };
+  for (size_t w = 0; w < scratch_.size(); ++w) {
+    WinogradWorkspace* workspace = set[w].get();
+    grow(&workspace->corners, blocks);
+    grow(&workspace->rows, 4 * blocks);
+    grow(&workspace->input, points * static_cast<size_t>(winograd_->words()));
+    grow(&workspace->products, points * static_cast<size_t>(block_channels_));
+    grow(&workspace->terms, points);
+    workspace->first = -1;
+    scratch_[w].winograd = workspace;
+  }
 }
 
 bool Conv2DGemm::PoolOutput(const PoolGeometry* pool) {
@@ -444,7 +464,7 @@ void Conv2DGemm::AddOutput(const glue::Clamp* clamp, bool residual_first) {
 void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
   if (unfolded_.InputSize() == 0 || g_.OutputSize() == 0) return;
-  ++runs_;  // a worker's transformed chunk is of an earlier input (WinogradGemm)
+  run_id_ = NextRunId();  // a worker's transformed chunk is of an earlier input (WinogradGemm)
   auto pack = [this, &x](int64_t unit, int worker) {
     PackRow(x, unit / g_.groups, unit % g_.groups, &scratch_[static_cast<size_t>(worker)]);
   };
@@ -734,8 +754,9 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
   const int64_t unread = chunk_pixels_;
   // A worker's units of one chunk (its blocks of channels, consecutive in ParallelFor's runs)
   // transform the chunk's input once.
-  if (scratch->winograd_run == runs_ && scratch->winograd_first == first) {
-    MultiplyAndOutput(scratch->winograd_blocks, c0, channels, scratch);
+  WinogradWorkspace* workspace = scratch->winograd;
+  if (workspace->run == run_id_ && workspace->first == first) {
+    MultiplyAndOutput(workspace->blocks, c0, channels, workspace, scratch);
     return;
   }
   int64_t blocks = 0;
@@ -746,8 +767,8 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
     const int64_t padded_row = at.n * padded_h_ + at.oh + rows_.shift;
     const uint8_t* corner = input + (padded_row * padded_w_ + cols_.shift) * pixel_bytes;
     for (int64_t ow = 0; ow < out_w; ow += 2, ++blocks) {
-      scratch->winograd_corners[static_cast<size_t>(blocks)] = corner + ow * pixel_bytes;
-      int64_t* rows = scratch->winograd_rows.data() + 4 * blocks;
+      workspace->corners[static_cast<size_t>(blocks)] = corner + ow * pixel_bytes;
+      int64_t* rows = workspace->rows.data() + 4 * blocks;
       const bool right = ow + 1 < out_w;
       rows[0] = q + ow;
       rows[1] = right ? q + ow + 1 : unread;
@@ -762,22 +783,22 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
       ++at.n;
     }
   }
-  winograd_->InputTiles(scratch->winograd_corners.data(), blocks, pixel_bytes,
-                        padded_w_ * pixel_bytes, scratch->winograd_input.data(),
-                        scratch->winograd_terms.data());
-  scratch->winograd_run = runs_;
-  scratch->winograd_first = first;
-  scratch->winograd_blocks = blocks;
-  MultiplyAndOutput(blocks, c0, channels, scratch);
+  winograd_->InputTiles(workspace->corners.data(), blocks, pixel_bytes,
+                        padded_w_ * pixel_bytes, workspace->input.data(),
+                        workspace->terms.data());
+  workspace->run = run_id_;
+  workspace->first = first;
+  workspace->blocks = blocks;
+  MultiplyAndOutput(blocks, c0, channels, workspace, scratch);
 }
 
 void Conv2DGemm::MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels,
-                                   Scratch* scratch) const {
-  winograd_->Multiply(scratch->winograd_input.data(), blocks, c0, channels,
-                      scratch->winograd_products.data(), block_channels_);
-  winograd_->OutputTiles(scratch->winograd_products.data(), block_channels_,
-                         scratch->winograd_terms.data(), blocks, c0, channels,
-                         scratch->winograd_rows.data(), scratch->core.data(), block_channels_);
+                                   WinogradWorkspace* workspace, Scratch* scratch) const {
+  winograd_->Multiply(workspace->input.data(), blocks, c0, channels,
+                      workspace->products.data(), block_channels_);
+  winograd_->OutputTiles(workspace->products.data(), block_channels_, workspace->terms.data(),
+                         blocks, c0, channels, workspace->rows.data(), scratch->core.data(),
+                         block_channels_);
 }
 
 void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const {

@@ -46,6 +46,7 @@
 #include "kernels/conv_geometry.h"
 #include "kernels/op_params.h"
 #include "kernels/winograd/winograd_f2x3.h"
+#include "kernels/winograd/winograd_workspace.h"
 #include "threading/thread_pool.h"
 
 namespace bitlite {
@@ -72,6 +73,10 @@ class Conv2DGemm {
   bool folds_width() const { return fold_width_; }
   // Whether Run computes the GEMM as F(2x2, 3x3) (after Prepare; before it, whether it can).
   bool runs_winograd() const { return winograd_ != nullptr && !pools_; }
+  // Before Prepare: F(2x2, 3x3)'s per-worker buffers come from `shared` (Prepare grows it to
+  // this layer's need), which layers that never run at the same time may share; null: the
+  // layer's own.
+  void ShareWinogradWorkspaces(WinogradWorkspaces* shared) { shared_workspaces_ = shared; }
 
   // y = conv(x) for the geometry of the last Prepare; pool->threads() <= its `threads`.
   // x as floats or (where reads_codes()) as codes of input_packing()'s grid; y as floats or
@@ -123,19 +128,8 @@ class Conv2DGemm {
     // A fused ADD (AddOutput) on a row without epilogue_add: the chunk's outputs, [chunk
     // pixels][block channels].
     CacheLineVector<float> add_operand;
-    // F(2x2, 3x3) (WinogradGemm): each 2x2 block's input corner and its four core rows, the
-    // transformed input [point][block][words], its products [point][block][block channels]
-    // and the centred points' terms [point][block].
-    std::vector<const uint8_t*> winograd_corners;
-    std::vector<int64_t> winograd_rows;
-    CacheLineVector<uint64_t> winograd_input;
-    CacheLineVector<int32_t> winograd_products;
-    std::vector<int32_t> winograd_terms;
-    // Whose chunk the transformed input above is: Run's count and the chunk's first pixel,
-    // and its blocks.
-    uint64_t winograd_run = 0;
-    int64_t winograd_first = -1;
-    int64_t winograd_blocks = 0;
+    // F(2x2, 3x3)'s buffers (WinogradGemm): the layer's own or a shared set's.
+    WinogradWorkspace* winograd = nullptr;
   };
 
   struct PixelPosition {
@@ -174,7 +168,11 @@ class Conv2DGemm {
                     Scratch* scratch) const;
   // Its GEMMs and output transform for channels [c0, c0 + channels) of the transformed chunk
   // in scratch.
-  void MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels, Scratch* scratch) const;
+  void MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels,
+                         WinogradWorkspace* workspace, Scratch* scratch) const;
+  // Points each worker's Scratch::winograd at a workspace of the shared set or the layer's
+  // own, grown to this layer's chunks.
+  void PrepareWinogradWorkspaces();
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
   void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
@@ -214,7 +212,9 @@ class Conv2DGemm {
   // most (Prepare).
   std::unique_ptr<WinogradF2x3> winograd_;
   int64_t winograd_blocks_ = 0;
-  uint64_t runs_ = 0;  // Runs so far (Scratch::winograd_run)
+  WinogradWorkspaces own_workspaces_;
+  WinogradWorkspaces* shared_workspaces_ = nullptr;
+  uint64_t run_id_ = 0;  // the last Run's, unique across layers (WinogradWorkspace::run)
   // Copies `count` window rows from a folded layer's packed row (conv2d_gemm.cc).
   using CopyWindowsFn = void (*)(const uint64_t* row, int64_t first_bit, int64_t bit_step,
                                  int64_t count, int64_t words, uint64_t last_word_mask,
