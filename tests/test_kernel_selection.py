@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from support import cases
+from support.checks import winograd_expected
 from support.harness import run_model
 
 PAIRS = [(w, a, s) for w in (1, 2, 3, 4) for a in (1, 2, 3, 4) for s in (False, True)]
@@ -73,20 +74,6 @@ def test_thread_counts_give_identical_outputs(pair, kernel, rng, delegate_librar
     for threads in (2, 4):
         several = run(case, "tf", kernel=kernel, num_threads=threads)
         assert_bitwise_equal(several, one, case, f"{threads} threads vs 1")
-
-
-def winograd_expected() -> bool | None:
-    """Whether kernel=auto runs 3x3 stride-1 layers of p >= 6 and 64+ input channels as
-    Winograd F(2x2, 3x3) on this CPU (gemm_kernels.cc: AVX-512 VNNI without AMX, in-order
-    aarch64 cores); None where the test cannot tell (not x86 Linux)."""
-    try:
-        found = re.search(r"^flags\s*:(.*)$", open("/proc/cpuinfo").read(), re.M)
-    except OSError:
-        return None
-    if found is None:  # not x86
-        return None
-    flags = set(found[1].split())
-    return {"avx512_vnni", "avx512bw"} <= flags and "amx_int8" not in flags
 
 
 @pytest.mark.parametrize("pair", [(4, 4, False), (3, 3, True), (2, 3, False), (4, 2, True)],

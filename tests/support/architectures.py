@@ -12,10 +12,12 @@ from support.networks import conv_bn
 L = keras.layers
 
 
-def resnet_style():
+def resnet_style(width: int = 16):
+    """Two residual blocks of `width` and 2 x `width` channels (64: ResNet-18's first stages,
+    whose 3x3 layers of stride 1 run as Winograd F(2x2, 3x3) where the CPU's rule takes them)."""
     inputs = keras.Input((16, 16, 3))
-    x = conv_bn(inputs, 16, kernel=3)
-    for index, (filters, strides) in enumerate([(16, 1), (32, 2)]):
+    x = conv_bn(inputs, width, kernel=3)
+    for index, (filters, strides) in enumerate([(width, 1), (2 * width, 2)]):
         shortcut = x
         y = conv_bn(x, filters, kernel=3, strides=strides)
         y = L.BatchNormalization()(L.Conv2D(filters, 3, padding="same", use_bias=False)(y))

@@ -4,6 +4,7 @@ one equivalence rule of a converted model against the QAT model (README "What ex
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,20 @@ import pytest
 # is covered by test_tflite_runtime.py).
 RUNTIMES = ("tf", "litert")
 TFLITE_RUNTIME_ENV = "BITLITE_TFLITE_RUNTIME_PYTHON"
+
+
+def winograd_expected() -> bool | None:
+    """Whether kernel=auto runs 3x3 stride-1 layers of p >= 6 and 64+ input channels as
+    Winograd F(2x2, 3x3) on this CPU (gemm_kernels.cc: AVX-512 VNNI without AMX, and aarch64
+    cores without SDOT, from p = 6 or 8); None where the test cannot tell (not x86 Linux)."""
+    try:
+        found = re.search(r"^flags\s*:(.*)$", open("/proc/cpuinfo").read(), re.M)
+    except OSError:
+        return None
+    if found is None:  # not x86
+        return None
+    flags = set(found[1].split())
+    return {"avx512_vnni", "avx512bw"} <= flags and "amx_int8" not in flags
 
 
 def in_ci() -> bool:
