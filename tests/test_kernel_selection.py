@@ -12,7 +12,7 @@ import pytest
 
 from support import cases
 from support.checks import winograd_expected
-from support.harness import run_model
+from support.harness import invoke, prepared_interpreter, run_model
 
 PAIRS = [(w, a, s) for w in (1, 2, 3, 4) for a in (1, 2, 3, 4) for s in (False, True)]
 
@@ -128,11 +128,22 @@ def test_winograd_gives_way_to_direct_under_a_tight_scratch_limit(runtime, rng, 
     assert "kernel winograd/" in capfd.readouterr().err
     assert_bitwise_equal(ample, reference, case, "winograd vs reference")
     # Verbose mode names the kernel at Init, and again where Prepare changes it.
-    tight = run(case, runtime, max_scratch_bytes=direct, verbose="true")
+    interpreter = prepared_interpreter(
+        case.model, case.x, runtime,
+        delegate_options={"max_scratch_bytes": str(direct), "verbose": "true"})
     names = re.findall(r"kernel (\S+)( \(at Prepare\))?$", capfd.readouterr().err, re.M)
     assert names[0][0].startswith("winograd/") and names[-1][1], names
     assert not names[-1][0].startswith("winograd/"), names
-    assert_bitwise_equal(tight, reference, case, "direct under the limit vs reference")
+    assert_bitwise_equal(invoke(interpreter, case.x), reference, case,
+                         "direct under the limit vs reference")
+    # Each Prepare decides again: a 4x4 input leaves Winograd the scratch it needs.
+    small = rng.normal(size=(1, 4, 4, 64)).astype(np.float32)
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], list(small.shape))
+    interpreter.allocate_tensors()
+    names = re.findall(r"kernel (\S+) \(at Prepare\)$", capfd.readouterr().err, re.M)
+    assert names and names[-1].startswith("winograd/"), names
+    expected = run_model(case.model, small, runtime, delegate_options={"kernel": "reference"})
+    assert_bitwise_equal(invoke(interpreter, small), expected, case, "winograd again at 4x4")
 
 
 @pytest.mark.parametrize("kernel", ["bitserial", "lut"])

@@ -74,10 +74,11 @@ def test_whole_model_matches_keras(name, delegate_library):
 def test_winograd_layers_of_one_partition_match_keras(delegate_library, capfd):
     # ResNet-18's first stages at W3A3: where the CPU's rule runs 3x3 layers of 64+ channels
     # as F(2x2, 3x3), several of them in one partition, sharing their workspaces, and one
-    # with a fused residual ADD; all outputs equal Keras.
+    # with a fused residual ADD; on 3 threads (workers that transform a chunk once for its
+    # blocks of channels); all outputs equal Keras.
     keras.utils.set_random_seed(6)
     float_model = randomize(resnet_style(width=64), seed=6)
-    check_matches_keras(float_model, 3, 3, delegate_options={"verbose": "true"})
+    check_matches_keras(float_model, 3, 3, delegate_options={"verbose": "true", "num_threads": "3"})
     winograd = re.findall(r"kernel winograd/", capfd.readouterr().err)
     if winograd_expected():
         assert len(winograd) >= 2 * 2 * len(RUNTIMES), winograd  # 2 layers, 2 batches

@@ -4,7 +4,7 @@ modelled cycles of one invoke of a one-layer model, with kernel=auto (which runs
 where the core's rule takes it), kernel=bitserial and kernel=int.
 
     .venv/bin/python -m bench.arm.winograd_cycles W2A2 W3A3 W4A4   # ~3 min per pair
-    .venv/bin/python -m bench.arm.winograd_cycles --cpu cortex-a72 W4A4 --layers 8x64 16x64
+    .venv/bin/python -m bench.arm.winograd_cycles --cpu cortex-a72 --layers 8x64,16x64 W4A4
 
 Needs `make arm-env-aarch64` and bench/arm/build_plugin.sh. Prints one line per layer, pair
 and kernel (bench/arm/README.md, "Winograd on the A53", has the table).
@@ -44,8 +44,8 @@ KERNELS = ("auto", "bitserial", "int")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", default="cortex-a53", choices=sorted(CORES))
-    parser.add_argument("--layers", nargs="*", default=RESNET18_LAYERS,
-                        help="SIZExCHANNELS, e.g. 8x64 (ResNet-20's widest)")
+    parser.add_argument("--layers", default=",".join(RESNET18_LAYERS),
+                        help="SIZExCHANNELS,... e.g. 8x64,16x64 (ResNet-20's widest)")
     parser.add_argument("pairs", nargs="*", default=["W2A2"], help="e.g. W2A2 W4A4")
     args = parser.parse_args()
     cpu = args.cpu
@@ -55,7 +55,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bitlite_winograd_cycles_") as tmp:
         directory = Path(tmp)
         jobs = []
-        for conv in (layer(text) for text in args.layers):
+        for conv in (layer(text) for text in args.layers.split(",")):
             for w, a in pairs:
                 path = directory / f"{conv[0]}_W{w}A{a}.tflite"
                 path.write_bytes(bench_conv.bitlite_model(conv, w, a, rng))

@@ -134,7 +134,7 @@ std::string BitliteOp::KernelName() const {
 }
 
 bool BitliteOp::RunsWinograd() const {
-  return winograd_ && fused_ != Fused::kMaxPool;
+  return winograd_ && !winograd_gave_way_ && fused_ != Fused::kMaxPool;
 }
 
 std::string BitliteOp::MessagePrefix() const {
@@ -239,6 +239,10 @@ bool BitliteOp::Prepare(const TfLiteContext* context, const std::vector<int>& in
       *error = fused_prefix_ + message;
       return false;
     }
+    if (winograd_gave_way_) {  // the new shapes may leave Winograd the scratch it needs
+      winograd_gave_way_ = false;
+      gemm_.reset();
+    }
     const bool prepared = run_reference_ ? PrepareReferenceKernel(context, threads, &message)
                                          : PrepareFastKernel(context, taps, threads, &message);
     if (prepared) return PrepareFusion(context, output_shape, threads, error);
@@ -290,10 +294,11 @@ bool BitliteOp::PrepareFastKernel(const TfLiteContext* context, const LiveTaps& 
   if (use_depthwise_) return depthwise_->Prepare(cropped, threads, limit, error);
   gemm_->ShareWinogradWorkspaces(shared_workspaces_);
   if (gemm_->Prepare(cropped, threads, limit, error)) return true;
-  if (!gemm_->runs_winograd()) return false;
+  if (!gemm_->runs_winograd() || !gemm_->over_scratch_limit()) return false;
   // F(2x2, 3x3) needs scratch of its own (transformed patches and products per worker): where
-  // that passes max_scratch_bytes, the layer runs direct, as it would without Winograd.
-  winograd_ = {};
+  // that passes max_scratch_bytes, the layer runs direct, as it would without Winograd, until
+  // the next Prepare tries again.
+  winograd_gave_way_ = true;
   gemm_.reset();
   error->clear();
   return PrepareFastKernel(context, taps, threads, error);

@@ -146,9 +146,10 @@ class BitliteOp {
   LiveTaps packed_taps_{};  // the taps the fast kernel was built for
   bool use_gemm_ = false;
   const GemmKernel* gemm_kernel_ = nullptr;
-  // kernel=auto's F(2x2, 3x3) rows for the layer (AutoWinogradKernels), or none; dropped
-  // for the direct kernel where its scratch does not fit max_scratch_bytes.
+  // kernel=auto's F(2x2, 3x3) rows for the layer (AutoWinogradKernels), or none; and whether
+  // the last Prepare ran the layer direct as Winograd's scratch passed max_scratch_bytes.
   WinogradKernels winograd_;
+  bool winograd_gave_way_ = false;
   WinogradWorkspaces* shared_workspaces_ = nullptr;
   std::unique_ptr<Conv2DGemm> gemm_;
   // A transposed convolution runs on the GEMM kernels as phases (use_gemm_ is set too).

@@ -273,8 +273,8 @@ BITLITE_TEST(WinogradTransformsEachRunsInput) {
 
 // Layers that share one set of F(2x2, 3x3) workspaces (a delegate partition's), run in turn
 // on different inputs: each Run transforms its own input, though the layers' chunks start at
-// the same pixel and their Run counts match; a layer prepared later on more threads and a
-// larger image grows the set under the earlier one.
+// the same pixel; a layer prepared later on more threads and a larger image grows the set
+// under the earlier ones.
 BITLITE_TEST(WinogradLayersShareWorkspaces) {
   TestThreadPools threads;
   std::mt19937 rng(4343);
@@ -289,7 +289,10 @@ BITLITE_TEST(WinogradLayersShareWorkspaces) {
   };
   WinogradWorkspaces shared;
   std::vector<Layer> layers(3);
+  // The first two on one thread each: the second's first chunk is certainly the one the
+  // first's worker 0 transformed.
   const std::vector<std::vector<int>> shapes = {{1, 4, 7, 64}, {1, 4, 7, 64}, {2, 9, 11, 64}};
+  const int layer_threads[] = {1, 1, 3};
   for (size_t i = 0; i < layers.size(); ++i) {
     Layer& layer = layers[i];
     layer.c = Same3x3Case(rng, 4, 2, false, 24, shapes[i]);
@@ -301,8 +304,8 @@ BITLITE_TEST(WinogradLayersShareWorkspaces) {
     layer.conv = std::make_unique<Conv2DGemm>(p, layer.c.w_codes.data(), *int_row, w8a8);
     ASSERT_TRUE(layer.conv->runs_winograd());
     layer.conv->ShareWinogradWorkspaces(&shared);
-    ASSERT_TRUE(layer.conv->Prepare(layer.g, static_cast<int>(i) + 1, kSmallScratchLimit,
-                                    &error, /*min_work_per_thread=*/1));
+    ASSERT_TRUE(layer.conv->Prepare(layer.g, layer_threads[i], kSmallScratchLimit, &error,
+                                    /*min_work_per_thread=*/1));
   }
   EXPECT_EQ(shared.size(), size_t{3});
   for (int round = 0; round < 2; ++round) {

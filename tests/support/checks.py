@@ -18,8 +18,8 @@ TFLITE_RUNTIME_ENV = "BITLITE_TFLITE_RUNTIME_PYTHON"
 
 def winograd_expected() -> bool | None:
     """Whether kernel=auto runs 3x3 stride-1 layers of p >= 6 and 64+ input channels as
-    Winograd F(2x2, 3x3) on this CPU (gemm_kernels.cc: AVX-512 VNNI without AMX, and aarch64
-    cores without SDOT, from p = 6 or 8); None where the test cannot tell (not x86 Linux)."""
+    Winograd F(2x2, 3x3) on this x86 CPU (gemm_kernels.cc: AVX-512 VNNI without AMX); None
+    where the test cannot tell (not x86 Linux: tests/arm checks the aarch64 rules)."""
     try:
         found = re.search(r"^flags\s*:(.*)$", open("/proc/cpuinfo").read(), re.M)
     except OSError:

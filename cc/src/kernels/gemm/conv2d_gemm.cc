@@ -1,7 +1,6 @@
 #include "kernels/gemm/conv2d_gemm.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
 #include "error_message.h"
@@ -34,22 +33,17 @@ void ClassifyRanges(const std::vector<TapRange>& ranges, std::vector<TapRange>* 
   }
 }
 
-// Ids of Runs, unique across layers: a worker's transformed chunk in a WinogradWorkspace that
-// layers share is this layer's of this Run only if the ids match (WinogradGemm).
-uint64_t NextRunId() {
-  static std::atomic<uint64_t> last{0};
-  return last.fetch_add(1, std::memory_order_relaxed) + 1;
-}
-
 // At most how many distinct TapRanges (ClassifyRanges) the outputs of one axis have: those
-// whose window starts before the input or ends past it, and one class for the full window.
-// O(1), so Prepare bounds the border terms' scratch before it classifies anything.
+// whose window starts before the input or ends past it, and one class for the full window;
+// and at most 2 kernel + 1, as a range's lo and hi (in [0, kernel]) never grow with the
+// output. O(1), so Prepare bounds the border terms' scratch before it classifies anything.
 int64_t MaxRangeClasses(int64_t out, int64_t stride, int64_t pad, int64_t dilation,
                         int64_t kernel, int64_t in) {
   auto ceil_div = [](int64_t num, int64_t den) { return num <= 0 ? 0 : (num + den - 1) / den; };
   const int64_t leading = std::min(out, ceil_div(pad, stride));
-  const int64_t first_trailing = std::min(out, ceil_div(in + pad - (kernel - 1) * dilation, stride));
-  return std::min(out, leading + (out - first_trailing) + 1);
+  const int64_t first_trailing =
+      std::min(out, ceil_div(in + pad - (kernel - 1) * dilation, stride));
+  return std::min({out, leading + (out - first_trailing) + 1, 2 * kernel + 1});
 }
 
 // Whether the layer folds its kernel's width into the channels (conv2d_gemm.h): an
@@ -183,6 +177,7 @@ Conv2DGemm::Conv2DGemm(const OpParams& params, const int8_t* w_codes, const Gemm
 
 bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_scratch_bytes,
                          std::string* error, int64_t min_work_per_thread) {
+  over_scratch_limit_ = false;
   unfolded_ = geometry;
   g_ = fold_width_ ? FoldWidth(geometry) : geometry;
   const ConvGeometry& g = g_;
@@ -347,7 +342,8 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
     budget.Add(CheckedSize(g.groups) * row_classes * col_classes * group_channels_,
                sizeof(int32_t));
   }
-  if (!budget.Within(max_scratch_bytes)) {
+  over_scratch_limit_ = !budget.Within(max_scratch_bytes);
+  if (over_scratch_limit_) {
     return Fail(ScratchTooLarge(budget, max_scratch_bytes, unfolded_), error);
   }
   std::vector<TapRange> ranges;
@@ -415,28 +411,14 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
       s.pool_ring.push_back(s.pool_rows.data() + r * g.out_w * group_out_c_);
     }
   }
-  if (runs_winograd()) PrepareWinogradWorkspaces();
-  return true;
-}
-
-void Conv2DGemm::PrepareWinogradWorkspaces() {
-  WinogradWorkspaces& set = shared_workspaces_ != nullptr ? *shared_workspaces_ : own_workspaces_;
-  while (set.size() < scratch_.size()) set.push_back(std::make_unique<WinogradWorkspace>());
-  const size_t blocks = static_cast<size_t>(winograd_blocks_);
-  const size_t points = blocks * kWinogradPoints;
-  auto grow = [](auto* buffer, size_t size) {
-    if (buffer->size() < size) buffer->resize(size);
-  };
-  for (size_t w = 0; w < scratch_.size(); ++w) {
-    WinogradWorkspace* workspace = set[w].get();
-    grow(&workspace->corners, blocks);
-    grow(&workspace->rows, 4 * blocks);
-    grow(&workspace->input, points * static_cast<size_t>(winograd_->words()));
-    grow(&workspace->products, points * static_cast<size_t>(block_channels_));
-    grow(&workspace->terms, points);
-    workspace->first = -1;
-    scratch_[w].winograd = workspace;
+  if (runs_winograd()) {
+    WinogradWorkspaces* set =
+        shared_workspaces_ != nullptr ? shared_workspaces_ : &own_workspaces_;
+    if (shared_workspaces_ != nullptr) own_workspaces_.clear();
+    GrowWinogradWorkspaces(threads_, winograd_blocks_, winograd_->words(), block_channels_, set);
+    for (size_t w = 0; w < scratch_.size(); ++w) scratch_[w].winograd = (*set)[w].get();
   }
+  return true;
 }
 
 bool Conv2DGemm::PoolOutput(const PoolGeometry* pool) {
@@ -464,7 +446,7 @@ void Conv2DGemm::AddOutput(const glue::Clamp* clamp, bool residual_first) {
 void Conv2DGemm::Run(const ActivationInput& x, const ActivationOutput& y, ThreadPool* pool) {
   // An empty input or output has nothing to pack or compute (and its buffers no data).
   if (unfolded_.InputSize() == 0 || g_.OutputSize() == 0) return;
-  run_id_ = NextRunId();  // a worker's transformed chunk is of an earlier input (WinogradGemm)
+  run_id_ = NextWinogradRunId();  // a transformed chunk of an earlier Run is stale (WinogradGemm)
   auto pack = [this, &x](int64_t unit, int worker) {
     PackRow(x, unit / g_.groups, unit % g_.groups, &scratch_[static_cast<size_t>(worker)]);
   };

@@ -69,6 +69,8 @@ class Conv2DGemm {
 
   // The threads Run takes part of its pool for (Prepare's choice).
   int threads() const { return threads_; }
+  // Whether the last Prepare failed for want of scratch (max_scratch_bytes).
+  bool over_scratch_limit() const { return over_scratch_limit_; }
   // Whether the layer runs with its kernel's width folded into the channels (above).
   bool folds_width() const { return fold_width_; }
   // Whether Run computes the GEMM as F(2x2, 3x3) (after Prepare; before it, whether it can).
@@ -170,9 +172,6 @@ class Conv2DGemm {
   // in scratch.
   void MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels,
                          WinogradWorkspace* workspace, Scratch* scratch) const;
-  // Points each worker's Scratch::winograd at a workspace of the shared set or the layer's
-  // own, grown to this layer's chunks.
-  void PrepareWinogradWorkspaces();
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
   void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;
@@ -212,6 +211,7 @@ class Conv2DGemm {
   // most (Prepare).
   std::unique_ptr<WinogradF2x3> winograd_;
   int64_t winograd_blocks_ = 0;
+  bool over_scratch_limit_ = false;
   WinogradWorkspaces own_workspaces_;
   WinogradWorkspaces* shared_workspaces_ = nullptr;
   uint64_t run_id_ = 0;  // the last Run's, unique across layers (WinogradWorkspace::run)

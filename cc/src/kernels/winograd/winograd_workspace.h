@@ -28,8 +28,21 @@ struct WinogradWorkspace {
 };
 
 // One per worker. The workspaces stay where they are as the set grows (a layer keeps
-// pointers to them from its Prepare); their buffers only grow, at Prepare.
+// pointers to them from its Prepare); their buffers only grow, at Prepare, each to the most
+// that a layer sharing them asked for. A layer's max_scratch_bytes counts its own need; the
+// set holds at most the sum of its layers' needs, and no more than the largest where one
+// layer's chunks are the largest in every buffer (the usual case: the widest, largest layer).
 using WinogradWorkspaces = std::vector<std::unique_ptr<WinogradWorkspace>>;
+
+// Grows `set` to `workers` workspaces whose buffers hold chunks of `blocks` 2x2 blocks,
+// `words` 64-bit words of transformed input per block and point, and `channels` products
+// per block and point; forgets every workspace's transformed chunk.
+void GrowWinogradWorkspaces(int64_t workers, int64_t blocks, int64_t words, int64_t channels,
+                            WinogradWorkspaces* set);
+
+// A new id for a layer's Run, unique across layers and threads: a worker's transformed chunk
+// in a shared workspace is this layer's of this Run only if WinogradWorkspace::run matches.
+uint64_t NextWinogradRunId();
 
 }  // namespace bitlite
 
