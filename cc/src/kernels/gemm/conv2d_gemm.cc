@@ -71,6 +71,16 @@ ConvGeometry FoldWidth(const ConvGeometry& g) {
   return folded;
 }
 
+// The geometry a 1x1 layer of stride s without padding runs: stride 1 over the input's every
+// s-th row and pixel, the only ones its windows read (PackRow packs just those).
+ConvGeometry Subsample(const ConvGeometry& g) {
+  ConvGeometry subsampled = g;
+  subsampled.in_h = g.out_h;
+  subsampled.in_w = g.out_w;
+  subsampled.stride_h = subsampled.stride_w = 1;
+  return subsampled;
+}
+
 // The windows of `count` output columns, the first at bit first_bit of the row's kPlanes
 // bit planes (interleaved word by word) and each `bit_step` bits after the one before, into
 // out (`tap_words` apart), `words` a plane; the row has a word after the last one read.
@@ -179,7 +189,12 @@ bool Conv2DGemm::Prepare(const ConvGeometry& geometry, int threads, int64_t max_
                          std::string* error, int64_t min_work_per_thread) {
   over_scratch_limit_ = false;
   unfolded_ = geometry;
-  g_ = fold_width_ ? FoldWidth(geometry) : geometry;
+  const bool subsamples = !fold_width_ && geometry.kernel_h == 1 && geometry.kernel_w == 1 &&
+                          geometry.pad_top == 0 && geometry.pad_left == 0 &&
+                          (geometry.stride_h > 1 || geometry.stride_w > 1);
+  step_h_ = subsamples ? geometry.stride_h : 1;
+  step_w_ = subsamples ? geometry.stride_w : 1;
+  g_ = fold_width_ ? FoldWidth(geometry) : subsamples ? Subsample(geometry) : geometry;
   const ConvGeometry& g = g_;
   group_in_c_ = g.InChannelsPerGroup();
   group_out_c_ = g.OutChannelsPerGroup();
@@ -471,10 +486,13 @@ void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g, Scrat
   const int64_t at = g * padded_pixels_ + padded_row * padded_w_ + cols_.before;
   uint64_t* packed = packed_input_.data() + at * tap_words_;
   int32_t* sums = input_sums_.data() + at;
-  // Row `row` of the layer's input, from group g's first channel; group_in_c_ codes a pixel
-  // (kernel_w times the layer's channels, folded).
+  // Row `row` of the layer's input (of its every step_h_-th row where it subsamples), from
+  // group g's first channel; group_in_c_ codes a pixel (kernel_w times the layer's channels,
+  // folded), every step_w_-th pixel.
+  const int64_t source_row = row / g_.in_h * unfolded_.in_h + row % g_.in_h * step_h_;
   const int64_t first =
-      row * unfolded_.in_w * unfolded_.in_c + g * unfolded_.InChannelsPerGroup();
+      source_row * unfolded_.in_w * unfolded_.in_c + g * unfolded_.InChannelsPerGroup();
+  const int64_t pixel_stride = g_.in_c * step_w_;
   // pack(values, stride, pixels, channels, out, sums): the packer of x's kind.
   auto pack_codes = [this](const int8_t* codes, int64_t stride, int64_t pixels,
                            int64_t channels, uint64_t* out, int32_t* out_sums) {
@@ -489,9 +507,9 @@ void Conv2DGemm::PackRow(const ActivationInput& x, int64_t row, int64_t g, Scrat
   } else if (fold_width_) {
     PackFoldedRow(x.values + first, pack_values, scratch, packed, sums);
   } else if (x.codes != nullptr) {
-    pack_codes(x.codes + first, g_.in_c, g_.in_w, group_in_c_, packed, sums);
+    pack_codes(x.codes + first, pixel_stride, g_.in_w, group_in_c_, packed, sums);
   } else {
-    pack_values(x.values + first, g_.in_c, g_.in_w, group_in_c_, packed, sums);
+    pack_values(x.values + first, pixel_stride, g_.in_w, group_in_c_, packed, sums);
   }
   if (window_row_sums_.empty()) return;
   const int32_t* row_sums_in =

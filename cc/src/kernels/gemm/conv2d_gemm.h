@@ -207,6 +207,10 @@ class Conv2DGemm {
   QuantizeActivationsFn quantize_ = nullptr;  // side codes of fused ops
 
   bool fold_width_ = false;
+  // A 1x1 layer of stride s without padding runs as stride 1 on every s-th input row and
+  // pixel (Subsample in conv2d_gemm.cc): the steps PackRow takes through the input; else 1.
+  int64_t step_h_ = 1;
+  int64_t step_w_ = 1;
   // The layer's F(2x2, 3x3) weights and GEMM (constructor), the 2x2 blocks a chunk holds at
   // most (Prepare).
   std::unique_ptr<WinogradF2x3> winograd_;
