@@ -745,6 +745,21 @@ EpilogueTerms Conv2DGemm::ChunkGemm(int64_t first, int64_t count, int64_t g, int
 
 void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t channels,
                               Scratch* scratch) const {
+  // A worker's units of one chunk (its blocks of channels, consecutive in ParallelFor's runs)
+  // transform the chunk's input once.
+  WinogradWorkspace* workspace = scratch->winograd;
+  if (workspace->run != run_id_ || workspace->first != first) {
+    TransformChunk(first, count, workspace);
+  }
+  winograd_->Multiply(workspace->input.data(), workspace->blocks, c0, channels,
+                      workspace->products.data(), block_channels_);
+  winograd_->OutputTiles(workspace->products.data(), block_channels_, workspace->terms.data(),
+                         workspace->blocks, c0, channels, workspace->rows.data(),
+                         scratch->core.data(), block_channels_);
+}
+
+void Conv2DGemm::TransformChunk(int64_t first, int64_t count,
+                                WinogradWorkspace* workspace) const {
   const int64_t out_w = g_.out_w;
   const int64_t pixel_bytes = tap_words_ * static_cast<int64_t>(sizeof(uint64_t));
   const uint8_t* input = reinterpret_cast<const uint8_t*>(packed_input_.data());
@@ -752,13 +767,6 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
   // layer's last row or column goes to row unread + k - 1, unread (distinct rows: OutputTiles
   // writes a block's four with restrict pointers; output 0 is always kept).
   const int64_t unread = chunk_pixels_;
-  // A worker's units of one chunk (its blocks of channels, consecutive in ParallelFor's runs)
-  // transform the chunk's input once.
-  WinogradWorkspace* workspace = scratch->winograd;
-  if (workspace->run == run_id_ && workspace->first == first) {
-    MultiplyAndOutput(workspace->blocks, c0, channels, workspace, scratch);
-    return;
-  }
   int64_t blocks = 0;
   PixelPosition at = PositionOf(first);  // a chunk is whole rows: at.ow is 0
   for (int64_t q = 0; q < count;) {
@@ -789,16 +797,6 @@ void Conv2DGemm::WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t 
   workspace->run = run_id_;
   workspace->first = first;
   workspace->blocks = blocks;
-  MultiplyAndOutput(blocks, c0, channels, workspace, scratch);
-}
-
-void Conv2DGemm::MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels,
-                                   WinogradWorkspace* workspace, Scratch* scratch) const {
-  winograd_->Multiply(workspace->input.data(), blocks, c0, channels,
-                      workspace->products.data(), block_channels_);
-  winograd_->OutputTiles(workspace->products.data(), block_channels_, workspace->terms.data(),
-                         blocks, c0, channels, workspace->rows.data(), scratch->core.data(),
-                         block_channels_);
 }
 
 void Conv2DGemm::RunUnit(int64_t unit, Scratch* scratch, const ActivationOutput& y) const {

@@ -164,14 +164,13 @@ class Conv2DGemm {
   // Pooled rows [first, end) of the batch * pool_.out_h (PoolOutput).
   void RunPooledRows(int64_t first, int64_t end, Scratch* scratch,
                      const ActivationOutput& y) const;
-  // ChunkGemm's core by F(2x2, 3x3): the chunk's rows in pairs (a row alone at an image's or
-  // the chunk's end), each pair's 2x2 blocks transformed, multiplied and transformed back.
+  // ChunkGemm's core by F(2x2, 3x3) for channels [c0, c0 + channels): the chunk's 2x2 blocks
+  // transformed (TransformChunk, once per worker and chunk), multiplied and transformed back.
   void WinogradGemm(int64_t first, int64_t count, int64_t c0, int64_t channels,
                     Scratch* scratch) const;
-  // Its GEMMs and output transform for channels [c0, c0 + channels) of the transformed chunk
-  // in scratch.
-  void MultiplyAndOutput(int64_t blocks, int64_t c0, int64_t channels,
-                         WinogradWorkspace* workspace, Scratch* scratch) const;
+  // The chunk's rows in pairs (a row alone at an image's or the chunk's end), each pair's 2x2
+  // blocks' input transformed into `workspace`, which then holds this Run's chunk `first`.
+  void TransformChunk(int64_t first, int64_t count, WinogradWorkspace* workspace) const;
   // The im2col columns of the chunk's `count` pixels (scratch->rows), for kernels without
   // an indirect form.
   void Im2Col(int64_t count, int64_t words, Scratch* scratch) const;

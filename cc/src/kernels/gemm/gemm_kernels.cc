@@ -250,14 +250,16 @@ GemmFunctions LutNeon(int w, int a, bool twos) {
 //   Narrow layers lose (ResNet-20's, W4A4, int8 against winograd): 32x32x16 0.011 vs 0.042 ms
 //     and 0.96M vs 1.23M A53 instructions, 16x16x32 0.007 vs 0.010 and 0.63M vs 0.63M, 8x8x64
 //     0.006 vs 0.005 and 0.51M vs 0.41M: kWinogradMinInChannels.
+// Whether layer p's transformed weights (a byte per point, input and output channel) take at
+// most `bytes`: the cache a CPU's rule keeps them in from one invoke to the next.
+[[maybe_unused]] bool WinogradWeightsFit(const OpParams& p, int64_t bytes) {
+  return int64_t{kWinogradPoints} * p.in_channels * p.out_channels <= bytes;
+}
 #if BITLITE_X86_KERNELS
-// Zen 5's L2 (1 MiB per core): transformed weights (16 bytes per input and output channel)
-// that stay in it from one invoke to the next.
+// Zen 5's L2 (1 MiB per core).
 constexpr int64_t kAvx512WinogradCachedBytes = int64_t{1} << 20;
 int WinogradFromAvx512Vnni(const OpParams& p) {
-  if (int64_t{16} * p.in_channels * p.out_channels > kAvx512WinogradCachedBytes) {
-    return kNeverBitProduct;
-  }
+  if (!WinogradWeightsFit(p, kAvx512WinogradCachedBytes)) return kNeverBitProduct;
   return p.in_channels >= 128 ? 4 : 6;
 }
 #endif
@@ -268,9 +270,7 @@ int WinogradFromInOrderNeon(const OpParams&) { return 6; }
 // transformed weights lose to the direct kernels there.
 constexpr int64_t kOutOfOrderNeonWinogradCachedBytes = int64_t{512} << 10;
 int WinogradFromOutOfOrderNeon(const OpParams& p) {
-  return int64_t{16} * p.in_channels * p.out_channels > kOutOfOrderNeonWinogradCachedBytes
-             ? kNeverBitProduct
-             : 8;
+  return WinogradWeightsFit(p, kOutOfOrderNeonWinogradCachedBytes) ? 8 : kNeverBitProduct;
 }
 constexpr int kNeonIntFrom = 8;
 constexpr int (*kNeonWinogradFrom)(const OpParams&) = WinogradFromOutOfOrderNeon;
