@@ -60,3 +60,21 @@ def test_emulation_that_fails(saved, tmp_path, monkeypatch, capsys, delegate_lib
     status, _, stderr = run_main(["bench", model, "--runs", "1", "--runtimes", "litert",
                                   "--arm", "cortex-a53"], capsys)
     assert_one_line_error(status, stderr, "--arm", "cortex-a53", "exit 3", "emulation broke")
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--layers", "8x64,bad", "W4A4"], "'bad' is not SIZExCHANNELS"),
+    (["--cpu", "cortex-z9"], "invalid choice: 'cortex-z9'"),
+    (["W9A2"], "'W9A2' is not a pair like W2A2"),
+])
+def test_winograd_cycles_refuses_malformed_arguments(argv, named, monkeypatch, capsys):
+    """bench/arm/winograd_cycles.py: a usage error naming the argument, before it emulates."""
+    from bench.arm import winograd_cycles
+
+    monkeypatch.setattr("sys.argv", ["winograd_cycles", *argv])
+    monkeypatch.setattr(winograd_cycles.measure_cycles, "measure",
+                        lambda *args: pytest.fail("emulated despite a malformed argument"))
+    with pytest.raises(SystemExit) as exit_info:
+        winograd_cycles.main()
+    assert exit_info.value.code == 2
+    assert named in capsys.readouterr().err

@@ -33,10 +33,25 @@ REPO = Path(__file__).resolve().parents[2]
 RESNET18_LAYERS = ["56x64", "28x128", "14x256", "7x512"]
 
 
-def layer(text: str) -> tuple:
-    """bench_conv's layer tuple of a 3x3 conv of stride 1, SIZExCHANNELS in and out."""
-    size, c = (int(v) for v in re.fullmatch(r"(\d+)x(\d+)", text).groups())
-    return (f"3x3_{c}_{size}", "conv", (size, size, c), c, 3, 1)
+def layers(text: str) -> list:
+    """bench_conv's layer tuples of 3x3 convs of stride 1, SIZExCHANNELS,... in and out."""
+    convs = []
+    for item in text.split(","):
+        found = re.fullmatch(r"(\d+)x(\d+)", item)
+        if found is None:
+            raise argparse.ArgumentTypeError(f"{item!r} is not SIZExCHANNELS (e.g. 8x64)")
+        size, c = int(found[1]), int(found[2])
+        convs.append((f"3x3_{c}_{size}", "conv", (size, size, c), c, 3, 1))
+    return convs
+
+
+def pair(text: str) -> tuple:
+    """(weight bits, activation bits) of WxAy."""
+    found = re.fullmatch(r"W([1-4])A([1-4])", text)
+    if found is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pair like W2A2 (1-4 bits each)")
+    return int(found[1]), int(found[2])
+
 
 KERNELS = ("auto", "bitserial", "int")
 
@@ -44,18 +59,18 @@ KERNELS = ("auto", "bitserial", "int")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", default="cortex-a53", choices=sorted(CORES))
-    parser.add_argument("--layers", default=",".join(RESNET18_LAYERS),
+    parser.add_argument("--layers", type=layers, default=",".join(RESNET18_LAYERS),
                         help="SIZExCHANNELS,... e.g. 8x64,16x64 (ResNet-20's widest)")
-    parser.add_argument("pairs", nargs="*", default=["W2A2"], help="e.g. W2A2 W4A4")
+    parser.add_argument("pairs", nargs="*", type=pair, default=[(2, 2)],
+                        help="e.g. W2A2 W4A4")
     args = parser.parse_args()
     cpu = args.cpu
-    pairs = [tuple(int(b) for b in re.fullmatch(r"W(\d)A(\d)", arg).groups())
-             for arg in args.pairs]
+    pairs = args.pairs
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory(prefix="bitlite_winograd_cycles_") as tmp:
         directory = Path(tmp)
         jobs = []
-        for conv in (layer(text) for text in args.layers.split(",")):
+        for conv in args.layers:
             for w, a in pairs:
                 path = directory / f"{conv[0]}_W{w}A{a}.tflite"
                 path.write_bytes(bench_conv.bitlite_model(conv, w, a, rng))
