@@ -1,10 +1,13 @@
 // Times one bitlite convolution layer on the delegate's kernels, without TFLite around it:
-//   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA [GROUPS]]
+//   bitlite_conv_bench H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS [ISA [GROUPS [IO]]]
 // ISA: a GemmKernel name ("bitserial/avx2", "int8/avx512vnni", ...), winograd/ and the name of
 // a row that takes W8A8 (F(2x2, 3x3) on its GEMM, the layer on the CPU's int row), or auto
 // (default: the delegate's kernel=auto rule, Winograd included); GROUPS: FORMAT.md `groups`
 // (default 1). A depthwise layer (GROUPS = C_in) runs on the CPU's depthwise kernel, as in the
-// delegate (ISA ignored).
+// delegate (ISA ignored). IO: floats (default: the layer at a partition's edge, quantizing its
+// float input and writing floats) or codes (as between two bitlite layers: it reads codes of
+// its own grid and writes codes of that grid, FORMAT.md "Activations between ops"), where the
+// kernel row has the functions for them.
 // Prints one JSON object with the median and minimum milliseconds of Run (quantize + pack +
 // GEMM + output stage).
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include "kernels/gemm/conv2d_gemm.h"
 #include "kernels/gemm/gemm_kernels.h"
 #include "kernels/cpu_features.h"
+#include "kernels/reference/activation_quantize_reference.h"
 #include "op_geometry.h"
 
 int main(int argc, char** argv) {
@@ -28,7 +32,7 @@ int main(int argc, char** argv) {
   if (argc < 11) {
     std::fprintf(stderr,
                  "usage: %s H W C_in C_out KERNEL STRIDE W_BITS A_BITS THREADS RUNS"
-                 " [ISA [GROUPS]]\n",
+                 " [ISA [GROUPS [floats|codes]]]\n",
                  argv[0]);
     return 2;
   }
@@ -43,6 +47,11 @@ int main(int argc, char** argv) {
   const int threads = std::atoi(argv[9]);
   const int runs = std::atoi(argv[10]);
   p.groups = argc > 12 ? std::atoi(argv[12]) : 1;
+  const bool codes_io = argc > 13 && std::strcmp(argv[13], "codes") == 0;
+  if (argc > 13 && !codes_io && std::strcmp(argv[13], "floats") != 0) {
+    std::fprintf(stderr, "IO must be floats or codes\n");
+    return 2;
+  }
   if (p.groups < 1 || p.in_channels % p.groups != 0 || p.out_channels % p.groups != 0) {
     std::fprintf(stderr, "GROUPS must divide C_in and C_out\n");
     return 2;
@@ -92,18 +101,40 @@ int main(int argc, char** argv) {
 
   // Times conv's Run on `threads` threads and prints the result under `name`.
   auto time_runs = [&](auto& conv, const char* name) {
+    // Codes: the input's codes of the layer's grid (quantized from x), the output as codes of
+    // that grid too.
+    const ActivationPacking& grid = conv.input_packing();
+    if (codes_io && !(conv.reads_codes() && conv.writes_codes())) {
+      std::fprintf(stderr, "%s does not read and write codes\n", name);
+      return 2;
+    }
+    if (codes_io) conv.WillWriteCodes(&grid);
     if (!conv.Prepare(g, threads, kMaxSize, &error)) {
       std::fprintf(stderr, "%s\n", error.c_str());
       return 1;
     }
+    std::vector<int8_t> x_codes(codes_io ? x.size() : 0);
+    for (size_t i = 0; i < x_codes.size(); ++i) {
+      x_codes[i] = static_cast<int8_t>(ActivationCode(x[i], grid.grid));
+    }
     ThreadPool pool;
     pool.Resize(threads);
     std::vector<float> y(static_cast<size_t>(g.OutputSize()));
-    for (int i = 0; i < 3; ++i) conv.Run(x.data(), y.data(), &pool);  // warm up caches, workers
+    std::vector<int8_t> y_codes(codes_io ? y.size() : 0);
+    const ActivationInput in = codes_io ? ActivationInput{nullptr, x_codes.data()}
+                                        : ActivationInput{x.data(), nullptr};
+    ActivationOutput out;
+    if (codes_io) {
+      out.codes = y_codes.data();
+      out.grid = &grid;
+    } else {
+      out.values = y.data();
+    }
+    for (int i = 0; i < 3; ++i) conv.Run(in, out, &pool);  // warm up caches, workers
     std::vector<double> ms;
     for (int i = 0; i < runs; ++i) {
       const auto start = std::chrono::steady_clock::now();
-      conv.Run(x.data(), y.data(), &pool);
+      conv.Run(in, out, &pool);
       ms.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count());

@@ -1168,47 +1168,50 @@ BITLITE_TEST(ActivationPackingMatchesScalar) {
   std::mt19937 rng(3);
   for (int bits : {1, 2, 3, 4, 8}) {
     for (bool is_signed : {false, true}) {
-      for (int channels : {1, 3, 8, 15, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200}) {
+      for (int channels : {1, 3, 8, 15, 16, 17, 24, 31, 33, 63, 64, 65, 127, 128, 129, 200}) {
         OpParams p;
         p.activation_bits = bits;
         p.activation_signed = is_signed;
         p.input_scale = std::uniform_real_distribution<float>(0.05f, 2.0f)(rng);
         const ActivationGrid grid = MakeActivationGrid(p);
         // Rows with and without a gap after the channels (x_stride > channels).
-        const int pixels = 5;
-        const int stride = channels + channels % 3;
-        std::vector<float> x;
-        for (int i = 0; i < pixels * stride; ++i) x.push_back(EdgeValue(rng, p.input_scale));
-        for (const GemmKernel* kernel : Kernels()) {
-          if (bits == 8 && !kernel->bytes()) continue;  // bit planes stop at 4 bits
-          const GemmFunctions functions = FunctionsFor(*kernel, bits, is_signed);
-          const PlaneGrid planes = ActivationPlaneGrid(bits, is_signed, kernel->bytes(),
-                                                       functions.signed_activation_bytes);
-          const size_t words = static_cast<size_t>(
-              pixels * planes.Planes() * WordsPerTap(channels, planes.CodeBits()));
-          std::vector<uint64_t> expected(words), actual(words, ~uint64_t{0});
-          std::vector<int32_t> expected_sums(pixels), actual_sums(pixels);
-          const ActivationPacking packing = MakeActivationPacking(grid, planes);
-          PackActivationsScalar(x.data(), stride, pixels, channels, packing, expected.data(),
-                                expected_sums.data());
-          functions.pack(x.data(), stride, pixels, channels, packing, actual.data(),
-                         actual_sums.data());
-          if (actual != expected || actual_sums != expected_sums) {
-            ReportFailure(__FILE__, __LINE__,
-                          std::string(kernel->name) + " packing, bits " + std::to_string(bits) +
-                              " channels " + std::to_string(channels));
-          }
-          // The same words and sums from the codes (FORMAT.md "Codes between ops").
-          if (functions.pack_codes == nullptr || !CodesFitInt8(grid)) continue;
-          const std::vector<int8_t> codes = ReferenceCodes(x, packing);
-          std::fill(actual.begin(), actual.end(), ~uint64_t{0});
-          std::fill(actual_sums.begin(), actual_sums.end(), -1);
-          functions.pack_codes(codes.data(), stride, pixels, channels, planes, actual.data(),
-                               actual_sums.data());
-          if (actual != expected || actual_sums != expected_sums) {
-            ReportFailure(__FILE__, __LINE__,
-                          std::string(kernel->name) + " packing codes, bits " +
-                              std::to_string(bits) + " channels " + std::to_string(channels));
+        for (int stride : {channels, channels + 1 + channels % 3}) {
+          const int pixels = 5;
+          std::vector<float> x;
+          for (int i = 0; i < pixels * stride; ++i) x.push_back(EdgeValue(rng, p.input_scale));
+          for (const GemmKernel* kernel : Kernels()) {
+            if (bits == 8 && !kernel->bytes()) continue;  // bit planes stop at 4 bits
+            const GemmFunctions functions = FunctionsFor(*kernel, bits, is_signed);
+            const PlaneGrid planes = ActivationPlaneGrid(bits, is_signed, kernel->bytes(),
+                                                         functions.signed_activation_bytes);
+            const size_t words = static_cast<size_t>(
+                pixels * planes.Planes() * WordsPerTap(channels, planes.CodeBits()));
+            std::vector<uint64_t> expected(words), actual(words, ~uint64_t{0});
+            std::vector<int32_t> expected_sums(pixels), actual_sums(pixels);
+            const ActivationPacking packing = MakeActivationPacking(grid, planes);
+            PackActivationsScalar(x.data(), stride, pixels, channels, packing, expected.data(),
+                                  expected_sums.data());
+            functions.pack(x.data(), stride, pixels, channels, packing, actual.data(),
+                           actual_sums.data());
+            if (actual != expected || actual_sums != expected_sums) {
+              ReportFailure(__FILE__, __LINE__,
+                            std::string(kernel->name) + " packing, bits " + std::to_string(bits) +
+                                " channels " + std::to_string(channels) + " stride " +
+                                std::to_string(stride));
+            }
+            // The same words and sums from the codes (FORMAT.md "Codes between ops").
+            if (functions.pack_codes == nullptr || !CodesFitInt8(grid)) continue;
+            const std::vector<int8_t> codes = ReferenceCodes(x, packing);
+            std::fill(actual.begin(), actual.end(), ~uint64_t{0});
+            std::fill(actual_sums.begin(), actual_sums.end(), -1);
+            functions.pack_codes(codes.data(), stride, pixels, channels, planes, actual.data(),
+                                 actual_sums.data());
+            if (actual != expected || actual_sums != expected_sums) {
+              ReportFailure(__FILE__, __LINE__,
+                            std::string(kernel->name) + " packing codes, bits " +
+                                std::to_string(bits) + " channels " + std::to_string(channels) +
+                                " stride " + std::to_string(stride));
+            }
           }
         }
       }
