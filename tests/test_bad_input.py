@@ -538,6 +538,12 @@ def glue_cases() -> dict:
     pool_ok.filterWidth, pool_ok.filterHeight = 2, 2
     concat = schema.ConcatenationOptionsT()
     concat.axis = 7
+    on_channels = schema.ConcatenationOptionsT()
+    on_channels.axis = 3
+
+    def concat_channels(second):
+        return model("CONCATENATION", second, output_shape=[1, 6, 6, 6],
+                     builtin_options=(schema.BuiltinOptions.ConcatenationOptions, on_channels))
 
     def resize(size, **kwargs):
         return model("RESIZE_NEAREST_NEIGHBOR", size, output_shape=[1, 12, 12, 4],
@@ -582,6 +588,18 @@ def glue_cases() -> dict:
         "glue_pad_wrong_rank": model("PAD", np.int32([[0, 0], [1, 1]])),
         "glue_concat_axis_out_of_range": model(
             "CONCATENATION", builtin_options=(schema.BuiltinOptions.ConcatenationOptions, concat)),
+        "glue_concat_shapes_differ": concat_channels(np.ones((1, 5, 6, 2), np.float32)),
+        "glue_concat_ranks_differ": concat_channels(np.ones((6, 6, 2), np.float32)),
+        "glue_concat_int32_input": concat_channels(np.ones((1, 6, 6, 2), np.int32)),
+        # The quantizer emulation's float ops (DIV, ROUND, MINIMUM, MAXIMUM, MUL).
+        "glue_div_valid": model("DIV", np.float32([0.5])),
+        "glue_div_int32_divisor": model("DIV", np.int32([2])),
+        "glue_div_shapes_do_not_broadcast": model("DIV", np.ones((5,), np.float32)),
+        "glue_minimum_valid": model("MINIMUM", np.float32([0.25])),
+        "glue_minimum_int8_output": model("MINIMUM", np.float32([0.25]), output_type=T.INT8),
+        "glue_maximum_rank3_constant": model("MAXIMUM", np.ones((6, 1, 1), np.float32),
+                                             output_shape=[6, 6, 6, 4]),
+        "glue_maximum_one_input": model("MAXIMUM"),
     }
 
 
@@ -605,3 +623,5 @@ def test_malformed_glue_is_left_to_the_runtime_or_refused(delegate_library, tmp_
         assert outcomes["true"]["glue_max_pool_fused"]["outcome"] == "ok"
         assert outcomes["true"]["glue_resize_valid"]["outcome"] == "ok"
         assert outcomes["true"]["glue_leaky_relu_valid"]["outcome"] == "ok"
+        assert outcomes["true"]["glue_div_valid"]["outcome"] == "ok"
+        assert outcomes["true"]["glue_minimum_valid"]["outcome"] == "ok"

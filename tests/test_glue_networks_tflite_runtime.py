@@ -1,7 +1,7 @@
 """Whole networks through the delegate claiming the glue (one partition each, test_glue_ops)
 under tflite_runtime 2.14 (its own venv, run_in_tflite_runtime.py): test_glue_ops' networks
-(ResNet-style, ResNet with max pooling and padding, VGG-style, DenseNet-style, MobileNetV2) and
-EfficientNet-Lite, W2A2 with random weights, at batch 1 and batch 8 (a resize). Each output
+(ResNet-18, ResNet-style, ResNet with max pooling and padding, VGG-style, DenseNet-style,
+MobileNetV2, YOLO-style) and EfficientNet-Lite, W2A2 with random weights, at batch 1 and batch 8 (a resize). Each output
 matches the Keras QAT model (support.checks.assert_matches_keras) and is byte for byte the
 output of tf.lite in this process; the runtime made one delegate partition of the same nodes.
 """

@@ -49,6 +49,7 @@ def resnet_with_max_pool():
 # name -> (builder, delegate partitions with the glue claimed, builtins the .tflite must hold)
 NETWORKS = {
     "resnet": (architectures.resnet_style, 1, ("ADD", "RESHAPE", "UNPACK", "MUL")),
+    "resnet18": (architectures.resnet18, 1, ("MAX_POOL_2D", "ADD", "RESHAPE")),
     "resnet_max_pool_pad": (resnet_with_max_pool, 1, ("MAX_POOL_2D", "PAD", "SPLIT_V")),
     "vgg": (architectures.vgg_style, 1, ("MAX_POOL_2D", "RESHAPE")),
     "densenet": (networks.densenet, 1, ("CONCATENATION", "STRIDED_SLICE", "RELU")),
@@ -156,9 +157,9 @@ def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
         none = CODES.findall(capfd.readouterr().err)
         assert with_codes.tobytes() == floats.tobytes(), name
         assert kept and none and sum(int(c) + int(s) for c, s in none) == 0, (kept, none)
-        if KEEPS_CODES and name in ("resnet", "mobilenet_v2"):
+        if KEEPS_CODES and name in ("resnet", "resnet18", "mobilenet_v2"):
             assert sum(int(c) for c, _ in kept) > 0, (name, kept)
-        if KEEPS_CODES and name in ("resnet", "densenet", "mobilenet_v2"):
+        if KEEPS_CODES and name in ("resnet", "resnet18", "densenet", "mobilenet_v2"):
             assert sum(int(s) for _, s in kept) > 0, (name, kept)
 
 

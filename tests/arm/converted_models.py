@@ -1,8 +1,8 @@
 """Models made by the real converter for the emulated ARM runs: the trained digits model, a
 representative mix of the layer matrix (grouped conv, depthwise, residual add, rank-3 dense,
 a dense head, 1-4 bit mixed), a trained deep bottleneck ResNet (test_deep_networks) and W2A2
-MobileNetV2-, DenseNet- (concatenation), EfficientNet-Lite- and YOLO-style networks with random
-weights whose glue the delegate claims (one partition each, test_glue_ops), so ARM runs what users
+ResNet-18 and MobileNetV2-, DenseNet- (concatenation), EfficientNet-Lite- and YOLO-style
+networks with random weights whose glue the delegate claims (one partition each, test_glue_ops), so ARM runs what users
 convert, not only hand-built one-op models."""
 
 from __future__ import annotations
@@ -79,11 +79,13 @@ def _deep_resnet() -> ConvertedCase:
 
 # Whole backbones the delegate takes as one partition, glue included (cc/FORMAT.md "Builtin ops
 # the delegate runs"): inverted residuals (ADD, depthwise), dense blocks (CONCATENATION,
-# STRIDED_SLICE, AVERAGE_POOL_2D) and EfficientNet-Lite's 5x5 depthwise stages, at 16x16, and a
+# STRIDED_SLICE, AVERAGE_POOL_2D) and EfficientNet-Lite's 5x5 depthwise stages, at 16x16, a
 # YOLO-style detector at 32x32 (LeakyReLU fused into its ops, MAX_POOL_2D,
 # RESIZE_NEAREST_NEIGHBOR), whose outputs' reshapes to rows of a dynamic batch stay the
-# runtime's after the partition.
+# runtime's after the partition, and ResNet-18 itself at 64x64 (its W8A8 7x7 stem with the max
+# pool fused, residual ADDs, strided projections).
 GLUE_NETWORKS = {
+    "resnet18_w2a2": (architectures.resnet18, "ResNet-18"),
     "mobilenet_v2_w2a2": (networks.mobilenet_v2, "MobileNetV2-style"),
     "densenet_w2a2": (networks.densenet, "DenseNet-style (concatenation)"),
     "efficientnet_lite_w2a2": (networks.efficientnet_lite, "EfficientNet-Lite-style"),

@@ -1,12 +1,14 @@
 """Small whole architectures for the end-to-end tests (random weights come later): ResNet-style
 (residual Add, strided 1x1 projection), VGG-style (stacked 3x3, pooling, Dense),
 MobileNet-style (depthwise-separable blocks with ReLU6, a SeparableConv2D), a detection
-head with two outputs, all on 16x16x3 inputs, and a YOLO-style detector on 32x32x3."""
+head with two outputs, all on 16x16x3 inputs, a YOLO-style detector on 32x32x3, and ResNet-18
+itself on 64x64x3."""
 
 from __future__ import annotations
 
 import tf_keras as keras
 
+from bench.arm import whole_models
 from support.networks import conv_bn
 
 L = keras.layers
@@ -27,6 +29,13 @@ def resnet_style(width: int = 16):
         x = L.ReLU()(L.Add()([y, shortcut]))
     outputs = L.Dense(10)(L.GlobalAveragePooling2D()(x))
     return keras.Model(inputs, outputs, name="resnet_style")
+
+
+def resnet18():
+    """ResNet-18 as benchmarked (bench/arm/whole_models.py): the ImageNet stem (7x7/2 conv,
+    3x3/2 max pool), 2-2-2-2 basic blocks of 64 to 512 channels with projections, global
+    average pooling, 10 classes; at 64x64, the smallest input that keeps that stem."""
+    return whole_models.resnet18(64, 10)
 
 
 def vgg_style():
