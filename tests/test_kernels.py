@@ -212,6 +212,35 @@ def test_resize_between_invokes(runtime, rng, delegate_library):
         assert np.array_equal(out, ref.conv2d(x, case.qw, **case.spec)), f"batch {batch}"
 
 
+def test_ops_reading_each_others_codes_match_the_reference(runtime, rng, delegate_library):
+    # tflite_builder.conv_chain_model (bench/kernels' layers between two bitlite ops): a 3x3
+    # conv W2A2, a 1x1 W3A3 and a 3x3 depthwise W4A4 one after another in one partition, where
+    # the CPUs that keep codes between ops (cc/FORMAT.md "Codes between ops") pass codes of
+    # 2, 3 and 4 bits; bit for bit the reference of the three in turn, at batch 1 and 3.
+    shapes = [("conv", 5, 16, 3, 2, 2), ("conv", 16, 24, 1, 3, 3), ("depthwise", 24, 24, 3, 4, 4)]
+    layers, codes = [], []
+    for kind, c_in, c_out, kernel, weight_bits, activation_bits in shapes:
+        groups = c_in if kind == "depthwise" else 1
+        qw = ref.random_weight_codes(rng, weight_bits, (c_out, kernel, kernel, c_in // groups))
+        spec = dict(weight_bits=weight_bits, activation_bits=activation_bits,
+                    activation_signed=False, input_scale=float(rng.uniform(0.05, 0.5)),
+                    in_channels=c_in, out_channels=c_out, kernel_h=kernel, kernel_w=kernel,
+                    padding="SAME", groups=groups, activation="RELU",
+                    multiplier=rng.uniform(0.01, 0.2, c_out).astype(np.float32),
+                    offset=rng.normal(0.0, 0.5, c_out).astype(np.float32))
+        packed = custom_ops.pack_weights(ref.conv_weight_matrix(qw), weight_bits)
+        layers.append((packed, spec, custom_ops.conv2d_options(**spec)))
+        codes.append(qw)
+    model = tflite_builder.conv_chain_model([1, 7, 6, 5], layers)
+    for batch in (1, 3):
+        x = rng.normal(0.0, 1.0, (batch, 7, 6, 5)).astype(np.float32)
+        expected = x
+        for (_, spec, _), qw in zip(layers, codes):
+            expected = ref.conv2d(expected, qw, **spec)
+        out = run_model(model, x, runtime)
+        assert out.tobytes() == expected.tobytes(), f"batch {batch}"
+
+
 def test_model_path_matches_reference(runtime, rng, delegate_library, tmp_path):
     # From a file the weight tensor points into the mmapped model (kTfLiteMmapRo), not a copy.
     case = cases.conv_case(rng, 2, 4, True, exact=False, c_in=7, c_out=5, kernel_h=3,

@@ -1,10 +1,20 @@
 """Layer benchmark of the bitlite delegate's kernels against TFLite's XNNPACK fp32 and int8.
 
-For every layer shape below, builds one-layer models (a bitlite custom op per bit pair; the
-equivalent Keras layer converted to fp32 and to int8 with a representative data set), runs
-them in tf.lite.Interpreter with 1 and 2 threads and reports median invoke times. Binary
-convolutions also run in Larq Compute Engine (bench/kernels/lce_conv.py, in the separate
-environment .venv-lce that `make bench-kernels` creates; --no-lce skips it).
+Every layer is timed as it runs inside a real network of its kind, 1 and 2 threads:
+  fp32  the equivalent Keras layer converted to fp32 (XNNPACK; float in and out, as in an
+        fp32 network);
+  int8  the same converted to int8 with a representative data set, with int8 input and output
+        (no QUANTIZE / DEQUANTIZE around it: inside an int8 network its neighbours read and
+        write int8 tensors);
+  WxAy  the bitlite op between two 1x1 depthwise bitlite ops of its widths, all one delegate
+        partition: it reads codes and writes codes (cc/FORMAT.md "Codes between ops"), as
+        between the layers of a converted network; its own time from the delegate's per-op
+        profile (delegate option `profile`). Fully connected layers run alone.
+  WxAy at the edge: the op alone in a model, reading floats (quantizing and packing them) and
+        writing floats, as a network's first or last bitlite op.
+Binary convolutions also run in Larq Compute Engine (bench/kernels/lce_conv.py, in the separate
+environment .venv-lce that `make bench-kernels` creates; --no-lce skips it), a one-layer model
+set against bitlite's at the edge.
 
     make bench-kernels    (the installed bitlite; or, from the repository root after
     `pip install --no-build-isolation -e .`,
@@ -22,6 +32,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +46,7 @@ LAYERS = [
     ("resnet18_3x3_128_28", "conv", (28, 28, 128), 128, 3, 1),
     ("vgg_small_3x3_128_32", "conv", (32, 32, 128), 128, 3, 1),
     ("mobilenet_1x1_256_28", "conv", (28, 28, 256), 256, 1, 1),
+    ("resnet18_1x1_256_14", "conv", (14, 14, 256), 256, 1, 1),
     ("mobilenet_dw3x3_128_56", "depthwise", (56, 56, 128), 128, 3, 1),
     ("mobilenet_dw3x3_256_28_s2", "depthwise", (28, 28, 256), 256, 3, 2),
     ("dense_1024_1000", "fc", (1024,), 1000, 1, 1),
@@ -42,9 +54,12 @@ LAYERS = [
 # weight bits, activation bits; 1-bit activations use the signed {-1, +1} grid (XNOR nets).
 BIT_PAIRS = [(1, 1), (2, 2), (3, 3), (4, 4), (2, 4)]
 THREADS = (1, 2)
-# Targets of the brief, for the headline layer at 1 thread: speed-up over XNNPACK fp32.
+# Targets of the brief, for the headline layer at 1 thread: speed-up over XNNPACK fp32 (bitlite
+# in a network); W1A1 at the edge over LCE's one-layer model; and issue 12's for the 1x1 layer
+# at 14x14, W2A2 over fp32.
 TARGETS = {"W1A1": 8.0, "W2A2": 3.0, "W4A4": 1.5}
 TARGET_W1A1_VS_LCE = 5.0
+SMALL_1X1 = ("resnet18_1x1_256_14", "W2A2", 2.5)
 LCE_SCRIPT = Path(__file__).resolve().with_name("lce_conv.py")
 
 
@@ -63,12 +78,11 @@ def time_ms(interpreter, x: np.ndarray, runs: int) -> tuple[float, float]:
     return 1e3 * float(np.median(times)), 1e3 * float(np.min(times))
 
 
-def bitlite_model(layer, weight_bits, activation_bits, rng) -> bytes:
+def bitlite_op(kind, c_in, c_out, kernel, stride, weight_bits, activation_bits, rng):
+    """(packed weights, spec, custom options) of a bitlite op with random weight codes;
+    kind conv, depthwise (groups = c_in) or fc."""
     from bitlite.converter import custom_ops
-    from tests.support import tflite_builder
 
-    name, kind, shape, c_out, kernel, stride = layer
-    c_in = shape[-1]
     groups = c_in if kind == "depthwise" else 1
     codes_shape = (c_out, c_in) if kind == "fc" else (c_out, kernel, kernel, c_in // groups)
     low, high = custom_ops.weight_code_range(weight_bits)
@@ -82,15 +96,44 @@ def bitlite_model(layer, weight_bits, activation_bits, rng) -> bytes:
                 multiplier=np.full(c_out, 0.01, np.float32),
                 offset=np.zeros(c_out, np.float32))
     if kind == "fc":
-        return tflite_builder.fc_model([1, c_in], packed, spec,
-                                       custom_ops.fully_connected_options(**spec))
+        return packed, spec, custom_ops.fully_connected_options(**spec)
     spec.update(kernel_h=kernel, kernel_w=kernel, stride_h=stride, stride_w=stride,
                 padding="SAME", groups=groups)
-    return tflite_builder.conv_model([1, *shape], packed, spec, custom_ops.conv2d_options(**spec))
+    return packed, spec, custom_ops.conv2d_options(**spec)
+
+
+def bitlite_model(layer, weight_bits, activation_bits, rng) -> bytes:
+    """The layer's bitlite op alone: floats in and out."""
+    from tests.support import tflite_builder
+
+    name, kind, shape, c_out, kernel, stride = layer
+    op = bitlite_op(kind, shape[-1], c_out, kernel, stride, weight_bits, activation_bits, rng)
+    if kind == "fc":
+        return tflite_builder.fc_model([1, shape[-1]], *op)
+    return tflite_builder.conv_model([1, *shape], *op)
+
+
+# The measured op of bitlite_in_network_model: its output tensor (tflite_builder.conv_chain_model).
+IN_NETWORK_OUTPUT_TENSOR = 4
+
+
+def bitlite_in_network_model(layer, weight_bits, activation_bits, rng) -> bytes | None:
+    """The layer's bitlite op between two 1x1 depthwise ops of the same widths (cheap, and
+    codes of its grids on both sides); None for a fully connected layer."""
+    from tests.support import tflite_builder
+
+    name, kind, shape, c_out, kernel, stride = layer
+    if kind == "fc":
+        return None
+    widths = (weight_bits, activation_bits, rng)
+    return tflite_builder.conv_chain_model([1, *shape], [
+        bitlite_op("depthwise", shape[-1], shape[-1], 1, 1, *widths),
+        bitlite_op(kind, shape[-1], c_out, kernel, stride, *widths),
+        bitlite_op("depthwise", c_out, c_out, 1, 1, *widths)])
 
 
 def keras_models(layer, rng) -> tuple[bytes, bytes]:
-    """The fp32 and int8 (representative data set, float input/output) TFLite models."""
+    """The fp32 and int8 (representative data set, int8 input and output) TFLite models."""
     import tensorflow as tf
 
     name, kind, shape, c_out, kernel, stride = layer
@@ -111,6 +154,8 @@ def keras_models(layer, rng) -> tuple[bytes, bytes]:
     samples = rng.normal(size=(8, *shape)).astype(np.float32)
     converter.representative_dataset = lambda: ([s[None]] for s in samples)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
     return fp32, converter.convert()
 
 
@@ -123,11 +168,36 @@ def run_bitlite(model: bytes, x, threads, runs) -> tuple[float, float]:
     return time_ms(interpreter, x, runs)
 
 
+def run_bitlite_in_network(model: bytes, x, threads, runs, profile: Path) -> tuple[float, float]:
+    """Median and minimum of the middle op's own time (the delegate's per-op profile) over
+    the timed invokes of bitlite_in_network_model's `model`."""
+    from bitlite import delegate
+
+    profile.unlink(missing_ok=True)
+    interpreter = delegate.Interpreter(
+        model_content=model, runtime="tf",
+        delegate_options={"num_threads": str(threads), "profile": str(profile)})
+    interpreter.allocate_tensors()
+    time_ms(interpreter, x, runs)
+    del interpreter  # the delegate writes its profile when its kernel is freed
+    for line in profile.read_text().splitlines():
+        tensor, _, ns = line.split("\t")
+        if int(tensor) == IN_NETWORK_OUTPUT_TENSOR:
+            timed = [int(v) / 1e6 for v in ns.split(",") if v][-runs:]
+            return float(np.median(timed)), float(np.min(timed))
+    raise RuntimeError(f"no profile line for tensor {IN_NETWORK_OUTPUT_TENSOR} in {profile}")
+
+
 def run_tflite(model: bytes, x, threads, runs) -> tuple[float, float]:
+    """An int8 model's input is x quantized with its input's scale and zero point."""
     import tensorflow as tf
 
     interpreter = tf.lite.Interpreter(model_content=model, num_threads=threads)
     interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    if detail["dtype"] == np.int8:
+        scale, zero_point = detail["quantization"]
+        x = np.clip(np.round(x / scale) + zero_point, -128, 127)
     return time_ms(interpreter, x, runs)
 
 
@@ -146,17 +216,24 @@ def run_lce(python: Path, layers, runs: int) -> dict:
 
 
 def markdown(results, statistic: str) -> str:
-    columns = ["fp32", "int8", "lce_W1A1"] + [f"W{w}A{a}" for w, a in BIT_PAIRS]
-    lines = ["| layer | threads | " + " | ".join(columns) +
-             " | W1A1 / W2A2 / W4A4 vs fp32 | W1A1 vs LCE |",
-             "|---" * (len(columns) + 4) + "|"]
+    """The layers in networks (bitlite between bitlite ops, int8 without QUANTIZE around it),
+    then bitlite at a network's edge beside LCE's one-layer model."""
+    bits = [f"W{w}A{a}" for w, a in BIT_PAIRS]
+    lines = ["| layer | threads | fp32 | int8 | " + " | ".join(bits) +
+             " | W1A1 / W2A2 / W4A4 vs fp32 | vs int8 | at the edge: " + " / ".join(bits) +
+             " | LCE 1-bit | W1A1 at the edge vs LCE |",
+             "|---" * (len(bits) + 8) + "|"]
     for row in results["rows"]:
         ms = row[statistic]
-        speedups = " / ".join(f"{ms['fp32'] / ms[k]:.1f}x" for k in ("W1A1", "W2A2", "W4A4"))
-        lce = f"{ms['lce_W1A1'] / ms['W1A1']:.1f}x" if "lce_W1A1" in ms else "-"
-        lines.append(f"| {row['layer']} | {row['threads']} | " +
-                     " | ".join(f"{ms[c]:.3f}" if c in ms else "-" for c in columns) +
-                     f" | {speedups} | {lce} |")
+        inside = {k: ms.get(f"{k}_in_network", ms[k]) for k in bits}
+        speedups = [" / ".join(f"{ms[base] / inside[k]:.1f}x" for k in ("W1A1", "W2A2", "W4A4"))
+                    for base in ("fp32", "int8")]
+        lce = (f"{ms['lce_W1A1']:.3f} | {ms['lce_W1A1'] / ms['W1A1']:.1f}x"
+               if "lce_W1A1" in ms else "- | -")
+        lines.append(f"| {row['layer']} | {row['threads']} | {ms['fp32']:.3f} | "
+                     f"{ms['int8']:.3f} | " + " | ".join(f"{inside[k]:.3f}" for k in bits) +
+                     f" | {speedups[0]} | {speedups[1]} | " +
+                     " / ".join(f"{ms[k]:.3f}" for k in bits) + f" | {lce} |")
     return "\n".join(lines)
 
 
@@ -176,10 +253,13 @@ def main() -> int:
                "load_average_before": os.getloadavg()[0], "runs": args.runs, "rows": []}
     layers = [layer for layer in LAYERS if layer[0] in args.layers]
     lce = {} if args.no_lce else run_lce(args.lce_python, layers, args.runs)
+    profile = Path(tempfile.mkdtemp()) / "profile.tsv"
     for layer in layers:
         x = rng.normal(size=(1, *layer[2])).astype(np.float32)
         fp32, int8 = keras_models(layer, rng)
         bitlite = {f"W{w}A{a}": bitlite_model(layer, w, a, rng) for w, a in BIT_PAIRS}
+        in_network = {f"W{w}A{a}": bitlite_in_network_model(layer, w, a, rng)
+                      for w, a in BIT_PAIRS}
         for threads in THREADS:
             times = {"fp32": run_tflite(fp32, x, threads, args.runs),
                      "int8": run_tflite(int8, x, threads, args.runs)}
@@ -187,6 +267,9 @@ def main() -> int:
                 times["lce_W1A1"] = tuple(lce[layer[0]][str(threads)])
             for key, model in bitlite.items():
                 times[key] = run_bitlite(model, x, threads, args.runs)
+                if in_network[key] is not None:
+                    times[f"{key}_in_network"] = run_bitlite_in_network(
+                        in_network[key], x, threads, args.runs, profile)
             results["rows"].append({"layer": layer[0], "threads": threads,
                                     "median_ms": {k: v[0] for k, v in times.items()},
                                     "min_ms": {k: v[1] for k, v in times.items()}})
@@ -201,14 +284,22 @@ def main() -> int:
         if 1 not in headline:
             continue
         targets = {key: {"target_speedup_vs_fp32": target,
-                         "speedup_vs_fp32": headline[1]["fp32"] / headline[1][key]}
+                         "speedup_vs_fp32": headline[1]["fp32"] /
+                         headline[1][f"{key}_in_network"]}
                    for key, target in TARGETS.items()}
+        small = [row[statistic] for row in results["rows"]
+                 if row["layer"] == SMALL_1X1[0] and row["threads"] == 1]
+        if small:
+            targets[f"{SMALL_1X1[0]}_{SMALL_1X1[1]}"] = {
+                "target_speedup_vs_fp32": SMALL_1X1[2],
+                "speedup_vs_fp32": small[0]["fp32"] / small[0][f"{SMALL_1X1[1]}_in_network"]}
         if "lce_W1A1" in headline[1]:
             targets["W1A1_vs_lce"] = {"target_speedup": TARGET_W1A1_VS_LCE,
                                       "speedup": headline[1]["lce_W1A1"] / headline[1]["W1A1"]}
         if 2 in headline:
             targets["two_threads_over_one"] = {
-                key: headline[1][key] / headline[2][key] for key in TARGETS}
+                key: headline[1][f"{key}_in_network"] / headline[2][f"{key}_in_network"]
+                for key in TARGETS}
         results["targets"][statistic] = targets
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")

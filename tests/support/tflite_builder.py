@@ -1,4 +1,5 @@
-"""Builds one-op .tflite models (bytes) holding a bitlite custom op, well formed or broken.
+"""Builds one-op .tflite models (bytes) holding a bitlite custom op, well formed or broken,
+and chains of such ops (conv_chain_model).
 
 Uses the TF wheel's flatbuffer object API (tensorflow.lite.python.schema_py_generated).
 A model has:
@@ -115,6 +116,34 @@ def conv_model(input_shape, packed: np.ndarray, spec: dict, options: bytes, **br
     """A BitliteConv2D model; `options` are the custom options bytes (maybe broken)."""
     out_shape = broken.pop("output_shape", None) or conv_output_shape(input_shape, spec)
     return one_op_model("BitliteConv2D", input_shape, packed, out_shape, options, **broken)
+
+
+def conv_chain_model(input_shape, layers) -> bytes:
+    """BitliteConv2D ops one after another: layers = [(packed, spec, options), ...], op i
+    reading op i - 1's output. Tensor 0 is the float input; op i's weights are tensor 2i + 1
+    and its output tensor 2i + 2 (the last one the model's output)."""
+    first = schema.ModelT.InitFromPackedBuf(
+        bytearray(conv_model(input_shape, *layers[0])), 0)
+    subgraph = first.subgraphs[0]
+    shape = subgraph.tensors[2].shape
+    for packed, spec, options in layers[1:]:
+        first.buffers.append(_buffer(np.ascontiguousarray(packed).tobytes()))
+        subgraph.tensors.append(_tensor("weights", packed.shape, T.UINT8,
+                                        len(first.buffers) - 1, False))
+        shape = conv_output_shape(shape, spec)
+        subgraph.tensors.append(_tensor("output", shape, T.FLOAT32, 0, True))
+        operator = schema.OperatorT()
+        operator.opcodeIndex = 0
+        operator.inputs = [len(subgraph.tensors) - 3, len(subgraph.tensors) - 2]
+        operator.outputs = [len(subgraph.tensors) - 1]
+        operator.builtinOptionsType = schema.BuiltinOptions.NONE
+        operator.customOptions = np.frombuffer(bytes(options), dtype=np.uint8)
+        operator.customOptionsFormat = schema.CustomOptionsFormat.FLEXBUFFERS
+        subgraph.operators.append(operator)
+    subgraph.outputs = [len(subgraph.tensors) - 1]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(first.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def fc_model(input_shape, packed: np.ndarray, spec: dict, options: bytes, **broken) -> bytes:
