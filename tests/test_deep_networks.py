@@ -13,9 +13,6 @@ two epochs in seconds; BatchNorm momentum 0.5 so that training moves its statist
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,12 +20,11 @@ import tf_keras as keras
 
 from bitlite.converter import convert, graph, quantize_model
 
-from support.checks import RUNTIMES, assert_matches_keras, tflite_ops, tflite_runtime_python
-from support.harness import run_model
+from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.harness import run_in_tflite_runtime, run_model
 from support.networks import trained, upscaled_digits
 
 L = keras.layers
-TFLITE_RUNTIME_SCRIPT = Path(__file__).resolve().parent / "run_in_tflite_runtime.py"
 
 
 # Two seeds per network, each with its own (weight bits, activation bits).
@@ -68,21 +64,12 @@ def test_every_row_equals_keras(converted, digits, runtime):
 
 def test_every_row_equals_keras_under_tflite_runtime(converted, digits, delegate_library,
                                                      tmp_path):
-    python = tflite_runtime_python()
-    np.save(tmp_path / "x.npy", digits[2])
-    manifest = []
-    for index, (_, model, _) in enumerate(converted):
-        (tmp_path / f"{index}.tflite").write_bytes(model)
-        manifest.append({"model": str(tmp_path / f"{index}.tflite"),
-                         "input": str(tmp_path / "x.npy"),
-                         "output": str(tmp_path / f"{index}_y.npy"), "num_threads": None})
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    child = subprocess.run([python, str(TFLITE_RUNTIME_SCRIPT), delegate_library,
-                            str(tmp_path / "manifest.json")],
-                           capture_output=True, text=True, timeout=600)
-    assert child.returncode == 0, f"exit {child.returncode}\n{child.stderr[-3000:]}"
+    outputs, _ = run_in_tflite_runtime(
+        delegate_library,
+        {index: (model, digits[2], None, None) for index, (_, model, _) in enumerate(converted)},
+        tmp_path)
     for index, (case, _, expected) in enumerate(converted):
-        assert_matches_keras(digits[2], expected, np.load(tmp_path / f"{index}_y.npy"),
+        assert_matches_keras(digits[2], expected, outputs[index],
                              what=f"{case} under tflite-runtime")
 
 

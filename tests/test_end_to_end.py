@@ -7,9 +7,6 @@ is the main case; small random-weight models cover every bit pair and the layer 
 digits CNN lacks.
 """
 
-import json
-import subprocess
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -21,14 +18,13 @@ from bitlite import delegate
 from bitlite.converter import convert, quantize_model
 
 from bench import digits, tflite_run
-from support.checks import assert_matches_keras, tflite_ops, tflite_runtime_python
-from support.harness import run_model
+from support.checks import assert_matches_keras, tflite_ops
+from support.harness import run_in_tflite_runtime, run_model
 from support.models import (MODELS, check_every_runtime, conversion, small_cnn,
                             stays_float_when_kept_8bit)
 
 L = keras.layers
 BITLITE_OPS = ("BitliteConv2D", "BitliteFullyConnected")
-RUNNER = Path(__file__).resolve().parent / "run_in_tflite_runtime.py"
 
 # Short but real training: ~10 s on 2 cores, ~99% test accuracy float and QAT (W2A2).
 FLOAT_EPOCHS, QAT_EPOCHS = 15, 15
@@ -148,25 +144,16 @@ def test_digits_bench_predict_matches_keras(trained, delegate_library):
 
 
 def test_digits_in_tflite_runtime(trained, delegate_library, tmp_path):
-    python = tflite_runtime_python()
-    np.save(tmp_path / "all.npy", trained.x)
-    jobs = [{"model": str(trained.path), "input": str(tmp_path / "all.npy"),
-             "output": str(tmp_path / "all_out.npy"), "num_threads": None}]
-    picks = [0, 1, 2, 3]  # batch 1 at the model's own shape, with 1 and 2 threads
+    # The model from its file (weights mmapped), all rows, then batch 1 at the model's own
+    # shape with 1 and 2 threads.
+    jobs = {"all": (trained.path, trained.x, None, None)}
+    picks = [0, 1, 2, 3]
     for i in picks:
-        np.save(tmp_path / f"one{i}.npy", trained.x[i:i + 1])
-        jobs.append({"model": str(trained.path), "input": str(tmp_path / f"one{i}.npy"),
-                     "output": str(tmp_path / f"one{i}_out.npy"), "num_threads": i % 2 + 1})
-    (tmp_path / "manifest.json").write_text(json.dumps(jobs))
-    child = subprocess.run(
-        [python, str(RUNNER), delegate_library, str(tmp_path / "manifest.json")],
-        capture_output=True, text=True, timeout=300)
-    assert child.returncode == 0, child.stderr[-3000:]
-    assert_matches_keras(trained.x, trained.expected,
-                         np.load(tmp_path / "all_out.npy"))
+        jobs[i] = (trained.path, trained.x[i:i + 1], i % 2 + 1, None)
+    outputs, _ = run_in_tflite_runtime(delegate_library, jobs, tmp_path)
+    assert_matches_keras(trained.x, trained.expected, outputs["all"])
     for i in picks:
-        assert_matches_keras(trained.x[i:i + 1], trained.expected[i:i + 1],
-                             np.load(tmp_path / f"one{i}_out.npy"))
+        assert_matches_keras(trained.x[i:i + 1], trained.expected[i:i + 1], outputs[i])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,19 +8,14 @@ output of tf.lite in this process; the runtime made one delegate partition of th
 
 from __future__ import annotations
 
-import json
-import subprocess
-from pathlib import Path
-
-import numpy as np
 import pytest
 
 from support import networks
 from support.checks import assert_matches_keras, tflite_ops, tflite_runtime_python
+from support.harness import run_in_tflite_runtime
 
 import test_glue_ops as glue
 
-SCRIPT = Path(__file__).resolve().parent / "run_in_tflite_runtime.py"
 NAMES = sorted([*glue.NETWORKS, "efficientnet_lite"])
 BATCHES = (1, 8)
 _efficientnet = {}
@@ -40,27 +35,15 @@ def converted(name):
 def runs(delegate_library, tmp_path_factory):
     """Every network at every batch in one tflite_runtime process: {(name, batch): output},
     and the delegate's partitions (node counts) in job order."""
-    python = tflite_runtime_python()
-    directory = tmp_path_factory.mktemp("glue_networks")
-    manifest = []
+    tflite_runtime_python()  # skipped (locally) before converting the networks
+    jobs = {}
     for name in NAMES:
         _, data, x, _ = converted(name)
-        (directory / f"{name}.tflite").write_bytes(data)
         for batch in BATCHES:
-            np.save(directory / f"{name}_{batch}_x.npy", x[:batch])
-            manifest.append({"model": str(directory / f"{name}.tflite"),
-                             "input": str(directory / f"{name}_{batch}_x.npy"),
-                             "output": str(directory / f"{name}_{batch}_y.npy"),
-                             "num_threads": None,
-                             "delegate_options": {"verbose": "true"}})
-    (directory / "manifest.json").write_text(json.dumps(manifest))
-    child = subprocess.run([python, str(SCRIPT), delegate_library,
-                            str(directory / "manifest.json")],
-                           capture_output=True, text=True, timeout=300)
-    assert child.returncode == 0, f"exit {child.returncode}\n{child.stderr[-3000:]}"
-    outputs = {(name, batch): np.load(directory / f"{name}_{batch}_y.npy")
-               for name in NAMES for batch in BATCHES}
-    return outputs, glue.partitions(child.stderr)
+            jobs[name, batch] = (data, x[:batch], None, {"verbose": "true"})
+    outputs, stderr = run_in_tflite_runtime(delegate_library, jobs,
+                                            tmp_path_factory.mktemp("glue_networks"))
+    return outputs, glue.partitions(stderr)
 
 
 def test_one_partition_per_model(runs):

@@ -163,7 +163,10 @@ def test_codes_between_ops_change_nothing(name, delegate_library, capfd):
             assert sum(int(s) for _, s in kept) > 0, (name, kept)
 
 
-FUSED = re.compile(r"then a fused (max pool|ADD)")
+# What a node's verbose line says it runs inside it: a max pool or ADD inside a convolution,
+# or a glue builtin inside the elementwise glue op before it ("MUL" after a global pool's
+# last ADD, "ROUND" after a quantizer's DIV).
+FUSED = re.compile(r"then a fused (max pool|[A-Z0-9_]+(?= \())")
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -174,7 +177,8 @@ def test_fused_ops_change_nothing(name, delegate_library, capfd):
     with codes between ops and without; the partition keeps its nodes and counts the fused
     ones, and every max pool of these networks is fused where it alone reads a convolution
     (all but two of YOLO's: one shares its input with a concatenation, one reads a PAD), as
-    are ResNet's residual ADDs."""
+    are ResNet's residual ADDs; and a chain of elementwise glue ops runs as its first op
+    (the scalar MUL of an ordered global average pool inside its last ADD)."""
     _, data, x, _ = converted(name)
     names = [op["name"] for op in tflite_ops(data)]
     capfd.readouterr()
@@ -195,6 +199,9 @@ def test_fused_ops_change_nothing(name, delegate_library, capfd):
             assert kinds.count("max pool") == pools_after_convs, fused_err
             if name.startswith("resnet"):
                 assert "ADD" in kinds, fused_err
+            # The ordered global average pool ends with a scalar MUL after its last ADD.
+            if "MUL" in names and name != "yolo":
+                assert "MUL" in kinds, fused_err
 
 
 def test_fused_ops_on_the_reference_kernel_change_nothing(delegate_library, capfd):
@@ -281,7 +288,9 @@ def test_quantizer_emulation_ops_are_claimed(delegate_library, capfd):
         assert op in names, (op, names)
     capfd.readouterr()
     glued = run(data, x, "tf", claim_builtins=True)
-    described = re.findall(r"bitlite: node \d+ \((\w+)\):", capfd.readouterr().err)
+    # Each node's verbose line, or its mention inside the op that runs it (the quantizer's
+    # ROUND, MINIMUM, MAXIMUM inside its DIV: "then a fused ROUND (bitlite: node 9 (ROUND))").
+    described = re.findall(r"bitlite: node \d+ \((\w+)\)", capfd.readouterr().err)
     for op in ("DIV", "ROUND", "MINIMUM", "MAXIMUM", "MUL", "ADD"):
         assert op in described, (op, described)
     assert "CONV_2D" not in described, described

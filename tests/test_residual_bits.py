@@ -1,8 +1,9 @@
 """quantize_model(..., residual_bits=B): an integer residual stream, converted exactly.
 
 Every Add's inputs and output (after the Add's ReLU where that is its only reader) are
-quantized per tensor to B bits; the converted .tflite must still equal the Keras QAT model,
-and the stream's tensors must lie on their grids (integer codes within the range).
+quantized per tensor to B bits; the converted .tflite must still equal the Keras QAT model
+(tf.lite, LiteRT and tflite-runtime here; emulated aarch64 and armv7 in tests/arm), and the
+stream's tensors must lie on their grids (integer codes within the range).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from bitlite.converter.graph import producer
 
 from support.architectures import resnet_style
 from support.checks import RUNTIMES, assert_matches_keras
-from support.harness import run_model
+from support.harness import run_in_tflite_runtime, run_model
 from support.models import randomize
+
+import test_glue_ops as glue
 
 L = keras.layers
 
@@ -40,14 +43,22 @@ def assert_on_grid(qat, x, bits: int) -> None:
         assert low <= codes.min() and codes.max() <= high, (layer.name, codes.min(), codes.max())
 
 
-def check_converted(qat, rng) -> None:
+def check_converted(qat, rng, delegate_library, directory) -> None:
+    """The converted model equals Keras at batch 1 and 8 in tf.lite, LiteRT and tflite-runtime
+    (in `directory`)."""
     data = convert(qat)
     x = rng.normal(size=(8, *qat.input_shape[1:])).astype(np.float32)
     expected = qat.predict(x, verbose=0)
+    batches = (1, len(x))
     for runtime in RUNTIMES:
-        for batch in (1, len(x)):
+        for batch in batches:
             assert_matches_keras(x[:batch], expected[:batch],
                                  run_model(data, x[:batch], runtime))
+    outputs, _ = run_in_tflite_runtime(
+        delegate_library, {batch: (data, x[:batch], None, None) for batch in batches}, directory)
+    for batch in batches:
+        assert_matches_keras(x[:batch], expected[:batch], outputs[batch],
+                             what=f"batch {batch} under tflite-runtime")
 
 
 @pytest.mark.parametrize("bits, quantizer", [(8, "lsq"), (4, "minmax")])
@@ -73,15 +84,15 @@ def test_residual_stream_is_quantized_and_converts_exactly(bits, quantizer, dele
     steps_after = [w.numpy() for layer in stream_layers(qat) for w in layer.weights]
     assert any(not np.array_equal(a, b) for a, b in zip(steps_before, steps_after))
     assert_on_grid(qat, x, bits)
-    check_converted(qat, rng)
+    check_converted(qat, rng, delegate_library, tmp_path / "trained")
     path = tmp_path / "residual.keras"
     qat.save(path)
     loaded = load_qat_model(path)
     assert_on_grid(loaded, x, bits)
-    check_converted(loaded, rng)
+    check_converted(loaded, rng, delegate_library, tmp_path / "loaded")
 
 
-def test_add_output_read_twice_is_quantized_after_the_add(delegate_library):
+def test_add_output_read_twice_is_quantized_after_the_add(delegate_library, tmp_path):
     """An Add whose output two layers read (no single ReLU after it) is quantized itself,
     on the signed grid; a later Add reading it does not quantize it again."""
     inputs = keras.Input((8, 8, 8))
@@ -100,7 +111,30 @@ def test_add_output_read_twice_is_quantized_after_the_add(delegate_library):
     x = rng.normal(size=(16, 8, 8, 8)).astype(np.float32)
     qat.predict(x, verbose=0)
     assert_on_grid(qat, x, 6)
-    check_converted(qat, rng)
+    check_converted(qat, rng, delegate_library, tmp_path)
+
+
+def test_stream_quantizers_run_in_one_pass_each(delegate_library, capfd):
+    """Each quantizer of the stream (DIV, ROUND, MINIMUM, MAXIMUM, MUL) runs inside the op
+    before it, the DIV or the Add's (cc/FORMAT.md "Fused ops": one pass over the tensor): the
+    same bytes as every node on its own, at batch 1 and 8, on 1 and 2 threads (batch 8 shares
+    the chains' blocks between them)."""
+    keras.utils.set_random_seed(7)
+    qat = quantize_model(randomize(resnet_style(), seed=7), 2, 2, residual_bits=8)
+    x = np.random.default_rng(7).normal(size=(8, 16, 16, 3)).astype(np.float32)
+    qat.predict(x, verbose=0)
+    data = convert(qat)
+    capfd.readouterr()
+    for batch in (1, len(x)):
+        for threads in (1, 2):
+            fused = glue.run(data, x[:batch], "tf", claim_builtins=True, threads=threads)
+            steps = glue.FUSED.findall(capfd.readouterr().err)
+            apart = glue.run(data, x[:batch], "tf", claim_builtins=True, threads=threads,
+                             fuse_ops=False)
+            capfd.readouterr()
+            assert fused.tobytes() == apart.tobytes(), (batch, threads)
+            for op in ("ROUND", "MINIMUM", "MAXIMUM"):
+                assert steps.count(op) == len(stream_layers(qat)), (op, steps)
 
 
 @pytest.mark.parametrize("bits", [1, 9, 0, True, 8.0, "8"])

@@ -2,28 +2,10 @@
 with the reference. tflite_runtime differs from tf.lite/LiteRT in ways the delegate must
 handle: default num_threads -1, Prepare re-run after a resize, model_path mmap."""
 
-import json
-import os
-import subprocess
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from support import cases
-from support.checks import skip_or_fail
-
-ENV = "BITLITE_TFLITE_RUNTIME_PYTHON"
-SCRIPT = Path(__file__).resolve().parent / "run_in_tflite_runtime.py"
-
-
-@pytest.fixture(scope="module")
-def runtime_python():
-    python = os.environ.get(ENV)
-    if not python:
-        skip_or_fail(f"{ENV} is not set (the python of a venv with tflite-runtime)")
-    assert Path(python).exists(), f"{ENV}={python} does not exist"
-    return python
+from support.harness import run_in_tflite_runtime
 
 
 def _cases(rng):
@@ -46,23 +28,15 @@ def _cases(rng):
     }
 
 
-def test_tflite_runtime_matches_reference(runtime_python, delegate_library, tmp_path):
+def test_tflite_runtime_matches_reference(delegate_library, tmp_path):
     built = _cases(np.random.default_rng(314))
-    manifest = []
-    for name, (case, threads) in built.items():
-        (tmp_path / f"{name}.tflite").write_bytes(case.model)
-        np.save(tmp_path / f"{name}_x.npy", case.x)
-        manifest.append({"model": str(tmp_path / f"{name}.tflite"),
-                         "input": str(tmp_path / f"{name}_x.npy"),
-                         "output": str(tmp_path / f"{name}_y.npy"), "num_threads": threads})
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    child = subprocess.run([runtime_python, str(SCRIPT), delegate_library,
-                            str(tmp_path / "manifest.json")],
-                           capture_output=True, text=True, timeout=300)
-    assert child.returncode == 0, f"exit {child.returncode}\n{child.stderr[-3000:]}"
+    outputs, _ = run_in_tflite_runtime(
+        delegate_library,
+        {name: (case.model, case.x, threads, None) for name, (case, threads) in built.items()},
+        tmp_path)
     failures = []
     for name, (case, _) in built.items():
-        out = np.load(tmp_path / f"{name}_y.npy")
+        out = outputs[name]
         if not (out.dtype == np.float32 and np.array_equal(out, case.expected)):
             failures.append(cases.mismatch_report(out, case.expected, case))
     assert not failures, "\n".join(failures)

@@ -263,31 +263,40 @@ class DelegateKernel {
   // Fused ops (FORMAT.md): an op whose output 0 only one reader reads, once, and that the
   // runtime does not see (not a partition output), takes that reader over where both agree
   // (PartitionOp::Fuse) and the reader's other inputs are computed before the op (so running
-  // the reader inside it moves nothing ahead of its inputs); the reader leaves the plan.
+  // the reader inside it moves nothing ahead of its inputs); the reader leaves the plan, and
+  // the op then tries the reader of its new output (a chain of elementwise glue ops).
   static void FuseOps(const std::set<int>& external,
                       std::vector<std::unique_ptr<PartitionOp>>* ops) {
     for (size_t i = 0; i < ops->size(); ++i) {
-      PartitionOp& op = *(*ops)[i];
-      if (op.outputs().size() != 1 || external.count(op.outputs()[0]) != 0) continue;
-      const int tensor = op.outputs()[0];
-      size_t reader = 0;
-      int reads = 0;
-      for (size_t j = i + 1; j < ops->size(); ++j) {
-        const std::vector<int>& inputs = (*ops)[j]->inputs();
-        const int count = static_cast<int>(std::count(inputs.begin(), inputs.end(), tensor));
-        if (count > 0 && reads == 0) reader = j;
-        reads += count;
+      while (FuseReader(external, i, ops)) {
       }
-      if (reads != 1) continue;
-      bool inputs_ready = true;
-      for (int input : (*ops)[reader]->inputs()) {
-        for (size_t k = i + 1; input != tensor && k < reader; ++k) {
-          const std::vector<int>& written = (*ops)[k]->outputs();
-          if (std::count(written.begin(), written.end(), input) != 0) inputs_ready = false;
-        }
-      }
-      if (inputs_ready && op.Fuse(*(*ops)[reader])) ops->erase(ops->begin() + reader);
     }
+  }
+
+  // FuseOps for op i once: whether it took its output's reader over.
+  static bool FuseReader(const std::set<int>& external, size_t i,
+                         std::vector<std::unique_ptr<PartitionOp>>* ops) {
+    PartitionOp& op = *(*ops)[i];
+    if (op.outputs().size() != 1 || external.count(op.outputs()[0]) != 0) return false;
+    const int tensor = op.outputs()[0];
+    size_t reader = 0;
+    int reads = 0;
+    for (size_t j = i + 1; j < ops->size(); ++j) {
+      const std::vector<int>& inputs = (*ops)[j]->inputs();
+      const int count = static_cast<int>(std::count(inputs.begin(), inputs.end(), tensor));
+      if (count > 0 && reads == 0) reader = j;
+      reads += count;
+    }
+    if (reads != 1) return false;
+    for (int input : (*ops)[reader]->inputs()) {
+      for (size_t k = i + 1; input != tensor && k < reader; ++k) {
+        const std::vector<int>& written = (*ops)[k]->outputs();
+        if (std::count(written.begin(), written.end(), input) != 0) return false;
+      }
+    }
+    if (!op.Fuse(*(*ops)[reader])) return false;
+    ops->erase(ops->begin() + static_cast<std::ptrdiff_t>(reader));
+    return true;
   }
 
   // Which internal tensors are kept as codes, and tells every op its formats: a tensor whose

@@ -2,6 +2,7 @@
 // semantics at the edges (ties, infinities, padding), which nodes are claimed, a partition of
 // bitlite and glue nodes against the same nodes run one by one, and malformed glue nodes.
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -48,6 +49,33 @@ BITLITE_TEST(RoundIsTfliteRoundToNearest) {
   float n = nan, out = 0;
   glue::Round(&n, &out, 1);
   EXPECT_TRUE(std::isnan(out));
+  // TFLite's own definition (floor, then floor + 1 above a half and at an odd floor's tie) on
+  // the ties next to 2^23, both signs of zero's neighbours and random bit patterns of every
+  // exponent.
+  auto tflite_round = [](float v) {
+    const float floor_value = std::floor(v);
+    const float diff = v - floor_value;
+    const bool down =
+        diff < 0.5f || (diff == 0.5f && static_cast<int64_t>(floor_value) % 2 == 0);
+    return down ? floor_value : floor_value + 1.0f;
+  };
+  std::vector<float> edges = {8388607.5f, -8388607.5f, 4194304.5f, -4194304.5f, 8388608.0f,
+                              -8388609.0f, 0.49999997f, -0.49999997f, 1e-45f, -1e-45f,
+                              FLT_MIN, -FLT_MIN, 0.0f, INFINITY, 3.5f, -3.5f};
+  for (int k = -4000; k <= 4000; ++k) edges.push_back(static_cast<float>(k) / 4.0f);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> near_zero(-100.0f, 100.0f);
+  for (int i = 0; i < 20000; ++i) edges.push_back(near_zero(rng));
+  for (int i = 0; i < 100000; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(rng());
+    float v;
+    std::memcpy(&v, &bits, sizeof(v));
+    if (!std::isnan(v)) edges.push_back(v);
+  }
+  std::vector<float> rounded(edges.size()), reference(edges.size());
+  glue::Round(edges.data(), rounded.data(), static_cast<int64_t>(edges.size()));
+  for (size_t i = 0; i < edges.size(); ++i) reference[i] = tflite_round(edges[i]);
+  EXPECT_TRUE(SameBits(rounded, reference));
 }
 
 // The geometry of one of the simple broadcast forms over `size` outputs.

@@ -1,9 +1,10 @@
 """Models made by the real converter for the emulated ARM runs: the trained digits model, a
 representative mix of the layer matrix (grouped conv, depthwise, residual add, rank-3 dense,
-a dense head, 1-4 bit mixed), a trained deep bottleneck ResNet (test_deep_networks) and W2A2
+a dense head, 1-4 bit mixed), a trained deep bottleneck ResNet (test_deep_networks), a
+ResNet-style network with an 8-bit integer residual stream (test_residual_bits) and W2A2
 ResNet-18 and MobileNetV2-, DenseNet- (concatenation), EfficientNet-Lite- and YOLO-style
-networks with random weights whose glue the delegate claims (one partition each, test_glue_ops), so ARM runs what users
-convert, not only hand-built one-op models."""
+networks with random weights whose glue the delegate claims (one partition each,
+test_glue_ops), so ARM runs what users convert, not only hand-built one-op models."""
 
 from __future__ import annotations
 
@@ -69,6 +70,19 @@ def _layer_mix() -> ConvertedCase:
                          "head W2A4")
 
 
+def _residual_stream() -> ConvertedCase:
+    """quantize_model(..., residual_bits=8): the residual ADDs' inputs and outputs on 8-bit
+    grids (test_residual_bits)."""
+    keras.utils.set_random_seed(7)
+    float_model = randomize(architectures.resnet_style(), seed=7)
+    qat = quantize_model(float_model, 2, 2, residual_bits=8)
+    rng = np.random.default_rng(7)
+    qat(rng.normal(size=(32, 16, 16, 3)).astype(np.float32), training=False)
+    x = rng.normal(size=(8, 16, 16, 3)).astype(np.float32)
+    return ConvertedCase(convert(qat), x, qat.predict(x, verbose=0), qat,
+                         "ResNet-style W2A2 with an 8-bit integer residual stream")
+
+
 def _deep_resnet() -> ConvertedCase:
     digits = upscaled_digits()
     qat = trained("resnet", 0, 2, 2, digits)
@@ -114,6 +128,6 @@ def _glue_network(name: str, rows: int = 8) -> ConvertedCase:
 
 def converted_cases() -> dict[str, ConvertedCase]:
     built = {"digits_w2a2": _digits_w2a2(), "layer_mix": _layer_mix(),
-             "deep_resnet_w2a2": _deep_resnet()}
+             "deep_resnet_w2a2": _deep_resnet(), "residual_bits_8": _residual_stream()}
     built.update({name: _glue_network(name) for name in GLUE_NETWORKS})
     return built

@@ -152,7 +152,7 @@ def test_x86_baseline_of_converted_models_matches_keras(models, x86_outputs):
     _, built, _ = models
     converted = [(name, case) for name, (case, _) in built.items()
                  if not isinstance(case, cases.Case)]
-    assert len(converted) == 3 + len(GLUE_NETWORKS)
+    assert len(converted) == 4 + len(GLUE_NETWORKS)
     for name, case in converted:
         assert_matches_keras(case.x, case.expected, x86_outputs[name])
 

@@ -1,10 +1,17 @@
-"""Runs one-op bitlite models through a runtime with the delegate (shared by the tests)."""
+"""Runs bitlite models through a runtime with the delegate (shared by the tests): in this
+process (tf.lite, ai_edge_litert) or in tflite_runtime's own venv (run_in_tflite_runtime)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
+
+from support.checks import tflite_runtime_python
+
+TFLITE_RUNTIME_SCRIPT = Path(__file__).resolve().parents[1] / "run_in_tflite_runtime.py"
 
 
 def prepared_interpreter(model: bytes | Path, inputs, runtime: str, *, num_threads=None,
@@ -47,3 +54,34 @@ def run_model(model: bytes | Path, inputs, runtime: str, *, num_threads=None,
         model, inputs, runtime, num_threads=num_threads, delegate_options=delegate_options,
         experimental_delegates=experimental_delegates)
     return invoke(interpreter, inputs)
+
+
+def run_in_tflite_runtime(delegate_library: str, jobs: dict, directory: Path,
+                          timeout: int = 300) -> tuple[dict, str]:
+    """Runs `jobs` {name: (model, input array, num_threads or None, delegate options or
+    None)} in order in one tflite_runtime process (tests/run_in_tflite_runtime.py, the venv of
+    support.checks.tflite_runtime_python: skipped locally, a failure in CI, when unset). A
+    model is a .tflite Path or its bytes, written to a file under `directory`: the runtime
+    loads every model from a file. Returns ({name: output 0}, the process's stderr); a
+    non-zero exit fails the test."""
+    python = tflite_runtime_python()
+    directory.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for index, (name, (model, x, threads, options)) in enumerate(jobs.items()):
+        stem = directory / f"job{index}"
+        if not isinstance(model, Path):
+            stem.with_suffix(".tflite").write_bytes(model)
+            model = stem.with_suffix(".tflite")
+        np.save(f"{stem}_x.npy", x)
+        job = {"model": str(model), "input": f"{stem}_x.npy", "output": f"{stem}_y.npy",
+               "num_threads": threads}
+        if options is not None:
+            job["delegate_options"] = options
+        manifest.append(job)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    child = subprocess.run([python, str(TFLITE_RUNTIME_SCRIPT), delegate_library,
+                            str(directory / "manifest.json")],
+                           capture_output=True, text=True, timeout=timeout)
+    assert child.returncode == 0, f"exit {child.returncode}\n{child.stderr[-3000:]}"
+    outputs = {name: np.load(job["output"]) for name, job in zip(jobs, manifest)}
+    return outputs, child.stderr

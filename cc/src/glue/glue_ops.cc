@@ -178,7 +178,13 @@ class GlueOp : public PartitionOp {
     }
     if (!init_error_.empty()) return text + ", cannot run: " + init_error_;
     if (has_activation_) text += std::string(", ") + ActivationName(activation_);
-    return text + ", kernel " + KernelName();
+    text += ", kernel " + KernelName();
+    for (const TailStep& t : tail_) {
+      const char* name = BuiltinName(t.builtin);
+      text += std::string(", then a fused ") + (name != nullptr ? name : "?") + " (" +
+              t.fused_prefix.substr(0, t.fused_prefix.size() - 2) + ")";
+    }
+    return text;
   }
 
   std::string KernelName() const override {
@@ -205,7 +211,8 @@ class GlueOp : public PartitionOp {
       message = init_error_;
     } else if (input_shapes.size() == inputs_.size() &&
                CheckTensors(context, /*claiming=*/false, &message) &&
-               Infer(input_shapes, output_shapes, &message)) {
+               Infer(input_shapes, output_shapes, &message) &&
+               PrepareTail(input_shapes, (*output_shapes)[0], &message)) {
       return true;
     } else if (message.empty()) {
       message = "an input has no shape";
@@ -231,9 +238,35 @@ class GlueOp : public PartitionOp {
   }
   void UseSideCodes(const ActivationPacking* grid) override { side_grid_ = grid; }
 
+  // A chain of elementwise ops runs as one (FORMAT.md "Fused ops"): each step that reads the
+  // chain's output and at most a scalar constant (the quantizer emulation's DIV, ROUND,
+  // MINIMUM, MAXIMUM, MUL; a ReLU) is taken over, and Eval applies the steps to each block of
+  // outputs while it is in cache: the same IEEE operations on every element, in the same
+  // order, in one pass instead of one each.
+  bool Fuse(const PartitionOp& next) override {
+    const auto* step = dynamic_cast<const GlueOp*>(&next);
+    if (!Elementwise() || step == nullptr || !step->StepAfter(outputs_[0])) return false;
+    TailStep t;
+    t.builtin = step->builtin_;
+    t.binary = step->binary_;
+    t.clamp = step->clamp_;
+    t.leaky_alpha = step->leaky_alpha_;
+    t.fused_prefix = step->MessagePrefix();
+    if (step->scalar_operand_ >= 0) {
+      t.constant_input = inputs_.size();
+      inputs_.push_back(step->inputs_[static_cast<size_t>(step->scalar_operand_)]);
+      t.geometry.broadcast = step->scalar_operand_ == 0 ? Broadcast::kScalarA
+                                                        : Broadcast::kScalarB;
+    }
+    tail_.push_back(t);
+    outputs_ = step->outputs_;
+    return true;
+  }
+
   void Eval(const float* const* in, float* const* out, OpScratch*, ThreadPool* pool) override {
     int8_t* codes =
         side_grid_ != nullptr ? reinterpret_cast<int8_t*>(out[outputs_.size()]) : nullptr;
+    if (!tail_.empty()) return ChainRows(in, out[0], codes, pool);
     switch (builtin_) {
       case kTfLiteBuiltinRound:
         glue::Round(in[0], out[0], size_);
@@ -336,6 +369,100 @@ class GlueOp : public PartitionOp {
     pool->ParallelFor(threads, task, threads);
   }
 
+  // Whether each output element comes from the same element of the inputs (a broadcast
+  // operand aside): ops after it can then run on its outputs block by block.
+  bool Elementwise() const {
+    BinaryOp binary;
+    return init_error_.empty() && outputs_.size() == 1 &&
+           (IsBinary(builtin_, &binary) || builtin_ == kTfLiteBuiltinRound || IsRelu(builtin_) ||
+            builtin_ == kTfLiteBuiltinLeakyRelu);
+  }
+
+  // Whether the op can run as a step of the chain writing `tensor` (Fuse): elementwise,
+  // unfused, reading `tensor` as its one computed operand, a binary op's other a scalar
+  // constant.
+  bool StepAfter(int tensor) const {
+    BinaryOp binary;
+    if (!Elementwise() || !tail_.empty()) return false;
+    if (!IsBinary(builtin_, &binary)) return inputs_[0] == tensor;
+    return scalar_operand_ >= 0 && inputs_[static_cast<size_t>(1 - scalar_operand_)] == tensor;
+  }
+
+  // The op itself on outputs [first, end).
+  void Head(const float* const* in, float* out, int64_t first, int64_t end) const {
+    const int64_t count = end - first;
+    switch (builtin_) {
+      case kTfLiteBuiltinRound: return glue::Round(in[0] + first, out + first, count);
+      case kTfLiteBuiltinLeakyRelu:
+        return glue::LeakyRelu(in[0] + first, out + first, count, leaky_alpha_);
+      case kTfLiteBuiltinRelu:
+      case kTfLiteBuiltinRelu6:
+      case kTfLiteBuiltinReluN1To1:
+        return glue::Relu(in[0] + first, out + first, count, clamp_);
+      default:
+        return glue::BinaryRange(binary_, binary_geometry_, in[0], in[1], out, clamp_, first,
+                                 end);
+    }
+  }
+
+  // The fused steps, in order, on outputs [first, end) in place.
+  void Tail(const float* const* in, float* out, int64_t first, int64_t end) const {
+    const int64_t count = end - first;
+    for (const TailStep& t : tail_) {
+      switch (t.builtin) {
+        case kTfLiteBuiltinRound: glue::Round(out + first, out + first, count); break;
+        case kTfLiteBuiltinLeakyRelu:
+          glue::LeakyRelu(out + first, out + first, count, t.leaky_alpha);
+          break;
+        case kTfLiteBuiltinRelu:
+        case kTfLiteBuiltinRelu6:
+        case kTfLiteBuiltinReluN1To1:
+          glue::Relu(out + first, out + first, count, t.clamp);
+          break;
+        default: {
+          const float* constant = in[t.constant_input];
+          const bool constant_first = t.geometry.broadcast == Broadcast::kScalarA;
+          glue::BinaryRange(t.binary, t.geometry, constant_first ? constant : out,
+                            constant_first ? out : constant, out, t.clamp, first, end);
+        }
+      }
+    }
+  }
+
+  // A chain (Fuse) over blocks of kSideCodesBlock outputs, each block's steps and side codes
+  // while it is in cache, the blocks shared among threads as BinaryRows shares rows (the
+  // strided broadcast on one thread).
+  void ChainRows(const float* const* in, float* out, int8_t* codes, ThreadPool* pool) const {
+    BinaryOp binary;
+    const bool general = IsBinary(builtin_, &binary) &&
+                         binary_geometry_.broadcast == Broadcast::kGeneral;
+    if (general) {
+      glue::Binary(binary_, binary_geometry_, in[0], in[1], out, clamp_);
+      Tail(in, out, 0, size_);
+      if (codes != nullptr) SideCodes(out, 0, size_, codes);
+      return;
+    }
+    // Whole rows of the last axis where the op reads a channel vector.
+    const bool channels = IsBinary(builtin_, &binary) &&
+                          (binary_geometry_.broadcast == Broadcast::kChannelA ||
+                           binary_geometry_.broadcast == Broadcast::kChannelB);
+    const int64_t row = channels ? binary_geometry_.channels : 1;
+    const int64_t rows = size_ / row;
+    const int64_t block = std::max<int64_t>(kSideCodesBlock / row, 1);
+    const int64_t steps = 1 + static_cast<int64_t>(tail_.size());
+    const int threads = ThreadsForWork(size_ * steps, pool->threads(), kMinElementsPerThread);
+    auto task = [&](int64_t unit, int) {
+      const int64_t end = (unit + 1) * rows / threads;
+      for (int64_t first = unit * rows / threads; first < end; first += block) {
+        const int64_t stop = std::min(end, first + block);
+        Head(in, out, first * row, stop * row);
+        Tail(in, out, first * row, stop * row);
+        if (codes != nullptr) SideCodes(out, first * row, stop * row, codes);
+      }
+    };
+    pool->ParallelFor(threads, task, threads);
+  }
+
   static std::string DeclaredShape(const TfLiteContext* context, int index) {
     Shape shape;
     const TfLiteTensor* tensor = TensorAt(context, index);
@@ -394,6 +521,23 @@ class GlueOp : public PartitionOp {
            TensorShape(*a, &a_shape) && TensorShape(*b, &b_shape) && a_shape == b_shape;
   }
 
+  // Which of a binary op's two inputs is a constant of one element whose rank is at most the
+  // other's (so the output has the other's shape), or -1.
+  static int ScalarConstantOperand(const TfLiteContext* context, const std::vector<int>& in) {
+    for (int k = 0; k < 2; ++k) {
+      const TfLiteTensor* constant = TensorAt(context, in[k]);
+      const TfLiteTensor* other = TensorAt(context, in[1 - k]);
+      Shape constant_shape, other_shape;
+      if (constant != nullptr && other != nullptr && IsConstant(*constant) &&
+          !IsConstant(*other) && TensorShape(*constant, &constant_shape) &&
+          TensorShape(*other, &other_shape) && ShapeElements(constant_shape) == 1 &&
+          constant_shape.size() <= other_shape.size()) {
+        return k;
+      }
+    }
+    return -1;
+  }
+
   // Parses the options and the constant parameters once; sets init_error_ on any problem.
   void ReadNode(const TfLiteContext* context, const void* data, const std::vector<int>& in,
                 const std::vector<int>& out) {
@@ -403,6 +547,7 @@ class GlueOp : public PartitionOp {
       if (fused && !Activation<TfLiteAddParams>(data)) return;
       inputs_ = in;
       add_of_same_shapes_ = builtin_ == kTfLiteBuiltinAdd && SameComputedShapes(context, in);
+      scalar_operand_ = ScalarConstantOperand(context, in);
     } else if (builtin_ == kTfLiteBuiltinRound) {
       if (!Counts(in, out, 1, 1)) return;
       inputs_ = in;
@@ -566,6 +711,27 @@ class GlueOp : public PartitionOp {
         return Fail(name + " is not an arena tensor (dynamic or persistent)", error);
       }
       if (claiming && tensor->is_variable) return Fail(name + " is a variable", error);
+    }
+    return true;
+  }
+
+  // The fused steps' geometry over the chain's output `out`, whose shape their scalar
+  // constants leave as it is (rank at most out's, one element: checked when fusing, again
+  // here as the shapes come from the runtime).
+  bool PrepareTail(const std::vector<Shape>& in, const Shape& out, std::string* error) {
+    for (TailStep& t : tail_) {
+      if (t.builtin == kTfLiteBuiltinRound || t.builtin == kTfLiteBuiltinLeakyRelu ||
+          IsRelu(t.builtin)) {
+        continue;
+      }
+      const Shape& constant = in[t.constant_input];
+      if (ShapeElements(constant) != 1 || constant.size() > out.size()) {
+        return Fail(t.fused_prefix + "its constant " + ShapeToString(constant) +
+                        " is not a scalar for " + ShapeToString(out),
+                    error);
+      }
+      t.geometry.size = size_;
+      t.geometry.channels = out.empty() ? 1 : out.back();
     }
     return true;
   }
@@ -887,6 +1053,21 @@ class GlueOp : public PartitionOp {
   TfLitePoolParams pool_{};
   MaxPoolWindow pool_window_;  // pool_'s, for PoolGeometry and fusion
   bool add_of_same_shapes_ = false;  // FusableAdd
+  // A binary op's operand that is a constant of one element of rank at most the other's
+  // (0 or 1; -1: none): the op can then run as a step after another elementwise op (Fuse).
+  int scalar_operand_ = -1;
+  // Elementwise ops fused after this one (Fuse), in graph order: each reads the previous
+  // one's output and, if binary, a scalar constant (inputs_[constant_input]).
+  struct TailStep {
+    int builtin = -1;
+    BinaryOp binary = BinaryOp::kAdd;
+    glue::Clamp clamp{};
+    float leaky_alpha = 0.0f;
+    size_t constant_input = 0;
+    glue::BinaryGeometry geometry;  // kScalarA or kScalarB over the output, at Prepare
+    std::string fused_prefix;       // "bitlite: node 9 (ROUND): "
+  };
+  std::vector<TailStep> tail_;
   Shape reshape_target_;
   std::vector<int> paddings_;
   int axis_ = 0;
