@@ -600,6 +600,14 @@ def glue_cases() -> dict:
         "glue_maximum_rank3_constant": model("MAXIMUM", np.ones((6, 1, 1), np.float32),
                                              output_shape=[6, 6, 6, 4]),
         "glue_maximum_one_input": model("MAXIMUM"),
+        # A one-element constant of rank 5 after a rank-4 ADD: the output gains a dim, so the
+        # MAXIMUM is not a step of the ADD's chain (FORMAT.md "Fused ops") but its own op.
+        "glue_chain_rank5_scalar": tflite_builder.conv_then_builtins_model(
+            INPUT_SHAPE, base_packed(), BASE_SPEC, base_options(), [
+                dict(builtin="ADD", constant=np.float32([1, 2, 3, 4]),
+                     builtin_options=_add_options(1)),
+                dict(builtin="MAXIMUM", constant=np.full((1, 1, 1, 1, 1), 0.5, np.float32),
+                     output_shape=[1, 1, 6, 6, 4])]),
     }
 
 
@@ -625,3 +633,4 @@ def test_malformed_glue_is_left_to_the_runtime_or_refused(delegate_library, tmp_
         assert outcomes["true"]["glue_leaky_relu_valid"]["outcome"] == "ok"
         assert outcomes["true"]["glue_div_valid"]["outcome"] == "ok"
         assert outcomes["true"]["glue_minimum_valid"]["outcome"] == "ok"
+        assert outcomes["true"]["glue_chain_rank5_scalar"]["outcome"] == "ok"

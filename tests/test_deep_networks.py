@@ -67,7 +67,7 @@ def test_every_row_equals_keras_under_tflite_runtime(converted, digits, delegate
     outputs, _ = run_in_tflite_runtime(
         delegate_library,
         {index: (model, digits[2], None, None) for index, (_, model, _) in enumerate(converted)},
-        tmp_path)
+        tmp_path, timeout=600)
     for index, (case, _, expected) in enumerate(converted):
         assert_matches_keras(digits[2], expected, outputs[index],
                              what=f"{case} under tflite-runtime")

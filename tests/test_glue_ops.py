@@ -20,7 +20,7 @@ from bitlite.converter import convert, custom_ops, quantize_model
 
 from support import architectures, networks, tflite_builder
 from support import reference as ref
-from support.checks import RUNTIMES, assert_matches_keras, tflite_ops
+from support.checks import KEEPS_CODES, RUNTIMES, assert_matches_keras, tflite_ops
 from support.models import randomize
 
 L = keras.layers
@@ -126,18 +126,6 @@ def test_glue_claimed_network_is_one_partition_and_exact(name, runtime, delegate
         assert sum(without_glue) == bitlite_ops
 
 
-def cpu_flags() -> set[str]:
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    return set()
-
-
-# The kernel rows that keep codes between ops (cc/src/kernels/gemm/gemm_kernels.cc: the
-# AVX-512 rows, W2A2 picks bitserial/avx512vpopcntdq on x86; the aarch64 NEON rows); on
-# other x86 CPUs every tensor stays float.
-KEEPS_CODES = {"avx512bw", "avx512_vpopcntdq"} <= cpu_flags()
 
 
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -377,3 +365,66 @@ def test_resize_and_leaky_relu_equal_the_runtimes_kernels(runtime, delegate_libr
     # Both signs reach the nodes: the slope shows.
     assert np.count_nonzero(outputs["leaky_relu_0.1"] < 0) > 0
     assert np.count_nonzero(outputs["leaky_relu_0.1"] > 0) > 0
+
+
+def _options(kind: str, **fields):
+    """(BuiltinOptions type, options object) of the schema's `kind`Options with `fields`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    options = getattr(schema, f"{kind}OptionsT")()
+    for name, value in fields.items():
+        setattr(options, name, value)
+    return getattr(schema.BuiltinOptions, f"{kind}Options"), options
+
+
+def elementwise_chain(head: dict) -> list:
+    """`head` (an ADD with RELU6: values in [0, 6]), then every kind of step a chain takes
+    (FORMAT.md "Fused ops"): scalar constants second and first (SUB, DIV, MINIMUM: not
+    commutative), MUL, ROUND, RELU, LEAKY_RELU, MAXIMUM, on values that stay finite (8 - x >= 2,
+    so 24 / it is) and end in [-1, 3] with both signs before the LEAKY_RELU."""
+    scalar = lambda value: np.float32([value])  # noqa: E731
+    return [head,
+            dict(builtin="SUB", constant=scalar(8.0), constant_first=True,
+                 builtin_options=_options("Sub")),
+            dict(builtin="DIV", constant=scalar(24.0), constant_first=True,
+                 builtin_options=_options("Div")),
+            dict(builtin="MUL", constant=scalar(1.5), builtin_options=_options("Mul")),
+            dict(builtin="ROUND"),
+            dict(builtin="MINIMUM", constant=scalar(12.0), constant_first=True),
+            dict(builtin="RELU"),
+            dict(builtin="SUB", constant=scalar(9.0), builtin_options=_options("Sub")),
+            dict(builtin="LEAKY_RELU", builtin_options=_options("LeakyRelu", alpha=0.25)),
+            dict(builtin="MAXIMUM", constant=scalar(-1.0))]
+
+
+@pytest.mark.parametrize("head", ["channels", "general"])
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_elementwise_chain_runs_as_one_op(head, runtime, rng, delegate_library, capfd):
+    """A chain of ten elementwise glue ops after a bitlite convolution runs inside its first
+    (an ADD of a per-channel constant, or of a [6, 1, 1] one: the strided broadcast), all nine
+    others fused: the bytes of the nodes run one by one (fuse_ops=false) and of the runtime's
+    own kernels (claim_builtins=false), at batch 1 and 4 (a resize re-prepares the chain) on 1
+    and 2 threads (batch 4's outputs are split between them)."""
+    spec = dict(weight_bits=2, activation_bits=2, activation_signed=False, input_scale=0.3,
+                in_channels=3, out_channels=16, kernel_h=3, kernel_w=3, padding="SAME",
+                activation="NONE", multiplier=rng.uniform(0.1, 0.3, 16).astype(np.float32),
+                offset=rng.normal(3.0, 1.5, 16).astype(np.float32))
+    qw = ref.random_weight_codes(rng, 2, (16, 3, 3, 3))
+    packed = custom_ops.pack_weights(ref.conv_weight_matrix(qw), 2)
+    added = (rng.normal(0.0, 1.0, 16) if head == "channels" else rng.normal(0.0, 1.0, (6, 1, 1)))
+    chain = elementwise_chain(dict(builtin="ADD", constant=added.astype(np.float32),
+                                   builtin_options=_options("Add", fusedActivationFunction=3)))
+    data = tflite_builder.conv_then_builtins_model([1, 6, 5, 3], packed, spec,
+                                                   custom_ops.conv2d_options(**spec), chain)
+    capfd.readouterr()
+    for batch in (1, 4):
+        x = rng.normal(0.0, 1.5, (batch, 6, 5, 3)).astype(np.float32)
+        for threads in (1, 2):
+            fused = run(data, x, runtime, claim_builtins=True, threads=threads)
+            steps = FUSED.findall(capfd.readouterr().err)
+            apart = run(data, x, runtime, claim_builtins=True, threads=threads, fuse_ops=False)
+            runtime_ops = run(data, x, runtime, claim_builtins=False, threads=threads)
+            capfd.readouterr()
+            assert steps == [step["builtin"] for step in chain[1:]], steps
+            assert fused.tobytes() == apart.tobytes(), (batch, threads)
+            assert fused.tobytes() == runtime_ops.tobytes(), (batch, threads)
+            assert len(np.unique(fused)) >= 5, f"the chain collapsed to {np.unique(fused)}"

@@ -8,6 +8,8 @@ Two kinds of check (FORMAT.md "Arithmetic"):
 Every case runs under each in-process runtime (tf.lite and ai_edge_litert).
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,7 @@ from support import cases
 from support import reference as ref
 from support import tflite_builder
 from support.cases import PAIRS, check, check_exact, pair_id
+from support.checks import KEEPS_CODES
 from support.harness import run_model
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +215,8 @@ def test_resize_between_invokes(runtime, rng, delegate_library):
         assert np.array_equal(out, ref.conv2d(x, case.qw, **case.spec)), f"batch {batch}"
 
 
-def test_ops_reading_each_others_codes_match_the_reference(runtime, rng, delegate_library):
+def test_ops_reading_each_others_codes_match_the_reference(runtime, rng, delegate_library,
+                                                           capfd):
     # tflite_builder.conv_chain_model (bench/kernels' layers between two bitlite ops): a 3x3
     # conv W2A2, a 1x1 W3A3 and a 3x3 depthwise W4A4 one after another in one partition, where
     # the CPUs that keep codes between ops (cc/FORMAT.md "Codes between ops") pass codes of
@@ -232,13 +236,16 @@ def test_ops_reading_each_others_codes_match_the_reference(runtime, rng, delegat
         layers.append((packed, spec, custom_ops.conv2d_options(**spec)))
         codes.append(qw)
     model = tflite_builder.conv_chain_model([1, 7, 6, 5], layers)
+    capfd.readouterr()
     for batch in (1, 3):
         x = rng.normal(0.0, 1.0, (batch, 7, 6, 5)).astype(np.float32)
         expected = x
         for (_, spec, _), qw in zip(layers, codes):
             expected = ref.conv2d(expected, qw, **spec)
-        out = run_model(model, x, runtime)
+        out = run_model(model, x, runtime, delegate_options={"verbose": "true"})
         assert out.tobytes() == expected.tobytes(), f"batch {batch}"
+        kept = re.findall(r"internal tensors \((\d+) as codes", capfd.readouterr().err)
+        assert len(kept) == 1 and (kept[0] == "2" or not KEEPS_CODES), kept
 
 
 def test_model_path_matches_reference(runtime, rng, delegate_library, tmp_path):

@@ -8,8 +8,10 @@ Every layer is timed as it runs inside a real network of its kind, 1 and 2 threa
         write int8 tensors);
   WxAy  the bitlite op between two 1x1 depthwise bitlite ops of its widths, all one delegate
         partition: it reads codes and writes codes (cc/FORMAT.md "Codes between ops"), as
-        between the layers of a converted network; its own time from the delegate's per-op
-        profile (delegate option `profile`). Fully connected layers run alone.
+        between the layers of a converted network; each invoke's time less the two
+        neighbours' own (the delegate's per-op profile, delegate option `profile`), so that it
+        carries an invoke's cost like fp32 and int8 (the op's own time is in the JSON too).
+        Fully connected layers run alone.
   WxAy at the edge: the op alone in a model, reading floats (quantizing and packing them) and
         writing floats, as a network's first or last bitlite op.
 Binary convolutions also run in Larq Compute Engine (bench/kernels/lce_conv.py, in the separate
@@ -27,9 +29,11 @@ for the numbers to mean anything; the JSON records the load average before and a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,19 +67,28 @@ SMALL_1X1 = ("resnet18_1x1_256_14", "W2A2", 2.5)
 LCE_SCRIPT = Path(__file__).resolve().with_name("lce_conv.py")
 
 
-def time_ms(interpreter, x: np.ndarray, runs: int) -> tuple[float, float]:
-    """Median and minimum of `runs` invokes: on a shared, busy machine the median includes
-    preemptions, the minimum shows what the kernel costs when it runs undisturbed."""
+WARMUP_INVOKES = 5  # warm caches, thread pools and lazily prepared kernels
+
+
+def invoke_ms(interpreter, x: np.ndarray, runs: int) -> np.ndarray:
+    """Milliseconds of each of `runs` invokes after WARMUP_INVOKES."""
     detail = interpreter.get_input_details()[0]
     interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))
-    for _ in range(5):  # warm caches, thread pools and lazily prepared kernels
+    for _ in range(WARMUP_INVOKES):
         interpreter.invoke()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         interpreter.invoke()
         times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times)), 1e3 * float(np.min(times))
+    return 1e3 * np.array(times)
+
+
+def time_ms(interpreter, x: np.ndarray, runs: int) -> tuple[float, float]:
+    """Median and minimum of `runs` invokes: on a shared, busy machine the median includes
+    preemptions, the minimum shows what the kernel costs when it runs undisturbed."""
+    times = invoke_ms(interpreter, x, runs)
+    return float(np.median(times)), float(np.min(times))
 
 
 def bitlite_op(kind, c_in, c_out, kernel, stride, weight_bits, activation_bits, rng):
@@ -168,24 +181,50 @@ def run_bitlite(model: bytes, x, threads, runs) -> tuple[float, float]:
     return time_ms(interpreter, x, runs)
 
 
-def run_bitlite_in_network(model: bytes, x, threads, runs, profile: Path) -> tuple[float, float]:
-    """Median and minimum of the middle op's own time (the delegate's per-op profile) over
-    the timed invokes of bitlite_in_network_model's `model`."""
+def run_bitlite_in_network(model: bytes, x, threads, runs, profile: Path) -> dict:
+    """The middle op of bitlite_in_network_model's `model`: each invoke's time less its two
+    neighbours' own (the delegate's per-op profile), so that, like the fp32 and int8 figures,
+    it includes the interpreter's and Python's cost of an invoke; its median and minimum, the
+    median of the op alone, and the tensors the partition kept as codes (2 where the CPU's
+    rows keep codes between ops, FORMAT.md; 0 leaves the op reading and writing floats)."""
     from bitlite import delegate
 
     profile.unlink(missing_ok=True)
-    interpreter = delegate.Interpreter(
-        model_content=model, runtime="tf",
-        delegate_options={"num_threads": str(threads), "profile": str(profile)})
-    interpreter.allocate_tensors()
-    time_ms(interpreter, x, runs)
+    with captured_stderr() as stderr:
+        interpreter = delegate.Interpreter(
+            model_content=model, runtime="tf",
+            delegate_options={"num_threads": str(threads), "profile": str(profile),
+                              "verbose": "true"})
+        interpreter.allocate_tensors()
+        times = invoke_ms(interpreter, x, runs)
     del interpreter  # the delegate writes its profile when its kernel is freed
+    op_ms = {}
     for line in profile.read_text().splitlines():
         tensor, _, ns = line.split("\t")
-        if int(tensor) == IN_NETWORK_OUTPUT_TENSOR:
-            timed = [int(v) / 1e6 for v in ns.split(",") if v][-runs:]
-            return float(np.median(timed)), float(np.min(timed))
-    raise RuntimeError(f"no profile line for tensor {IN_NETWORK_OUTPUT_TENSOR} in {profile}")
+        op_ms[int(tensor)] = np.array([int(v) / 1e6 for v in ns.split(",") if v])[-runs:]
+    inside = times - op_ms[IN_NETWORK_OUTPUT_TENSOR - 2] - op_ms[IN_NETWORK_OUTPUT_TENSOR + 2]
+    codes = re.findall(r"internal tensors \((\d+) as codes", "".join(stderr))
+    return {"median_ms": float(np.median(inside)), "min_ms": float(np.min(inside)),
+            "op_median_ms": float(np.median(op_ms[IN_NETWORK_OUTPUT_TENSOR])),
+            "tensors_as_codes": int(codes[0]) if codes else None}
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """The process's file descriptor 2 (the delegate's C++ messages) during the block: yields
+    a list that holds the text afterwards."""
+    text = []
+    with tempfile.TemporaryFile(mode="w+") as capture:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text.append(capture.read())
 
 
 def run_tflite(model: bytes, x, threads, runs) -> tuple[float, float]:
@@ -261,6 +300,7 @@ def main() -> int:
         in_network = {f"W{w}A{a}": bitlite_in_network_model(layer, w, a, rng)
                       for w, a in BIT_PAIRS}
         for threads in THREADS:
+            codes, op_alone = {}, {}
             times = {"fp32": run_tflite(fp32, x, threads, args.runs),
                      "int8": run_tflite(int8, x, threads, args.runs)}
             if layer[0] in lce:
@@ -268,11 +308,19 @@ def main() -> int:
             for key, model in bitlite.items():
                 times[key] = run_bitlite(model, x, threads, args.runs)
                 if in_network[key] is not None:
-                    times[f"{key}_in_network"] = run_bitlite_in_network(
-                        in_network[key], x, threads, args.runs, profile)
+                    inside = run_bitlite_in_network(in_network[key], x, threads, args.runs,
+                                                    profile)
+                    times[f"{key}_in_network"] = (inside["median_ms"], inside["min_ms"])
+                    codes[key] = inside["tensors_as_codes"]
+                    op_alone[key] = inside["op_median_ms"]
+            if any(count == 0 for count in codes.values()):
+                print(f"warning: {layer[0]}: codes are not kept between ops on this CPU, the "
+                      f"in-network figures read and write floats", flush=True)
             results["rows"].append({"layer": layer[0], "threads": threads,
                                     "median_ms": {k: v[0] for k, v in times.items()},
-                                    "min_ms": {k: v[1] for k, v in times.items()}})
+                                    "min_ms": {k: v[1] for k, v in times.items()},
+                                    "in_network_op_alone_median_ms": op_alone,
+                                    "in_network_tensors_as_codes": codes})
             print(f"{layer[0]} threads={threads}: " +
                   ", ".join(f"{k} {v[0]:.3f} ms (min {v[1]:.3f})" for k, v in times.items()),
                   flush=True)

@@ -16,18 +16,29 @@ RUNTIMES = ("tf", "litert")
 TFLITE_RUNTIME_ENV = "BITLITE_TFLITE_RUNTIME_PYTHON"
 
 
-def winograd_expected() -> bool | None:
-    """Whether kernel=auto runs 3x3 stride-1 layers of p >= 6 and 64+ input channels as
-    Winograd F(2x2, 3x3) on this x86 CPU (gemm_kernels.cc: AVX-512 VNNI without AMX); None
-    where the test cannot tell (not x86 Linux: tests/arm checks the aarch64 rules)."""
+def cpu_flags() -> set[str] | None:
+    """This x86 CPU's /proc/cpuinfo flags; None where there are none (not x86 Linux)."""
     try:
         found = re.search(r"^flags\s*:(.*)$", open("/proc/cpuinfo").read(), re.M)
     except OSError:
         return None
-    if found is None:  # not x86
+    return set(found[1].split()) if found is not None else None
+
+
+def winograd_expected() -> bool | None:
+    """Whether kernel=auto runs 3x3 stride-1 layers of p >= 6 and 64+ input channels as
+    Winograd F(2x2, 3x3) on this x86 CPU (gemm_kernels.cc: AVX-512 VNNI without AMX); None
+    where the test cannot tell (not x86 Linux: tests/arm checks the aarch64 rules)."""
+    flags = cpu_flags()
+    if flags is None:
         return None
-    flags = set(found[1].split())
     return {"avx512_vnni", "avx512bw"} <= flags and "amx_int8" not in flags
+
+
+# The kernel rows that keep codes between ops (cc/src/kernels/gemm/gemm_kernels.cc: the
+# AVX-512 rows, W2A2 picks bitserial/avx512vpopcntdq on x86; the aarch64 NEON rows); on
+# other x86 CPUs every tensor stays float.
+KEEPS_CODES = {"avx512bw", "avx512_vpopcntdq"} <= (cpu_flags() or set())
 
 
 def in_ci() -> bool:

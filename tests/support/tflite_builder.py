@@ -232,34 +232,51 @@ def conv_then_builtin_model(input_shape, packed: np.ndarray, spec: dict, options
     second_input: a numpy array stored as a constant (its dtype picks the tensor type), or None
     for a one-input builtin. builtin_options: (BuiltinOptions type, options object) or None.
     output_shape: z's declared shape (default y's)."""
+    return conv_then_builtins_model(input_shape, packed, spec, options, [
+        dict(builtin=builtin, constant=second_input, output_shape=output_shape,
+             builtin_options=builtin_options, output_type=output_type)])
+
+
+def conv_then_builtins_model(input_shape, packed: np.ndarray, spec: dict, options: bytes,
+                             builtins: list) -> bytes:
+    """BitliteConv2D (x, w) -> y, then each builtin of `builtins` in turn on the one before's
+    output. Each is a dict: builtin (its name), constant (a numpy array stored as a constant
+    second input, its dtype the tensor type; None for a one-input builtin), constant_first (the
+    constant as the first input), builtin_options ((BuiltinOptions type, options object)),
+    output_shape (default the previous output's), output_type (default FLOAT32)."""
     model = schema.ModelT.InitFromPackedBuf(
         bytearray(conv_model(input_shape, packed, spec, options)), 0)
     subgraph = model.subgraphs[0]
-    y = 2
-    inputs = [y]
-    if second_input is not None:
-        array = np.ascontiguousarray(second_input)
-        types = {np.dtype(np.float32): T.FLOAT32, np.dtype(np.int32): T.INT32,
-                 np.dtype(np.int8): T.INT8}
-        model.buffers.append(_buffer(array.tobytes()))
-        subgraph.tensors.append(_tensor("constant", array.shape, types[array.dtype],
-                                        len(model.buffers) - 1, False))
-        inputs.append(len(subgraph.tensors) - 1)
-    declared = list(output_shape or subgraph.tensors[y].shape)
-    subgraph.tensors.append(_tensor("z", declared, output_type, 0, True))
-    z = len(subgraph.tensors) - 1
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, builtin)
-    code.version = 1
-    model.operatorCodes.append(code)
-    operator = schema.OperatorT()
-    operator.opcodeIndex = len(model.operatorCodes) - 1
-    operator.inputs = inputs
-    operator.outputs = [z]
-    if builtin_options is not None:
-        operator.builtinOptionsType, operator.builtinOptions = builtin_options
-    subgraph.operators.append(operator)
-    subgraph.outputs = [z]
+    previous = 2
+    types = {np.dtype(np.float32): T.FLOAT32, np.dtype(np.int32): T.INT32,
+             np.dtype(np.int8): T.INT8}
+    for step in builtins:
+        inputs = [previous]
+        if step.get("constant") is not None:
+            array = np.ascontiguousarray(step["constant"])
+            model.buffers.append(_buffer(array.tobytes()))
+            subgraph.tensors.append(_tensor("constant", array.shape, types[array.dtype],
+                                            len(model.buffers) - 1, False))
+            constant = len(subgraph.tensors) - 1
+            inputs = [constant, previous] if step.get("constant_first") else [previous, constant]
+        declared = list(step.get("output_shape") or subgraph.tensors[previous].shape)
+        subgraph.tensors.append(_tensor("z", declared, step.get("output_type", T.FLOAT32), 0,
+                                        True))
+        output = len(subgraph.tensors) - 1
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator,
+                                                                step["builtin"])
+        code.version = 1
+        model.operatorCodes.append(code)
+        operator = schema.OperatorT()
+        operator.opcodeIndex = len(model.operatorCodes) - 1
+        operator.inputs = inputs
+        operator.outputs = [output]
+        if step.get("builtin_options") is not None:
+            operator.builtinOptionsType, operator.builtinOptions = step["builtin_options"]
+        subgraph.operators.append(operator)
+        previous = output
+    subgraph.outputs = [previous]
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())

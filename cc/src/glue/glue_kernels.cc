@@ -7,6 +7,7 @@
 #endif
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -113,6 +114,9 @@ void LeakyRelu(const float* x, float* y, int64_t size, float alpha) {
     y[i] = v > 0.0f ? v : v * alpha;
   }
 }
+
+// Round's 2^23 sums must round to float each time (no wider intermediate).
+static_assert(FLT_EVAL_METHOD == 0, "glue::Round needs float arithmetic evaluated in float");
 
 void Round(const float* x, float* y, int64_t size) {
   // TFLite's kernel takes floor(v), then floor + 1 above a half and at an odd floor's tie:
