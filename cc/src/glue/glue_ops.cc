@@ -266,19 +266,8 @@ class GlueOp : public PartitionOp {
   void Eval(const float* const* in, float* const* out, OpScratch*, ThreadPool* pool) override {
     int8_t* codes =
         side_grid_ != nullptr ? reinterpret_cast<int8_t*>(out[outputs_.size()]) : nullptr;
-    if (!tail_.empty()) return ChainRows(in, out[0], codes, pool);
+    if (Elementwise()) return ElementwiseRows(in, out[0], codes, pool);
     switch (builtin_) {
-      case kTfLiteBuiltinRound:
-        glue::Round(in[0], out[0], size_);
-        break;
-      case kTfLiteBuiltinRelu:
-      case kTfLiteBuiltinRelu6:
-      case kTfLiteBuiltinReluN1To1:
-        glue::Relu(in[0], out[0], size_, clamp_);
-        break;
-      case kTfLiteBuiltinLeakyRelu:
-        glue::LeakyRelu(in[0], out[0], size_, leaky_alpha_);
-        break;
       case kTfLiteBuiltinResizeNearestNeighbor:
         glue::ResizeNearest(resize_in_[0], resize_in_[1], resize_in_[2], resize_in_[3],
                             resize_rows_, resize_cols_, in[0], out[0]);
@@ -303,8 +292,8 @@ class GlueOp : public PartitionOp {
       case kTfLiteBuiltinSplitV:
         glue::Split(outer_, inner_, axis_sizes_, in[0], out);
         break;
-      default:
-        return BinaryRows(in[0], in[1], out[0], codes, pool);
+      default:  // no other op is claimed (IsGlueBuiltin)
+        break;
     }
     if (codes != nullptr) SideCodes(out[0], 0, size_, codes);
   }
@@ -336,37 +325,6 @@ class GlueOp : public PartitionOp {
       }
     };
     pool->ParallelFor(units, task, threads);
-  }
-
-  // ADD and the other binary ops over row ranges of the output, one a thread, from
-  // kMinElementsPerThread elements a thread (the strided broadcast on one thread). Their
-  // inputs are mostly a layer's output that the threads have just written: read by one
-  // thread, half of it comes from the other core's cache. ResNet-18 224 W1A1's residual ADDs
-  // (25K-200K elements, 7-28 us) took 1.2-2.2x longer at 2 threads than at 1 when left on one.
-  // Side codes: in blocks of about kSideCodesBlock elements, each quantized right after its
-  // results.
-  void BinaryRows(const float* a, const float* b, float* out, int8_t* codes,
-                  ThreadPool* pool) const {
-    const glue::BinaryGeometry& g = binary_geometry_;
-    if (g.broadcast == glue::Broadcast::kGeneral) {
-      glue::Binary(binary_, g, a, b, out, clamp_);
-      if (codes != nullptr) SideCodes(out, 0, g.size, codes);
-      return;
-    }
-    // Whole rows of the last axis, as the channel forms need.
-    const int64_t row = g.channels > 0 ? g.channels : 1;
-    const int64_t rows = g.size / row;
-    const int64_t block = codes != nullptr ? std::max<int64_t>(kSideCodesBlock / row, 1) : rows;
-    const int threads = ThreadsForWork(g.size, pool->threads(), kMinElementsPerThread);
-    auto task = [&](int64_t unit, int) {
-      const int64_t end = (unit + 1) * rows / threads;
-      for (int64_t first = unit * rows / threads; first < end; first += block) {
-        const int64_t stop = std::min(end, first + block);
-        glue::BinaryRange(binary_, g, a, b, out, clamp_, first * row, stop * row);
-        if (codes != nullptr) SideCodes(out, first * row, stop * row, codes);
-      }
-    };
-    pool->ParallelFor(threads, task, threads);
   }
 
   // Whether each output element comes from the same element of the inputs (a broadcast
@@ -429,10 +387,15 @@ class GlueOp : public PartitionOp {
     }
   }
 
-  // A chain (Fuse) over blocks of kSideCodesBlock outputs, each block's steps and side codes
-  // while it is in cache, the blocks shared among threads as BinaryRows shares rows (the
-  // strided broadcast on one thread).
-  void ChainRows(const float* const* in, float* out, int8_t* codes, ThreadPool* pool) const {
+  // An elementwise op and the steps fused after it (Fuse) over blocks of kSideCodesBlock
+  // outputs, each block's steps and side codes while it is in cache; the blocks in ranges of
+  // rows, one a thread, from kMinElementsPerThread elements (times the steps) a thread; the
+  // strided broadcast on one thread. Their inputs are mostly a layer's output that the
+  // threads have just written: read by one thread, half of it comes from the other core's
+  // cache (ResNet-18 224 W1A1's residual ADDs, 25K-200K elements, 7-28 us, took 1.2-2.2x
+  // longer at 2 threads than at 1 when left on one).
+  void ElementwiseRows(const float* const* in, float* out, int8_t* codes,
+                       ThreadPool* pool) const {
     BinaryOp binary;
     const bool general = IsBinary(builtin_, &binary) &&
                          binary_geometry_.broadcast == Broadcast::kGeneral;
