@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "kernels/cpu_features.h"
+
 namespace bitlite {
 namespace {
 
@@ -15,20 +17,14 @@ constexpr int UCoefficient(int point, int k, int l) {
   return kTwoG[point / 4][k] * kTwoG[point % 4][l];
 }
 
-// The transforms below are plain loops that the compiler vectorizes: on x86 compiled twice,
-// for the baseline's 16-byte vectors and AVX-512's 64-byte ones, the CPU's taken at load
-// (GCC on glibc, which has the ifunc that target_clones needs).
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
-#define BITLITE_WINOGRAD_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
-#else
-#define BITLITE_WINOGRAD_CLONES
-#endif
+// The transforms below are plain loops that the compiler vectorizes, compiled for AVX-512 too
+// (BITLITE_AVX512_CLONES).
 
 // V' = B^T d B + offset of one 4x4 patch, channel by channel, in int16 (|V| <= 60): point
 // p's channels at out + p * point_bytes. Blocks of channels into a local array first, so
 // that the compiler vectorizes the loop (each of the 16 input pixels a contiguous stream of
 // channels) without asking whether the 16 outputs overlap.
-BITLITE_WINOGRAD_CLONES
+BITLITE_AVX512_CLONES
 void InputPatch(const uint8_t* __restrict corner, int64_t pixel_bytes, int64_t row_bytes,
                 int64_t channels, int16_t offset, uint8_t* __restrict out, int64_t point_bytes) {
   constexpr int64_t kBlock = 64;
@@ -88,7 +84,7 @@ inline void LoadPoints(const int32_t* t, int64_t stride, int64_t at,
 // One 2x2 block's outputs y from its products m (point p's channels at m + p *
 // point_stride) and the transformed centres' terms (per output k and channel at terms + k *
 // terms_stride, per output in block_terms): (A^T M A + terms) / 4, exact multiples of 4.
-BITLITE_WINOGRAD_CLONES
+BITLITE_AVX512_CLONES
 void OutputBlock(const int32_t* __restrict m, int64_t point_stride,
                  const int32_t* __restrict terms, int64_t terms_stride,
                  const int32_t* __restrict block_terms, int64_t channels,
