@@ -346,44 +346,41 @@ class GlueOp : public PartitionOp {
     return scalar_operand_ >= 0 && inputs_[static_cast<size_t>(1 - scalar_operand_)] == tensor;
   }
 
-  // The op itself on outputs [first, end).
-  void Head(const float* const* in, float* out, int64_t first, int64_t end) const {
+  // One elementwise op on outputs [first, end) of `out`: a unary one of x (a), a binary one
+  // of a and b in its operand order (either may be `out` itself: each output reads only its
+  // own element).
+  static void ElementwiseRange(int builtin, BinaryOp binary, const glue::BinaryGeometry& g,
+                               glue::Clamp clamp, float leaky_alpha, const float* a,
+                               const float* b, float* out, int64_t first, int64_t end) {
     const int64_t count = end - first;
-    switch (builtin_) {
-      case kTfLiteBuiltinRound: return glue::Round(in[0] + first, out + first, count);
+    switch (builtin) {
+      case kTfLiteBuiltinRound: return glue::Round(a + first, out + first, count);
       case kTfLiteBuiltinLeakyRelu:
-        return glue::LeakyRelu(in[0] + first, out + first, count, leaky_alpha_);
+        return glue::LeakyRelu(a + first, out + first, count, leaky_alpha);
       case kTfLiteBuiltinRelu:
       case kTfLiteBuiltinRelu6:
       case kTfLiteBuiltinReluN1To1:
-        return glue::Relu(in[0] + first, out + first, count, clamp_);
-      default:
-        return glue::BinaryRange(binary_, binary_geometry_, in[0], in[1], out, clamp_, first,
-                                 end);
+        return glue::Relu(a + first, out + first, count, clamp);
+      default: return glue::BinaryRange(binary, g, a, b, out, clamp, first, end);
     }
+  }
+
+  // The op itself on outputs [first, end).
+  void Head(const float* const* in, float* out, int64_t first, int64_t end) const {
+    BinaryOp binary;
+    ElementwiseRange(builtin_, binary_, binary_geometry_, clamp_, leaky_alpha_, in[0],
+                     IsBinary(builtin_, &binary) ? in[1] : nullptr, out, first, end);
   }
 
   // The fused steps, in order, on outputs [first, end) in place.
   void Tail(const float* const* in, float* out, int64_t first, int64_t end) const {
-    const int64_t count = end - first;
+    BinaryOp binary;
     for (const TailStep& t : tail_) {
-      switch (t.builtin) {
-        case kTfLiteBuiltinRound: glue::Round(out + first, out + first, count); break;
-        case kTfLiteBuiltinLeakyRelu:
-          glue::LeakyRelu(out + first, out + first, count, t.leaky_alpha);
-          break;
-        case kTfLiteBuiltinRelu:
-        case kTfLiteBuiltinRelu6:
-        case kTfLiteBuiltinReluN1To1:
-          glue::Relu(out + first, out + first, count, t.clamp);
-          break;
-        default: {
-          const float* constant = in[t.constant_input];
-          const bool constant_first = t.geometry.broadcast == Broadcast::kScalarA;
-          glue::BinaryRange(t.binary, t.geometry, constant_first ? constant : out,
-                            constant_first ? out : constant, out, t.clamp, first, end);
-        }
-      }
+      const float* constant = IsBinary(t.builtin, &binary) ? in[t.constant_input] : nullptr;
+      const bool constant_first = t.geometry.broadcast == Broadcast::kScalarA;
+      ElementwiseRange(t.builtin, t.binary, t.geometry, t.clamp, t.leaky_alpha,
+                       constant_first ? constant : out, constant_first ? out : constant, out,
+                       first, end);
     }
   }
 
@@ -682,11 +679,9 @@ class GlueOp : public PartitionOp {
   // constants leave as it is (rank at most out's, one element: checked when fusing, again
   // here as the shapes come from the runtime).
   bool PrepareTail(const std::vector<Shape>& in, const Shape& out, std::string* error) {
+    BinaryOp binary;
     for (TailStep& t : tail_) {
-      if (t.builtin == kTfLiteBuiltinRound || t.builtin == kTfLiteBuiltinLeakyRelu ||
-          IsRelu(t.builtin)) {
-        continue;
-      }
+      if (!IsBinary(t.builtin, &binary)) continue;  // a unary step has no constant
       const Shape& constant = in[t.constant_input];
       if (ShapeElements(constant) != 1 || constant.size() > out.size()) {
         return Fail(t.fused_prefix + "its constant " + ShapeToString(constant) +
